@@ -1,0 +1,114 @@
+// `egressway run`: start the waypoint on a config folder and serve until SIGTERM.
+import type { Command } from 'commander';
+import { formatDiagnostic } from '../model/diagnostic.ts';
+import { startWaypoint, StartupError } from '../server.ts';
+import type { AccessLogFormat } from '../telemetry/access-log.ts';
+import { createLogger } from '../telemetry/logger.ts';
+import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
+import { collect, oneOf, parseDuration, parsePort, parseWaypointRef } from './args.ts';
+import { readMeshConfig } from './mesh-config.ts';
+
+interface RunFlags {
+  config: string[];
+  waypoint?: string;
+  outboundTrafficPolicy?: OutboundTrafficPolicy;
+  meshConfig?: string;
+  listenAddress: string;
+  adminAddress: string;
+  proxyPort: number;
+  adminPort: number;
+  statusPort: number;
+  statsPort: number;
+  dnsServer?: string[];
+  dnsRefreshRate: number;
+  connectTimeout: number;
+  accessLog: AccessLogFormat;
+  drainDuration: number;
+  watch: boolean;
+  logLevel: string;
+}
+
+export function registerRun(program: Command): void {
+  program.command('run')
+    .description('run the waypoint on a folder or files of YAML')
+    .requiredOption('-c, --config <path>', 'config file or directory (repeatable)', collect)
+    .option('--waypoint <namespace/name>', 'which istio-waypoint Gateway this process is (default: the only one)', parseWaypointRef)
+    .option('--outbound-traffic-policy <mode>', 'REGISTRY_ONLY refuses unknown hosts; ALLOW_ANY passes them through', oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const))
+    .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility)')
+    .option('--listen-address <ip>', 'address for the proxy, status and stats listeners', '127.0.0.1')
+    .option('--admin-address <ip>', 'address for the admin listener', '127.0.0.1')
+    .option('--proxy-port <port>', 'HTTP/CONNECT proxy listener', parsePort, 15001)
+    .option('--admin-port <port>', 'admin: /config_dump, /healthz/ready, /stats/prometheus', parsePort, 15000)
+    .option('--status-port <port>', 'readiness probe: /healthz/ready', parsePort, 15021)
+    .option('--stats-port <port>', 'Prometheus scrape: /stats/prometheus', parsePort, 15020)
+    .option('--dns-server <host:port>', 'query this DNS server (repeatable) and honour record TTLs; default: the system resolver', collect)
+    .option('--dns-refresh-rate <duration>', 'how long system-resolver answers are cached', parseDuration, 60_000)
+    .option('--connect-timeout <duration>', 'upstream TCP connect timeout', parseDuration, 10_000)
+    .option('--access-log <format>', 'json | text | off', oneOf(['json', 'text', 'off'] as const), 'json')
+    .option('--drain-duration <duration>', 'on SIGTERM, how long in-flight requests may finish', parseDuration, 5_000)
+    .option('--no-watch', 'do not reload when config files change')
+    .option('--log-level <level>', 'debug | info | warn | error', 'info')
+    .action(async (flags: RunFlags) => run(flags));
+}
+
+function portClash(f: RunFlags): string | undefined {
+  const ports: [string, number, string][] = [
+    ['--proxy-port', f.proxyPort, f.listenAddress], ['--admin-port', f.adminPort, f.adminAddress],
+    ['--status-port', f.statusPort, f.listenAddress], ['--stats-port', f.statsPort, f.listenAddress],
+  ];
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = i + 1; j < ports.length; j++) {
+      if (ports[i]![1] !== 0 && ports[i]![1] === ports[j]![1]) {
+        return `${ports[i]![0]} and ${ports[j]![0]} are both ${ports[i]![1]}; give each listener its own port`;
+      }
+    }
+  }
+  return undefined;
+}
+
+async function run(f: RunFlags): Promise<void> {
+  const logger = createLogger(f.logLevel);
+  const clash = portClash(f);
+  if (clash) fail(`error: port clash: ${clash}`);
+  let mesh;
+  try {
+    mesh = f.meshConfig ? await readMeshConfig(f.meshConfig) : {};
+  } catch (err) {
+    fail(`error: ${(err as Error).message}`);
+  }
+  try {
+    const wp = await startWaypoint({
+      configPaths: f.config,
+      compile: {
+        waypoint: f.waypoint,
+        outboundTrafficPolicy: f.outboundTrafficPolicy ?? mesh.outboundTrafficPolicy?.mode ?? 'REGISTRY_ONLY',
+        serviceEntryVisibility: mesh.serviceEntryVisibility,
+      },
+      listenAddress: f.listenAddress, adminAddress: f.adminAddress,
+      ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
+      dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
+      accessLog: f.accessLog, watch: f.watch, logger,
+    });
+    const snap = wp.store.current();
+    const l = wp.listeners;
+    logger.info({ listeners: wp.listeners, waypoint: `${snap.waypoint.namespace}/${snap.waypoint.name}` }, 'listening');
+    logger.info(`waypoint ${snap.waypoint.namespace}/${snap.waypoint.name} — proxy http://${l.proxy} (HTTP_PROXY), admin http://${l.admin}/config_dump, readiness http://${l.status}/healthz/ready, metrics http://${l.stats}/stats/prometheus`);
+    const stop = (signal: string) => {
+      logger.info({ signal }, `${signal}: draining for up to ${f.drainDuration} ms, then exiting`);
+      wp.stop(f.drainDuration).then(() => process.exit(0), () => process.exit(0));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  } catch (err) {
+    if (err instanceof StartupError) {
+      for (const d of err.diagnostics) if (d.level !== 'info') process.stderr.write(`${formatDiagnostic(d)}\n`);
+      fail(`error: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,111 @@
+// compile(resources, options) -> { snapshot, diagnostics }. PURE: no I/O, no clock, no env.
+// Inputs are sorted so equal inputs give byte-equal snapshots (and golden files stay stable).
+import { createHash } from 'node:crypto';
+import type { Resource } from '../config/resource.ts';
+import type { GatewaySpec } from '../config/kinds/gateway.ts';
+import type { ServiceEntrySpec } from '../config/kinds/service-entry.ts';
+import { hasErrors, type Diagnostic } from '../model/diagnostic.ts';
+import type { Binding, OutboundTrafficPolicy, Snapshot } from '../model/snapshot.ts';
+import { resolveWaypoint, type BindingContext, type Visibility } from './binding.ts';
+import { matchSelector, type LabelSelector } from './label-selector.ts';
+import { compileServices } from './services.ts';
+import { compileWaypoints, isWaypoint, selectWaypoint } from './waypoints.ts';
+
+export interface ServiceEntryVisibility {
+  readonly defaultVisibility?: Visibility;
+  readonly policies?: readonly {
+    readonly visibility: Visibility;
+    readonly matchingRules?: readonly { readonly namespaceSelector?: LabelSelector }[];
+  }[];
+}
+
+export interface CompileOptions {
+  /** `namespace/name` of the waypoint this process serves; else the only one in the config. */
+  readonly waypoint?: string;
+  readonly outboundTrafficPolicy?: OutboundTrafficPolicy;
+  readonly serviceEntryVisibility?: ServiceEntryVisibility;
+}
+
+export interface CompileResult {
+  /** Absent when any diagnostic is an error: a bad config never becomes a snapshot. */
+  readonly snapshot?: Snapshot;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function compile(input: readonly Resource[], options: CompileOptions = {}): CompileResult {
+  const resources = [...input].sort(byCreationThenName);
+  const diagnostics: Diagnostic[] = [];
+  const gateways = resources.filter(isWaypoint);
+  const selected = selectWaypoint(gateways, options.waypoint);
+  if (selected.diagnostic) return { diagnostics: [selected.diagnostic] };
+  const self = selected.key!;
+  const ctx = bindingContext(resources, gateways, self, options);
+  const entries = resources.filter(isServiceEntry);
+  const bindings = new Map<string, Binding>();
+  for (const se of entries) {
+    const { namespace, name, labels } = se.metadata;
+    bindings.set(`${namespace}/${name}`, resolveWaypoint({ kind: 'ServiceEntry', namespace, name, labels }, 'service', ctx));
+  }
+  const compiled = compileServices(entries, bindings);
+  diagnostics.push(...compiled.diagnostics);
+  if (hasErrors(diagnostics)) return { diagnostics };
+  const wp = ctx.waypoints.get(self)!;
+  const snapshot: Snapshot = {
+    version: versionOf(resources, options),
+    waypoint: { namespace: wp.namespace, name: wp.name, trafficType: wp.trafficType },
+    outboundTrafficPolicy: options.outboundTrafficPolicy ?? 'REGISTRY_ONLY',
+    services: compiled.services,
+    clusters: compiled.clusters,
+    hosts: compiled.hosts,
+    bindings: [...bindings.values()],
+    unserved: compiled.unserved,
+  };
+  return { snapshot, diagnostics };
+}
+
+function isServiceEntry(r: Resource): r is Resource<ServiceEntrySpec> {
+  return r.kind === 'ServiceEntry' && r.group === 'networking.istio.io';
+}
+
+function bindingContext(
+  resources: readonly Resource[], gateways: readonly Resource<GatewaySpec>[], self: string, options: CompileOptions,
+): BindingContext {
+  const nsLabels = new Map<string, Readonly<Record<string, string>>>();
+  for (const r of resources) if (r.kind === 'Namespace' && r.group === '') nsLabels.set(r.metadata.name, r.metadata.labels);
+  const classLabels = resources.find((r) => r.kind === 'GatewayClass' && r.metadata.name === 'istio-waypoint')?.metadata.labels ?? {};
+  // Kubernetes sets kubernetes.io/metadata.name on every namespace; selectors rely on it.
+  const namespaceLabels = (ns: string) => ({ ...(nsLabels.get(ns) ?? {}), 'kubernetes.io/metadata.name': ns });
+  const vis = options.serviceEntryVisibility;
+  return {
+    self,
+    waypoints: compileWaypoints(gateways, classLabels, self),
+    namespaceLabels,
+    visibility: (ns) => {
+      const labels = namespaceLabels(ns);
+      // First matching policy wins, evaluated against the ServiceEntry's namespace labels.
+      for (const p of vis?.policies ?? []) {
+        if ((p.matchingRules ?? []).some((m) => matchSelector(m.namespaceSelector, labels))) return p.visibility;
+      }
+      return vis?.defaultVisibility ?? 'PUBLIC';
+    },
+  };
+}
+
+// istiod orders conflicting configs by creation time, then namespace/name.
+function byCreationThenName(a: Resource, b: Resource): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0;
+}
+
+function keyOf(r: Resource): string {
+  return `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
+}
+
+function versionOf(resources: readonly Resource[], options: CompileOptions): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(options));
+  for (const r of resources) h.update(JSON.stringify([r.apiVersion, r.kind, r.metadata, r.spec, r.status ?? null]));
+  return h.digest('hex').slice(0, 16);
+}

@@ -1,0 +1,165 @@
+// ServiceEntry -> Service, Cluster and host-table entries for the ServiceEntries bound to this
+// waypoint. One cluster per (host, port), named as Istio names waypoint clusters.
+import type { Resource } from '../config/resource.ts';
+import type { ServiceEntrySpec } from '../config/kinds/service-entry.ts';
+import type { Diagnostic } from '../model/diagnostic.ts';
+import { CODES } from '../model/codes.ts';
+import type {
+  Binding, Cluster, Destination, Endpoint, HostTable, Protocol, Resolution, Service, ServicePort,
+} from '../model/snapshot.ts';
+import { allocateVips } from './vip.ts';
+
+const HTTP_PROTOCOLS: ReadonlySet<Protocol> = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
+const PROTOCOLS: ReadonlySet<string> = new Set([
+  'HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'HTTP_PROXY', 'TCP', 'TLS', 'UDP', 'MONGO', 'REDIS', 'MYSQL',
+]);
+const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
+
+export function isHttpProtocol(p: Protocol): boolean {
+  return HTTP_PROTOCOLS.has(p);
+}
+
+export function normalizeProtocol(p: string | undefined): Protocol {
+  const up = (p ?? '').toUpperCase();
+  return PROTOCOLS.has(up) ? (up as Protocol) : 'UNSET';
+}
+
+export function clusterName(port: number, kind: 'http' | 'tcp', host: string, subset?: string): string {
+  return `inbound-vip|${port}|${subset ? `${kind}/${subset}` : kind}|${host}`;
+}
+
+type SE = Resource<ServiceEntrySpec>;
+
+export interface CompiledServices {
+  readonly services: Service[];
+  readonly clusters: Map<string, Cluster>;
+  readonly hosts: HostTable;
+  readonly unserved: Map<string, Binding>;
+  readonly diagnostics: Diagnostic[];
+}
+
+/** `entries` must be sorted (creation time, namespace, name); earlier entries win host conflicts. */
+export function compileServices(entries: readonly SE[], bindings: ReadonlyMap<string, Binding>): CompiledServices {
+  const vips = allocateVips(vipRequests(entries));
+  const out: CompiledServices = {
+    services: [], clusters: new Map(), unserved: new Map(), diagnostics: [],
+    hosts: { exact: new Map(), wildcard: new Map(), addresses: new Map() },
+  };
+  for (const se of entries) {
+    const key = `${se.metadata.namespace}/${se.metadata.name}`;
+    const binding = bindings.get(key)!;
+    if (!binding.servedHere) {
+      for (const h of se.spec.hosts ?? []) if (!out.unserved.has(h.toLowerCase())) out.unserved.set(h.toLowerCase(), binding);
+      continue;
+    }
+    const service = compileService(se, vips);
+    out.services.push(service);
+    addToTables(se, service, out);
+  }
+  return out;
+}
+
+function vipRequests(entries: readonly SE[]): { key: string }[] {
+  const reqs: { key: string }[] = [];
+  for (const se of entries) {
+    if (!wantsAutoVip(se)) continue;
+    for (const h of se.spec.hosts ?? []) reqs.push({ key: `${se.metadata.namespace}/${se.metadata.name}/${h.toLowerCase()}` });
+  }
+  return reqs;
+}
+
+// istiod skips auto-allocation for resolution NONE, user addresses, and the opt-out label.
+function wantsAutoVip(se: SE): boolean {
+  return (se.spec.addresses ?? []).length === 0
+    && resolutionOf(se) !== 'NONE'
+    && se.metadata.labels[AUTOALLOCATE_LABEL] !== 'false'
+    && !(se.spec.hosts ?? []).some((h) => h.startsWith('*'));
+}
+
+function resolutionOf(se: SE): Resolution {
+  return (se.spec.resolution ?? 'NONE') as Resolution;
+}
+
+function compileService(se: SE, vips: ReadonlyMap<string, string>): Service {
+  const { namespace, name } = se.metadata;
+  const hosts = (se.spec.hosts ?? []).map((h) => h.toLowerCase());
+  const auto = wantsAutoVip(se);
+  const addresses = auto
+    ? hosts.map((h) => vips.get(`${namespace}/${name}/${h}`)!).filter(Boolean)
+    : [...(se.spec.addresses ?? [])];
+  const ports: ServicePort[] = (se.spec.ports ?? []).map((p) => ({
+    number: p.number,
+    name: p.name ?? '',
+    protocol: normalizeProtocol(p.protocol),
+    targetPort: p.targetPort || p.number,
+  }));
+  return {
+    key: `${namespace}/${name}`, namespace, name, hosts, addresses, autoAllocated: auto,
+    location: se.spec.location === 'MESH_INTERNAL' ? 'MESH_INTERNAL' : 'MESH_EXTERNAL',
+    resolution: resolutionOf(se), ports, exportTo: se.spec.exportTo ?? ['*'],
+  };
+}
+
+function compileCluster(se: SE, service: Service, host: string, port: ServicePort): Cluster {
+  const kind = isHttpProtocol(port.protocol) ? 'http' : 'tcp';
+  return {
+    name: clusterName(port.number, kind, host), service: service.key, host, port: port.number,
+    targetPort: port.targetPort, protocol: port.protocol, kind, resolution: service.resolution,
+    endpoints: endpointsFor(se, service, host, port),
+  };
+}
+
+function endpointsFor(se: SE, service: Service, host: string, port: ServicePort): Endpoint[] {
+  const r = service.resolution;
+  if (r === 'NONE' || r === 'DYNAMIC_DNS') return [];
+  const declared = se.spec.endpoints ?? [];
+  if (declared.length === 0) {
+    // DNS without endpoints resolves the host itself; STATIC without endpoints has nothing (UH).
+    return r === 'STATIC' || host.startsWith('*') ? [] : [{ address: host, port: port.targetPort, labels: {}, weight: 1 }];
+  }
+  return declared.filter((e) => e.address).map((e) => ({
+    address: e.address!,
+    port: (port.name && e.ports?.[port.name]) || port.targetPort,
+    labels: { ...(e.labels ?? {}) },
+    weight: e.weight ?? 1,
+  }));
+}
+
+function addToTables(se: SE, service: Service, out: CompiledServices): void {
+  for (const [i, host] of service.hosts.entries()) {
+    for (const port of service.ports) {
+      const cluster = compileCluster(se, service, host, port);
+      out.clusters.set(cluster.name, cluster);
+      const dest: Destination = { service, host, port, cluster };
+      const wildcard = host.startsWith('*.');
+      const table = wildcard ? out.hosts.wildcard : out.hosts.exact;
+      const claimed = claim(table as Map<string, Map<number, Destination>>, wildcard ? host.slice(1) : host, dest);
+      if (claimed) out.diagnostics.push(conflict(se, host, port.number, claimed));
+      // One VIP per host when auto-allocated; user addresses map to the first host.
+      const addrs = service.autoAllocated ? [service.addresses[i]] : i === 0 ? service.addresses : [];
+      for (const a of addrs) if (a && !a.includes('/')) claim(out.hosts.addresses as Map<string, Map<number, Destination>>, a, dest);
+    }
+  }
+}
+
+/** Adds dest unless the slot is taken; returns the holder when it is. */
+function claim(table: Map<string, Map<number, Destination>>, key: string, dest: Destination): Destination | undefined {
+  let ports = table.get(key);
+  if (!ports) table.set(key, (ports = new Map()));
+  const holder = ports.get(dest.port.number);
+  if (holder) return holder;
+  ports.set(dest.port.number, dest);
+  return undefined;
+}
+
+function conflict(se: SE, host: string, port: number, holder: Destination): Diagnostic {
+  const idx = (se.spec.hosts ?? []).findIndex((h) => h.toLowerCase() === host);
+  const loc = se.locate(['spec', 'hosts', Math.max(idx, 0)]);
+  return {
+    code: CODES.DuplicateHostPort.code, level: 'warning',
+    message: `host ${host} port ${port} is already served by ServiceEntry ${holder.service.key}; this entry is ignored for it`,
+    hint: 'remove the duplicate host or port from one of the ServiceEntries',
+    resource: { kind: 'ServiceEntry', namespace: se.metadata.namespace, name: se.metadata.name },
+    file: loc.file, line: loc.line, column: loc.column, path: `spec.hosts[${Math.max(idx, 0)}]`,
+  };
+}

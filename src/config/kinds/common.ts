@@ -1,0 +1,49 @@
+// The pipeline every kind's validator shares: schema walk, metadata rules, then the kind's own rules.
+import type { Diagnostic } from '../../model/diagnostic.ts';
+import { createReporter } from '../diag.ts';
+import type { Reporter } from '../diag.ts';
+import { validateMetadata } from '../metadata.ts';
+import type { Resource } from '../resource.ts';
+import { checkSchema } from '../schema.ts';
+import type { Issue, Schema } from '../schema.ts';
+
+export interface ValidationOptions {
+  /**
+   * istiod's PILOT_ENABLE_IP_AUTOALLOCATE (default true): ServiceEntries without `addresses` get a
+   * VIP, so TCP ports need no addresses. Only changes the IST0134 warning.
+   */
+  readonly ipAutoAllocate?: boolean;
+}
+
+export interface KindShape {
+  readonly spec: Schema;
+  readonly status?: Schema;
+}
+
+export type Rules<Spec> = (spec: Spec, r: Resource<Spec>, report: Reporter, options: ValidationOptions) => void;
+
+/**
+ * Rules run only when the schema walk found no errors, so they can trust the wire types (as an
+ * admission webhook only sees objects that passed the CRD's structural schema). Unknown-field
+ * warnings do not stop them.
+ */
+export function validateKind<Spec>(r: Resource, shape: KindShape, rules: Rules<Spec>, options: ValidationOptions = {}): Diagnostic[] {
+  const report = createReporter(r);
+  const issues: Issue[] = [...checkSchema(r.spec, shape.spec, ['spec']), ...checkSchema(r.status, shape.status ?? { type: 'any' }, ['status'])];
+  report.add(issues);
+  validateMetadata(r, report);
+  if (!issues.some((i) => i.level === 'error')) {
+    // A missing spec is an empty one: the rules then report what is required.
+    const spec = (r.spec ?? {}) as Spec;
+    rules(spec, r as Resource<Spec>, report, options);
+  }
+  return report.diagnostics;
+}
+
+export function portInRange(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+export function portRangeMessage(n: number): string {
+  return `port number ${n} must be in the range 1..65535`;
+}

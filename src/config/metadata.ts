@@ -1,0 +1,94 @@
+// Kubernetes' common envelope. Parse normalises it (namespace default, string labels); validation
+// checks names and label syntax the way the API server would, so a file that loads here applies there.
+import { CODES } from '../model/codes.ts';
+import type { Reporter } from './diag.ts';
+import { checkLabelValue, checkQualifiedName, isDns1123Label, isDns1123Subdomain } from './names.ts';
+import type { Metadata, Resource } from './resource.ts';
+import { describe, isPlainObject, s } from './schema.ts';
+import type { Issue } from './schema.ts';
+
+// Fields kubectl/`get -o yaml` output carries; accepted so exported objects load without warnings.
+export const metadataSchema = s.object({
+  name: s.string(),
+  namespace: s.string(),
+  labels: s.map(s.any()),
+  annotations: s.map(s.any()),
+  creationTimestamp: s.any(),
+  generateName: s.string(),
+  uid: s.any(),
+  resourceVersion: s.any(),
+  generation: s.any(),
+  selfLink: s.any(),
+  deletionTimestamp: s.any(),
+  deletionGracePeriodSeconds: s.any(),
+  finalizers: s.any(),
+  ownerReferences: s.any(),
+  managedFields: s.any(),
+});
+
+/** `raw` is the document's `metadata` mapping and `name` already checked to be a non-empty string. */
+export function normalizeMetadata(raw: Record<string, unknown>, clusterScoped: boolean): { metadata: Metadata; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const ns = typeof raw.namespace === 'string' && raw.namespace !== '' ? raw.namespace : 'default';
+  const metadata: Metadata = {
+    name: raw.name as string,
+    // Cluster-scoped objects have no namespace; the API server ignores one if given.
+    namespace: clusterScoped ? '' : ns,
+    labels: stringMap(raw.labels, 'labels', issues),
+    annotations: stringMap(raw.annotations, 'annotations', issues),
+    ...(typeof raw.creationTimestamp === 'string' ? { creationTimestamp: raw.creationTimestamp } : {}),
+  };
+  return { metadata, issues };
+}
+
+// Kubernetes rejects non-string label values; YAML makes `true` and `8080` non-strings without
+// quotes, which is the usual cause. We load the string form and say so.
+function stringMap(value: unknown, field: 'labels' | 'annotations', issues: Issue[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isPlainObject(value)) return out;
+  for (const [key, v] of Object.entries(value)) {
+    const path = ['metadata', field, key];
+    if (typeof v === 'string') out[key] = v;
+    else if (v === null || typeof v === 'number' || typeof v === 'boolean') {
+      const str = v === null ? '' : String(v);
+      out[key] = str;
+      issues.push({
+        code: CODES.SchemaWarning.code,
+        level: 'warning',
+        path,
+        message: `${field} values must be strings; ${describe(v)} was read as "${str}"`,
+        hint: `quote the value: ${key}: "${str}"`,
+      });
+    } else {
+      issues.push({
+        code: CODES.SchemaValidationError.code,
+        level: 'error',
+        path,
+        message: `${field} values must be strings, got ${describe(v)}`,
+        hint: `write a single quoted string value for ${key}`,
+      });
+    }
+  }
+  return out;
+}
+
+/** Name and label syntax. Namespaces are DNS labels; other objects DNS subdomains. */
+export function validateMetadata(r: Resource, report: Reporter): void {
+  const { name, namespace, labels, annotations } = r.metadata;
+  const isNamespace = r.kind === 'Namespace' && r.group === '';
+  if (isNamespace ? !isDns1123Label(name) : !isDns1123Subdomain(name)) {
+    const what = isNamespace ? 'RFC 1123 label' : 'RFC 1123 subdomain';
+    report.error(['metadata', 'name'], `invalid name ${JSON.stringify(name)}: must be a lowercase ${what} (a-z, 0-9, '-'${isNamespace ? '' : ", '.'"}), starting and ending alphanumeric`, 'use lower-case letters, digits and dashes');
+  }
+  if (namespace !== '' && !isDns1123Label(namespace)) {
+    report.error(['metadata', 'namespace'], `invalid namespace ${JSON.stringify(namespace)}: must be a lowercase RFC 1123 label`, 'use lower-case letters, digits and dashes, at most 63');
+  }
+  for (const [key, value] of Object.entries(labels)) {
+    const problem = checkQualifiedName(key) ?? checkLabelValue(value);
+    if (problem) report.error(['metadata', 'labels', key], problem, 'fix the label key or value syntax');
+  }
+  for (const key of Object.keys(annotations)) {
+    const problem = checkQualifiedName(key);
+    if (problem) report.error(['metadata', 'annotations', key], problem, 'fix the annotation key syntax');
+  }
+}

@@ -1,0 +1,124 @@
+// YAML/JSON text -> Resources + Diagnostics. Pure: no I/O, never throws on bad input. One file may
+// hold many documents, and a kubectl `kind: List` holds many objects; each becomes a Resource that
+// can locate its own fields.
+import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import type { Document, Node, YAMLSeq } from 'yaml';
+import { CODES } from '../model/codes.ts';
+import type { Diagnostic } from '../model/diagnostic.ts';
+import { diagnosticAt } from './diag.ts';
+import { lookupKind } from './kinds/index.ts';
+import { metadataSchema, normalizeMetadata } from './metadata.ts';
+import type { Resource } from './resource.ts';
+import { checkSchema, describe, isPlainObject, s } from './schema.ts';
+import type { Issue } from './schema.ts';
+import { makeLocator, syntaxDiagnostic } from './yaml-ast.ts';
+import type { Locator } from './yaml-ast.ts';
+
+export interface ParseResult {
+  resources: Resource[];
+  diagnostics: Diagnostic[];
+}
+
+// Top-level fields of a known kind; spec and status are checked by the kind's validator.
+const envelopeSchema = s.object({ apiVersion: s.string(), kind: s.string(), metadata: metadataSchema, spec: s.any(), status: s.any() });
+
+export function parseDocuments(text: string, file: string): ParseResult {
+  const out: ParseResult = { resources: [], diagnostics: [] };
+  const lines = new LineCounter();
+  // `merge` accepts `<<: *anchor` as kubectl does; YAML 1.2 otherwise reads it as a plain key.
+  const docs = parseAllDocuments(text.replace(/^\uFEFF/, ''), { lineCounter: lines, merge: true });
+  for (const doc of docs) {
+    for (const w of doc.warnings) out.diagnostics.push(syntaxDiagnostic(w, lines, file, 'warning'));
+    if (doc.errors.length > 0) {
+      // The document's tree is unreliable after an error; report every error and skip it.
+      for (const e of doc.errors) out.diagnostics.push(syntaxDiagnostic(e, lines, file));
+      continue;
+    }
+    const root = doc.contents;
+    if (root === null || (isScalar(root) && root.value === null)) continue;
+    parseDocument(doc, root, { lines, file, out });
+  }
+  return out;
+}
+
+interface Ctx {
+  readonly lines: LineCounter;
+  readonly file: string;
+  readonly out: ParseResult;
+}
+
+function parseDocument(doc: Document, root: Node, ctx: Ctx): void {
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // Unresolvable aliases and alias bombs surface here rather than as parse errors.
+    const { line, col } = ctx.lines.linePos(root.range?.[0] ?? 0);
+    ctx.out.diagnostics.push({ code: CODES.YamlSyntaxError.code, level: 'error', message: (e as Error).message, hint: 'check the anchors (&name) and aliases (*name)', file: ctx.file, line, column: col });
+    return;
+  }
+  if (isPlainObject(value) && value.kind === 'List' && value.apiVersion === 'v1') {
+    const items = Array.isArray(value.items) ? value.items : [];
+    const seq = itemsNode(root);
+    items.forEach((item, i) => {
+      const node = (seq?.items[i] as Node | undefined) ?? root;
+      addResource(item, makeLocator(node, doc, ctx.lines, ctx.file), ctx);
+    });
+    return;
+  }
+  addResource(value, makeLocator(root, doc, ctx.lines, ctx.file), ctx);
+}
+
+function itemsNode(root: Node): YAMLSeq | undefined {
+  const items = isMap(root) ? root.get('items', true) : undefined;
+  return isSeq(items) ? items : undefined;
+}
+
+function addResource(value: unknown, locate: Locator, ctx: Ctx): void {
+  const malformed = (message: string, path: (string | number)[], hint: string) => {
+    const loc = locate(path);
+    ctx.out.diagnostics.push({ code: CODES.MalformedResource.code, level: 'error', message, hint, file: loc.file, line: loc.line, column: loc.column });
+  };
+  if (!isPlainObject(value)) return malformed(`document is ${describe(value)}, not a Kubernetes object`, [], 'write a mapping with apiVersion, kind, metadata and spec');
+  const missing = missingFields(value);
+  if (missing.length > 0) {
+    return malformed(`document lacks ${missing.join(', ')}${typeof value.kind === 'string' ? ` (kind ${value.kind})` : ''}`, missing[0] === 'metadata.name' ? ['metadata'] : [], `add ${missing.join(' and ')}`);
+  }
+  const { resource, issues } = buildResource(value, locate);
+  const known = lookupKind(resource.group, resource.kind) !== undefined;
+  // Unknown kinds are ignored whole, so only known kinds hear about their envelope.
+  const envelope = known ? checkSchema(value, envelopeSchema) : [];
+  for (const issue of [...envelope, ...issues]) ctx.out.diagnostics.push(diagnosticAt(resource, issue));
+  ctx.out.resources.push(resource);
+}
+
+function missingFields(value: Record<string, unknown>): string[] {
+  const present = (v: unknown) => typeof v === 'string' && v !== '';
+  const missing: string[] = [];
+  if (!present(value.apiVersion)) missing.push('apiVersion');
+  if (!present(value.kind)) missing.push('kind');
+  if (!isPlainObject(value.metadata) || !present(value.metadata.name)) missing.push('metadata.name');
+  return missing;
+}
+
+function buildResource(value: Record<string, unknown>, locate: Locator): { resource: Resource; issues: Issue[] } {
+  const apiVersion = value.apiVersion as string;
+  const kind = value.kind as string;
+  const slash = apiVersion.indexOf('/');
+  const group = slash < 0 ? '' : apiVersion.slice(0, slash);
+  const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
+  const clusterScoped = lookupKind(group, kind)?.clusterScoped ?? false;
+  const { metadata, issues } = normalizeMetadata(value.metadata as Record<string, unknown>, clusterScoped);
+  const resource: Resource = {
+    apiVersion,
+    group,
+    version,
+    kind,
+    metadata,
+    spec: value.spec,
+    ...(value.status !== undefined ? { status: value.status } : {}),
+    source: locate([]),
+    locate,
+  };
+  return { resource, issues };
+}

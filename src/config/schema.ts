@@ -1,0 +1,200 @@
+// A small schema walker for the wire shape of each kind.
+//
+// Why our own instead of JSON Schema + a validator library: every finding must carry a field path
+// that `Resource.locate` can turn into a YAML line, unknown fields must be *warnings* (Kubernetes
+// prunes them silently; we would rather say so, with a "did you mean" hint), and `null` must read as
+// "absent" as the API server treats it. Those three needs are a page of code; adapting a general
+// validator's error objects to them would be more. Kinds describe their shape with the `s.*` builders
+// below; semantic rules (Istio's messages) live in each kind's validator, not here.
+import { CODES } from '../model/codes.ts';
+import type { Level } from '../model/diagnostic.ts';
+
+export type Path = readonly (string | number)[];
+
+export type Schema =
+  | { readonly type: 'string'; readonly enum?: readonly string[] }
+  | { readonly type: 'integer' }
+  | { readonly type: 'boolean' }
+  | { readonly type: 'array'; readonly items: Schema }
+  | { readonly type: 'map'; readonly values: Schema }
+  | { readonly type: 'any' }
+  | ObjectSchema;
+
+export interface ObjectSchema {
+  readonly type: 'object';
+  readonly fields: Readonly<Record<string, Schema>>;
+  readonly required?: readonly string[];
+  /** Open objects (status, opaque sub-trees) do not warn about fields they do not list. */
+  readonly open?: boolean;
+}
+
+/** A finding before it is tied to a resource and a YAML position. */
+export interface Issue {
+  readonly code: string;
+  readonly level: Level;
+  readonly path: Path;
+  readonly message: string;
+  readonly hint: string;
+}
+
+export const s = {
+  string: (values?: readonly string[]): Schema => (values ? { type: 'string', enum: values } : { type: 'string' }),
+  integer: (): Schema => ({ type: 'integer' }),
+  boolean: (): Schema => ({ type: 'boolean' }),
+  array: (items: Schema): Schema => ({ type: 'array', items }),
+  map: (values: Schema): Schema => ({ type: 'map', values }),
+  any: (): Schema => ({ type: 'any' }),
+  object: (fields: Record<string, Schema>, opts: { required?: string[]; open?: boolean } = {}): ObjectSchema => ({
+    type: 'object',
+    fields,
+    ...opts,
+  }),
+};
+
+export function checkSchema(value: unknown, schema: Schema, path: Path = []): Issue[] {
+  const out: Issue[] = [];
+  walk(value, schema, path, out);
+  return out;
+}
+
+function walk(value: unknown, schema: Schema, path: Path, out: Issue[]): void {
+  if (value === null || value === undefined || schema.type === 'any') return;
+  const mismatch = typeMismatch(value, schema);
+  if (mismatch) {
+    out.push(typeIssue(path, mismatch, value));
+    return;
+  }
+  switch (schema.type) {
+    case 'string':
+      if (schema.enum && !schema.enum.includes(value as string)) out.push(enumIssue(path, value as string, schema.enum));
+      return;
+    case 'array':
+      (value as unknown[]).forEach((item, i) => walkItem(item, schema.items, [...path, i], out));
+      return;
+    case 'map':
+      for (const [k, v] of Object.entries(value as object)) walk(v, schema.values, [...path, k], out);
+      return;
+    case 'object':
+      walkObject(value as Record<string, unknown>, schema, path, out);
+      return;
+  }
+}
+
+// A null list item is never meaningful (Go decodes it as a zero value), so it is an error, unlike
+// a null field.
+function walkItem(item: unknown, schema: Schema, path: Path, out: Issue[]): void {
+  if (item === null && schema.type !== 'any') {
+    out.push(issue('error', path, 'list item must not be null', 'remove the empty "-" entry'));
+  } else {
+    walk(item, schema, path, out);
+  }
+}
+
+function walkObject(value: Record<string, unknown>, schema: ObjectSchema, path: Path, out: Issue[]): void {
+  for (const [key, v] of Object.entries(value)) {
+    const field = schema.fields[key];
+    if (field) walk(v, field, [...path, key], out);
+    else if (!schema.open) out.push(unknownField(path, key, Object.keys(schema.fields)));
+  }
+  for (const key of schema.required ?? []) {
+    if (value[key] === undefined || value[key] === null) {
+      out.push(issue('error', [...path, key], `missing required field "${key}"`, `add "${key}"`));
+    }
+  }
+}
+
+function typeMismatch(value: unknown, schema: Schema): string | undefined {
+  switch (schema.type) {
+    case 'string':
+      return typeof value === 'string' ? undefined : 'a string';
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value) ? undefined : 'an integer';
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : 'a boolean (true or false)';
+    case 'array':
+      return Array.isArray(value) ? undefined : 'a list';
+    case 'map':
+    case 'object':
+      return isPlainObject(value) ? undefined : 'a mapping';
+    default:
+      return undefined;
+  }
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (isPlainObject(value)) return 'a mapping';
+  if (typeof value === 'string') return `string ${JSON.stringify(value)}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function typeIssue(path: Path, want: string, value: unknown): Issue {
+  return issue('error', path, `expected ${want}, got ${describe(value)}`, typeHint(want, value));
+}
+
+function typeHint(want: string, value: unknown): string {
+  if (want === 'an integer' && typeof value === 'string' && /^\d+$/.test(value)) return `write ${value} without quotes`;
+  if (want === 'a string' && (typeof value === 'number' || typeof value === 'boolean')) {
+    return `quote the value: "${String(value)}"`;
+  }
+  if (want === 'a list') return 'write it as a YAML list ("- item" lines or [a, b])';
+  if (want === 'a mapping') return 'write it as "key: value" lines';
+  return `change the value to ${want}`;
+}
+
+function enumIssue(path: Path, value: string, values: readonly string[]): Issue {
+  const guess = suggest(value, values);
+  const hint = guess ? `did you mean "${guess}"?` : `use one of ${values.join(', ')}`;
+  return issue('error', path, `unsupported value ${JSON.stringify(value)}: must be one of ${values.join(', ')}`, hint);
+}
+
+function unknownField(path: Path, key: string, known: readonly string[]): Issue {
+  const guess = suggest(key, known);
+  const hint = guess ? `did you mean "${guess}"?` : `remove it; known fields here: ${known.join(', ')}`;
+  return {
+    code: CODES.UnknownField.code,
+    level: 'warning',
+    path: [...path, key],
+    message: `unknown field "${key}" is ignored`,
+    hint,
+  };
+}
+
+function issue(level: Level, path: Path, message: string, hint: string): Issue {
+  const code = level === 'error' ? CODES.SchemaValidationError.code : CODES.SchemaWarning.code;
+  return { code, level, path, message, hint };
+}
+
+/**
+ * The closest candidate by edit distance, if it is close enough to be a likely typo. Case, `_` and
+ * `-` are ignored first, so `target_port` finds `targetPort` and `dns` finds `DNS`.
+ */
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  const norm = (x: string) => x.toLowerCase().replace(/[-_]/g, '');
+  const w = norm(word);
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(w, norm(c));
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return bestDistance <= Math.max(1, Math.floor(w.length / 3)) ? best : undefined;
+}
+
+/** Levenshtein distance, two rows. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}

@@ -1,0 +1,74 @@
+// Typed data-plane failures and the one table that maps them to what the client, the access log
+// and the metrics see. Callers branch on `code`, never on message text.
+
+export type FailureCode =
+  | 'unknown_host'        // no bound ServiceEntry covers the host
+  | 'unknown_port'        // host known, port not declared
+  | 'not_bound_here'      // a ServiceEntry covers it but is bound elsewhere / not at all
+  | 'protocol_mismatch'   // plain HTTP sent to a TLS/TCP port, or https:// absolute-form
+  | 'bad_request'         // unparsable target or Host
+  | 'no_healthy_upstream' // cluster has no endpoints
+  | 'dns_failure'
+  | 'connect_failure'
+  | 'connect_timeout'
+  | 'upstream_reset_before_headers'
+  | 'upstream_closed_before_headers'
+  | 'upstream_reset_after_headers'
+  | 'upstream_closed_after_headers'
+  | 'upstream_protocol_error'
+  | 'downstream_disconnect'
+  | 'draining';
+
+export interface FailureInfo {
+  readonly status: number;
+  readonly flag: string;
+  readonly details: string;
+  /** Envoy's local-reply body, where Envoy has one. */
+  readonly body: string;
+}
+
+const RESET = 'upstream connect error or disconnect/reset before headers. reset reason:';
+
+export const FAILURES: Readonly<Record<FailureCode, FailureInfo>> = {
+  unknown_host: { status: 502, flag: 'NR', details: 'route_not_found{host_not_in_registry}', body: '' },
+  unknown_port: { status: 502, flag: 'NR', details: 'route_not_found{port_not_declared}', body: '' },
+  not_bound_here: { status: 502, flag: 'NR', details: 'route_not_found{serviceentry_not_bound}', body: '' },
+  protocol_mismatch: { status: 400, flag: 'NR', details: 'route_not_found{protocol_mismatch}', body: '' },
+  bad_request: { status: 400, flag: 'DPE', details: 'http1.invalid_authority', body: 'Bad Request' },
+  no_healthy_upstream: { status: 503, flag: 'UH', details: 'no_healthy_upstream', body: 'no healthy upstream' },
+  dns_failure: { status: 503, flag: 'DF', details: 'dns_resolution_failure', body: 'DNS resolution failure' },
+  connect_failure: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', body: `${RESET} connection failure` },
+  connect_timeout: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_timeout}', body: `${RESET} connection timeout` },
+  upstream_reset_before_headers: { status: 503, flag: 'UR', details: 'upstream_reset_before_response_started{remote_reset}', body: `${RESET} remote reset` },
+  upstream_closed_before_headers: { status: 503, flag: 'UC', details: 'upstream_reset_before_response_started{connection_termination}', body: `${RESET} connection termination` },
+  upstream_reset_after_headers: { status: 0, flag: 'UR', details: 'upstream_reset_after_response_started{remote_reset}', body: '' },
+  upstream_closed_after_headers: { status: 0, flag: 'UC', details: 'upstream_reset_after_response_started{connection_termination}', body: '' },
+  upstream_protocol_error: { status: 502, flag: 'UPE', details: 'upstream_reset_before_response_started{protocol_error}', body: `${RESET} protocol error` },
+  downstream_disconnect: { status: 0, flag: 'DC', details: 'downstream_remote_disconnect', body: '' },
+  draining: { status: 503, flag: 'LR', details: 'drain_in_progress', body: 'the waypoint is shutting down' },
+};
+
+export class DataplaneError extends Error {
+  readonly code: FailureCode;
+  /** Operator-facing reason, e.g. "connect ECONNREFUSED 127.0.0.1:9". */
+  readonly reason: string;
+  constructor(code: FailureCode, reason: string) {
+    super(`${code}: ${reason}`);
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+/** Maps a socket / undici error to a failure code, split on whether response headers were sent. */
+export function classifyUpstreamError(err: unknown, afterHeaders: boolean): FailureCode {
+  const code = (err as { code?: string }).code ?? '';
+  if (err instanceof DataplaneError) return err.code;
+  if (afterHeaders) return code === 'ECONNRESET' ? 'upstream_reset_after_headers' : 'upstream_closed_after_headers';
+  switch (code) {
+    case 'ECONNREFUSED': case 'EHOSTUNREACH': case 'ENETUNREACH': case 'EADDRNOTAVAIL': return 'connect_failure';
+    case 'UND_ERR_CONNECT_TIMEOUT': case 'ETIMEDOUT': return 'connect_timeout';
+    case 'ECONNRESET': return 'upstream_reset_before_headers';
+    case 'HPE_INVALID_CONSTANT': case 'HPE_INVALID_STATUS': case 'HPE_INVALID_HEADER_TOKEN': case 'UND_ERR_INFO': return 'upstream_protocol_error';
+    default: return 'upstream_closed_before_headers';
+  }
+}

@@ -1,0 +1,78 @@
+// Header handling between client and upstream: hop-by-hop removal (RFC 9110 §7.6.1), Host
+// rewrite for absolute-form targets, and x-request-id generation as Envoy does it.
+import { randomUUID } from 'node:crypto';
+
+// Connection-specific fields plus the proxy-only ones a forward proxy consumes.
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings',
+]);
+
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  const s = Array.isArray(value) ? value.join(',') : value;
+  const out = new Set<string>();
+  for (const t of s.split(',')) {
+    const k = t.trim().toLowerCase();
+    if (k && k !== 'close' && k !== 'keep-alive' && k !== 'upgrade') out.add(k);
+  }
+  return out.size ? out : undefined;
+}
+
+export interface ForwardHeaders {
+  /** Flat [name, value, ...] as undici accepts them, original case and order kept. */
+  readonly headers: string[];
+  readonly requestId: string;
+  readonly userAgent: string;
+  readonly xForwardedFor: string;
+  readonly chunked: boolean;
+  readonly contentLength: number | undefined;
+}
+
+/**
+ * Builds upstream request headers from Node's rawHeaders. `host` replaces the client's Host
+ * (RFC 9112 §3.2.2: absolute-form authority wins). When `keepUpgrade` is set the Connection and
+ * Upgrade fields survive, for WebSocket pass-through.
+ */
+export function forwardRequestHeaders(raw: readonly string[], host: string, keepUpgrade = false): ForwardHeaders {
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') listed = connectionTokens(raw[i + 1]);
+  }
+  const headers: string[] = ['host', host];
+  let requestId = '', userAgent = '', xff = '', chunked = false;
+  let contentLength: number | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (lower === 'host') continue;
+    if (lower === 'transfer-encoding') chunked = /chunked/i.test(value);
+    if (HOP_BY_HOP.has(lower) && !(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
+    if (listed?.has(lower)) continue;
+    if (lower === 'x-request-id') requestId = value;
+    else if (lower === 'user-agent') userAgent = value;
+    else if (lower === 'x-forwarded-for') xff = value;
+    else if (lower === 'content-length') contentLength = Number(value);
+    headers.push(name, value);
+  }
+  if (!requestId) {
+    requestId = randomUUID();
+    headers.push('x-request-id', requestId);
+  }
+  return { headers, requestId, userAgent, xForwardedFor: xff, chunked, contentLength };
+}
+
+/** Response headers from undici (lower-case object) minus hop-by-hop, as a flat array for writeHead. */
+export function forwardResponseHeaders(h: Record<string, string | string[] | undefined>): string[] {
+  const listed = connectionTokens(h['connection']);
+  const out: string[] = [];
+  for (const name in h) {
+    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    const v = h[name];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) out.push(name, x);
+    else out.push(name, v);
+  }
+  return out;
+}

@@ -1,0 +1,69 @@
+// plan(): PURE. Snapshot + request target -> where it goes, or why it cannot go anywhere.
+// Listeners parse, plan, execute, record; most routing behaviour is tested here without sockets.
+import { hostKnown, lookupDestination } from '../model/host-table.ts';
+import type { Cluster, Destination, Snapshot } from '../model/snapshot.ts';
+import type { FailureCode } from './errors.ts';
+
+export type Mode = 'http' | 'connect';
+
+export interface Forward {
+  readonly kind: 'forward';
+  readonly destination: Destination;
+  readonly cluster: Cluster;
+  readonly routeName: string;
+  /** CONNECT to an HTTP port: terminate the tunnel and run each request through the HTTP path. */
+  readonly terminate: boolean;
+}
+
+export interface Passthrough {
+  readonly kind: 'passthrough';
+  readonly routeName: 'allow_any';
+  readonly clusterName: 'PassthroughCluster';
+}
+
+export interface Reject {
+  readonly kind: 'reject';
+  readonly code: FailureCode;
+  readonly message: string;
+  readonly routeName: 'block_all';
+  readonly clusterName: 'BlackHoleCluster';
+}
+
+export type Plan = Forward | Passthrough | Reject;
+
+const L7_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
+
+export function planRoute(snap: Snapshot, host: string, port: number, mode: Mode): Plan {
+  const dest = lookupDestination(snap.hosts, host, port);
+  if (!dest) return unmatched(snap, host, port);
+  const l7 = L7_PROTOCOLS.has(dest.port.protocol);
+  // Plain HTTP to a port that carries TLS or opaque bytes cannot be forwarded as HTTP.
+  if (mode === 'http' && !l7 && dest.port.protocol !== 'UNSET') {
+    return reject('protocol_mismatch', protocolMismatch(dest));
+  }
+  return { kind: 'forward', destination: dest, cluster: dest.cluster, routeName: 'default', terminate: mode === 'connect' && l7 };
+}
+
+function unmatched(snap: Snapshot, host: string, port: number): Plan {
+  const known = hostKnown(snap.hosts, host);
+  const wp = `${snap.waypoint.namespace}/${snap.waypoint.name}`;
+  if (known.length > 0) {
+    return reject('unknown_port', `${host} is registered with waypoint ${wp} on port${known.length > 1 ? 's' : ''} ${known.join(', ')}, not ${port}; add {number: ${port}, name: ..., protocol: ...} to the ServiceEntry's ports`);
+  }
+  if (snap.outboundTrafficPolicy === 'ALLOW_ANY') return { kind: 'passthrough', routeName: 'allow_any', clusterName: 'PassthroughCluster' };
+  const unserved = snap.unserved.get(host.toLowerCase());
+  if (unserved) {
+    const r = unserved.resource;
+    return reject('not_bound_here', `${host} is declared by ServiceEntry ${r.namespace}/${r.name}, but it is not bound to waypoint ${wp} (${unserved.reason}: ${unserved.message}); label it istio.io/use-waypoint: ${snap.waypoint.name}${r.namespace === snap.waypoint.namespace ? '' : ` and istio.io/use-waypoint-namespace: ${snap.waypoint.namespace}`}`);
+  }
+  return reject('unknown_host', `${host}:${port} is not in the registry of waypoint ${wp}, so egress to it is refused. To allow it, add a ServiceEntry with hosts: [${host}] and ports: [{number: ${port}, name: ${port === 443 ? 'https' : 'http'}, protocol: ${port === 443 ? 'TLS' : 'HTTP'}}] labelled istio.io/use-waypoint: ${snap.waypoint.name}, or run with --outbound-traffic-policy ALLOW_ANY`);
+}
+
+function protocolMismatch(dest: Destination): string {
+  const p = dest.port;
+  return `port ${p.number} of ${dest.host} is declared ${p.protocol} in ServiceEntry ${dest.service.key}, so plain HTTP cannot be sent to it. Send https:// through the proxy (CONNECT), or declare the port as HTTP with targetPort and a DestinationRule tls.mode: SIMPLE to originate TLS`;
+}
+
+function reject(code: FailureCode, message: string): Reject {
+  return { kind: 'reject', code, message, routeName: 'block_all', clusterName: 'BlackHoleCluster' };
+}

@@ -1,0 +1,285 @@
+// The HTTP/CONNECT listener (15001): absolute-form requests (HTTP_PROXY), origin-form requests
+// routed by Host (transparent redirection), CONNECT tunnels and Upgrade pass-through.
+// Each request reads the snapshot once and keeps it until it ends.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Cluster, Snapshot } from '../model/snapshot.ts';
+import type { RequestRecord } from '../telemetry/record.ts';
+import { formatAuthority, parseAuthority, splitAbsolute, type Authority } from './authority.ts';
+import { classifyUpstreamError, DataplaneError, type FailureCode } from './errors.ts';
+import { forwardRequestHeaders } from './headers.ts';
+import { errReason, forwardHttp } from './http-forward.ts';
+import { localReply, rawReply } from './local-reply.ts';
+import { planRoute, type Plan } from './plan.ts';
+import { finisher, markFailure, newRecord, socketAddrs, type RecordSink } from './record.ts';
+import { dialTcp, splice } from './tunnel.ts';
+import type { Endpoint, Upstreams } from './upstream.ts';
+
+export interface SnapshotSource {
+  current(): Snapshot;
+}
+
+export interface ProxyDeps {
+  readonly snapshots: SnapshotSource;
+  readonly upstreams: Upstreams;
+  readonly sink: RecordSink;
+  readonly connectTimeoutMs?: number;
+}
+
+interface Target {
+  readonly authority: Authority;
+  /** Host header to send upstream. */
+  readonly host: string;
+  readonly path: string;
+}
+
+export class ProxyListener {
+  #server: Server;
+  #deps: ProxyDeps;
+  /** Sockets that arrived by CONNECT to an HTTP port: their requests route by the CONNECT authority. */
+  #tunnelTargets = new WeakMap<Socket, Authority>();
+  #tunnels = new Set<Duplex>();
+  #inflight = 0;
+  #draining = false;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(deps: ProxyDeps) {
+    this.#deps = deps;
+    this.#server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => this.#onRequest(req, res));
+    this.#server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
+    this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket as Socket, head));
+    this.#server.on('clientError', (err, socket) => this.#onClientError(err, socket as Socket));
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get activeRequests(): number {
+    return this.#inflight;
+  }
+
+  get activeTunnels(): number {
+    return this.#tunnels.size;
+  }
+
+  /** Stops accepting, lets in-flight requests and tunnels finish for up to `graceMs`, then cuts them. */
+  async drain(graceMs: number): Promise<void> {
+    this.#draining = true;
+    const closed = new Promise<void>((r) => this.#server.close(() => r()));
+    this.#server.closeIdleConnections();
+    const idle = new Promise<void>((r) => (this.#isIdle() ? r() : this.#idleWaiters.push(r)));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => { timer = setTimeout(r, graceMs); });
+    await Promise.race([idle, timeout]);
+    clearTimeout(timer);
+    this.#server.closeAllConnections();
+    for (const t of this.#tunnels) t.destroy();
+    await closed;
+  }
+
+  #isIdle(): boolean {
+    return this.#inflight === 0 && this.#tunnels.size === 0;
+  }
+
+  #settle(): void {
+    if (this.#draining && this.#isIdle()) for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const snap = this.#deps.snapshots.current();
+    const record = newRecord(req, 'http');
+    this.#inflight++;
+    const finish = finisher(record, this.#deps.sink);
+    res.once('close', () => {
+      if (!res.writableFinished && !record.responseFlags.startsWith('U')) markFailure(record, 'downstream_disconnect');
+      finish();
+      this.#inflight--;
+      this.#settle();
+    });
+    if (this.#draining) res.shouldKeepAlive = false;
+    const target = this.#httpTarget(req);
+    if ('error' in target) return localReply(res, record, target.error, target.reason, this.#draining);
+    const plan = planRoute(snap, target.authority.host, target.authority.port, 'http');
+    applyPlan(record, plan);
+    if (plan.kind === 'reject') {
+      req.resume();
+      return localReply(res, record, plan.code, plan.message, this.#draining);
+    }
+    const fwd = forwardRequestHeaders(req.rawHeaders, target.host);
+    record.requestId = fwd.requestId;
+    record.xForwardedFor = fwd.xForwardedFor;
+    const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
+    const clusterName = plan.kind === 'forward' ? plan.cluster.name : plan.clusterName;
+    this.#withEndpoint(cluster, target.authority, record, (ep) => {
+      forwardHttp({
+        req, res, record, pool: this.#deps.upstreams.pool(clusterName, ep),
+        method: req.method ?? 'GET', path: target.path, fwd, closeAfter: this.#draining,
+      });
+    }, (code, reason) => {
+      req.resume();
+      localReply(res, record, code, reason, this.#draining);
+    });
+  }
+
+  /** Where an HTTP request goes: the CONNECT authority inside a tunnel, else absolute-form, else Host. */
+  #httpTarget(req: IncomingMessage): Target | { error: FailureCode; reason: string } {
+    const url = req.url ?? '/';
+    const tunneled = this.#tunnelTargets.get(req.socket);
+    if (url.startsWith('/') || url === '*') {
+      const hostHeader = req.headers.host;
+      const authority = tunneled ?? parseAuthority(hostHeader, 80);
+      if (!authority) return { error: 'bad_request', reason: `missing or invalid Host header "${hostHeader ?? ''}"` };
+      return { authority, host: hostHeader ?? formatAuthority(authority.host, authority.port), path: url };
+    }
+    const abs = splitAbsolute(url);
+    if (!abs) return { error: 'bad_request', reason: `request target "${url.slice(0, 200)}" is not origin-form or absolute-form` };
+    if (abs.scheme !== 'http') {
+      return { error: 'protocol_mismatch', reason: `${abs.scheme}:// requests must be tunnelled with CONNECT; send http:// and let a DestinationRule originate TLS, or use an https proxy client` };
+    }
+    const authority = tunneled ?? parseAuthority(abs.authority, 80);
+    if (!authority) return { error: 'bad_request', reason: `invalid authority "${abs.authority}" in request target` };
+    return { authority, host: abs.authority, path: abs.path };
+  }
+
+  /** Picks an endpoint (sync when DNS is cached) and maps pick failures to their codes. */
+  #withEndpoint(
+    cluster: Cluster | undefined,
+    authority: Authority, record: RequestRecord,
+    ok: (ep: Endpoint) => void, fail: (code: FailureCode, reason: string) => void,
+  ): void {
+    const onErr = (err: unknown) => fail(err instanceof DataplaneError ? err.code : 'dns_failure', errReason(err));
+    const use = (ep: Endpoint) => {
+      record.upstreamHost = formatAuthority(ep.address, ep.port);
+      ok(ep);
+    };
+    try {
+      const ep = this.#deps.upstreams.pick(cluster, authority.host, authority.port);
+      if (ep instanceof Promise) ep.then(use, onErr);
+      else use(ep);
+    } catch (err) {
+      onErr(err);
+    }
+  }
+
+  #onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const snap = this.#deps.snapshots.current();
+    const record = newRecord(req, 'tcp');
+    socket.on('error', () => {});
+    const finish = finisher(record, this.#deps.sink);
+    const authority = parseAuthority(req.url, 0);
+    if (!authority || authority.port === 0) {
+      rawReply(socket, record, 'bad_request', `CONNECT target "${req.url ?? ''}" must be host:port`);
+      return finish();
+    }
+    const plan = planRoute(snap, authority.host, authority.port, 'connect');
+    applyPlan(record, plan);
+    if (plan.kind === 'reject') {
+      rawReply(socket, record, plan.code, plan.message);
+      return finish();
+    }
+    if (plan.kind === 'forward' && plan.terminate) {
+      // L7 port: answer the CONNECT, then parse what flows inside as HTTP through the same path.
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      this.#tunnelTargets.set(socket, authority);
+      if (head.length) socket.unshift(head);
+      this.#server.emit('connection', socket);
+      return;
+    }
+    const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
+    this.#tunnels.add(socket);
+    this.#withEndpoint(cluster, authority, record, (ep) => {
+      dialTcp(ep, this.#deps.connectTimeoutMs ?? 10_000).then((up) => {
+        socketAddrs(record, up);
+        record.responseCode = 200;
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        if (head.length) up.write(head);
+        this.#splice(socket, up, record, finish);
+      }, (err) => this.#tunnelFailed(socket, record, classifyUpstreamError(err, false), errReason(err), finish));
+    }, (code, reason) => this.#tunnelFailed(socket, record, code, reason, finish));
+  }
+
+  #tunnelFailed(socket: Duplex, record: RequestRecord, code: FailureCode, reason: string, finish: () => void): void {
+    rawReply(socket, record, code, reason);
+    this.#tunnels.delete(socket);
+    this.#settle();
+    finish();
+  }
+
+  #splice(client: Duplex, up: Socket, record: RequestRecord, finish: () => void): void {
+    this.#tunnels.add(client);
+    splice(client, up, (r) => {
+      record.bytesReceived = r.received;
+      record.bytesSent += r.sent;
+      record.connectionTerminationDetails = r.error ? `${r.closedBy}_error: ${r.error.message}` : '';
+      if (r.error && r.closedBy === 'upstream') markFailure(record, classifyUpstreamError(r.error, true), r.error.message);
+      this.#tunnels.delete(client);
+      this.#settle();
+      finish();
+    });
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const snap = this.#deps.snapshots.current();
+    const record = newRecord(req, 'tcp');
+    record.path = req.url ?? '';
+    socket.on('error', () => {});
+    const finish = finisher(record, this.#deps.sink);
+    const target = this.#httpTarget(req);
+    if ('error' in target) {
+      rawReply(socket, record, target.error, target.reason);
+      return finish();
+    }
+    const plan = planRoute(snap, target.authority.host, target.authority.port, 'http');
+    applyPlan(record, plan);
+    if (plan.kind === 'reject') {
+      rawReply(socket, record, plan.code, plan.message);
+      return finish();
+    }
+    const fwd = forwardRequestHeaders(req.rawHeaders, target.host, true);
+    record.requestId = fwd.requestId;
+    const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
+    this.#tunnels.add(socket);
+    this.#withEndpoint(cluster, target.authority, record, (ep) => {
+      dialTcp(ep, this.#deps.connectTimeoutMs ?? 10_000).then((up) => {
+        socketAddrs(record, up);
+        let head1 = `${req.method} ${target.path} HTTP/1.1\r\n`;
+        for (let i = 0; i < fwd.headers.length; i += 2) head1 += `${fwd.headers[i]}: ${fwd.headers[i + 1]}\r\n`;
+        up.write(`${head1}\r\n`);
+        if (head.length) up.write(head);
+        up.once('data', (chunk: Buffer) => {
+          const m = /^HTTP\/1\.[01] (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
+          record.responseCode = m ? Number(m[1]) : 0;
+        });
+        this.#splice(socket, up, record, finish);
+      }, (err) => this.#tunnelFailed(socket, record, classifyUpstreamError(err, false), errReason(err), finish));
+    }, (code, reason) => this.#tunnelFailed(socket, record, code, reason, finish));
+  }
+
+  #onClientError(err: Error & { code?: string }, socket: Socket): void {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\negressway: malformed HTTP request (${err.code ?? err.message})\n`);
+  }
+}
+
+function applyPlan(r: RequestRecord, plan: Plan): void {
+  r.routeName = plan.routeName;
+  if (plan.kind === 'forward') {
+    r.upstreamCluster = plan.cluster.name;
+    r.destinationService = plan.destination.host;
+    r.destinationServiceNamespace = plan.destination.service.namespace;
+  } else {
+    r.upstreamCluster = plan.clusterName;
+    r.destinationService = plan.clusterName;
+  }
+}

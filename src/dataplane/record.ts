@@ -1,0 +1,56 @@
+// Builds the per-request record and finishes it exactly once.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { RequestRecord } from '../telemetry/record.ts';
+import { FAILURES, type FailureCode } from './errors.ts';
+import { formatAuthority } from './authority.ts';
+
+export type RecordSink = (r: RequestRecord) => void;
+
+export function newRecord(req: IncomingMessage, kind: 'http' | 'tcp'): RequestRecord {
+  const s = req.socket;
+  return {
+    startTime: Date.now(), protocolKind: kind,
+    method: req.method ?? '', path: kind === 'http' ? req.url ?? '' : '', protocol: `HTTP/${req.httpVersion}`,
+    authority: (kind === 'tcp' ? req.url : req.headers.host) ?? '',
+    responseCode: 0, responseFlags: '-', responseCodeDetails: '', connectionTerminationDetails: '',
+    upstreamTransportFailureReason: '', bytesReceived: 0, bytesSent: 0, durationMs: 0, upstreamServiceTimeMs: null,
+    xForwardedFor: '', userAgent: header(req, 'user-agent'), requestId: header(req, 'x-request-id'),
+    upstreamHost: '', upstreamCluster: '', upstreamLocalAddress: '',
+    downstreamLocalAddress: addr(s.localAddress, s.localPort), downstreamRemoteAddress: addr(s.remoteAddress, s.remotePort),
+    requestedServerName: '', routeName: '', destinationService: 'unknown', destinationServiceNamespace: 'unknown',
+    sourcePrincipal: '', sourceWorkload: '', sourceNamespace: '', connectionSecurityPolicy: 'none',
+  };
+}
+
+function header(req: IncomingMessage, name: string): string {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(',') : v ?? '';
+}
+
+export function addr(ip: string | undefined, port: number | undefined): string {
+  return ip && port ? formatAuthority(ip.startsWith('::ffff:') ? ip.slice(7) : ip, port) : '';
+}
+
+export function socketAddrs(r: RequestRecord, s: Socket): void {
+  r.upstreamLocalAddress = addr(s.localAddress, s.localPort);
+}
+
+export function markFailure(r: RequestRecord, code: FailureCode, reason?: string): void {
+  const f = FAILURES[code];
+  r.responseFlags = f.flag;
+  r.responseCodeDetails = f.details;
+  if (reason && (f.flag === 'UF' || f.flag === 'UC' || f.flag === 'UR' || f.flag === 'UPE')) r.upstreamTransportFailureReason = reason;
+}
+
+/** Returns a function that finishes the record once; later calls are ignored. */
+export function finisher(r: RequestRecord, sink: RecordSink): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    r.durationMs = Date.now() - r.startTime;
+    if (!r.responseCodeDetails && r.responseCode) r.responseCodeDetails = 'via_upstream';
+    sink(r);
+  };
+}

@@ -1,0 +1,62 @@
+// Opaque byte tunnels: CONNECT to TLS/TCP ports and HTTP Upgrade (WebSocket) pass-through.
+// `pipe` gives back-pressure both ways; half-close is forwarded so request/response protocols
+// that shut down their write side still get their answer.
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { DataplaneError } from './errors.ts';
+import type { Endpoint } from './upstream.ts';
+
+export function dialTcp(ep: Endpoint, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: ep.address, port: ep.port, allowHalfOpen: true });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new DataplaneError('connect_timeout', `connect to ${ep.address}:${ep.port} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+    s.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+export interface SpliceResult {
+  /** Bytes from the client to the upstream. */
+  readonly received: number;
+  /** Bytes from the upstream to the client. */
+  readonly sent: number;
+  readonly error?: Error;
+  /** Which side ended first, for connection_termination_details. */
+  readonly closedBy: 'downstream' | 'upstream';
+}
+
+export function splice(client: Duplex, upstream: Socket, done: (r: SpliceResult) => void): void {
+  let closed = 0;
+  let error: Error | undefined;
+  let closedBy: SpliceResult['closedBy'] | undefined;
+  const onClose = (side: SpliceResult['closedBy']) => () => {
+    closedBy ??= side;
+    if (++closed < 2) {
+      // One side is gone for good: give the other a moment to flush, then tear it down.
+      (side === 'downstream' ? upstream : client).end();
+      return;
+    }
+    done({ received: upstream.bytesWritten, sent: upstream.bytesRead, error, closedBy });
+  };
+  const onError = (err: Error) => {
+    error ??= err;
+    client.destroy();
+    upstream.destroy();
+  };
+  client.on('error', onError);
+  upstream.on('error', onError);
+  client.once('close', onClose('downstream'));
+  upstream.once('close', onClose('upstream'));
+  client.pipe(upstream);
+  upstream.pipe(client);
+}

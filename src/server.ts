@@ -1,0 +1,129 @@
+// Wires the pipeline for one waypoint process:
+// file source -> compile -> SnapshotStore -> proxy listener -> metrics + access log, plus the
+// admin, status and stats endpoints.
+import type { AddressInfo } from 'node:net';
+import type { CompileOptions } from './compile/compile.ts';
+import { FileSource, type ReloadResult } from './controlplane/file-source.ts';
+import { SnapshotStore } from './controlplane/store.ts';
+import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, type AdminDeps } from './dashboard/admin-server.ts';
+import { ProxyListener } from './dataplane/proxy-listener.ts';
+import { DnsCache } from './dataplane/resolver.ts';
+import { Upstreams } from './dataplane/upstream.ts';
+import { formatDiagnostic, type Diagnostic } from './model/diagnostic.ts';
+import type { Binding, Snapshot } from './model/snapshot.ts';
+import { createAccessLog, type AccessLogFormat } from './telemetry/access-log.ts';
+import type { Logger } from './telemetry/logger.ts';
+import { Metrics } from './telemetry/metrics.ts';
+import type { RequestRecord } from './telemetry/record.ts';
+
+export interface WaypointOptions {
+  readonly configPaths: readonly string[];
+  readonly compile: CompileOptions;
+  readonly listenAddress: string;
+  readonly adminAddress: string;
+  readonly ports: { readonly proxy: number; readonly admin: number; readonly status: number; readonly stats: number };
+  readonly dnsServers?: readonly string[];
+  readonly dnsRefreshMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly accessLog: AccessLogFormat;
+  readonly watch: boolean;
+  readonly logger: Logger;
+  /** Extra consumer of request records (tests, embedders). */
+  readonly onRecord?: (r: RequestRecord) => void;
+}
+
+export interface RunningWaypoint {
+  readonly listeners: Readonly<Record<'proxy' | 'admin' | 'status' | 'stats', string>>;
+  readonly store: SnapshotStore;
+  readonly source: FileSource;
+  stop(graceMs: number): Promise<void>;
+}
+
+export class StartupError extends Error {
+  readonly diagnostics: readonly Diagnostic[];
+  constructor(message: string, diagnostics: readonly Diagnostic[] = []) {
+    super(message);
+    this.diagnostics = diagnostics;
+  }
+}
+
+export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint> {
+  const log = o.logger;
+  const store = new SnapshotStore();
+  const metrics = new Metrics();
+  const source = new FileSource(store, o.configPaths, o.compile, (r) => reportReload(log, metrics, r));
+  const first = await source.reload();
+  if (!first.ok) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
+  const accessLog = createAccessLog(o.accessLog);
+  const upstreams = new Upstreams(new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs }), { connectTimeoutMs: o.connectTimeoutMs });
+  logBindings(log, undefined, store.current());
+  store.onSwap((next, prev) => {
+    upstreams.retain(new Set(next.clusters.keys()));
+    logBindings(log, prev, next);
+  });
+  const proxy = new ProxyListener({
+    snapshots: store, upstreams, connectTimeoutMs: o.connectTimeoutMs,
+    sink: (r) => { metrics.record(r); accessLog.write(r); o.onRecord?.(r); },
+  });
+  let draining = false;
+  const deps: AdminDeps = { store, metrics, isDraining: () => draining };
+  const admin = new HttpEndpoint({ '/config_dump': configDumpHandler(deps), '/healthz/ready': readyHandler(deps), '/stats/prometheus': statsHandler(deps) });
+  const status = new HttpEndpoint({ '/healthz/ready': readyHandler(deps) });
+  const stats = new HttpEndpoint({ '/stats/prometheus': statsHandler(deps) });
+  const started: { close(): Promise<void> }[] = [];
+  const listeners = {} as Record<'proxy' | 'admin' | 'status' | 'stats', string>;
+  const bind = async (name: keyof typeof listeners, flag: string, fn: () => Promise<AddressInfo>) => {
+    try {
+      const a = await fn();
+      listeners[name] = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+    } catch (err) {
+      await Promise.allSettled(started.map((s) => s.close()));
+      const e = err as { code?: string; message: string };
+      const hint = e.code === 'EADDRINUSE' ? `port ${o.ports[name]} is already in use; stop the other process or pass ${flag} <port>` : e.message;
+      throw new StartupError(`cannot listen for ${name}: ${hint}`);
+    }
+  };
+  await bind('proxy', '--proxy-port', () => proxy.listen(o.ports.proxy, o.listenAddress));
+  started.push({ close: () => proxy.drain(0) });
+  await bind('admin', '--admin-port', () => admin.listen(o.ports.admin, o.adminAddress));
+  started.push(admin);
+  await bind('status', '--status-port', () => status.listen(o.ports.status, o.listenAddress));
+  started.push(status);
+  await bind('stats', '--stats-port', () => stats.listen(o.ports.stats, o.listenAddress));
+  started.push(stats);
+  if (o.watch) await source.watch();
+  return {
+    listeners, store, source,
+    async stop(graceMs) {
+      draining = true;
+      source.close();
+      await proxy.drain(graceMs);
+      await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
+      accessLog.flush();
+    },
+  };
+}
+
+function reportReload(log: Logger, metrics: Metrics, r: ReloadResult): void {
+  metrics.reloads.inc({ result: r.ok ? 'success' : 'failure' });
+  for (const d of r.diagnostics) {
+    const line = formatDiagnostic(d);
+    if (d.level === 'error') log.error({ code: d.code }, line);
+    else if (d.level === 'warning') log.warn({ code: d.code }, line);
+  }
+  if (r.ok) log.info({ version: r.version }, `config loaded (snapshot ${r.version})`);
+  else log.error(`config rejected: ${r.diagnostics.filter((d) => d.level === 'error').length} error(s) above; still serving the last good config — fix the file and save again`);
+}
+
+/** Logs each ServiceEntry's binding once, and again only when it changes. */
+function logBindings(log: Logger, prev: Snapshot | undefined, next: Snapshot): void {
+  const before = new Map<string, Binding>();
+  for (const b of prev?.bindings ?? []) before.set(`${b.resource.namespace}/${b.resource.name}`, b);
+  for (const b of next.bindings) {
+    const key = `${b.resource.namespace}/${b.resource.name}`;
+    const old = before.get(key);
+    if (old && old.bound === b.bound && old.reason === b.reason && old.waypoint === b.waypoint && old.servedHere === b.servedHere) continue;
+    log.info({ serviceEntry: key, waypointBound: b.bound, reason: b.reason, servedHere: b.servedHere },
+      `ServiceEntry ${key}: WaypointBound=${b.bound ? 'True' : 'False'} (${b.reason}) ${b.message}${b.bound && !b.servedHere ? ' — served by another waypoint' : ''}`);
+  }
+}

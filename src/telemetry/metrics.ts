@@ -1,0 +1,112 @@
+// Every metric Egressway exports, declared in one place. Istio-standard names and the full Istio
+// label set (reference §5.2), reporter="waypoint". Label values come from the snapshot (ServiceEntry
+// host and namespace), closed sets (codes, flags) or verified identities, never raw request input.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RequestRecord } from './record.ts';
+
+/** Envoy's default histogram buckets (HistogramSettingsImpl::defaultBuckets). */
+export const ENVOY_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+
+const PEER_LABELS = [
+  'reporter', 'source_workload', 'source_canonical_service', 'source_canonical_revision', 'source_workload_namespace',
+  'source_principal', 'source_app', 'source_version', 'source_cluster', 'destination_workload',
+  'destination_workload_namespace', 'destination_principal', 'destination_app', 'destination_version',
+  'destination_service', 'destination_canonical_service', 'destination_canonical_revision',
+  'destination_service_name', 'destination_service_namespace', 'destination_cluster', 'request_protocol',
+] as const;
+const HTTP_LABELS = [...PEER_LABELS, 'response_code', 'grpc_response_status', 'response_flags', 'connection_security_policy'] as const;
+const TCP_LABELS = [...PEER_LABELS, 'response_flags', 'connection_security_policy'] as const;
+
+export const VERSION = '0.1.0';
+
+type Child = { inc(v?: number): void };
+type HChild = { observe(v: number): void };
+
+interface HttpChildren { requests: Child; duration: HChild; reqBytes: HChild; respBytes: HChild }
+interface TcpChildren { opened: Child; closed: Child; sent: Child; received: Child }
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #requests = new Counter({ name: 'istio_requests_total', help: 'Requests through the waypoint', labelNames: HTTP_LABELS, registers: [this.registry] });
+  readonly #duration = this.#histogram('istio_request_duration_milliseconds', 'Request duration in milliseconds');
+  readonly #reqBytes = this.#histogram('istio_request_bytes', 'Request size in bytes (headers and body)');
+  readonly #respBytes = this.#histogram('istio_response_bytes', 'Response size in bytes (headers and body)');
+  readonly #tcpOpened = this.#tcp('istio_tcp_connections_opened_total', 'TCP connections opened');
+  readonly #tcpClosed = this.#tcp('istio_tcp_connections_closed_total', 'TCP connections closed');
+  readonly #tcpSent = this.#tcp('istio_tcp_sent_bytes_total', 'Bytes sent to the client on TCP connections');
+  readonly #tcpReceived = this.#tcp('istio_tcp_received_bytes_total', 'Bytes received from the client on TCP connections');
+  readonly reloads = new Counter({ name: 'egressway_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
+  // Bound children by label tuple: prom-client hashes a labels object on every call otherwise.
+  #httpChildren = new Map<string, HttpChildren>();
+  #tcpChildren = new Map<string, TcpChildren>();
+
+  constructor() {
+    new Gauge({ name: 'istio_build', help: 'Build information', labelNames: ['component', 'tag'], registers: [this.registry] })
+      .set({ component: 'proxy', tag: `egressway-${VERSION}` }, 1);
+  }
+
+  #histogram(name: string, help: string): Histogram<string> {
+    return new Histogram({ name, help, labelNames: HTTP_LABELS, buckets: ENVOY_BUCKETS, registers: [this.registry] });
+  }
+
+  #tcp(name: string, help: string): Counter<string> {
+    return new Counter({ name, help, labelNames: TCP_LABELS, registers: [this.registry] });
+  }
+
+  record(r: RequestRecord): void {
+    if (r.protocolKind === 'http') this.#recordHttp(r);
+    else this.#recordTcpClose(r);
+  }
+
+  #recordHttp(r: RequestRecord): void {
+    const key = `${r.destinationService}\0${r.destinationServiceNamespace}\0${r.responseCode}\0${r.responseFlags}\0${r.sourcePrincipal}\0${r.sourceWorkload}\0${r.sourceNamespace}\0${r.connectionSecurityPolicy}`;
+    let c = this.#httpChildren.get(key);
+    if (!c) {
+      const v = [...peerValues(r, 'http'), String(r.responseCode), '', r.responseFlags, r.connectionSecurityPolicy];
+      c = {
+        requests: this.#requests.labels(...v), duration: this.#duration.labels(...v),
+        reqBytes: this.#reqBytes.labels(...v), respBytes: this.#respBytes.labels(...v),
+      };
+      this.#httpChildren.set(key, c);
+    }
+    c.requests.inc();
+    c.duration.observe(r.durationMs);
+    c.reqBytes.observe(r.bytesReceived);
+    c.respBytes.observe(r.bytesSent);
+  }
+
+  #tcpFor(r: RequestRecord): TcpChildren {
+    const key = `${r.destinationService}\0${r.destinationServiceNamespace}\0${r.responseFlags}\0${r.sourcePrincipal}\0${r.sourceWorkload}\0${r.sourceNamespace}\0${r.connectionSecurityPolicy}`;
+    let c = this.#tcpChildren.get(key);
+    if (!c) {
+      const v = [...peerValues(r, 'tcp'), r.responseFlags, r.connectionSecurityPolicy];
+      c = { opened: this.#tcpOpened.labels(...v), closed: this.#tcpClosed.labels(...v), sent: this.#tcpSent.labels(...v), received: this.#tcpReceived.labels(...v) };
+      this.#tcpChildren.set(key, c);
+    }
+    return c;
+  }
+
+  #recordTcpClose(r: RequestRecord): void {
+    const c = this.#tcpFor(r);
+    // Opened and closed are counted together at close: the response flags are only known then.
+    c.opened.inc();
+    c.closed.inc();
+    c.sent.inc(r.bytesSent);
+    c.received.inc(r.bytesReceived);
+  }
+
+  async exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+function peerValues(r: RequestRecord, protocol: string): string[] {
+  const srcNs = r.sourceNamespace || 'unknown';
+  const srcWl = r.sourceWorkload || 'unknown';
+  return [
+    'waypoint', srcWl, srcWl, 'latest', srcNs, r.sourcePrincipal || 'unknown', srcWl, 'unknown', 'unknown',
+    'unknown', 'unknown', 'unknown', 'unknown', 'unknown',
+    r.destinationService, r.destinationService, 'latest', r.destinationService, r.destinationServiceNamespace, 'unknown',
+    protocol,
+  ];
+}

@@ -1,0 +1,39 @@
+// One record per request or tunnel, filled by the data plane and consumed by metrics and the access
+// log. Field names follow Envoy's access-log operators so the mapping stays obvious.
+
+export interface RequestRecord {
+  startTime: number; // epoch ms
+  /** 'http' for HTTP requests, 'tcp' for CONNECT / upgrade tunnels. */
+  protocolKind: 'http' | 'tcp';
+  method: string;
+  path: string;
+  protocol: string; // HTTP/1.1
+  authority: string;
+  responseCode: number; // 0 = no response
+  responseFlags: string; // Envoy short flags, '-' when none
+  responseCodeDetails: string;
+  connectionTerminationDetails: string;
+  upstreamTransportFailureReason: string;
+  bytesReceived: number;
+  bytesSent: number;
+  durationMs: number;
+  upstreamServiceTimeMs: number | null;
+  xForwardedFor: string;
+  userAgent: string;
+  requestId: string;
+  upstreamHost: string;
+  upstreamCluster: string;
+  upstreamLocalAddress: string;
+  downstreamLocalAddress: string;
+  downstreamRemoteAddress: string;
+  requestedServerName: string;
+  routeName: string;
+  /** Snapshot identifiers, bounded: ServiceEntry host (or BlackHoleCluster/PassthroughCluster) and namespace. */
+  destinationService: string;
+  destinationServiceNamespace: string;
+  /** Client identity when verified (SPIFFE URI), else ''. */
+  sourcePrincipal: string;
+  sourceWorkload: string;
+  sourceNamespace: string;
+  connectionSecurityPolicy: 'mutual_tls' | 'none' | 'unknown';
+}
