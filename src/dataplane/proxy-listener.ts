@@ -107,6 +107,8 @@ export class ProxyListener {
     if (this.#draining) res.shouldKeepAlive = false;
     const target = this.#httpTarget(req);
     if ('error' in target) return localReply(res, record, target.error, target.reason, this.#draining);
+    record.path = target.path;
+    record.authority = target.host;
     const plan = planRoute(snap, target.authority.host, target.authority.port, 'http');
     applyPlan(record, plan);
     if (plan.kind === 'reject') {
@@ -229,7 +231,6 @@ export class ProxyListener {
   #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const snap = this.#deps.snapshots.current();
     const record = newRecord(req, 'tcp');
-    record.path = req.url ?? '';
     socket.on('error', () => {});
     const finish = finisher(record, this.#deps.sink);
     const target = this.#httpTarget(req);
@@ -237,6 +238,8 @@ export class ProxyListener {
       rawReply(socket, record, target.error, target.reason);
       return finish();
     }
+    record.path = target.path;
+    record.authority = target.host;
     const plan = planRoute(snap, target.authority.host, target.authority.port, 'http');
     applyPlan(record, plan);
     if (plan.kind === 'reject') {

@@ -35,6 +35,9 @@ export interface SpliceResult {
   readonly closedBy: 'downstream' | 'upstream';
 }
 
+// How long the surviving side of a tunnel may flush after the other side closed.
+const FLUSH_MS = 1000;
+
 export function splice(client: Duplex, upstream: Socket, done: (r: SpliceResult) => void): void {
   let closed = 0;
   let error: Error | undefined;
@@ -42,8 +45,10 @@ export function splice(client: Duplex, upstream: Socket, done: (r: SpliceResult)
   const onClose = (side: SpliceResult['closedBy']) => () => {
     closedBy ??= side;
     if (++closed < 2) {
-      // One side is gone for good: give the other a moment to flush, then tear it down.
-      (side === 'downstream' ? upstream : client).end();
+      // One side is gone for good: let the other flush what it has, then tear it down.
+      const other = side === 'downstream' ? upstream : client;
+      other.end();
+      setTimeout(() => other.destroy(), FLUSH_MS).unref();
       return;
     }
     done({ received: upstream.bytesWritten, sent: upstream.bytesRead, error, closedBy });

@@ -119,7 +119,7 @@ describe('process lifecycle (the real CLI)', () => {
 
   test('two waypoints without --waypoint is a clear error; --waypoint picks one', async () => {
     const dir = await tmpDir();
-    await writeFile(join(dir.path, 'c.yaml'), WAYPOINT_YAML + WAYPOINT_YAML.replace('name: waypoint', 'name: other'));
+    await writeFile(join(dir.path, 'c.yaml'), WAYPOINT_YAML + '---' + WAYPOINT_YAML.replace('name: waypoint', 'name: other'));
     const r = runCli(['--config', dir.path]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /2 istio-waypoint Gateways.*--waypoint/s);

@@ -91,8 +91,8 @@ endpoints: [{address: 127.0.0.1}]`));
     assert.equal(rec.bytesSent, 2_000_000);
     const post = await wp.nextRecord((x) => x.path === '/post');
     assert.equal(post.bytesReceived, body.length);
-    // undici pools upstream connections: two requests, one connection.
-    assert.equal(up.stats.connections, 1);
+    // undici pools upstream connections: the two requests reuse one kept-alive connection.
+    assert.ok(up.stats.connections <= 1, `${up.stats.connections} new upstream connections`);
   });
 
   test('hop-by-hop headers are removed and x-request-id is kept when the client sends one', async () => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { describe, test } from 'node:test';
 import { issueCert, makeCa } from '../helpers/certs.ts';
-import { closeAfter } from '../helpers/lifecycle.ts';
+import { closeAfter, closeServer, listenLoopback, trackSockets } from '../helpers/lifecycle.ts';
 import { fetchVia, openTunnel, proxyClient } from '../helpers/proxy-fetch.ts';
 import { curl, hasCurl } from '../helpers/run.ts';
 import { startHttpsUpstream, startHttpUpstream, startTcpEcho } from '../helpers/upstream.ts';
@@ -38,10 +39,11 @@ describe('fetchVia', () => {
   test('proxyClient reuses one agent across requests', async (t) => {
     const proxy = closeAfter(t, await startMiniProxy());
     const upstream = closeAfter(t, await startHttpUpstream());
-    const client = closeAfter(t, proxyClient(proxy.url));
+    const client = closeAfter(t, proxyClient(proxy.url, { connections: 1 }));
     for (let i = 0; i < 3; i++) assert.equal((await client.fetch(`${upstream.url}/n${i}`)).status, 200);
     assert.equal(upstream.stats.requests, 3);
     assert.equal(upstream.stats.connections, 1);
+    assert.deepEqual(proxy.seen, [`CONNECT ${upstream.authority}`]);
   });
 });
 
@@ -54,6 +56,16 @@ describe('openTunnel', () => {
     tunnel.socket.write('through the tunnel');
     const [chunk] = (await once(tunnel.socket, 'data')) as [Buffer];
     assert.equal(chunk.toString(), 'through the tunnel');
+  });
+
+  test('keeps tunnelled bytes that arrive in the same packet as the response head', async (t) => {
+    const server = createServer((socket) => socket.end('HTTP/1.1 200 OK\r\n\r\nearly bytes'));
+    const sockets = trackSockets(server);
+    const port = await listenLoopback(server);
+    t.after(() => closeServer(server, sockets));
+    const tunnel = closeAfter(t, await openTunnel(`127.0.0.1:${port}`, 'x.test:80'));
+    const [chunk] = (await once(tunnel.socket, 'data')) as [Buffer];
+    assert.equal(chunk.toString(), 'early bytes');
   });
 
   test('exposes a refused CONNECT with its head', async (t) => {

@@ -20,6 +20,11 @@ export interface ProxyClientOptions {
   tunnel?: boolean;
   /** Headers on the CONNECT request or sent to the proxy, e.g. Proxy-Authorization. */
   proxyHeaders?: Record<string, string>;
+  /**
+   * Connections per origin. Set 1 to assert reuse: undici opens a second one when a request is
+   * dispatched before the previous response has released its socket.
+   */
+  connections?: number;
 }
 
 /** The response, already read in full, so the agent behind it can be closed at once. */
@@ -45,6 +50,7 @@ export function proxyClient(proxyUrl: string, opts: ProxyClientOptions = {}): Pr
     headers: opts.proxyHeaders,
     requestTls: opts.ca ? { ca: opts.ca } : undefined,
     proxyTls: opts.proxyCa ? { ca: opts.proxyCa } : undefined,
+    connections: opts.connections,
   });
   return {
     fetch: (url, init = {}) => readResponse(url, { ...init, dispatcher: agent }),
@@ -112,32 +118,31 @@ export async function openTunnel(
   }
 }
 
-/** Reads up to the blank line that ends a response head, leaving later bytes in the socket. */
+/**
+ * Reads up to the blank line that ends a response head and leaves later bytes in the socket. It reads in
+ * paused mode ('readable'), so once done the socket is back in its initial state: a later 'data'
+ * listener, pipe() or events.once() starts it flowing and sees every tunnelled byte.
+ */
 function readHead(socket: Socket): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const end = buffered.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      cleanup();
-      const rest = buffered.subarray(end + 4);
-      if (rest.length > 0) socket.unshift(rest);
-      resolve(buffered.subarray(0, end).toString('latin1'));
+    const onReadable = (): void => {
+      for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null;) {
+        buffered = Buffer.concat([buffered, chunk]);
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end < 0) continue;
+        cleanup();
+        if (end + 4 < buffered.length) socket.unshift(buffered.subarray(end + 4));
+        resolve(buffered.subarray(0, end).toString('latin1'));
+        return;
+      }
     };
-    const onEnd = (): void => {
+    const onClose = (): void => {
       cleanup();
       reject(new Error(`proxy closed the connection before a CONNECT response: ${JSON.stringify(buffered.toString('latin1'))}`));
     };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = (): void => {
-      socket.off('data', onData).off('end', onEnd).off('close', onEnd).off('error', onError);
-      socket.pause();
-    };
-    socket.on('data', onData).once('end', onEnd).once('close', onEnd).once('error', onError);
+    const cleanup = (): void => void socket.off('readable', onReadable).off('end', onClose).off('close', onClose);
+    socket.on('readable', onReadable).once('end', onClose).once('close', onClose);
   });
 }
 

@@ -23,6 +23,20 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 const PINNED_NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 const STDERR_LIMIT = 64 * 1024;
 
+// Children still alive when the test process exits (a test forgot close(), or crashed) are killed, so no
+// waypoint outlives its suite holding ports.
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function killAtExit(child: ChildProcess): void {
+  liveChildren.add(child);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of liveChildren) c.kill('SIGKILL');
+  });
+}
+
 export interface WaypointOptions {
   configDir: string;
   /** Extra CLI arguments after `run --config <dir> --proxy-port 0`. */
@@ -64,30 +78,28 @@ export interface Waypoint extends Closable {
 
 /** Spawns the CLI and resolves once it reports its listeners; rejects with its stderr otherwise. */
 export async function startWaypoint(opts: WaypointOptions): Promise<Waypoint> {
-  const child = spawnCli(opts);
-  const proc = watchProcess(child);
+  const proc = new CliProcess(spawnCli(opts));
   const isListening: LogPredicate = (line) => line.msg === 'listening' && typeof line.listeners === 'object';
-  const timeoutMs = opts.startTimeoutMs ?? 15_000;
   let ready: LogLine;
   try {
-    ready = await proc.logs.waitFor(isListening, timeoutMs, proc.describe);
+    ready = await proc.logs.waitFor(isListening, opts.startTimeoutMs ?? 15_000, () => proc.describe());
   } catch (err) {
     await proc.kill('SIGKILL', 2_000);
     throw new Error(`waypoint did not start: ${(err as Error).message}`, { cause: err });
   }
   const listeners = parseListeners(ready.listeners as Record<string, unknown>);
   return {
-    pid: child.pid ?? -1,
+    pid: proc.pid,
     listeners,
     proxyUrl: listeners.proxy?.url ?? '',
     logs: proc.logs.lines,
     get stderr() {
-      return proc.stderr();
+      return proc.stderr;
     },
     get exitCode() {
-      return proc.exitCode();
+      return proc.exitCode;
     },
-    waitForLog: (predicate, ms = 5_000) => proc.logs.waitFor(predicate, ms, proc.describe),
+    waitForLog: (predicate, ms = 5_000) => proc.logs.waitFor(predicate, ms, () => proc.describe()),
     waitForExit: (ms = 5_000) => withTimeout(proc.exited, ms, () => `waypoint still running after ${ms}ms`),
     stop: (signal = 'SIGTERM', ms = 5_000) => proc.kill(signal, ms),
     close: async () => void (await proc.kill('SIGTERM', 5_000)),
@@ -105,51 +117,69 @@ function spawnCli(opts: WaypointOptions): ChildProcess {
   });
 }
 
-interface WatchedProcess {
-  logs: LogCollector;
-  exited: Promise<number>;
-  stderr(): string;
-  exitCode(): number | null;
-  describe(): string;
-  kill(signal: NodeJS.Signals, graceMs: number): Promise<number>;
-}
+/** A spawned CLI: its parsed stdout, the tail of its stderr, and how and when it ended. */
+class CliProcess {
+  readonly logs: LogCollector;
+  readonly exited: Promise<number>;
+  #child: ChildProcess;
+  #stderr = '';
+  #exitCode: number | null = null;
 
-function watchProcess(child: ChildProcess): WatchedProcess {
-  const logs = new LogCollector(child.stdout!);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-STDERR_LIMIT);
-  });
-  let code: number | null = null;
-  // 'close', not 'exit': it fires after stdout is drained, so no log line is lost to a race.
-  const exited = new Promise<number>((resolve) => {
-    child.once('close', (exitCode, signal) => {
-      code = exitCode ?? 128 + (signal ? constants.signals[signal] : 0);
-      logs.end(new Error(`waypoint exited with code ${code}\n${describe()}`));
-      untrack(child);
-      resolve(code);
+  constructor(child: ChildProcess) {
+    this.#child = child;
+    this.logs = new LogCollector(child.stdout!);
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.#stderr = (this.#stderr + chunk).slice(-STDERR_LIMIT);
     });
-  });
-  // A spawn failure (e.g. missing binary) also ends in 'close'; without a listener it would throw.
-  child.once('error', (err) => void (stderr += `\nspawn error: ${err.message}`));
-  track(child);
-  // Unreferenced so that a test which forgets close() still lets its process exit (the exit hook below
-  // then kills the child). Every wait in this file holds a timer, which keeps the loop alive meanwhile.
-  child.unref();
-  (child.stdout as Socket).unref();
-  (child.stderr as Socket).unref();
-  const describe = (): string => `--- stderr ---\n${stderr || '(empty)'}\n--- stdout (last 20 lines) ---\n${tail(logs.lines)}`;
-  const kill = async (signal: NodeJS.Signals, graceMs: number): Promise<number> => {
-    if (code !== null) return code;
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    // A spawn failure (e.g. missing binary) also ends in 'close'; without a listener it would throw.
+    child.once('error', (err) => void (this.#stderr += `\nspawn error: ${err.message}`));
+    // 'close', not 'exit': it fires after stdout is drained, so no log line is lost to a race.
+    this.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve(this.#onClose(code, signal))));
+    killAtExit(child);
+    // Unreferenced so that a test which forgets close() still lets its process exit (killAtExit then
+    // ends the child). Every wait in this file holds a timer, which keeps the loop alive meanwhile.
+    child.unref();
+    (child.stdout as Socket).unref();
+    (child.stderr as Socket).unref();
+  }
+
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  get exitCode(): number | null {
+    return this.#exitCode;
+  }
+
+  /** Sends `signal`, then SIGKILL if the process is still there after `graceMs`. */
+  async kill(signal: NodeJS.Signals, graceMs: number): Promise<number> {
+    if (this.#exitCode !== null) return this.#exitCode;
+    this.#child.kill(signal);
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
     try {
-      return await exited;
+      return await this.exited;
     } finally {
       clearTimeout(timer);
     }
-  };
-  return { logs, exited, stderr: () => stderr, exitCode: () => code, describe, kill };
+  }
+
+  /** The evidence for an error message: stderr and the last stdout lines. */
+  describe(): string {
+    const stdout = this.logs.lines.slice(-20).map((line) => JSON.stringify(line)).join('\n');
+    return `--- stderr ---\n${this.#stderr || '(empty)'}\n--- stdout (last 20 lines) ---\n${stdout || '(empty)'}`;
+  }
+
+  #onClose(code: number | null, signal: NodeJS.Signals | null): number {
+    // Shell convention, so a signal death reads as one number: SIGKILL is 137.
+    this.#exitCode = code ?? 128 + (signal ? constants.signals[signal] : 0);
+    this.logs.end(new Error(`waypoint exited with code ${this.#exitCode}\n${this.describe()}`));
+    liveChildren.delete(this.#child);
+    return this.#exitCode;
+  }
 }
 
 /** Accepts 'host:port', '[v6]:port', a bare port number or {host|address, port}; skips anything else. */
@@ -181,26 +211,4 @@ function toListener(host: string, port: number): ListenerAddress {
   const reachable = host === '' || host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   const authority = hostPort(reachable, port);
   return { host: reachable, port, authority, url: `http://${authority}` };
-}
-
-function tail(lines: readonly LogLine[]): string {
-  return lines.slice(-20).map((line) => JSON.stringify(line)).join('\n') || '(empty)';
-}
-
-// Children still alive when the test process exits (a test forgot close(), or crashed) are killed, so no
-// waypoint outlives its suite holding ports.
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function track(child: ChildProcess): void {
-  liveChildren.add(child);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const c of liveChildren) c.kill('SIGKILL');
-  });
-}
-
-function untrack(child: ChildProcess): void {
-  liveChildren.delete(child);
 }

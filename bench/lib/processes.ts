@@ -1,0 +1,112 @@
+// Child processes of the bench. Every server and every load generator runs in its own process so
+// that /proc can tell their CPU apart and none shares an event loop with another. All of them are
+// tracked here so that an interrupted bench leaves nothing running.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface Server {
+  readonly name: string;
+  readonly pid: number;
+  readonly logFile: string;
+  /** The `listeners` object of the server's `listening:` log line, e.g. {proxy: '127.0.0.1:PORT'}. */
+  readonly listeners: Record<string, string>;
+}
+
+const live = new Map<number, ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  if (child.pid === undefined) throw new Error(`could not start ${child.spawnfile}`);
+  live.set(child.pid, child);
+  child.once('exit', () => live.delete(child.pid!));
+  return child;
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Finds the first JSON log line whose msg starts with `listening:` and returns its listeners. */
+function findListeners(log: string): Record<string, string> | undefined {
+  for (const line of log.split('\n')) {
+    if (!line.includes('"listening:')) continue;
+    try {
+      const j = JSON.parse(line) as { msg?: unknown; listeners?: Record<string, string> };
+      if (typeof j.msg === 'string' && j.msg.startsWith('listening:') && j.listeners) return j.listeners;
+    } catch { /* not JSON after all; keep looking */ }
+  }
+  return undefined;
+}
+
+function tail(file: string, lines = 15): string {
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * Starts `node <args>` with stdout and stderr going to `<logDir>/<name>.log`, and waits for its
+ * `listening:` line. A file rather than a pipe: a pipe the bench stopped reading would stall the
+ * server once full, and reading it would spend bench CPU during the measurement.
+ */
+export async function startServer(name: string, args: string[], logDir: string, timeoutMs = 20_000): Promise<Server> {
+  const logFile = join(logDir, `${name}.log`);
+  const fd = openSync(logFile, 'w');
+  const child = track(spawn(process.execPath, args, { stdio: ['ignore', fd, fd] }));
+  closeSync(fd);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited(child)) throw new Error(`${name} exited during startup; ${logFile} ends with:\n${tail(logFile)}`);
+    const listeners = findListeners(readFileSync(logFile, 'utf8'));
+    if (listeners) return { name, pid: child.pid!, logFile, listeners };
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${name} printed no "listening:" line within ${timeoutMs} ms; see ${logFile}`);
+}
+
+/** Runs a load generator to completion and returns its stdout; kills it at the deadline. */
+export async function runToCompletion(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<string> {
+  const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => { out += s; });
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => { err += s; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.once('close', (c, s) => r([c, s])));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${err.trim() || out.trim()}`);
+  return out;
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopProcess(pid: number, graceMs = 7_000): Promise<void> {
+  const child = live.get(pid);
+  if (!child || exited(child)) return;
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await gone;
+  clearTimeout(timer);
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live.keys()].map((pid) => stopProcess(pid)));
+}
+
+export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** utime + stime of the whole process (all threads: GC and libuv workers count too), in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Field 2 (comm) may contain spaces and parentheses: count from the last ')'. After it come
+  // field 3 (state) onwards, so utime (14) and stime (15) are at 11 and 12.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** VmHWM: the peak resident set size since the process started, in MiB. */
+export function peakRssMiB(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  return Number(m[1]) / 1024;
+}
