@@ -46,8 +46,8 @@ function parseOptions(): Options {
   const [hostname, port] = v.connect.split(':');
   return {
     hostname: hostname!, port: Number(port), target: v.target, hostHeader: v.host,
-    rate: Number(v.rate), durationS: Number(v.duration), warmupS: Number(v.warmup), connections: Number(v.connections),
-    timeoutMs: Number(v.timeout) * 1000,
+    rate: Number(v.rate), durationS: Number(v.duration), warmupS: Number(v.warmup),
+    connections: Number(v.connections), timeoutMs: Number(v.timeout) * 1000,
   };
 }
 
@@ -105,7 +105,7 @@ function newTally(): Tally {
   return { ok: 0, non2xx: 0, errors: 0, inflight: 0, lastDoneMs: 0, latenciesMs: [] };
 }
 
-function summarize(o: Options, t: Tally, startMs: number): object {
+function summarize(o: Options, t: Tally, warm: Tally, startMs: number): object {
   const sorted = Float64Array.from(t.latenciesMs).sort();
   const seconds = Math.max(o.durationS, (t.lastDoneMs - startMs) / 1000);
   const round = (x: number): number => Math.round(x * 1000) / 1000;
@@ -114,6 +114,8 @@ function summarize(o: Options, t: Tally, startMs: number): object {
     requests: t.ok + t.non2xx, ok: t.ok, non2xx: t.non2xx,
     // Requests still unanswered at the deadline count as errors.
     errors: t.errors + t.inflight,
+    // Lets the caller reconcile its upstream request count, which also saw the warm-up.
+    warmupOk: warm.ok,
     latencyMs: {
       p50: round(percentile(sorted, 0.5)), p90: round(percentile(sorted, 0.9)),
       p99: round(percentile(sorted, 0.99)), p999: round(percentile(sorted, 0.999)), max: round(sorted.at(-1) ?? NaN),
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
   const t = newTally();
   const start = await drive(o, o.durationS, agent, t);
   await waitForInflight(t, o.timeoutMs);
-  process.stdout.write(`${JSON.stringify(summarize(o, t, start))}\n`);
+  process.stdout.write(`${JSON.stringify(summarize(o, t, warm, start))}\n`);
   agent.destroy();
   process.exit(0);
 }

@@ -27,6 +27,8 @@ export interface LoadResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
+  /** 2xx responses of an unrecorded lead-in inside the same run (paced-client's warm-up). */
+  readonly warmupOk: number;
 }
 
 const WRK_SCRIPT = fileURLToPath(new URL('../wrk-report.lua', import.meta.url));
@@ -35,10 +37,10 @@ const PACED_CLIENT = fileURLToPath(new URL('../paced-client.ts', import.meta.url
 const GRACE_MS = 20_000;
 const REQUEST_TIMEOUT_S = 5;
 
-function lastJsonLine(out: string): Record<string, any> {
+function lastJsonLine(out: string): unknown {
   const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
   if (!line) throw new Error(`load generator printed no JSON result:\n${out}`);
-  return JSON.parse(line) as Record<string, any>;
+  return JSON.parse(line);
 }
 
 interface WrkJson {
@@ -64,6 +66,7 @@ export async function runWrk(spec: LoadSpec): Promise<LoadResult> {
     tool: 'wrk', seconds: took, requests: j.requests, ok,
     errors: j.non2xx + e.connect + e.read + e.write + e.timeout,
     rps: ok / took, p50Ms: j.latencyUs.p50 / 1000, p99Ms: j.latencyUs.p99 / 1000, maxMs: j.latencyUs.max / 1000,
+    warmupOk: 0,
   };
 }
 
@@ -73,6 +76,7 @@ interface PacedJson {
   ok: number;
   non2xx: number;
   errors: number;
+  warmupOk: number;
   latencyMs: { p50: number; p99: number; max: number };
 }
 
@@ -88,6 +92,6 @@ export async function runPaced(spec: LoadSpec, rate: number, warmupSeconds: numb
   return {
     tool: 'paced-client', seconds: j.seconds, requests: j.requests, ok: j.ok,
     errors: j.non2xx + j.errors, rps: j.ok / j.seconds,
-    p50Ms: j.latencyMs.p50, p99Ms: j.latencyMs.p99, maxMs: j.latencyMs.max,
+    p50Ms: j.latencyMs.p50, p99Ms: j.latencyMs.p99, maxMs: j.latencyMs.max, warmupOk: j.warmupOk,
   };
 }

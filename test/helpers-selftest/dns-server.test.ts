@@ -25,12 +25,14 @@ describe('startDnsServer', () => {
   });
 
   test('answers AAAA, matches names case-insensitively and applies the default TTL', async (t) => {
-    const dns = closeAfter(t, await startDnsServer({ defaultTtl: 7, records: { 'v6.test': [{ type: 'AAAA', address: '::1' }] } }));
+    const records = { 'v6.test': [{ type: 'AAAA', address: '::1' }] } as const;
+    const dns = closeAfter(t, await startDnsServer({ defaultTtl: 7, records }));
     assert.deepEqual(await resolverFor(dns).resolve6('V6.Test', { ttl: true }), [{ address: '::1', ttl: 7 }]);
   });
 
   test('unknown names are NXDOMAIN; known names without that type are empty', async (t) => {
-    const dns = closeAfter(t, await startDnsServer({ records: { 'v4only.test': [{ type: 'A', address: '127.0.0.1' }] } }));
+    const records = { 'v4only.test': [{ type: 'A', address: '127.0.0.1' }] } as const;
+    const dns = closeAfter(t, await startDnsServer({ records }));
     const resolver = resolverFor(dns);
     await assert.rejects(resolver.resolve4('missing.test'), { code: 'ENOTFOUND' });
     await assert.rejects(resolver.resolve6('v4only.test'), { code: 'ENODATA' });
@@ -73,7 +75,8 @@ describe('startDnsServer', () => {
   });
 
   test('serves the same zone over TCP on the same port when asked', async (t) => {
-    const dns = closeAfter(t, await startDnsServer({ tcp: true, records: { 'tcp.test': [{ type: 'A', address: '127.0.0.1' }] } }));
+    const records = { 'tcp.test': [{ type: 'A', address: '127.0.0.1' }] } as const;
+    const dns = closeAfter(t, await startDnsServer({ tcp: true, records }));
     const query = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: 'A', name: 'tcp.test' }] });
     const framed = Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query]);
     const reply = await new Promise<Buffer>((resolve, reject) => {

@@ -70,7 +70,8 @@ describe('openTunnel', () => {
 
   test('exposes a refused CONNECT with its head', async (t) => {
     const proxy = closeAfter(t, await startMiniProxy(['blocked.test:443']));
-    const tunnel = closeAfter(t, await openTunnel(proxy.authority, 'blocked.test:443', { 'proxy-authorization': 'Basic eDp5' }));
+    const headers = { 'proxy-authorization': 'Basic eDp5' };
+    const tunnel = closeAfter(t, await openTunnel(proxy.authority, 'blocked.test:443', headers));
     assert.equal(tunnel.status, 403);
     assert.match(tunnel.head, /x-deny-reason: denied by test/);
   });

@@ -95,7 +95,8 @@ describe('startWaypoint (against a stand-in CLI)', () => {
     assert.equal(waypoint.listeners.stats, undefined);
     const argv = waypoint.logs[0]?.argv as string[];
     assert.deepEqual(argv.slice(0, 2), ['run', '--config']);
-    assert.deepEqual(argv.slice(3), ['--proxy-port', '0', '--log-level', 'debug']);
+    assert.deepEqual(argv.slice(3, 5), ['--proxy-port', '0']);
+    assert.deepEqual(argv.slice(-2), ['--log-level', 'debug']);
     assert.deepEqual(waypoint.logs[1], { raw: 'a line that is not JSON' });
     const applied = await waypoint.waitForLog((line) => line.msg === 'snapshot applied');
     assert.equal(applied.version, 2);
@@ -106,16 +107,19 @@ describe('startWaypoint (against a stand-in CLI)', () => {
 
   test('waitForLog fails with the recent logs when the line never comes', async (t) => {
     const waypoint = closeAfter(t, await start(t));
-    await assert.rejects(waypoint.waitForLog((line) => line.msg === 'never', 100), /no matching log line within 100ms[^]*"listening"/);
+    const never = waypoint.waitForLog((line) => line.msg === 'never', 100);
+    await assert.rejects(never, /no matching log line within 100ms[^]*"listening"/);
   });
 
   test('a process that exits before listening rejects with its stderr and exit code', async (t) => {
-    await assert.rejects(start(t, { env: { FAKE_CLI_MODE: 'crash' } }), /exited with code 3[^]*config error: no such directory/);
+    const crashing = start(t, { env: { FAKE_CLI_MODE: 'crash' } });
+    await assert.rejects(crashing, /exited with code 3[^]*config error: no such directory/);
   });
 
   test('a process that never reports listening is killed after the start timeout', async (t) => {
     const started = performance.now();
-    await assert.rejects(start(t, { env: { FAKE_CLI_MODE: 'silent' }, startTimeoutMs: 1_000 }), /within 1000ms[^]*"starting"/);
+    const silent = start(t, { env: { FAKE_CLI_MODE: 'silent' }, startTimeoutMs: 1_000 });
+    await assert.rejects(silent, /within 1000ms[^]*"starting"/);
     assert.ok(performance.now() - started < 4_000);
   });
 

@@ -46,7 +46,11 @@ function echoOf(reply: Reply): EchoBody {
 }
 
 /** Writes `data` and resolves with what came back once `done` says it is all there. */
-function exchange(socket: Socket, data: string, done = (received: string) => received.length >= data.length): Promise<string> {
+function exchange(
+  socket: Socket,
+  data: string,
+  done = (received: string) => received.length >= data.length,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     let received = '';
     const onData = (chunk: Buffer): void => {
@@ -195,7 +199,7 @@ describe('startHttpsUpstream', () => {
     const client = await issueCert(ca, { uris: ['spiffe://cluster.local/ns/a/sa/b'], isClient: true, commonName: 'b' });
     const upstream = closeAfter(t, await startHttpsUpstream({ ...server, ca: ca.trust, requestCert: true }));
     assert.match(upstream.url, /^https:\/\//);
-    const tls = { ca: ca.trust, servername: 'secure.test', cert: client.cert, key: client.key, ALPNProtocols: ['h2', 'http/1.1'] };
+    const tls = { ...client, ca: ca.trust, servername: 'secure.test', ALPNProtocols: ['h2', 'http/1.1'] };
     const echo = echoOf(await send(`${upstream.url}/`, { tls }));
     assert.equal(echo.tls?.servername, 'secure.test');
     assert.equal(echo.tls?.alpnProtocol, 'http/1.1');

@@ -139,7 +139,8 @@ function readHead(socket: Socket): Promise<string> {
     };
     const onClose = (): void => {
       cleanup();
-      reject(new Error(`proxy closed the connection before a CONNECT response: ${JSON.stringify(buffered.toString('latin1'))}`));
+      const got = JSON.stringify(buffered.toString('latin1'));
+      reject(new Error(`proxy closed the connection before a CONNECT response; received ${got}`));
     };
     const cleanup = (): void => void socket.off('readable', onReadable).off('end', onClose).off('close', onClose);
     socket.on('readable', onReadable).once('end', onClose).once('close', onClose);

@@ -85,14 +85,19 @@ function describeTls(socket: TLSSocket): TlsInfo {
     authorized: socket.authorized,
     authorizationError: socket.authorizationError ? String(socket.authorizationError) : null,
     clientCert: hasPeer
-      ? { subject: formatSubject(peer.subject), subjectAltName: peer.subjectaltname ?? '', fingerprint256: peer.fingerprint256 }
+      ? {
+          subject: formatSubject(peer.subject),
+          subjectAltName: peer.subjectaltname ?? '',
+          fingerprint256: peer.fingerprint256,
+        }
       : null,
   };
 }
 
 function formatSubject(subject: object | undefined): string {
   if (!subject) return '';
-  return Object.entries(subject as Record<string, string | string[]>).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(',');
+  const entries = Object.entries(subject as Record<string, string | string[]>);
+  return entries.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(',');
 }
 
 /** Parses origin-form and absolute-form request targets alike (a misbehaving proxy may send either). */
@@ -206,7 +211,8 @@ export function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer
     socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     return;
   }
-  const lines = ['HTTP/1.1 101 Switching Protocols', `upgrade: ${req.headers.upgrade ?? 'websocket'}`, 'connection: Upgrade'];
+  const upgrade = req.headers.upgrade ?? 'websocket';
+  const lines = ['HTTP/1.1 101 Switching Protocols', `upgrade: ${upgrade}`, 'connection: Upgrade'];
   const key = req.headers['sec-websocket-key'];
   if (typeof key === 'string') lines.push(`sec-websocket-accept: ${websocketAccept(key)}`);
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);

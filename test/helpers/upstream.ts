@@ -103,7 +103,12 @@ async function startUpstream(server: HttpServer, scheme: string, opts: UpstreamO
   };
 }
 
-async function answer(req: IncomingMessage, res: ServerResponse, opts: UpstreamOptions, log: EchoBody[]): Promise<void> {
+async function answer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  opts: UpstreamOptions,
+  log: EchoBody[],
+): Promise<void> {
   const body = await readBody(req);
   if (body === null) return;
   const echo = describeRequest(req, body, opts.name ?? 'upstream');

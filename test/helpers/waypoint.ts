@@ -1,7 +1,7 @@
 // Runs the real CLI (`egressway run`) as a child process, the way an operator does, and learns its
 // ports from the log line it prints once every listener is bound:
 //   {"msg":"listening","listeners":{"proxy":"127.0.0.1:PORT","admin":"127.0.0.1:PORT",...}}
-// Ports are always 0 on the command line, so tests can run in parallel without colliding.
+// Every port is 0 on the command line, so tests can run in parallel without colliding.
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -22,6 +22,9 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 // so signals sent to the child reach Node itself, not a wrapper script.
 const PINNED_NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 const STDERR_LIMIT = 64 * 1024;
+// Every listener on port 0: the CLI's fixed defaults (15000, 15020, 15021) would collide between test
+// files running in parallel. A later flag wins in commander, so `args` can still pin one.
+const EPHEMERAL_PORTS = ['--proxy-port', '0', '--admin-port', '0', '--status-port', '0', '--stats-port', '0'];
 
 // Children still alive when the test process exits (a test forgot close(), or crashed) are killed, so no
 // waypoint outlives its suite holding ports.
@@ -39,7 +42,7 @@ function killAtExit(child: ChildProcess): void {
 
 export interface WaypointOptions {
   configDir: string;
-  /** Extra CLI arguments after `run --config <dir> --proxy-port 0`. */
+  /** Extra CLI arguments after `run --config <dir> --proxy-port 0 --admin-port 0 ...` (all four ports). */
   args?: readonly string[];
   env?: Readonly<Record<string, string>>;
   /** How long to wait for the listening line. Default 15 s: a cold start compiles TypeScript. */
@@ -109,7 +112,7 @@ export async function startWaypoint(opts: WaypointOptions): Promise<Waypoint> {
 function spawnCli(opts: WaypointOptions): ChildProcess {
   const node = existsSync(PINNED_NODE) ? PINNED_NODE : process.execPath;
   const entry = opts.entry ?? 'src/cli/main.ts';
-  const args = [entry, 'run', '--config', opts.configDir, '--proxy-port', '0', ...(opts.args ?? [])];
+  const args = [entry, 'run', '--config', opts.configDir, ...EPHEMERAL_PORTS, ...(opts.args ?? [])];
   return spawn(node, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },

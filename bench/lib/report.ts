@@ -1,0 +1,119 @@
+// Turns phase measurements into the comparisons and PASS/FAIL verdicts the bench exists for, and
+// renders them as markdown. Pure: no I/O.
+import type { LoadResult } from './load.ts';
+
+export type TargetName = 'direct' | 'baseline' | 'egressway';
+export type Phase = 'saturation' | 'paced';
+
+export interface PhaseResult {
+  readonly target: TargetName;
+  readonly phase: Phase;
+  readonly load: LoadResult;
+  /** Requests the upstream served in the phase window, counted by the upstream itself. */
+  readonly upstreamServed: number;
+  /** The upstream's count agrees with what the client saw (see `reconcile`). */
+  readonly verified: boolean;
+  /** Proxy CPU (user + system) per 1000 requests the upstream served; absent for `direct`. */
+  readonly proxyCpuSPer1k?: number;
+  readonly upstreamCpuSPer1k: number;
+  /** Proxy VmHWM at the end of the phase (it only grows). */
+  readonly proxyPeakRssMiB?: number;
+}
+
+export interface Goals {
+  /** Egressway req/s at saturation as a share of the baseline's. */
+  readonly minSaturationShare: number;
+  /** At the paced rate. */
+  readonly maxCpuSPer1k: number;
+  /** Egressway p99 minus direct p99 at the paced rate. */
+  readonly maxAddedP99Ms: number;
+}
+
+export const GOALS: Goals = { minSaturationShare: 0.85, maxCpuSPer1k: 0.15, maxAddedP99Ms: 2 };
+
+export interface Check {
+  readonly name: string;
+  readonly measured: string;
+  readonly goal: string;
+  readonly pass: boolean;
+}
+
+export interface Ratios {
+  readonly saturationShareOfBaseline: number;
+  readonly addedP99MsVsDirect: number;
+  readonly baselineAddedP99MsVsDirect: number;
+}
+
+/**
+ * Every 2xx the client saw must have been served by the upstream, so `served` is at least the
+ * client's 2xx count. It may exceed it only by requests whose answer the client never counted:
+ * errors, and at most `inflight` requests cut off when the generator stopped.
+ */
+export function reconcile(load: LoadResult, served: number, inflight: number): boolean {
+  const expected = load.ok + load.warmupOk;
+  return load.ok > 0 && served >= expected && served <= expected + load.errors + inflight;
+}
+
+function find(results: readonly PhaseResult[], target: TargetName, phase: Phase): PhaseResult {
+  const r = results.find((x) => x.target === target && x.phase === phase);
+  if (!r) throw new Error(`no ${target} ${phase} result`);
+  return r;
+}
+
+export function ratios(results: readonly PhaseResult[]): Ratios {
+  const directP99 = find(results, 'direct', 'paced').load.p99Ms;
+  return {
+    saturationShareOfBaseline: find(results, 'egressway', 'saturation').load.rps / find(results, 'baseline', 'saturation').load.rps,
+    addedP99MsVsDirect: find(results, 'egressway', 'paced').load.p99Ms - directP99,
+    baselineAddedP99MsVsDirect: find(results, 'baseline', 'paced').load.p99Ms - directP99,
+  };
+}
+
+export function checks(results: readonly PhaseResult[], r: Ratios, rate: number, goals = GOALS): Check[] {
+  const cpu = find(results, 'egressway', 'paced').proxyCpuSPer1k ?? NaN;
+  const clean = results.every((x) => x.verified && x.load.errors === 0);
+  return [
+    { name: 'saturation req/s vs baseline', measured: pct(r.saturationShareOfBaseline), goal: `>= ${pct(goals.minSaturationShare)}`, pass: r.saturationShareOfBaseline >= goals.minSaturationShare },
+    { name: `CPU-s per 1000 req at ${rate} rps`, measured: cpu.toFixed(3), goal: `<= ${goals.maxCpuSPer1k}`, pass: cpu <= goals.maxCpuSPer1k },
+    { name: `added p99 vs direct at ${rate} rps`, measured: `${r.addedP99MsVsDirect.toFixed(2)} ms`, goal: `<= ${goals.maxAddedP99Ms} ms`, pass: r.addedP99MsVsDirect <= goals.maxAddedP99Ms },
+    { name: 'no errors; upstream counts match', measured: clean ? 'yes' : 'no', goal: 'yes', pass: clean },
+  ];
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+
+function opt(x: number | undefined, digits: number): string {
+  return x === undefined ? '—' : x.toFixed(digits);
+}
+
+function row(cells: readonly string[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+function resultsTable(results: readonly PhaseResult[]): string[] {
+  const lines = [
+    row(['target', 'phase', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'proxy CPU-s / 1k req', 'proxy peak RSS MiB', 'upstream served']),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+  ];
+  for (const x of results) {
+    const served = `${x.upstreamServed} ${x.verified ? '(matches)' : '(MISMATCH)'}`;
+    lines.push(row([x.target, x.phase, x.load.rps.toFixed(0), x.load.p50Ms.toFixed(2), x.load.p99Ms.toFixed(2),
+      String(x.load.errors), opt(x.proxyCpuSPer1k, 3), opt(x.proxyPeakRssMiB, 0), served]));
+  }
+  return lines;
+}
+
+export function markdown(results: readonly PhaseResult[], r: Ratios, cs: readonly Check[]): string {
+  return [
+    ...resultsTable(results),
+    '',
+    `egressway / baseline req/s at saturation: ${pct(r.saturationShareOfBaseline)}`,
+    `added p99 vs direct at the paced rate: egressway ${r.addedP99MsVsDirect.toFixed(2)} ms, baseline ${r.baselineAddedP99MsVsDirect.toFixed(2)} ms`,
+    '',
+    row(['goal', 'measured', 'target', 'verdict']),
+    row(['---', '---:', '---:', '---']),
+    ...cs.map((c) => row([c.name, c.measured, c.goal, c.pass ? 'PASS' : 'FAIL'])),
+  ].join('\n');
+}
