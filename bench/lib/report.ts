@@ -54,6 +54,11 @@ export function reconcile(load: LoadResult, served: number, inflight: number): b
   return load.ok > 0 && served >= expected && served <= expected + load.errors + inflight;
 }
 
+/** Whether the run's numbers can be trusted at all: nothing failed and every count reconciled. */
+export function trustworthy(results: readonly PhaseResult[]): boolean {
+  return results.every((x) => x.verified && x.load.errors === 0);
+}
+
 function find(results: readonly PhaseResult[], target: TargetName, phase: Phase): PhaseResult {
   const r = results.find((x) => x.target === target && x.phase === phase);
   if (!r) throw new Error(`no ${target} ${phase} result`);
@@ -71,7 +76,7 @@ export function ratios(results: readonly PhaseResult[]): Ratios {
 
 export function checks(results: readonly PhaseResult[], r: Ratios, rate: number, goals = GOALS): Check[] {
   const cpu = find(results, 'egressway', 'paced').proxyCpuSPer1k ?? NaN;
-  const clean = results.every((x) => x.verified && x.load.errors === 0);
+  const clean = trustworthy(results);
   return [
     { name: 'saturation req/s vs baseline', measured: pct(r.saturationShareOfBaseline), goal: `>= ${pct(goals.minSaturationShare)}`, pass: r.saturationShareOfBaseline >= goals.minSaturationShare },
     { name: `CPU-s per 1000 req at ${rate} rps`, measured: cpu.toFixed(3), goal: `<= ${goals.maxCpuSPer1k}`, pass: cpu <= goals.maxCpuSPer1k },
