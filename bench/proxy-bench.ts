@@ -194,4 +194,7 @@ async function main(): Promise<void> {
   if (!trustworthy(results)) process.exitCode = 1;
 }
 
-await main();
+main().catch((err: Error) => {
+  process.stderr.write(`bench: ${err.message}\n`);
+  process.exitCode = 1;
+});

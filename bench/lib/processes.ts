@@ -10,7 +10,7 @@ export interface Server {
   readonly name: string;
   readonly pid: number;
   readonly logFile: string;
-  /** The `listeners` object of the server's `listening:` log line, e.g. {proxy: '127.0.0.1:PORT'}. */
+  /** The `listeners` object of the server's `listening` log line, e.g. {proxy: '127.0.0.1:PORT'}. */
   readonly listeners: Record<string, string>;
 }
 
@@ -27,13 +27,16 @@ function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-/** Finds the first JSON log line whose msg starts with `listening:` and returns its listeners. */
+/**
+ * Finds the first JSON log line whose msg starts with `listening` and that carries a `listeners`
+ * object. The bare word also matches Egressway versions that log `"msg":"listening"`.
+ */
 function findListeners(log: string): Record<string, string> | undefined {
   for (const line of log.split('\n')) {
-    if (!line.includes('"listening:')) continue;
+    if (!line.includes('"listeners"')) continue;
     try {
       const j = JSON.parse(line) as { msg?: unknown; listeners?: Record<string, string> };
-      if (typeof j.msg === 'string' && j.msg.startsWith('listening:') && j.listeners) return j.listeners;
+      if (typeof j.msg === 'string' && /^listening\b/.test(j.msg) && j.listeners) return j.listeners;
     } catch { /* not JSON after all; keep looking */ }
   }
   return undefined;
@@ -45,7 +48,7 @@ function tail(file: string, lines = 15): string {
 
 /**
  * Starts `node <args>` with stdout and stderr going to `<logDir>/<name>.log`, and waits for its
- * `listening:` line. A file rather than a pipe: a pipe the bench stopped reading would stall the
+ * `listening` line. A file rather than a pipe: a pipe the bench stopped reading would stall the
  * server once full, and reading it would spend bench CPU during the measurement.
  */
 export async function startServer(name: string, args: string[], logDir: string, timeoutMs = 20_000): Promise<Server> {
@@ -61,7 +64,7 @@ export async function startServer(name: string, args: string[], logDir: string, 
     await sleep(50);
   }
   child.kill('SIGKILL');
-  throw new Error(`${name} printed no "listening:" line within ${timeoutMs} ms; see ${logFile}`);
+  throw new Error(`${name} printed no "listening" line within ${timeoutMs} ms; see ${logFile}`);
 }
 
 /** Runs a load generator to completion and returns its stdout; kills it at the deadline. */

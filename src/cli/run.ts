@@ -76,6 +76,15 @@ async function run(f: RunFlags): Promise<void> {
   } catch (err) {
     fail(`error: ${(err as Error).message}`);
   }
+  // Signal handlers go in before anything listens, so a SIGTERM during startup is clean too.
+  let running: { stop(graceMs: number): Promise<void> } | undefined;
+  const stop = (signal: string) => {
+    logger.info({ signal }, `${signal}: draining for up to ${f.drainDuration} ms, then exiting`);
+    if (!running) process.exit(0);
+    running.stop(f.drainDuration).then(() => process.exit(0), () => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
   try {
     const wp = await startWaypoint({
       configPaths: f.config,
@@ -89,16 +98,11 @@ async function run(f: RunFlags): Promise<void> {
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
       accessLog: f.accessLog, watch: f.watch, logger,
     });
+    running = wp;
     const snap = wp.store.current();
     const l = wp.listeners;
     logger.info({ listeners: wp.listeners, waypoint: `${snap.waypoint.namespace}/${snap.waypoint.name}` }, 'listening');
     logger.info(`waypoint ${snap.waypoint.namespace}/${snap.waypoint.name} — proxy http://${l.proxy} (HTTP_PROXY), admin http://${l.admin}/config_dump, readiness http://${l.status}/healthz/ready, metrics http://${l.stats}/stats/prometheus`);
-    const stop = (signal: string) => {
-      logger.info({ signal }, `${signal}: draining for up to ${f.drainDuration} ms, then exiting`);
-      wp.stop(f.drainDuration).then(() => process.exit(0), () => process.exit(0));
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
   } catch (err) {
     if (err instanceof StartupError) {
       for (const d of err.diagnostics) if (d.level !== 'info') process.stderr.write(`${formatDiagnostic(d)}\n`);

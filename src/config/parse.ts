@@ -75,21 +75,25 @@ function itemsNode(root: Node): YAMLSeq | undefined {
 }
 
 function addResource(value: unknown, locate: Locator, ctx: Ctx): void {
-  const malformed = (message: string, path: (string | number)[], hint: string) => {
+  // No name means no identity: these diagnostics carry a position but no resource.
+  const malformed = (message: string, path: string[], hint: string) => {
     const loc = locate(path);
-    ctx.out.diagnostics.push({ code: CODES.MalformedResource.code, level: 'error', message, hint, file: loc.file, line: loc.line, column: loc.column });
+    const at = { file: loc.file, line: loc.line, column: loc.column, ...(path.length ? { path: path.join('.') } : {}) };
+    ctx.out.diagnostics.push({ code: CODES.MalformedResource.code, level: 'error', message, hint, ...at });
   };
   if (!isPlainObject(value)) return malformed(`document is ${describe(value)}, not a Kubernetes object`, [], 'write a mapping with apiVersion, kind, metadata and spec');
   const missing = missingFields(value);
   if (missing.length > 0) {
-    return malformed(`document lacks ${missing.join(', ')}${typeof value.kind === 'string' ? ` (kind ${value.kind})` : ''}`, missing[0] === 'metadata.name' ? ['metadata'] : [], `add ${missing.join(' and ')}`);
+    const kind = typeof value.kind === 'string' ? ` (kind ${value.kind})` : '';
+    return malformed(`document lacks ${missing.join(', ')}${kind}`, missing[0].split('.'), `add ${missing.join(' and ')}, as strings`);
   }
   const { resource, issues } = buildResource(value, locate);
   const known = lookupKind(resource.group, resource.kind) !== undefined;
   // Unknown kinds are ignored whole, so only known kinds hear about their envelope.
-  const envelope = known ? checkSchema(value, envelopeSchema) : [];
-  for (const issue of [...envelope, ...issues]) ctx.out.diagnostics.push(diagnosticAt(resource, issue));
-  ctx.out.resources.push(resource);
+  const all = [...(known ? checkSchema(value, envelopeSchema) : []), ...issues];
+  for (const issue of all) ctx.out.diagnostics.push(diagnosticAt(resource, issue));
+  // A broken envelope (say, labels written as a list) would make the normalised metadata a guess.
+  if (!all.some((i) => i.level === 'error')) ctx.out.resources.push(resource);
 }
 
 function missingFields(value: Record<string, unknown>): string[] {

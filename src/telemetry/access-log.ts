@@ -56,6 +56,5 @@ export function createAccessLog(format: AccessLogFormat, fd = 1): AccessLog {
   if (format === 'off') return { write() {}, flush() {} };
   const dest = pino.destination({ dest: fd, sync: false, minLength: 0 });
   if (format === 'text') return { write: (r) => { dest.write(toText(r)); }, flush: () => dest.flushSync() };
-  const log = pino({ base: null, timestamp: false, formatters: { level: () => ({}) } }, dest);
-  return { write: (r) => log.info(toJson(r)), flush: () => dest.flushSync() };
+  return { write: (r) => { dest.write(`${JSON.stringify(toJson(r))}\n`); }, flush: () => dest.flushSync() };
 }

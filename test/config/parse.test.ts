@@ -75,10 +75,10 @@ test('syntax error: EGW0001 at file:line:column with a hint; the other documents
 test('missing apiVersion, kind or metadata.name: EGW0004 naming the line', () => {
   const { resources, diagnostics } = parseFixture('missing-name.yaml');
   assert.deepEqual(resources.map((r) => r.metadata.name), ['fine']);
-  assert.deepEqual(diagnostics.map((d) => [d.code, d.level, d.file, d.line, d.message]), [
-    ['EGW0004', 'error', 'missing-name.yaml', 3, 'document lacks metadata.name (kind ServiceEntry)'],
-    ['EGW0004', 'error', 'missing-name.yaml', 8, 'document lacks apiVersion (kind ServiceEntry)'],
-    ['EGW0004', 'error', 'missing-name.yaml', 12, 'document is a list, not a Kubernetes object'],
+  assert.deepEqual(diagnostics.map((d) => [d.code, d.level, d.file, d.line, d.path, d.message]), [
+    ['EGW0004', 'error', 'missing-name.yaml', 3, 'metadata.name', 'document lacks metadata.name (kind ServiceEntry)'],
+    ['EGW0004', 'error', 'missing-name.yaml', 8, 'apiVersion', 'document lacks apiVersion (kind ServiceEntry)'],
+    ['EGW0004', 'error', 'missing-name.yaml', 12, undefined, 'document is a list, not a Kubernetes object'],
   ]);
 });
 
@@ -166,5 +166,6 @@ test('hostile inputs give the expected codes', () => {
   assert.deepEqual(codes(hostile['numbers for names']), ['EGW0004']);
   assert.deepEqual(codes(hostile['List with junk items']), ['EGW0004', 'EGW0004', 'EGW0004']);
   assert.deepEqual(codes(hostile['labels is a list']), ['IST0106']);
+  assert.deepEqual(parseDocuments(hostile['labels is a list'], 'h.yaml').resources, []);
   assert.deepEqual(parseDocuments(hostile.BOM, 'h.yaml').resources.map((r) => r.metadata.name), ['bom']);
 });

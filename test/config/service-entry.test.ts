@@ -134,6 +134,11 @@ const cases: Record<string, Case> = {
       'bad-autoallocate-off IST0134 warning spec.ports[0] @24',
       `bad-shared-address ${W} spec.addresses @51`,
     ],
+    messages: {
+      'bad-tcp-no-address IST0134 warning spec.ports[0] @9':
+        'addresses are required for ports serving TCP (or unset) protocol: port 5432 is TCP, and the entry has no addresses and gets no auto-allocated VIP',
+      [`bad-shared-address ${W} spec.addresses @51`]: 'service entry can not have more than one host specified simultaneously with address and tcp port',
+    },
   },
   'DYNAMIC_DNS: wildcard hosts, no addresses or endpoints, HTTP/TLS ports, no internal waypoint': {
     fixture: 'service-entry/dynamic-dns.yaml',

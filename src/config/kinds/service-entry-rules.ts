@@ -242,7 +242,7 @@ function warnAddressesRequired(spec: ServiceEntrySpec, resolution: Resolution, r
     if (proto !== 'UNSET' && proto !== 'TCP') return;
     report.warn(
       ['spec', 'ports', i],
-      `ServiceEntry addresses are required for this protocol: port ${port.number} serves ${proto === 'TCP' ? 'TCP' : 'an unset protocol'} and the entry has no addresses (none given, none auto-allocated)`,
+      `addresses are required for ports serving TCP (or unset) protocol: port ${port.number} is ${proto === 'TCP' ? 'TCP' : 'unset'}, and the entry has no addresses and gets no auto-allocated VIP`,
       'add spec.addresses, or set protocol HTTP or TLS so traffic is matched by host',
       CODES.ServiceEntryAddressesRequired.code,
     );
