@@ -119,10 +119,22 @@ function buildResource(value: Record<string, unknown>, locate: Locator): { resou
     version,
     kind,
     metadata,
-    spec: value.spec,
-    ...(value.status !== undefined ? { status: value.status } : {}),
+    spec: withoutNulls(value.spec),
+    ...(value.status != null ? { status: withoutNulls(value.status) } : {}),
     source: locate([]),
     locate,
   };
   return { resource, issues };
+}
+
+/**
+ * Drops null-valued fields (`tls:` with nothing after it), as the API server prunes them, so that
+ * validators and compile see "absent" one way. Null list items stay: they are errors.
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isPlainObject(value)) return value ?? undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = withoutNulls(v);
+  return out;
 }

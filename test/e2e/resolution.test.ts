@@ -19,19 +19,20 @@ describe('resolution modes and host precedence', () => {
   let secondHits = 0;
 
   before(async () => {
-    for (const n of ['dns', 'eps', 'none', 'dyn', 'wild', 'wildb', 'exact', 'rr']) ups[n] = await startHttpUpstream({ name: n });
+    for (const n of ['dns', 'drr', 'eps', 'none', 'dyn', 'wild', 'wildb', 'exact', 'rr']) ups[n] = await startHttpUpstream({ name: n });
     // A second server on 127.0.0.2 with the same port as ups.rr, for DNS round-robin.
     second = createServer((_req, res) => { secondHits++; res.end('{"upstream":"rr2"}'); });
     await new Promise<void>((r) => second.listen(ups.rr!.port, '127.0.0.2', r));
     dns = await startDnsServer({
       records: {
-        'dns.test': [A('127.0.0.1', 2)], 'backend.test': [A('127.0.0.1')], 'none.test': [A('127.0.0.1')],
+        'dns.test': [A('127.0.0.1', 2)], 'drr.test': [A('127.0.0.1')], 'backend.test': [A('127.0.0.1')], 'none.test': [A('127.0.0.1')],
         'a.dyn.test': [A('127.0.0.1')], 'rr.test': [A('127.0.0.1'), A('127.0.0.2')],
       },
     });
     const port = (n: string) => ups[n]!.port;
     wp = await startInProcess(WAYPOINT_YAML
       + serviceEntry('dns', `hosts: [dns.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port('dns')}}]\nresolution: DNS`)
+      + serviceEntry('drr', `hosts: [drr.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port('drr')}}]\nresolution: DNS_ROUND_ROBIN`)
       + serviceEntry('eps', `hosts: [api.eps.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port('eps')}}]\nresolution: DNS\nendpoints: [{address: backend.test}]`)
       + serviceEntry('none', `hosts: [none.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port('none')}}]\nresolution: NONE`)
       + serviceEntry('dyn', `hosts: ["*.dyn.test"]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port('dyn')}}]\nresolution: DYNAMIC_DNS`)
@@ -62,6 +63,10 @@ describe('resolution modes and host precedence', () => {
     await via('http://dns.test/');
     await sleep(100);
     assert.equal(dns.countQueries('dns.test', 'A'), 2);
+  });
+
+  test('DNS_ROUND_ROBIN resolves the host like DNS', async () => {
+    assert.equal((await via('http://drr.test/')).upstream, 'drr');
   });
 
   test('DNS with endpoints resolves the endpoint address, not the host', async () => {

@@ -29,11 +29,11 @@ export type Rules<Spec> = (spec: Spec, r: Resource<Spec>, report: Reporter, opti
  */
 export function validateKind<Spec>(r: Resource, shape: KindShape, rules: Rules<Spec>, options: ValidationOptions = {}): Diagnostic[] {
   const report = createReporter(r);
-  const issues: Issue[] = [...checkSchema(r.spec, shape.spec, ['spec']), ...checkSchema(r.status, shape.status ?? { type: 'any' }, ['status'])];
+  // An absent spec is walked as an empty one, so its required fields are reported.
+  const issues: Issue[] = [...checkSchema(r.spec ?? {}, shape.spec, ['spec']), ...checkSchema(r.status, shape.status ?? { type: 'any' }, ['status'])];
   report.add(issues);
   validateMetadata(r, report);
   if (!issues.some((i) => i.level === 'error')) {
-    // A missing spec is an empty one: the rules then report what is required.
     const spec = (r.spec ?? {}) as Spec;
     rules(spec, r as Resource<Spec>, report, options);
   }
