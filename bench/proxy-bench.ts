@@ -5,11 +5,11 @@
 // against the performance goals. See bench/README.md.
 //
 //   node bench/proxy-bench.ts [--duration 10] [--warmup 2] [--connections 50] [--rate 1000]
-//                             [--size N] [--access-log off|json]
+//                             [--size N] [--access-log off|json] [--egressway-root DIR]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,8 @@ interface Options {
   readonly rate: number;
   readonly size: number | undefined;
   readonly accessLog: 'off' | 'json';
+  /** Checkout whose src/cli/main.ts is benchmarked: lets one harness measure another commit. */
+  readonly egresswayRoot: string;
 }
 
 interface Target {
@@ -43,6 +45,7 @@ function parseOptions(): Options {
       duration: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '50' }, rate: { type: 'string', default: '1000' },
       size: { type: 'string' }, 'access-log': { type: 'string', default: 'off' },
+      'egressway-root': { type: 'string', default: REPO },
     },
   });
   const int = (name: string, s: string, min: number): number => {
@@ -56,6 +59,7 @@ function parseOptions(): Options {
     seconds: int('duration', v.duration, 1), warmupSeconds: int('warmup', v.warmup, 0),
     connections: int('connections', v.connections, 1), rate: int('rate', v.rate, 1),
     size: v.size === undefined ? undefined : int('size', v.size, 0), accessLog,
+    egresswayRoot: resolve(v['egressway-root']),
   };
 }
 
@@ -88,7 +92,7 @@ async function startAll(o: Options, runDir: string): Promise<{ upstream: Server;
   mkdirSync(configDir);
   writeFileSync(join(configDir, 'bench.yaml'), waypointConfig(port));
   const egressway = await startServer('egressway', [
-    join(REPO, 'src/cli/main.ts'), 'run', '--config', configDir, '--proxy-port', '0', '--admin-port', '0',
+    join(o.egresswayRoot, 'src/cli/main.ts'), 'run', '--config', configDir, '--proxy-port', '0', '--admin-port', '0',
     '--status-port', '0', '--stats-port', '0', '--access-log', o.accessLog,
   ], runDir);
   const query = o.size === undefined ? '' : `?size=${o.size}`;
@@ -119,7 +123,9 @@ async function settle(upstream: Server): Promise<void> {
   }
 }
 
-async function measure(upstream: Server, t: Target, phase: Phase, connections: number, run: () => Promise<LoadResult>): Promise<PhaseResult> {
+async function measure(
+  upstream: Server, t: Target, phase: Phase, connections: number, run: () => Promise<LoadResult>,
+): Promise<PhaseResult> {
   const served0 = await upstreamCount(upstream);
   const proxyCpu0 = t.proxyPid ? cpuSeconds(t.proxyPid) : 0;
   const upstreamCpu0 = cpuSeconds(upstream.pid);
@@ -139,9 +145,9 @@ async function measure(upstream: Server, t: Target, phase: Phase, connections: n
 }
 
 async function benchTarget(o: Options, upstream: Server, t: Target): Promise<PhaseResult[]> {
+  const hostHeader = `${HOST}:${upstream.listeners.http!.split(':')[1]}`;
   const spec = (seconds: number): LoadSpec => ({
-    connect: t.connect, requestTarget: t.requestTarget, hostHeader: `${HOST}:${upstream.listeners.http!.split(':')[1]}`,
-    seconds, connections: o.connections,
+    connect: t.connect, requestTarget: t.requestTarget, hostHeader, seconds, connections: o.connections,
   });
   const say = (s: string): void => { process.stderr.write(`${t.name}: ${s}\n`); };
   if (o.warmupSeconds > 0) {
@@ -155,10 +161,12 @@ async function benchTarget(o: Options, upstream: Server, t: Target): Promise<Pha
   return [sat, paced];
 }
 
-function gitState(): { commit: string; dirty: boolean } {
+function gitState(dir: string): { commit: string; dirty: boolean } {
   try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: REPO, encoding: 'utf8' }).trim() !== '';
+    const git = (...args: string[]): string =>
+      execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = git('rev-parse', 'HEAD');
+    const dirty = git('status', '--porcelain') !== '';
     return { commit, dirty };
   } catch {
     return { commit: 'none', dirty: true };
@@ -184,7 +192,9 @@ async function main(): Promise<void> {
   process.stdout.write(`${markdown(results, r, cs)}\n`);
   const file = join(REPO, '.bench', `results-${stamp}.json`);
   const report = {
-    startedAt: stamp, git: gitState(), node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model,
+    startedAt: stamp,
+    egressway: { root: o.egresswayRoot, ...gitState(o.egresswayRoot) }, harness: gitState(REPO),
+    node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model,
     options: o, results, ratios: r, checks: cs, logs: runDir,
   };
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);

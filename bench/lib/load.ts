@@ -56,7 +56,10 @@ export async function runWrk(spec: LoadSpec): Promise<LoadResult> {
   const seconds = Math.max(1, Math.round(spec.seconds));
   // One thread: a second one would only take CPU from the proxy; one wrk thread outruns any
   // single Node process here.
-  const args = ['-t1', `-c${spec.connections}`, `-d${seconds}s`, '--timeout', `${REQUEST_TIMEOUT_S}s`, '-s', WRK_SCRIPT, `http://${spec.connect}/`];
+  const args = [
+    '-t1', `-c${spec.connections}`, `-d${seconds}s`, '--timeout', `${REQUEST_TIMEOUT_S}s`,
+    '-s', WRK_SCRIPT, `http://${spec.connect}/`,
+  ];
   const env = { BENCH_PATH: spec.requestTarget, BENCH_HOST: spec.hostHeader };
   const j = lastJsonLine(await runToCompletion('wrk', args, seconds * 1000 + GRACE_MS, env)) as WrkJson;
   const e = j.errors;

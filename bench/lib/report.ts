@@ -67,8 +67,9 @@ function find(results: readonly PhaseResult[], target: TargetName, phase: Phase)
 
 export function ratios(results: readonly PhaseResult[]): Ratios {
   const directP99 = find(results, 'direct', 'paced').load.p99Ms;
+  const saturated = (t: TargetName): number => find(results, t, 'saturation').load.rps;
   return {
-    saturationShareOfBaseline: find(results, 'egressway', 'saturation').load.rps / find(results, 'baseline', 'saturation').load.rps,
+    saturationShareOfBaseline: saturated('egressway') / saturated('baseline'),
     addedP99MsVsDirect: find(results, 'egressway', 'paced').load.p99Ms - directP99,
     baselineAddedP99MsVsDirect: find(results, 'baseline', 'paced').load.p99Ms - directP99,
   };
@@ -77,11 +78,14 @@ export function ratios(results: readonly PhaseResult[]): Ratios {
 export function checks(results: readonly PhaseResult[], r: Ratios, rate: number, goals = GOALS): Check[] {
   const cpu = find(results, 'egressway', 'paced').proxyCpuSPer1k ?? NaN;
   const clean = trustworthy(results);
+  const check = (name: string, measured: string, goal: string, pass: boolean): Check => ({ name, measured, goal, pass });
   return [
-    { name: 'saturation req/s vs baseline', measured: pct(r.saturationShareOfBaseline), goal: `>= ${pct(goals.minSaturationShare)}`, pass: r.saturationShareOfBaseline >= goals.minSaturationShare },
-    { name: `CPU-s per 1000 req at ${rate} rps`, measured: cpu.toFixed(3), goal: `<= ${goals.maxCpuSPer1k}`, pass: cpu <= goals.maxCpuSPer1k },
-    { name: `added p99 vs direct at ${rate} rps`, measured: `${r.addedP99MsVsDirect.toFixed(2)} ms`, goal: `<= ${goals.maxAddedP99Ms} ms`, pass: r.addedP99MsVsDirect <= goals.maxAddedP99Ms },
-    { name: 'no errors; upstream counts match', measured: clean ? 'yes' : 'no', goal: 'yes', pass: clean },
+    check('saturation req/s vs baseline', pct(r.saturationShareOfBaseline), `>= ${pct(goals.minSaturationShare)}`,
+      r.saturationShareOfBaseline >= goals.minSaturationShare),
+    check(`CPU-s per 1000 req at ${rate} rps`, cpu.toFixed(3), `<= ${goals.maxCpuSPer1k}`, cpu <= goals.maxCpuSPer1k),
+    check(`added p99 vs direct at ${rate} rps`, `${r.addedP99MsVsDirect.toFixed(2)} ms`, `<= ${goals.maxAddedP99Ms} ms`,
+      r.addedP99MsVsDirect <= goals.maxAddedP99Ms),
+    check('no errors; upstream counts match', clean ? 'yes' : 'no', 'yes', clean),
   ];
 }
 
@@ -99,7 +103,8 @@ function row(cells: readonly string[]): string {
 
 function resultsTable(results: readonly PhaseResult[]): string[] {
   const lines = [
-    row(['target', 'phase', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'proxy CPU-s / 1k req', 'proxy peak RSS MiB', 'upstream served']),
+    row(['target', 'phase', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'proxy CPU-s / 1k req', 'proxy peak RSS MiB',
+      'upstream served']),
     row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
   for (const x of results) {
@@ -115,7 +120,8 @@ export function markdown(results: readonly PhaseResult[], r: Ratios, cs: readonl
     ...resultsTable(results),
     '',
     `egressway / baseline req/s at saturation: ${pct(r.saturationShareOfBaseline)}`,
-    `added p99 vs direct at the paced rate: egressway ${r.addedP99MsVsDirect.toFixed(2)} ms, baseline ${r.baselineAddedP99MsVsDirect.toFixed(2)} ms`,
+    `added p99 vs direct at the paced rate: egressway ${r.addedP99MsVsDirect.toFixed(2)} ms, `
+      + `baseline ${r.baselineAddedP99MsVsDirect.toFixed(2)} ms`,
     '',
     row(['goal', 'measured', 'target', 'verdict']),
     row(['---', '---:', '---:', '---']),

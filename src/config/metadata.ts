@@ -65,7 +65,7 @@ function stringMap(value: unknown, field: 'labels' | 'annotations', issues: Issu
         level: 'error',
         path,
         message: `${field} values must be strings, got ${describe(v)}`,
-        hint: `write a single quoted string value for ${key}`,
+        hint: `use a plain string value for ${key}`,
       });
     }
   }

@@ -9,7 +9,7 @@ import { diagnosticAt } from './diag.ts';
 import { lookupKind } from './kinds/index.ts';
 import { metadataSchema, normalizeMetadata } from './metadata.ts';
 import type { Resource } from './resource.ts';
-import { checkSchema, describe, isPlainObject, s } from './schema.ts';
+import { checkSchema, describe, isPlainObject, s, withoutNulls } from './schema.ts';
 import type { Issue } from './schema.ts';
 import { makeLocator, syntaxDiagnostic } from './yaml-ast.ts';
 import type { Locator } from './yaml-ast.ts';
@@ -127,14 +127,3 @@ function buildResource(value: Record<string, unknown>, locate: Locator): { resou
   return { resource, issues };
 }
 
-/**
- * Drops null-valued fields (`tls:` with nothing after it), as the API server prunes them, so that
- * validators and compile see "absent" one way. Null list items stay: they are errors.
- */
-function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNulls);
-  if (!isPlainObject(value)) return value ?? undefined;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = withoutNulls(v);
-  return out;
-}

@@ -21,7 +21,8 @@ function leafPaths(value: unknown, path: Path = []): Path[] {
 function replaced(value: unknown, path: Path, next: unknown): unknown {
   if (path.length === 0) return next;
   const [head, ...rest] = path;
-  const copy: Record<string | number, unknown> = Array.isArray(value) ? [...value] : { ...(value as object) };
+  if (Array.isArray(value)) return value.map((v, i) => (i === head ? replaced(v, rest, next) : v));
+  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
   copy[head] = replaced(copy[head], rest, next);
   return copy;
 }
@@ -32,10 +33,11 @@ for (const file of files) {
   test(`validators never throw: ${file}`, () => {
     const resources = parseDocuments(readFileSync(fixture(file), 'utf8'), file).resources;
     for (const r of resources) {
-      for (const path of leafPaths(r.spec)) {
+      const body = { spec: r.spec, status: r.status };
+      for (const path of leafPaths(body).filter((p) => p.length > 0)) {
         for (const weird of WEIRD) {
-          const mutated: Resource = { ...r, spec: replaced(r.spec, path, weird) };
-          const label = `${r.metadata.name} spec.${path.join('.')} = ${JSON.stringify(weird)}`;
+          const mutated: Resource = { ...r, ...(replaced(body, path, weird) as object) };
+          const label = `${r.metadata.name} ${path.join('.')} = ${JSON.stringify(weird)}`;
           const { diagnostics } = validateResource(mutated);
           for (const d of diagnostics) assert.ok(d.code && d.message && d.line, label);
         }

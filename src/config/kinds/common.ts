@@ -4,7 +4,7 @@ import { createReporter } from '../diag.ts';
 import type { Reporter } from '../diag.ts';
 import { validateMetadata } from '../metadata.ts';
 import type { Resource } from '../resource.ts';
-import { checkSchema } from '../schema.ts';
+import { checkSchema, withoutNulls } from '../schema.ts';
 import type { Issue, Schema } from '../schema.ts';
 
 export interface ValidationOptions {
@@ -34,7 +34,8 @@ export function validateKind<Spec>(r: Resource, shape: KindShape, rules: Rules<S
   report.add(issues);
   validateMetadata(r, report);
   if (!issues.some((i) => i.level === 'error')) {
-    const spec = (r.spec ?? {}) as Spec;
+    // Pruned again: resources may come from elsewhere than parseDocuments (the Kubernetes source).
+    const spec = (withoutNulls(r.spec) ?? {}) as Spec;
     rules(spec, r as Resource<Spec>, report, options);
   }
   return report.diagnostics;
