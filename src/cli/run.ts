@@ -1,4 +1,5 @@
 // `egressway run`: start the waypoint on a config folder and serve until SIGTERM.
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import { startWaypoint, StartupError } from '../server.ts';
@@ -23,6 +24,9 @@ interface RunFlags {
   dnsRefreshRate: number;
   connectTimeout: number;
   accessLog: AccessLogFormat;
+  proxyTlsCert?: string;
+  proxyTlsKey?: string;
+  clientCa?: string;
   drainDuration: number;
   watch: boolean;
   logLevel: string;
@@ -44,6 +48,9 @@ export function registerRun(program: Command): void {
     .option('--dns-server <host:port>', 'query this DNS server (repeatable) and honour record TTLs; default: the system resolver', collect)
     .option('--dns-refresh-rate <duration>', 'how long system-resolver answers are cached', parseDuration, 60_000)
     .option('--connect-timeout <duration>', 'upstream TCP connect timeout', parseDuration, 10_000)
+    .option('--proxy-tls-cert <file>', 'serve the proxy listener over TLS with this certificate (PEM)')
+    .option('--proxy-tls-key <file>', 'private key for --proxy-tls-cert (PEM)')
+    .option('--client-ca <file>', 'require proxy clients to present a certificate from this CA; its SPIFFE ID is the source identity')
     .option('--access-log <format>', 'json | text | off', oneOf(['json', 'text', 'off'] as const), 'json')
     .option('--drain-duration <duration>', 'on SIGTERM, how long in-flight requests may finish', parseDuration, 5_000)
     .option('--no-watch', 'do not reload when config files change')
@@ -85,6 +92,12 @@ async function run(f: RunFlags): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  let proxyTls;
+  try {
+    proxyTls = await readProxyTls(f);
+  } catch (err) {
+    fail(`error: ${(err as Error).message}`);
+  }
   try {
     const wp = await startWaypoint({
       configPaths: f.config,
@@ -96,7 +109,7 @@ async function run(f: RunFlags): Promise<void> {
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
-      accessLog: f.accessLog, watch: f.watch, logger,
+      accessLog: f.accessLog, watch: f.watch, logger, proxyTls,
     });
     running = wp;
     const snap = wp.store.current();
@@ -110,6 +123,23 @@ async function run(f: RunFlags): Promise<void> {
     }
     throw err;
   }
+}
+
+async function readProxyTls(f: RunFlags): Promise<{ cert: string; key: string; ca?: string } | undefined> {
+  if (!f.proxyTlsCert && !f.proxyTlsKey && !f.clientCa) return undefined;
+  if (!f.proxyTlsCert || !f.proxyTlsKey) throw new Error('--proxy-tls-cert and --proxy-tls-key go together (and --client-ca needs both)');
+  const read = async (flag: string, file: string) => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  return {
+    cert: await read('--proxy-tls-cert', f.proxyTlsCert),
+    key: await read('--proxy-tls-key', f.proxyTlsKey),
+    ca: f.clientCa ? await read('--client-ca', f.clientCa) : undefined,
+  };
 }
 
 function fail(message: string): never {

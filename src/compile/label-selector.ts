@@ -1,14 +1,8 @@
 // Kubernetes label selectors (matchLabels AND matchExpressions), as allowedRoutes and
 // serviceEntryVisibility use them. An empty selector matches everything, as in Kubernetes.
+import type { LabelSelector } from '../config/kinds/label-selector.ts';
 
-export interface LabelSelector {
-  readonly matchLabels?: Readonly<Record<string, string>>;
-  readonly matchExpressions?: readonly {
-    readonly key: string;
-    readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-    readonly values?: readonly string[];
-  }[];
-}
+export type { LabelSelector };
 
 export function matchSelector(sel: LabelSelector | undefined, labels: Readonly<Record<string, string>>): boolean {
   if (!sel) return true;

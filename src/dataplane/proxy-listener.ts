@@ -2,7 +2,10 @@
 // routed by Host (transparent redirection), CONNECT tunnels and Upgrade pass-through.
 // Each request reads the snapshot once and keeps it until it ends.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { identityFromSan, type Identity } from '../model/identity.ts';
 import type { Duplex } from 'node:stream';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
@@ -25,6 +28,11 @@ export interface ProxyDeps {
   readonly upstreams: Upstreams;
   readonly sink: RecordSink;
   readonly connectTimeoutMs?: number;
+  /**
+   * TLS for the proxy listener itself (PEM). With `ca`, clients must present a certificate that
+   * chains to it, and the SPIFFE ID in it becomes the request's source identity.
+   */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string };
 }
 
 interface Target {
@@ -43,10 +51,23 @@ export class ProxyListener {
   #inflight = 0;
   #draining = false;
   #idleWaiters: (() => void)[] = [];
+  /** Verified client identity per TLS connection, parsed once at handshake. */
+  #identities = new WeakMap<Socket, Identity | null>();
 
   constructor(deps: ProxyDeps) {
     this.#deps = deps;
-    this.#server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => this.#onRequest(req, res));
+    const opts = { requestTimeout: 0, keepAliveTimeout: 65_000 };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res);
+    const tls = deps.tls;
+    this.#server = tls
+      ? createTlsServer({ ...opts, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: !!tls.ca, rejectUnauthorized: !!tls.ca, minVersion: 'TLSv1.2' }, onRequest)
+      : createServer(opts, onRequest);
+    if (tls?.ca) {
+      this.#server.on('secureConnection', (s: TLSSocket) => {
+        this.#identities.set(s, s.authorized ? identityFromSan(s.getPeerCertificate().subjectaltname) ?? null : null);
+      });
+      this.#server.on('tlsClientError', () => {});
+    }
     this.#server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
     this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket as Socket, head));
     this.#server.on('clientError', (err, socket) => this.#onClientError(err, socket as Socket));
@@ -85,6 +106,17 @@ export class ProxyListener {
     await closed;
   }
 
+  #identify(record: RequestRecord, socket: Socket): void {
+    const id = this.#identities.get(socket);
+    if (id === undefined) return;
+    // A client certificate was verified at the handshake: mutual TLS, with or without a SPIFFE ID.
+    record.connectionSecurityPolicy = 'mutual_tls';
+    if (id) {
+      record.sourcePrincipal = id.uri;
+      record.sourceNamespace = id.namespace;
+    }
+  }
+
   #isIdle(): boolean {
     return this.#inflight === 0 && this.#tunnels.size === 0;
   }
@@ -96,6 +128,7 @@ export class ProxyListener {
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     const snap = this.#deps.snapshots.current();
     const record = newRecord(req, 'http');
+    this.#identify(record, req.socket);
     this.#inflight++;
     const finish = finisher(record, this.#deps.sink);
     res.once('close', () => {
@@ -174,6 +207,7 @@ export class ProxyListener {
   #onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const snap = this.#deps.snapshots.current();
     const record = newRecord(req, 'tcp');
+    this.#identify(record, socket);
     socket.on('error', () => {});
     const finish = finisher(record, this.#deps.sink);
     const authority = parseAuthority(req.url, 0);
@@ -231,6 +265,7 @@ export class ProxyListener {
   #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const snap = this.#deps.snapshots.current();
     const record = newRecord(req, 'tcp');
+    this.#identify(record, socket);
     socket.on('error', () => {});
     const finish = finisher(record, this.#deps.sink);
     const target = this.#httpTarget(req);
