@@ -9,6 +9,7 @@ import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, type Admin
 import { ProxyListener } from './dataplane/proxy-listener.ts';
 import { DnsCache } from './dataplane/resolver.ts';
 import { Upstreams } from './dataplane/upstream.ts';
+import { DialPolicy, type DialPolicyOptions } from './dataplane/ssrf.ts';
 import { formatDiagnostic, type Diagnostic } from './model/diagnostic.ts';
 import type { Binding, Snapshot } from './model/snapshot.ts';
 import { createAccessLog, type AccessLogFormat } from './telemetry/access-log.ts';
@@ -25,6 +26,8 @@ export interface WaypointOptions {
   readonly dnsServers?: readonly string[];
   readonly dnsRefreshMs?: number;
   readonly connectTimeoutMs?: number;
+  /** SSRF guard exceptions (--allow-cidr) and additions (--deny-cidr). */
+  readonly dialPolicy?: DialPolicyOptions;
   /** TLS (and, with `ca`, required client certificates) on the proxy listener. PEM contents. */
   readonly proxyTls?: { readonly cert: string; readonly key: string; readonly ca?: string };
   readonly accessLog: AccessLogFormat;
@@ -57,7 +60,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const first = await source.reload();
   if (!first.ok) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
   const accessLog = createAccessLog(o.accessLog);
-  const upstreams = new Upstreams(new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs }), { connectTimeoutMs: o.connectTimeoutMs });
+  const upstreams = new Upstreams(new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs }), { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy) });
   logBindings(log, undefined, store.current());
   store.onSwap((next, prev) => {
     upstreams.retain(new Set(next.clusters.keys()));

@@ -1,6 +1,7 @@
 // `egressway run`: start the waypoint on a config folder and serve until SIGTERM.
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { checkCidr } from '../dataplane/ssrf.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import { startWaypoint, StartupError } from '../server.ts';
 import type { AccessLogFormat } from '../telemetry/access-log.ts';
@@ -25,6 +26,8 @@ interface RunFlags {
   connectTimeout: number;
   accessLog: AccessLogFormat;
   proxyTlsCert?: string;
+  allowCidr?: string[];
+  denyCidr?: string[];
   proxyTlsKey?: string;
   clientCa?: string;
   drainDuration: number;
@@ -48,6 +51,8 @@ export function registerRun(program: Command): void {
     .option('--dns-server <host:port>', 'query this DNS server (repeatable) and honour record TTLs; default: the system resolver', collect)
     .option('--dns-refresh-rate <duration>', 'how long system-resolver answers are cached', parseDuration, 60_000)
     .option('--connect-timeout <duration>', 'upstream TCP connect timeout', parseDuration, 10_000)
+    .option('--allow-cidr <cidr>', 'let the SSRF guard dial this range even for DNS-resolved or request-supplied hosts (repeatable)', cidrArg, [])
+    .option('--deny-cidr <cidr>', 'never dial this range, whatever the ServiceEntry says (repeatable)', cidrArg, [])
     .option('--proxy-tls-cert <file>', 'serve the proxy listener over TLS with this certificate (PEM)')
     .option('--proxy-tls-key <file>', 'private key for --proxy-tls-cert (PEM)')
     .option('--client-ca <file>', 'require proxy clients to present a certificate from this CA; its SPIFFE ID is the source identity')
@@ -110,6 +115,7 @@ async function run(f: RunFlags): Promise<void> {
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
       accessLog: f.accessLog, watch: f.watch, logger, proxyTls,
+      dialPolicy: { allowCidrs: f.allowCidr, denyCidrs: f.denyCidr },
     });
     running = wp;
     const snap = wp.store.current();
@@ -140,6 +146,12 @@ async function readProxyTls(f: RunFlags): Promise<{ cert: string; key: string; c
     key: await read('--proxy-tls-key', f.proxyTlsKey),
     ca: f.clientCa ? await read('--client-ca', f.clientCa) : undefined,
   };
+}
+
+function cidrArg(v: string, prev: string[] = []): string[] {
+  const err = checkCidr(v);
+  if (err) throw new InvalidArgumentError(`${err} (examples: 10.0.0.0/8, 127.0.0.1, fd00::/8)`);
+  return [...prev, v];
 }
 
 function fail(message: string): never {

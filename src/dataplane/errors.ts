@@ -8,6 +8,7 @@ export type FailureCode =
   | 'protocol_mismatch'   // plain HTTP sent to a TLS/TCP port, or https:// absolute-form
   | 'bad_request'         // unparsable target or Host
   | 'no_healthy_upstream' // cluster has no endpoints
+  | 'ssrf_refused'        // the dialled address is refused by the SSRF guard
   | 'dns_failure'
   | 'connect_failure'
   | 'connect_timeout'
@@ -36,6 +37,8 @@ export const FAILURES: Readonly<Record<FailureCode, FailureInfo>> = {
   protocol_mismatch: { status: 400, flag: 'NR', details: 'route_not_found{protocol_mismatch}', body: '' },
   bad_request: { status: 400, flag: 'DPE', details: 'http1.invalid_authority', body: 'Bad Request' },
   no_healthy_upstream: { status: 503, flag: 'UH', details: 'no_healthy_upstream', body: 'no healthy upstream' },
+  // Like an RBAC denial: 403 and no response flag; the details name the guard.
+  ssrf_refused: { status: 403, flag: '-', details: 'egress_denied{ssrf_guard}', body: '' },
   dns_failure: { status: 503, flag: 'DF', details: 'dns_resolution_failure', body: 'DNS resolution failure' },
   connect_failure: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', body: `${RESET} connection failure` },
   connect_timeout: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_timeout}', body: `${RESET} connection timeout` },

@@ -5,6 +5,8 @@ import { Pool } from 'undici';
 import type { Cluster } from '../model/snapshot.ts';
 import { DataplaneError } from './errors.ts';
 import type { DnsCache } from './resolver.ts';
+import { isIP } from 'node:net';
+import { DialPolicy, type AddressOrigin } from './ssrf.ts';
 
 export interface Endpoint {
   readonly address: string;
@@ -14,6 +16,7 @@ export interface Endpoint {
 export interface UpstreamOptions {
   readonly connectTimeoutMs?: number;
   readonly keepAliveTimeoutMs?: number;
+  readonly dialPolicy?: DialPolicy;
 }
 
 export class Upstreams {
@@ -21,10 +24,12 @@ export class Upstreams {
   #rr = new Map<string, number>();
   #dns: DnsCache;
   #opts: UpstreamOptions;
+  #policy: DialPolicy;
 
   constructor(dns: DnsCache, opts: UpstreamOptions = {}) {
     this.#dns = dns;
     this.#opts = opts;
+    this.#policy = opts.dialPolicy ?? new DialPolicy();
   }
 
   get dns(): DnsCache {
@@ -36,24 +41,30 @@ export class Upstreams {
    * clusters dial the requested host at the port's targetPort.
    */
   pick(cluster: Cluster | undefined, requestHost: string, requestPort: number): Endpoint | Promise<Endpoint> {
-    if (!cluster) return this.#fromName('PassthroughCluster', requestHost, requestPort);
+    if (!cluster) return this.#fromName('PassthroughCluster', requestHost, requestPort, 'request');
     if (cluster.resolution === 'NONE' || cluster.resolution === 'DYNAMIC_DNS') {
-      return this.#fromName(cluster.name, requestHost, cluster.targetPort);
+      return this.#fromName(cluster.name, requestHost, cluster.targetPort, 'request');
     }
     const eps = cluster.endpoints;
     if (eps.length === 0) throw new DataplaneError('no_healthy_upstream', `cluster ${cluster.name} has no endpoints (STATIC ServiceEntry without endpoints?)`);
     // Round-robin over declared endpoints, then over each endpoint's addresses.
     const i = this.#next(cluster.name);
     const ep = eps[i % eps.length]!;
-    return this.#fromName(cluster.name, ep.address, ep.port, Math.floor(i / eps.length));
+    // An IP the ServiceEntry names is trusted; a name it names is only as good as its DNS answer.
+    const origin: AddressOrigin = isIP(ep.address) ? 'registry' : 'dns';
+    return this.#fromName(cluster.name, ep.address, ep.port, origin, Math.floor(i / eps.length));
   }
 
-  #fromName(key: string, name: string, port: number, turn?: number): Endpoint | Promise<Endpoint> {
+  #fromName(key: string, name: string, port: number, origin: AddressOrigin, turn?: number): Endpoint | Promise<Endpoint> {
     const got = this.#dns.resolve(name);
     const choose = (addrs: readonly string[]): Endpoint => {
       if (addrs.length === 0) throw new DataplaneError('no_healthy_upstream', `${name} resolved to no addresses`);
       const n = turn ?? this.#next(`${key}|${name}`);
-      return { address: addrs[n % addrs.length]!, port };
+      const address = addrs[n % addrs.length]!;
+      // Checked on the address about to be dialled, so a rebinding DNS answer cannot evade it.
+      const refused = this.#policy.check(address, origin, name);
+      if (refused) throw new DataplaneError('ssrf_refused', refused.reason);
+      return { address, port };
     };
     return Array.isArray(got) ? choose(got as readonly string[]) : (got as Promise<readonly string[]>).then(choose);
   }

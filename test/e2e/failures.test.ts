@@ -106,7 +106,7 @@ resolution: DNS`, 'istio.io/use-waypoint: none'), { dnsServers: [`127.0.0.1:${dn
 describe('ALLOW_ANY', () => {
   test('unknown hosts pass through to PassthroughCluster', async () => {
     const up = await startHttpUpstream();
-    const wp = await startInProcess(WAYPOINT_YAML, { compile: { outboundTrafficPolicy: 'ALLOW_ANY' } });
+    const wp = await startInProcess(WAYPOINT_YAML, { compile: { outboundTrafficPolicy: 'ALLOW_ANY' }, dialPolicy: { allowCidrs: ['127.0.0.1'] } });
     try {
       const r = await curl(['-x', wp.proxyUrl, `http://localhost:${up.port}/any`]);
       assert.equal(r.status, 200, r.stdout);

@@ -40,7 +40,8 @@ describe('resolution modes and host precedence', () => {
       + serviceEntry('wild', `hosts: ["*.wild.test"]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port('wild')}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`)
       + serviceEntry('wildb', `hosts: ["*.b.wild.test"]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port('wildb')}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`)
       + serviceEntry('exact', `hosts: [exact.b.wild.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port('exact')}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`),
-    { dnsServers: [`127.0.0.1:${dns.port}`] });
+    // The test DNS answers loopback addresses, which the SSRF guard refuses unless allowed.
+    { dnsServers: [`127.0.0.1:${dns.port}`], dialPolicy: { allowCidrs: ['127.0.0.0/8'] } });
   });
   after(async () => {
     await wp?.close();
