@@ -38,7 +38,7 @@ interface RunFlags {
 export function registerRun(program: Command): void {
   program.command('run')
     .description('run the waypoint on a folder or files of YAML')
-    .requiredOption('-c, --config <path>', 'config file or directory (repeatable)', collect)
+    .requiredOption('-c, --config <paths...>', 'config files or directories (YAML/JSON, searched recursively)')
     .option('--waypoint <namespace/name>', 'which istio-waypoint Gateway this process is (default: the only one)', parseWaypointRef)
     .option('--outbound-traffic-policy <mode>', 'REGISTRY_ONLY refuses unknown hosts; ALLOW_ANY passes them through', oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const))
     .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility)')
