@@ -8,6 +8,7 @@ import { hasErrors, type Diagnostic } from '../model/diagnostic.ts';
 import type { Binding, OutboundTrafficPolicy, Snapshot } from '../model/snapshot.ts';
 import { resolveWaypoint, type BindingContext, type Visibility } from './binding.ts';
 import { matchSelector, type LabelSelector } from './label-selector.ts';
+import { compileAuthz } from './policies.ts';
 import { compileServices } from './services.ts';
 import { compileWaypoints, isWaypoint, selectWaypoint } from './waypoints.ts';
 
@@ -24,6 +25,8 @@ export interface CompileOptions {
   readonly waypoint?: string;
   readonly outboundTrafficPolicy?: OutboundTrafficPolicy;
   readonly serviceEntryVisibility?: ServiceEntryVisibility;
+  /** Istio's root namespace, where GatewayClass-targeted AuthorizationPolicies live. Default istio-system. */
+  readonly rootNamespace?: string;
 }
 
 export interface CompileResult {
@@ -50,6 +53,8 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
   diagnostics.push(...compiled.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics };
   const wp = ctx.waypoints.get(self)!;
+  const authz = compileAuthz(resources, { waypoint: wp, services: compiled.services, rootNamespace: options.rootNamespace });
+  diagnostics.push(...authz.diagnostics);
   const snapshot: Snapshot = {
     version: versionOf(resources, options),
     waypoint: { namespace: wp.namespace, name: wp.name, trafficType: wp.trafficType },
@@ -59,6 +64,7 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
     hosts: compiled.hosts,
     bindings: [...bindings.values()],
     unserved: compiled.unserved,
+    authz: authz.authz,
   };
   return { snapshot, diagnostics };
 }

@@ -1,6 +1,7 @@
 // Snapshot types: readonly data shaped for lookups. Only compile/ builds these; the data plane only
 // reads them. Names follow Istio's so that logs and config dumps read like a waypoint's.
 import type { ResourceRef } from './diagnostic.ts';
+import type { AuthzTable } from './policy.ts';
 
 export type Protocol =
   | 'HTTP' | 'HTTPS' | 'GRPC' | 'GRPC-WEB' | 'HTTP2' | 'HTTP_PROXY'
@@ -116,4 +117,6 @@ export interface Snapshot {
   readonly bindings: readonly Binding[];
   /** Lower-cased host -> binding of ServiceEntries that exist but are not served here, for NR messages. */
   readonly unserved: ReadonlyMap<string, Binding>;
+  /** AuthorizationPolicies indexed by target (waypoint-wide, per ServiceEntry key). */
+  readonly authz: AuthzTable;
 }

@@ -6,6 +6,7 @@ import type { Diagnostic } from '../../model/diagnostic.ts';
 import { diagnosticAt } from '../diag.ts';
 import type { Resource } from '../resource.ts';
 import type { ValidationOptions } from './common.ts';
+import { validateAuthorizationPolicy } from './authorization-policy.ts';
 import { validateGateway, validateGatewayClass } from './gateway.ts';
 import { validateNamespace } from './namespace.ts';
 import { validateServiceEntry } from './service-entry.ts';
@@ -26,6 +27,7 @@ const KINDS: readonly KindInfo[] = [
   { group: 'gateway.networking.k8s.io', kind: 'Gateway', versions: ['v1', 'v1beta1'], clusterScoped: false, validate: validateGateway },
   { group: 'gateway.networking.k8s.io', kind: 'GatewayClass', versions: ['v1', 'v1beta1'], clusterScoped: true, validate: validateGatewayClass },
   { group: 'networking.istio.io', kind: 'ServiceEntry', versions: ['v1', 'v1beta1', 'v1alpha3'], clusterScoped: false, validate: validateServiceEntry },
+  { group: 'security.istio.io', kind: 'AuthorizationPolicy', versions: ['v1', 'v1beta1'], clusterScoped: false, validate: validateAuthorizationPolicy },
 ];
 
 export const REGISTRY: ReadonlyMap<string, KindInfo> = new Map(KINDS.map((k) => [`${k.group}/${k.kind}`, k]));

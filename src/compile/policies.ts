@@ -1,0 +1,139 @@
+// AuthorizationPolicy -> AuthzTable. PURE. Policies are indexed by target here, once: waypoint-wide
+// (targetRefs Gateway = this waypoint, or GatewayClass istio-waypoint in the root namespace) and per
+// ServiceEntry (targetRefs in the entry's namespace). `selector` policies are ztunnel's and skipped
+// (validation warns). Matchers follow pilot/pkg/security/authz/model/generator.go.
+import type { Resource } from '../config/resource.ts';
+import { DRY_RUN_ANNOTATION } from '../config/kinds/authorization-policy.ts';
+import type { AuthorizationPolicySpec, Condition, Operation, PolicyTargetReference, Rule, Source } from '../config/kinds/authorization-policy.ts';
+import { CODES } from '../model/codes.ts';
+import { formatPath } from '../model/diagnostic.ts';
+import type { Diagnostic } from '../model/diagnostic.ts';
+import { EMPTY_POLICY_SET } from '../model/policy.ts';
+import type { AuthzTable, CompiledPolicy, CompiledRule, Constraint, PolicySet } from '../model/policy.ts';
+import type { Service, WaypointInfo } from '../model/snapshot.ts';
+import { conditionConstraint, operationConstraints, sourceConstraints } from './policy-matchers.ts';
+
+export interface AuthzOptions {
+  readonly waypoint: Pick<WaypointInfo, 'namespace' | 'name'>;
+  readonly services: readonly Pick<Service, 'key' | 'namespace' | 'name'>[];
+  /** Istio's root namespace, where GatewayClass-targeted policies live. Default `istio-system`. */
+  readonly rootNamespace?: string;
+}
+
+export interface AuthzResult {
+  readonly authz: AuthzTable;
+  readonly diagnostics: Diagnostic[];
+}
+
+type AP = Resource<AuthorizationPolicySpec>;
+
+export function isAuthorizationPolicy(r: Resource): r is AP {
+  return r.kind === 'AuthorizationPolicy' && r.group === 'security.istio.io';
+}
+
+export function compileAuthz(resources: readonly Resource[], options: AuthzOptions): AuthzResult {
+  const root = options.rootNamespace ?? 'istio-system';
+  const diagnostics: Diagnostic[] = [];
+  const waypointWide: CompiledPolicy[] = [];
+  const perService = new Map<string, CompiledPolicy[]>(options.services.map((s) => [s.key, []]));
+  const all: CompiledPolicy[] = [];
+  for (const ap of resources.filter(isAuthorizationPolicy)) {
+    if (ap.spec.selector) continue;
+    const targets = targetsOf(ap, options, root, diagnostics);
+    if (!targets.waypoint && targets.services.length === 0) continue;
+    const policy = compilePolicy(ap, targets.waypoint ? 'waypoint' : 'service', diagnostics);
+    all.push(policy);
+    if (targets.waypoint) waypointWide.push(policy);
+    else for (const key of targets.services) perService.get(key)!.push(policy);
+  }
+  const services = new Map<string, PolicySet>();
+  for (const [key, list] of perService) services.set(key, policySet([...waypointWide, ...list]));
+  all.sort(byEnvoyName);
+  return { authz: { waypoint: policySet(waypointWide), services, policies: all }, diagnostics };
+}
+
+function targetsOf(ap: AP, options: AuthzOptions, root: string, diagnostics: Diagnostic[]): { waypoint: boolean; services: string[] } {
+  const ns = ap.metadata.namespace;
+  const refs: PolicyTargetReference[] = [...(ap.spec.targetRef ? [ap.spec.targetRef] : []), ...(ap.spec.targetRefs ?? [])];
+  let waypoint = false;
+  const services: string[] = [];
+  refs.forEach((ref, i) => {
+    const kind = `${ref.group ?? ''}/${ref.kind}`;
+    if (kind === 'gateway.networking.k8s.io/Gateway') {
+      waypoint ||= ns === options.waypoint.namespace && ref.name === options.waypoint.name;
+    } else if (kind === 'gateway.networking.k8s.io/GatewayClass' && ref.name === 'istio-waypoint') {
+      if (ns === root) waypoint = true;
+      else diagnostics.push(warn(ap, ['spec', ap.spec.targetRef ? 'targetRef' : 'targetRefs', ...(ap.spec.targetRef ? [] : [i])], `a policy targeting GatewayClass istio-waypoint applies only in the root namespace ${root}; this one in ${ns} is ignored`, `move it to namespace ${root}, or target the waypoint Gateway`));
+    } else if (kind === 'networking.istio.io/ServiceEntry') {
+      const key = `${ns}/${ref.name}`;
+      if (options.services.some((s) => s.key === key)) services.push(key);
+    }
+  });
+  return { waypoint, services };
+}
+
+function compilePolicy(ap: AP, scope: 'waypoint' | 'service', diagnostics: Diagnostic[]): CompiledPolicy {
+  const { namespace, name } = ap.metadata;
+  const action = ap.spec.action ?? 'ALLOW';
+  const rules = (ap.spec.rules ?? []).map((r, i) => compileRule(r, i, namespace, name, (c) => {
+    diagnostics.push(warn(ap, ['spec', 'rules', i, 'when'], `condition key ${c.key} reads Envoy filter metadata Egressway does not have; it never matches`, 'remove the condition'));
+  }));
+  rules.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return {
+    key: `${namespace}/${name}`, namespace, name, action, scope, rules,
+    dryRun: (ap.metadata.annotations[DRY_RUN_ANNOTATION] ?? '').toLowerCase() === 'true',
+    ...(action === 'CUSTOM' && ap.spec.provider?.name ? { provider: ap.spec.provider.name } : {}),
+  };
+}
+
+function compileRule(rule: Rule, index: number, ns: string, policy: string, unsupported: (c: Condition) => void): CompiledRule {
+  const from = rule.from?.map((f, j) => sourceConstraints(f.source ?? ({} as Source), `from[${j}].source`, ns));
+  const to = rule.to?.map((t, j) => operationConstraints(t.operation ?? ({} as Operation), `to[${j}].operation`));
+  const when = (rule.when ?? []).flatMap((c, j) => {
+    if (c.key.startsWith('experimental.')) unsupported(c);
+    return conditionConstraint(c, `when[${j}]`, ns);
+  });
+  const every: Constraint[] = [...(from ?? []).flat(), ...(to ?? []).flat(), ...when];
+  const httpFields = [...new Set(every.filter((c) => c.http).map((c) => c.field))];
+  return {
+    index, name: `ns[${ns}]-policy[${policy}]-rule[${index}]`,
+    ...(from ? { from } : {}), ...(to ? { to } : {}), when, http: httpFields.length > 0, httpFields,
+  };
+}
+
+function envoyPrefix(p: CompiledPolicy): string {
+  return `ns[${p.namespace}]-policy[${p.name}]`;
+}
+
+// Envoy's RBAC engine keeps policies in a std::map keyed by name, so it tries them in name order;
+// that order decides which DENY policy a denial names.
+function byEnvoyName(a: CompiledPolicy, b: CompiledPolicy): number {
+  const x = envoyPrefix(a);
+  const y = envoyPrefix(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function policySet(input: readonly CompiledPolicy[]): PolicySet {
+  if (input.length === 0) return EMPTY_POLICY_SET;
+  const list = [...input].sort(byEnvoyName);
+  const pick = (action: string, dryRun: boolean) => list.filter((p) => p.action === action && p.dryRun === dryRun);
+  return {
+    // Istio supports dry-run only for ALLOW and DENY; CUSTOM and AUDIT are always enforced.
+    custom: list.filter((p) => p.action === 'CUSTOM'),
+    audit: list.filter((p) => p.action === 'AUDIT'),
+    deny: pick('DENY', false),
+    allow: pick('ALLOW', false),
+    dryRunDeny: pick('DENY', true),
+    dryRunAllow: pick('ALLOW', true),
+  };
+}
+
+function warn(ap: AP, path: (string | number)[], message: string, hint: string): Diagnostic {
+  const loc = ap.locate(path);
+  return {
+    code: CODES.SchemaWarning.code, level: 'warning', message, hint,
+    resource: { kind: 'AuthorizationPolicy', namespace: ap.metadata.namespace, name: ap.metadata.name },
+    file: loc.file, line: loc.line, column: loc.column,
+    path: formatPath(path),
+  };
+}
