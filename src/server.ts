@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { CompileOptions } from './compile/compile.ts';
 import { FileSource, type ReloadResult } from './controlplane/file-source.ts';
 import { SnapshotStore } from './controlplane/store.ts';
-import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, type AdminDeps } from './dashboard/admin-server.ts';
+import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, summaryHandler, type AdminDeps } from './dashboard/admin-server.ts';
+import { dashboardRoutes } from './dashboard/dashboard.ts';
 import { ProxyListener } from './dataplane/proxy-listener.ts';
 import { DnsCache } from './dataplane/resolver.ts';
 import { Upstreams } from './dataplane/upstream.ts';
@@ -16,6 +17,7 @@ import { createAccessLog, type AccessLogFormat } from './telemetry/access-log.ts
 import type { Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import type { RequestRecord } from './telemetry/record.ts';
+import { ServiceSummaries } from './telemetry/summary.ts';
 
 export interface WaypointOptions {
   readonly configPaths: readonly string[];
@@ -66,13 +68,24 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
     upstreams.retain(new Set(next.clusters.keys()));
     logBindings(log, prev, next);
   });
-  const proxy = new ProxyListener({
+  const summary = new ServiceSummaries();
+  // `onTunnelOpen` takes effect once ProxyListener calls `deps.onTunnelOpen?.(record)` when a tunnel
+  // is established (a pending hook, issue 3); until then tunnels are counted at close only. Passed as
+  // a non-literal object so this wiring compiles both before and after ProxyDeps declares it.
+  const proxyDeps = {
     snapshots: store, upstreams, connectTimeoutMs: o.connectTimeoutMs, tls: o.proxyTls,
-    sink: (r) => { metrics.record(r); accessLog.write(r); o.onRecord?.(r); },
-  });
+    sink: (r: RequestRecord) => { metrics.record(r); summary.record(r); accessLog.write(r); o.onRecord?.(r); },
+    onTunnelOpen: (r: RequestRecord) => { metrics.tunnelOpened(r); summary.tunnelOpened(r); },
+  };
+  const proxy = new ProxyListener(proxyDeps);
+  metrics.bindHealth({ activeRequests: () => proxy.activeRequests, activeTunnels: () => proxy.activeTunnels, snapshotSwappedAt: () => store.swappedAt });
   let draining = false;
   const deps: AdminDeps = { store, metrics, isDraining: () => draining };
-  const admin = new HttpEndpoint({ '/config_dump': configDumpHandler(deps), '/healthz/ready': readyHandler(deps), '/stats/prometheus': statsHandler(deps) });
+  const summaryBody = () => ({ ...summary.snapshot(Date.now()), totals: { activeRequests: proxy.activeRequests, activeTunnels: proxy.activeTunnels } });
+  const admin = new HttpEndpoint({
+    ...dashboardRoutes(), '/config_dump': configDumpHandler(deps), '/healthz/ready': readyHandler(deps),
+    '/stats/prometheus': statsHandler(deps), '/stats/summary': summaryHandler(summaryBody),
+  });
   const status = new HttpEndpoint({ '/healthz/ready': readyHandler(deps) });
   const stats = new HttpEndpoint({ '/stats/prometheus': statsHandler(deps) });
   const started: { close(): Promise<void> }[] = [];
@@ -104,6 +117,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
       source.close();
       await proxy.drain(graceMs);
       await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
+      metrics.close();
       accessLog.flush();
     },
   };

@@ -3,12 +3,14 @@
 import { Command } from 'commander';
 import { VERSION } from '../telemetry/metrics.ts';
 import { registerRun } from './run.ts';
+import { registerStat } from './stat.ts';
 
 const program = new Command('egressway')
   .description('An Istio-compatible ambient egress waypoint')
   .version(VERSION)
   .showHelpAfterError('(run with --help for usage)');
 registerRun(program);
+registerStat(program);
 
 // Never show a stack trace to an operator: one line with the cause.
 process.on('uncaughtException', (err) => {

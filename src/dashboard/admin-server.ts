@@ -6,6 +6,7 @@ import { snapshotToJson } from '../model/snapshot-json.ts';
 import type { SnapshotStore } from '../controlplane/store.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { Summary } from '../telemetry/summary.ts';
 
 export interface AdminDeps {
   readonly store: SnapshotStore;
@@ -13,9 +14,14 @@ export interface AdminDeps {
   readonly isDraining: () => boolean;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+/** What /stats/summary serves: the rolling per-service window plus listener totals. */
+export interface SummaryBody extends Summary {
+  readonly totals: { readonly activeRequests: number; readonly activeTunnels: number };
+}
 
-function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
   res.end(body);
 }
@@ -30,6 +36,10 @@ export function readyHandler(deps: AdminDeps): Handler {
 
 export function statsHandler(deps: AdminDeps): Handler {
   return async (_req, res) => send(res, 200, await deps.metrics.exposition(), deps.metrics.registry.contentType);
+}
+
+export function summaryHandler(summary: () => SummaryBody): Handler {
+  return (_req, res) => send(res, 200, `${JSON.stringify(summary())}\n`, 'application/json');
 }
 
 export function configDumpHandler(deps: AdminDeps): Handler {

@@ -1,6 +1,15 @@
 // Header handling between client and upstream: hop-by-hop removal (RFC 9110 §7.6.1), Host
-// rewrite for absolute-form targets, and x-request-id generation as Envoy does it.
-import { randomUUID } from 'node:crypto';
+// rewrite for absolute-form targets, x-request-id generation as Envoy does it, and W3C Trace Context.
+import { randomBytes, randomUUID } from 'node:crypto';
+
+// W3C Trace Context level 1 (version 00): all-zero trace or parent ids are invalid.
+const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** A new sampled root traceparent, for requests that arrive without a (valid) one. */
+export function newTraceparent(): string {
+  const b = randomBytes(24).toString('hex');
+  return `00-${b.slice(0, 32)}-${b.slice(32)}-01`;
+}
 
 // Connection-specific fields plus the proxy-only ones a forward proxy consumes.
 const HOP_BY_HOP = new Set([
@@ -23,6 +32,8 @@ export interface ForwardHeaders {
   /** Flat [name, value, ...] as undici accepts them, original case and order kept. */
   readonly headers: string[];
   readonly requestId: string;
+  /** The traceparent sent upstream: the client's when valid, else a new root (W3C Trace Context §4.3). */
+  readonly traceparent: string;
   readonly userAgent: string;
   readonly xForwardedFor: string;
   readonly chunked: boolean;
@@ -40,7 +51,7 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
     if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') listed = connectionTokens(raw[i + 1]);
   }
   const headers: string[] = ['host', host];
-  let requestId = '', userAgent = '', xff = '', chunked = false;
+  let requestId = '', userAgent = '', xff = '', traceparent = '', chunked = false;
   let contentLength: number | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -50,6 +61,12 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
     if (lower === 'transfer-encoding') chunked = /chunked/i.test(value);
     if (HOP_BY_HOP.has(lower) && !(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
     if (listed?.has(lower)) continue;
+    if (lower === 'traceparent') {
+      // Passed through unchanged: without span export, a new parent-id would point at a span nobody has.
+      // An invalid one is dropped and a new trace started (and its tracestate kept, which is harmless).
+      if (traceparent || !TRACEPARENT.test(value.trim())) continue;
+      traceparent = value.trim();
+    }
     if (lower === 'x-request-id') requestId = value;
     else if (lower === 'user-agent') userAgent = value;
     else if (lower === 'x-forwarded-for') xff = value;
@@ -60,7 +77,11 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
     requestId = randomUUID();
     headers.push('x-request-id', requestId);
   }
-  return { headers, requestId, userAgent, xForwardedFor: xff, chunked, contentLength };
+  if (!traceparent) {
+    traceparent = newTraceparent();
+    headers.push('traceparent', traceparent);
+  }
+  return { headers, requestId, traceparent, userAgent, xForwardedFor: xff, chunked, contentLength };
 }
 
 /** Response headers from undici (lower-case object) minus hop-by-hop, as a flat array for writeHead. */

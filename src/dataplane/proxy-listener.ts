@@ -33,6 +33,8 @@ export interface ProxyDeps {
    * chains to it, and the SPIFFE ID in it becomes the request's source identity.
    */
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string };
+  /** Called when a tunnel (CONNECT or Upgrade) is established, before any byte flows. */
+  readonly onTunnelOpen?: (r: RequestRecord) => void;
 }
 
 interface Target {
@@ -53,6 +55,7 @@ export class ProxyListener {
   #idleWaiters: (() => void)[] = [];
   /** Verified client identity per TLS connection, parsed once at handshake. */
   #identities = new WeakMap<Socket, Identity | null>();
+  #connections = 0;
 
   constructor(deps: ProxyDeps) {
     this.#deps = deps;
@@ -70,6 +73,10 @@ export class ProxyListener {
     }
     this.#server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
     this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket as Socket, head));
+    this.#server.on('connection', (sock: Socket) => {
+      this.#connections++;
+      sock.once('close', () => this.#connections--);
+    });
     this.#server.on('clientError', (err, socket) => this.#onClientError(err, socket as Socket));
   }
 
@@ -85,6 +92,11 @@ export class ProxyListener {
 
   get activeRequests(): number {
     return this.#inflight;
+  }
+
+  /** Open downstream connections (kept-alive idle ones included). */
+  get activeConnections(): number {
+    return this.#connections;
   }
 
   get activeTunnels(): number {
@@ -251,6 +263,7 @@ export class ProxyListener {
 
   #splice(client: Duplex, up: Socket, record: RequestRecord, finish: () => void): void {
     this.#tunnels.add(client);
+    this.#deps.onTunnelOpen?.(record);
     splice(client, up, (r) => {
       record.bytesReceived = r.received;
       record.bytesSent += r.sent;

@@ -1,6 +1,7 @@
 // Every metric Egressway exports, declared in one place. Istio-standard names and the full Istio
 // label set (reference §5.2), reporter="waypoint". Label values come from the snapshot (ServiceEntry
 // host and namespace), closed sets (codes, flags) or verified identities, never raw request input.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestRecord } from './record.ts';
 
@@ -25,6 +26,14 @@ type HChild = { observe(v: number): void };
 interface HttpChildren { requests: Child; duration: HChild; reqBytes: HChild; respBytes: HChild }
 interface TcpChildren { opened: Child; closed: Child; sent: Child; received: Child }
 
+/** Live process and proxy state read at scrape time (wired by server.ts). */
+export interface HealthSources {
+  readonly activeRequests: () => number;
+  readonly activeTunnels: () => number;
+  /** Epoch ms of the last snapshot swap, 0 before the first. */
+  readonly snapshotSwappedAt: () => number;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly #requests = new Counter({ name: 'istio_requests_total', help: 'Requests through the waypoint', labelNames: HTTP_LABELS, registers: [this.registry] });
@@ -39,10 +48,50 @@ export class Metrics {
   // Bound children by label tuple: prom-client hashes a labels object on every call otherwise.
   #httpChildren = new Map<string, HttpChildren>();
   #tcpChildren = new Map<string, TcpChildren>();
+  /** Tunnels whose open was already counted (data-plane open hook); their close must not count it again. */
+  #openCounted = new WeakSet<RequestRecord>();
+  #loop: ReturnType<typeof monitorEventLoopDelay> | undefined;
 
   constructor() {
     new Gauge({ name: 'istio_build', help: 'Build information', labelNames: ['component', 'tag'], registers: [this.registry] })
       .set({ component: 'proxy', tag: `egressway-${VERSION}` }, 1);
+  }
+
+  /**
+   * Envoy-style process/proxy gauges under `egressway_`, computed at scrape time so the hot path
+   * pays nothing. Event-loop lag comes from perf_hooks, reset each scrape so the value describes the
+   * last scrape interval.
+   */
+  bindHealth(src: HealthSources): void {
+    const r = [this.registry];
+    const resolutionMs = 10;
+    this.#loop = monitorEventLoopDelay({ resolution: resolutionMs });
+    this.#loop.enable();
+    const loop = this.#loop;
+    // The histogram records whole timer periods; the lag is what exceeds the period.
+    const lag = (ns: number) => Math.max(0, ns / 1e6 - resolutionMs) / 1000;
+    new Gauge({ name: 'egressway_downstream_active_requests', help: 'HTTP requests in flight on the proxy listener', registers: r, collect() { this.set(src.activeRequests()); } });
+    new Gauge({ name: 'egressway_active_tunnels', help: 'CONNECT and Upgrade tunnels open on the proxy listener', registers: r, collect() { this.set(src.activeTunnels()); } });
+    new Gauge({
+      name: 'egressway_snapshot_age_seconds', help: 'Seconds since the serving config snapshot was swapped in', registers: r,
+      collect() { const at = src.snapshotSwappedAt(); this.set(at ? (Date.now() - at) / 1000 : 0); },
+    });
+    // `stat`, not `quantile`: Prometheus reserves quantile for summaries (promtool lints it).
+    new Gauge({
+      name: 'egressway_event_loop_lag_seconds', help: 'Node.js event-loop lag since the last scrape (perf_hooks, 10 ms sampling)', labelNames: ['stat'], registers: r,
+      collect() {
+        if (loop.count === 0) return;
+        this.set({ stat: 'p50' }, lag(loop.percentile(50)));
+        this.set({ stat: 'p99' }, lag(loop.percentile(99)));
+        this.set({ stat: 'max' }, lag(loop.max));
+        loop.reset();
+      },
+    });
+  }
+
+  /** Stops the event-loop monitor (waypoint shutdown). */
+  close(): void {
+    this.#loop?.disable();
   }
 
   #histogram(name: string, help: string): Histogram<string> {
@@ -56,6 +105,12 @@ export class Metrics {
   record(r: RequestRecord): void {
     if (r.protocolKind === 'http') this.#recordHttp(r);
     else this.#recordTcpClose(r);
+  }
+
+  /** A tunnel is established (data-plane open hook): Envoy counts opened at connection start. */
+  tunnelOpened(r: RequestRecord): void {
+    this.#openCounted.add(r);
+    this.#tcpFor(r).opened.inc();
   }
 
   #recordHttp(r: RequestRecord): void {
@@ -88,8 +143,8 @@ export class Metrics {
 
   #recordTcpClose(r: RequestRecord): void {
     const c = this.#tcpFor(r);
-    // Opened and closed are counted together at close: the response flags are only known then.
-    c.opened.inc();
+    // Without the open hook, opened is counted here with closed (and carries the close-time flags).
+    if (!this.#openCounted.delete(r)) c.opened.inc();
     c.closed.inc();
     c.sent.inc(r.bytesSent);
     c.received.inc(r.bytesReceived);

@@ -1,0 +1,58 @@
+// W3C Trace Context at the waypoint: traceparent/tracestate pass through; one is started when absent
+// or invalid. Unit-level on forwardRequestHeaders, plus one request end to end.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { forwardRequestHeaders } from '../../src/dataplane/headers.ts';
+import { curl } from '../helpers/curl.ts';
+import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { startHttpUpstream, type EchoBody, type HttpUpstream } from '../helpers/upstream.ts';
+
+const TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+const valid = /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/;
+
+function get(headers: string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) out.push(headers[i + 1]!);
+  return out;
+}
+
+describe('traceparent', () => {
+  test('a valid traceparent and its tracestate pass through unchanged', () => {
+    const f = forwardRequestHeaders(['traceparent', TP, 'tracestate', 'congo=t61rcWkgMzE'], 'api.test');
+    assert.deepEqual(get(f.headers, 'traceparent'), [TP]);
+    assert.deepEqual(get(f.headers, 'tracestate'), ['congo=t61rcWkgMzE']);
+    assert.equal(f.traceparent, TP);
+  });
+
+  test('absent or invalid: a new sampled root is started', () => {
+    for (const raw of [[], ['traceparent', 'garbage'], ['traceparent', `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`]]) {
+      const f = forwardRequestHeaders(raw, 'api.test');
+      const tp = get(f.headers, 'traceparent');
+      assert.equal(tp.length, 1, JSON.stringify(f.headers));
+      assert.match(tp[0]!, valid);
+      assert.equal(f.traceparent, tp[0]);
+    }
+    assert.notEqual(forwardRequestHeaders([], 'a').traceparent, forwardRequestHeaders([], 'a').traceparent);
+  });
+});
+
+describe('traceparent end to end', () => {
+  let up: HttpUpstream;
+  let wp: InProcess;
+  before(async () => {
+    up = await startHttpUpstream();
+    wp = await startInProcess(WAYPOINT_YAML
+      + serviceEntry('api', `hosts: [api.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`));
+  });
+  after(async () => {
+    await wp?.close();
+    await up?.close();
+  });
+
+  test('the upstream sees the client traceparent, or a new one', async () => {
+    const kept = JSON.parse((await curl(['-x', wp.proxyUrl, '-H', `traceparent: ${TP}`, 'http://api.test/t'])).stdout) as EchoBody;
+    assert.equal(kept.headers.traceparent, TP);
+    const started = JSON.parse((await curl(['-x', wp.proxyUrl, 'http://api.test/t'])).stdout) as EchoBody;
+    assert.match(String(started.headers.traceparent), valid);
+  });
+});
