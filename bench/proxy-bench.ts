@@ -14,8 +14,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runPaced, runWrk, type LoadResult, type LoadSpec } from './lib/load.ts';
-import { cpuSeconds, peakRssMiB, startServer, stopAll, type Server } from './lib/processes.ts';
-import { checks, markdown, ratios, reconcile, trustworthy, type Phase, type PhaseResult, type TargetName } from './lib/report.ts';
+import {
+  cpuSeconds, otherCpuShare, peakRssMiB, sampleMachine, startServer, stopAll, type MachineSample, type Server,
+} from './lib/processes.ts';
+import {
+  checks, markdown, OTHER_CPU_WARN, ratios, reconcile, trustworthy, type Phase, type PhaseResult, type TargetName,
+} from './lib/report.ts';
 import { COUNT_PATH } from './upstream-server.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -123,24 +127,38 @@ async function settle(upstream: Server): Promise<void> {
   }
 }
 
+interface Sample {
+  readonly served: number;
+  readonly machine: MachineSample;
+  readonly proxyCpuS: number;
+  readonly upstreamCpuS: number;
+}
+
+async function sample(upstream: Server, t: Target): Promise<Sample> {
+  return {
+    served: await upstreamCount(upstream), machine: sampleMachine(),
+    proxyCpuS: t.proxyPid ? cpuSeconds(t.proxyPid) : 0, upstreamCpuS: cpuSeconds(upstream.pid),
+  };
+}
+
 async function measure(
   upstream: Server, t: Target, phase: Phase, connections: number, run: () => Promise<LoadResult>,
 ): Promise<PhaseResult> {
-  const served0 = await upstreamCount(upstream);
-  const proxyCpu0 = t.proxyPid ? cpuSeconds(t.proxyPid) : 0;
-  const upstreamCpu0 = cpuSeconds(upstream.pid);
+  const a = await sample(upstream, t);
   const load = await run();
   await settle(upstream);
-  // Both CPU and served requests cover the same window (warm-up lead-in included), so their
-  // ratio is the cost per request even though the client only timed part of them.
-  const served = (await upstreamCount(upstream)) - served0;
-  const per1k = (cpu: number): number => (cpu / Math.max(served, 1)) * 1000;
+  const b = await sample(upstream, t);
+  const served = b.served - a.served;
+  // CPU and served requests cover the same window (the paced lead-in included), so their ratio is
+  // the cost per request even though the client timed only part of those requests.
+  const per1k = (cpuS: number): number => (cpuS / Math.max(served, 1)) * 1000;
   return {
     target: t.name, phase, load, upstreamServed: served,
     verified: reconcile(load, served, phase === 'saturation' ? connections : 0),
-    proxyCpuSPer1k: t.proxyPid ? per1k(cpuSeconds(t.proxyPid) - proxyCpu0) : undefined,
-    upstreamCpuSPer1k: per1k(cpuSeconds(upstream.pid) - upstreamCpu0),
+    proxyCpuSPer1k: t.proxyPid ? per1k(b.proxyCpuS - a.proxyCpuS) : undefined,
+    upstreamCpuSPer1k: per1k(b.upstreamCpuS - a.upstreamCpuS),
     proxyPeakRssMiB: t.proxyPid ? peakRssMiB(t.proxyPid) : undefined,
+    otherCpuShare: otherCpuShare(a.machine, b.machine, os.cpus().length),
   };
 }
 
@@ -173,6 +191,18 @@ function gitState(dir: string): { commit: string; dirty: boolean } {
   }
 }
 
+/** One second with nothing of ours running: how busy is the machine before we start? */
+async function preflightOtherCpuShare(): Promise<number> {
+  const a = sampleMachine();
+  await sleep(1000);
+  const share = otherCpuShare(a, sampleMachine(), os.cpus().length);
+  if (share > OTHER_CPU_WARN) {
+    process.stderr.write(`WARNING: other processes already use ${(share * 100).toFixed(0)}% of the machine's CPU; `
+      + 'the results will be distorted\n');
+  }
+  return share;
+}
+
 async function main(): Promise<void> {
   const o = parseOptions();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -180,6 +210,7 @@ async function main(): Promise<void> {
   mkdirSync(runDir, { recursive: true });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll().then(() => process.exit(130)));
   process.stderr.write(`${os.cpus().length} CPUs shared by load generator, proxy and upstream; logs in ${runDir}\n`);
+  const idleOtherCpuShare = await preflightOtherCpuShare();
   const results: PhaseResult[] = [];
   try {
     const { upstream, targets } = await startAll(o, runDir);
@@ -194,7 +225,7 @@ async function main(): Promise<void> {
   const report = {
     startedAt: stamp,
     egressway: { root: o.egresswayRoot, ...gitState(o.egresswayRoot) }, harness: gitState(REPO),
-    node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model,
+    node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, idleOtherCpuShare,
     options: o, results, ratios: r, checks: cs, logs: runDir,
   };
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);

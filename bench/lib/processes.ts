@@ -4,6 +4,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Server {
@@ -105,6 +106,58 @@ export function cpuSeconds(pid: number): number {
   // field 3 (state) onwards, so utime (14) and stime (15) are at 11 and 12.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** CPU seconds of every bench server still running (generators are sampled once reaped, below). */
+function liveChildrenCpuSeconds(): number {
+  let sum = 0;
+  for (const pid of live.keys()) sum += cpuSeconds(pid);
+  return sum;
+}
+
+/**
+ * This process plus its reaped children (cutime, cstime: fields 16 and 17), in seconds. A load
+ * generator's CPU shows up here once it has exited and Node has waited for it.
+ */
+function selfAndReapedCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
+
+/**
+ * Busy CPU seconds of the whole machine, all cores: everything in /proc/stat but idle and iowait.
+ * irq and softirq are in: a process's system time already includes the softirq work done on its
+ * behalf in its own context, and leaving them out undercounts the machine against its processes.
+ * Loopback softirq work done in ksoftirqd is charged to no bench process, so under saturation a few
+ * percent of the bench's own networking reads as other load.
+ */
+function machineBusyCpuSeconds(): number {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / CLK_TCK;
+}
+
+export interface MachineSample {
+  readonly wallS: number;
+  readonly busyS: number;
+  readonly benchS: number;
+}
+
+/** Take one before and one after a phase, while no load generator is running. */
+export function sampleMachine(): MachineSample {
+  const benchS = selfAndReapedCpuSeconds() + liveChildrenCpuSeconds();
+  return { wallS: performance.now() / 1000, busyS: machineBusyCpuSeconds(), benchS };
+}
+
+/**
+ * Share of the machine's CPU capacity that went to anything but the bench between two samples:
+ * other processes, the kernel on their behalf, or the hypervisor (steal). On a 2-core machine any
+ * of it comes straight out of the proxy's budget.
+ */
+export function otherCpuShare(a: MachineSample, b: MachineSample, cores: number): number {
+  const other = (b.busyS - a.busyS) - (b.benchS - a.benchS);
+  return Math.max(0, other / ((b.wallS - a.wallS) * cores));
 }
 
 /** VmHWM: the peak resident set size since the process started, in MiB. */

@@ -18,7 +18,15 @@ export interface PhaseResult {
   readonly upstreamCpuSPer1k: number;
   /** Proxy VmHWM at the end of the phase (it only grows). */
   readonly proxyPeakRssMiB?: number;
+  /** Share of the machine's CPU taken by processes outside the bench during the phase. */
+  readonly otherCpuShare: number;
 }
+
+/**
+ * Above this, other work on the machine distorts the phase enough to say so. Not lower: the
+ * measure itself reads a few percent at saturation on a quiet machine (see machineBusyCpuSeconds).
+ */
+export const OTHER_CPU_WARN = 0.1;
 
 export interface Goals {
   /** Egressway req/s at saturation as a share of the baseline's. */
@@ -115,9 +123,21 @@ function resultsTable(results: readonly PhaseResult[]): string[] {
   return lines;
 }
 
+function noiseWarnings(results: readonly PhaseResult[]): string[] {
+  const noisy = results.filter((x) => x.otherCpuShare > OTHER_CPU_WARN);
+  if (noisy.length === 0) return [];
+  return [
+    '',
+    ...noisy.map((x) => `WARNING: ${x.target} ${x.phase}: ${pct(x.otherCpuShare)} of the machine's CPU went to `
+      + 'processes outside the bench'),
+    'Those numbers are distorted; rerun when the machine is quiet.',
+  ];
+}
+
 export function markdown(results: readonly PhaseResult[], r: Ratios, cs: readonly Check[]): string {
   return [
     ...resultsTable(results),
+    ...noiseWarnings(results),
     '',
     `egressway / baseline req/s at saturation: ${pct(r.saturationShareOfBaseline)}`,
     `added p99 vs direct at the paced rate: egressway ${r.addedP99MsVsDirect.toFixed(2)} ms, `
