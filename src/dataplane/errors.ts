@@ -9,6 +9,8 @@ export type FailureCode =
   | 'bad_request'         // unparsable target or Host
   | 'no_healthy_upstream' // cluster has no endpoints
   | 'ssrf_refused'        // the dialled address is refused by the SSRF guard
+  | 'rbac_denied'         // an AuthorizationPolicy denied it (details come from the decision)
+  | 'bad_path'            // the path cannot be normalised (e.g. %00)
   | 'dns_failure'
   | 'connect_failure'
   | 'connect_timeout'
@@ -39,6 +41,8 @@ export const FAILURES: Readonly<Record<FailureCode, FailureInfo>> = {
   no_healthy_upstream: { status: 503, flag: 'UH', details: 'no_healthy_upstream', body: 'no healthy upstream' },
   // Like an RBAC denial: 403 and no response flag; the details name the guard.
   ssrf_refused: { status: 403, flag: '-', details: 'egress_denied{ssrf_guard}', body: '' },
+  rbac_denied: { status: 403, flag: '-', details: 'rbac_access_denied_matched_policy[none]', body: 'RBAC: access denied' },
+  bad_path: { status: 400, flag: '-', details: 'path_normalization_failed', body: 'Bad Request' },
   dns_failure: { status: 503, flag: 'DF', details: 'dns_resolution_failure', body: 'DNS resolution failure' },
   connect_failure: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', body: `${RESET} connection failure` },
   connect_timeout: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_timeout}', body: `${RESET} connection timeout` },

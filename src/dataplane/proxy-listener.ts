@@ -15,6 +15,8 @@ import { forwardRequestHeaders } from './headers.ts';
 import { errReason, forwardHttp } from './http-forward.ts';
 import { localReply, rawReply } from './local-reply.ts';
 import { planRoute, type Plan } from './plan.ts';
+import { authorize } from './authorize.ts';
+import { normalizePath } from '../policy/normalize-path.ts';
 import { finisher, markFailure, newRecord, socketAddrs, type RecordSink } from './record.ts';
 import { dialTcp, splice } from './tunnel.ts';
 import type { Endpoint, Upstreams } from './upstream.ts';
@@ -160,6 +162,25 @@ export class ProxyListener {
       req.resume();
       return localReply(res, record, plan.code, plan.message, this.#draining);
     }
+    // Istio's default pathNormalization (BASE); the normalised path is what goes upstream.
+    let path = target.path;
+    if (path.includes('%') || path.includes('\\') || path.includes('/.')) {
+      const n = normalizePath(path);
+      if (!n.ok) {
+        req.resume();
+        return localReply(res, record, 'bad_path', n.reason, this.#draining);
+      }
+      path = n.path;
+    }
+    const decision = authorize(snap, plan, {
+      protocol: 'http', sourceIp: req.socket.remoteAddress ?? '', identity: this.#identities.get(req.socket),
+      host: target.host, port: target.authority.port, method: req.method, path, headers: req.headers,
+    });
+    if (decision && !decision.allow) {
+      req.resume();
+      record.connectionTerminationDetails = decision.reason;
+      return localReply(res, record, 'rbac_denied', decision.reason, this.#draining, decision.details);
+    }
     const fwd = forwardRequestHeaders(req.rawHeaders, target.host);
     record.requestId = fwd.requestId;
     record.xForwardedFor = fwd.xForwardedFor;
@@ -168,7 +189,7 @@ export class ProxyListener {
     this.#withEndpoint(cluster, target.authority, record, (ep) => {
       forwardHttp({
         req, res, record, pool: this.#deps.upstreams.pool(clusterName, ep),
-        method: req.method ?? 'GET', path: target.path, fwd, closeAfter: this.#draining,
+        method: req.method ?? 'GET', path, fwd, closeAfter: this.#draining,
       });
     }, (code, reason) => {
       req.resume();
@@ -241,6 +262,14 @@ export class ProxyListener {
       this.#server.emit('connection', socket);
       return;
     }
+    const decision = authorize(snap, plan, {
+      protocol: 'tcp', sourceIp: socket.remoteAddress ?? '', identity: this.#identities.get(socket),
+      host: req.url ?? '', port: authority.port,
+    });
+    if (decision && !decision.allow) {
+      rawReply(socket, record, 'rbac_denied', decision.reason, decision.details);
+      return finish();
+    }
     const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
     this.#tunnels.add(socket);
     this.#withEndpoint(cluster, authority, record, (ep) => {
@@ -292,6 +321,14 @@ export class ProxyListener {
     applyPlan(record, plan);
     if (plan.kind === 'reject') {
       rawReply(socket, record, plan.code, plan.message);
+      return finish();
+    }
+    const decision = authorize(snap, plan, {
+      protocol: 'http', sourceIp: socket.remoteAddress ?? '', identity: this.#identities.get(socket),
+      host: target.host, port: target.authority.port, method: req.method, path: target.path, headers: req.headers,
+    });
+    if (decision && !decision.allow) {
+      rawReply(socket, record, 'rbac_denied', decision.reason, decision.details);
       return finish();
     }
     const fwd = forwardRequestHeaders(req.rawHeaders, target.host, true);

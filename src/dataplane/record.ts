@@ -36,10 +36,10 @@ export function socketAddrs(r: RequestRecord, s: Socket): void {
   r.upstreamLocalAddress = addr(s.localAddress, s.localPort);
 }
 
-export function markFailure(r: RequestRecord, code: FailureCode, reason?: string): void {
+export function markFailure(r: RequestRecord, code: FailureCode, reason?: string, details?: string): void {
   const f = FAILURES[code];
   r.responseFlags = f.flag;
-  r.responseCodeDetails = f.details;
+  r.responseCodeDetails = details ?? f.details;
   if (reason && (f.flag === 'UF' || f.flag === 'UC' || f.flag === 'UR' || f.flag === 'UPE')) r.upstreamTransportFailureReason = reason;
 }
 
