@@ -1,7 +1,7 @@
 // Puts several proxy-bench results side by side, one row per run plus a median row per Egressway
 // checkout and commit, so that A/B runs of two commits read as two groups.
 //
-//   node bench/compare.ts .bench/results-*.json
+//   node_modules/.bin/node bench/compare.ts .bench/results-*.json
 import { readFileSync } from 'node:fs';
 import type { PhaseResult, Ratios } from './lib/report.ts';
 
