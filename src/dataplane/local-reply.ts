@@ -34,17 +34,37 @@ export function localReply(res: ServerResponse, r: RequestRecord, code: FailureC
   res.end(body);
 }
 
-/** A complete HTTP/1.1 response written to a raw socket (CONNECT refusals), then closed. */
-export function rawReply(socket: Duplex, r: RequestRecord, code: FailureCode, reason: string, details?: string): void {
+/** How a tunnel request (CONNECT over HTTP/1.1, or an HBONE stream) is answered. */
+export interface TunnelResponder {
+  /** 200: the tunnel is open and bytes flow on the stream from now on. */
+  accept(): void;
+  /** A refusal with a short body; the stream is closed after it. */
+  refuse(status: number, headers: Readonly<Record<string, string>>, body: string): void;
+}
+
+/** Answers on a raw HTTP/1.1 socket, as a CONNECT or Upgrade request arrives. */
+export function http1Responder(socket: Duplex): TunnelResponder {
+  return {
+    accept() {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    },
+    refuse(status, headers, body) {
+      if (socket.destroyed || !socket.writable) return;
+      let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+      for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+      socket.end(`${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    },
+  };
+}
+
+/** Refuses a tunnel request through its responder, and records why. */
+export function refuseTunnel(respond: TunnelResponder, r: RequestRecord, code: FailureCode, reason: string, details?: string): void {
   const f = FAILURES[code];
   markFailure(r, code, reason, details);
   r.responseCode = f.status;
   const body = replyBody(code, reason);
   r.bytesSent = Buffer.byteLength(body);
-  if (socket.destroyed || !socket.writable) return;
-  socket.end(
-    `HTTP/1.1 ${f.status} ${STATUS_CODES[f.status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\n`
-    + `content-length: ${r.bytesSent}\r\nx-egressway-flags: ${f.flag}\r\nx-egressway-details: ${r.responseCodeDetails}\r\n`
-    + `connection: close\r\n\r\n${body}`,
-  );
+  respond.refuse(f.status, {
+    'content-type': 'text/plain; charset=utf-8', 'x-egressway-flags': f.flag, 'x-egressway-details': r.responseCodeDetails,
+  }, body);
 }

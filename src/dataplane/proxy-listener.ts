@@ -13,11 +13,11 @@ import { formatAuthority, parseAuthority, splitAbsolute, type Authority } from '
 import { classifyUpstreamError, DataplaneError, type FailureCode } from './errors.ts';
 import { forwardRequestHeaders } from './headers.ts';
 import { errReason, forwardHttp } from './http-forward.ts';
-import { localReply, rawReply } from './local-reply.ts';
+import { http1Responder, localReply, refuseTunnel, type TunnelResponder } from './local-reply.ts';
 import { planRoute, type Plan } from './plan.ts';
 import { authorize } from './authorize.ts';
 import { normalizePath } from '../policy/normalize-path.ts';
-import { finisher, markFailure, newRecord, socketAddrs, type RecordSink } from './record.ts';
+import { addr, finisher, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink } from './record.ts';
 import { dialTcp, splice } from './tunnel.ts';
 import type { Endpoint, Upstreams } from './upstream.ts';
 
@@ -39,6 +39,34 @@ export interface ProxyDeps {
   readonly onTunnelOpen?: (r: RequestRecord) => void;
 }
 
+/**
+ * A tunnel request, however it arrived: CONNECT on this listener, or an HBONE stream on 15008.
+ * Both take the same path through routing, policy, upstream and telemetry.
+ */
+export interface InboundTunnel {
+  /** The tunnel's bytes, after the request head. */
+  readonly stream: Duplex;
+  /** CONNECT authority as sent: host:port or VIP:port. */
+  readonly authority: string;
+  /** Verified peer identity; null when the peer presented no SPIFFE ID; undefined without mTLS. */
+  readonly identity: Identity | null | undefined;
+  readonly local: string;
+  readonly remote: string;
+  readonly protocol: string;
+  readonly userAgent?: string;
+  /** Source workload name from baggage, for telemetry. */
+  readonly sourceWorkload?: string;
+  readonly respond: TunnelResponder;
+}
+
+interface Peer {
+  readonly identity: Identity | null | undefined;
+  readonly local: string;
+  readonly remote: string;
+  readonly remoteIp: string;
+  readonly sourceWorkload?: string;
+}
+
 interface Target {
   readonly authority: Authority;
   /** Host header to send upstream. */
@@ -50,13 +78,15 @@ export class ProxyListener {
   #server: Server;
   #deps: ProxyDeps;
   /** Sockets that arrived by CONNECT to an HTTP port: their requests route by the CONNECT authority. */
-  #tunnelTargets = new WeakMap<Socket, Authority>();
+  #tunnelTargets = new WeakMap<Duplex, Authority>();
   #tunnels = new Set<Duplex>();
   #inflight = 0;
   #draining = false;
   #idleWaiters: (() => void)[] = [];
   /** Verified client identity per TLS connection, parsed once at handshake. */
-  #identities = new WeakMap<Socket, Identity | null>();
+  #identities = new WeakMap<Duplex, Identity | null>();
+  /** Streams handed in by acceptTunnel: their peer is not the stream's socket address. */
+  #peers = new WeakMap<Duplex, Peer>();
   #connections = 0;
 
   constructor(deps: ProxyDeps) {
@@ -120,14 +150,23 @@ export class ProxyListener {
     await closed;
   }
 
-  #identify(record: RequestRecord, socket: Socket): void {
-    const id = this.#identities.get(socket);
-    if (id === undefined) return;
+  /** Who is on the other end of `stream`: a handed-in tunnel's peer, or the socket itself. */
+  #peer(stream: Duplex): Peer {
+    const known = this.#peers.get(stream);
+    if (known) return known;
+    const s = stream as Socket;
+    const remoteIp = s.remoteAddress ?? '';
+    return { identity: this.#identities.get(stream), local: addr(s.localAddress, s.localPort), remote: addr(remoteIp, s.remotePort), remoteIp };
+  }
+
+  #identify(record: RequestRecord, peer: Peer): void {
+    if (peer.sourceWorkload) record.sourceWorkload = peer.sourceWorkload;
+    if (peer.identity === undefined) return;
     // A client certificate was verified at the handshake: mutual TLS, with or without a SPIFFE ID.
     record.connectionSecurityPolicy = 'mutual_tls';
-    if (id) {
-      record.sourcePrincipal = id.uri;
-      record.sourceNamespace = id.namespace;
+    if (peer.identity) {
+      record.sourcePrincipal = peer.identity.uri;
+      record.sourceNamespace = peer.identity.namespace;
     }
   }
 
@@ -141,8 +180,9 @@ export class ProxyListener {
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     const snap = this.#deps.snapshots.current();
-    const record = newRecord(req, 'http');
-    this.#identify(record, req.socket);
+    const peer = this.#peer(req.socket);
+    const record = recordFromRequest(req, 'http', peer);
+    this.#identify(record, peer);
     this.#inflight++;
     const finish = finisher(record, this.#deps.sink);
     res.once('close', () => {
@@ -173,7 +213,7 @@ export class ProxyListener {
       path = n.path;
     }
     const decision = authorize(snap, plan, {
-      protocol: 'http', sourceIp: req.socket.remoteAddress ?? '', identity: this.#identities.get(req.socket),
+      protocol: 'http', sourceIp: peer.remoteIp, identity: peer.identity,
       host: target.host, port: target.authority.port, method: req.method, path, headers: req.headers,
     });
     if (decision && !decision.allow) {
@@ -238,56 +278,59 @@ export class ProxyListener {
   }
 
   #onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const snap = this.#deps.snapshots.current();
-    const record = newRecord(req, 'tcp');
-    this.#identify(record, socket);
     socket.on('error', () => {});
+    if (head.length) socket.unshift(head);
+    const peer = this.#peer(socket);
+    this.acceptTunnel({
+      stream: socket, authority: req.url ?? '', identity: peer.identity, local: peer.local, remote: peer.remote,
+      protocol: `HTTP/${req.httpVersion}`, userAgent: req.headers['user-agent'], respond: http1Responder(socket),
+    });
+  }
+
+  /** Routes, authorizes and opens a tunnel. HTTP ports are terminated and served request by request. */
+  acceptTunnel(t: InboundTunnel): void {
+    const snap = this.#deps.snapshots.current();
+    const record = newRecord({
+      kind: 'tcp', method: 'CONNECT', path: '', protocol: t.protocol, authority: t.authority,
+      userAgent: t.userAgent ?? '', requestId: '', local: t.local, remote: t.remote,
+    });
+    const peer: Peer = { identity: t.identity, local: t.local, remote: t.remote, remoteIp: hostOf(t.remote), sourceWorkload: t.sourceWorkload };
+    this.#identify(record, peer);
     const finish = finisher(record, this.#deps.sink);
-    const authority = parseAuthority(req.url, 0);
-    if (!authority || authority.port === 0) {
-      rawReply(socket, record, 'bad_request', `CONNECT target "${req.url ?? ''}" must be host:port`);
-      return finish();
-    }
+    const refuse = (code: FailureCode, reason: string, details?: string) => {
+      refuseTunnel(t.respond, record, code, reason, details);
+      finish();
+    };
+    const authority = parseAuthority(t.authority, 0);
+    if (!authority || authority.port === 0) return refuse('bad_request', `CONNECT target "${t.authority}" must be host:port`);
     const plan = planRoute(snap, authority.host, authority.port, 'connect');
     applyPlan(record, plan);
-    if (plan.kind === 'reject') {
-      rawReply(socket, record, plan.code, plan.message);
-      return finish();
-    }
+    if (plan.kind === 'reject') return refuse(plan.code, plan.message);
     if (plan.kind === 'forward' && plan.terminate) {
       // L7 port: answer the CONNECT, then parse what flows inside as HTTP through the same path.
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      this.#tunnelTargets.set(socket, authority);
-      if (head.length) socket.unshift(head);
-      this.#server.emit('connection', socket);
+      this.#tunnelTargets.set(t.stream, authority);
+      this.#peers.set(t.stream, peer);
+      t.respond.accept();
+      this.#server.emit('connection', t.stream);
       return;
     }
-    const decision = authorize(snap, plan, {
-      protocol: 'tcp', sourceIp: socket.remoteAddress ?? '', identity: this.#identities.get(socket),
-      host: req.url ?? '', port: authority.port,
-    });
-    if (decision && !decision.allow) {
-      rawReply(socket, record, 'rbac_denied', decision.reason, decision.details);
-      return finish();
-    }
+    const decision = authorize(snap, plan, { protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port });
+    if (decision && !decision.allow) return refuse('rbac_denied', decision.reason, decision.details);
     const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
-    this.#tunnels.add(socket);
+    this.#tunnels.add(t.stream);
+    const failed = (code: FailureCode, reason: string) => {
+      this.#tunnels.delete(t.stream);
+      this.#settle();
+      refuse(code, reason);
+    };
     this.#withEndpoint(cluster, authority, record, (ep) => {
       dialTcp(ep, this.#deps.connectTimeoutMs ?? 10_000).then((up) => {
         socketAddrs(record, up);
         record.responseCode = 200;
-        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        if (head.length) up.write(head);
-        this.#splice(socket, up, record, finish);
-      }, (err) => this.#tunnelFailed(socket, record, classifyUpstreamError(err, false), errReason(err), finish));
-    }, (code, reason) => this.#tunnelFailed(socket, record, code, reason, finish));
-  }
-
-  #tunnelFailed(socket: Duplex, record: RequestRecord, code: FailureCode, reason: string, finish: () => void): void {
-    rawReply(socket, record, code, reason);
-    this.#tunnels.delete(socket);
-    this.#settle();
-    finish();
+        t.respond.accept();
+        this.#splice(t.stream, up, record, finish);
+      }, (err) => failed(classifyUpstreamError(err, false), errReason(err)));
+    }, failed);
   }
 
   #splice(client: Duplex, up: Socket, record: RequestRecord, finish: () => void): void {
@@ -306,35 +349,37 @@ export class ProxyListener {
 
   #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const snap = this.#deps.snapshots.current();
-    const record = newRecord(req, 'tcp');
-    this.#identify(record, socket);
+    const peer = this.#peer(socket);
+    const record = recordFromRequest(req, 'tcp', peer);
+    this.#identify(record, peer);
     socket.on('error', () => {});
     const finish = finisher(record, this.#deps.sink);
+    const respond = http1Responder(socket);
+    const refuse = (code: FailureCode, reason: string, details?: string) => {
+      refuseTunnel(respond, record, code, reason, details);
+      finish();
+    };
     const target = this.#httpTarget(req);
-    if ('error' in target) {
-      rawReply(socket, record, target.error, target.reason);
-      return finish();
-    }
+    if ('error' in target) return refuse(target.error, target.reason);
     record.path = target.path;
     record.authority = target.host;
     const plan = planRoute(snap, target.authority.host, target.authority.port, 'http');
     applyPlan(record, plan);
-    if (plan.kind === 'reject') {
-      rawReply(socket, record, plan.code, plan.message);
-      return finish();
-    }
+    if (plan.kind === 'reject') return refuse(plan.code, plan.message);
     const decision = authorize(snap, plan, {
-      protocol: 'http', sourceIp: socket.remoteAddress ?? '', identity: this.#identities.get(socket),
+      protocol: 'http', sourceIp: peer.remoteIp, identity: peer.identity,
       host: target.host, port: target.authority.port, method: req.method, path: target.path, headers: req.headers,
     });
-    if (decision && !decision.allow) {
-      rawReply(socket, record, 'rbac_denied', decision.reason, decision.details);
-      return finish();
-    }
+    if (decision && !decision.allow) return refuse('rbac_denied', decision.reason, decision.details);
     const fwd = forwardRequestHeaders(req.rawHeaders, target.host, true);
     record.requestId = fwd.requestId;
     const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
     this.#tunnels.add(socket);
+    const failed = (code: FailureCode, reason: string) => {
+      this.#tunnels.delete(socket);
+      this.#settle();
+      refuse(code, reason);
+    };
     this.#withEndpoint(cluster, target.authority, record, (ep) => {
       dialTcp(ep, this.#deps.connectTimeoutMs ?? 10_000).then((up) => {
         socketAddrs(record, up);
@@ -347,8 +392,8 @@ export class ProxyListener {
           record.responseCode = m ? Number(m[1]) : 0;
         });
         this.#splice(socket, up, record, finish);
-      }, (err) => this.#tunnelFailed(socket, record, classifyUpstreamError(err, false), errReason(err), finish));
-    }, (code, reason) => this.#tunnelFailed(socket, record, code, reason, finish));
+      }, (err) => failed(classifyUpstreamError(err, false), errReason(err)));
+    }, failed);
   }
 
   #onClientError(err: Error & { code?: string }, socket: Socket): void {
@@ -358,6 +403,12 @@ export class ProxyListener {
     }
     socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\negressway: malformed HTTP request (${err.code ?? err.message})\n`);
   }
+}
+
+function hostOf(address: string): string {
+  if (address.startsWith('[')) return address.slice(1, address.indexOf(']'));
+  const colon = address.lastIndexOf(':');
+  return colon > 0 ? address.slice(0, colon) : address;
 }
 
 function applyPlan(r: RequestRecord, plan: Plan): void {

@@ -7,20 +7,41 @@ import { formatAuthority } from './authority.ts';
 
 export type RecordSink = (r: RequestRecord) => void;
 
-export function newRecord(req: IncomingMessage, kind: 'http' | 'tcp'): RequestRecord {
-  const s = req.socket;
+export interface RecordStart {
+  readonly kind: 'http' | 'tcp';
+  readonly method: string;
+  readonly path: string;
+  readonly protocol: string;
+  readonly authority: string;
+  readonly userAgent: string;
+  readonly requestId: string;
+  readonly local: string;
+  readonly remote: string;
+}
+
+export function newRecord(s: RecordStart): RequestRecord {
   return {
-    startTime: Date.now(), protocolKind: kind,
-    method: req.method ?? '', path: kind === 'http' ? req.url ?? '' : '', protocol: `HTTP/${req.httpVersion}`,
-    authority: (kind === 'tcp' ? req.url : req.headers.host) ?? '',
+    startTime: Date.now(), protocolKind: s.kind,
+    method: s.method, path: s.path, protocol: s.protocol, authority: s.authority,
     responseCode: 0, responseFlags: '-', responseCodeDetails: '', connectionTerminationDetails: '',
     upstreamTransportFailureReason: '', bytesReceived: 0, bytesSent: 0, durationMs: 0, upstreamServiceTimeMs: null,
-    xForwardedFor: '', userAgent: header(req, 'user-agent'), requestId: header(req, 'x-request-id'),
+    xForwardedFor: '', userAgent: s.userAgent, requestId: s.requestId,
     upstreamHost: '', upstreamCluster: '', upstreamLocalAddress: '',
-    downstreamLocalAddress: addr(s.localAddress, s.localPort), downstreamRemoteAddress: addr(s.remoteAddress, s.remotePort),
+    downstreamLocalAddress: s.local, downstreamRemoteAddress: s.remote,
     requestedServerName: '', routeName: '', destinationService: 'unknown', destinationServiceNamespace: 'unknown',
     sourcePrincipal: '', sourceWorkload: '', sourceNamespace: '', connectionSecurityPolicy: 'none',
   };
+}
+
+/** A record for a request read by Node's HTTP server; `peer` overrides addresses for streams that are not sockets. */
+export function recordFromRequest(req: IncomingMessage, kind: 'http' | 'tcp', peer?: { local: string; remote: string }): RequestRecord {
+  const s = req.socket;
+  return newRecord({
+    kind, method: req.method ?? '', path: kind === 'http' ? req.url ?? '' : '', protocol: `HTTP/${req.httpVersion}`,
+    authority: (kind === 'tcp' ? req.url : req.headers.host) ?? '',
+    userAgent: header(req, 'user-agent'), requestId: header(req, 'x-request-id'),
+    local: peer?.local ?? addr(s.localAddress, s.localPort), remote: peer?.remote ?? addr(s.remoteAddress, s.remotePort),
+  });
 }
 
 function header(req: IncomingMessage, name: string): string {
