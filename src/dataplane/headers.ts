@@ -1,13 +1,13 @@
 // Header handling between client and upstream: hop-by-hop removal (RFC 9110 §7.6.1), Host
 // rewrite for absolute-form targets, x-request-id generation as Envoy does it, and W3C Trace Context.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomHex, uuid4 } from './ids.ts';
 
 // W3C Trace Context level 1 (version 00): all-zero trace or parent ids are invalid.
 const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** A new sampled root traceparent, for requests that arrive without a (valid) one. */
 export function newTraceparent(): string {
-  const b = randomBytes(24).toString('hex');
+  const b = randomHex(24);
   return `00-${b.slice(0, 32)}-${b.slice(32)}-01`;
 }
 
@@ -74,7 +74,7 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
     headers.push(name, value);
   }
   if (!requestId) {
-    requestId = randomUUID();
+    requestId = uuid4();
     headers.push('x-request-id', requestId);
   }
   if (!traceparent) {

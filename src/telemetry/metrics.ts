@@ -2,7 +2,8 @@
 // label set (reference §5.2), reporter="waypoint". Label values come from the snapshot (ServiceEntry
 // host and namespace), closed sets (codes, flags) or verified identities, never raw request input.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from './series.ts';
 import type { RequestRecord } from './record.ts';
 
 /** Envoy's default histogram buckets (HistogramSettingsImpl::defaultBuckets). */
@@ -20,8 +21,8 @@ const TCP_LABELS = [...PEER_LABELS, 'response_flags', 'connection_security_polic
 
 export const VERSION = '0.1.0';
 
-type Child = { inc(v?: number): void };
-type HChild = { observe(v: number): void };
+type Child = CounterSeries;
+type HChild = HistogramSeries;
 
 interface HttpChildren { requests: Child; duration: HChild; reqBytes: HChild; respBytes: HChild }
 interface TcpChildren { opened: Child; closed: Child; sent: Child; received: Child }
@@ -36,7 +37,7 @@ export interface HealthSources {
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly #requests = new Counter({ name: 'istio_requests_total', help: 'Requests through the waypoint', labelNames: HTTP_LABELS, registers: [this.registry] });
+  readonly #requests = new CounterFamily('istio_requests_total', 'Requests through the waypoint', HTTP_LABELS);
   readonly #duration = this.#histogram('istio_request_duration_milliseconds', 'Request duration in milliseconds');
   readonly #reqBytes = this.#histogram('istio_request_bytes', 'Request size in bytes (headers and body)');
   readonly #respBytes = this.#histogram('istio_response_bytes', 'Response size in bytes (headers and body)');
@@ -44,6 +45,8 @@ export class Metrics {
   readonly #tcpClosed = this.#tcp('istio_tcp_connections_closed_total', 'TCP connections closed');
   readonly #tcpSent = this.#tcp('istio_tcp_sent_bytes_total', 'Bytes sent to the client on TCP connections');
   readonly #tcpReceived = this.#tcp('istio_tcp_received_bytes_total', 'Bytes received from the client on TCP connections');
+  /** Per-request families outside prom-client (see series.ts), rendered after the registry. */
+  readonly #families = [this.#requests, this.#duration, this.#reqBytes, this.#respBytes, this.#tcpOpened, this.#tcpClosed, this.#tcpSent, this.#tcpReceived];
   readonly reloads = new Counter({ name: 'egressway_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
   // Bound children by label tuple: prom-client hashes a labels object on every call otherwise.
   #httpChildren = new Map<string, HttpChildren>();
@@ -94,12 +97,12 @@ export class Metrics {
     this.#loop?.disable();
   }
 
-  #histogram(name: string, help: string): Histogram<string> {
-    return new Histogram({ name, help, labelNames: HTTP_LABELS, buckets: ENVOY_BUCKETS, registers: [this.registry] });
+  #histogram(name: string, help: string): HistogramFamily {
+    return new HistogramFamily(name, help, HTTP_LABELS, ENVOY_BUCKETS);
   }
 
-  #tcp(name: string, help: string): Counter<string> {
-    return new Counter({ name, help, labelNames: TCP_LABELS, registers: [this.registry] });
+  #tcp(name: string, help: string): CounterFamily {
+    return new CounterFamily(name, help, TCP_LABELS);
   }
 
   record(r: RequestRecord): void {
@@ -119,8 +122,8 @@ export class Metrics {
     if (!c) {
       const v = [...peerValues(r, 'http'), String(r.responseCode), '', r.responseFlags, r.connectionSecurityPolicy];
       c = {
-        requests: this.#requests.labels(...v), duration: this.#duration.labels(...v),
-        reqBytes: this.#reqBytes.labels(...v), respBytes: this.#respBytes.labels(...v),
+        requests: this.#requests.series(v), duration: this.#duration.series(v),
+        reqBytes: this.#reqBytes.series(v), respBytes: this.#respBytes.series(v),
       };
       this.#httpChildren.set(key, c);
     }
@@ -135,7 +138,7 @@ export class Metrics {
     let c = this.#tcpChildren.get(key);
     if (!c) {
       const v = [...peerValues(r, 'tcp'), r.responseFlags, r.connectionSecurityPolicy];
-      c = { opened: this.#tcpOpened.labels(...v), closed: this.#tcpClosed.labels(...v), sent: this.#tcpSent.labels(...v), received: this.#tcpReceived.labels(...v) };
+      c = { opened: this.#tcpOpened.series(v), closed: this.#tcpClosed.series(v), sent: this.#tcpSent.series(v), received: this.#tcpReceived.series(v) };
       this.#tcpChildren.set(key, c);
     }
     return c;
@@ -151,7 +154,9 @@ export class Metrics {
   }
 
   async exposition(): Promise<string> {
-    return this.registry.metrics();
+    let out = await this.registry.metrics();
+    for (const f of this.#families) out += f.render();
+    return out;
   }
 }
 
