@@ -18,6 +18,7 @@ import type { Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import type { RequestRecord } from './telemetry/record.ts';
 import { ServiceSummaries } from './telemetry/summary.ts';
+import { startHbone, type HboneOptions } from './hbone/wire.ts';
 
 export interface WaypointOptions {
   readonly configPaths: readonly string[];
@@ -30,8 +31,12 @@ export interface WaypointOptions {
   readonly connectTimeoutMs?: number;
   /** SSRF guard exceptions (--allow-cidr) and additions (--deny-cidr). */
   readonly dialPolicy?: DialPolicyOptions;
+  /** DestinationRule credentialName Secrets: `<dir>/<namespace>/<name>/{tls.crt,tls.key,ca.crt}`. */
+  readonly secretsDir?: string;
   /** TLS (and, with `ca`, required client certificates) on the proxy listener. PEM contents. */
   readonly proxyTls?: { readonly cert: string; readonly key: string; readonly ca?: string };
+  /** The HBONE listener (15008): mTLS HTTP/2 CONNECT. File paths, reloaded when they change. */
+  readonly hbone?: HboneOptions;
   readonly accessLog: AccessLogFormat;
   readonly watch: boolean;
   readonly logger: Logger;
@@ -40,7 +45,7 @@ export interface WaypointOptions {
 }
 
 export interface RunningWaypoint {
-  readonly listeners: Readonly<Record<'proxy' | 'admin' | 'status' | 'stats', string>>;
+  readonly listeners: Readonly<Record<'proxy' | 'admin' | 'status' | 'stats', string>> & { readonly hbone?: string };
   readonly store: SnapshotStore;
   readonly source: FileSource;
   stop(graceMs: number): Promise<void>;
@@ -62,7 +67,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const first = await source.reload();
   if (!first.ok) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
   const accessLog = createAccessLog(o.accessLog);
-  const upstreams = new Upstreams(new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs }), { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy) });
+  const upstreams = new Upstreams(new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs }), { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy), secretsDir: o.secretsDir });
   logBindings(log, undefined, store.current());
   store.onSwap((next, prev) => {
     upstreams.retain(new Set(next.clusters.keys()));
@@ -109,13 +114,18 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   started.push(status);
   await bind('stats', '--stats-port', () => stats.listen(o.ports.stats, o.listenAddress));
   started.push(stats);
+  const hbone = o.hbone ? await startHbone(o.hbone, o.listenAddress, (t) => proxy.acceptTunnel(t), log).catch(async (err: Error) => {
+    await Promise.allSettled(started.map((s) => s.close()));
+    throw new StartupError(err.message);
+  }) : undefined;
+  if (hbone) (listeners as Record<string, string>).hbone = hbone.address;
   if (o.watch) await source.watch();
   return {
     listeners, store, source,
     async stop(graceMs) {
       draining = true;
       source.close();
-      await proxy.drain(graceMs);
+      await Promise.all([proxy.drain(graceMs), hbone?.close(graceMs)]);
       await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
       metrics.close();
       accessLog.flush();

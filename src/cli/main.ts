@@ -4,6 +4,11 @@ import { Command } from 'commander';
 import { VERSION } from '../telemetry/metrics.ts';
 import { registerRun } from './run.ts';
 import { registerStat } from './stat.ts';
+import { registerCheck } from './check.ts';
+import { registerAnalyze } from './analyze.ts';
+import { registerMigrate } from './migrate.ts';
+import { registerCerts } from './certs.ts';
+import { registerAgent } from './agent.ts';
 
 const program = new Command('egressway')
   .description('An Istio-compatible ambient egress waypoint')
@@ -11,6 +16,11 @@ const program = new Command('egressway')
   .showHelpAfterError('(run with --help for usage)');
 registerRun(program);
 registerStat(program);
+registerCheck(program);
+registerAnalyze(program);
+registerMigrate(program);
+registerCerts(program);
+registerAgent(program);
 
 // Never show a stack trace to an operator: one line with the cause.
 process.on('uncaughtException', (err) => {

@@ -8,7 +8,7 @@ import type { AccessLogFormat } from '../telemetry/access-log.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
 import { collect, oneOf, parseDuration, parsePort, parseWaypointRef } from './args.ts';
-import { readMeshConfig } from './mesh-config.ts';
+import { meshNumTrustedProxies, readMeshConfig } from './mesh-config.ts';
 
 interface RunFlags {
   config: string[];
@@ -30,6 +30,12 @@ interface RunFlags {
   denyCidr?: string[];
   proxyTlsKey?: string;
   clientCa?: string;
+  hbonePort: number;
+  secretsDir?: string;
+  hboneCert?: string;
+  hboneKey?: string;
+  trustBundle?: string;
+  numTrustedProxies?: number;
   drainDuration: number;
   watch: boolean;
   logLevel: string;
@@ -56,6 +62,12 @@ export function registerRun(program: Command): void {
     .option('--proxy-tls-cert <file>', 'serve the proxy listener over TLS with this certificate (PEM)')
     .option('--proxy-tls-key <file>', 'private key for --proxy-tls-cert (PEM)')
     .option('--client-ca <file>', 'require proxy clients to present a certificate from this CA; its SPIFFE ID is the source identity')
+    .option('--hbone-port <port>', 'HBONE listener (mTLS HTTP/2 CONNECT from agents and ztunnel); on when --hbone-cert is set', parsePort, 15008)
+    .option('--hbone-cert <file>', "the waypoint's certificate, spiffe://<td>/ns/<gw-ns>/sa/<gw-name> (egressway certs issue --waypoint); reloaded on change")
+    .option('--hbone-key <file>', 'private key for --hbone-cert')
+    .option('--trust-bundle <file>', 'roots HBONE client certificates must chain to (several allowed, for rotation)')
+    .option('--num-trusted-proxies <n>', 'X-Forwarded-For hops to trust for remoteIpBlocks / remote.ip (meshConfig gatewayTopology.numTrustedProxies)', parseCount)
+    .option('--secrets-dir <dir>', 'DestinationRule credentialName Secrets, laid out as <dir>/<namespace>/<name>/tls.crt, tls.key, ca.crt')
     .option('--access-log <format>', 'json | text | off', oneOf(['json', 'text', 'off'] as const), 'json')
     .option('--drain-duration <duration>', 'on SIGTERM, how long in-flight requests may finish', parseDuration, 5_000)
     .option('--no-watch', 'do not reload when config files change')
@@ -67,6 +79,7 @@ function portClash(f: RunFlags): string | undefined {
   const ports: [string, number, string][] = [
     ['--proxy-port', f.proxyPort, f.listenAddress], ['--admin-port', f.adminPort, f.adminAddress],
     ['--status-port', f.statusPort, f.listenAddress], ['--stats-port', f.statsPort, f.listenAddress],
+    ...(f.hboneCert ? [['--hbone-port', f.hbonePort, f.listenAddress] as [string, number, string]] : []),
   ];
   for (let i = 0; i < ports.length; i++) {
     for (let j = i + 1; j < ports.length; j++) {
@@ -98,6 +111,9 @@ async function run(f: RunFlags): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   let proxyTls;
+  const hbone = f.hboneCert || f.hboneKey || f.trustBundle
+    ? { port: f.hbonePort, cert: f.hboneCert ?? '', key: f.hboneKey ?? '', trustBundle: f.trustBundle ?? '' } : undefined;
+  if (hbone && (!hbone.cert || !hbone.key || !hbone.trustBundle)) fail('error: --hbone-cert, --hbone-key and --trust-bundle go together (make them with `egressway certs init` and `certs issue --waypoint ns/name`)');
   try {
     proxyTls = await readProxyTls(f);
   } catch (err) {
@@ -110,18 +126,20 @@ async function run(f: RunFlags): Promise<void> {
         waypoint: f.waypoint,
         outboundTrafficPolicy: f.outboundTrafficPolicy ?? mesh.outboundTrafficPolicy?.mode ?? 'REGISTRY_ONLY',
         serviceEntryVisibility: mesh.serviceEntryVisibility,
+        extensionProviders: mesh.extensionProviders,
+        numTrustedProxies: f.numTrustedProxies ?? meshNumTrustedProxies(mesh) ?? 0,
       },
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
-      accessLog: f.accessLog, watch: f.watch, logger, proxyTls,
-      dialPolicy: { allowCidrs: f.allowCidr, denyCidrs: f.denyCidr },
+      accessLog: f.accessLog, watch: f.watch, logger, proxyTls, hbone,
+      dialPolicy: { allowCidrs: f.allowCidr, denyCidrs: f.denyCidr }, secretsDir: f.secretsDir,
     });
     running = wp;
     const snap = wp.store.current();
     const l = wp.listeners;
     logger.info({ listeners: wp.listeners, waypoint: `${snap.waypoint.namespace}/${snap.waypoint.name}` }, 'listening');
-    logger.info(`waypoint ${snap.waypoint.namespace}/${snap.waypoint.name} — proxy http://${l.proxy} (HTTP_PROXY), admin http://${l.admin}/config_dump, readiness http://${l.status}/healthz/ready, metrics http://${l.stats}/stats/prometheus`);
+    logger.info(`waypoint ${snap.waypoint.namespace}/${snap.waypoint.name} — proxy http://${l.proxy} (HTTP_PROXY)${l.hbone ? `, HBONE ${l.hbone}` : ''}, admin http://${l.admin}/config_dump, readiness http://${l.status}/healthz/ready, metrics http://${l.stats}/stats/prometheus`);
   } catch (err) {
     if (err instanceof StartupError) {
       for (const d of err.diagnostics) if (d.level !== 'info') process.stderr.write(`${formatDiagnostic(d)}\n`);
@@ -146,6 +164,12 @@ async function readProxyTls(f: RunFlags): Promise<{ cert: string; key: string; c
     key: await read('--proxy-tls-key', f.proxyTlsKey),
     ca: f.clientCa ? await read('--client-ca', f.clientCa) : undefined,
   };
+}
+
+function parseCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError(`"${v}" is not a hop count (0-64)`);
+  return n;
 }
 
 function cidrArg(v: string, prev: string[] = []): string[] {

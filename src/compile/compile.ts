@@ -8,8 +8,11 @@ import { hasErrors, type Diagnostic } from '../model/diagnostic.ts';
 import type { Binding, OutboundTrafficPolicy, Snapshot } from '../model/snapshot.ts';
 import { resolveWaypoint, type BindingContext, type Visibility } from './binding.ts';
 import { matchSelector, type LabelSelector } from './label-selector.ts';
+import type { ExtensionProviderConfig } from './authn.ts';
+import { compileDestinationRules } from './destination-rules.ts';
 import { compileAuthz } from './policies.ts';
 import { compileServices } from './services.ts';
+import { compileRoutes } from './routes.ts';
 import { compileWaypoints, isWaypoint, selectWaypoint } from './waypoints.ts';
 
 export interface ServiceEntryVisibility {
@@ -27,6 +30,10 @@ export interface CompileOptions {
   readonly serviceEntryVisibility?: ServiceEntryVisibility;
   /** Istio's root namespace, where GatewayClass-targeted AuthorizationPolicies live. Default istio-system. */
   readonly rootNamespace?: string;
+  /** meshConfig extensionProviders (envoyExtAuthzHttp providers for CUSTOM AuthorizationPolicies). */
+  readonly extensionProviders?: readonly ExtensionProviderConfig[];
+  /** meshConfig gatewayTopology.numTrustedProxies: X-Forwarded-For hops trusted for remoteIpBlocks. */
+  readonly numTrustedProxies?: number;
 }
 
 export interface CompileResult {
@@ -53,18 +60,29 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
   diagnostics.push(...compiled.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics };
   const wp = ctx.waypoints.get(self)!;
-  const authz = compileAuthz(resources, { waypoint: wp, services: compiled.services, rootNamespace: options.rootNamespace });
+  const drs = compileDestinationRules(resources, compiled.clusters, compiled.hosts, { waypointNamespace: wp.namespace, rootNamespace: options.rootNamespace ?? 'istio-system' });
+  diagnostics.push(...drs.diagnostics);
+  const known = { gateways: resources.filter((r) => r.kind === 'Gateway' && r.group === 'gateway.networking.k8s.io').map((g) => `${g.metadata.namespace}/${g.metadata.name}`), serviceEntries: entries.map((e) => `${e.metadata.namespace}/${e.metadata.name}`) };
+  const authz = compileAuthz(resources, {
+    waypoint: wp, services: compiled.services, rootNamespace: options.rootNamespace, known,
+    extensionProviders: options.extensionProviders, numTrustedProxies: options.numTrustedProxies,
+  });
   diagnostics.push(...authz.diagnostics);
+  const routes = compileRoutes(resources, { hosts: compiled.hosts, clusters: compiled.clusters, waypoint: wp });
+  diagnostics.push(...routes.diagnostics);
+  // Compile-time errors (a regex RE2 refuses, for one) keep the last good snapshot too.
+  if (hasErrors(diagnostics)) return { diagnostics };
   const snapshot: Snapshot = {
     version: versionOf(resources, options),
     waypoint: { namespace: wp.namespace, name: wp.name, trafficType: wp.trafficType },
     outboundTrafficPolicy: options.outboundTrafficPolicy ?? 'REGISTRY_ONLY',
     services: compiled.services,
-    clusters: compiled.clusters,
-    hosts: compiled.hosts,
+    clusters: drs.clusters,
+    hosts: drs.hosts,
     bindings: [...bindings.values()],
     unserved: compiled.unserved,
     authz: authz.authz,
+    routes: routes.routes,
   };
   return { snapshot, diagnostics };
 }

@@ -11,13 +11,21 @@ import type { Diagnostic } from '../model/diagnostic.ts';
 import { EMPTY_POLICY_SET } from '../model/policy.ts';
 import type { AuthzTable, CompiledPolicy, CompiledRule, Constraint, PolicySet } from '../model/policy.ts';
 import type { Service, WaypointInfo } from '../model/snapshot.ts';
+import { compileJwtRules, compileProviders, isRequestAuthentication, type ExtensionProviderConfig } from './authn.ts';
 import { conditionConstraint, operationConstraints, sourceConstraints } from './policy-matchers.ts';
+import type { CompiledJwtRule } from '../model/authn.ts';
 
 export interface AuthzOptions {
   readonly waypoint: Pick<WaypointInfo, 'namespace' | 'name'>;
   readonly services: readonly Pick<Service, 'key' | 'namespace' | 'name'>[];
   /** Istio's root namespace, where GatewayClass-targeted policies live. Default `istio-system`. */
   readonly rootNamespace?: string;
+  /** `namespace/name` of every Gateway and ServiceEntry in the config, to tell a missing target (IST0101) from one served elsewhere. */
+  readonly known?: { readonly gateways: readonly string[]; readonly serviceEntries: readonly string[] };
+  /** meshConfig extensionProviders, for CUSTOM policies. */
+  readonly extensionProviders?: readonly ExtensionProviderConfig[];
+  /** meshConfig gatewayTopology.numTrustedProxies (or --num-trusted-proxies). */
+  readonly numTrustedProxies?: number;
 }
 
 export interface AuthzResult {
@@ -26,6 +34,8 @@ export interface AuthzResult {
 }
 
 type AP = Resource<AuthorizationPolicySpec>;
+/** What targeting reads, common to AuthorizationPolicy and RequestAuthentication. */
+type Targeted = Resource<Pick<AuthorizationPolicySpec, 'selector' | 'targetRef' | 'targetRefs'>>;
 
 export function isAuthorizationPolicy(r: Resource): r is AP {
   return r.kind === 'AuthorizationPolicy' && r.group === 'security.istio.io';
@@ -37,36 +47,61 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
   const waypointWide: CompiledPolicy[] = [];
   const perService = new Map<string, CompiledPolicy[]>(options.services.map((s) => [s.key, []]));
   const all: CompiledPolicy[] = [];
+  const providers = compileProviders(options.extensionProviders, diagnostics);
   for (const ap of resources.filter(isAuthorizationPolicy)) {
     if (ap.spec.selector) continue;
     const targets = targetsOf(ap, options, root, diagnostics);
     if (!targets.waypoint && targets.services.length === 0) continue;
     const policy = compilePolicy(ap, targets.waypoint ? 'waypoint' : 'service', diagnostics);
+    if (policy.provider && !providers.has(policy.provider)) {
+      diagnostics.push(warn(ap, ['spec', 'provider', 'name'], `provider ${policy.provider} is not an envoyExtAuthzHttp provider in meshConfig extensionProviders; as in Istio, the policy denies every request it matches`, 'add the provider to --mesh-config extensionProviders, or fix the name'));
+    }
     all.push(policy);
     if (targets.waypoint) waypointWide.push(policy);
     else for (const key of targets.services) perService.get(key)!.push(policy);
   }
+  const jwt = jwtByTarget(resources, options, root, diagnostics);
   const services = new Map<string, PolicySet>();
-  for (const [key, list] of perService) services.set(key, policySet([...waypointWide, ...list]));
+  for (const [key, list] of perService) services.set(key, policySet([...waypointWide, ...list], [...jwt.waypoint, ...(jwt.services.get(key) ?? [])]));
   all.sort(byEnvoyName);
-  return { authz: { waypoint: policySet(waypointWide), services, policies: all }, diagnostics };
+  return {
+    authz: { waypoint: policySet(waypointWide, jwt.waypoint), services, policies: all, providers, numTrustedProxies: options.numTrustedProxies ?? 0 },
+    diagnostics,
+  };
 }
 
-function targetsOf(ap: AP, options: AuthzOptions, root: string, diagnostics: Diagnostic[]): { waypoint: boolean; services: string[] } {
+/** RequestAuthentications attach like AuthorizationPolicies; jwtRules of all that apply are merged. */
+function jwtByTarget(resources: readonly Resource[], options: AuthzOptions, root: string, diagnostics: Diagnostic[]): { waypoint: CompiledJwtRule[]; services: Map<string, CompiledJwtRule[]> } {
+  const waypoint: CompiledJwtRule[] = [];
+  const services = new Map<string, CompiledJwtRule[]>();
+  for (const ra of resources.filter(isRequestAuthentication)) {
+    if (ra.spec.selector) continue;
+    const targets = targetsOf(ra, options, root, diagnostics);
+    const rules = compileJwtRules(ra);
+    if (targets.waypoint) waypoint.push(...rules);
+    else for (const key of targets.services) services.set(key, [...(services.get(key) ?? []), ...rules]);
+  }
+  return { waypoint, services };
+}
+
+function targetsOf(ap: Targeted, options: AuthzOptions, root: string, diagnostics: Diagnostic[]): { waypoint: boolean; services: string[] } {
   const ns = ap.metadata.namespace;
   const refs: PolicyTargetReference[] = [...(ap.spec.targetRef ? [ap.spec.targetRef] : []), ...(ap.spec.targetRefs ?? [])];
   let waypoint = false;
   const services: string[] = [];
   refs.forEach((ref, i) => {
     const kind = `${ref.group ?? ''}/${ref.kind}`;
+    const at = ['spec', ap.spec.targetRef ? 'targetRef' : 'targetRefs', ...(ap.spec.targetRef ? [] : [i])];
     if (kind === 'gateway.networking.k8s.io/Gateway') {
       waypoint ||= ns === options.waypoint.namespace && ref.name === options.waypoint.name;
+      if (options.known && !options.known.gateways.includes(`${ns}/${ref.name}`)) diagnostics.push(missing(ap, at, 'Gateway', `${ns}/${ref.name}`));
     } else if (kind === 'gateway.networking.k8s.io/GatewayClass' && ref.name === 'istio-waypoint') {
       if (ns === root) waypoint = true;
-      else diagnostics.push(warn(ap, ['spec', ap.spec.targetRef ? 'targetRef' : 'targetRefs', ...(ap.spec.targetRef ? [] : [i])], `a policy targeting GatewayClass istio-waypoint applies only in the root namespace ${root}; this one in ${ns} is ignored`, `move it to namespace ${root}, or target the waypoint Gateway`));
+      else diagnostics.push(warn(ap, at, `a policy targeting GatewayClass istio-waypoint applies only in the root namespace ${root}; this one in ${ns} is ignored`, `move it to namespace ${root}, or target the waypoint Gateway`));
     } else if (kind === 'networking.istio.io/ServiceEntry') {
       const key = `${ns}/${ref.name}`;
       if (options.services.some((s) => s.key === key)) services.push(key);
+      else if (options.known && !options.known.serviceEntries.includes(key)) diagnostics.push(missing(ap, at, 'ServiceEntry', key));
     }
   });
   return { waypoint, services };
@@ -113,8 +148,8 @@ function byEnvoyName(a: CompiledPolicy, b: CompiledPolicy): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-function policySet(input: readonly CompiledPolicy[]): PolicySet {
-  if (input.length === 0) return EMPTY_POLICY_SET;
+function policySet(input: readonly CompiledPolicy[], jwt: readonly CompiledJwtRule[]): PolicySet {
+  if (input.length === 0 && jwt.length === 0) return EMPTY_POLICY_SET;
   const list = [...input].sort(byEnvoyName);
   const pick = (action: string, dryRun: boolean) => list.filter((p) => p.action === action && p.dryRun === dryRun);
   return {
@@ -125,14 +160,20 @@ function policySet(input: readonly CompiledPolicy[]): PolicySet {
     allow: pick('ALLOW', false),
     dryRunDeny: pick('DENY', true),
     dryRunAllow: pick('ALLOW', true),
+    jwt,
   };
 }
 
-function warn(ap: AP, path: (string | number)[], message: string, hint: string): Diagnostic {
+/** IST0101 as a warning: the policy is accepted but applies to nothing until the target exists. */
+function missing(r: Targeted, path: (string | number)[], kind: string, key: string): Diagnostic {
+  return { ...warn(r, path, `${r.kind} targets ${kind} ${key}, which does not exist; the policy applies to nothing`, `create the ${kind}, or fix targetRefs (same namespace as the policy)`), code: CODES.ReferencedResourceNotFound.code };
+}
+
+function warn(ap: Targeted, path: (string | number)[], message: string, hint: string): Diagnostic {
   const loc = ap.locate(path);
   return {
     code: CODES.SchemaWarning.code, level: 'warning', message, hint,
-    resource: { kind: 'AuthorizationPolicy', namespace: ap.metadata.namespace, name: ap.metadata.name },
+    resource: { kind: ap.kind, namespace: ap.metadata.namespace, name: ap.metadata.name },
     file: loc.file, line: loc.line, column: loc.column,
     path: formatPath(path),
   };

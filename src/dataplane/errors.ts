@@ -10,7 +10,14 @@ export type FailureCode =
   | 'no_healthy_upstream' // cluster has no endpoints
   | 'ssrf_refused'        // the dialled address is refused by the SSRF guard
   | 'rbac_denied'         // an AuthorizationPolicy denied it (details come from the decision)
+  | 'jwt_denied'          // RequestAuthentication: a token failed verification (401, or 403 for audiences)
+  | 'ext_authz_denied'    // a CUSTOM provider answered with a non-200 status
+  | 'ext_authz_error'     // a CUSTOM provider could not be asked (no failOpen)
   | 'bad_path'            // the path cannot be normalised (e.g. %00)
+  | 'route_not_found'     // a VirtualService/HTTPRoute exists but no rule matched
+  | 'no_cluster'          // the route names a destination this waypoint does not serve
+  | 'upstream_timeout'    // the route timeout expired
+  | 'per_try_timeout'     // the last try's perTryTimeout expired
   | 'dns_failure'
   | 'connect_failure'
   | 'connect_timeout'
@@ -20,7 +27,9 @@ export type FailureCode =
   | 'upstream_closed_after_headers'
   | 'upstream_protocol_error'
   | 'downstream_disconnect'
-  | 'draining';
+  | 'draining'
+  | 'upstream_overflow'   // a DestinationRule connectionPool limit is full (Envoy circuit breaker)
+  | 'tls_failure';        // TLS origination failed: handshake or certificate verification
 
 export interface FailureInfo {
   readonly status: number;
@@ -42,7 +51,15 @@ export const FAILURES: Readonly<Record<FailureCode, FailureInfo>> = {
   // Like an RBAC denial: 403 and no response flag; the details name the guard.
   ssrf_refused: { status: 403, flag: '-', details: 'egress_denied{ssrf_guard}', body: '' },
   rbac_denied: { status: 403, flag: '-', details: 'rbac_access_denied_matched_policy[none]', body: 'RBAC: access denied' },
+  // Status and body of these three come from the verdict (jwt_verify_lib status string, the provider's answer).
+  jwt_denied: { status: 401, flag: '-', details: 'jwt_authn_access_denied', body: 'Jwt verification fails' },
+  ext_authz_denied: { status: 403, flag: 'UAEX', details: 'ext_authz_denied', body: '' },
+  ext_authz_error: { status: 403, flag: 'UAEX', details: 'ext_authz_error', body: '' },
   bad_path: { status: 400, flag: '-', details: 'path_normalization_failed', body: 'Bad Request' },
+  route_not_found: { status: 404, flag: 'NR', details: 'route_not_found', body: '' },
+  no_cluster: { status: 503, flag: 'NC', details: 'cluster_not_found', body: '' },
+  upstream_timeout: { status: 504, flag: 'UT', details: 'upstream_response_timeout', body: 'upstream request timeout' },
+  per_try_timeout: { status: 504, flag: 'UT', details: 'upstream_per_try_timeout', body: 'upstream request timeout' },
   dns_failure: { status: 503, flag: 'DF', details: 'dns_resolution_failure', body: 'DNS resolution failure' },
   connect_failure: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_failure}', body: `${RESET} connection failure` },
   connect_timeout: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_timeout}', body: `${RESET} connection timeout` },
@@ -53,6 +70,8 @@ export const FAILURES: Readonly<Record<FailureCode, FailureInfo>> = {
   upstream_protocol_error: { status: 502, flag: 'UPE', details: 'upstream_reset_before_response_started{protocol_error}', body: `${RESET} protocol error` },
   downstream_disconnect: { status: 0, flag: 'DC', details: 'downstream_remote_disconnect', body: '' },
   draining: { status: 503, flag: 'LR', details: 'drain_in_progress', body: 'the waypoint is shutting down' },
+  upstream_overflow: { status: 503, flag: 'UO', details: 'upstream_reset_before_response_started{overflow}', body: `${RESET} overflow` },
+  tls_failure: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_failure,TLS_error}', body: `${RESET} connection failure, transport failure reason: TLS error` },
 };
 
 export class DataplaneError extends Error {
@@ -70,6 +89,7 @@ export class DataplaneError extends Error {
 export function classifyUpstreamError(err: unknown, afterHeaders: boolean): FailureCode {
   const code = (err as { code?: string }).code ?? '';
   if (err instanceof DataplaneError) return err.code;
+  if (code.startsWith('ERR_SSL_') && !afterHeaders) return 'tls_failure';
   if (afterHeaders) return code === 'ECONNRESET' ? 'upstream_reset_after_headers' : 'upstream_closed_after_headers';
   switch (code) {
     case 'ECONNREFUSED': case 'EHOSTUNREACH': case 'ENETUNREACH': case 'EADDRNOTAVAIL': return 'connect_failure';

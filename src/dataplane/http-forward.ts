@@ -1,84 +1,170 @@
-// Streams one HTTP request to an upstream pool and the response back, with back-pressure in both
-// directions and no buffering. Uses undici's dispatch handler API directly: it gives exact byte
-// counts and tells a failure before response headers (local reply) from one after (reset).
+// Streams one HTTP request to an upstream and the response back, with back-pressure both ways,
+// the route's retry policy and timeouts. Uses undici's dispatch handler API directly: it gives
+// exact byte counts and tells a failure before response headers (retry or local reply) from one
+// after (reset). A try is retried only while nothing was sent downstream and the request body can
+// be sent again: none, buffered, or not yet read.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { HeaderOps, RetryPolicy } from '../model/route.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { classifyUpstreamError, DataplaneError, type FailureCode } from './errors.ts';
-import type { ForwardHeaders } from './headers.ts';
 import { forwardResponseHeaders } from './headers.ts';
 import { localReply } from './local-reply.ts';
 import { markFailure } from './record.ts';
+import { backoffMs, retriableFailure, retriableResponse } from './retry.ts';
+import { applyHeaderOps } from './route.ts';
+
+export type Body =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'buffer'; readonly data: Buffer }
+  | { readonly kind: 'stream'; readonly chunked: boolean; readonly contentLength?: number };
 
 export interface ForwardRequest {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly record: RequestRecord;
-  readonly pool: Pool;
   readonly method: string;
   readonly path: string;
-  readonly fwd: ForwardHeaders;
+  readonly headers: string[];
+  readonly body: Body;
+  /** The dispatcher for the next try (picks an endpoint each time). Throws DataplaneError. */
+  readonly acquire: () => Dispatcher | Promise<Dispatcher>;
+  readonly retry: RetryPolicy;
+  readonly timeoutMs?: number;
+  readonly responseHeaders?: HeaderOps;
   readonly closeAfter: boolean;
 }
 
+class Superseded extends Error {}
+
 export function forwardHttp(f: ForwardRequest): void {
   const { req, res, record } = f;
-  let headersSent = false;
-  let controller: Dispatcher.DispatchController | undefined;
-  let downstreamGone = false;
   const started = Date.now();
-  res.once('close', () => {
-    if (!res.writableFinished) {
-      downstreamGone = true;
-      controller?.abort(new DataplaneError('downstream_disconnect', 'client closed the connection'));
-    }
-  });
-  const handler: Dispatcher.DispatchHandler = {
-    onRequestStart(c) {
-      controller = c;
-      if (downstreamGone) c.abort(new DataplaneError('downstream_disconnect', 'client closed the connection'));
-    },
-    onResponseStart(c, statusCode, headers, statusMessage) {
-      if (statusCode < 200) return; // 1xx are not relayed; 100-continue was answered by Node
-      record.upstreamServiceTimeMs = Date.now() - started;
-      record.responseCode = statusCode;
-      headersSent = true;
-      if (f.closeAfter) res.shouldKeepAlive = false;
-      res.writeHead(statusCode, statusMessage || undefined, forwardResponseHeaders(headers as Record<string, string | string[]>));
-    },
-    onResponseData(c, chunk) {
-      record.bytesSent += chunk.length;
-      if (!res.write(chunk)) {
-        c.pause();
-        res.once('drain', () => c.resume());
-      }
-    },
-    onResponseEnd() {
-      res.end();
-    },
-    onResponseError(_c, err) {
-      onError(f, err, headersSent, downstreamGone);
-    },
-  };
-  const body = requestBody(f);
-  try {
-    f.pool.dispatch({ path: f.path, method: f.method, headers: f.fwd.headers, body }, handler);
-  } catch (err) {
-    onError(f, err, false, false);
-  }
-}
+  let tries = 0;
+  let committed = false;
+  let finished = false;
+  let controller: Dispatcher.DispatchController | undefined;
+  let perTry: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  const routeTimer = f.timeoutMs ? setTimeout(() => end('upstream_timeout', `route timeout of ${f.timeoutMs} ms expired`), f.timeoutMs) : undefined;
 
-function onError(f: ForwardRequest, err: unknown, headersSent: boolean, downstreamGone: boolean): void {
-  const code: FailureCode = downstreamGone ? 'downstream_disconnect' : classifyUpstreamError(err, headersSent);
-  const reason = errReason(err);
-  if (headersSent || downstreamGone) {
-    markFailure(f.record, code, reason);
-    f.res.destroy();
-    return;
+  const clearTimers = () => {
+    clearTimeout(perTry);
+    clearTimeout(retryTimer);
+    clearTimeout(routeTimer);
+  };
+  res.once('close', () => {
+    if (res.writableFinished || finished) return;
+    finished = true;
+    clearTimers();
+    markFailure(record, 'downstream_disconnect');
+    controller?.abort(new DataplaneError('downstream_disconnect', 'client closed the connection'));
+  });
+
+  /** The request is over: a failure before or after response headers. */
+  function end(code: FailureCode, reason: string): void {
+    if (finished) return;
+    finished = true;
+    clearTimers();
+    controller?.abort(new Superseded());
+    if (committed) {
+      markFailure(record, code, reason);
+      res.destroy();
+      return;
+    }
+    req.resume(); // discard any unread request body so the connection can be reused
+    localReply(res, record, code, reason, f.closeAfter);
+    if (tries > 0 && code !== 'upstream_timeout') record.responseFlags += ',URX';
   }
-  f.req.resume(); // discard any unread request body so the connection can be reused
-  localReply(f.res, f.record, code, reason, f.closeAfter);
+
+  const replayable = () => f.body.kind !== 'stream' || !req.readableDidRead;
+  const canRetry = () => !committed && !finished && tries < f.retry.attempts && replayable();
+
+  function retryOr(code: FailureCode, reason: string, retriable: boolean): void {
+    if (retriable && canRetry()) {
+      clearTimeout(perTry);
+      retryTimer = setTimeout(attempt, backoffMs(f.retry, tries));
+      tries++;
+      return;
+    }
+    end(code, reason);
+  }
+
+  function attempt(): void {
+    if (finished) return;
+    let d: Dispatcher | Promise<Dispatcher>;
+    try {
+      d = f.acquire();
+    } catch (err) {
+      return end(err instanceof DataplaneError ? err.code : 'connect_failure', errReason(err));
+    }
+    if (d instanceof Promise) d.then(dispatch, (err) => end(err instanceof DataplaneError ? err.code : 'dns_failure', errReason(err)));
+    else dispatch(d);
+  }
+
+  function dispatch(d: Dispatcher): void {
+    if (finished) return;
+    const mine = tries;
+    let tryController: Dispatcher.DispatchController | undefined;
+    if (f.retry.perTryTimeoutMs) {
+      perTry = setTimeout(() => {
+        tryController?.abort(new Superseded());
+        retryOr('per_try_timeout', `per-try timeout of ${f.retry.perTryTimeoutMs} ms expired`, retriableFailure(f.retry, 'per_try_timeout'));
+      }, f.retry.perTryTimeoutMs);
+    }
+    const stale = () => finished || mine !== tries;
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        tryController = c;
+        controller = c;
+        if (stale()) c.abort(new Superseded());
+      },
+      onResponseStart(c, status, headers, statusMessage) {
+        if (stale() || status < 200) return;
+        const h = headers as Record<string, string | string[]>;
+        if (canRetry() && retriableResponse(f.retry, status, h)) {
+          c.abort(new Superseded());
+          retryOr('upstream_closed_before_headers', `retrying on ${status}`, true);
+          return;
+        }
+        clearTimeout(perTry);
+        committed = true;
+        record.upstreamServiceTimeMs = Date.now() - started;
+        record.responseCode = status;
+        if (f.closeAfter) res.shouldKeepAlive = false;
+        res.writeHead(status, statusMessage || undefined, applyHeaderOps(forwardResponseHeaders(h), f.responseHeaders));
+      },
+      onResponseData(c, chunk) {
+        if (stale()) return;
+        record.bytesSent += chunk.length;
+        if (!res.write(chunk)) {
+          c.pause();
+          res.once('drain', () => c.resume());
+        }
+      },
+      onResponseEnd() {
+        if (stale()) return;
+        finished = true;
+        clearTimers();
+        if (tries > 0) record.responseFlags = record.responseFlags === '-' ? '-' : record.responseFlags;
+        res.end();
+      },
+      onResponseError(_c, err) {
+        if (err instanceof Superseded || stale()) return;
+        if (committed) return end(classifyUpstreamError(err, true), errReason(err));
+        const code = classifyUpstreamError(err, false);
+        retryOr(code, errReason(err), code !== 'downstream_disconnect' && retriableFailure(f.retry, code));
+      },
+    };
+    try {
+      d.dispatch({ path: f.path, method: f.method, headers: f.headers, body: requestBody(f) }, handler);
+    } catch (err) {
+      end(classifyUpstreamError(err, false), errReason(err));
+    }
+  }
+
+  attempt();
 }
 
 export function errReason(err: unknown): string {
@@ -87,11 +173,15 @@ export function errReason(err: unknown): string {
   return e.message || e.code || String(err);
 }
 
-// Bodies stream through untouched. A chunked body is counted as it passes; a Content-Length body
-// is counted by its declared length once the request completes.
+// A chunked body is counted as it passes; a Content-Length body by its declared length once read.
 function requestBody(f: ForwardRequest): Dispatcher.DispatchOptions['body'] {
-  const { req, fwd, record } = f;
-  if (fwd.chunked) {
+  const { req, record, body } = f;
+  if (body.kind === 'none') return null;
+  if (body.kind === 'buffer') {
+    record.bytesReceived = body.data.length;
+    return body.data;
+  }
+  if (body.chunked) {
     return Readable.from((async function* count() {
       for await (const chunk of req) {
         record.bytesReceived += (chunk as Buffer).length;
@@ -99,10 +189,6 @@ function requestBody(f: ForwardRequest): Dispatcher.DispatchOptions['body'] {
       }
     })(), { objectMode: false });
   }
-  if (fwd.contentLength && fwd.contentLength > 0) {
-    req.once('end', () => { record.bytesReceived = fwd.contentLength!; });
-    return req;
-  }
-  req.resume();
-  return null;
+  req.once('end', () => { record.bytesReceived = body.contentLength ?? 0; });
+  return req;
 }

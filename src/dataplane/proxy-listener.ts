@@ -12,10 +12,12 @@ import type { RequestRecord } from '../telemetry/record.ts';
 import { formatAuthority, parseAuthority, splitAbsolute, type Authority } from './authority.ts';
 import { classifyUpstreamError, DataplaneError, type FailureCode } from './errors.ts';
 import { forwardRequestHeaders } from './headers.ts';
-import { errReason, forwardHttp } from './http-forward.ts';
+import { errReason } from './http-forward.ts';
+import { serveHttp } from './serve-http.ts';
 import { http1Responder, localReply, refuseTunnel, type TunnelResponder } from './local-reply.ts';
 import { planRoute, type Plan } from './plan.ts';
-import { authorize } from './authorize.ts';
+import { applyHeaderEdits, authorize, noteVerdict, refuseDenied, replyDenied, withAuthorization } from './authorize.ts';
+import type { HeaderEdits } from '../policy/request.ts';
 import { normalizePath } from '../policy/normalize-path.ts';
 import { addr, finisher, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink } from './record.ts';
 import { dialTcp, splice } from './tunnel.ts';
@@ -212,28 +214,21 @@ export class ProxyListener {
       }
       path = n.path;
     }
-    const decision = authorize(snap, plan, {
+    const verdict = authorize(snap, plan, {
       protocol: 'http', sourceIp: peer.remoteIp, identity: peer.identity,
       host: target.host, port: target.authority.port, method: req.method, path, headers: req.headers,
     });
-    if (decision && !decision.allow) {
+    withAuthorization(verdict, record, () => req.destroyed || res.destroyed, (v) => {
       req.resume();
-      record.connectionTerminationDetails = decision.reason;
-      return localReply(res, record, 'rbac_denied', decision.reason, this.#draining, decision.details);
-    }
-    const fwd = forwardRequestHeaders(req.rawHeaders, target.host);
-    record.requestId = fwd.requestId;
-    record.xForwardedFor = fwd.xForwardedFor;
-    const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
-    const clusterName = plan.kind === 'forward' ? plan.cluster.name : plan.clusterName;
-    this.#withEndpoint(cluster, target.authority, record, (ep) => {
-      forwardHttp({
-        req, res, record, pool: this.#deps.upstreams.pool(clusterName, ep),
-        method: req.method ?? 'GET', path, fwd, closeAfter: this.#draining,
-      });
-    }, (code, reason) => {
-      req.resume();
-      localReply(res, record, code, reason, this.#draining);
+      replyDenied(res, record, v, this.#draining);
+    }, (edits) => this.#forwardAllowed(snap, req, res, record, plan, target, path, edits));
+  }
+
+  /** After authorization allowed it: headers, endpoint, upstream. */
+  #forwardAllowed(snap: Snapshot, req: IncomingMessage, res: ServerResponse, record: RequestRecord, plan: Plan & { kind: 'forward' | 'passthrough' }, target: Target, path: string, edits?: HeaderEdits): void {
+    serveHttp({
+      snap, req, res, record, plan, authority: target.authority, host: target.host, path,
+      upstreams: this.#deps.upstreams, draining: this.#draining, edits,
     });
   }
 
@@ -314,8 +309,9 @@ export class ProxyListener {
       this.#server.emit('connection', t.stream);
       return;
     }
-    const decision = authorize(snap, plan, { protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port });
-    if (decision && !decision.allow) return refuse('rbac_denied', decision.reason, decision.details);
+    const verdict = authorize(snap, plan, { protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port });
+    if (verdict) noteVerdict(record, verdict);
+    if (verdict && !verdict.allow) return refuse('rbac_denied', verdict.reason, verdict.details);
     const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
     this.#tunnels.add(t.stream);
     const failed = (code: FailureCode, reason: string) => {
@@ -366,12 +362,21 @@ export class ProxyListener {
     const plan = planRoute(snap, target.authority.host, target.authority.port, 'http');
     applyPlan(record, plan);
     if (plan.kind === 'reject') return refuse(plan.code, plan.message);
-    const decision = authorize(snap, plan, {
+    const verdict = authorize(snap, plan, {
       protocol: 'http', sourceIp: peer.remoteIp, identity: peer.identity,
       host: target.host, port: target.authority.port, method: req.method, path: target.path, headers: req.headers,
     });
-    if (decision && !decision.allow) return refuse('rbac_denied', decision.reason, decision.details);
+    withAuthorization(verdict, record, () => socket.destroyed, (v) => {
+      refuseDenied(respond, record, v);
+      finish();
+    }, (edits) => this.#upgradeAllowed(req, socket, head, record, plan, target, finish, refuse, edits));
+  }
+
+  /** After authorization allowed the Upgrade: dial, replay the request head, splice. */
+  #upgradeAllowed(req: IncomingMessage, socket: Socket, head: Buffer, record: RequestRecord, plan: Plan & { kind: 'forward' | 'passthrough' }, target: Target,
+    finish: () => void, refuse: (code: FailureCode, reason: string) => void, edits?: HeaderEdits): void {
     const fwd = forwardRequestHeaders(req.rawHeaders, target.host, true);
+    if (edits) applyHeaderEdits(fwd.headers, edits);
     record.requestId = fwd.requestId;
     const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
     this.#tunnels.add(socket);

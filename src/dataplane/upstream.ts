@@ -1,26 +1,63 @@
-// Upstream endpoints and connection pools. One undici Pool per (cluster, endpoint address) so that
-// per-cluster settings (DestinationRule pools, TLS) can be applied per pool; pools of clusters that
-// left the snapshot are closed gracefully on swap.
-import { Pool } from 'undici';
+// Upstream endpoints and connection pools, with the cluster's DestinationRule policy applied:
+//  - pick(): outlier detection (ejected endpoints skipped, none left -> UH) and the load balancer;
+//  - pool(): one undici Pool per (cluster, endpoint, dialled address, SNI), dialling TLS when the
+//    policy originates it, sized and timed by connectionPool; its dispatch() enforces the cluster's
+//    circuit breakers (overflow -> UO) and reports each response to outlier detection, so callers
+//    need no extra call per response.
+// Per-cluster state (limits, ejections, outstanding counts, pools) is rebuilt when the cluster's
+// policy or endpoints change across snapshots; pools of clusters that left are closed gracefully.
+import { isIP, type Socket } from 'node:net';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
 import type { Cluster } from '../model/snapshot.ts';
+import { ClusterLimiter } from './connection-limits.ts';
 import { DataplaneError } from './errors.ts';
+import { LoadBalancer, type PickContext } from './load-balancer.ts';
+import { OutlierDetector, type Outcome } from './outlier.ts';
 import type { DnsCache } from './resolver.ts';
-import { isIP } from 'node:net';
 import { DialPolicy, type AddressOrigin } from './ssrf.ts';
+import { tlsConnector } from './tls-origination.ts';
+
+export type { PickContext } from './load-balancer.ts';
+export type { Outcome } from './outlier.ts';
 
 export interface Endpoint {
   readonly address: string;
   readonly port: number;
+  /** The cluster it was picked for: pool() applies its policy. */
+  readonly cluster?: Cluster;
+  /** The endpoint as the ServiceEntry declares it (`address:port`): the unit of LB and ejection. */
+  readonly hostKey?: string;
+  /** SNI when the cluster originates TLS. */
+  readonly sni?: string;
 }
 
 export interface UpstreamOptions {
   readonly connectTimeoutMs?: number;
   readonly keepAliveTimeoutMs?: number;
   readonly dialPolicy?: DialPolicy;
+  /** Where credentialName Secrets live: `<dir>/<namespace>/<name>/{tls.crt,tls.key,ca.crt}`. */
+  readonly secretsDir?: string;
 }
 
+interface ClusterState {
+  readonly name: string;
+  readonly signature: string;
+  readonly hostKeys: readonly string[];
+  readonly all: readonly number[];
+  readonly lb: LoadBalancer;
+  readonly limiter?: ClusterLimiter;
+  readonly outlier?: OutlierDetector;
+  /** Whether pools must observe each request (limits, ejection, least-request counts). */
+  readonly tracked: boolean;
+  readonly active: Map<string, number>;
+  readonly pools: Map<string, Pool>;
+}
+
+const H2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
+
 export class Upstreams {
-  #pools = new Map<string, { cluster: string; pool: Pool }>();
+  #states = new Map<string, ClusterState>();
+  #byCluster = new WeakMap<Cluster, ClusterState>();
   #rr = new Map<string, number>();
   #dns: DnsCache;
   #opts: UpstreamOptions;
@@ -38,33 +75,45 @@ export class Upstreams {
 
   /**
    * Picks the endpoint to dial. `cluster` is undefined for passthrough. NONE and DYNAMIC_DNS
-   * clusters dial the requested host at the port's targetPort.
+   * clusters dial the requested host at the port's targetPort. `ctx` feeds consistent hashing.
    */
-  pick(cluster: Cluster | undefined, requestHost: string, requestPort: number): Endpoint | Promise<Endpoint> {
-    if (!cluster) return this.#fromName('PassthroughCluster', requestHost, requestPort, 'request');
+  pick(cluster: Cluster | undefined, requestHost: string, requestPort: number, ctx?: PickContext): Endpoint | Promise<Endpoint> {
+    if (!cluster) return this.#fromName('PassthroughCluster', requestHost, requestPort, 'request', {});
+    const sni = sniFor(cluster, requestHost);
     if (cluster.resolution === 'NONE' || cluster.resolution === 'DYNAMIC_DNS') {
-      return this.#fromName(cluster.name, requestHost, cluster.targetPort, 'request');
+      return this.#fromName(cluster.name, requestHost, cluster.targetPort, 'request', { cluster, sni, hostKey: `${requestHost}:${cluster.targetPort}` });
     }
     const eps = cluster.endpoints;
-    if (eps.length === 0) throw new DataplaneError('no_healthy_upstream', `cluster ${cluster.name} has no endpoints (STATIC ServiceEntry without endpoints?)`);
-    // Round-robin over declared endpoints, then over each endpoint's addresses.
-    const i = this.#next(cluster.name);
-    const ep = eps[i % eps.length]!;
+    if (eps.length === 0) throw new DataplaneError('no_healthy_upstream', `cluster ${cluster.name} has no endpoints (STATIC ServiceEntry without endpoints, or a subset whose labels select none?)`);
+    const st = this.#state(cluster);
+    const i = st.lb.choose(this.#healthy(cluster, st), (j) => st.active.get(st.hostKeys[j]!) ?? 0, ctx);
+    const ep = eps[i]!;
     // An IP the ServiceEntry names is trusted; a name it names is only as good as its DNS answer.
     const origin: AddressOrigin = isIP(ep.address) ? 'registry' : 'dns';
-    return this.#fromName(cluster.name, ep.address, ep.port, origin, Math.floor(i / eps.length));
+    return this.#fromName(cluster.name, ep.address, ep.port, origin, { cluster, sni, hostKey: st.hostKeys[i]! });
   }
 
-  #fromName(key: string, name: string, port: number, origin: AddressOrigin, turn?: number): Endpoint | Promise<Endpoint> {
+  #healthy(cluster: Cluster, st: ClusterState): readonly number[] {
+    const od = st.outlier;
+    if (!od) return st.all;
+    const healthy = st.all.filter((i) => !od.isEjected(st.hostKeys[i]!));
+    if (od.panics(healthy.length)) return st.all;
+    if (healthy.length === 0) {
+      const src = cluster.policy!.source;
+      throw new DataplaneError('no_healthy_upstream', `all ${st.all.length} endpoints of ${cluster.name} are ejected by outlier detection (DestinationRule ${src.namespace}/${src.name})`);
+    }
+    return healthy;
+  }
+
+  #fromName(key: string, name: string, port: number, origin: AddressOrigin, extra: Omit<Endpoint, 'address' | 'port'>): Endpoint | Promise<Endpoint> {
     const got = this.#dns.resolve(name);
     const choose = (addrs: readonly string[]): Endpoint => {
       if (addrs.length === 0) throw new DataplaneError('no_healthy_upstream', `${name} resolved to no addresses`);
-      const n = turn ?? this.#next(`${key}|${name}`);
-      const address = addrs[n % addrs.length]!;
+      const address = addrs.length === 1 ? addrs[0]! : addrs[this.#next(`${key}|${name}`) % addrs.length]!;
       // Checked on the address about to be dialled, so a rebinding DNS answer cannot evade it.
       const refused = this.#policy.check(address, origin, name);
       if (refused) throw new DataplaneError('ssrf_refused', refused.reason);
-      return { address, port };
+      return { address, port, ...extra };
     };
     return Array.isArray(got) ? choose(got as readonly string[]) : (got as Promise<readonly string[]>).then(choose);
   }
@@ -75,36 +124,242 @@ export class Upstreams {
     return n;
   }
 
+  /** State for this cluster object; rebuilt (old pools closed) when policy or endpoints changed. */
+  #state(cluster: Cluster): ClusterState {
+    const cached = this.#byCluster.get(cluster);
+    if (cached) return cached;
+    const signature = `${cluster.policy?.key ?? ''}|${cluster.endpoints.map((e) => `${e.address}:${e.port}:${e.weight}`).join(',')}`;
+    let st = this.#states.get(cluster.name);
+    if (!st || st.signature !== signature) {
+      if (st) closePools(st);
+      st = newState(cluster, signature);
+      this.#states.set(cluster.name, st);
+    }
+    this.#byCluster.set(cluster, st);
+    return st;
+  }
+
+  #stateByName(name: string): ClusterState {
+    let st = this.#states.get(name);
+    if (!st) this.#states.set(name, (st = newState(undefined, '', name)));
+    return st;
+  }
+
+  /** The pool to send to `ep`; `ep` should come from pick() so the cluster's policy applies. */
   pool(clusterName: string, ep: Endpoint): Pool {
-    const origin = ep.address.includes(':') ? `http://[${ep.address}]:${ep.port}` : `http://${ep.address}:${ep.port}`;
-    const key = `${clusterName}|${origin}`;
-    let p = this.#pools.get(key)?.pool;
+    const cluster = ep.cluster?.name === clusterName ? ep.cluster : undefined;
+    const st = cluster ? this.#state(cluster) : this.#stateByName(clusterName);
+    const tls = cluster?.policy?.tls;
+    const host = ep.address.includes(':') ? `[${ep.address}]` : ep.address;
+    const origin = `${tls ? 'https' : 'http'}://${host}:${ep.port}`;
+    const key = `${ep.hostKey ?? ''}|${origin}|${tls ? ep.sni ?? '' : ''}`;
+    let p = st.pools.get(key);
     if (!p) {
-      p = new Pool(origin, {
-        connect: { timeout: this.#opts.connectTimeoutMs ?? 10_000 },
-        keepAliveTimeout: this.#opts.keepAliveTimeoutMs ?? 60_000,
-        // Envoy's waypoint has no route timeout by default; its stream idle timeout is 5 minutes.
-        headersTimeout: 300_000,
-        bodyTimeout: 300_000,
-      });
-      this.#pools.set(key, { cluster: clusterName, pool: p });
+      const opts = this.#poolOptions(cluster, ep);
+      p = st.tracked ? new PolicyPool(origin, opts, st, ep.hostKey ?? `${ep.address}:${ep.port}`) : new Pool(origin, opts);
+      st.pools.set(key, p);
     }
     return p;
   }
 
+  #poolOptions(cluster: Cluster | undefined, ep: Endpoint): Pool.Options {
+    const policy = cluster?.policy;
+    const cp = policy?.connectionPool;
+    const timeoutMs = cp?.connectTimeoutMs ?? this.#opts.connectTimeoutMs ?? 10_000;
+    const onSocket = cp?.maxConnectionDurationMs ? expireAfter(cp.maxConnectionDurationMs) : undefined;
+    // h2 needs ALPN, so only over TLS: undici speaks no h2c (prior knowledge) upstream.
+    const h2 = !!policy?.tls && (H2_PROTOCOLS.has(cluster!.protocol) || policy.h2Upgrade);
+    const connect = policy?.tls
+      ? tlsConnector({
+          tls: policy.tls, servername: ep.sni ?? ep.address, secretsDir: this.#opts.secretsDir, timeoutMs,
+          keepAliveMs: cp?.tcpKeepaliveMs, alpn: h2 ? ['h2', 'http/1.1'] : ['http/1.1'], onSocket,
+        })
+      : plainConnector(timeoutMs, cp?.tcpKeepaliveMs, onSocket);
+    return {
+      connect,
+      allowH2: h2,
+      ...(cp?.maxConnections ? { connections: cp.maxConnections } : {}),
+      ...(cp?.maxRequestsPerConnection ? { maxRequestsPerClient: cp.maxRequestsPerConnection } : {}),
+      ...(cp?.maxConcurrentStreams ? { maxConcurrentStreams: cp.maxConcurrentStreams } : {}),
+      keepAliveTimeout: cp?.httpIdleTimeoutMs ?? this.#opts.keepAliveTimeoutMs ?? 60_000,
+      // Envoy's waypoint has no route timeout by default; its stream idle timeout is 5 minutes.
+      headersTimeout: 300_000,
+      bodyTimeout: 300_000,
+    };
+  }
+
+  /** A retry slot under the cluster's connectionPool.http.maxRetries; undefined means do not retry. */
+  acquireRetry(cluster: Cluster): (() => void) | undefined {
+    const limiter = this.#state(cluster).limiter;
+    return limiter ? limiter.acquireRetry() : () => {};
+  }
+
+  /**
+   * Reports an outcome pool() did not see (e.g. a CONNECT tunnel's dial failure) to outlier
+   * detection. Responses dispatched through pool() are reported already: do not report them again.
+   */
+  report(ep: Endpoint, outcome: Outcome): void {
+    if (!ep.cluster || !ep.hostKey) return;
+    const st = this.#state(ep.cluster);
+    st.outlier?.report(ep.hostKey, outcome, st.hostKeys);
+  }
+
   /** Closes pools of clusters no longer in `live`; in-flight requests finish first. */
   retain(live: ReadonlySet<string>): void {
-    for (const [key, { cluster, pool }] of this.#pools) {
-      if (cluster !== 'PassthroughCluster' && !live.has(cluster)) {
-        this.#pools.delete(key);
-        pool.close().catch(() => {});
+    for (const [name, st] of this.#states) {
+      if (name !== 'PassthroughCluster' && !live.has(name)) {
+        this.#states.delete(name);
+        closePools(st);
       }
     }
   }
 
   async close(): Promise<void> {
-    const all = [...this.#pools.values()];
-    this.#pools.clear();
-    await Promise.allSettled(all.map((p) => p.pool.destroy()));
+    const all = [...this.#states.values()].flatMap((s) => [...s.pools.values()]);
+    this.#states.clear();
+    await Promise.allSettled(all.map((p) => p.destroy()));
   }
+}
+
+function newState(cluster: Cluster | undefined, signature: string, name = cluster?.name ?? ''): ClusterState {
+  const eps = cluster?.endpoints ?? [];
+  const hostKeys = eps.map((e) => `${e.address}:${e.port}`);
+  const p = cluster?.policy;
+  const lbKind = p?.loadBalancer?.kind ?? 'LEAST_REQUEST';
+  const limiter = p?.connectionPool ? new ClusterLimiter(p.connectionPool) : undefined;
+  const outlier = p?.outlierDetection && eps.length > 0 ? new OutlierDetector(p.outlierDetection, eps.length) : undefined;
+  return {
+    name, signature, hostKeys, all: eps.map((_, i) => i),
+    lb: new LoadBalancer(p?.loadBalancer, hostKeys.map((key, i) => ({ key, weight: eps[i]!.weight }))),
+    limiter, outlier,
+    tracked: !!limiter || !!outlier || (eps.length > 1 && lbKind === 'LEAST_REQUEST'),
+    active: new Map(), pools: new Map(),
+  };
+}
+
+function closePools(st: ClusterState): void {
+  for (const p of st.pools.values()) p.close().catch(() => {});
+  st.pools.clear();
+}
+
+function sniFor(cluster: Cluster, requestHost: string): string {
+  const explicit = cluster.policy?.tls?.sni;
+  if (explicit) return explicit;
+  return cluster.host.startsWith('*') ? requestHost : cluster.host;
+}
+
+function plainConnector(timeoutMs: number, keepAliveMs: number | undefined, onSocket?: (s: Socket) => void): buildConnector.connector {
+  const base = buildConnector({ timeout: timeoutMs, ...(keepAliveMs ? { keepAlive: true, keepAliveInitialDelay: keepAliveMs } : {}) });
+  if (!onSocket) return base;
+  return (opts, cb) => base(opts, (...args) => {
+    if (args[1]) onSocket(args[1]);
+    cb(...args);
+  });
+}
+
+// maxConnectionDuration: undici has no "close after this response", so at expiry an idle
+// keep-alive connection is closed, and a busy one gets undici's own reset flag, which closes it when
+// its response ends and keeps new requests off it. Both are found by their symbols' descriptions
+// (undici 7 client-h1); if they ever move, connections simply live on until their idle timeout.
+const KEEP_ALIVE_TIMEOUT_BIT = 8; // undici client-h1 TIMEOUT_KEEP_ALIVE: the parser waits idle
+
+function expireAfter(ms: number): (s: Socket) => void {
+  return (s) => {
+    const t = setTimeout(() => {
+      const slots = s as unknown as Record<symbol, unknown>;
+      const sym = (d: string) => Object.getOwnPropertySymbols(s).find((k) => k.description === d);
+      const parserKey = sym('parser');
+      const resetKey = sym('reset');
+      const parser = parserKey ? (slots[parserKey] as { timeoutType?: number } | null) : null;
+      if (parser && ((parser.timeoutType ?? 0) & KEEP_ALIVE_TIMEOUT_BIT)) s.destroy();
+      else if (resetKey && parser) slots[resetKey] = true;
+    }, ms);
+    t.unref();
+    s.once('close', () => clearTimeout(t));
+  };
+}
+
+/** A Pool that applies its cluster's circuit breakers and reports responses to outlier detection. */
+class PolicyPool extends Pool {
+  #st: ClusterState;
+  #host: string;
+
+  constructor(origin: string, opts: Pool.Options, st: ClusterState, host: string) {
+    super(origin, opts);
+    this.#st = st;
+    this.#host = host;
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const st = this.#st;
+    const overflow = st.limiter?.acquire(st.name);
+    if (overflow) {
+      failHandler(handler, new DataplaneError('upstream_overflow', overflow));
+      return false;
+    }
+    const host = this.#host;
+    st.active.set(host, (st.active.get(host) ?? 0) + 1);
+    return super.dispatch(opts, observe(handler, (outcome) => {
+      if (outcome) st.outlier?.report(host, outcome, st.hostKeys);
+    }, () => {
+      st.limiter?.release();
+      st.active.set(host, (st.active.get(host) ?? 1) - 1);
+    }));
+  }
+}
+
+type AnyHandler = Record<string, ((...a: unknown[]) => unknown) | undefined>;
+
+function failHandler(handler: Dispatcher.DispatchHandler, err: Error): void {
+  const h = handler as unknown as AnyHandler;
+  if (h.onResponseError) h.onResponseError.call(handler, undefined, err);
+  else if (h.onError) h.onError.call(handler, err);
+  else throw err;
+}
+
+const METHODS = [
+  'onRequestStart', 'onRequestUpgrade', 'onResponseStart', 'onResponseData', 'onResponseEnd', 'onResponseError',
+  'onConnect', 'onError', 'onUpgrade', 'onResponseStarted', 'onHeaders', 'onData', 'onComplete', 'onBodySent', 'onRequestSent',
+];
+// Errors that say nothing about the upstream's health.
+const NOT_UPSTREAM = new Set(['downstream_disconnect', 'UND_ERR_ABORTED', 'ABORT_ERR', 'upstream_overflow']);
+
+/**
+ * Forwards every handler callback (new and legacy undici styles) unchanged, reporting the response
+ * status (or a local-origin failure before it) once and calling `end` once when the request ends.
+ */
+function observe(handler: Dispatcher.DispatchHandler, outcome: (o: Outcome | undefined) => void, end: () => void): Dispatcher.DispatchHandler {
+  const h = handler as unknown as AnyHandler;
+  let reported = false;
+  let ended = false;
+  const report = (o: Outcome | undefined) => {
+    if (!reported) outcome(o);
+    reported = true;
+  };
+  const finish = (err?: unknown) => {
+    if (err !== undefined) {
+      const code = (err as { code?: string; name?: string }).code ?? (err as { name?: string }).name ?? '';
+      report(NOT_UPSTREAM.has(code) ? undefined : { localFailure: true });
+    }
+    if (!ended) end();
+    ended = true;
+  };
+  const w: AnyHandler = {};
+  for (const m of METHODS) {
+    const fn = h[m];
+    if (fn) w[m] = (...a: unknown[]) => fn.apply(handler, a);
+  }
+  const tap = (m: string, before: (a: unknown[]) => void) => {
+    const inner = w[m];
+    if (inner) w[m] = (...a: unknown[]) => { before(a); return inner(...a); };
+  };
+  tap('onResponseStart', (a) => { if ((a[1] as number) >= 200) report({ status: a[1] as number }); });
+  tap('onHeaders', (a) => { if ((a[0] as number) >= 200) report({ status: a[0] as number }); });
+  tap('onRequestUpgrade', () => { report({ status: 101 }); finish(); });
+  tap('onUpgrade', () => { report({ status: 101 }); finish(); });
+  tap('onResponseEnd', () => finish());
+  tap('onComplete', () => finish());
+  tap('onResponseError', (a) => finish(a[1] ?? new Error('error')));
+  tap('onError', (a) => finish(a[0] ?? new Error('error')));
+  return w as unknown as Dispatcher.DispatchHandler;
 }

@@ -26,6 +26,19 @@ export const CODES = {
   PortClash: { code: 'EGW0020', name: 'PortClash', level: 'error', description: 'Two listeners were asked to use the same port.' },
   UnreadablePath: { code: 'EGW0021', name: 'UnreadablePath', level: 'error', description: 'A config path cannot be read.' },
   UnsupportedVersion: { code: 'EGW0006', name: 'UnsupportedVersion', level: 'error', description: 'A document has a kind Egressway reads but an apiVersion it does not.' },
+  NoServerCertificateVerificationDestinationLevel: { code: 'IST0128', name: 'NoServerCertificateVerificationDestinationLevel', level: 'warning', description: 'A DestinationRule originates TLS (SIMPLE/MUTUAL) without caCertificates, so the server certificate is checked only against the system CAs, or not at all.' },
+  NoServerCertificateVerificationPortLevel: { code: 'IST0129', name: 'NoServerCertificateVerificationPortLevel', level: 'warning', description: 'A DestinationRule portLevelSettings entry originates TLS without caCertificates.' },
+  VirtualServiceUnreachableRule: { code: 'IST0130', name: 'VirtualServiceUnreachableRule', level: 'warning', description: 'A VirtualService rule is never used: an earlier rule matches everything it matches.' },
+  VirtualServiceIneffectiveMatch: { code: 'IST0131', name: 'VirtualServiceIneffectiveMatch', level: 'info', description: 'A VirtualService match is never used: an earlier rule matches everything it matches.' },
+  DestinationRuleSubsetNotSelectPods: { code: 'IST0173', name: 'DestinationRuleSubsetNotSelectPods', level: 'error', description: 'A DestinationRule subset selects no endpoint of its host, so traffic to it fails with 503 UH.' },
+  UnknownDestinationRuleHost: { code: 'IST0174', name: 'UnknownDestinationRuleHost', level: 'warning', description: 'A DestinationRule host matches no ServiceEntry (or Kubernetes Service).' },
+  TargetNotBound: { code: 'EGW0014', name: 'TargetNotBound', level: 'warning', description: 'A policy or route targets a ServiceEntry that is bound to no waypoint, so it is never applied.' },
+  L7FieldsOnOpaquePort: { code: 'EGW0015', name: 'L7FieldsOnOpaquePort', level: 'warning', description: 'An AuthorizationPolicy rule uses HTTP fields for a TCP or TLS port: in ALLOW it never matches, in DENY it always does.' },
+  TargetPortWithoutTlsOrigination: { code: 'EGW0016', name: 'TargetPortWithoutTlsOrigination', level: 'warning', description: 'A ServiceEntry HTTP port has targetPort 443 but no DestinationRule originates TLS, so plain HTTP is sent to a TLS port.' },
+  ShadowedRouteRule: { code: 'EGW0017', name: 'ShadowedRouteRule', level: 'warning', description: 'An HTTPRoute rule repeats a match of an earlier rule for the same parent, so it is never used.' },
+  DenyAll: { code: 'EGW0018', name: 'DenyAll', level: 'warning', description: 'A DENY rule has no condition, so it blocks every request to its target.' },
+  MigrationNotCarriedOver: { code: 'EGW0030', name: 'MigrationNotCarriedOver', level: 'warning', description: 'egressway migrate could not carry part of the old config over; the report says what and why.' },
+  MigrationVerifyMismatch: { code: 'EGW0031', name: 'MigrationVerifyMismatch', level: 'error', description: 'migrate --verify found a request the old and the new config treat differently.' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type CodeName = keyof typeof CODES;

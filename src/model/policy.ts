@@ -1,6 +1,7 @@
 // Compiled AuthorizationPolicies, shaped for lookups: indexed by target at compile time, split by
 // action, each rule flattened to AND-ed constraints over precompiled matchers. Only compile/ builds
 // these; policy/decide.ts reads them. No matcher is built per request.
+import type { CompiledJwtRule, ExtAuthzHttpProvider } from './authn.ts';
 import type { Cidr } from './cidr.ts';
 
 export type AuthzAction = 'CUSTOM' | 'DENY' | 'ALLOW' | 'AUDIT';
@@ -103,6 +104,8 @@ export interface PolicySet {
   /** Dry-run policies, evaluated in shadow: never enforced, reported as "would deny". */
   readonly dryRunDeny: readonly CompiledPolicy[];
   readonly dryRunAllow: readonly CompiledPolicy[];
+  /** RequestAuthentication jwtRules that apply to the target (waypoint-wide ones first), merged as Istio does. */
+  readonly jwt: readonly CompiledJwtRule[];
 }
 
 export interface AuthzTable {
@@ -112,6 +115,10 @@ export interface AuthzTable {
   readonly services: ReadonlyMap<string, PolicySet>;
   /** Every compiled policy, sorted by key, for config dumps and `egressway check`. */
   readonly policies: readonly CompiledPolicy[];
+  /** meshConfig extensionProviders (envoyExtAuthzHttp) by name, for CUSTOM policies. */
+  readonly providers: ReadonlyMap<string, ExtAuthzHttpProvider>;
+  /** meshConfig gatewayTopology.numTrustedProxies / --num-trusted-proxies: X-Forwarded-For hops trusted for remote.ip. */
+  readonly numTrustedProxies: number;
 }
 
-export const EMPTY_POLICY_SET: PolicySet = { custom: [], deny: [], allow: [], audit: [], dryRunDeny: [], dryRunAllow: [] };
+export const EMPTY_POLICY_SET: PolicySet = { custom: [], deny: [], allow: [], audit: [], dryRunDeny: [], dryRunAllow: [], jwt: [] };

@@ -1,6 +1,8 @@
 // Snapshot types: readonly data shaped for lookups. Only compile/ builds these; the data plane only
 // reads them. Names follow Istio's so that logs and config dumps read like a waypoint's.
+import type { ClusterPolicy } from './cluster-policy.ts';
 import type { ResourceRef } from './diagnostic.ts';
+import type { RouteTable } from './route.ts';
 import type { AuthzTable } from './policy.ts';
 
 export type Protocol =
@@ -36,6 +38,10 @@ export interface Cluster {
    * NONE and DYNAMIC_DNS: empty, the requested host is dialled.
    */
   readonly endpoints: readonly Endpoint[];
+  /** Upstream policy from the DestinationRule that applies to this host and port, if any. */
+  readonly policy?: ClusterPolicy;
+  /** DestinationRule subset name -> its cluster's name (`inbound-vip|80|http/<subset>|host`, in Snapshot.clusters). */
+  readonly subsets?: Readonly<Record<string, string>>;
 }
 
 export interface ServicePort {
@@ -119,4 +125,6 @@ export interface Snapshot {
   readonly unserved: ReadonlyMap<string, Binding>;
   /** AuthorizationPolicies indexed by target (waypoint-wide, per ServiceEntry key). */
   readonly authz: AuthzTable;
+  /** Cluster name -> routes from VirtualService/HTTPRoute; absent means the waypoint default route. */
+  readonly routes: ReadonlyMap<string, RouteTable>;
 }

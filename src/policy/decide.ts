@@ -44,6 +44,8 @@ export interface Decision {
   readonly dryRun?: { readonly wouldDeny: boolean; readonly details: string; readonly policy?: string };
   /** An AUDIT policy matched: the request is marked for audit sinks. */
   readonly audit?: boolean;
+  /** `namespace/name` of the AUDIT policy that matched. */
+  readonly auditPolicy?: string;
   readonly trace: readonly TraceEntry[];
 }
 
@@ -61,11 +63,12 @@ export function decide(authz: AuthzTable, serviceKey: string | undefined, req: A
   const v = viewOf(req);
   const trace: TraceEntry[] = [];
   // 0. AUDIT never changes the decision; a match only marks the request.
-  const audit = firstMatch(set.audit, v, false, trace) !== undefined;
+  const audited = firstMatch(set.audit, v, false, trace);
+  const audit = audited !== undefined;
   // 1. CUSTOM: every matching CUSTOM policy's provider is asked first; a provider's deny is final.
   const customProviders = customCalls(set, v, trace);
   const dryRun = shadow(set, v, trace);
-  const common = { customProviders, trace, ...(dryRun ? { dryRun } : {}), ...(audit ? { audit } : {}) };
+  const common = { customProviders, trace, ...(dryRun ? { dryRun } : {}), ...(audited ? { audit, auditPolicy: audited.policy.key } : {}) };
   // 2. DENY: any matching DENY rule denies, named by its policy and rule.
   const denied = firstMatch(set.deny, v, false, trace);
   if (denied) return { ...common, ...denyBy(denied) };

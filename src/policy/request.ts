@@ -26,3 +26,10 @@ export interface AuthzRequest {
   /** The service port the request targets (`ports`, `destination.port`). */
   readonly destinationPort?: number;
 }
+
+/** Changes to the headers sent upstream after authentication and ext-authz (names lower-case). */
+export interface HeaderEdits {
+  readonly remove: readonly string[];
+  /** Replaces any header of the same name. */
+  readonly set: readonly (readonly [string, string])[];
+}

@@ -39,6 +39,10 @@ export function toJson(r: RequestRecord): Record<string, string | number | null>
     downstream_remote_address: r.downstreamRemoteAddress || null,
     requested_server_name: r.requestedServerName || null,
     upstream_transport_failure_reason: r.upstreamTransportFailureReason || null,
+    // Egressway's authorization extras, present only when set so Istio's keys stay as they are.
+    ...(r.dryRunResult ? { dry_run_result: r.dryRunResult === 'deny' ? 'would_deny' : 'allow', dry_run_policy: r.dryRunPolicy ?? 'none' } : {}),
+    ...(r.auditPolicy ? { audit_policy: r.auditPolicy } : {}),
+    ...(r.requestPrincipal ? { request_principal: r.requestPrincipal } : {}),
   };
 }
 

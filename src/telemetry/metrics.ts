@@ -48,6 +48,9 @@ export class Metrics {
   /** Per-request families outside prom-client (see series.ts), rendered after the registry. */
   readonly #families = [this.#requests, this.#duration, this.#reqBytes, this.#respBytes, this.#tcpOpened, this.#tcpClosed, this.#tcpSent, this.#tcpReceived];
   readonly reloads = new Counter({ name: 'egressway_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
+  // Labels are snapshot identifiers (policy `ns/name`, or `none` for the default deny) and a closed set.
+  readonly #dryRun = new Counter({ name: 'egressway_authz_dry_run_total', help: 'Requests evaluated by istio.io/dry-run AuthorizationPolicies, by the policy that decided and the shadow result (would_deny | allow)', labelNames: ['policy', 'result'], registers: [this.registry] });
+  readonly #audit = new Counter({ name: 'egressway_authz_audit_total', help: 'Requests marked by an AUDIT AuthorizationPolicy', labelNames: ['policy'], registers: [this.registry] });
   // Bound children by label tuple: prom-client hashes a labels object on every call otherwise.
   #httpChildren = new Map<string, HttpChildren>();
   #tcpChildren = new Map<string, TcpChildren>();
@@ -108,6 +111,8 @@ export class Metrics {
   record(r: RequestRecord): void {
     if (r.protocolKind === 'http') this.#recordHttp(r);
     else this.#recordTcpClose(r);
+    if (r.dryRunResult) this.#dryRun.inc({ policy: r.dryRunPolicy ?? 'none', result: r.dryRunResult === 'deny' ? 'would_deny' : 'allow' });
+    if (r.auditPolicy) this.#audit.inc({ policy: r.auditPolicy });
   }
 
   /** A tunnel is established (data-plane open hook): Envoy counts opened at connection start. */

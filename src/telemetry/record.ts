@@ -36,4 +36,13 @@ export interface RequestRecord {
   sourceWorkload: string;
   sourceNamespace: string;
   connectionSecurityPolicy: 'mutual_tls' | 'none' | 'unknown';
+  /**
+   * Authorization extras, set only when they happen: the shadow result of `istio.io/dry-run` policies
+   * ("deny" = would deny), the dry-run policy that decided it (`ns/name`, or `none` for the default
+   * deny), the AUDIT policy that matched, and the validated JWT principal (`iss/sub`).
+   */
+  dryRunResult?: 'allow' | 'deny';
+  dryRunPolicy?: string;
+  auditPolicy?: string;
+  requestPrincipal?: string;
 }

@@ -22,7 +22,8 @@ export const authorizationPolicyRules: Rules<AuthorizationPolicySpec> = (spec, _
   warnDenyHttpOnly(spec, action, report);
 };
 
-function checkSelection(spec: AuthorizationPolicySpec, report: Reporter): void {
+/** selector / targetRef / targetRefs rules shared by AuthorizationPolicy and RequestAuthentication. */
+export function checkSelection(spec: Pick<AuthorizationPolicySpec, 'selector' | 'targetRef' | 'targetRefs'>, report: Reporter): void {
   const set = [spec.selector != null, spec.targetRef != null, (spec.targetRefs?.length ?? 0) > 0].filter(Boolean).length;
   if (set > 1) report.error(['spec'], 'only one of targetRefs or workloadSelector can be set', 'keep targetRefs for a waypoint; remove selector and targetRef');
   if (spec.selector) {

@@ -10,6 +10,10 @@ import { validateAuthorizationPolicy } from './authorization-policy.ts';
 import { validateGateway, validateGatewayClass } from './gateway.ts';
 import { validateNamespace } from './namespace.ts';
 import { validateServiceEntry } from './service-entry.ts';
+import { validateVirtualService } from './virtual-service.ts';
+import { validateDestinationRule } from './destination-rule.ts';
+import { validateHTTPRoute } from './http-route.ts';
+import { validateRequestAuthentication } from './request-authentication.ts';
 
 export type { ValidationOptions } from './common.ts';
 
@@ -28,6 +32,10 @@ const KINDS: readonly KindInfo[] = [
   { group: 'gateway.networking.k8s.io', kind: 'GatewayClass', versions: ['v1', 'v1beta1'], clusterScoped: true, validate: validateGatewayClass },
   { group: 'networking.istio.io', kind: 'ServiceEntry', versions: ['v1', 'v1beta1', 'v1alpha3'], clusterScoped: false, validate: validateServiceEntry },
   { group: 'security.istio.io', kind: 'AuthorizationPolicy', versions: ['v1', 'v1beta1'], clusterScoped: false, validate: validateAuthorizationPolicy },
+  { group: 'networking.istio.io', kind: 'VirtualService', versions: ['v1', 'v1beta1', 'v1alpha3'], clusterScoped: false, validate: validateVirtualService },
+  { group: 'networking.istio.io', kind: 'DestinationRule', versions: ['v1', 'v1beta1', 'v1alpha3'], clusterScoped: false, validate: validateDestinationRule },
+  { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', versions: ['v1', 'v1beta1'], clusterScoped: false, validate: validateHTTPRoute },
+  { group: 'security.istio.io', kind: 'RequestAuthentication', versions: ['v1', 'v1beta1'], clusterScoped: false, validate: validateRequestAuthentication },
 ];
 
 export const REGISTRY: ReadonlyMap<string, KindInfo> = new Map(KINDS.map((k) => [`${k.group}/${k.kind}`, k]));

@@ -1,0 +1,88 @@
+// `egressway agent`: a small ztunnel for machines and pods that cannot run one. It holds one
+// workload identity, learns from the mesh config which destinations bind to which waypoint, and
+// carries local clients' connections there over pooled HBONE.
+import type { AddressInfo } from 'node:net';
+import { HbonePool } from '../hbone/client-pool.ts';
+import { readTlsMaterial, TlsFileWatcher } from '../hbone/tls-files.ts';
+import { parseSpiffe } from '../model/identity.ts';
+import { AgentHttpProxy } from './http-proxy.ts';
+import { parseNoProxy } from './no-proxy.ts';
+import { loadAgentRoutes, type AddressOverrides } from './routes.ts';
+import { AgentSocks5 } from './socks5.ts';
+
+export interface AgentOptions {
+  readonly configPaths: readonly string[];
+  readonly cert: string;
+  readonly key: string;
+  readonly trustBundle: string;
+  readonly waypointAddresses: AddressOverrides;
+  readonly listenAddress: string;
+  /** 15001 and 15080, as ztunnel's; 0 picks a free port; -1 turns the listener off. */
+  readonly httpPort: number;
+  readonly socksPort: number;
+  readonly passthrough: boolean;
+  /** NO_PROXY text (the flag, else the environment). */
+  readonly noProxy?: string;
+  /** Sent as baggage k8s.deployment.name so waypoint metrics get a source_workload. */
+  readonly workload?: string;
+  readonly onLog?: (level: 'info' | 'warn', msg: string) => void;
+  readonly keepalive?: { intervalMs: number; timeoutMs: number };
+}
+
+export interface RunningAgent {
+  readonly http?: string;
+  readonly socks?: string;
+  readonly identity: string;
+  readonly pool: HbonePool;
+  close(): Promise<void>;
+}
+
+export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
+  const paths = { cert: o.cert, key: o.key, ca: o.trustBundle };
+  const tls = await readTlsMaterial(paths);
+  const pool = new HbonePool(tls, o.keepalive);
+  const id = parseSpiffe(pool.identity);
+  if (!id) throw new Error(`${o.cert} has no spiffe://<td>/ns/<ns>/sa/<sa> URI SAN; issue one with \`egressway certs issue --ns <ns> --sa <sa>\``);
+  const routes = await loadAgentRoutes(o.configPaths, o.waypointAddresses);
+  if (routes.waypoints.length === 0) o.onLog?.('warn', 'no waypoint has an address: pass --waypoint-address or set status.addresses on the Gateway; every destination will be refused or sent direct');
+  const baggage = `k8s.namespace.name=${id.namespace}${o.workload ? `,k8s.deployment.name=${o.workload}` : ''}`;
+  const deps = {
+    routes: () => routes, pool, passthrough: o.passthrough, baggage,
+    trustDomain: () => parseSpiffe(pool.identity)?.trustDomain ?? id.trustDomain,
+  };
+  const watcher = new TlsFileWatcher(paths, tls, {
+    onChange: (m) => {
+      pool.setTls(m);
+      o.onLog?.('info', `certificates reloaded (${pool.identity}); pooled HBONE connections drain, open tunnels continue`);
+    },
+    onError: (err) => o.onLog?.('warn', `certificate reload skipped, still using the previous set: ${err.message}`),
+  });
+  const closers: (() => Promise<void>)[] = [];
+  const fmt = (a: AddressInfo) => (a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+  let http: string | undefined;
+  let socks: string | undefined;
+  try {
+    if (o.httpPort >= 0) {
+      const h = new AgentHttpProxy(deps, parseNoProxy(o.noProxy));
+      http = fmt(await h.listen(o.httpPort, o.listenAddress));
+      closers.push(() => h.close());
+    }
+    if (o.socksPort >= 0) {
+      const s = new AgentSocks5(deps);
+      socks = fmt(await s.listen(o.socksPort, o.listenAddress));
+      closers.push(() => s.close());
+    }
+  } catch (err) {
+    watcher.close();
+    await Promise.allSettled(closers.map((c) => c()));
+    throw err;
+  }
+  return {
+    http, socks, identity: pool.identity, pool,
+    async close() {
+      watcher.close();
+      pool.close();
+      await Promise.allSettled(closers.map((c) => c()));
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// Pieces shared by the VirtualService and HTTPRoute route compilers.
+import type { HeaderOps, RetryPolicy, WeightedCluster } from '../model/route.ts';
+import { parseDurationMs } from '../config/kinds/virtual-service-rules.ts';
+
+export { parseDurationMs };
+
+/** Istio's mesh default retry policy, which waypoints apply when no route sets one (istio#60682). */
+export const DEFAULT_RETRY: RetryPolicy = {
+  attempts: 2,
+  retryOn: new Set(['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes']),
+  retriableStatusCodes: new Set(),
+  backoffBaseMs: 25,
+  backoffMaxMs: 250,
+};
+
+
+export function headerOps(
+  set: Iterable<readonly [string, string]> = [], add: Iterable<readonly [string, string]> = [], remove: readonly string[] = [],
+): HeaderOps | undefined {
+  const ops: HeaderOps = {
+    set: [...set].map(([k, v]) => [k.toLowerCase(), v] as const),
+    add: [...add].map(([k, v]) => [k.toLowerCase(), v] as const),
+    remove: remove.map((k) => k.toLowerCase()),
+  };
+  return ops.set.length + ops.add.length + ops.remove.length ? ops : undefined;
+}
+
+export function mergeOps(a: HeaderOps | undefined, b: HeaderOps | undefined): HeaderOps | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return { set: [...a.set, ...b.set], add: [...a.add, ...b.add], remove: [...a.remove, ...b.remove] };
+}
+
+export function retryPolicy(opts: {
+  attempts: number; retryOn?: readonly string[]; codes?: readonly number[]; perTryTimeoutMs?: number; backoffMs?: number;
+}): RetryPolicy {
+  const on = new Set<string>();
+  const codes = new Set<number>(opts.codes ?? []);
+  for (const raw of opts.retryOn ?? [...DEFAULT_RETRY.retryOn]) {
+    const t = raw.trim();
+    if (/^\d{3}$/.test(t)) {
+      codes.add(Number(t));
+      on.add('retriable-status-codes');
+    } else if (t) on.add(t);
+  }
+  if (codes.size) on.add('retriable-status-codes');
+  const base = opts.backoffMs ?? DEFAULT_RETRY.backoffBaseMs;
+  return { attempts: opts.attempts, retryOn: on, retriableStatusCodes: codes, perTryTimeoutMs: opts.perTryTimeoutMs, backoffBaseMs: base, backoffMaxMs: base * 10 };
+}
+
+/** Cumulative weights; a destination without a weight gets 100 / n when all are unweighted. */
+export function weighted<T extends Omit<WeightedCluster, 'upTo'>>(items: readonly (T & { weight?: number })[]): { clusters: WeightedCluster[]; total: number } {
+  const anyWeight = items.some((i) => i.weight !== undefined);
+  let upTo = 0;
+  const clusters: WeightedCluster[] = [];
+  for (const it of items) {
+    const w = anyWeight ? it.weight ?? 0 : 1;
+    if (w <= 0) continue;
+    upTo += w;
+    const { weight: _w, ...rest } = it;
+    clusters.push({ ...rest, upTo });
+  }
+  return { clusters, total: upTo };
+}

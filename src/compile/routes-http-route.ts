@@ -1,0 +1,176 @@
+// Gateway API HTTPRoute rules -> RouteRules for one destination, translated the way istiod
+// translates them (pilot/pkg/config/kube/gateway/conversion.go, reference §2.4), and ordered by
+// Gateway API match precedence rather than list order.
+import type { Resource } from '../config/resource.ts';
+import type { BackendRef, HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRule, HTTPRouteSpec } from '../config/kinds/http-route.ts';
+import type { HeaderOps, KeyMatch, Mirror, RouteAction, RouteMatch, RouteRule, StrMatch } from '../model/route.ts';
+import type { Destination } from '../model/snapshot.ts';
+import { compileRegex } from './route-match.ts';
+import { DEFAULT_RETRY, headerOps, mergeOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
+import { clusterFor, routeDiagnostic, type RouteContext } from './routes.ts';
+
+type HR = Resource<HTTPRouteSpec>;
+
+interface Entry {
+  readonly rule: RouteRule;
+  readonly rank: readonly number[];
+}
+
+export function compileHttpRouteRules(routes: readonly HR[], d: Destination, ctx: RouteContext): RouteRule[] {
+  const entries: Entry[] = [];
+  for (const hr of routes) {
+    (hr.spec.rules ?? []).forEach((rule, i) => {
+      const matches = rule.matches?.length ? rule.matches : [{ path: { type: 'PathPrefix' as const, value: '/' } }];
+      matches.forEach((m, j) => {
+        const compiled = compileMatch(hr, m, ctx, ['spec', 'rules', i, 'matches', j]);
+        if (!compiled) return;
+        entries.push({ rule: compileRule(hr, rule, i, compiled, m, d, ctx), rank: precedence(m) });
+      });
+    });
+  }
+  // Stable sort: ties keep creation-time/name order (resources arrive sorted) and rule order.
+  entries.sort((a, b) => {
+    for (let k = 0; k < a.rank.length; k++) if (a.rank[k] !== b.rank[k]) return b.rank[k]! - a.rank[k]!;
+    return 0;
+  });
+  return entries.map((e) => e.rule);
+}
+
+// Exact path > longest prefix > regex; then method; then most headers; then most query params.
+function precedence(m: HTTPRouteMatch): number[] {
+  const type = m.path?.type ?? 'PathPrefix';
+  const len = m.path?.value?.length ?? 1;
+  return [type === 'Exact' ? 2 : type === 'PathPrefix' ? 1 : 0, type === 'RegularExpression' ? 0 : len, m.method ? 1 : 0, m.headers?.length ?? 0, m.queryParams?.length ?? 0];
+}
+
+function compileMatch(hr: HR, m: HTTPRouteMatch, ctx: RouteContext, path: (string | number)[]): RouteMatch | undefined {
+  let bad = false;
+  const re = (source: string, field: string): StrMatch | undefined => {
+    const c = compileRegex(source);
+    if (c.ok) return { kind: 'regex', re: c.value, source };
+    ctx.diagnostics.push(routeDiagnostic(hr, [...path, field], c.error, 'use RE2 syntax', 'error'));
+    bad = true;
+    return undefined;
+  };
+  const value = (type: string | undefined, v: string, field: string): StrMatch | undefined =>
+    type === 'RegularExpression' ? re(v, field) : { kind: 'exact', value: v };
+  let uri: StrMatch | undefined;
+  const p = m.path;
+  if (p?.value !== undefined) {
+    uri = p.type === 'Exact' ? { kind: 'exact', value: p.value } : p.type === 'RegularExpression' ? re(p.value, 'path') : { kind: 'segment-prefix', value: p.value };
+  }
+  const keys = (list: HTTPRouteMatch['headers'], field: string, lower: boolean): KeyMatch[] =>
+    (list ?? []).flatMap((h) => {
+      const match = value(h.type, h.value, field);
+      return match ? [{ name: lower ? h.name.toLowerCase() : h.name, match, invert: false }] : [];
+    });
+  const out: RouteMatch = {
+    uri, method: m.method ? { kind: 'exact', value: m.method } : undefined,
+    headers: keys(m.headers, 'headers', true), queryParams: keys(m.queryParams, 'queryParams', false),
+  };
+  return bad ? undefined : out;
+}
+
+function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, m: HTTPRouteMatch, d: Destination, ctx: RouteContext): RouteRule {
+  const path = ['spec', 'rules', i];
+  const filters = rule.filters ?? [];
+  let requestHeaders: HeaderOps | undefined;
+  let responseHeaders: HeaderOps | undefined;
+  const mirrors: Mirror[] = [];
+  const prefix = m.path?.type === 'PathPrefix' || m.path === undefined ? m.path?.value ?? '/' : undefined;
+  let action: RouteAction | undefined;
+  let rewrite: (RouteAction & { kind: 'forward' })['rewrite'];
+  filters.forEach((f, k) => {
+    const fp = [...path, 'filters', k];
+    if (f.type === 'RequestHeaderModifier') requestHeaders = mergeOps(requestHeaders, modifier(f.requestHeaderModifier));
+    else if (f.type === 'ResponseHeaderModifier') responseHeaders = mergeOps(responseHeaders, modifier(f.responseHeaderModifier));
+    else if (f.type === 'RequestMirror' && f.requestMirror) mirrors.push(mirror(hr, f.requestMirror, d, ctx));
+    else if (f.type === 'URLRewrite' && f.urlRewrite) rewrite = urlRewrite(f.urlRewrite, prefix);
+    else if (f.type === 'RequestRedirect' && f.requestRedirect) action = redirect(f.requestRedirect, prefix);
+    else {
+      ctx.diagnostics.push(routeDiagnostic(hr, fp, `filter ${f.type} is not supported at the waypoint; requests matching this rule get 500`, 'remove the filter'));
+      action = { kind: 'direct', status: 500, body: '' };
+    }
+  });
+  const retry = rule.retry
+    ? retryPolicy({
+      attempts: rule.retry.attempts ?? 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled'],
+      codes: rule.retry.codes, backoffMs: rule.retry.backoff ? parseDurationMs(rule.retry.backoff) : undefined,
+      perTryTimeoutMs: rule.timeouts?.backendRequest ? parseDurationMs(rule.timeouts.backendRequest) : undefined,
+    })
+    : DEFAULT_RETRY;
+  // backendRequest is the per-try timeout when a retry is set, else the route timeout.
+  const timeout = rule.timeouts?.request ?? (rule.retry ? undefined : rule.timeouts?.backendRequest);
+  return {
+    name: rule.name ?? `${hr.metadata.namespace}.${hr.metadata.name}.${i}`,
+    matches: [match],
+    action: action ?? withRewrite(backends(hr, rule, d, ctx, path), rewrite),
+    timeoutMs: timeout ? parseDurationMs(timeout) || undefined : undefined,
+    retry, requestHeaders, responseHeaders, mirrors,
+  };
+}
+
+function withRewrite(a: RouteAction, rewrite: (RouteAction & { kind: 'forward' })['rewrite']): RouteAction {
+  return a.kind === 'forward' && rewrite ? { ...a, rewrite } : a;
+}
+
+function modifier(m: HTTPRouteFilter['requestHeaderModifier']): HeaderOps | undefined {
+  return headerOps((m?.set ?? []).map((h) => [h.name, h.value] as const), (m?.add ?? []).map((h) => [h.name, h.value] as const), m?.remove);
+}
+
+function urlRewrite(u: NonNullable<HTTPRouteFilter['urlRewrite']>, prefix: string | undefined): (RouteAction & { kind: 'forward' })['rewrite'] {
+  const p = u.path;
+  return {
+    authority: u.hostname,
+    ...(p?.type === 'ReplaceFullPath' ? { fullPath: p.replaceFullPath ?? '/' } : {}),
+    ...(p?.type === 'ReplacePrefixMatch' && prefix !== undefined ? { prefix: { match: prefix, replacement: p.replacePrefixMatch ?? '/' } } : {}),
+  };
+}
+
+function redirect(r: NonNullable<HTTPRouteFilter['requestRedirect']>, prefix: string | undefined): RouteAction {
+  const p = r.path;
+  return {
+    kind: 'redirect', status: r.statusCode ?? 302, scheme: r.scheme, authority: r.hostname, port: r.port,
+    path: p?.type === 'ReplaceFullPath' ? p.replaceFullPath : undefined,
+    prefix: p?.type === 'ReplacePrefixMatch' && prefix !== undefined ? { match: prefix, replacement: p.replacePrefixMatch ?? '/' } : undefined,
+  };
+}
+
+function backendHost(hr: HR, b: BackendRef, d: Destination, ctx: RouteContext): string | undefined {
+  if (b.kind === 'Hostname' && b.group === 'networking.istio.io') return b.name.toLowerCase();
+  if (b.kind === 'ServiceEntry' && b.group === 'networking.istio.io') {
+    const ns = b.namespace ?? hr.metadata.namespace;
+    for (const ports of ctx.hosts.exact.values()) {
+      for (const x of ports.values()) if (x.service.name === b.name && x.service.namespace === ns) return x.service.hosts[0];
+    }
+    return undefined;
+  }
+  return `${b.name}.${b.namespace ?? hr.metadata.namespace}.svc.cluster.local`;
+}
+
+function backends(hr: HR, rule: HTTPRouteRule, d: Destination, ctx: RouteContext, path: (string | number)[]): RouteAction {
+  const refs = rule.backendRefs ?? [];
+  // A rule without backendRefs routes to its parent service, as mesh (GAMMA) routes do.
+  if (refs.length === 0) return { kind: 'forward', clusters: [{ cluster: d.cluster.name, host: d.host, port: d.port.number, upTo: 1 }], total: 1 };
+  const items = refs.map((b, k) => {
+    const host = backendHost(hr, b, d, ctx) ?? b.name;
+    const port = b.port ?? d.port.number;
+    const cluster = clusterFor(ctx, host, port);
+    if (!cluster) ctx.diagnostics.push(routeDiagnostic(hr, [...path, 'backendRefs', k], `backend ${b.kind ?? 'Service'} ${b.name}:${port} is not a cluster this waypoint serves; requests routed there get 503 NC`, 'reference a ServiceEntry host bound to this waypoint (kind: Hostname, group: networking.istio.io)'));
+    const f = b.filters ?? [];
+    const req = f.filter((x) => x.type === 'RequestHeaderModifier').map((x) => modifier(x.requestHeaderModifier)).reduce(mergeOps, undefined);
+    const resp = f.filter((x) => x.type === 'ResponseHeaderModifier').map((x) => modifier(x.responseHeaderModifier)).reduce(mergeOps, undefined);
+    return { cluster, host, port, weight: b.weight ?? 1, requestHeaders: req, responseHeaders: resp };
+  });
+  const { clusters, total } = weighted(items);
+  // All backends weighted zero: Gateway API says 500.
+  if (total === 0) return { kind: 'direct', status: 500, body: '' };
+  return { kind: 'forward', clusters, total };
+}
+
+function mirror(hr: HR, m: NonNullable<HTTPRouteFilter['requestMirror']>, d: Destination, ctx: RouteContext): Mirror {
+  const host = backendHost(hr, m.backendRef, d, ctx) ?? m.backendRef.name;
+  const port = m.backendRef.port ?? d.port.number;
+  const percent = m.percent ?? (m.fraction ? (100 * m.fraction.numerator) / (m.fraction.denominator ?? 100) : 100);
+  return { cluster: clusterFor(ctx, host, port), host, port, percent };
+}

@@ -1,0 +1,168 @@
+// VirtualService http[] -> RouteRules for one destination, evaluated as if bound to `mesh`
+// (waypoints ignore `gateways`; `sourceLabels` is dropped, istio#51565). First match wins.
+import type { Resource } from '../config/resource.ts';
+import type { HTTPMatchRequest, HTTPRoute, StringMatch, VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
+import type { Cors, Fault, KeyMatch, Mirror, RouteAction, RouteMatch, RouteRule, StrMatch } from '../model/route.ts';
+import type { Destination } from '../model/snapshot.ts';
+import { compileStringMatch } from './route-match.ts';
+import { DEFAULT_RETRY, headerOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
+import { clusterFor, routeDiagnostic, type RouteContext } from './routes.ts';
+
+type VS = Resource<VirtualServiceSpec>;
+
+export function compileVirtualServiceRules(vs: VS, d: Destination, ctx: RouteContext): RouteRule[] {
+  const out: RouteRule[] = [];
+  (vs.spec.http ?? []).forEach((http, i) => {
+    const path = ['spec', 'http', i];
+    if (http.delegate) {
+      ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'delegate'], 'delegate VirtualServices are not supported at the waypoint; this rule is skipped', 'inline the delegate\'s routes'));
+      return;
+    }
+    const matches = compileMatches(vs, http, d, ctx, path);
+    if (matches === null) return; // every match was for another port
+    const base = {
+      name: http.name ?? `${vs.metadata.namespace}.${vs.metadata.name}.${i}`,
+      timeoutMs: http.timeout ? parseDurationMs(http.timeout) || undefined : undefined,
+      retry: compileRetry(http),
+      fault: compileFault(http),
+      requestHeaders: headerOps(Object.entries(http.headers?.request?.set ?? {}), Object.entries(http.headers?.request?.add ?? {}), http.headers?.request?.remove),
+      responseHeaders: headerOps(Object.entries(http.headers?.response?.set ?? {}), Object.entries(http.headers?.response?.add ?? {}), http.headers?.response?.remove),
+      mirrors: compileMirrors(http, d, ctx),
+      cors: compileCors(http),
+    };
+    // One entry per match so a prefix rewrite knows which prefix matched.
+    for (const m of matches.length ? matches : [undefined]) {
+      const prefix = m?.uri?.kind === 'prefix' ? m.uri.value : undefined;
+      out.push({ ...base, matches: m ? [m] : [], action: compileAction(vs, http, d, ctx, path, prefix) });
+    }
+  });
+  return out;
+}
+
+function compileMatches(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteContext, path: (string | number)[]): RouteMatch[] | null {
+  const raw = http.match ?? [];
+  const out: RouteMatch[] = [];
+  raw.forEach((m, j) => {
+    if (m.port !== undefined && m.port !== d.port.number) return;
+    if (m.sourceLabels) ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'match', j, 'sourceLabels'], 'sourceLabels is ignored at a waypoint (ambient has no source-label routing)', 'use an AuthorizationPolicy on source principals, or remove sourceLabels'));
+    const c = compileMatch(vs, m, ctx, [...path, 'match', j]);
+    if (c) out.push(c);
+  });
+  return raw.length > 0 && out.length === 0 ? null : out;
+}
+
+function compileMatch(vs: VS, m: HTTPMatchRequest, ctx: RouteContext, path: (string | number)[]): RouteMatch | undefined {
+  let bad = false;
+  const str = (sm: StringMatch | undefined, field: string, ignoreCase = false): StrMatch | undefined => {
+    const c = compileStringMatch(sm, ignoreCase);
+    if (c && !c.ok) {
+      ctx.diagnostics.push(routeDiagnostic(vs, [...path, field], c.error, 'use RE2 syntax', 'error'));
+      bad = true;
+      return undefined;
+    }
+    return c?.value;
+  };
+  const keys = (rec: Readonly<Record<string, StringMatch>> | undefined, field: string, invert: boolean, lower: boolean): KeyMatch[] =>
+    Object.entries(rec ?? {}).flatMap(([name, sm]) => {
+      const match = str(sm, `${field}.${name}`);
+      return match ? [{ name: lower ? name.toLowerCase() : name, match, invert }] : [];
+    });
+  const out: RouteMatch = {
+    uri: str(m.uri, 'uri', m.ignoreUriCase), ignoreUriCase: m.ignoreUriCase, method: str(m.method, 'method'),
+    authority: str(m.authority, 'authority'), scheme: str(m.scheme, 'scheme'), port: m.port,
+    headers: [...keys(m.headers, 'headers', false, true), ...keys(m.withoutHeaders, 'withoutHeaders', true, true)],
+    queryParams: keys(m.queryParams, 'queryParams', false, false),
+  };
+  return bad ? undefined : out;
+}
+
+function compileAction(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteContext, path: (string | number)[], prefix?: string): RouteAction {
+  if (http.directResponse) {
+    const b = http.directResponse.body;
+    return { kind: 'direct', status: http.directResponse.status, body: b?.string ?? (b?.bytes ? Buffer.from(b.bytes, 'base64').toString() : '') };
+  }
+  if (http.redirect) {
+    const r = http.redirect;
+    return { kind: 'redirect', status: r.redirectCode ?? 301, scheme: r.scheme, authority: r.authority, port: r.port, path: r.uri };
+  }
+  const items = (http.route ?? []).map((rd, k) => {
+    const port = rd.destination.port?.number ?? d.port.number;
+    const cluster = clusterFor(ctx, rd.destination.host, port, rd.destination.subset);
+    if (!cluster) ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'route', k, 'destination'], `destination ${rd.destination.host}:${port}${rd.destination.subset ? ` subset ${rd.destination.subset}` : ''} is not a cluster this waypoint serves; requests routed there get 503 NC`, 'route to a ServiceEntry host and port bound to this waypoint (and a DestinationRule subset that exists)'));
+    return {
+      cluster, host: rd.destination.host.toLowerCase(), port, subset: rd.destination.subset, weight: rd.weight,
+      requestHeaders: headerOps(Object.entries(rd.headers?.request?.set ?? {}), Object.entries(rd.headers?.request?.add ?? {}), rd.headers?.request?.remove),
+      responseHeaders: headerOps(Object.entries(rd.headers?.response?.set ?? {}), Object.entries(rd.headers?.response?.add ?? {}), rd.headers?.response?.remove),
+    };
+  });
+  const { clusters, total } = weighted(items);
+  const rw = http.rewrite;
+  let rewrite;
+  if (rw) {
+    const regex = rw.uriRegexRewrite?.match ? safeRegex(rw.uriRegexRewrite.match) : undefined;
+    rewrite = {
+      authority: rw.authority,
+      ...(rw.uri !== undefined ? (prefix !== undefined ? { prefix: { match: prefix, replacement: rw.uri } } : { fullPath: rw.uri }) : {}),
+      ...(regex ? { regex: { re: regex, replacement: (rw.uriRegexRewrite!.rewrite ?? '').replace(/\\(\d)/g, '$$$1') } } : {}),
+    };
+  }
+  return { kind: 'forward', clusters, total, rewrite };
+}
+
+function safeRegex(source: string): RegExp | undefined {
+  try {
+    return new RegExp(source);
+  } catch {
+    return undefined;
+  }
+}
+
+function compileRetry(http: HTTPRoute): RouteRule['retry'] {
+  const r = http.retries;
+  if (!r) return DEFAULT_RETRY;
+  return retryPolicy({
+    attempts: r.attempts ?? 0,
+    retryOn: r.retryOn ? r.retryOn.split(',') : undefined,
+    perTryTimeoutMs: r.perTryTimeout ? parseDurationMs(r.perTryTimeout) : undefined,
+    backoffMs: r.backoff ? parseDurationMs(r.backoff) : undefined,
+  });
+}
+
+function percentOf(p: { value?: number } | undefined, legacy?: number): number {
+  return p?.value ?? legacy ?? 100;
+}
+
+function compileFault(http: HTTPRoute): Fault | undefined {
+  const f = http.fault;
+  if (!f) return undefined;
+  const delayMs = f.delay?.fixedDelay ? parseDurationMs(f.delay.fixedDelay) : undefined;
+  return {
+    delay: delayMs !== undefined ? { ms: delayMs, percent: percentOf(f.delay?.percentage, f.delay?.percent) } : undefined,
+    abort: f.abort?.httpStatus ? { status: f.abort.httpStatus, percent: percentOf(f.abort.percentage) } : undefined,
+  };
+}
+
+function compileMirrors(http: HTTPRoute, d: Destination, ctx: RouteContext): Mirror[] {
+  const list = http.mirrors?.map((m) => ({ dest: m.destination, percent: percentOf(m.percentage) }))
+    ?? (http.mirror ? [{ dest: http.mirror, percent: percentOf(http.mirrorPercentage, http.mirrorPercent) }] : []);
+  return list.map(({ dest, percent }) => {
+    const port = dest.port?.number ?? d.port.number;
+    return { cluster: clusterFor(ctx, dest.host, port, dest.subset), host: dest.host.toLowerCase(), port, percent };
+  });
+}
+
+function compileCors(http: HTTPRoute): Cors | undefined {
+  const c = http.corsPolicy;
+  if (!c) return undefined;
+  const origins: StrMatch[] = [];
+  for (const o of c.allowOrigins ?? []) {
+    const m = compileStringMatch(o);
+    if (m?.ok) origins.push(m.value);
+  }
+  for (const o of c.allowOrigin ?? []) origins.push(o === '*' ? { kind: 'present' } : { kind: 'exact', value: o });
+  return {
+    allowOrigins: origins, allowMethods: (c.allowMethods ?? []).join(','), allowHeaders: (c.allowHeaders ?? []).join(','),
+    exposeHeaders: (c.exposeHeaders ?? []).join(','), maxAge: c.maxAge ? String(Math.floor((parseDurationMs(c.maxAge) ?? 0) / 1000)) : undefined,
+    allowCredentials: c.allowCredentials ?? false,
+  };
+}

@@ -1,0 +1,185 @@
+// After routing to a service and authorizing: apply the service's HTTP route (VirtualService /
+// HTTPRoute / waypoint default), then execute it: fault, direct response, redirect, or forward
+// with rewrites, header edits, retries, timeouts and mirrors.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Cors, HeaderOps, RetryPolicy, RouteRule } from '../model/route.ts';
+import type { Cluster, Snapshot } from '../model/snapshot.ts';
+import type { RequestRecord } from '../telemetry/record.ts';
+import { formatAuthority, type Authority } from './authority.ts';
+import { forwardRequestHeaders } from './headers.ts';
+import { forwardHttp, type Body } from './http-forward.ts';
+import { localReply } from './local-reply.ts';
+import { fireMirror } from './mirror.ts';
+import { applyHeaderEdits } from './authorize.ts';
+import type { HeaderEdits } from '../policy/request.ts';
+import type { Forward, Passthrough } from './plan.ts';
+import { applyHeaderOps, matchRoute, matchString, pickWeighted, rewritePath } from './route.ts';
+import type { Upstreams } from './upstream.ts';
+
+/** Bodies up to this size are buffered when a retry or mirror may need to send them again. */
+export const RETRY_BUFFER_LIMIT = 64 * 1024;
+
+const NO_RETRY: RetryPolicy = { attempts: 0, retryOn: new Set(), retriableStatusCodes: new Set(), backoffBaseMs: 25, backoffMaxMs: 250 };
+const DEFAULT: RouteRule = {
+  name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 },
+  retry: { attempts: 2, retryOn: new Set(['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes']), retriableStatusCodes: new Set(), backoffBaseMs: 25, backoffMaxMs: 250 },
+  mirrors: [],
+};
+
+export interface ServeContext {
+  readonly snap: Snapshot;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly record: RequestRecord;
+  readonly plan: Forward | Passthrough;
+  readonly authority: Authority;
+  /** Host header as the client sent it. */
+  readonly host: string;
+  /** Normalised path with query. */
+  readonly path: string;
+  readonly upstreams: Upstreams;
+  readonly draining: boolean;
+  /** Header edits from authorization (ext-authz headersToUpstreamOnAllow, JWT outputs). */
+  readonly edits?: HeaderEdits;
+}
+
+export function serveHttp(c: ServeContext): void {
+  const { req, res, record, plan, snap } = c;
+  const table = plan.kind === 'forward' ? snap.routes.get(plan.cluster.name) : undefined;
+  let rule = plan.kind === 'forward' ? DEFAULT : { ...DEFAULT, name: 'allow_any', retry: NO_RETRY };
+  if (table) {
+    const hit = matchRoute(table, { path: c.path, method: req.method ?? 'GET', authority: c.host, headers: req.headers, port: c.authority.port });
+    if (!hit) return reply(c, 'route_not_found', `no rule of ${table.source} matches ${req.method} ${c.path}`);
+    rule = hit.rule;
+  }
+  if (plan.kind === 'forward' || table) record.routeName = rule.name;
+  const cors = rule.cors ? corsHeaders(rule.cors, req) : undefined;
+  if (cors?.preflight) {
+    req.resume();
+    res.writeHead(200, cors.headers.flat());
+    record.responseCode = 200;
+    record.responseCodeDetails = 'cors_response';
+    return void res.end();
+  }
+  const f = rule.fault;
+  if (f?.abort && Math.random() * 100 < f.abort.percent) {
+    req.resume();
+    record.responseFlags = 'FI';
+    record.responseCodeDetails = 'fault_filter_abort';
+    return direct(c, f.abort.status, 'fault filter abort');
+  }
+  if (f?.delay && Math.random() * 100 < f.delay.percent) {
+    record.responseFlags = 'DI';
+    setTimeout(() => execute(c, rule, cors?.headers), f.delay.ms);
+    return;
+  }
+  execute(c, rule, cors?.headers);
+}
+
+function reply(c: ServeContext, code: Parameters<typeof localReply>[2], reason: string): void {
+  c.req.resume();
+  localReply(c.res, c.record, code, reason, c.draining);
+}
+
+function direct(c: ServeContext, status: number, body: string, headers: Record<string, string> = {}): void {
+  const b = body ? `${body}\n` : '';
+  c.record.responseCode = status;
+  c.record.bytesSent = Buffer.byteLength(b);
+  c.record.responseCodeDetails ||= 'direct_response';
+  c.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': c.record.bytesSent, ...headers });
+  c.res.end(b);
+}
+
+function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string][] | undefined): void {
+  const { req, record, snap } = c;
+  const a = rule.action;
+  if (a.kind === 'direct') {
+    req.resume();
+    return direct(c, a.status, a.body);
+  }
+  if (a.kind === 'redirect') {
+    req.resume();
+    const scheme = a.scheme ?? 'http';
+    const host = a.authority ?? c.authority.host;
+    const port = a.port ?? (a.authority ? undefined : c.authority.port);
+    const defaultPort = scheme === 'https' ? 443 : 80;
+    const authority = port && port !== defaultPort ? formatAuthority(host, port) : host;
+    const path = a.path ?? (a.prefix ? rewritePath(c.path, { prefix: a.prefix }) : c.path);
+    record.responseCodeDetails = 'redirect';
+    return direct(c, a.status, STATUS_CODES[a.status] ?? '', { location: `${scheme}://${authority}${path}` });
+  }
+  // The default route forwards to the planned cluster; configured routes pick by weight.
+  let cluster: Cluster | undefined = c.plan.kind === 'forward' ? c.plan.cluster : undefined;
+  let perDest: { requestHeaders?: HeaderOps; responseHeaders?: HeaderOps } = {};
+  if (a.clusters.length > 0) {
+    const wc = pickWeighted(a)!;
+    cluster = wc.cluster ? snap.clusters.get(wc.cluster) : undefined;
+    if (!cluster) return reply(c, 'no_cluster', `route ${rule.name} points at ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve`);
+    record.upstreamCluster = cluster.name;
+    perDest = wc;
+  }
+  const path = a.rewrite ? rewritePath(c.path, a.rewrite) : c.path;
+  const host = a.rewrite?.authority ?? c.host;
+  const fwd = forwardRequestHeaders(req.rawHeaders, host);
+  if (c.edits) applyHeaderEdits(fwd.headers, c.edits);
+  record.requestId = fwd.requestId;
+  record.xForwardedFor = fwd.xForwardedFor;
+  const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders), perDest.requestHeaders);
+  let responseHeaders = rule.responseHeaders;
+  if (perDest.responseHeaders) responseHeaders = { set: [...(responseHeaders?.set ?? []), ...perDest.responseHeaders.set], add: [...(responseHeaders?.add ?? []), ...perDest.responseHeaders.add], remove: [...(responseHeaders?.remove ?? []), ...perDest.responseHeaders.remove] };
+  if (corsHeaders?.length) responseHeaders = { set: [...(responseHeaders?.set ?? []), ...corsHeaders], add: responseHeaders?.add ?? [], remove: responseHeaders?.remove ?? [] };
+  const target = cluster;
+  const acquire = (): Dispatcher | Promise<Dispatcher> => {
+    const ep = c.upstreams.pick(target, c.authority.host, c.authority.port);
+    const use = (e: { address: string; port: number }) => {
+      record.upstreamHost = formatAuthority(e.address, e.port);
+      return c.upstreams.pool(target?.name ?? 'PassthroughCluster', e);
+    };
+    return ep instanceof Promise ? ep.then(use) : use(ep);
+  };
+  const send = (body: Body) => {
+    for (const m of rule.mirrors) if (Math.random() * 100 < m.percent) fireMirror(c, m, req.method ?? 'GET', path, headers, body);
+    forwardHttp({
+      req, res: c.res, record, method: req.method ?? 'GET', path, headers, body, acquire,
+      retry: rule.retry, timeoutMs: rule.timeoutMs, responseHeaders, closeAfter: c.draining,
+    });
+  };
+  const len = fwd.contentLength ?? 0;
+  if (!fwd.chunked && len <= 0) {
+    req.resume();
+    return send({ kind: 'none' });
+  }
+  // Buffer small bodies when a retry or mirror may need them again (Envoy buffers for retries too).
+  if (!fwd.chunked && len <= RETRY_BUFFER_LIMIT && (rule.retry.attempts > 0 || rule.mirrors.length > 0)) {
+    readBody(req).then((data) => send({ kind: 'buffer', data }), () => c.res.destroy());
+    return;
+  }
+  send({ kind: 'stream', chunked: fwd.chunked, contentLength: fwd.contentLength });
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+/** CORS per Envoy's cors filter: preflight answered locally, simple requests decorated. */
+function corsHeaders(p: Cors, req: IncomingMessage): { preflight: boolean; headers: [string, string][] } | undefined {
+  const origin = req.headers.origin;
+  if (!origin || !p.allowOrigins.some((m) => matchString(m, origin))) return undefined;
+  const headers: [string, string][] = [['access-control-allow-origin', origin]];
+  if (p.allowCredentials) headers.push(['access-control-allow-credentials', 'true']);
+  const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
+  if (preflight) {
+    if (p.allowMethods) headers.push(['access-control-allow-methods', p.allowMethods]);
+    if (p.allowHeaders) headers.push(['access-control-allow-headers', p.allowHeaders]);
+    if (p.maxAge) headers.push(['access-control-max-age', p.maxAge]);
+  } else if (p.exposeHeaders) headers.push(['access-control-expose-headers', p.exposeHeaders]);
+  return { preflight, headers };
+}
+

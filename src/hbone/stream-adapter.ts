@@ -1,0 +1,56 @@
+// node:http's server expects a net.Socket when ProxyListener hands it a tunnel to serve HTTP/1.1
+// on (`server.emit('connection', stream)`). An Http2Stream is a Duplex with setTimeout() already;
+// what it lacks are the socket's address fields and no-op socket options. They are added on the
+// stream object itself: no extra Duplex in the data path, so h2 flow control is the back-pressure.
+import type { Duplex } from 'node:stream';
+
+interface Ends {
+  readonly local: string;
+  readonly remote: string;
+}
+
+/** Works on either end's Http2Stream (the agent gives ClientHttp2Streams to http.request). */
+export function adaptStream<S extends Duplex>(stream: S, ends: Ends): S {
+  const [localAddress, localPort] = split(ends.local);
+  const [remoteAddress, remotePort] = split(ends.remote);
+  const extra: Record<string, unknown> = {
+    localAddress, localPort, remoteAddress, remotePort,
+    remoteFamily: remoteAddress.includes(':') ? 'IPv6' : 'IPv4',
+    setNoDelay: () => stream, setKeepAlive: () => stream, ref: () => stream, unref: () => stream,
+  };
+  for (const [k, v] of Object.entries(extra)) {
+    if (!(k in stream)) Object.defineProperty(stream, k, { value: v, configurable: true });
+  }
+  encodeStringWrites(stream as unknown as RawWritable);
+  return stream;
+}
+
+type Cb = (err?: Error | null) => void;
+interface RawWritable {
+  _write(chunk: unknown, encoding: BufferEncoding, cb: Cb): void;
+  _writev?(chunks: { chunk: unknown; encoding: BufferEncoding }[], cb: Cb): void;
+}
+
+// node:http writes response heads as latin1 strings. An Http2Stream (decodeStrings: false) hands
+// those to its native handle's string writers, which corrupt them (node 24: the head arrives as
+// garbage). Encoding to a Buffer first costs one copy of the head only; bodies are Buffers already.
+function encodeStringWrites(w: RawWritable): void {
+  const write = w._write;
+  const toBuf = (c: unknown, e: BufferEncoding) => (typeof c === 'string' ? Buffer.from(c, e) : c);
+  w._write = function (chunk, encoding, cb) {
+    write.call(this, toBuf(chunk, encoding), 'buffer' as BufferEncoding, cb);
+  };
+  const writev = w._writev;
+  if (writev) {
+    w._writev = function (chunks, cb) {
+      writev.call(this, chunks.map((c) => ({ chunk: toBuf(c.chunk, c.encoding), encoding: 'buffer' as BufferEncoding })), cb);
+    };
+  }
+}
+
+function split(a: string): [string, number] {
+  const colon = a.lastIndexOf(':');
+  if (colon < 0) return [a, 0];
+  const host = a.slice(0, colon);
+  return [host.startsWith('[') ? host.slice(1, -1) : host, Number(a.slice(colon + 1)) || 0];
+}

@@ -1,0 +1,54 @@
+// Starts the waypoint's HBONE listener from file paths and keeps its certificates current.
+import type { InboundTunnel } from '../dataplane/proxy-listener.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { HboneListener } from './listener.ts';
+import { readTlsMaterial, TlsFileWatcher } from './tls-files.ts';
+
+export interface HboneOptions {
+  /** 15008 in Istio; 0 picks a free port. */
+  readonly port: number;
+  /** The waypoint's certificate (spiffe://<td>/ns/<gw-ns>/sa/<gw-name>) and key, PEM files. */
+  readonly cert: string;
+  readonly key: string;
+  /** Roots that client certificates must chain to; one file, several roots allowed. */
+  readonly trustBundle: string;
+  /** Tests shorten these; Istio uses 10 s / 20 s. */
+  readonly keepaliveIntervalMs?: number;
+  readonly keepaliveTimeoutMs?: number;
+}
+
+export interface RunningHbone {
+  readonly address: string;
+  readonly listener: HboneListener;
+  close(graceMs: number): Promise<void>;
+}
+
+export async function startHbone(o: HboneOptions, host: string, accept: (t: InboundTunnel) => void, log: Logger): Promise<RunningHbone> {
+  const paths = { cert: o.cert, key: o.key, ca: o.trustBundle };
+  const material = await readTlsMaterial(paths).catch((err: Error) => {
+    throw new Error(`HBONE listener: ${err.message}; see \`egressway certs --help\``);
+  });
+  const listener = new HboneListener({ tls: material, accept, keepaliveIntervalMs: o.keepaliveIntervalMs, keepaliveTimeoutMs: o.keepaliveTimeoutMs });
+  let a;
+  try {
+    a = await listener.listen(o.port, host);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`cannot listen for hbone: ${e.code === 'EADDRINUSE' ? `port ${o.port} is already in use; pass --hbone-port <port>` : e.message}`);
+  }
+  const watcher = new TlsFileWatcher(paths, material, {
+    onChange: (m) => {
+      listener.setTls(m);
+      log.info({ cert: o.cert }, 'HBONE certificates reloaded; open tunnels keep their connections');
+    },
+    onError: (err) => log.warn(`HBONE certificate reload skipped, still using the previous set: ${err.message}`),
+  });
+  return {
+    address: a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`,
+    listener,
+    async close(graceMs) {
+      watcher.close();
+      await listener.close(graceMs);
+    },
+  };
+}

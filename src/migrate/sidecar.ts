@@ -1,0 +1,133 @@
+// Reads the Istio sidecar-era egress patterns (the "egress gateway" and "egress TLS origination"
+// tasks): ServiceEntry + networking Gateway selecting the egress gateway + VirtualService mesh ->
+// gateway -> external + DestinationRules (subsets, ISTIO_MUTUAL to the gateway, TLS origination) +
+// AuthorizationPolicies selecting the egress gateway.
+import type { AuthorizationPolicySpec } from '../config/kinds/authorization-policy.ts';
+import type { DestinationRuleSpec, TrafficPolicy } from '../config/kinds/destination-rule.ts';
+import type { NetworkingGatewaySpec } from '../config/kinds/networking-gateway.ts';
+import type { ServiceEntrySpec } from '../config/kinds/service-entry.ts';
+import type { HTTPRoute, VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
+import type { Resource } from '../config/resource.ts';
+import { hostMatches } from '../analyze/context.ts';
+import { ref } from './intent.ts';
+import type { Extraction, Finding, Intent, IntentPort, RoutePolicy, Sources } from './intent.ts';
+
+const of = <S>(rs: readonly Resource[], group: string, kind: string) => rs.filter((r) => r.group === group && r.kind === kind) as Resource<S>[];
+const isGatewayHost = (h: string) => h.includes('egressgateway') && h.includes('.svc');
+
+export function extractSidecar(resources: readonly Resource[], accounts: ReadonlyMap<string, string>): Extraction {
+  void accounts;
+  const dropped: Finding[] = [];
+  const warnings: Finding[] = [];
+  const gateways = of<NetworkingGatewaySpec>(resources, 'networking.istio.io', 'Gateway');
+  const vss = of<VirtualServiceSpec>(resources, 'networking.istio.io', 'VirtualService');
+  const drs = of<DestinationRuleSpec>(resources, 'networking.istio.io', 'DestinationRule');
+  const aps = of<AuthorizationPolicySpec>(resources, 'security.istio.io', 'AuthorizationPolicy');
+  const egressLabels = gateways.map((g) => g.spec.selector ?? {});
+  for (const g of gateways) dropped.push({ what: ref(g), why: `the waypoint replaces the egress gateway deployment (selector ${JSON.stringify(g.spec.selector ?? {})}); its servers' hosts are now the ServiceEntries bound to the waypoint` });
+  const gatewayAps = aps.filter((ap) => ap.spec.selector && egressLabels.some((l) => Object.entries(ap.spec.selector!.matchLabels ?? {}).every(([k, v]) => l[k] === v)));
+  const intents = of<ServiceEntrySpec>(resources, 'networking.istio.io', 'ServiceEntry').map((se) => {
+    const hosts = se.spec.hosts ?? [];
+    const mine = vss.filter((vs) => (vs.spec.hosts ?? []).some((h) => hosts.some((x) => hostMatches(h, x))));
+    const hostDrs = drs.filter((dr) => hosts.some((h) => hostMatches(dr.spec.host, h)));
+    const intent: Intent = {
+      namespace: se.metadata.namespace, name: se.metadata.name, hosts,
+      ports: ports(se, mine, hostDrs), resolution: se.spec.resolution ?? 'NONE',
+      ...(se.spec.endpoints?.length ? { endpoints: se.spec.endpoints } : {}),
+      ...(se.spec.addresses?.length ? { addresses: se.spec.addresses } : {}),
+      ...sourcesOf(gatewayAps, hosts, warnings),
+      ...routeOf(mine, warnings),
+      ...poolsOf(hostDrs, warnings),
+      from: ref(se),
+    };
+    return intent;
+  });
+  for (const vs of vss) dropped.push({ what: ref(vs), why: 'mesh -> egress gateway -> external routing is implicit in ambient: the ServiceEntry label istio.io/use-waypoint sends its traffic through the waypoint' });
+  for (const dr of drs) dropped.push({ what: ref(dr), why: drWhy(dr) });
+  for (const ap of gatewayAps) dropped.push({ what: ref(ap), why: 'its sources are carried over as an AuthorizationPolicy with targetRefs to each ServiceEntry (selector policies do not apply at a waypoint)' });
+  return { intents, dropped, warnings };
+}
+
+function drWhy(dr: Resource<DestinationRuleSpec>): string {
+  if (isGatewayHost(dr.spec.host)) return 'traffic to the egress gateway (subsets, ISTIO_MUTUAL) is replaced by HBONE: ztunnel gives client -> waypoint mTLS automatically';
+  return 'rewritten for the waypoint: TLS origination moves to the ServiceEntry port (targetPort) and a DestinationRule keyed by the service port';
+}
+
+function originates(tp: TrafficPolicy | undefined, port: number): { sni?: string } | undefined {
+  const tls = tp?.portLevelSettings?.find((p) => p.port?.number === port)?.tls ?? tp?.tls;
+  if (tls?.mode !== 'SIMPLE' && tls?.mode !== 'MUTUAL') return undefined;
+  return tls.sni ? { sni: tls.sni } : {};
+}
+
+/** The app-facing ports, with TLS origination where a VS sends app HTTP to a port a DR upgrades. */
+function ports(se: Resource<ServiceEntrySpec>, vss: readonly Resource<VirtualServiceSpec>[], drs: readonly Resource<DestinationRuleSpec>[]): IntentPort[] {
+  const out: IntentPort[] = (se.spec.ports ?? []).map((p) => ({ number: p.number, name: p.name, protocol: p.protocol ?? 'TCP' }));
+  for (const vs of vss) {
+    const appPort = (vs.spec.http ?? []).flatMap((r) => r.match ?? []).find((m) => m.port !== undefined && (m.gateways ?? vs.spec.gateways ?? ['mesh']).includes('mesh'))?.port
+      ?? out.find((p) => p.protocol.toUpperCase() === 'HTTP')?.number;
+    for (const rule of vs.spec.http ?? []) {
+      for (const d of rule.route ?? []) {
+        const to = d.destination.port?.number;
+        if (to === undefined || isGatewayHost(d.destination.host) || to === appPort) continue;
+        const tls = drs.map((dr) => originates(dr.spec.trafficPolicy, to)).find(Boolean);
+        const i = out.findIndex((p) => p.number === appPort);
+        if (tls && i >= 0) out[i] = { ...out[i]!, originateTlsTo: to, ...tls };
+      }
+    }
+  }
+  return out;
+}
+
+function sourcesOf(aps: readonly Resource<AuthorizationPolicySpec>[], hosts: readonly string[], warnings: Finding[]): { sources?: Sources } {
+  if (aps.length === 0) return {};
+  const namespaces = new Set<string>();
+  const principals = new Set<string>();
+  for (const ap of aps) {
+    if ((ap.spec.action ?? 'ALLOW') !== 'ALLOW') {
+      warnings.push({ what: ref(ap), why: `action ${ap.spec.action} is not carried over; write it as an AuthorizationPolicy with targetRefs to the ServiceEntry` });
+      continue;
+    }
+    for (const rule of ap.spec.rules ?? []) {
+      const scoped = (rule.to ?? []).flatMap((t) => t.operation?.hosts ?? []);
+      if (scoped.length && !scoped.some((h) => hosts.some((x) => hostMatches(h, x)))) continue;
+      if ((rule.to ?? []).some((t) => t.operation?.paths || t.operation?.methods) || rule.when?.length) {
+        warnings.push({ what: ref(ap), why: 'only the sources (from) of its rules are carried over; paths, methods and when conditions must be added to the new AuthorizationPolicy by hand' });
+      }
+      for (const f of rule.from ?? []) {
+        for (const n of f.source?.namespaces ?? []) namespaces.add(n);
+        for (const p of f.source?.principals ?? []) principals.add(p);
+      }
+    }
+  }
+  return { sources: { namespaces: [...namespaces].sort(), principals: [...principals].sort() } };
+}
+
+function routeOf(vss: readonly Resource<VirtualServiceSpec>[], warnings: Finding[]): { route?: RoutePolicy } {
+  let route: RoutePolicy | undefined;
+  for (const vs of vss) {
+    for (const [i, r] of (vs.spec.http ?? []).entries()) {
+      lossy(vs, r, i, warnings);
+      const headers = r.headers?.request;
+      if (!route && (r.timeout || r.retries || headers)) {
+        route = { ...(r.timeout ? { timeout: r.timeout } : {}), ...(r.retries ? { retries: r.retries } : {}), ...(headers ? { requestHeaders: headers } : {}) };
+      }
+    }
+  }
+  return route ? { route } : {};
+}
+
+function lossy(vs: Resource, r: HTTPRoute, i: number, warnings: Finding[]): void {
+  const features = (['fault', 'mirror', 'mirrors', 'redirect', 'directResponse', 'rewrite', 'corsPolicy'] as const).filter((f) => r[f] !== undefined);
+  if ((r.match ?? []).some((m) => m.sourceLabels)) features.push('match.sourceLabels' as never);
+  if ((r.route ?? []).some((d) => d.destination.subset && !isGatewayHost(d.destination.host))) features.push('route subsets' as never);
+  if (features.length) warnings.push({ what: `${ref(vs)} http[${i}]`, why: `${features.join(', ')} not carried over: write an HTTPRoute for it by hand (sourceLabels has no ambient equivalent)` });
+}
+
+function poolsOf(drs: readonly Resource<DestinationRuleSpec>[], warnings: Finding[]): { trafficPolicy?: Record<string, unknown> } {
+  for (const dr of drs) {
+    const { tls: _tls, portLevelSettings: _p, ...rest } = dr.spec.trafficPolicy ?? {};
+    if (dr.spec.subsets?.some((s) => s.labels)) warnings.push({ what: ref(dr), why: 'subsets with labels are not carried over (the waypoint needs labelled ServiceEntry endpoints)' });
+    if (Object.keys(rest).length) return { trafficPolicy: rest };
+  }
+  return {};
+}

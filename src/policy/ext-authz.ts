@@ -1,0 +1,81 @@
+// CUSTOM action: one call to an envoyExtAuthzHttp provider, with Envoy's ext_authz HTTP semantics.
+// The check request carries the original method, pathPrefix + path, Host and the selected client
+// headers, no body (content-length 0). 200 allows (copying headersToUpstreamOnAllow onto the request);
+// any other status denies with the server's status, body and headersToDownstreamOnDeny; an unreachable
+// or slow server is an error, which denies with statusOnError (403) unless failOpen.
+import { request } from 'undici';
+import type { ExtAuthzHttpProvider } from '../model/authn.ts';
+import type { StringMatcher } from '../model/policy.ts';
+import { matchString } from './match.ts';
+import type { HeaderEdits } from './request.ts';
+
+export interface ExtAuthzCheck {
+  readonly method: string;
+  /** The path as it goes upstream (normalised), with its query. */
+  readonly path: string;
+  readonly host: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+export type ExtAuthzResult =
+  | { readonly kind: 'allow'; readonly upstream: HeaderEdits }
+  | { readonly kind: 'deny'; readonly status: number; readonly body: string; readonly headers: readonly (readonly [string, string])[] }
+  | { readonly kind: 'error'; readonly reason: string };
+
+// Never copied into the check request or back to the client: connection-level or recomputed.
+const SKIP = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect', 'http2-settings']);
+const MAX_BODY = 64 * 1024;
+
+const matchesAny = (ms: readonly StringMatcher[], name: string) => ms.some((m) => matchString(m, name));
+
+export function checkHeaders(p: ExtAuthzHttpProvider, c: ExtAuthzCheck): Record<string, string> {
+  const out: Record<string, string> = { host: c.host, 'content-length': '0' };
+  for (const [name, v] of Object.entries(c.headers)) {
+    if (v === undefined || SKIP.has(name)) continue;
+    // Envoy sends every client header when the list is empty, else only the listed ones.
+    if (p.includeRequestHeadersInCheck.length > 0 && !matchesAny(p.includeRequestHeadersInCheck, name)) continue;
+    out[name] = Array.isArray(v) ? v.join(',') : v;
+  }
+  for (const [k, v] of Object.entries(p.includeAdditionalHeadersInCheck)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+export async function checkExtAuthz(p: ExtAuthzHttpProvider, c: ExtAuthzCheck): Promise<ExtAuthzResult> {
+  const host = p.host.includes(':') ? `[${p.host}]` : p.host;
+  const url = `http://${host}:${p.port}${p.pathPrefix}${c.path}`;
+  try {
+    const res = await request(url, {
+      method: c.method as 'GET', headers: checkHeaders(p, c),
+      signal: AbortSignal.timeout(p.timeoutMs), headersTimeout: p.timeoutMs, bodyTimeout: p.timeoutMs,
+    });
+    const body = await readCapped(res.body);
+    if (res.statusCode === 200) {
+      return { kind: 'allow', upstream: { remove: [], set: pick(res.headers, p.headersToUpstreamOnAllow, false) } };
+    }
+    return { kind: 'deny', status: res.statusCode, body, headers: pick(res.headers, p.headersToDownstreamOnDeny, true) };
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    return { kind: 'error', reason: `${p.name} (${host}:${p.port}): ${e.name === 'TimeoutError' ? `no answer within ${p.timeoutMs} ms` : e.code ?? e.message}` };
+  }
+}
+
+/** Response headers selected by matchers; an empty list selects all when `allByDefault` (deny responses). */
+function pick(h: Record<string, string | string[] | undefined>, ms: readonly StringMatcher[], allByDefault: boolean): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [name, v] of Object.entries(h)) {
+    if (v === undefined || SKIP.has(name)) continue;
+    if (ms.length === 0 ? !allByDefault : !matchesAny(ms, name)) continue;
+    for (const x of Array.isArray(v) ? v : [v]) out.push([name, x]);
+  }
+  return out;
+}
+
+async function readCapped(body: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    if (n < MAX_BODY) chunks.push(c);
+    n += c.length;
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_BODY).toString('utf8');
+}
