@@ -34,9 +34,13 @@ export interface ForwardRequest {
   readonly timeoutMs?: number;
   readonly responseHeaders?: HeaderOps;
   readonly closeAfter: boolean;
+  /** DestinationRule maxRetries: a release function per retry, or undefined when the budget is spent. */
+  readonly retryBudget?: () => (() => void) | undefined;
 }
 
 class Superseded extends Error {}
+
+const noop = () => {};
 
 export function forwardHttp(f: ForwardRequest): void {
   const { req, res, record } = f;
@@ -49,10 +53,12 @@ export function forwardHttp(f: ForwardRequest): void {
   let retryTimer: NodeJS.Timeout | undefined;
   const routeTimer = f.timeoutMs ? setTimeout(() => end('upstream_timeout', `route timeout of ${f.timeoutMs} ms expired`), f.timeoutMs) : undefined;
 
+  const releases: (() => void)[] = [];
   const clearTimers = () => {
     clearTimeout(perTry);
     clearTimeout(retryTimer);
     clearTimeout(routeTimer);
+    for (const r of releases.splice(0)) r();
   };
   res.once('close', () => {
     if (res.writableFinished || finished) return;
@@ -82,7 +88,9 @@ export function forwardHttp(f: ForwardRequest): void {
   const canRetry = () => !committed && !finished && tries < f.retry.attempts && replayable();
 
   function retryOr(code: FailureCode, reason: string, retriable: boolean): void {
-    if (retriable && canRetry()) {
+    const release = retriable && canRetry() ? (f.retryBudget ? f.retryBudget() : noop) : undefined;
+    if (release) {
+      releases.push(release);
       clearTimeout(perTry);
       retryTimer = setTimeout(attempt, backoffMs(f.retry, tries));
       tries++;

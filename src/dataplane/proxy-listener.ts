@@ -228,7 +228,7 @@ export class ProxyListener {
   #forwardAllowed(snap: Snapshot, req: IncomingMessage, res: ServerResponse, record: RequestRecord, plan: Plan & { kind: 'forward' | 'passthrough' }, target: Target, path: string, edits?: HeaderEdits): void {
     serveHttp({
       snap, req, res, record, plan, authority: target.authority, host: target.host, path,
-      upstreams: this.#deps.upstreams, draining: this.#draining, edits,
+      upstreams: this.#deps.upstreams, draining: this.#draining, edits, sourceIp: hostOf(record.downstreamRemoteAddress),
     });
   }
 

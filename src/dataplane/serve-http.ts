@@ -41,6 +41,8 @@ export interface ServeContext {
   readonly path: string;
   readonly upstreams: Upstreams;
   readonly draining: boolean;
+  /** Downstream client IP (or the HBONE peer's), for source-IP hashing. */
+  readonly sourceIp: string;
   /** Header edits from authorization (ext-authz headersToUpstreamOnAllow, JWT outputs). */
   readonly edits?: HeaderEdits;
 }
@@ -131,8 +133,10 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   if (perDest.responseHeaders) responseHeaders = { set: [...(responseHeaders?.set ?? []), ...perDest.responseHeaders.set], add: [...(responseHeaders?.add ?? []), ...perDest.responseHeaders.add], remove: [...(responseHeaders?.remove ?? []), ...perDest.responseHeaders.remove] };
   if (corsHeaders?.length) responseHeaders = { set: [...(responseHeaders?.set ?? []), ...corsHeaders], add: responseHeaders?.add ?? [], remove: responseHeaders?.remove ?? [] };
   const target = cluster;
+  // Consistent-hash load balancing keys on headers, cookies, query or source IP.
+  const pickCtx = { headers: req.headers, sourceIp: c.sourceIp, path };
   const acquire = (): Dispatcher | Promise<Dispatcher> => {
-    const ep = c.upstreams.pick(target, c.authority.host, c.authority.port);
+    const ep = c.upstreams.pick(target, c.authority.host, c.authority.port, pickCtx);
     const use = (e: { address: string; port: number }) => {
       record.upstreamHost = formatAuthority(e.address, e.port);
       return c.upstreams.pool(target?.name ?? 'PassthroughCluster', e);
@@ -144,6 +148,7 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
     forwardHttp({
       req, res: c.res, record, method: req.method ?? 'GET', path, headers, body, acquire,
       retry: rule.retry, timeoutMs: rule.timeoutMs, responseHeaders, closeAfter: c.draining,
+      retryBudget: target ? () => c.upstreams.acquireRetry(target) : undefined,
     });
   };
   const len = fwd.contentLength ?? 0;

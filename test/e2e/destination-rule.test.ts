@@ -108,7 +108,7 @@ describe('DestinationRule traffic policy', () => {
   });
 
   // Passes once the listener hands request context to pick() (Upstreams.pick's `ctx` argument).
-  test('consistentHash on a header keeps a user on one endpoint and spreads users', { todo: 'listener to pass ctx to upstreams.pick()' }, async () => {
+  test('consistentHash on a header keeps a user on one endpoint and spreads users', async () => {
     const users = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
     const homes = new Set<string>();
     for (const u of users) {
