@@ -105,6 +105,9 @@ export class ProxyListener {
       });
       this.#server.on('tlsClientError', () => {});
     }
+    // A client may shut its write side right after its request (HBONE streams, `nc -N`): answer
+    // anyway, as Envoy does, instead of Node's default of aborting the request.
+    (this.#server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.#server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
     this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket as Socket, head));
     this.#server.on('connection', (sock: Socket) => {

@@ -53,12 +53,14 @@ export class DialPolicy {
   #fromRequest = new Map<string, BlockList>();
   #allow = new BlockList();
   #deny = new BlockList();
+  #hasDeny = false;
 
   constructor(opts: DialPolicyOptions = {}) {
     for (const [cidr, rule] of ALWAYS) addCidr(this.#listFor(this.#always, rule), cidr);
     for (const [cidr, rule] of FROM_REQUEST) addCidr(this.#listFor(this.#fromRequest, rule), cidr);
     for (const c of opts.allowCidrs ?? []) addCidr(this.#allow, c);
     for (const c of opts.denyCidrs ?? []) addCidr(this.#deny, c);
+    this.#hasDeny = (opts.denyCidrs ?? []).length > 0;
   }
 
   #listFor(m: Map<string, BlockList>, rule: string): BlockList {
@@ -69,6 +71,8 @@ export class DialPolicy {
 
   /** undefined when `address` may be dialled; else the rule that refuses it. */
   check(address: string, origin: AddressOrigin, host: string): DialRefusal | undefined {
+    // Fast path: registry IPs with no --deny-cidr need no address parsing at all.
+    if (origin === 'registry' && !this.#hasDeny) return undefined;
     const ip = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
     const family = isIPv6(ip) ? 'ipv6' : 'ipv4';
     if (this.#deny.check(ip, family)) return { rule: 'deny-cidr', reason: `${ip} (for ${host}) is in --deny-cidr` };

@@ -141,6 +141,20 @@ endpoints: [{address: 127.0.0.1}]`));
     assert.equal(rec.destinationService, 'api.test');
   });
 
+  test('a client that half-closes right after its request still gets the response', async () => {
+    const [host, port] = wp.proxyUrl.slice(7).split(':');
+    const s = connect({ host, port: Number(port), allowHalfOpen: true });
+    await new Promise((r) => s.once('connect', r));
+    s.end('GET http://api.test/half HTTP/1.1\r\nHost: api.test\r\n\r\n');
+    const text = await new Promise<string>((resolve) => {
+      let buf = '';
+      s.on('data', (c: Buffer) => { buf += c.toString(); });
+      s.on('close', () => resolve(buf));
+    });
+    assert.match(text, /^HTTP\/1\.1 200/);
+    assert.match(text, /"url":"\/half"/);
+  });
+
   test('Upgrade (WebSocket) passes through both ways', async () => {
     const [host, port] = wp.proxyUrl.slice(7).split(':');
     const s = connect({ host, port: Number(port) });
