@@ -1,6 +1,7 @@
 // Argument parsers shared by commands. Each throws InvalidArgumentError with the fix in the text,
 // which commander prints as one line.
 import { InvalidArgumentError } from 'commander';
+import { parseDurationMs } from '../config/duration.ts';
 
 export function parsePort(v: string): number {
   const n = Number(v);
@@ -8,12 +9,12 @@ export function parsePort(v: string): number {
   return n;
 }
 
-/** Go/Istio-style durations: 100ms, 5s, 1m, 1h, or a bare number of seconds. */
+/** Go/Istio-style durations (500ms, 5s, 1m30s), or a bare number of seconds. */
 export function parseDuration(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
-  if (!m) throw new InvalidArgumentError(`"${v}" is not a duration (examples: 500ms, 30s, 2m)`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
-  return Math.round(Number(m[1]) * unit);
+  const t = v.trim();
+  const ms = /^\d+(\.\d+)?$/.test(t) ? Number(t) * 1000 : parseDurationMs(t);
+  if (ms === undefined) throw new InvalidArgumentError(`"${v}" is not a duration (examples: 500ms, 30s, 2m)`);
+  return Math.round(ms);
 }
 
 export function parseWaypointRef(v: string): string {

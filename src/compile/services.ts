@@ -8,20 +8,16 @@ import type {
   Binding, Cluster, Destination, Endpoint, HostTable, Protocol, Resolution, Service, ServicePort,
 } from '../model/snapshot.ts';
 import { allocateVips } from './vip.ts';
+import { isHttpProtocol, parseProtocol } from '../model/protocol.ts';
 
-const HTTP_PROTOCOLS: ReadonlySet<Protocol> = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
-const PROTOCOLS: ReadonlySet<string> = new Set([
-  'HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'HTTP_PROXY', 'TCP', 'TLS', 'UDP', 'MONGO', 'REDIS', 'MYSQL',
-]);
 const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
 
-export function isHttpProtocol(p: Protocol): boolean {
-  return HTTP_PROTOCOLS.has(p);
-}
+export { isHttpProtocol };
 
+/** Validation already refused unsupported protocols; anything left unknown is sniffed (UNSET). */
 export function normalizeProtocol(p: string | undefined): Protocol {
-  const up = (p ?? '').toUpperCase();
-  return PROTOCOLS.has(up) ? (up as Protocol) : 'UNSET';
+  const parsed = parseProtocol(p);
+  return parsed === 'UNSUPPORTED' ? 'UNSET' : parsed;
 }
 
 export function clusterName(port: number, kind: 'http' | 'tcp', host: string, subset?: string): string {

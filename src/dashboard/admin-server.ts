@@ -1,5 +1,6 @@
 // Admin (15000, localhost by default), status (15021) and stats (15020) endpoints. They are
 // separate from traffic listeners so a flood of proxy traffic never hides the health probe.
+import { listen } from '../dataplane/listen.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { snapshotToJson } from '../model/snapshot-json.ts';
@@ -66,13 +67,7 @@ export class HttpEndpoint {
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
-        resolve(this.#server.address() as AddressInfo);
-      });
-    });
+    return listen(this.#server, port, host);
   }
 
   close(): Promise<void> {

@@ -3,6 +3,7 @@
 import { hostKnown, lookupDestination } from '../model/host-table.ts';
 import type { Cluster, Destination, Snapshot } from '../model/snapshot.ts';
 import type { FailureCode } from './errors.ts';
+import { isHttpProtocol } from '../model/protocol.ts';
 
 export type Mode = 'http' | 'connect';
 
@@ -31,12 +32,11 @@ export interface Reject {
 
 export type Plan = Forward | Passthrough | Reject;
 
-const L7_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
 
 export function planRoute(snap: Snapshot, host: string, port: number, mode: Mode): Plan {
   const dest = lookupDestination(snap.hosts, host, port);
   if (!dest) return unmatched(snap, host, port);
-  const l7 = L7_PROTOCOLS.has(dest.port.protocol);
+  const l7 = isHttpProtocol(dest.port.protocol);
   // Plain HTTP to a port that carries TLS or opaque bytes cannot be forwarded as HTTP.
   if (mode === 'http' && !l7 && dest.port.protocol !== 'UNSET') {
     return reject('protocol_mismatch', protocolMismatch(dest));

@@ -1,6 +1,7 @@
 // The HTTP/CONNECT listener (15001): absolute-form requests (HTTP_PROXY), origin-form requests
 // routed by Host (transparent redirection), CONNECT tunnels and Upgrade pass-through.
 // Each request reads the snapshot once and keeps it until it ends.
+import { listen } from './listen.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -39,6 +40,8 @@ export interface ProxyDeps {
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string };
   /** Called when a tunnel (CONNECT or Upgrade) is established, before any byte flows. */
   readonly onTunnelOpen?: (r: RequestRecord) => void;
+  /** Spans are exported (--otlp-endpoint): upstream traceparents name the waypoint's span as parent. */
+  readonly ownSpans?: boolean;
 }
 
 /**
@@ -118,13 +121,7 @@ export class ProxyListener {
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
-        resolve(this.#server.address() as AddressInfo);
-      });
-    });
+    return listen(this.#server, port, host);
   }
 
   get activeRequests(): number {
@@ -232,6 +229,7 @@ export class ProxyListener {
     serveHttp({
       snap, req, res, record, plan, authority: target.authority, host: target.host, path,
       upstreams: this.#deps.upstreams, draining: this.#draining, edits, sourceIp: hostOf(record.downstreamRemoteAddress),
+      ownSpan: this.#deps.ownSpans,
     });
   }
 
@@ -378,9 +376,10 @@ export class ProxyListener {
   /** After authorization allowed the Upgrade: dial, replay the request head, splice. */
   #upgradeAllowed(req: IncomingMessage, socket: Socket, head: Buffer, record: RequestRecord, plan: Plan & { kind: 'forward' | 'passthrough' }, target: Target,
     finish: () => void, refuse: (code: FailureCode, reason: string) => void, edits?: HeaderEdits): void {
-    const fwd = forwardRequestHeaders(req.rawHeaders, target.host, true);
+    const fwd = forwardRequestHeaders(req.rawHeaders, target.host, true, this.#deps.ownSpans);
     if (edits) applyHeaderEdits(fwd.headers, edits);
     record.requestId = fwd.requestId;
+    if (this.#deps.ownSpans) { record.traceparent = fwd.traceparent; record.parentSpanId = fwd.parentSpanId; }
     const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
     this.#tunnels.add(socket);
     const failed = (code: FailureCode, reason: string) => {

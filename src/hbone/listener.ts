@@ -2,6 +2,7 @@
 // `connect_terminate` listener. Each CONNECT stream becomes an InboundTunnel and takes the same
 // path as a CONNECT on 15001 (ProxyListener.acceptTunnel): routing by :authority (host:port or
 // VIP:port), AuthorizationPolicy with the peer's SPIFFE identity, HTTP termination or a byte splice.
+import { listen } from '../dataplane/listen.ts';
 import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -67,13 +68,7 @@ export class HboneListener {
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
-        resolve(this.#server.address() as AddressInfo);
-      });
-    });
+    return listen(this.#server, port, host);
   }
 
   /** New handshakes use the new material; open connections and their tunnels keep going. */

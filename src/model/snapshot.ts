@@ -3,11 +3,11 @@
 import type { ClusterPolicy } from './cluster-policy.ts';
 import type { ResourceRef } from './diagnostic.ts';
 import type { RouteTable } from './route.ts';
+import type { ParsedProtocol } from './protocol.ts';
 import type { AuthzTable } from './policy.ts';
 
-export type Protocol =
-  | 'HTTP' | 'HTTPS' | 'GRPC' | 'GRPC-WEB' | 'HTTP2' | 'HTTP_PROXY'
-  | 'TCP' | 'TLS' | 'UDP' | 'MONGO' | 'REDIS' | 'MYSQL' | 'UNSET';
+/** A port protocol after validation: unsupported names never reach a snapshot. */
+export type Protocol = Exclude<ParsedProtocol, 'UNSUPPORTED'>;
 
 export type Resolution = 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'DYNAMIC_DNS';
 

@@ -6,6 +6,7 @@ import type { Path } from '../schema.ts';
 import type { Rules } from './common.ts';
 import type { HTTPRouteFilter, HTTPRouteRule, HTTPRouteSpec } from './http-route.ts';
 import { checkRegex } from './virtual-service-rules.ts';
+import { parseDurationMs } from '../duration.ts';
 
 // Gateway API durations: 1-4 (number, unit) pairs, units h, m, s, ms (GEP-2257).
 const GATEWAY_DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
@@ -15,10 +16,8 @@ const FIELD_OF: Record<string, keyof HTTPRouteFilter> = {
 };
 
 export function gatewayDurationMs(v: string): number | undefined {
-  if (!GATEWAY_DURATION.test(v)) return undefined;
-  let ms = 0;
-  for (const m of v.matchAll(/(\d+)(ms|h|m|s)/g)) ms += Number(m[1]) * { h: 3_600_000, m: 60_000, s: 1000, ms: 1 }[m[2] as 'h']!;
-  return ms;
+  // The stricter GEP-2257 grammar first; the value itself is an ordinary Go duration.
+  return GATEWAY_DURATION.test(v) ? parseDurationMs(v) : undefined;
 }
 
 export const httpRouteRules: Rules<HTTPRouteSpec> = (spec, _r, report) => {

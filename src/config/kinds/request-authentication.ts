@@ -1,6 +1,7 @@
 // Istio RequestAuthentication (security.istio.io v1, v1beta1). The wire type mirrors
 // security/v1beta1/request_authentication.proto and jwt.proto field for field. Rules follow Istio's
 // ValidateRequestAuthentication / validateJwtRule, with Istio's messages where it has them.
+import { parseDurationMs } from '../duration.ts';
 import type { Diagnostic } from '../../model/diagnostic.ts';
 import type { Reporter } from '../diag.ts';
 import type { Resource } from '../resource.ts';
@@ -59,16 +60,8 @@ const shape = {
 };
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const DURATION = /^(\d+(\.\d+)?(h|m|s|ms))+$/;
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
-
 /** `5s`, `500ms`, `1m30s` -> milliseconds; undefined when malformed. */
-export function durationMs(v: string): number | undefined {
-  if (!DURATION.test(v)) return undefined;
-  let ms = 0;
-  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s)/g)) ms += Number(m[1]) * UNIT_MS[m[2]!]!;
-  return ms;
-}
+export const durationMs = parseDurationMs;
 
 const requestAuthenticationRules: Rules<RequestAuthenticationSpec> = (spec, _r, report) => {
   checkSelection(spec, report);

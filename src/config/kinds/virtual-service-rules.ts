@@ -1,6 +1,7 @@
 // VirtualService rules: Istio's ValidateVirtualService (pkg/config/validation/virtualservice.go) and
 // agent.ValidateHTTPRetry, as listed in reference §6.3. Messages are Istio's where Istio has one.
 // The duration and host helpers are shared with the DestinationRule and HTTPRoute rules.
+import { parseDurationMs } from '../duration.ts';
 import type { Reporter } from '../diag.ts';
 import { checkWildcardDomain } from '../names.ts';
 import type { Path } from '../schema.ts';
@@ -13,16 +14,7 @@ export const RETRY_ON = [
   'retriable-status-codes', 'retriable-headers', 'envoy-ratelimited', 'http3-post-connect-failure',
   'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
 ];
-const UNITS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 1e-3, 'µs': 1e-3, ns: 1e-6 };
-const DURATION = /^(\d+(?:\.\d+)?(?:h|ms|m|s|us|µs|ns))+$/;
-
-/** Go duration syntax (`1.5s`, `100ms`, `1m30s`) in milliseconds; undefined when malformed. */
-export function parseDurationMs(v: string): number | undefined {
-  if (!DURATION.test(v)) return undefined;
-  let total = 0;
-  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) total += Number(m[1]) * UNITS[m[2]!]!;
-  return total;
-}
+export { parseDurationMs };
 
 /** Istio's ValidateDuration: well formed, at least 1 ms, millisecond precision. */
 export function checkDuration(v: string | undefined, path: Path, report: Reporter, allowZero = false): number | undefined {
