@@ -32,8 +32,13 @@ export interface ForwardHeaders {
   /** Flat [name, value, ...] as undici accepts them, original case and order kept. */
   readonly headers: string[];
   readonly requestId: string;
-  /** The traceparent sent upstream: the client's when valid, else a new root (W3C Trace Context §4.3). */
+  /**
+   * The traceparent sent upstream: the client's when valid, else a new root (W3C Trace Context §4.3).
+   * With `ownSpan`, a continued trace gets a new parent-id: the span id of the waypoint's own span.
+   */
   readonly traceparent: string;
+  /** With `ownSpan`, the client's parent-id when its trace was continued (our span's parent), else ''. */
+  readonly parentSpanId: string;
   readonly userAgent: string;
   readonly xForwardedFor: string;
   readonly chunked: boolean;
@@ -43,16 +48,18 @@ export interface ForwardHeaders {
 /**
  * Builds upstream request headers from Node's rawHeaders. `host` replaces the client's Host
  * (RFC 9112 §3.2.2: absolute-form authority wins). When `keepUpgrade` is set the Connection and
- * Upgrade fields survive, for WebSocket pass-through.
+ * Upgrade fields survive, for WebSocket pass-through. `ownSpan` is set when the waypoint exports a
+ * span per request (--otlp-endpoint), so the upstream's parent-id names that span.
  */
-export function forwardRequestHeaders(raw: readonly string[], host: string, keepUpgrade = false): ForwardHeaders {
+export function forwardRequestHeaders(raw: readonly string[], host: string, keepUpgrade = false, ownSpan = false): ForwardHeaders {
   let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') listed = connectionTokens(raw[i + 1]);
   }
   const headers: string[] = ['host', host];
-  let requestId = '', userAgent = '', xff = '', traceparent = '', chunked = false;
+  let requestId = '', userAgent = '', xff = '', traceparent = '', parentSpanId = '', chunked = false;
   let contentLength: number | undefined;
+  let tracestateAt: number[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
@@ -62,11 +69,18 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
     if (HOP_BY_HOP.has(lower) && !(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
     if (listed?.has(lower)) continue;
     if (lower === 'traceparent') {
-      // Passed through unchanged: without span export, a new parent-id would point at a span nobody has.
-      // An invalid one is dropped and a new trace started (and its tracestate kept, which is harmless).
+      // Passed through unchanged without span export: a new parent-id would point at a span nobody has.
+      // With export, the parent-id becomes our span's. An invalid one is dropped and a new trace started.
       if (traceparent || !TRACEPARENT.test(value.trim())) continue;
       traceparent = value.trim();
+      if (ownSpan) {
+        parentSpanId = traceparent.slice(36, 52);
+        traceparent = `${traceparent.slice(0, 36)}${randomHex(8)}${traceparent.slice(52)}`;
+        headers.push(name, traceparent);
+        continue;
+      }
     }
+    if (lower === 'tracestate') (tracestateAt ??= []).push(headers.length);
     if (lower === 'x-request-id') requestId = value;
     else if (lower === 'user-agent') userAgent = value;
     else if (lower === 'x-forwarded-for') xff = value;
@@ -78,10 +92,12 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
     headers.push('x-request-id', requestId);
   }
   if (!traceparent) {
+    // W3C Trace Context: tracestate belongs to the traceparent it came with, so a new trace drops it.
+    if (tracestateAt) for (let i = tracestateAt.length - 1; i >= 0; i--) headers.splice(tracestateAt[i]!, 2);
     traceparent = newTraceparent();
     headers.push('traceparent', traceparent);
   }
-  return { headers, requestId, traceparent, userAgent, xForwardedFor: xff, chunked, contentLength };
+  return { headers, requestId, traceparent, parentSpanId, userAgent, xForwardedFor: xff, chunked, contentLength };
 }
 
 /** Response headers from undici (lower-case object) minus hop-by-hop, as a flat array for writeHead. */

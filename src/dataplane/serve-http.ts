@@ -45,6 +45,8 @@ export interface ServeContext {
   readonly sourceIp: string;
   /** Header edits from authorization (ext-authz headersToUpstreamOnAllow, JWT outputs). */
   readonly edits?: HeaderEdits;
+  /** The waypoint exports its own span per request: the upstream's traceparent names it (headers.ts). */
+  readonly ownSpan?: boolean;
 }
 
 export function serveHttp(c: ServeContext): void {
@@ -124,9 +126,10 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   }
   const path = a.rewrite ? rewritePath(c.path, a.rewrite) : c.path;
   const host = a.rewrite?.authority ?? c.host;
-  const fwd = forwardRequestHeaders(req.rawHeaders, host);
+  const fwd = forwardRequestHeaders(req.rawHeaders, host, false, c.ownSpan);
   if (c.edits) applyHeaderEdits(fwd.headers, c.edits);
   record.requestId = fwd.requestId;
+  if (c.ownSpan) { record.traceparent = fwd.traceparent; record.parentSpanId = fwd.parentSpanId; }
   record.xForwardedFor = fwd.xForwardedFor;
   const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders), perDest.requestHeaders);
   let responseHeaders = rule.responseHeaders;

@@ -45,4 +45,11 @@ export interface RequestRecord {
   dryRunPolicy?: string;
   auditPolicy?: string;
   requestPrincipal?: string;
+  /**
+   * Set only with span export on (--otlp-endpoint), when the request was forwarded: the W3C
+   * traceparent sent upstream, whose parent-id is this request's span id, and the client's parent-id
+   * ('' when the waypoint started the trace). Absent for local replies and CONNECT tunnels.
+   */
+  traceparent?: string;
+  parentSpanId?: string;
 }

@@ -1,0 +1,117 @@
+// Span export over OTLP/HTTP (JSON) with the OpenTelemetry JS SDK: one SERVER span per request or
+// tunnel, built from its RequestRecord when it ends. server.ts imports this module only when
+// --otlp-endpoint is set, so without it no SDK module is loaded and the sink pays nothing.
+//
+// The span id is not the SDK's: headers.ts already sent it upstream as the traceparent parent-id,
+// so the upstream's spans hang under ours. A preset IdGenerator hands the SDK those ids;
+// startSpan() reads them synchronously, once per span.
+import { randomBytes } from 'node:crypto';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, BatchSpanProcessor, type IdGenerator, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_NAMESPACE, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { Logger } from './logger.ts';
+import type { RequestRecord } from './record.ts';
+import { spanAttributes, spanFailed, spanName } from './span-attributes.ts';
+
+export interface OtlpOptions {
+  /** Collector base URL (`http://127.0.0.1:4318`); `/v1/traces` is appended unless the path names one. */
+  readonly endpoint: string;
+  /** The waypoint, as Istio names a proxy's service: `<name>.<namespace>`. */
+  readonly serviceName: string;
+  readonly serviceNamespace: string;
+  readonly serviceVersion: string;
+  readonly log: Logger;
+  /** BatchSpanProcessor delay between exports (default 1 s; tests shorten it). */
+  readonly scheduledDelayMs?: number;
+}
+
+export interface SpanExport {
+  /** The export URL actually used. */
+  readonly url: string;
+  /** Queues the record's span; never waits on the network (the batch drops spans when its queue is full). */
+  record(r: RequestRecord): void;
+  /** Flushes queued spans, waiting at most `timeoutMs`, then stops. */
+  shutdown(timeoutMs: number): Promise<void>;
+}
+
+// Sized for a busy waypoint: 8192 spans is about 8 s of 1k RPS if the collector stalls.
+const MAX_QUEUE = 8192;
+const MAX_BATCH = 512;
+const WARN_EVERY_MS = 60_000;
+
+export function tracesUrl(endpoint: string): string {
+  const u = new URL(endpoint);
+  if (!/\/v1\/traces\/?$/.test(u.pathname)) u.pathname = `${u.pathname.replace(/\/$/, '')}/v1/traces`;
+  return u.toString();
+}
+
+export function startOtlpExport(o: OtlpOptions): SpanExport {
+  const url = tracesUrl(o.endpoint);
+  const ids = { traceId: '', spanId: '' };
+  const idGenerator: IdGenerator = { generateTraceId: () => ids.traceId, generateSpanId: () => ids.spanId };
+  const provider = new BasicTracerProvider({
+    idGenerator,
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: o.serviceName, [ATTR_SERVICE_NAMESPACE]: o.serviceNamespace, [ATTR_SERVICE_VERSION]: o.serviceVersion,
+    }),
+    spanProcessors: [new BatchSpanProcessor(warnOnFailure(new OTLPTraceExporter({ url }), url, o.log), {
+      maxQueueSize: MAX_QUEUE, maxExportBatchSize: MAX_BATCH, scheduledDelayMillis: o.scheduledDelayMs ?? 1000,
+    })],
+  });
+  const tracer = provider.getTracer('egressway', o.serviceVersion);
+  return {
+    url,
+    record(r) {
+      const t = traceIds(r);
+      if (!t.sampled) return; // the client's trace is not sampled: ParentBased, as Envoy's OTel tracer does
+      ids.traceId = t.traceId;
+      ids.spanId = t.spanId;
+      const parent = t.parentSpanId
+        ? trace.setSpanContext(ROOT_CONTEXT, { traceId: t.traceId, spanId: t.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true })
+        : ROOT_CONTEXT;
+      const span = tracer.startSpan(spanName(r), { kind: SpanKind.SERVER, startTime: r.startTime, attributes: spanAttributes(r) as Attributes }, parent);
+      if (spanFailed(r)) span.setStatus({ code: SpanStatusCode.ERROR, message: r.responseCodeDetails || r.responseFlags });
+      span.end(r.startTime + r.durationMs);
+    },
+    async shutdown(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+      await Promise.race([provider.shutdown().catch(() => {}), late]);
+      clearTimeout(timer);
+    },
+  };
+}
+
+interface TraceIds { traceId: string; spanId: string; parentSpanId: string; sampled: boolean }
+
+/** Ids from the traceparent sent upstream; requests that sent none (local replies, tunnels) start a trace. */
+function traceIds(r: RequestRecord): TraceIds {
+  const tp = r.traceparent;
+  if (tp) {
+    return { traceId: tp.slice(3, 35), spanId: tp.slice(36, 52), parentSpanId: r.parentSpanId ?? '', sampled: (parseInt(tp.slice(53, 55), 16) & 1) === 1 };
+  }
+  const b = randomBytes(24).toString('hex');
+  return { traceId: b.slice(0, 32), spanId: b.slice(32), parentSpanId: '', sampled: true };
+}
+
+/** The SDK reports export failures only to its diag logger: say it in ours, at most once a minute. */
+function warnOnFailure(inner: SpanExporter, url: string, log: Logger): SpanExporter {
+  let warnedAt = 0;
+  return {
+    export(spans, done) {
+      inner.export(spans, (result) => {
+        const now = Date.now();
+        // ExportResultCode.SUCCESS is 0 (@opentelemetry/core, not a direct dependency).
+        if (result.code !== 0 && now - warnedAt >= WARN_EVERY_MS) {
+          warnedAt = now;
+          log.warn({ url, spans: spans.length, err: result.error?.message }, `OTLP span export to ${url} failed; these spans are dropped and requests are unaffected. Is the collector listening (OTLP/HTTP, usually port 4318)?`);
+        }
+        done(result);
+      });
+    },
+    shutdown: () => inner.shutdown(),
+    forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
+  };
+}
