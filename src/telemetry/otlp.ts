@@ -61,19 +61,27 @@ export function startOtlpExport(o: OtlpOptions): SpanExport {
     })],
   });
   const tracer = provider.getTracer('egressway', o.serviceVersion);
+  const exportSpan = (r: RequestRecord) => {
+    const t = traceIds(r);
+    if (!t.sampled) return; // the client's trace is not sampled: ParentBased, as Envoy's OTel tracer does
+    ids.traceId = t.traceId;
+    ids.spanId = t.spanId;
+    const parent = t.parentSpanId
+      ? trace.setSpanContext(ROOT_CONTEXT, { traceId: t.traceId, spanId: t.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true })
+      : ROOT_CONTEXT;
+    const span = tracer.startSpan(spanName(r), { kind: SpanKind.SERVER, startTime: r.startTime, attributes: spanAttributes(r) as Attributes }, parent);
+    if (spanFailed(r)) span.setStatus({ code: SpanStatusCode.ERROR, message: r.responseCodeDetails || r.responseFlags });
+    span.end(r.startTime + r.durationMs);
+  };
   return {
     url,
     record(r) {
-      const t = traceIds(r);
-      if (!t.sampled) return; // the client's trace is not sampled: ParentBased, as Envoy's OTel tracer does
-      ids.traceId = t.traceId;
-      ids.spanId = t.spanId;
-      const parent = t.parentSpanId
-        ? trace.setSpanContext(ROOT_CONTEXT, { traceId: t.traceId, spanId: t.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true })
-        : ROOT_CONTEXT;
-      const span = tracer.startSpan(spanName(r), { kind: SpanKind.SERVER, startTime: r.startTime, attributes: spanAttributes(r) as Attributes }, parent);
-      if (spanFailed(r)) span.setStatus({ code: SpanStatusCode.ERROR, message: r.responseCodeDetails || r.responseFlags });
-      span.end(r.startTime + r.durationMs);
+      try {
+        exportSpan(r);
+      } catch (err) {
+        // The sink runs in the request's close handler: a tracing bug must not take the proxy down.
+        o.log.warn({ err: (err as Error).message }, 'span not exported: internal error in the OpenTelemetry SDK path');
+      }
     },
     async shutdown(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
