@@ -3,9 +3,15 @@
 // (not counted) reports that number, so the bench can prove that load reached the upstream through
 // the proxy under test rather than being answered somewhere else.
 //
-//   node bench/upstream-server.ts [--port 0]
+// With --tls-cert and --tls-key it also serves the same handler over HTTPS on a second port
+// (`listeners.https`), so a bench can compare a plain and a TLS upstream served by one process. The
+// count covers both; `tlsRequests` says how many of them came over HTTPS. It stays on the plain port.
+//
+//   node bench/upstream-server.ts [--port 0] [--tls-cert FILE --tls-key FILE [--tls-port 0]]
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:https';
+import type { AddressInfo, Server } from 'node:net';
 import { parseArgs } from 'node:util';
 
 export const COUNT_PATH = '/__bench/count';
@@ -15,6 +21,8 @@ const MAX_SIZE = 64 * 1024 * 1024;
 // One buffer per size, so a large body costs the upstream a copy into the socket and nothing more.
 const bodies = new Map<number, Buffer>();
 let served = 0;
+/** Of `served`, those that came over the HTTPS listener. */
+let servedTls = 0;
 
 function bodyFor(url: string): Buffer | undefined {
   const m = /[?&]size=(\d+)/.exec(url);
@@ -31,10 +39,11 @@ function bodyFor(url: string): Buffer | undefined {
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
   if (req.url === COUNT_PATH) {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ requests: served }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ requests: served, tlsRequests: servedTls }));
     return;
   }
   served++;
+  if ('encrypted' in req.socket) servedTls++;
   const body = bodyFor(req.url ?? '/');
   if (!body) {
     res.writeHead(400, { 'content-type': 'text/plain' }).end(`size is capped at ${MAX_SIZE} bytes\n`);
@@ -43,17 +52,34 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }).end(body);
 }
 
-function main(): void {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' } } });
-  // Longer than the proxies' pool keep-alive (60 s), so the upstream never closes a pooled socket
-  // first and a proxy never races a request onto a closing connection mid-run.
-  const server = createServer({ keepAliveTimeout: 65_000 }, handle);
-  server.listen(Number(values.port), '127.0.0.1', () => {
-    const { port } = server.address() as AddressInfo;
-    const listeners = { http: `127.0.0.1:${port}` };
-    process.stdout.write(`${JSON.stringify({ msg: `listening: bench upstream http://${listeners.http}`, listeners })}\n`);
+function listen(server: Server, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as AddressInfo).port}`));
   });
 }
 
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '0' }, 'tls-port': { type: 'string', default: '0' },
+      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
+    },
+  });
+  if (!values['tls-cert'] !== !values['tls-key']) throw new Error('--tls-cert and --tls-key go together');
+  // Longer than the proxies' pool keep-alive (60 s), so the upstream never closes a pooled socket
+  // first and a proxy never races a request onto a closing connection mid-run.
+  const keepAliveTimeout = 65_000;
+  const listeners: Record<string, string> = { http: await listen(createServer({ keepAliveTimeout }, handle), Number(values.port)) };
+  if (values['tls-cert'] && values['tls-key']) {
+    const tls = createTlsServer({
+      keepAliveTimeout, cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']),
+    }, handle);
+    listeners.https = await listen(tls, Number(values['tls-port']));
+  }
+  const urls = Object.entries(listeners).map(([scheme, addr]) => `${scheme}://${addr}`).join(', ');
+  process.stdout.write(`${JSON.stringify({ msg: `listening: bench upstream ${urls}`, listeners })}\n`);
+}
+
 // The bench imports COUNT_PATH from here; only a direct run starts a server.
-if (import.meta.main) main();
+if (import.meta.main) await main();

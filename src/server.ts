@@ -15,7 +15,8 @@ import { formatDiagnostic, type Diagnostic } from './model/diagnostic.ts';
 import type { Binding, Snapshot } from './model/snapshot.ts';
 import { createAccessLog, type AccessLogFormat } from './telemetry/access-log.ts';
 import type { Logger } from './telemetry/logger.ts';
-import { Metrics } from './telemetry/metrics.ts';
+import { Metrics, VERSION } from './telemetry/metrics.ts';
+import type { SpanExport } from './telemetry/otlp.ts';
 import type { RequestRecord } from './telemetry/record.ts';
 import { ServiceSummaries } from './telemetry/summary.ts';
 import { startHbone, type HboneOptions } from './hbone/wire.ts';
@@ -38,6 +39,8 @@ export interface WaypointOptions {
   /** The HBONE listener (15008): mTLS HTTP/2 CONNECT. File paths, reloaded when they change. */
   readonly hbone?: HboneOptions;
   readonly accessLog: AccessLogFormat;
+  /** OTLP/HTTP collector (`http://127.0.0.1:4318`): one span per request or tunnel. */
+  readonly otlpEndpoint?: string;
   readonly watch: boolean;
   readonly logger: Logger;
   /** Extra consumer of request records (tests, embedders). */
@@ -74,16 +77,18 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
     logBindings(log, prev, next);
   });
   const summary = new ServiceSummaries();
+  const spans = o.otlpEndpoint ? await startSpans(o.otlpEndpoint, store.current(), log) : undefined;
   // `onTunnelOpen` takes effect once ProxyListener calls `deps.onTunnelOpen?.(record)` when a tunnel
   // is established (a pending hook, issue 3); until then tunnels are counted at close only. Passed as
   // a non-literal object so this wiring compiles both before and after ProxyDeps declares it.
   const proxyDeps = {
     snapshots: store, upstreams, connectTimeoutMs: o.connectTimeoutMs, tls: o.proxyTls,
-    sink: (r: RequestRecord) => { metrics.record(r); summary.record(r); accessLog.write(r); o.onRecord?.(r); },
+    sink: (r: RequestRecord) => { metrics.record(r); summary.record(r); accessLog.write(r); spans?.record(r); o.onRecord?.(r); },
     onTunnelOpen: (r: RequestRecord) => { metrics.tunnelOpened(r); summary.tunnelOpened(r); },
+    ownSpans: !!spans,
   };
   const proxy = new ProxyListener(proxyDeps);
-  metrics.bindHealth({ activeRequests: () => proxy.activeRequests, activeTunnels: () => proxy.activeTunnels, snapshotSwappedAt: () => store.swappedAt });
+  metrics.bindHealth({ activeRequests: () => proxy.activeRequests, activeTunnels: () => proxy.activeTunnels, snapshotSwappedAt: () => store.swappedAt, poolStats: () => upstreams.poolStats() });
   let draining = false;
   const deps: AdminDeps = { store, metrics, isDraining: () => draining };
   const summaryBody = () => ({ ...summary.snapshot(Date.now()), totals: { activeRequests: proxy.activeRequests, activeTunnels: proxy.activeTunnels } });
@@ -129,8 +134,18 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
       await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
       metrics.close();
       accessLog.flush();
+      await spans?.shutdown(2000);
     },
   };
+}
+
+/** The SDK is imported only here, so a waypoint without --otlp-endpoint never loads it. */
+async function startSpans(endpoint: string, snap: Snapshot, log: Logger): Promise<SpanExport> {
+  const { startOtlpExport } = await import('./telemetry/otlp.ts');
+  const wp = snap.waypoint;
+  const spans = startOtlpExport({ endpoint, serviceName: `${wp.name}.${wp.namespace}`, serviceNamespace: wp.namespace, serviceVersion: VERSION, log });
+  log.info({ url: spans.url }, `exporting one span per request to ${spans.url} (OTLP/HTTP JSON)`);
+  return spans;
 }
 
 function reportReload(log: Logger, metrics: Metrics, r: ReloadResult): void {

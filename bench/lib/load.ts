@@ -4,12 +4,16 @@
 import { fileURLToPath } from 'node:url';
 import { runToCompletion } from './processes.ts';
 
-export interface LoadSpec {
+/** Where a load generator sends its requests. */
+export interface Endpoint {
   /** host:port the generator connects to: the proxy, or the upstream for `direct`. */
   readonly connect: string;
   /** Request-target sent verbatim: absolute-form through a proxy, origin-form direct. */
   readonly requestTarget: string;
   readonly hostHeader: string;
+}
+
+export interface LoadSpec extends Endpoint {
   readonly seconds: number;
   readonly connections: number;
 }

@@ -28,17 +28,28 @@ function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
+/** Reads a server's log so far; returns its listeners once it is ready, else undefined. */
+export type ReadyParser = (log: string) => Record<string, string> | undefined;
+
+/** The log's JSON lines, parsed; lines that are not JSON objects are skipped. */
+export function jsonLines(log: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch { /* not JSON after all; keep looking */ }
+  }
+  return out;
+}
+
 /**
  * Finds the first JSON log line whose msg starts with `listening` and that carries a `listeners`
  * object. The bare word also matches Egressway versions that log `"msg":"listening"`.
  */
-function findListeners(log: string): Record<string, string> | undefined {
-  for (const line of log.split('\n')) {
-    if (!line.includes('"listeners"')) continue;
-    try {
-      const j = JSON.parse(line) as { msg?: unknown; listeners?: Record<string, string> };
-      if (typeof j.msg === 'string' && /^listening\b/.test(j.msg) && j.listeners) return j.listeners;
-    } catch { /* not JSON after all; keep looking */ }
+export function findListeners(log: string): Record<string, string> | undefined {
+  for (const j of jsonLines(log)) {
+    if (typeof j.msg === 'string' && /^listening\b/.test(j.msg) && j.listeners) return j.listeners as Record<string, string>;
   }
   return undefined;
 }
@@ -48,11 +59,14 @@ function tail(file: string, lines = 15): string {
 }
 
 /**
- * Starts `node <args>` with stdout and stderr going to `<logDir>/<name>.log`, and waits for its
- * `listening` line. A file rather than a pipe: a pipe the bench stopped reading would stall the
- * server once full, and reading it would spend bench CPU during the measurement.
+ * Starts `node <args>` with stdout and stderr going to `<logDir>/<name>.log`, and waits until
+ * `ready` finds its listeners in the log (by default, a `listening` line). A file rather than a
+ * pipe: a pipe the bench stopped reading would stall the server once full, and reading it would
+ * spend bench CPU during the measurement.
  */
-export async function startServer(name: string, args: string[], logDir: string, timeoutMs = 20_000): Promise<Server> {
+export async function startServer(
+  name: string, args: string[], logDir: string, ready: ReadyParser = findListeners, timeoutMs = 20_000,
+): Promise<Server> {
   const logFile = join(logDir, `${name}.log`);
   const fd = openSync(logFile, 'w');
   const child = track(spawn(process.execPath, args, { stdio: ['ignore', fd, fd] }));
@@ -60,12 +74,12 @@ export async function startServer(name: string, args: string[], logDir: string, 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (exited(child)) throw new Error(`${name} exited during startup; ${logFile} ends with:\n${tail(logFile)}`);
-    const listeners = findListeners(readFileSync(logFile, 'utf8'));
+    const listeners = ready(readFileSync(logFile, 'utf8'));
     if (listeners) return { name, pid: child.pid!, logFile, listeners };
     await sleep(50);
   }
   child.kill('SIGKILL');
-  throw new Error(`${name} printed no "listening" line within ${timeoutMs} ms; see ${logFile}`);
+  throw new Error(`${name} did not report its listeners within ${timeoutMs} ms; see ${logFile}`);
 }
 
 /** Runs a load generator to completion and returns its stdout; kills it at the deadline. */

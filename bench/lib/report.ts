@@ -1,25 +1,31 @@
 // Turns phase measurements into the comparisons and PASS/FAIL verdicts the bench exists for, and
 // renders them as markdown. Pure: no I/O.
 import type { LoadResult } from './load.ts';
+import type { Measurement } from './measure.ts';
 
 export type TargetName = 'direct' | 'baseline' | 'egressway';
 export type Phase = 'saturation' | 'paced';
 
-export interface PhaseResult {
-  readonly target: TargetName;
+/** What every measured phase reports, whatever the bench. */
+export interface PhaseCore {
   readonly phase: Phase;
   readonly load: LoadResult;
   /** Requests the upstream served in the phase window, counted by the upstream itself. */
   readonly upstreamServed: number;
   /** The upstream's count agrees with what the client saw (see `reconcile`). */
   readonly verified: boolean;
-  /** Proxy CPU (user + system) per 1000 requests the upstream served; absent for `direct`. */
-  readonly proxyCpuSPer1k?: number;
+  /** Upstream CPU (user + system) per 1000 requests it served. */
   readonly upstreamCpuSPer1k: number;
-  /** Proxy VmHWM at the end of the phase (it only grows). */
-  readonly proxyPeakRssMiB?: number;
   /** Share of the machine's CPU taken by processes outside the bench during the phase. */
   readonly otherCpuShare: number;
+}
+
+export interface PhaseResult extends PhaseCore {
+  readonly target: TargetName;
+  /** Proxy CPU (user + system) per 1000 requests the upstream served; absent for `direct`. */
+  readonly proxyCpuSPer1k?: number;
+  /** Proxy VmHWM at the end of the phase (it only grows). */
+  readonly proxyPeakRssMiB?: number;
 }
 
 /**
@@ -65,7 +71,7 @@ export function reconcile(load: LoadResult, served: number, inflight: number): b
 }
 
 /** Whether the run's numbers can be trusted at all: nothing failed and every count reconciled. */
-export function trustworthy(results: readonly PhaseResult[]): boolean {
+export function trustworthy(results: readonly PhaseCore[]): boolean {
   return results.every((x) => x.verified && x.load.errors === 0);
 }
 
@@ -106,58 +112,157 @@ export function checks(results: readonly PhaseResult[], r: Ratios, rate: number,
   ];
 }
 
-function pct(x: number): string {
+export function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
 
-function opt(x: number | undefined, digits: number): string {
+export function opt(x: number | undefined, digits: number): string {
   return x === undefined ? '—' : x.toFixed(digits);
 }
 
-function row(cells: readonly string[]): string {
+export function row(cells: readonly string[]): string {
   return `| ${cells.join(' | ')} |`;
 }
 
-function resultsTable(results: readonly PhaseResult[]): string[] {
-  const lines = [
-    row(['target', 'phase', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'proxy CPU-s / 1k req', 'proxy peak RSS MiB',
-      'upstream served']),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+/** A markdown table; a header ending in `:` (the colon is dropped) is right-aligned. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  return [
+    row(headers.map((h) => h.replace(/:$/, ''))),
+    row(headers.map((h) => (h.endsWith(':') ? '---:' : '---'))),
+    ...rows.map(row),
   ];
-  for (const x of results) {
-    const served = `${x.upstreamServed} ${x.verified ? '(matches)' : '(MISMATCH)'}`;
-    lines.push(row([x.target, x.phase, x.load.rps.toFixed(0), x.load.p50Ms.toFixed(2), x.load.p99Ms.toFixed(2),
-      String(x.load.errors), opt(x.proxyCpuSPer1k, 3), opt(x.proxyPeakRssMiB, 0), served]));
-  }
-  return lines;
 }
 
-function verdict(c: Check): string {
+/** `(matches)` when the upstream's count reconciled with the client's, else `(MISMATCH)`. */
+export function servedCell(served: number, verified: boolean): string {
+  return `${served} ${verified ? '(matches)' : '(MISMATCH)'}`;
+}
+
+function resultsTable(results: readonly PhaseResult[]): string[] {
+  return table(
+    ['target', 'phase', 'req/s:', 'p50 ms:', 'p99 ms:', 'errors:', 'proxy CPU-s / 1k req:', 'proxy peak RSS MiB:', 'upstream served'],
+    results.map((x) => [x.target, x.phase, x.load.rps.toFixed(0), x.load.p50Ms.toFixed(2), x.load.p99Ms.toFixed(2),
+      String(x.load.errors), opt(x.proxyCpuSPer1k, 3), opt(x.proxyPeakRssMiB, 0), servedCell(x.upstreamServed, x.verified)]),
+  );
+}
+
+export function verdict(c: Check): string {
   return `${c.pass ? 'PASS' : 'FAIL'}${c.quiet ? '' : ' (unreliable: other load)'}`;
 }
 
-function noiseWarnings(results: readonly PhaseResult[]): string[] {
-  const noisy = results.filter((x) => x.otherCpuShare > OTHER_CPU_WARN);
+/** Warning lines for every labelled phase during which other work took over OTHER_CPU_WARN of the machine. */
+export function noiseWarnings(phases: readonly { readonly label: string; readonly otherCpuShare: number }[]): string[] {
+  const noisy = phases.filter((x) => x.otherCpuShare > OTHER_CPU_WARN);
   if (noisy.length === 0) return [];
   return [
     '',
-    ...noisy.map((x) => `WARNING: ${x.target} ${x.phase}: ${pct(x.otherCpuShare)} of the machine's CPU went to `
-      + 'processes outside the bench'),
+    ...noisy.map((x) => `WARNING: ${x.label}: ${pct(x.otherCpuShare)} of the machine's CPU went to processes outside the bench`),
     'Those numbers are distorted; rerun when the machine is quiet.',
   ];
+}
+
+/** The goal table under a bench's results. */
+export function checksTable(cs: readonly Check[]): string[] {
+  return table(['goal', 'measured:', 'target:', 'verdict'], cs.map((c) => [c.name, c.measured, c.goal, verdict(c)]));
 }
 
 export function markdown(results: readonly PhaseResult[], r: Ratios, cs: readonly Check[]): string {
   return [
     ...resultsTable(results),
-    ...noiseWarnings(results),
+    ...noiseWarnings(results.map((x) => ({ label: `${x.target} ${x.phase}`, otherCpuShare: x.otherCpuShare }))),
     '',
     `egressway / baseline req/s at saturation: ${pct(r.saturationShareOfBaseline)}`,
     `added p99 vs direct at the paced rate: egressway ${r.addedP99MsVsDirect.toFixed(2)} ms, `
       + `baseline ${r.baselineAddedP99MsVsDirect.toFixed(2)} ms`,
     '',
-    row(['goal', 'measured', 'target', 'verdict']),
-    row(['---', '---:', '---:', '---']),
-    ...cs.map((c) => row([c.name, c.measured, c.goal, verdict(c)])),
+    ...checksTable(cs),
+  ].join('\n');
+}
+
+/** One configuration a bench compares (a policy count, a path, an upstream), measured in both phases. */
+export interface VariantResult {
+  readonly variant: string;
+  readonly saturation: Measurement;
+  readonly paced: Measurement;
+}
+
+function phasesOf(results: readonly VariantResult[]): { variant: string; m: Measurement }[] {
+  return results.flatMap((r) => [{ variant: r.variant, m: r.saturation }, { variant: r.variant, m: r.paced }]);
+}
+
+/** Every variant, both phases; CPU and peak RSS columns for each watched process in `watched`. */
+export function variantTable(results: readonly VariantResult[], watched: readonly string[]): string[] {
+  return table(
+    ['variant', 'phase', 'req/s:', 'p50 ms:', 'p99 ms:', 'errors:', ...watched.map((w) => `${w} CPU-s / 1k req:`),
+      ...watched.map((w) => `${w} peak RSS MiB:`), 'upstream CPU-s / 1k req:', 'upstream served'],
+    phasesOf(results).map(({ variant, m }) => [
+      variant, m.phase, m.load.rps.toFixed(0), m.load.p50Ms.toFixed(2), m.load.p99Ms.toFixed(2), String(m.load.errors),
+      ...watched.map((w) => opt(m.cpuSPer1k[w], 3)), ...watched.map((w) => opt(m.peakRssMiB[w], 0)),
+      m.upstreamCpuSPer1k.toFixed(3), servedCell(m.upstreamServed, m.verified),
+    ]),
+  );
+}
+
+/** noiseWarnings for every variant's phases, and for any `extra` labelled measurement (a micro-benchmark). */
+export function variantNoise(
+  results: readonly VariantResult[], extra: readonly { readonly label: string; readonly otherCpuShare: number }[] = [],
+): string[] {
+  return noiseWarnings([
+    ...phasesOf(results).map(({ variant, m }) => ({ label: `${variant} ${m.phase}`, otherCpuShare: m.otherCpuShare })), ...extra,
+  ]);
+}
+
+export function variantsTrustworthy(results: readonly VariantResult[]): boolean {
+  return trustworthy(phasesOf(results).map((x) => x.m));
+}
+
+/** Whether every given phase ran on a quiet machine. */
+export function quiet(...phases: readonly PhaseCore[]): boolean {
+  return phases.every((x) => x.otherCpuShare <= OTHER_CPU_WARN);
+}
+
+/** The counting check every bench ends with; exact whatever else runs on the machine. */
+export function countingCheck(results: readonly VariantResult[]): Check {
+  const clean = variantsTrustworthy(results);
+  return { name: 'no errors; upstream counts match', measured: clean ? 'yes' : 'no', goal: 'yes', pass: clean, quiet: true };
+}
+
+/** A difference with its sign: `+0.12`, `-0.50`. */
+export function delta(x: number, digits: number): string {
+  return `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
+}
+
+/** `a / b` as `1.23×`. */
+export function times(a: number, b: number): string {
+  return `${(a / b).toFixed(2)}×`;
+}
+
+export interface VariantReport {
+  /** Lines above the tables (what was measured). */
+  readonly intro?: readonly string[];
+  /** The bench's own table: one row per variant with the numbers it exists for. */
+  readonly summary: readonly string[];
+  readonly results: readonly VariantResult[];
+  /** Watched processes to show CPU and RSS for in the detail table. */
+  readonly watched: readonly string[];
+  /** Other labelled measurements to warn about (a micro-benchmark). */
+  readonly extraNoise?: readonly { readonly label: string; readonly otherCpuShare: number }[];
+  /** Comparison lines between the tables and the goals. */
+  readonly comparisons: readonly string[];
+  readonly checks: readonly Check[];
+}
+
+/** A variant bench's markdown: intro, summary table, every phase in detail, noise warnings, comparisons, goals. */
+export function variantMarkdown(r: VariantReport): string {
+  return [
+    ...(r.intro ? [...r.intro, ''] : []),
+    ...r.summary,
+    '',
+    ...variantTable(r.results, r.watched),
+    ...variantNoise(r.results, r.extraNoise),
+    '',
+    ...r.comparisons,
+    '',
+    ...checksTable(r.checks),
   ].join('\n');
 }

@@ -25,6 +25,7 @@ interface RunFlags {
   dnsRefreshRate: number;
   connectTimeout: number;
   accessLog: AccessLogFormat;
+  otlpEndpoint?: string;
   proxyTlsCert?: string;
   allowCidr?: string[];
   denyCidr?: string[];
@@ -69,6 +70,7 @@ export function registerRun(program: Command): void {
     .option('--num-trusted-proxies <n>', 'X-Forwarded-For hops to trust for remoteIpBlocks / remote.ip (meshConfig gatewayTopology.numTrustedProxies)', parseCount)
     .option('--secrets-dir <dir>', 'DestinationRule credentialName Secrets, laid out as <dir>/<namespace>/<name>/tls.crt, tls.key, ca.crt')
     .option('--access-log <format>', 'json | text | off', oneOf(['json', 'text', 'off'] as const), 'json')
+    .option('--otlp-endpoint <url>', 'export one span per request or tunnel over OTLP/HTTP (JSON) to this collector, e.g. http://127.0.0.1:4318', httpUrl)
     .option('--drain-duration <duration>', 'on SIGTERM, how long in-flight requests may finish', parseDuration, 5_000)
     .option('--no-watch', 'do not reload when config files change')
     .option('--log-level <level>', 'debug | info | warn | error', 'info')
@@ -132,7 +134,7 @@ async function run(f: RunFlags): Promise<void> {
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
-      accessLog: f.accessLog, watch: f.watch, logger, proxyTls, hbone,
+      accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, logger, proxyTls, hbone,
       dialPolicy: { allowCidrs: f.allowCidr, denyCidrs: f.denyCidr }, secretsDir: f.secretsDir,
     });
     running = wp;
@@ -164,6 +166,17 @@ async function readProxyTls(f: RunFlags): Promise<{ cert: string; key: string; c
     key: await read('--proxy-tls-key', f.proxyTlsKey),
     ca: f.clientCa ? await read('--client-ca', f.clientCa) : undefined,
   };
+}
+
+function httpUrl(v: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new InvalidArgumentError(`"${v}" is not an http(s) URL (example: http://127.0.0.1:4318)`);
+  return v;
 }
 
 function parseCount(v: string): number {

@@ -83,6 +83,7 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
     unserved: compiled.unserved,
     authz: authz.authz,
     routes: routes.routes,
+    routeStatus: routes.routeStatus,
   };
   return { snapshot, diagnostics };
 }

@@ -17,13 +17,20 @@ export function compileRegex(source: string, flags = ''): CompiledOrError<RegExp
   }
 }
 
-/** VirtualService StringMatch; an empty match `{}` means "present". */
-export function compileStringMatch(m: StringMatch | undefined, ignoreCase = false): CompiledOrError<StrMatch> | undefined {
+/**
+ * VirtualService StringMatch; an empty match `{}` means "present". `ignoreCase` is the uri's
+ * ignoreUriCase, which Envoy applies to path and prefix but not to safe_regex. Header, query,
+ * method, authority and scheme matchers (`keyed`) take regex `*` as "present", as Istio's
+ * canBeConvertedToPresentMatch does (istio#20629); a uri regex `*` is simply invalid RE2.
+ */
+export function compileStringMatch(m: StringMatch | undefined, opts: { ignoreCase?: boolean; keyed?: boolean } = {}): CompiledOrError<StrMatch> | undefined {
   if (!m) return undefined;
+  const ignoreCase = opts.ignoreCase ?? false;
   if (m.exact !== undefined) return { ok: true, value: { kind: 'exact', value: ignoreCase ? m.exact.toLowerCase() : m.exact } };
   if (m.prefix !== undefined) return { ok: true, value: { kind: 'prefix', value: ignoreCase ? m.prefix.toLowerCase() : m.prefix } };
   if (m.regex !== undefined) {
-    const re = compileRegex(m.regex, ignoreCase ? 'i' : '');
+    if (opts.keyed && m.regex === '*') return { ok: true, value: { kind: 'present' } };
+    const re = compileRegex(m.regex);
     return re.ok ? { ok: true, value: { kind: 'regex', re: re.value, source: m.regex } } : re;
   }
   return { ok: true, value: { kind: 'present' } };

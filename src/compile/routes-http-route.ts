@@ -36,11 +36,17 @@ export function compileHttpRouteRules(routes: readonly HR[], d: Destination, ctx
   return entries.map((e) => e.rule);
 }
 
-// Exact path > longest prefix > regex; then method; then most headers; then most query params.
+/**
+ * conversion.go sortHTTPRoutes: Exact > PathPrefix > RegularExpression (getURIRank), then the
+ * longer value (a PathPrefix counts without its trailing `/`, as createURIMatch trims it; a regex
+ * by its source length), then a method, then more headers, then more query params. Ties keep input
+ * order: oldest route, then namespace/name, then rule and match order.
+ */
 function precedence(m: HTTPRouteMatch): number[] {
   const type = m.path?.type ?? 'PathPrefix';
-  const len = m.path?.value?.length ?? 1;
-  return [type === 'Exact' ? 2 : type === 'PathPrefix' ? 1 : 0, type === 'RegularExpression' ? 0 : len, m.method ? 1 : 0, m.headers?.length ?? 0, m.queryParams?.length ?? 0];
+  let value = m.path?.value ?? '/';
+  if (type === 'PathPrefix' && value !== '/' && value.endsWith('/')) value = value.slice(0, -1);
+  return [type === 'Exact' ? 3 : type === 'PathPrefix' ? 2 : 1, value.length, m.method ? 1 : 0, m.headers?.length ?? 0, m.queryParams?.length ?? 0];
 }
 
 function compileMatch(hr: HR, m: HTTPRouteMatch, ctx: RouteContext, path: (string | number)[]): RouteMatch | undefined {
@@ -77,7 +83,7 @@ function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, 
   let requestHeaders: HeaderOps | undefined;
   let responseHeaders: HeaderOps | undefined;
   const mirrors: Mirror[] = [];
-  const prefix = m.path?.type === 'PathPrefix' || m.path === undefined ? m.path?.value ?? '/' : undefined;
+  const prefix = (m.path?.type ?? 'PathPrefix') === 'PathPrefix' ? m.path?.value ?? '/' : undefined;
   let action: RouteAction | undefined;
   let rewrite: (RouteAction & { kind: 'forward' })['rewrite'];
   filters.forEach((f, k) => {
@@ -123,16 +129,19 @@ function urlRewrite(u: NonNullable<HTTPRouteFilter['urlRewrite']>, prefix: strin
   return {
     authority: u.hostname,
     ...(p?.type === 'ReplaceFullPath' ? { fullPath: p.replaceFullPath ?? '/' } : {}),
-    ...(p?.type === 'ReplacePrefixMatch' && prefix !== undefined ? { prefix: { match: prefix, replacement: p.replacePrefixMatch ?? '/' } } : {}),
+    ...(p?.type === 'ReplacePrefixMatch' && prefix !== undefined ? { prefix: { match: prefix, replacement: p.replacePrefixMatch ?? '', mode: 'segments' as const } } : {}),
   };
 }
 
 function redirect(r: NonNullable<HTTPRouteFilter['requestRedirect']>, prefix: string | undefined): RouteAction {
   const p = r.path;
+  // conversion.go createRedirectFilter: no port means the request's port, or the scheme's default
+  // port when a scheme is set ("When empty, port (if specified) of the request is used").
   return {
-    kind: 'redirect', status: r.statusCode ?? 302, scheme: r.scheme, authority: r.hostname, port: r.port,
+    kind: 'redirect', status: r.statusCode ?? 302, scheme: r.scheme, authority: r.hostname,
+    port: r.port ?? (r.scheme ? undefined : 'request'),
     path: p?.type === 'ReplaceFullPath' ? p.replaceFullPath : undefined,
-    prefix: p?.type === 'ReplacePrefixMatch' && prefix !== undefined ? { match: prefix, replacement: p.replacePrefixMatch ?? '/' } : undefined,
+    prefix: p?.type === 'ReplacePrefixMatch' && prefix !== undefined ? { match: prefix, replacement: p.replacePrefixMatch ?? '', mode: 'segments' } : undefined,
   };
 }
 
@@ -150,8 +159,6 @@ function backendHost(hr: HR, b: BackendRef, d: Destination, ctx: RouteContext): 
 
 function backends(hr: HR, rule: HTTPRouteRule, d: Destination, ctx: RouteContext, path: (string | number)[]): RouteAction {
   const refs = rule.backendRefs ?? [];
-  // A rule without backendRefs routes to its parent service, as mesh (GAMMA) routes do.
-  if (refs.length === 0) return { kind: 'forward', clusters: [{ cluster: d.cluster.name, host: d.host, port: d.port.number, upTo: 1 }], total: 1 };
   const items = refs.map((b, k) => {
     const host = backendHost(hr, b, d, ctx) ?? b.name;
     const port = b.port ?? d.port.number;
@@ -163,9 +170,10 @@ function backends(hr: HR, rule: HTTPRouteRule, d: Destination, ctx: RouteContext
     return { cluster, host, port, weight: b.weight ?? 1, requestHeaders: req, responseHeaders: resp };
   });
   const { clusters, total } = weighted(items);
-  // All backends weighted zero: Gateway API says 500.
+  // conversion.go: weightSum 0 (no backendRefs, or all weighted zero) is a direct 500; a backend
+  // that does not resolve is a 500 too (cluster_not_found_response_code), not Envoy's 503.
   if (total === 0) return { kind: 'direct', status: 500, body: '' };
-  return { kind: 'forward', clusters, total };
+  return { kind: 'forward', clusters, total, clusterNotFoundStatus: 500 };
 }
 
 function mirror(hr: HR, m: NonNullable<HTTPRouteFilter['requestMirror']>, d: Destination, ctx: RouteContext): Mirror {

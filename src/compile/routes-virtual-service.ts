@@ -32,7 +32,8 @@ export function compileVirtualServiceRules(vs: VS, d: Destination, ctx: RouteCon
     };
     // One entry per match so a prefix rewrite knows which prefix matched.
     for (const m of matches.length ? matches : [undefined]) {
-      const prefix = m?.uri?.kind === 'prefix' ? m.uri.value : undefined;
+      // Envoy's matched prefix: the uri prefix, or `/` when the match has no uri (Istio's default).
+      const prefix = !m?.uri ? '/' : m.uri.kind === 'prefix' ? m.uri.value : undefined;
       out.push({ ...base, matches: m ? [m] : [], action: compileAction(vs, http, d, ctx, path, prefix) });
     }
   });
@@ -44,7 +45,11 @@ function compileMatches(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteConte
   const out: RouteMatch[] = [];
   raw.forEach((m, j) => {
     if (m.port !== undefined && m.port !== d.port.number) return;
-    if (m.sourceLabels) ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'match', j, 'sourceLabels'], 'sourceLabels is ignored at a waypoint (ambient has no source-label routing)', 'use an AuthorizationPolicy on source principals, or remove sourceLabels'));
+    // listener_waypoint.go waypointInboundRoute: matchers with sourceLabels are dropped (never match), istio#51565.
+    if (m.sourceLabels && Object.keys(m.sourceLabels).length > 0) {
+      ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'match', j, 'sourceLabels'], 'this match has sourceLabels, which a waypoint cannot evaluate; Istio drops the match, so it never matches', 'use an AuthorizationPolicy on source principals, or remove sourceLabels'));
+      return;
+    }
     const c = compileMatch(vs, m, ctx, [...path, 'match', j]);
     if (c) out.push(c);
   });
@@ -53,8 +58,8 @@ function compileMatches(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteConte
 
 function compileMatch(vs: VS, m: HTTPMatchRequest, ctx: RouteContext, path: (string | number)[]): RouteMatch | undefined {
   let bad = false;
-  const str = (sm: StringMatch | undefined, field: string, ignoreCase = false): StrMatch | undefined => {
-    const c = compileStringMatch(sm, ignoreCase);
+  const str = (sm: StringMatch | undefined, field: string, opts: { ignoreCase?: boolean; keyed?: boolean } = { keyed: true }): StrMatch | undefined => {
+    const c = compileStringMatch(sm, opts);
     if (c && !c.ok) {
       ctx.diagnostics.push(routeDiagnostic(vs, [...path, field], c.error, 'use RE2 syntax', 'error'));
       bad = true;
@@ -65,10 +70,11 @@ function compileMatch(vs: VS, m: HTTPMatchRequest, ctx: RouteContext, path: (str
   const keys = (rec: Readonly<Record<string, StringMatch>> | undefined, field: string, invert: boolean, lower: boolean): KeyMatch[] =>
     Object.entries(rec ?? {}).flatMap(([name, sm]) => {
       const match = str(sm, `${field}.${name}`);
-      return match ? [{ name: lower ? name.toLowerCase() : name, match, invert }] : [];
+      // Istio sets treat_missing_header_as_empty on withoutHeaders matchers other than "present".
+      return match ? [{ name: lower ? name.toLowerCase() : name, match, invert, ...(invert && match.kind !== 'present' ? { missingAsEmpty: true } : {}) }] : [];
     });
   const out: RouteMatch = {
-    uri: str(m.uri, 'uri', m.ignoreUriCase), ignoreUriCase: m.ignoreUriCase, method: str(m.method, 'method'),
+    uri: str(m.uri, 'uri', { ignoreCase: m.ignoreUriCase }), ignoreUriCase: m.ignoreUriCase, method: str(m.method, 'method'),
     authority: str(m.authority, 'authority'), scheme: str(m.scheme, 'scheme'), port: m.port,
     headers: [...keys(m.headers, 'headers', false, true), ...keys(m.withoutHeaders, 'withoutHeaders', true, true)],
     queryParams: keys(m.queryParams, 'queryParams', false, false),
@@ -83,10 +89,12 @@ function compileAction(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteContex
   }
   if (http.redirect) {
     const r = http.redirect;
-    return { kind: 'redirect', status: r.redirectCode ?? 301, scheme: r.scheme, authority: r.authority, port: r.port, path: r.uri };
+    // route.go ApplyRedirect: port_redirect only from redirectPort or derivePort FROM_REQUEST_PORT.
+    const port = r.port ?? (r.derivePort === 'FROM_REQUEST_PORT' ? 'request' : undefined);
+    return { kind: 'redirect', status: r.redirectCode ?? 301, scheme: r.scheme, authority: r.authority, port, path: r.uri };
   }
   const items = (http.route ?? []).map((rd, k) => {
-    const port = rd.destination.port?.number ?? d.port.number;
+    const port = rd.destination.port?.number ?? defaultPort(ctx, rd.destination.host, d.port.number);
     const cluster = clusterFor(ctx, rd.destination.host, port, rd.destination.subset);
     if (!cluster) ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'route', k, 'destination'], `destination ${rd.destination.host}:${port}${rd.destination.subset ? ` subset ${rd.destination.subset}` : ''} is not a cluster this waypoint serves; requests routed there get 503 NC`, 'route to a ServiceEntry host and port bound to this waypoint (and a DestinationRule subset that exists)'));
     return {
@@ -100,21 +108,38 @@ function compileAction(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteContex
   let rewrite;
   if (rw) {
     const regex = rw.uriRegexRewrite?.match ? safeRegex(rw.uriRegexRewrite.match) : undefined;
+    // Envoy prefix_rewrite swaps the matched prefix; for an exact or regex uri match the whole path
+    // is the matched part. uriRegexRewrite wins over uri, as in route.go.
     rewrite = {
       authority: rw.authority,
-      ...(rw.uri !== undefined ? (prefix !== undefined ? { prefix: { match: prefix, replacement: rw.uri } } : { fullPath: rw.uri }) : {}),
-      ...(regex ? { regex: { re: regex, replacement: (rw.uriRegexRewrite!.rewrite ?? '').replace(/\\(\d)/g, '$$$1') } } : {}),
+      ...(regex ? { regex: { re: regex, replacement: re2Substitution(rw.uriRegexRewrite!.rewrite ?? '') } }
+        : rw.uri ? (prefix !== undefined ? { prefix: { match: prefix, replacement: rw.uri, mode: 'plain' as const } } : { fullPath: rw.uri }) : {}),
     };
   }
   return { kind: 'forward', clusters, total, rewrite };
 }
 
+/** Envoy regex_rewrite substitutes every match (RE2::GlobalReplace). */
 function safeRegex(source: string): RegExp | undefined {
   try {
-    return new RegExp(source);
+    return new RegExp(source, 'g');
   } catch {
     return undefined;
   }
+}
+
+/** RE2 substitution (`\\1`) to a JS replacement string (`$1`), with literal `$` escaped. */
+function re2Substitution(s: string): string {
+  return s.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1');
+}
+
+/**
+ * listener_waypoint.go getWaypointDestinationCluster: a destination without a port uses the
+ * service's only port when it has exactly one, else the port the request came in on.
+ */
+function defaultPort(ctx: RouteContext, host: string, listenPort: number): number {
+  const ports = ctx.hosts.exact.get(host.toLowerCase());
+  return ports && ports.size === 1 ? [...ports.keys()][0]! : listenPort;
 }
 
 function compileRetry(http: HTTPRoute): RouteRule['retry'] {

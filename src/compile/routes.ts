@@ -1,20 +1,23 @@
 // VirtualService and HTTPRoute -> one RouteTable per HTTP cluster this waypoint serves.
-// Selection follows Istio at waypoints (reference §2.4, §2.5): a VirtualService applies when one of
-// its hosts is the service host and it lives in the service's or the waypoint's namespace; an
-// HTTPRoute applies through parentRefs to the ServiceEntry or to the waypoint Gateway. Without
-// either, the route is the waypoint default: mesh default retries, no timeout.
+// Selection follows Istio at waypoints (reference §2.4, §2.5; listener_waypoint.go): a VirtualService
+// applies when one of its hosts is the service host and it lives in the service's or the waypoint's
+// namespace, and only the oldest such VirtualService is used (not merged, unlike §2.5 says); an
+// HTTPRoute applies through accepted parentRefs to the ServiceEntry or to the waypoint Gateway.
+// Without either, the route is the waypoint default: mesh default retries, no timeout. Route status
+// (for /config_dump) is computed alongside, in route-status.ts.
 import type { Resource } from '../config/resource.ts';
 import type { VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
 import type { HTTPRouteSpec } from '../config/kinds/http-route.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { CODES } from '../model/codes.ts';
-import type { RouteRule, RouteTable } from '../model/route.ts';
+import type { RouteRule, RouteStatus, RouteTable } from '../model/route.ts';
 
 export { DEFAULT_RETRY };
 import type { Cluster, Destination, HostTable, Snapshot } from '../model/snapshot.ts';
 import { DEFAULT_RETRY } from './routes-common.ts';
 import { compileVirtualServiceRules } from './routes-virtual-service.ts';
 import { compileHttpRouteRules } from './routes-http-route.ts';
+import { GATEWAY_GROUP, ISTIO_GROUP, parentConditions, parentVerdicts, refsError, statusWorld, type ParentVerdict } from './route-status.ts';
 
 export function defaultRule(): RouteRule {
   return { name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 }, retry: DEFAULT_RETRY, mirrors: [] };
@@ -50,27 +53,43 @@ function vsCovers(vsHost: string, seHost: string): boolean {
   return h === seHost || (h.startsWith('*.') && seHost.endsWith(h.slice(1)));
 }
 
-function routesHttpRoute(r: Resource<HTTPRouteSpec>, d: Destination, waypoint: Snapshot['waypoint']): boolean {
-  const ns = r.metadata.namespace;
-  const hostnames = r.spec.hostnames ?? [];
-  return (r.spec.parentRefs ?? []).some((p) => {
-    const pns = p.namespace ?? ns;
-    if (p.port !== undefined && p.port !== d.port.number) return false;
+type HR = Resource<HTTPRouteSpec>;
+type VS = Resource<VirtualServiceSpec>;
+
+interface RouteParents {
+  readonly route: HR;
+  readonly verdicts: readonly ParentVerdict[];
+  /** Per verdict: clusters served here through that parent. */
+  readonly attached: string[][];
+}
+
+/** Whether an accepted parentRef attaches the route to destination `d` at this waypoint. */
+function attaches(r: HR, v: ParentVerdict, d: Destination, waypoint: Snapshot['waypoint']): boolean {
+  if (v.denied) return false;
+  const p = v.ref;
+  if (p.port !== undefined && p.port !== d.port.number) return false;
+  if (p.kind === 'ServiceEntry') {
     if (p.sectionName && p.sectionName !== d.port.name) return false;
-    if (p.kind === 'ServiceEntry' && p.group === 'networking.istio.io') return pns === d.service.namespace && p.name === d.service.name;
-    if ((p.kind ?? 'Gateway') === 'Gateway' && (p.group ?? 'gateway.networking.k8s.io') === 'gateway.networking.k8s.io') {
-      return pns === waypoint.namespace && p.name === waypoint.name && (hostnames.length === 0 || hostnames.some((h) => vsCovers(h, d.host)));
-    }
-    return false;
-  });
+    return p.namespace === d.service.namespace && p.name === d.service.name;
+  }
+  const hostnames = r.spec.hostnames ?? [];
+  return p.kind === 'Gateway' && p.namespace === waypoint.namespace && p.name === waypoint.name
+    && (hostnames.length === 0 || hostnames.some((h) => vsCovers(h, d.host)));
 }
 
 export function compileRoutes(
   resources: readonly Resource[], snap: Pick<Snapshot, 'hosts' | 'clusters' | 'waypoint'>,
-): { routes: Map<string, RouteTable>; diagnostics: Diagnostic[] } {
+): { routes: Map<string, RouteTable>; routeStatus: RouteStatus; diagnostics: Diagnostic[] } {
   const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [] };
-  const vss = resources.filter((r): r is Resource<VirtualServiceSpec> => r.kind === 'VirtualService' && r.group === 'networking.istio.io');
-  const hrs = resources.filter((r): r is Resource<HTTPRouteSpec> => r.kind === 'HTTPRoute' && r.group === 'gateway.networking.k8s.io');
+  const world = statusWorld(resources);
+  const vss = resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP);
+  const hrs: RouteParents[] = resources
+    .filter((r): r is HR => r.kind === 'HTTPRoute' && r.group === GATEWAY_GROUP)
+    .map((route) => {
+      const verdicts = parentVerdicts(route, world);
+      return { route, verdicts, attached: verdicts.map(() => []) };
+    });
+  const vsStatus = new Map(vss.map((v) => [v, { attached: [] as string[], ignored: [] as { cluster: string; reason: string }[] }]));
   const routes = new Map<string, RouteTable>();
   const seen = new Set<string>();
   for (const table of [snap.hosts.exact, snap.hosts.wildcard]) {
@@ -78,32 +97,72 @@ export function compileRoutes(
       for (const d of ports.values()) {
         if (d.cluster.kind !== 'http' || seen.has(d.cluster.name)) continue;
         seen.add(d.cluster.name);
-        const t = tableFor(d, vss, hrs, snap.waypoint, ctx);
+        const t = tableFor(d, vss, hrs, snap.waypoint, ctx, vsStatus);
         if (t) routes.set(d.cluster.name, t);
       }
     }
   }
-  return { routes, diagnostics: ctx.diagnostics };
+  const routeStatus: RouteStatus = {
+    httpRoutes: hrs.map(({ route, verdicts, attached }) => {
+      const refs = refsError(route, world);
+      return {
+        namespace: route.metadata.namespace, name: route.metadata.name,
+        parents: verdicts.map((v, i) => ({ parentRef: v.ref, conditions: parentConditions(v, refs), attachedClusters: attached[i]! })),
+      };
+    }),
+    virtualServices: vss.map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name, ...vsStatus.get(v)! })),
+  };
+  return { routes, routeStatus, diagnostics: ctx.diagnostics };
 }
 
+type VsStatus = Map<VS, { attached: string[]; ignored: { cluster: string; reason: string }[] }>;
+
 function tableFor(
-  d: Destination, vss: readonly Resource<VirtualServiceSpec>[], hrs: readonly Resource<HTTPRouteSpec>[],
-  waypoint: Snapshot['waypoint'], ctx: RouteContext,
+  d: Destination, vss: readonly VS[], hrs: readonly RouteParents[], waypoint: Snapshot['waypoint'], ctx: RouteContext, vsStatus: VsStatus,
 ): RouteTable | undefined {
-  const httpRoutes = hrs.filter((r) => routesHttpRoute(r, d, waypoint));
-  const virtualServices = vss.filter((r) =>
-    (r.metadata.namespace === d.service.namespace || r.metadata.namespace === waypoint.namespace)
-    && (r.spec.hosts ?? []).some((h) => vsCovers(h, d.host)) && (r.spec.http ?? []).length > 0);
+  const cluster = d.cluster.name;
+  const httpRoutes: HR[] = [];
+  for (const h of hrs) {
+    let any = false;
+    h.verdicts.forEach((v, i) => {
+      if (attaches(h.route, v, d, waypoint)) {
+        h.attached[i]!.push(cluster);
+        any = true;
+      }
+    });
+    if (any) httpRoutes.push(h.route);
+  }
+  const covering = vss.filter((r) => (r.spec.hosts ?? []).some((h) => vsCovers(h, d.host)) && (r.spec.http ?? []).length > 0);
+  const ignore = (vs: VS, reason: string) => vsStatus.get(vs)!.ignored.push({ cluster, reason });
+  // listener_waypoint.go getVirtualServiceForWaypoint: only the service's and the waypoint's namespaces.
+  const virtualServices = covering.filter((r) => {
+    const ok = r.metadata.namespace === d.service.namespace || r.metadata.namespace === waypoint.namespace;
+    if (!ok) ignore(r, `a waypoint only reads VirtualServices in the service's namespace (${d.service.namespace}) or its own (${waypoint.namespace})`);
+    return ok;
+  });
+  const names = (rs: readonly Resource[]) => rs.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ');
   if (httpRoutes.length > 0) {
     for (const vs of virtualServices) {
-      ctx.diagnostics.push(routeDiagnostic(vs, ['spec', 'hosts'], `ignored for ${d.host}:${d.port.number}: HTTPRoute ${httpRoutes.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ')} also routes it, and mixing the two is undefined in Istio`, 'route this host with either HTTPRoute or VirtualService, not both'));
+      ignore(vs, `HTTPRoute ${names(httpRoutes)} also routes it`);
+      ctx.diagnostics.push(routeDiagnostic(vs, ['spec', 'hosts'], `ignored for ${d.host}:${d.port.number}: HTTPRoute ${names(httpRoutes)} also routes it, and mixing the two is undefined in Istio`, 'route this host with either HTTPRoute or VirtualService, not both'));
     }
     return { source: httpRoutes.map((r) => `HTTPRoute ${r.metadata.namespace}/${r.metadata.name}`).join(', '), rules: compileHttpRouteRules(httpRoutes, d, ctx) };
   }
-  if (virtualServices.length > 0) {
-    // Several VirtualServices for one host are merged in order, as istiod merges them.
-    const rules = virtualServices.flatMap((vs) => compileVirtualServiceRules(vs, d, ctx));
-    return { source: virtualServices.map((r) => `VirtualService ${r.metadata.namespace}/${r.metadata.name}`).join(', '), rules };
+  // buildWaypointInboundHTTPRouteConfig uses the first HTTP VirtualService (oldest, then by name);
+  // VirtualServices for one host are not merged at a waypoint.
+  const [vs, ...shadowed] = virtualServices;
+  if (!vs) return undefined;
+  for (const other of shadowed) {
+    ignore(other, `VirtualService ${names([vs])} is older (or first by name) and a waypoint uses one VirtualService per service`);
+    ctx.diagnostics.push(routeDiagnostic(other, ['spec', 'hosts'], `ignored for ${d.host}:${d.port.number}: VirtualService ${names([vs])} also routes it, and a waypoint uses only the oldest`, 'merge the http rules into one VirtualService'));
   }
-  return undefined;
+  const rules = compileVirtualServiceRules(vs, d, ctx);
+  // waypointInboundRoute returns "no routes matched" when every rule was for another port (or had
+  // only sourceLabels matches), and the waypoint then uses its default route.
+  if (rules.length === 0) {
+    ignore(vs, `no http rule applies to port ${d.port.number}; the waypoint default route is used`);
+    return undefined;
+  }
+  vsStatus.get(vs)!.attached.push(cluster);
+  return { source: `VirtualService ${names([vs])}`, rules };
 }

@@ -140,6 +140,7 @@ export function forwardHttp(f: ForwardRequest): void {
         committed = true;
         record.upstreamServiceTimeMs = Date.now() - started;
         record.responseCode = status;
+        grpcStatus(record, h);
         if (f.closeAfter) res.shouldKeepAlive = false;
         res.writeHead(status, statusMessage || undefined, applyHeaderOps(forwardResponseHeaders(h), f.responseHeaders));
       },
@@ -151,8 +152,9 @@ export function forwardHttp(f: ForwardRequest): void {
           res.once('drain', () => c.resume());
         }
       },
-      onResponseEnd() {
+      onResponseEnd(_c, trailers) {
         if (stale()) return;
+        grpcStatus(record, trailers as Record<string, string | string[]>);
         finished = true;
         clearTimers();
         if (tries > 0) record.responseFlags = record.responseFlags === '-' ? '-' : record.responseFlags;
@@ -173,6 +175,13 @@ export function forwardHttp(f: ForwardRequest): void {
   }
 
   attempt();
+}
+
+/** grpc_response_status: a trailers-only gRPC response carries grpc-status in its headers, else in trailers. */
+function grpcStatus(record: RequestRecord, h: Record<string, string | string[] | undefined> | undefined): void {
+  const v = h?.['grpc-status'];
+  const s = Array.isArray(v) ? v[0] : v;
+  if (s !== undefined && /^\d{1,2}$/.test(s)) record.grpcStatus = s;
 }
 
 export function errReason(err: unknown): string {

@@ -36,12 +36,15 @@ export function newRecord(s: RecordStart): RequestRecord {
 /** A record for a request read by Node's HTTP server; `peer` overrides addresses for streams that are not sockets. */
 export function recordFromRequest(req: IncomingMessage, kind: 'http' | 'tcp', peer?: { local: string; remote: string }): RequestRecord {
   const s = req.socket;
-  return newRecord({
+  const r = newRecord({
     kind, method: req.method ?? '', path: kind === 'http' ? req.url ?? '' : '', protocol: `HTTP/${req.httpVersion}`,
     authority: (kind === 'tcp' ? req.url : req.headers.host) ?? '',
     userAgent: header(req, 'user-agent'), requestId: header(req, 'x-request-id'),
     local: peer?.local ?? addr(s.localAddress, s.localPort), remote: peer?.remote ?? addr(s.remoteAddress, s.remotePort),
   });
+  // Istio's stats filter counts a request as gRPC by its content-type (application/grpc, +proto, ...).
+  if (kind === 'http' && header(req, 'content-type').toLowerCase().startsWith('application/grpc')) r.grpc = true;
+  return r;
 }
 
 function header(req: IncomingMessage, name: string): string {

@@ -15,7 +15,7 @@ import { fireMirror } from './mirror.ts';
 import { applyHeaderEdits } from './authorize.ts';
 import type { HeaderEdits } from '../policy/request.ts';
 import type { Forward, Passthrough } from './plan.ts';
-import { applyHeaderOps, matchRoute, matchString, pickWeighted, rewritePath } from './route.ts';
+import { applyHeaderOps, matchRoute, matchString, pickWeighted, redirectLocation, rewritePath } from './route.ts';
 import type { Upstreams } from './upstream.ts';
 
 /** Bodies up to this size are buffered when a retry or mirror may need to send them again. */
@@ -105,14 +105,9 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   }
   if (a.kind === 'redirect') {
     req.resume();
-    const scheme = a.scheme ?? 'http';
-    const host = a.authority ?? c.authority.host;
-    const port = a.port ?? (a.authority ? undefined : c.authority.port);
-    const defaultPort = scheme === 'https' ? 443 : 80;
-    const authority = port && port !== defaultPort ? formatAuthority(host, port) : host;
-    const path = a.path ?? (a.prefix ? rewritePath(c.path, { prefix: a.prefix }) : c.path);
     record.responseCodeDetails = 'redirect';
-    return direct(c, a.status, STATUS_CODES[a.status] ?? '', { location: `${scheme}://${authority}${path}` });
+    const location = redirectLocation(a, { host: c.host || formatAuthority(c.authority.host, c.authority.port), port: c.authority.port, path: c.path });
+    return direct(c, a.status, STATUS_CODES[a.status] ?? '', { location });
   }
   // The default route forwards to the planned cluster; configured routes pick by weight.
   let cluster: Cluster | undefined = c.plan.kind === 'forward' ? c.plan.cluster : undefined;
@@ -120,6 +115,13 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   if (a.clusters.length > 0) {
     const wc = pickWeighted(a)!;
     cluster = wc.cluster ? snap.clusters.get(wc.cluster) : undefined;
+    if (!cluster && a.clusterNotFoundStatus) {
+      // HTTPRoute: Istio sets cluster_not_found_response_code 500 (Gateway API says 500).
+      req.resume();
+      record.responseFlags = 'NC';
+      record.responseCodeDetails = 'cluster_not_found';
+      return direct(c, a.clusterNotFoundStatus, '');
+    }
     if (!cluster) return reply(c, 'no_cluster', `route ${rule.name} points at ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve`);
     record.upstreamCluster = cluster.name;
     perDest = wc;

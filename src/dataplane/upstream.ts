@@ -219,6 +219,25 @@ export class Upstreams {
     this.#states.clear();
     await Promise.allSettled(all.map((p) => p.destroy()));
   }
+
+  /**
+   * Read-only, for scrape-time metrics: per cluster, undici's Pool stats summed over its pools.
+   * `connected` sockets, `pending` requests not yet written (queued included), `running` in flight.
+   */
+  poolStats(): { cluster: string; connected: number; pending: number; running: number }[] {
+    const out: { cluster: string; connected: number; pending: number; running: number }[] = [];
+    for (const [cluster, st] of this.#states) {
+      let connected = 0, pending = 0, running = 0;
+      for (const p of st.pools.values()) {
+        const s = p.stats;
+        connected += s.connected;
+        pending += s.pending;
+        running += s.running;
+      }
+      out.push({ cluster, connected, pending, running });
+    }
+    return out;
+  }
 }
 
 function newState(cluster: Cluster | undefined, signature: string, name = cluster?.name ?? ''): ClusterState {

@@ -14,6 +14,11 @@ export interface KeyMatch {
   readonly match: StrMatch;
   /** VirtualService withoutHeaders: the request must NOT have a matching header. */
   readonly invert: boolean;
+  /**
+   * Envoy treat_missing_header_as_empty: Istio sets it on withoutHeaders value matchers, so a
+   * missing header is matched as "" (and `withoutHeaders: {x: {regex: ".*"}}` excludes everyone).
+   */
+  readonly missingAsEmpty?: boolean;
 }
 
 export interface RouteMatch {
@@ -45,17 +50,49 @@ export interface WeightedCluster {
   readonly responseHeaders?: HeaderOps;
 }
 
+/**
+ * Prefix replacement. `plain` is Envoy's prefix_rewrite as a VirtualService gets it (the first
+ * `match.length` characters are swapped, so `/foo` -> `/` turns `/foo/bar` into `//bar`);
+ * `segments` is Gateway API ReplacePrefixMatch (whole path elements, trailing `/` ignored).
+ */
+export interface PrefixRewrite {
+  readonly match: string;
+  readonly replacement: string;
+  readonly mode: 'plain' | 'segments';
+}
+
 export interface Rewrite {
   /** Replace the matched prefix (VirtualService prefix match, HTTPRoute ReplacePrefixMatch). */
-  readonly prefix?: { readonly match: string; readonly replacement: string };
+  readonly prefix?: PrefixRewrite;
   readonly fullPath?: string;
+  /** Envoy regex_rewrite: every match in the path (query excluded) is substituted (RE2 GlobalReplace). */
   readonly regex?: { readonly re: RegExp; readonly replacement: string };
   readonly authority?: string;
 }
 
+/**
+ * Envoy RedirectAction as Istio builds it. `port`: a number is port_redirect, `request` is
+ * derivePort FROM_REQUEST_PORT (Gateway API's default when no scheme is set), absent keeps the
+ * Host header's port unless the scheme changes away from its default port (Envoy processRequestHost).
+ */
+export interface Redirect {
+  readonly kind: 'redirect';
+  readonly status: number;
+  readonly scheme?: string;
+  readonly authority?: string;
+  readonly port?: number | 'request';
+  /** path_redirect: replaces the path; the request query is kept unless this one has its own. */
+  readonly path?: string;
+  readonly prefix?: PrefixRewrite;
+}
+
 export type RouteAction =
-  | { readonly kind: 'forward'; readonly clusters: readonly WeightedCluster[]; readonly total: number; readonly rewrite?: Rewrite }
-  | { readonly kind: 'redirect'; readonly status: number; readonly scheme?: string; readonly authority?: string; readonly port?: number; readonly path?: string; readonly prefix?: { readonly match: string; readonly replacement: string } }
+  | {
+    readonly kind: 'forward'; readonly clusters: readonly WeightedCluster[]; readonly total: number; readonly rewrite?: Rewrite;
+    /** Envoy cluster_not_found_response_code: 500 for HTTPRoute (Gateway API), else 503 NC. */
+    readonly clusterNotFoundStatus?: number;
+  }
+  | Redirect
   | { readonly kind: 'direct'; readonly status: number; readonly body: string };
 
 export interface RetryPolicy {
@@ -108,4 +145,40 @@ export interface RouteTable {
   /** Which resource produced it: `VirtualService ns/name`, `HTTPRoute ns/name`, or `default`. */
   readonly source: string;
   readonly rules: readonly RouteRule[];
+}
+
+/** One Gateway API route condition, as istiod writes it (metav1.Condition without times). */
+export interface RouteCondition {
+  readonly type: 'Accepted' | 'ResolvedRefs' | 'ResolvedWaypoints';
+  readonly status: 'True' | 'False';
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** status.parents[] of an HTTPRoute (conditions sorted by type, as istiod's setConditions sorts them). */
+export interface RouteParentStatus {
+  readonly parentRef: { readonly group: string; readonly kind: string; readonly namespace: string; readonly name: string; readonly sectionName?: string; readonly port?: number };
+  readonly conditions: readonly RouteCondition[];
+  /** Not istiod's: the clusters of this waypoint the route serves through this parent. */
+  readonly attachedClusters: readonly string[];
+}
+
+export interface HttpRouteStatus {
+  readonly namespace: string;
+  readonly name: string;
+  readonly parents: readonly RouteParentStatus[];
+}
+
+/** VirtualServices have no status in Istio; this says where one applies at this waypoint, and why not elsewhere. */
+export interface VirtualServiceStatus {
+  readonly namespace: string;
+  readonly name: string;
+  /** Cluster names whose routes come from this VirtualService. */
+  readonly attached: readonly string[];
+  readonly ignored: readonly { readonly cluster: string; readonly reason: string }[];
+}
+
+export interface RouteStatus {
+  readonly httpRoutes: readonly HttpRouteStatus[];
+  readonly virtualServices: readonly VirtualServiceStatus[];
 }

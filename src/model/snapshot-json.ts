@@ -31,5 +31,15 @@ export function snapshotToJson(s: Snapshot): Record<string, unknown> {
       wildcard: table(s.hosts.wildcard),
       addresses: table(s.hosts.addresses),
     },
+    routeStatus: {
+      httpRoutes: s.routeStatus.httpRoutes.map((r) => ({
+        resource: `HTTPRoute/${r.namespace}/${r.name}`,
+        parents: r.parents.map((p) => ({ parentRef: p.parentRef, conditions: p.conditions, attachedClusters: [...p.attachedClusters].sort() })),
+      })),
+      virtualServices: s.routeStatus.virtualServices.map((v) => ({
+        resource: `VirtualService/${v.namespace}/${v.name}`, attached: [...v.attached].sort(),
+        ignored: [...v.ignored].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0)),
+      })),
+    },
   };
 }

@@ -33,6 +33,15 @@ export interface HealthSources {
   readonly activeTunnels: () => number;
   /** Epoch ms of the last snapshot swap, 0 before the first. */
   readonly snapshotSwappedAt: () => number;
+  /** Upstream connection pools per cluster (Upstreams.poolStats). */
+  readonly poolStats?: () => readonly PoolStat[];
+}
+
+export interface PoolStat {
+  readonly cluster: string;
+  readonly connected: number;
+  readonly pending: number;
+  readonly running: number;
 }
 
 export class Metrics {
@@ -82,6 +91,21 @@ export class Metrics {
       name: 'egressway_snapshot_age_seconds', help: 'Seconds since the serving config snapshot was swapped in', registers: r,
       collect() { const at = src.snapshotSwappedAt(); this.set(at ? (Date.now() - at) / 1000 : 0); },
     });
+    // Envoy's cluster.upstream_cx_active / upstream_rq_pending_active / upstream_rq_active, labelled by
+    // cluster name (a snapshot identifier). Reset each scrape so clusters that left the config go away.
+    const pools = src.poolStats;
+    if (pools) {
+      const pool = (name: string, help: string, pick: (p: PoolStat) => number) => new Gauge({
+        name, help, labelNames: ['cluster'], registers: r,
+        collect() {
+          this.reset();
+          for (const p of pools()) this.set({ cluster: p.cluster }, pick(p));
+        },
+      });
+      pool('egressway_upstream_cx_active', 'Upstream connections open, per cluster (undici pool size)', (p) => p.connected);
+      pool('egressway_upstream_rq_pending', 'Requests waiting for an upstream connection, per cluster', (p) => p.pending);
+      pool('egressway_upstream_rq_active', 'Requests in flight to the upstream, per cluster', (p) => p.running);
+    }
     // `stat`, not `quantile`: Prometheus reserves quantile for summaries (promtool lints it).
     new Gauge({
       name: 'egressway_event_loop_lag_seconds', help: 'Node.js event-loop lag since the last scrape (perf_hooks, 10 ms sampling)', labelNames: ['stat'], registers: r,
@@ -122,10 +146,13 @@ export class Metrics {
   }
 
   #recordHttp(r: RequestRecord): void {
-    const key = `${r.destinationService}\0${r.destinationServiceNamespace}\0${r.responseCode}\0${r.responseFlags}\0${r.sourcePrincipal}\0${r.sourceWorkload}\0${r.sourceNamespace}\0${r.connectionSecurityPolicy}`;
+    // grpc_response_status is the upstream's grpc-status (a closed set of 17 codes in practice, so
+    // bounded), '' when there was none, as Envoy's stats plugin reports it.
+    const grpcStatus = r.grpcStatus ?? '';
+    const key = `${r.destinationService}\0${r.destinationServiceNamespace}\0${r.responseCode}\0${r.responseFlags}\0${r.sourcePrincipal}\0${r.sourceWorkload}\0${r.sourceNamespace}\0${r.connectionSecurityPolicy}\0${r.grpc ? 1 : 0}\0${grpcStatus}`;
     let c = this.#httpChildren.get(key);
     if (!c) {
-      const v = [...peerValues(r, 'http'), String(r.responseCode), '', r.responseFlags, r.connectionSecurityPolicy];
+      const v = [...peerValues(r, r.grpc ? 'grpc' : 'http'), String(r.responseCode), grpcStatus, r.responseFlags, r.connectionSecurityPolicy];
       c = {
         requests: this.#requests.series(v), duration: this.#duration.series(v),
         reqBytes: this.#reqBytes.series(v), respBytes: this.#respBytes.series(v),

@@ -23,7 +23,7 @@ export interface OtlpOptions {
   readonly serviceNamespace: string;
   readonly serviceVersion: string;
   readonly log: Logger;
-  /** BatchSpanProcessor delay between exports (default 1 s; tests shorten it). */
+  /** BatchSpanProcessor delay between exports (default 1 s). */
   readonly scheduledDelayMs?: number;
 }
 

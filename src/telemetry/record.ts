@@ -52,4 +52,8 @@ export interface RequestRecord {
    */
   traceparent?: string;
   parentSpanId?: string;
+  /** The request is gRPC (content-type application/grpc*): request_protocol="grpc". */
+  grpc?: boolean;
+  /** The upstream's grpc-status, from response headers (trailers-only) or trailers; absent when none. */
+  grpcStatus?: string;
 }

@@ -12,7 +12,8 @@ export type SpanAttributes = Record<string, string | number>;
 
 // Semconv: a method outside this set is reported as _OTHER, with the original alongside.
 const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
-const CLUSTER = /^outbound\|(\d+)\|[^|]*\|(.+)$/;
+// Istio's waypoint cluster names: `inbound-vip|80|http|httpbin.org`, `inbound-vip|80|http/v1|...` for a subset.
+const CLUSTER = /^inbound-vip\|(\d+)\|[^|]*\|(.+)$/;
 
 /** Istio's operation name for a proxy span: the destination service and port, `/*` for any path. */
 export function spanName(r: RequestRecord): string {

@@ -12,7 +12,15 @@ describe('admin endpoints', () => {
     up = await startHttpUpstream();
     wp = await startInProcess(WAYPOINT_YAML
       + serviceEntry('api', `hosts: [api.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`)
-      + serviceEntry('off', 'hosts: [off.test]\nports: [{number: 80, name: http, protocol: HTTP}]\nresolution: DNS', 'istio.io/use-waypoint: none'));
+      + serviceEntry('off', 'hosts: [off.test]\nports: [{number: 80, name: http, protocol: HTTP}]\nresolution: DNS', 'istio.io/use-waypoint: none')
+      + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: istio-egress}
+spec:
+  parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: api}, {group: networking.istio.io, kind: ServiceEntry, name: gone}]
+  rules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: api.test, port: 80}]}]
+`);
   });
   after(async () => {
     await wp?.close();
@@ -29,6 +37,18 @@ describe('admin endpoints', () => {
     assert.equal(byName.get('ServiceEntry/istio-egress/off')?.reason, 'OptedOut');
     assert.deepEqual(dump.snapshot.clusters.map((c) => c.name), ['inbound-vip|80|http|api.test']);
     assert.match(dump.snapshot.services[0]!.addresses[0]!, /^240\.240\./);
+  });
+
+  test('/config_dump reports HTTPRoute status per parentRef as istiod writes it', async () => {
+    const dump = await (await fetch(`${wp.adminUrl}/config_dump`)).json() as {
+      snapshot: { routeStatus: { httpRoutes: { resource: string; parents: { parentRef: { name: string }; conditions: { type: string; status: string; reason: string }[]; attachedClusters: string[] }[] }[] } };
+    };
+    const [route] = dump.snapshot.routeStatus.httpRoutes;
+    assert.equal(route?.resource, 'HTTPRoute/istio-egress/api');
+    const byParent = new Map(route!.parents.map((p) => [p.parentRef.name, p]));
+    assert.deepEqual(byParent.get('api')?.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`), ['Accepted=True/Accepted', 'ResolvedRefs=True/ResolvedRefs', 'ResolvedWaypoints=True/ResolvedWaypoints']);
+    assert.deepEqual(byParent.get('api')?.attachedClusters, ['inbound-vip|80|http|api.test']);
+    assert.deepEqual(byParent.get('gone')?.conditions[0], { type: 'Accepted', status: 'False', reason: 'NoMatchingParent', message: 'parent service entry: "gone" not found' });
   });
 
   test('readiness is served on the admin and status ports', async () => {

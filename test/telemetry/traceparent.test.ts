@@ -34,6 +34,32 @@ describe('traceparent', () => {
     }
     assert.notEqual(forwardRequestHeaders([], 'a').traceparent, forwardRequestHeaders([], 'a').traceparent);
   });
+
+  test('regression: an invalid traceparent is replaced and the tracestate that came with it dropped', () => {
+    for (const raw of [
+      ['tracestate', 'congo=t61rcWkgMzE', 'traceparent', 'garbage', 'accept', '*/*', 'tracestate', 'rojo=00f067aa0ba902b7'],
+      ['tracestate', 'congo=t61rcWkgMzE'],
+    ]) {
+      const f = forwardRequestHeaders(raw, 'api.test');
+      assert.deepEqual(get(f.headers, 'tracestate'), []);
+      assert.match(get(f.headers, 'traceparent')[0]!, valid);
+      assert.deepEqual(get(f.headers, 'accept'), raw.includes('accept') ? ['*/*'] : []);
+    }
+  });
+
+  test('ownSpan (span export on): the trace continues with the waypoint span as the upstream parent', () => {
+    const f = forwardRequestHeaders(['traceparent', TP, 'tracestate', 'congo=t61rcWkgMzE'], 'api.test', false, true);
+    const [tp] = get(f.headers, 'traceparent');
+    assert.equal(get(f.headers, 'traceparent').length, 1);
+    assert.match(tp!, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+    assert.notEqual(tp, TP);
+    assert.equal(f.traceparent, tp);
+    assert.equal(f.parentSpanId, '00f067aa0ba902b7');
+    assert.deepEqual(get(f.headers, 'tracestate'), ['congo=t61rcWkgMzE']);
+    const root = forwardRequestHeaders([], 'api.test', false, true);
+    assert.equal(root.parentSpanId, '');
+    assert.equal(forwardRequestHeaders(['traceparent', TP], 'api.test').parentSpanId, '');
+  });
 });
 
 describe('traceparent end to end', () => {

@@ -132,9 +132,13 @@ function checkHttpRoute(route: HTTPRoute, path: Path, delegate: boolean, report:
   if (route.fault) checkFault(route, path, report);
 }
 
-function checkStringMatch(m: StringMatch, path: Path, nullMessage: string | undefined, report: Reporter): void {
+function checkStringMatch(m: StringMatch | null, path: Path, nullMessage: string | undefined, report: Reporter): void {
+  // Only a null value is refused (Istio: "header match %v cannot be null"); `{}` is a presence match.
+  if (m === null) {
+    if (nullMessage) report.error(path, nullMessage, 'set exact, prefix or regex, or {} for presence');
+    return;
+  }
   const set = (['exact', 'prefix', 'regex'] as const).filter((k) => m[k] !== undefined);
-  if (set.length === 0 && nullMessage) report.error(path, nullMessage, 'set exact, prefix or regex');
   if (set.length > 1) report.error(path, `only one of exact, prefix or regex may be set (got ${set.join(', ')})`, 'keep one');
   checkRegex(m.regex, [...path, 'regex'], report);
 }

@@ -1,0 +1,100 @@
+// Route status in the snapshot: HTTPRoute conditions per parentRef as istiod writes them
+// (Accepted, ResolvedRefs, ResolvedWaypoints), and where each VirtualService applies.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compile } from '../../src/compile/compile.ts';
+import { parseDocuments } from '../../src/config/parse.ts';
+import type { HttpRouteStatus } from '../../src/model/route.ts';
+import { serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
+
+const hr = (name: string, spec: string, ns = 'istio-egress') => `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+${spec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
+`;
+
+const SES = serviceEntry('a', 'hosts: [a.test]\nports: [{number: 80, name: http, protocol: HTTP}]\nresolution: DNS')
+  + serviceEntry('nolabel', 'hosts: [n.test]\nports: [{number: 80, name: http, protocol: HTTP}]\nresolution: DNS', 'app: x')
+  + `---
+apiVersion: v1
+kind: Namespace
+metadata: {name: istio-egress}
+`;
+
+function statusOf(yaml: string): Map<string, HttpRouteStatus> {
+  const out = compile(parseDocuments(WAYPOINT_YAML + SES + yaml, 'test.yaml').resources, {});
+  assert.ok(out.snapshot, JSON.stringify(out.diagnostics));
+  return new Map(out.snapshot.routeStatus.httpRoutes.map((r) => [r.name, r]));
+}
+
+const brief = (r: HttpRouteStatus | undefined): Record<string, unknown>[] | undefined => r?.parents.map((p) => ({
+  parent: `${p.parentRef.kind}/${p.parentRef.namespace}/${p.parentRef.name}`,
+  ...Object.fromEntries(p.conditions.map((c) => [c.type, `${c.status} ${c.reason}: ${c.message}`])),
+  attached: p.attachedClusters,
+}));
+
+test('an HTTPRoute on a bound ServiceEntry is Accepted with references resolved', () => {
+  const s = statusOf(hr('ok', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: a}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: a.test, port: 80}]}]'));
+  assert.deepEqual(brief(s.get('ok')), [{
+    parent: 'ServiceEntry/istio-egress/a',
+    Accepted: 'True Accepted: Route was valid',
+    ResolvedRefs: 'True ResolvedRefs: All references resolved',
+    ResolvedWaypoints: 'True ResolvedWaypoints: All waypoints resolved',
+    attached: ['inbound-vip|80|http|a.test'],
+  }]);
+});
+
+test('parent not found, parent without istio.io/use-waypoint, and backends istiod cannot resolve', () => {
+  const s = statusOf(hr('bad', `
+parentRefs:
+- {group: networking.istio.io, kind: ServiceEntry, name: missing}
+- {group: networking.istio.io, kind: ServiceEntry, name: nolabel}
+rules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: nowhere.test, port: 80}]}]`)
+    + hr('kind', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: a}]\nrules: [{backendRefs: [{group: example.com, kind: Bucket, name: b}]}]')
+    + hr('filter', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: a}]\nrules: [{filters: [{type: ExtensionRef, extensionRef: {group: x, kind: y, name: z}}], backendRefs: [{group: networking.istio.io, kind: Hostname, name: a.test, port: 80}]}]'));
+  assert.deepEqual(brief(s.get('bad')), [{
+    parent: 'ServiceEntry/istio-egress/missing',
+    Accepted: 'False NoMatchingParent: parent service entry: "missing" not found',
+    ResolvedRefs: 'False BackendNotFound: backend(nowhere.test) not found',
+    ResolvedWaypoints: 'True ResolvedWaypoints: parent not found',
+    attached: [],
+  }, {
+    parent: 'ServiceEntry/istio-egress/nolabel',
+    Accepted: 'True Accepted: Route was valid',
+    ResolvedRefs: 'False BackendNotFound: backend(nowhere.test) not found',
+    ResolvedWaypoints: 'True ResolvedWaypoints: istio.io/use-waypoint label missing from parent and parent namespace; in ambient mode, route will not be respected',
+    attached: [],
+  }]);
+  assert.equal(brief(s.get('kind'))![0]!.ResolvedRefs, 'False InvalidKind: referencing unsupported backendRef: group "example.com" kind "Bucket"');
+  assert.equal(brief(s.get('filter'))![0]!.ResolvedRefs, 'False InvalidFilter: unsupported filter type "ExtensionRef"');
+});
+
+test('Gateway parents: the waypoint (Same namespace only by default), a missing section, a missing gateway', () => {
+  const gw = (more: string) => `parentRefs: [{name: waypoint, namespace: istio-egress${more}}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: a.test, port: 80}]}]`;
+  const s = statusOf(hr('same', gw('')) + hr('other-ns', gw(''), 'apps') + hr('section', gw(', sectionName: nope'))
+    + hr('gone', 'parentRefs: [{name: ghost}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: a.test, port: 80}]}]'));
+  assert.equal(brief(s.get('same'))![0]!.Accepted, 'True Accepted: Route was valid');
+  assert.deepEqual(brief(s.get('same'))![0]!.attached, ['inbound-vip|80|http|a.test'], 'n.test is not bound to the waypoint, so not served here');
+  assert.equal(brief(s.get('other-ns'))![0]!.Accepted, 'False NotAllowedByListeners: hostnames matched parent hostname "*", but namespace "apps" is not allowed by the parent');
+  assert.deepEqual(brief(s.get('other-ns'))![0]!.attached, []);
+  assert.equal(brief(s.get('section'))![0]!.Accepted, 'False NoMatchingParent: sectionName "nope" not found');
+  assert.equal(brief(s.get('gone'))![0]!.Accepted, 'False NoMatchingParent: parent gateway "istio-egress/ghost" not found');
+});
+
+test('VirtualService attachment: which clusters it routes, and why it is ignored elsewhere', () => {
+  const vs = (name: string, ns: string, ts: string) => `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: ${ns}, creationTimestamp: "${ts}"}
+spec:
+  hosts: [a.test]
+  http: [{route: [{destination: {host: a.test}}]}]
+`;
+  const out = compile(parseDocuments(WAYPOINT_YAML + SES + vs('first', 'istio-egress', '2024-01-01T00:00:00Z') + vs('second', 'istio-egress', '2024-01-02T00:00:00Z') + vs('far', 'apps', '2024-01-01T00:00:00Z'), 't.yaml').resources, {});
+  const byName = new Map(out.snapshot!.routeStatus.virtualServices.map((v) => [v.name, v]));
+  assert.deepEqual(byName.get('first')?.attached, ['inbound-vip|80|http|a.test']);
+  assert.match(byName.get('second')!.ignored[0]!.reason, /istio-egress\/first is older/);
+  assert.match(byName.get('far')!.ignored[0]!.reason, /only reads VirtualServices in the service's namespace/);
+});
