@@ -9,6 +9,9 @@ import { adaptStream } from '../hbone/stream-adapter.ts';
 import { dial, join, type DialDeps } from './dial.ts';
 import type { NoProxy } from './no-proxy.ts';
 
+/** How long a finished tunnel may wait for the waypoint's END_STREAM before it is reset. */
+const STREAM_LINGER_MS = 5_000;
+
 const HOP_BY_HOP = new Set(['proxy-connection', 'proxy-authorization', 'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 export class AgentHttpProxy {
@@ -72,7 +75,14 @@ export class AgentHttpProxy {
       else res.destroy();
       stream.destroy();
     });
-    res.once('close', () => stream.destroy());
+    // A finished exchange closes its tunnel gracefully (END_STREAM both ways). Resetting the h2
+    // stream instead makes the waypoint's in-flight frames land on a closed stream, and enough of
+    // those make Node drop the whole pooled session ("Too many invalid HTTP/2 frames").
+    res.once('close', () => {
+      if (!res.writableFinished) return void stream.destroy();
+      stream.end();
+      setTimeout(() => stream.destroy(), STREAM_LINGER_MS).unref();
+    });
     req.pipe(up);
   }
 }

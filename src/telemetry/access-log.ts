@@ -56,9 +56,23 @@ export function toText(r: RequestRecord): string {
     + `${dash(r.requestedServerName)} ${dash(r.routeName)}\n`;
 }
 
+/**
+ * Lines are batched up to `BATCH_BYTES` and flushed at least every `FLUSH_MS`, like Envoy's
+ * access-log flush interval: one write per batch instead of one thread-pool write per request,
+ * which cost about a fifth of the proxy's throughput at saturation.
+ */
+const BATCH_BYTES = 8 * 1024; // sonic-boom needs it below its 16 KiB maxWrite
+const FLUSH_MS = 250;
+
 export function createAccessLog(format: AccessLogFormat, fd = 1): AccessLog {
   if (format === 'off') return { write() {}, flush() {} };
-  const dest = pino.destination({ dest: fd, sync: false, minLength: 0 });
-  if (format === 'text') return { write: (r) => { dest.write(toText(r)); }, flush: () => dest.flushSync() };
-  return { write: (r) => { dest.write(`${JSON.stringify(toJson(r))}\n`); }, flush: () => dest.flushSync() };
+  const dest = pino.destination({ dest: fd, sync: false, minLength: BATCH_BYTES });
+  const timer = setInterval(() => { try { dest.flush(); } catch { /* not open yet, or closing */ } }, FLUSH_MS);
+  timer.unref();
+  const flush = () => {
+    clearInterval(timer);
+    dest.flushSync();
+  };
+  if (format === 'text') return { write: (r) => { dest.write(toText(r)); }, flush };
+  return { write: (r) => { dest.write(`${JSON.stringify(toJson(r))}\n`); }, flush };
 }
