@@ -1,0 +1,43 @@
+// The pipeline's import rules (STYLE.md): the data plane only ever sees the compiled snapshot, and
+// compile stays a pure function of config. A violation names the file and the import.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+function imports(file: string): string[] {
+  return [...readFileSync(file, 'utf8').matchAll(/^import [^;]*? from '([^']+)';/gms)].map((m) => m[1]!);
+}
+
+const RULES: { dirs: string[]; forbidden: RegExp; why: string }[] = [
+  { dirs: ['src/dataplane', 'src/policy', 'src/hbone', 'src/telemetry'], forbidden: /\/(config|compile)\//, why: 'the data plane sees only the snapshot' },
+  { dirs: ['src/compile', 'src/config'], forbidden: /\/(dataplane|policy|hbone|controlplane|telemetry|dashboard|cli)\//, why: 'compile is pure: config in, snapshot out' },
+  { dirs: ['src/model'], forbidden: /^\.\.\//, why: 'model types depend on nothing else' },
+];
+
+test('the import scanner sees multi-line and type imports', () => {
+  assert.ok(imports('src/compile/services.ts').includes('../config/resource.ts'));
+  assert.ok(imports('src/dataplane/proxy-listener.ts').includes('../model/snapshot.ts'));
+});
+
+test('imports flow one way through the pipeline', () => {
+  const bad: string[] = [];
+  for (const r of RULES) {
+    for (const f of r.dirs.flatMap(files)) {
+      for (const i of imports(f)) if (r.forbidden.test(i)) bad.push(`${f} imports ${i} (${r.why})`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
+
+test('compile does no I/O', () => {
+  const bad = files('src/compile').filter((f) => /from 'node:(fs|net|http|https|dns|child_process)(\/promises)?'/.test(readFileSync(f, 'utf8')));
+  assert.deepEqual(bad, []);
+});
