@@ -6,6 +6,7 @@ import { HbonePool } from '../hbone/client-pool.ts';
 import { readTlsMaterial, TlsFileWatcher } from '../hbone/tls-files.ts';
 import { parseSpiffe } from '../model/identity.ts';
 import { AgentHttpProxy } from './http-proxy.ts';
+import type { HboneHttpPools, HttpPoolOptions } from './http-pool.ts';
 import { parseNoProxy } from './no-proxy.ts';
 import { loadAgentRoutes, type AddressOverrides } from './routes.ts';
 import { AgentSocks5 } from './socks5.ts';
@@ -27,6 +28,8 @@ export interface AgentOptions {
   readonly workload?: string;
   readonly onLog?: (level: 'info' | 'warn', msg: string) => void;
   readonly keepalive?: { intervalMs: number; timeoutMs: number };
+  /** Kept-alive HBONE streams of the HTTP proxy: per-destination cap and idle timeout. */
+  readonly httpPool?: HttpPoolOptions;
 }
 
 export interface RunningAgent {
@@ -34,6 +37,8 @@ export interface RunningAgent {
   readonly socks?: string;
   readonly identity: string;
   readonly pool: HbonePool;
+  /** The HTTP proxy's kept-alive HBONE streams (absent with the HTTP proxy off). */
+  readonly httpPools?: HboneHttpPools;
   close(): Promise<void>;
 }
 
@@ -61,9 +66,11 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const fmt = (a: AddressInfo) => (a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
   let http: string | undefined;
   let socks: string | undefined;
+  let httpPools: HboneHttpPools | undefined;
   try {
     if (o.httpPort >= 0) {
-      const h = new AgentHttpProxy(deps, parseNoProxy(o.noProxy));
+      const h = new AgentHttpProxy(deps, parseNoProxy(o.noProxy), o.httpPool);
+      httpPools = h.pools;
       http = fmt(await h.listen(o.httpPort, o.listenAddress));
       closers.push(() => h.close());
     }
@@ -78,7 +85,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     throw err;
   }
   return {
-    http, socks, identity: pool.identity, pool,
+    http, socks, identity: pool.identity, pool, httpPools,
     async close() {
       watcher.close();
       pool.close();

@@ -1,27 +1,33 @@
 // The agent's HTTP proxy (127.0.0.1:15001) for HTTP_PROXY/HTTPS_PROXY clients: CONNECT becomes one
-// HBONE tunnel; an absolute-form http:// request is sent as HTTP/1.1 inside its own tunnel, so the
-// waypoint applies L7 policy to it. NO_PROXY hosts are dialled direct.
+// HBONE tunnel; an absolute-form http:// request is sent as HTTP/1.1 over a kept-alive HBONE stream
+// to its destination (http-pool.ts), so the waypoint applies L7 policy to each request. NO_PROXY
+// hosts are dialled direct.
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseAuthority, splitAbsolute } from '../dataplane/authority.ts';
-import { adaptStream } from '../hbone/stream-adapter.ts';
-import { dial, join, type DialDeps } from './dial.ts';
+import type { Dispatcher } from 'undici';
+import { destination, dial, join, type DialDeps } from './dial.ts';
+import { HboneHttpPools, RefusedError, type HttpPoolOptions } from './http-pool.ts';
 import type { NoProxy } from './no-proxy.ts';
 
 /** How long a finished tunnel may wait for the waypoint's END_STREAM before it is reset. */
 const STREAM_LINGER_MS = 5_000;
 
-const HOP_BY_HOP = new Set(['proxy-connection', 'proxy-authorization', 'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+// Hop-by-hop fields (RFC 9110 §7.6.1), the proxy-only ones, and `expect` (node:http answers
+// 100-continue to the client itself; the body then streams on).
+const HOP_BY_HOP = new Set(['proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
 
 export class AgentHttpProxy {
   #server: Server;
   #deps: DialDeps;
   #noProxy: NoProxy;
+  #pools: HboneHttpPools;
 
-  constructor(deps: DialDeps, noProxy: NoProxy) {
+  constructor(deps: DialDeps, noProxy: NoProxy, pool: HttpPoolOptions = {}) {
     this.#deps = deps;
     this.#noProxy = noProxy;
+    this.#pools = new HboneHttpPools(deps, pool);
     this.#server = createServer({ requestTimeout: 0 }, (req, res) => void this.#onRequest(req, res));
     this.#server.on('connect', (req, socket: Socket, head) => void this.#onConnect(req, socket, head));
     this.#server.on('clientError', (_e, socket: Duplex) => socket.destroy());
@@ -34,9 +40,14 @@ export class AgentHttpProxy {
     });
   }
 
-  close(): Promise<void> {
+  /** Pooled HBONE streams: opened so far, and the pools holding them (tests check reuse). */
+  get pools(): HboneHttpPools {
+    return this.#pools;
+  }
+
+  async close(): Promise<void> {
     this.#server.closeAllConnections();
-    return new Promise((r) => this.#server.close(() => r()));
+    await Promise.all([new Promise<void>((r) => this.#server.close(() => r())), this.#pools.close()]);
   }
 
   async #onConnect(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
@@ -50,24 +61,31 @@ export class AgentHttpProxy {
     join(socket, r.stream);
   }
 
-  async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
     const abs = splitAbsolute(req.url ?? '');
     const a = abs?.scheme === 'http' ? parseAuthority(abs.authority, 80) : undefined;
     if (!abs || !a) return void res.writeHead(400, { 'content-type': 'text/plain' }).end('egressway agent: send absolute-form http:// requests, or CONNECT for TLS\n');
-    const r = await dial(this.#deps, a.host, a.port, client(req.socket), this.#noProxy(a.host, a.port));
-    if (!r.ok) {
-      req.resume();
-      return void res.writeHead(r.status, { 'content-type': 'text/plain', 'x-egressway-agent': 'refused' }).end(`egressway agent: ${r.reason}\n`);
-    }
+    const dest = destination(this.#deps, a.host, a.port, this.#noProxy(a.host, a.port));
+    if (dest.kind === 'refuse') return refused(req, res, dest.status, dest.reason);
+    if (dest.kind === 'direct') return void this.#direct(req, res, a.host, a.port, abs.path);
+    // Kept-alive HBONE streams: no `Connection: close`, the stream goes back to the pool.
+    this.#pools.dispatch(dest, client(req.socket), {
+      method: req.method as Dispatcher.HttpMethod, path: abs.path,
+      headers: requestHeaders(req.rawHeaders), body: hasBody(req) ? req : null,
+    }, responseHandler(req, res));
+  }
+
+  /** NO_PROXY and --passthrough: one direct connection per request, closed after it. */
+  async #direct(req: IncomingMessage, res: ServerResponse, host: string, port: number, path: string): Promise<void> {
+    const r = await dial(this.#deps, host, port, client(req.socket), true);
+    if (!r.ok) return refused(req, res, r.status, r.reason);
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
     headers.connection = 'close';
-    const stream = r.via === 'hbone' ? adaptStream(r.stream, { local: '127.0.0.1:0', remote: '127.0.0.1:0' }) : r.stream;
-    const up = request({ createConnection: () => stream as Socket, method: req.method, path: abs.path, headers });
+    const stream = r.stream;
+    const up = request({ createConnection: () => stream as Socket, method: req.method, path, headers });
     up.on('response', (ur) => {
-      const h: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(ur.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) h[k] = v;
-      res.writeHead(ur.statusCode ?? 502, h);
+      res.writeHead(ur.statusCode ?? 502, responseHeaders(ur.headers));
       ur.pipe(res);
     });
     up.on('error', (err) => {
@@ -75,16 +93,82 @@ export class AgentHttpProxy {
       else res.destroy();
       stream.destroy();
     });
-    // A finished exchange closes its tunnel gracefully (END_STREAM both ways). Resetting the h2
-    // stream instead makes the waypoint's in-flight frames land on a closed stream, and enough of
-    // those make Node drop the whole pooled session ("Too many invalid HTTP/2 frames").
     res.once('close', () => {
       if (!res.writableFinished) return void stream.destroy();
       stream.end();
-      setTimeout(() => stream.destroy(), STREAM_LINGER_MS).unref();
+      // The timer must not outlive the stream: it would hold the stream and its request for its
+      // whole delay.
+      const t = setTimeout(() => stream.destroy(), STREAM_LINGER_MS).unref();
+      stream.once('close', () => clearTimeout(t));
     });
     req.pipe(up);
   }
+}
+
+function refused(req: IncomingMessage, res: ServerResponse, status: number, reason: string): void {
+  req.resume();
+  res.writeHead(status, { 'content-type': 'text/plain', 'x-egressway-agent': 'refused' }).end(`egressway agent: ${reason}\n`);
+}
+
+/** The client's request fields minus hop-by-hop ones (and those its Connection names); Host stays. */
+function requestHeaders(raw: readonly string[]): string[] {
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+      for (const t of raw[i + 1]!.split(',')) (named ??= new Set()).add(t.trim().toLowerCase());
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (!HOP_BY_HOP.has(k) && !named?.has(k)) out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+function responseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const k in headers) {
+    const v = headers[k];
+    if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  }
+  return out;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+/** Relays the waypoint's answer with back-pressure; a client that goes away aborts its request. */
+function responseHandler(req: IncomingMessage, res: ServerResponse): Dispatcher.DispatchHandler {
+  let controller: Dispatcher.DispatchController | undefined;
+  res.once('close', () => {
+    if (!res.writableFinished) controller?.abort(new Error('the client closed the connection'));
+  });
+  return {
+    onRequestStart(c) {
+      controller = c;
+    },
+    onResponseStart(_c, statusCode, headers, statusMessage) {
+      if (statusCode < 200) return; // 100-continue was answered by node:http already; other 1xx are not relayed
+      res.writeHead(statusCode, statusMessage || undefined, responseHeaders(headers as Record<string, string | string[] | undefined>));
+    },
+    onResponseData(c, chunk) {
+      if (!res.write(chunk)) {
+        c.pause();
+        res.once('drain', () => c.resume());
+      }
+    },
+    onResponseEnd() {
+      res.end();
+    },
+    onResponseError(_c, err) {
+      if (err instanceof RefusedError) return refused(req, res, err.status, err.message);
+      if (res.headersSent) return void res.destroy(err);
+      req.resume();
+      res.writeHead(502, { 'content-type': 'text/plain' }).end(`egressway agent: ${err.message}\n`);
+    },
+  };
 }
 
 function client(s: Duplex): string {

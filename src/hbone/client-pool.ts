@@ -62,6 +62,11 @@ export class HbonePool {
     for (const list of this.#pools.values()) for (const p of list) p.session.close();
   }
 
+  /** Bumped by setTls(): anything pooled on top of HBONE streams (the agent's keep-alive pools) is stale. */
+  get generation(): number {
+    return this.#generation;
+  }
+
   get sessions(): number {
     let n = 0;
     for (const list of this.#pools.values()) n += list.length;
@@ -70,27 +75,51 @@ export class HbonePool {
 
   async open(target: HboneTarget, req: TunnelRequest): Promise<TunnelResult> {
     const p = await this.#session(target);
-    p.active++;
     const headers: Record<string, string> = { ':method': 'CONNECT', ':authority': req.authority };
     if (req.forwardedFor) headers.forwarded = `for="${req.forwardedFor}"${req.forwardedHost ? `;host=${req.forwardedHost}` : ''}`;
     if (req.baggage) headers.baggage = req.baggage;
     headers.traceparent = `00-${randomHex(16)}-${randomHex(8)}-00`;
+    // request() throws when the session is already closing; the slot is counted only once it exists.
     const stream = p.session.request(headers, { endStream: false });
-    stream.once('close', () => p.active--);
+    p.active++;
     return new Promise((resolve, reject) => {
-      stream.once('error', reject);
+      let settled = false;
+      let answered = false;
+      const onError = (err: Error) => {
+        settled = true;
+        reject(err);
+      };
+      stream.once('error', onError);
+      // One 'close' listener does both jobs: the stream slot is freed, and a stream that closes
+      // without a response or an error (the session went away) settles instead of hanging.
+      stream.once('close', () => {
+        p.active--;
+        if (!settled && !answered) {
+          settled = true;
+          reject(new Error(`the HBONE stream closed before the waypoint answered (code ${stream.rstCode ?? 0})`));
+        }
+      });
       stream.once('response', (h) => {
-        stream.off('error', reject);
-        stream.on('error', () => {});
+        answered = true;
+        stream.off('error', onError);
+        stream.on('error', noop);
         const status = Number(h[':status']);
-        if (status === 200) return resolve({ ok: true, stream });
+        if (status === 200) {
+          settled = true;
+          return resolve({ ok: true, stream });
+        }
         let body = '';
         stream.setEncoding('utf8');
         stream.on('data', (c: string) => {
           if (body.length < 4096) body += c;
         });
-        stream.once('end', () => resolve({ ok: false, status, body }));
-        stream.once('close', () => resolve({ ok: false, status, body }));
+        const done = () => {
+          if (settled) return;
+          settled = true;
+          resolve({ ok: false, status, body });
+        };
+        stream.once('end', done);
+        stream.once('close', done);
       });
     });
   }
@@ -176,6 +205,8 @@ function splitHostPort(a: string): { host: string; port: number } {
   const host = a.slice(0, colon);
   return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(a.slice(colon + 1)) };
 }
+
+function noop(): void {}
 
 function randomHex(bytes: number): string {
   return randomBytes(bytes).toString('hex');

@@ -36,14 +36,21 @@ interface RawWritable {
 // garbage). Encoding to a Buffer first costs one copy of the head only; bodies are Buffers already.
 function encodeStringWrites(w: RawWritable): void {
   const write = w._write;
-  const toBuf = (c: unknown, e: BufferEncoding) => (typeof c === 'string' ? Buffer.from(c, e) : c);
   w._write = function (chunk, encoding, cb) {
-    write.call(this, toBuf(chunk, encoding), 'buffer' as BufferEncoding, cb);
+    if (typeof chunk === 'string') write.call(this, Buffer.from(chunk, encoding), 'buffer' as BufferEncoding, cb);
+    else write.call(this, chunk, encoding, cb);
   };
   const writev = w._writev;
   if (writev) {
+    // The chunk list is built by Writable for this one call: fixed in place, no copy per write.
     w._writev = function (chunks, cb) {
-      writev.call(this, chunks.map((c) => ({ chunk: toBuf(c.chunk, c.encoding), encoding: 'buffer' as BufferEncoding })), cb);
+      for (const c of chunks) {
+        if (typeof c.chunk === 'string') {
+          c.chunk = Buffer.from(c.chunk, c.encoding);
+          c.encoding = 'buffer' as BufferEncoding;
+        }
+      }
+      writev.call(this, chunks, cb);
     };
   }
 }

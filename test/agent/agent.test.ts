@@ -1,12 +1,31 @@
 // End to end over loopback: curl -> agent (HTTP proxy or SOCKS5) -> HBONE -> waypoint -> a real
 // upstream, with the agent's workload certificate as the principal the waypoint's policy sees.
 import assert from 'node:assert/strict';
+import { Agent as HttpAgent, request } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.ts';
 import { parseAddressOverrides } from '../../src/agent/routes.ts';
 import { curl } from '../helpers/curl.ts';
-import { startMesh, type Mesh } from '../hbone/fixture.ts';
+import { policy, startMesh, type Mesh } from '../hbone/fixture.ts';
+
+/** One absolute-form request through the proxy at `proxy` (host:port), over `agent`'s sockets. */
+function viaProxy(proxy: string, agent: HttpAgent, url: string, method = 'GET'): Promise<{ status: number; body: string; socketPort: number }> {
+  const [host, port] = proxy.split(':');
+  return new Promise((resolve, reject) => {
+    const r = request({ host, port: Number(port), method, path: url, headers: { host: new URL(url).host }, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, socketPort: r.socket?.localPort ?? 0 }));
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+// payments.test: cart may call it (fixture), but never /v1/refunds: two paths, two answers.
+const NO_REFUNDS = policy('payments-no-refunds', 'payments', 'action: DENY\nrules: [{to: [{operation: {paths: ["/v1/refunds"]}}]}]\n');
 
 describe('egressway agent', () => {
   let m: Mesh;
@@ -18,7 +37,7 @@ describe('egressway agent', () => {
   });
 
   before(async () => {
-    m = await startMesh();
+    m = await startMesh(NO_REFUNDS);
     agents.cart = await start('cart');
     agents.web = await start('web');
   });
@@ -84,5 +103,90 @@ describe('egressway agent', () => {
     const pass = await curl(['-x', `http://${agents.pass.http}`, `${m.up.url}/passthrough`]);
     assert.equal(pass.status, 200);
     assert.equal(m.wp.records.some((x) => x.path === '/passthrough'), false);
+  });
+
+  describe('keep-alive: absolute-form requests reuse HBONE streams', () => {
+    const fresh = async (who: string, name: string) => (agents[name] = await start(who));
+
+    test('sequential requests on one client connection use one HBONE stream', async () => {
+      const a = await fresh('cart', 'ka1');
+      const client = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+      const ports = new Set<number>();
+      for (let i = 0; i < 10; i++) {
+        const r = await viaProxy(a.http!, client, `http://api.test/ka-seq-${i}`);
+        assert.equal(r.status, 200, r.body);
+        assert.match(r.body, new RegExp(`"/ka-seq-${i}"`));
+        ports.add(r.socketPort);
+      }
+      client.destroy();
+      assert.equal(ports.size, 1, 'the client kept its one connection to the agent');
+      assert.equal(a.httpPools!.streamsOpened, 1, 'ten requests, one CONNECT stream');
+      assert.equal(a.pool.sessions, 1);
+      // Each request was still parsed, routed and recorded by the waypoint, as cart, on that stream.
+      const recs = await Promise.all(Array.from({ length: 10 }, (_, i) => m.wp.nextRecord((x) => x.path === `/ka-seq-${i}`)));
+      for (const rec of recs) {
+        assert.equal(rec.sourcePrincipal, 'spiffe://cluster.local/ns/shop/sa/cart');
+        assert.equal(rec.responseCode, 200);
+      }
+      assert.equal(new Set(recs.map((r) => r.downstreamRemoteAddress)).size, 1, 'one stream: one forwarded for= for all');
+    });
+
+    test('separate client connections, one after another, share the pooled stream', async () => {
+      const a = await fresh('cart', 'ka2');
+      for (let i = 0; i < 3; i++) {
+        const r = await curl(['-x', `http://${a.http}`, `http://api.test/ka-curl-${i}`]);
+        assert.equal(r.status, 200, r.stderr + r.stdout);
+      }
+      assert.equal(a.httpPools!.streamsOpened, 1);
+    });
+
+    test('policy per request on a reused stream: two paths, two verdicts', async () => {
+      const a = await fresh('cart', 'ka3');
+      const client = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+      const seq = [['/v1/charges', 200], ['/v1/refunds', 403], ['/v1/charges', 200], ['/v1/refunds', 403], ['/v1/charges', 200]] as const;
+      for (const [path, want] of seq) {
+        const r = await viaProxy(a.http!, client, `http://payments.test${path}`, 'POST');
+        assert.equal(r.status, want, `${path}: ${r.body}`);
+        if (want === 403) assert.equal(r.body, 'RBAC: access denied\n');
+      }
+      client.destroy();
+      assert.equal(a.httpPools!.streamsOpened, 1, 'a denied request does not cost the stream');
+    });
+
+    test('policy per identity: cart allowed and web denied, each on its own reused stream', async () => {
+      const cart = await fresh('cart', 'ka4');
+      const web = await fresh('web', 'ka5');
+      const cc = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+      const wc = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await viaProxy(cart.http!, cc, 'http://payments.test/v1/charges', 'POST')).status, 200);
+        const denied = await viaProxy(web.http!, wc, 'http://payments.test/v1/charges', 'POST');
+        assert.equal(denied.status, 403);
+        assert.equal(denied.body, 'RBAC: access denied\n');
+      }
+      cc.destroy();
+      wc.destroy();
+      assert.equal(cart.httpPools!.streamsOpened, 1);
+      assert.equal(web.httpPools!.streamsOpened, 1);
+    });
+
+    test('concurrent requests open streams up to the per-destination cap, and reuse them', async () => {
+      const a = agents.ka6 = await start('cart', { httpPool: { maxPerDestination: 2 } });
+      const client = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+      for (let round = 0; round < 3; round++) {
+        const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => viaProxy(a.http!, client, `http://api.test/ka-cap-${round}-${i}`)));
+        for (const r of rs) assert.equal(r.status, 200, r.body);
+      }
+      client.destroy();
+      assert.equal(a.httpPools!.streamsOpened, 2, '24 requests, 8 at a time, over at most 2 streams');
+    });
+
+    test('an idle pooled stream is closed after the idle timeout, and the next request opens a new one', async () => {
+      const a = agents.ka7 = await start('cart', { httpPool: { idleTimeoutMs: 200 } });
+      assert.equal((await curl(['-x', `http://${a.http}`, 'http://api.test/ka-idle-1'])).status, 200);
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal((await curl(['-x', `http://${a.http}`, 'http://api.test/ka-idle-2'])).status, 200);
+      assert.equal(a.httpPools!.streamsOpened, 2);
+    });
   });
 });
