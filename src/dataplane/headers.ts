@@ -64,7 +64,8 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
-    if (lower === 'host') continue;
+    // Host is set from the target; HTTP/2 pseudo-headers (:method, :path...) never go upstream.
+    if (lower === 'host' || name.charCodeAt(0) === 58) continue;
     if (lower === 'transfer-encoding') chunked = /chunked/i.test(value);
     if (HOP_BY_HOP.has(lower) && !(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
     if (listed?.has(lower)) continue;

@@ -14,6 +14,7 @@ import { localReply } from './local-reply.ts';
 import { markFailure } from './record.ts';
 import { backoffMs, retriableFailure, retriableResponse } from './retry.ts';
 import { applyHeaderOps } from './route.ts';
+import { legacyHandler } from './undici-bridge.ts';
 
 export type Body =
   | { readonly kind: 'none' }
@@ -142,7 +143,10 @@ export function forwardHttp(f: ForwardRequest): void {
         record.responseCode = status;
         grpcStatus(record, h);
         if (f.closeAfter) res.shouldKeepAlive = false;
-        res.writeHead(status, statusMessage || undefined, applyHeaderOps(forwardResponseHeaders(h), f.responseHeaders));
+        const out = applyHeaderOps(forwardResponseHeaders(h), f.responseHeaders);
+        // HTTP/2 has no reason phrase; Node warns if one is passed.
+        if (req.httpVersionMajor === 2) res.writeHead(status, out);
+        else res.writeHead(status, statusMessage || undefined, out);
       },
       onResponseData(c, chunk) {
         if (stale()) return;
@@ -155,6 +159,9 @@ export function forwardHttp(f: ForwardRequest): void {
       onResponseEnd(_c, trailers) {
         if (stale()) return;
         grpcStatus(record, trailers as Record<string, string | string[]>);
+        // gRPC carries its status in trailers; HTTP/1.1 clients get them on chunked responses only.
+        const t = forwardResponseHeaders(trailers as Record<string, string | string[]>);
+        if (t.length) res.addTrailers(Object.fromEntries(pairs(t)));
         finished = true;
         clearTimers();
         if (tries > 0) record.responseFlags = record.responseFlags === '-' ? '-' : record.responseFlags;
@@ -168,7 +175,7 @@ export function forwardHttp(f: ForwardRequest): void {
       },
     };
     try {
-      d.dispatch({ path: f.path, method: f.method, headers: f.headers, body: requestBody(f) }, handler);
+      d.dispatch({ path: f.path, method: f.method, headers: f.headers, body: requestBody(f) }, legacyHandler(handler));
     } catch (err) {
       end(classifyUpstreamError(err, false), errReason(err));
     }
@@ -182,6 +189,12 @@ function grpcStatus(record: RequestRecord, h: Record<string, string | string[] |
   const v = h?.['grpc-status'];
   const s = Array.isArray(v) ? v[0] : v;
   if (s !== undefined && /^\d{1,2}$/.test(s)) record.grpcStatus = s;
+}
+
+function pairs(flat: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
 }
 
 export function errReason(err: unknown): string {

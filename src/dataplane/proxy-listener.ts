@@ -4,10 +4,11 @@
 import { listen } from './listen.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createH2cServer, type Http2Server } from 'node:http2';
+import { Socket, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { identityFromSan, type Identity } from '../model/identity.ts';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { formatAuthority, parseAuthority, splitAbsolute, type Authority } from './authority.ts';
@@ -92,12 +93,26 @@ export class ProxyListener {
   #identities = new WeakMap<Duplex, Identity | null>();
   /** Streams handed in by acceptTunnel: their peer is not the stream's socket address. */
   #peers = new WeakMap<Duplex, Peer>();
+  /**
+   * HTTP/2 with prior knowledge inside terminated tunnels (gRPC clients). Its requests take the
+   * same path as HTTP/1.1 ones; tunnel facts are keyed by the h2 session, since a compat
+   * request's `socket` is a proxy object, not the tunnel stream.
+   */
+  #h2c: Http2Server;
+  #pendingH2: { authority: Authority; peer: Peer } | undefined;
+  #h2Sessions = new WeakMap<object, { authority: Authority; peer: Peer }>();
   #connections = 0;
 
   constructor(deps: ProxyDeps) {
     this.#deps = deps;
     const opts = { requestTimeout: 0, keepAliveTimeout: 65_000 };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res);
+    this.#h2c = createH2cServer({ settings: { maxConcurrentStreams: 100 } });
+    this.#h2c.on('session', (session) => {
+      if (this.#pendingH2) this.#h2Sessions.set(session, this.#pendingH2);
+      this.#pendingH2 = undefined;
+    });
+    this.#h2c.on('request', (req, res) => this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse));
     const tls = deps.tls;
     this.#server = tls
       ? createTlsServer({ ...opts, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: !!tls.ca, rejectUnauthorized: !!tls.ca, minVersion: 'TLSv1.2' }, onRequest)
@@ -182,7 +197,8 @@ export class ProxyListener {
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     const snap = this.#deps.snapshots.current();
-    const peer = this.#peer(req.socket);
+    const h2 = h2Tunnel(req, this.#h2Sessions);
+    const peer = h2?.peer ?? this.#peer(req.socket);
     const record = recordFromRequest(req, 'http', peer);
     this.#identify(record, peer);
     this.#inflight++;
@@ -236,9 +252,9 @@ export class ProxyListener {
   /** Where an HTTP request goes: the CONNECT authority inside a tunnel, else absolute-form, else Host. */
   #httpTarget(req: IncomingMessage): Target | { error: FailureCode; reason: string } {
     const url = req.url ?? '/';
-    const tunneled = this.#tunnelTargets.get(req.socket);
+    const tunneled = h2Tunnel(req, this.#h2Sessions)?.authority ?? this.#tunnelTargets.get(req.socket);
     if (url.startsWith('/') || url === '*') {
-      const hostHeader = req.headers.host;
+      const hostHeader = req.headers.host ?? (req.headers[':authority'] as string | undefined);
       const authority = tunneled ?? parseAuthority(hostHeader, 80);
       if (!authority) return { error: 'bad_request', reason: `missing or invalid Host header "${hostHeader ?? ''}"` };
       return { authority, host: hostHeader ?? formatAuthority(authority.host, authority.port), path: url };
@@ -307,7 +323,20 @@ export class ProxyListener {
       this.#tunnelTargets.set(t.stream, authority);
       this.#peers.set(t.stream, peer);
       t.respond.accept();
-      this.#server.emit('connection', t.stream);
+      // HTTP/1.1 or HTTP/2 with prior knowledge: the client speaks first, so look at its bytes.
+      t.stream.once('data', (first: Buffer) => {
+        t.stream.pause();
+        t.stream.unshift(first);
+        if (isH2Preface(first)) {
+          this.#pendingH2 = { authority, peer };
+          // node:http2 reads a socket's native handle directly, past the byte we peeked at; a JS
+          // Duplex in front makes it read through the stream, unshifted bytes included.
+          this.#h2c.emit('connection', t.stream instanceof Socket ? jsDuplex(t.stream) : t.stream);
+        } else {
+          this.#server.emit('connection', t.stream);
+        }
+        t.stream.resume();
+      });
       return;
     }
     const verdict = authorize(snap, plan, { protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port });
@@ -410,6 +439,45 @@ export class ProxyListener {
     }
     socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\negressway: malformed HTTP request (${err.code ?? err.message})\n`);
   }
+}
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/** A plain JS Duplex over a socket: what node:http2 then reads is the stream, not the fd. */
+function jsDuplex(socket: Socket): Duplex {
+  const d = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, encoding, cb) {
+      socket.write(chunk, encoding, cb);
+    },
+    final(cb) {
+      socket.end(cb);
+    },
+    destroy(err, cb) {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  socket.on('data', (c: Buffer) => {
+    if (!d.push(c)) socket.pause();
+  });
+  socket.once('end', () => d.push(null));
+  socket.once('close', () => d.destroy());
+  socket.on('error', (e) => d.destroy(e));
+  return d;
+}
+
+function isH2Preface(b: Buffer): boolean {
+  const n = Math.min(b.length, H2_PREFACE.length);
+  return n >= 3 && b.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+}
+
+/** The tunnel an HTTP/2 compat request arrived in (undefined for HTTP/1.1 requests). */
+function h2Tunnel(req: IncomingMessage, sessions: WeakMap<object, { authority: Authority; peer: Peer }>) {
+  const session = (req as unknown as { stream?: { session?: object } }).stream?.session;
+  return session ? sessions.get(session) : undefined;
 }
 
 function hostOf(address: string): string {

@@ -157,16 +157,19 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
     });
   };
   const len = fwd.contentLength ?? 0;
-  if (!fwd.chunked && len <= 0) {
+  // HTTP/2 (gRPC) bodies have neither Transfer-Encoding nor, often, Content-Length: the stream says.
+  const h2Body = req.httpVersionMajor === 2 && !(req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders;
+  const streamed = fwd.chunked || (h2Body && fwd.contentLength === undefined);
+  if (!streamed && len <= 0) {
     req.resume();
     return send({ kind: 'none' });
   }
   // Buffer small bodies when a retry or mirror may need them again (Envoy buffers for retries too).
-  if (!fwd.chunked && len <= RETRY_BUFFER_LIMIT && (rule.retry.attempts > 0 || rule.mirrors.length > 0)) {
+  if (!streamed && len <= RETRY_BUFFER_LIMIT && (rule.retry.attempts > 0 || rule.mirrors.length > 0)) {
     readBody(req).then((data) => send({ kind: 'buffer', data }), () => c.res.destroy());
     return;
   }
-  send({ kind: 'stream', chunked: fwd.chunked, contentLength: fwd.contentLength });
+  send({ kind: 'stream', chunked: streamed, contentLength: fwd.contentLength });
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
