@@ -16,7 +16,7 @@ export const ISTIO_GROUP = 'networking.istio.io';
 const MISSING_LABEL = 'istio.io/use-waypoint label missing from parent and parent namespace; in ambient mode, route will not be respected';
 const NO_PARENT = 'parent not found';
 /** Filters the route compiler implements; anything else makes the rule answer 500. */
-export const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'RequestMirror', 'URLRewrite']);
+export const SUPPORTED_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'RequestMirror', 'URLRewrite', 'CORS']);
 
 /** What the status needs to know about the world, indexed once per compile. */
 export interface StatusWorld {

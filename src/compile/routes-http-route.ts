@@ -3,7 +3,7 @@
 // Gateway API match precedence rather than list order.
 import type { Resource } from '../config/resource.ts';
 import type { BackendRef, HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRule, HTTPRouteSpec } from '../config/kinds/http-route.ts';
-import type { HeaderOps, KeyMatch, Mirror, RouteAction, RouteMatch, RouteRule, StrMatch } from '../model/route.ts';
+import type { Cors, HeaderOps, KeyMatch, Mirror, RouteAction, RouteMatch, RouteRule, StrMatch } from '../model/route.ts';
 import type { Destination } from '../model/snapshot.ts';
 import { compileRegex } from './route-match.ts';
 import { DEFAULT_RETRY, headerOps, mergeOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
@@ -86,6 +86,7 @@ function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, 
   const prefix = (m.path?.type ?? 'PathPrefix') === 'PathPrefix' ? m.path?.value ?? '/' : undefined;
   let action: RouteAction | undefined;
   let rewrite: (RouteAction & { kind: 'forward' })['rewrite'];
+  let cors: Cors | undefined;
   filters.forEach((f, k) => {
     const fp = [...path, 'filters', k];
     if (f.type === 'RequestHeaderModifier') requestHeaders = mergeOps(requestHeaders, modifier(f.requestHeaderModifier));
@@ -93,6 +94,7 @@ function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, 
     else if (f.type === 'RequestMirror' && f.requestMirror) mirrors.push(mirror(hr, f.requestMirror, d, ctx));
     else if (f.type === 'URLRewrite' && f.urlRewrite) rewrite = urlRewrite(f.urlRewrite, prefix);
     else if (f.type === 'RequestRedirect' && f.requestRedirect) action = redirect(f.requestRedirect, prefix);
+    else if (f.type === 'CORS' && f.cors) cors = gatewayCors(f.cors as GatewayCors);
     else {
       ctx.diagnostics.push(routeDiagnostic(hr, fp, `filter ${f.type} is not supported at the waypoint; requests matching this rule get 500`, 'remove the filter'));
       action = { kind: 'direct', status: 500, body: '' };
@@ -112,12 +114,41 @@ function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, 
     matches: [match],
     action: action ?? withRewrite(backends(hr, rule, d, ctx, path), rewrite),
     timeoutMs: timeout ? parseDurationMs(timeout) || undefined : undefined,
-    retry, requestHeaders, responseHeaders, mirrors,
+    retry, requestHeaders, responseHeaders, mirrors, cors,
   };
 }
 
 function withRewrite(a: RouteAction, rewrite: (RouteAction & { kind: 'forward' })['rewrite']): RouteAction {
   return a.kind === 'forward' && rewrite ? { ...a, rewrite } : a;
+}
+
+/** Gateway API HTTPCORSFilter (GEP-1767), as istiod translates it to Envoy's CORS policy. */
+interface GatewayCors {
+  readonly allowOrigins?: readonly string[];
+  readonly allowMethods?: readonly string[];
+  readonly allowHeaders?: readonly string[];
+  readonly exposeHeaders?: readonly string[];
+  readonly maxAge?: number;
+  readonly allowCredentials?: boolean;
+}
+
+// Origins are exact, `*`, or a scheme://*.suffix wildcard.
+function gatewayCors(c: GatewayCors): Cors {
+  const origins: StrMatch[] = (c.allowOrigins ?? []).map((o) => {
+    if (o === '*') return { kind: 'present' };
+    const star = o.indexOf('*');
+    if (star < 0) return { kind: 'exact', value: o };
+    const re = compileRegex(`${escapeRe(o.slice(0, star))}[^/]+${escapeRe(o.slice(star + 1))}`);
+    return re.ok ? { kind: 'regex', re: re.value, source: o } : { kind: 'exact', value: o };
+  });
+  return {
+    allowOrigins: origins, allowMethods: (c.allowMethods ?? []).join(','), allowHeaders: (c.allowHeaders ?? []).join(','),
+    exposeHeaders: (c.exposeHeaders ?? []).join(','), maxAge: String(c.maxAge ?? 5), allowCredentials: c.allowCredentials ?? false,
+  };
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function modifier(m: HTTPRouteFilter['requestHeaderModifier']): HeaderOps | undefined {

@@ -90,6 +90,9 @@ describe('routes', () => {
 - matches: [{path: {type: Exact, value: /api/exact}}]
   filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /replaced}}}]
   backendRefs: [{group: networking.istio.io, kind: Hostname, name: b.test, port: 80}]
+- matches: [{path: {type: PathPrefix, value: /cors}}]
+  filters: [{type: CORS, cors: {allowOrigins: ["https://*.example.com"], allowMethods: [GET, PUT], maxAge: 600}}]
+  backendRefs: [{group: networking.istio.io, kind: Hostname, name: b.test, port: 80}]
 - matches: [{path: {type: PathPrefix, value: /moved}}]
   filters: [{type: RequestRedirect, requestRedirect: {hostname: elsewhere.example, statusCode: 301}}]
 - matches: [{path: {type: PathPrefix, value: /retry}}]
@@ -230,6 +233,16 @@ describe('routes', () => {
     const retried = await get('http://gw.test/retry', ['-H', 'x-test-id: t6', '-H', 'x-fail-times: 2']);
     assert.equal(retried.status, 200);
     assert.equal(retried.stdout, 'try 3\n', 'retry.codes [503] with 2 attempts, after a ReplacePrefixMatch rewrite to /flaky');
+  });
+
+  test('HTTPRoute CORS filter: wildcard origin preflight answered, other origins not decorated', async () => {
+    const pre = await get('http://gw.test/cors/x', ['-X', 'OPTIONS', '-H', 'Origin: https://app.example.com', '-H', 'Access-Control-Request-Method: PUT']);
+    assert.equal(pre.status, 200);
+    assert.match(pre.stderr, /access-control-allow-methods: GET,PUT/i);
+    assert.match(pre.stderr, /access-control-max-age: 600/i);
+    const other = await get('http://gw.test/cors/x', ['-H', 'Origin: https://evil.test']);
+    assert.equal(other.status, 200);
+    assert.doesNotMatch(other.stderr, /access-control-allow-origin/i);
   });
 
   test('without a route object, the default retry policy retries connect failures only', async () => {
