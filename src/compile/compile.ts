@@ -12,7 +12,7 @@ import type { ExtensionProviderConfig } from './authn.ts';
 import { compileDestinationRules } from './destination-rules.ts';
 import { compileAuthz } from './policies.ts';
 import { compileServices } from './services.ts';
-import { compileRoutes } from './routes.ts';
+import { compileRoutes, defaultRule } from './routes.ts';
 import { compileWaypoints, isWaypoint, selectWaypoint } from './waypoints.ts';
 
 export interface ServiceEntryVisibility {
@@ -83,6 +83,7 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
     unserved: compiled.unserved,
     authz: authz.authz,
     routes: routes.routes,
+    defaultRoute: defaultRule(),
     routeStatus: routes.routeStatus,
   };
   return { snapshot, diagnostics };

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Cors, HeaderOps, RetryPolicy, RouteRule } from '../model/route.ts';
+import type { Cors, HeaderOps, RouteRule } from '../model/route.ts';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { formatAuthority, type Authority } from './authority.ts';
@@ -21,10 +21,10 @@ import type { Upstreams } from './upstream.ts';
 /** Bodies up to this size are buffered when a retry or mirror may need to send them again. */
 export const RETRY_BUFFER_LIMIT = 64 * 1024;
 
-const NO_RETRY: RetryPolicy = { attempts: 0, retryOn: new Set(), retriableStatusCodes: new Set(), backoffBaseMs: 25, backoffMaxMs: 250 };
-const DEFAULT: RouteRule = {
-  name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 },
-  retry: { attempts: 2, retryOn: new Set(['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes']), retriableStatusCodes: new Set(), backoffBaseMs: 25, backoffMaxMs: 250 },
+// ALLOW_ANY passthrough is Istio's PassthroughCluster: no route, so no retries.
+const PASSTHROUGH: RouteRule = {
+  name: 'allow_any', matches: [], action: { kind: 'forward', clusters: [], total: 0 },
+  retry: { attempts: 0, retryOn: new Set(), retriableStatusCodes: new Set(), backoffBaseMs: 25, backoffMaxMs: 250 },
   mirrors: [],
 };
 
@@ -52,7 +52,7 @@ export interface ServeContext {
 export function serveHttp(c: ServeContext): void {
   const { req, res, record, plan, snap } = c;
   const table = plan.kind === 'forward' ? snap.routes.get(plan.cluster.name) : undefined;
-  let rule = plan.kind === 'forward' ? DEFAULT : { ...DEFAULT, name: 'allow_any', retry: NO_RETRY };
+  let rule = plan.kind === 'forward' ? snap.defaultRoute : PASSTHROUGH;
   if (table) {
     const hit = matchRoute(table, { path: c.path, method: req.method ?? 'GET', authority: c.host, headers: req.headers, port: c.authority.port });
     if (!hit) return reply(c, 'route_not_found', `no rule of ${table.source} matches ${req.method} ${c.path}`);
