@@ -164,7 +164,7 @@ function deny(code: FailureCode, status: number, body: string, reason: string, h
 }
 
 function mergeEdits(list: readonly HeaderEdits[]): HeaderEdits {
-  return { remove: list.flatMap((e) => e.remove), set: list.flatMap((e) => e.set) };
+  return { remove: list.flatMap((e) => e.remove), set: list.flatMap((e) => e.set), response: list.flatMap((e) => e.response ?? []) };
 }
 
 /** Applies edits to the flat [name, value, ...] list forwardRequestHeaders built. */

@@ -136,6 +136,7 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders), perDest.requestHeaders);
   let responseHeaders = rule.responseHeaders;
   if (perDest.responseHeaders) responseHeaders = { set: [...(responseHeaders?.set ?? []), ...perDest.responseHeaders.set], add: [...(responseHeaders?.add ?? []), ...perDest.responseHeaders.add], remove: [...(responseHeaders?.remove ?? []), ...perDest.responseHeaders.remove] };
+  if (c.edits?.response?.length) responseHeaders = { set: [...(responseHeaders?.set ?? []), ...c.edits.response], add: responseHeaders?.add ?? [], remove: responseHeaders?.remove ?? [] };
   if (corsHeaders?.length) responseHeaders = { set: [...(responseHeaders?.set ?? []), ...corsHeaders], add: responseHeaders?.add ?? [], remove: responseHeaders?.remove ?? [] };
   const target = cluster;
   // Consistent-hash load balancing keys on headers, cookies, query or source IP.

@@ -50,7 +50,10 @@ export async function checkExtAuthz(p: ExtAuthzHttpProvider, c: ExtAuthzCheck): 
     });
     const body = await readCapped(res.body);
     if (res.statusCode === 200) {
-      return { kind: 'allow', upstream: { remove: [], set: pick(res.headers, p.headersToUpstreamOnAllow, false) } };
+      return {
+        kind: 'allow',
+        upstream: { remove: [], set: pick(res.headers, p.headersToUpstreamOnAllow, false), response: pick(res.headers, p.headersToDownstreamOnAllow, false) },
+      };
     }
     return { kind: 'deny', status: res.statusCode, body, headers: pick(res.headers, p.headersToDownstreamOnDeny, true) };
   } catch (err) {

@@ -32,4 +32,6 @@ export interface HeaderEdits {
   readonly remove: readonly string[];
   /** Replaces any header of the same name. */
   readonly set: readonly (readonly [string, string])[];
+  /** Headers for the client's response (ext-authz headersToDownstreamOnAllow). */
+  readonly response?: readonly (readonly [string, string])[];
 }

@@ -71,7 +71,7 @@ describe('RequestAuthentication, CUSTOM, remoteIpBlocks and dry-run at the liste
     wp = await startInProcess(yaml, {
       compile: {
         numTrustedProxies: 1,
-        extensionProviders: [provider('checker', authzPort), provider('down-open', 1, { failOpen: true }), provider('down', 1, { statusOnError: '503' })],
+        extensionProviders: [provider('checker', authzPort, { headersToDownstreamOnAllow: ['x-ext-authz-check-result'] }), provider('down-open', 1, { failOpen: true }), provider('down', 1, { statusOnError: '503' })],
       },
     });
   });
@@ -148,6 +148,7 @@ describe('RequestAuthentication, CUSTOM, remoteIpBlocks and dry-run at the liste
     const body = echo(ok.stdout);
     assert.equal(body.headers['x-ext-authz-check-result'], 'allowed');
     assert.equal(body.headers['x-secret'], undefined, 'only headersToUpstreamOnAllow are copied');
+    assert.match(ok.stdout.split('\r\n\r\n')[0]!, /x-ext-authz-check-result: allowed/i, 'headersToDownstreamOnAllow reach the client');
     const check = checks.at(-1)!;
     assert.equal(check.url, '/checked/1');
     assert.equal(check.headers['x-other'], undefined, 'only includeRequestHeadersInCheck headers are sent');
