@@ -173,7 +173,10 @@ export class ProxyListener {
     if (known) return known;
     const s = stream as Socket;
     const remoteIp = s.remoteAddress ?? '';
-    return { identity: this.#identities.get(stream), local: addr(s.localAddress, s.localPort), remote: addr(remoteIp, s.remotePort), remoteIp };
+    // Once per connection: kept-alive connections carry many requests with the same peer.
+    const peer = { identity: this.#identities.get(stream), local: addr(s.localAddress, s.localPort), remote: addr(remoteIp, s.remotePort), remoteIp };
+    if (remoteIp) this.#peers.set(stream, peer);
+    return peer;
   }
 
   #identify(record: RequestRecord, peer: Peer): void {
