@@ -18,7 +18,8 @@ const HOP_BY_HOP = new Set([
 ]);
 
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
-  if (!value) return undefined;
+  // The usual values list no extra header: skip the split (this runs twice per request).
+  if (!value || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined;
   const s = Array.isArray(value) ? value.join(',') : value;
   const out = new Set<string>();
   for (const t of s.split(',')) {
