@@ -2,6 +2,7 @@
 // HBONE tunnel; an absolute-form http:// request is sent as HTTP/1.1 over a kept-alive HBONE stream
 // to its destination (http-pool.ts), so the waypoint applies L7 policy to each request. NO_PROXY
 // hosts are dialled direct.
+import { listen } from '../dataplane/listen.ts';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -34,10 +35,7 @@ export class AgentHttpProxy {
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => resolve(this.#server.address() as AddressInfo));
-    });
+    return listen(this.#server, port, host);
   }
 
   /** Pooled HBONE streams: opened so far, and the pools holding them (tests check reuse). */

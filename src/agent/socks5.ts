@@ -1,5 +1,6 @@
 // The agent's SOCKS5 listener (127.0.0.1:15080, as ztunnel's): RFC 1928, no authentication,
 // CONNECT only. Every destination, domain or IP, goes through the same dial() as the HTTP proxy.
+import { listen } from '../dataplane/listen.ts';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { dial, join, type DialDeps } from './dial.ts';
 
@@ -14,10 +15,7 @@ export class AgentSocks5 {
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => resolve(this.#server.address() as AddressInfo));
-    });
+    return listen(this.#server, port, host);
   }
 
   close(): Promise<void> {

@@ -1,5 +1,6 @@
 // Pieces shared by the VirtualService and HTTPRoute route compilers.
 import type { HeaderOps, RetryPolicy, WeightedCluster } from '../model/route.ts';
+import { mergeOps } from '../model/header-ops.ts';
 import { parseDurationMs } from '../config/kinds/virtual-service-rules.ts';
 
 export { parseDurationMs };
@@ -25,11 +26,7 @@ export function headerOps(
   return ops.set.length + ops.add.length + ops.remove.length ? ops : undefined;
 }
 
-export function mergeOps(a: HeaderOps | undefined, b: HeaderOps | undefined): HeaderOps | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return { set: [...a.set, ...b.set], add: [...a.add, ...b.add], remove: [...a.remove, ...b.remove] };
-}
+export { mergeOps };
 
 export function retryPolicy(opts: {
   attempts: number; retryOn?: readonly string[]; codes?: readonly number[]; perTryTimeoutMs?: number; backoffMs?: number;

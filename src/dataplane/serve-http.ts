@@ -12,6 +12,7 @@ import { forwardRequestHeaders } from './headers.ts';
 import { forwardHttp, type Body } from './http-forward.ts';
 import { localReply } from './local-reply.ts';
 import { fireMirror } from './mirror.ts';
+import { mergeOps, setOps } from '../model/header-ops.ts';
 import { applyHeaderEdits } from './authorize.ts';
 import type { HeaderEdits } from '../policy/request.ts';
 import type { Forward, Passthrough } from './plan.ts';
@@ -134,10 +135,7 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   if (c.ownSpan) { record.traceparent = fwd.traceparent; record.parentSpanId = fwd.parentSpanId; }
   record.xForwardedFor = fwd.xForwardedFor;
   const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders), perDest.requestHeaders);
-  let responseHeaders = rule.responseHeaders;
-  if (perDest.responseHeaders) responseHeaders = { set: [...(responseHeaders?.set ?? []), ...perDest.responseHeaders.set], add: [...(responseHeaders?.add ?? []), ...perDest.responseHeaders.add], remove: [...(responseHeaders?.remove ?? []), ...perDest.responseHeaders.remove] };
-  if (c.edits?.response?.length) responseHeaders = { set: [...(responseHeaders?.set ?? []), ...c.edits.response], add: responseHeaders?.add ?? [], remove: responseHeaders?.remove ?? [] };
-  if (corsHeaders?.length) responseHeaders = { set: [...(responseHeaders?.set ?? []), ...corsHeaders], add: responseHeaders?.add ?? [], remove: responseHeaders?.remove ?? [] };
+  const responseHeaders = mergeOps(mergeOps(mergeOps(rule.responseHeaders, perDest.responseHeaders), setOps(c.edits?.response)), setOps(corsHeaders));
   const target = cluster;
   // Consistent-hash load balancing keys on headers, cookies, query or source IP.
   const pickCtx = { headers: req.headers, sourceIp: c.sourceIp, path };
