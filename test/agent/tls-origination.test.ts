@@ -9,7 +9,7 @@ import { startAgent, type RunningAgent } from '../../src/agent/agent.ts';
 import { parseAddressOverrides } from '../../src/agent/routes.ts';
 import { issueCert, makeCa } from '../helpers/certs.ts';
 import { curl } from '../helpers/curl.ts';
-import { serviceEntry } from '../helpers/inprocess.ts';
+import { loopbackEntry } from '../helpers/inprocess.ts';
 import { startHttpsUpstream, type EchoBody, type HttpUpstream } from '../helpers/upstream.ts';
 import { startMesh, type Mesh } from '../hbone/fixture.ts';
 import { tmpDir, type TmpDir } from '../helpers/tmp.ts';
@@ -26,7 +26,7 @@ before(async () => {
   const caFile = join(dir.path, 'external-ca.pem');
   await writeFile(caFile, ca.cert);
   tls = await startHttpsUpstream({ name: 'tls', cert: leaf.cert, key: leaf.key });
-  m = await startMesh(serviceEntry('secure-api', `hosts: [secure-api.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${tls.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`)
+  m = await startMesh(loopbackEntry('secure-api', tls.port)
     + `---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: secure-api, namespace: istio-egress}\nspec:\n  host: secure-api.test\n  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ${caFile}}}\n`);
   agent = await startAgent({
     configPaths: [m.wp.dir], cert: m.pki.files.cart!.cert, key: m.pki.files.cart!.key, trustBundle: m.pki.bundle,

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { curl } from '../helpers/curl.ts';
-import { serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
+import { WAYPOINT_YAML, loopbackEntry } from '../helpers/inprocess.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { startHttpUpstream } from '../helpers/upstream.ts';
 import { startWaypoint } from '../helpers/waypoint.ts';
@@ -12,7 +12,7 @@ import { startWaypoint } from '../helpers/waypoint.ts';
 test('each request writes one JSON access-log line with Istio keys', async () => {
   const up = await startHttpUpstream();
   const dir = await tmpDir();
-  await writeFile(join(dir.path, 'c.yaml'), WAYPOINT_YAML + serviceEntry('api', `hosts: [api.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`));
+  await writeFile(join(dir.path, 'c.yaml'), WAYPOINT_YAML + loopbackEntry('api', up.port));
   const wp = await startWaypoint({ configDir: dir.path });
   try {
     await curl(['-x', wp.proxyUrl, 'http://api.test/logged', '-A', 'egw-test']);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { curl } from '../helpers/curl.ts';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess, loopbackEntry } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 
 describe('admin endpoints', () => {
@@ -11,7 +11,7 @@ describe('admin endpoints', () => {
   before(async () => {
     up = await startHttpUpstream();
     wp = await startInProcess(WAYPOINT_YAML
-      + serviceEntry('api', `hosts: [api.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`)
+      + loopbackEntry('api', up.port)
       + serviceEntry('off', 'hosts: [off.test]\nports: [{number: 80, name: http, protocol: HTTP}]\nresolution: DNS', 'istio.io/use-waypoint: none')
       + `---
 apiVersion: gateway.networking.k8s.io/v1

@@ -5,18 +5,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { issueCert, makeCa, writePems } from '../helpers/certs.ts';
 import { curl } from '../helpers/curl.ts';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess, authorizationPolicy } from '../helpers/inprocess.ts';
 import { tmpDir, type TmpDir } from '../helpers/tmp.ts';
 import { startHttpUpstream, startTcpEcho, type EchoServer, type HttpUpstream } from '../helpers/upstream.ts';
 
-const policy = (name: string, target: string, body: string, annotations = '') => `---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ${name}, namespace: istio-egress${annotations ? `, annotations: {${annotations}}` : ''}}
-spec:
-  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: ${target}}]
-${body.trimEnd().split('\n').map((l) => `  ${l}`).join('\n')}
-`;
+const policy = authorizationPolicy;
 
 describe('AuthorizationPolicy at the listener', () => {
   let up: HttpUpstream;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { startInProcess, WAYPOINT_YAML, type InProcess, loopbackEntry } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 
 /** POST through the proxy listener (absolute-form URI), resolving with the status. */
@@ -39,7 +39,7 @@ describe('gRPC request metrics', () => {
         },
       },
     });
-    wp = await startInProcess(WAYPOINT_YAML + serviceEntry('grpc', `hosts: [grpc.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`));
+    wp = await startInProcess(WAYPOINT_YAML + loopbackEntry('grpc', up.port));
   });
   after(async () => {
     await wp?.close();

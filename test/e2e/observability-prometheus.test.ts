@@ -9,7 +9,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { startInProcess, WAYPOINT_YAML, type InProcess, loopbackEntry } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 import { sendTraffic } from '../telemetry/traffic.ts';
 
@@ -60,7 +60,7 @@ describe('real Prometheus scrapes the waypoint', { skip }, () => {
   before(async () => {
     up = await startHttpUpstream();
     wp = await startInProcess(WAYPOINT_YAML
-      + serviceEntry('api', `hosts: [api.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`));
+      + loopbackEntry('api', up.port));
     // A tenth of the traffic first, so every series exists before Prometheus's first scrape (rate()
     // counts increases between samples, never a series' first value), in the same proportions as the
     // traffic below: rate() stops extrapolating where a counter would reach zero, which depends on

@@ -5,7 +5,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { curl } from '../helpers/curl.ts';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess, loopbackEntry } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 import { REPO_ROOT } from '../helpers/waypoint.ts';
 import { sendTraffic } from '../telemetry/traffic.ts';
@@ -37,7 +37,7 @@ describe('observability: summary, stat, health metrics, dashboard', () => {
   before(async () => {
     up = await startHttpUpstream();
     wp = await startInProcess(WAYPOINT_YAML
-      + serviceEntry('api', `hosts: [api.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`)
+      + loopbackEntry('api', up.port)
       + serviceEntry('raw', `hosts: [raw.test]\nports: [{number: 9000, name: tcp, protocol: TCP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`));
     await sendTraffic(wp.proxyUrl, 'http://api.test/get', 18);
     await sendTraffic(wp.proxyUrl, 'http://api.test/status/503', 2);

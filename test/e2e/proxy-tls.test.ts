@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { issueCert, makeCa, writePems } from '../helpers/certs.ts';
 import { curl } from '../helpers/curl.ts';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { startInProcess, WAYPOINT_YAML, type InProcess, loopbackEntry } from '../helpers/inprocess.ts';
 import { tmpDir, type TmpDir } from '../helpers/tmp.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 
@@ -25,7 +25,7 @@ describe('mTLS proxy listener', () => {
     dir = await tmpDir();
     files = await writePems(dir.path, { ca, server, cart, plain, impostor });
     up = await startHttpUpstream();
-    wp = await startInProcess(WAYPOINT_YAML + serviceEntry('api', `hosts: [api.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`),
+    wp = await startInProcess(WAYPOINT_YAML + loopbackEntry('api', up.port),
       { proxyTls: { cert: server.cert, key: server.key, ca: ca.cert } });
     proxyUrl = wp.proxyUrl.replace('http://', 'https://');
   });

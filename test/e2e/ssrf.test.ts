@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { curl } from '../helpers/curl.ts';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.ts';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess, loopbackEntry } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 
 const A = (address: string) => ({ type: 'A' as const, address, ttl: 60 });
@@ -16,7 +16,7 @@ describe('SSRF guard', () => {
   const yaml = (port: number) => WAYPOINT_YAML
     + serviceEntry('wild', `hosts: ["*.wild.test"]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]\nresolution: DYNAMIC_DNS`)
     + serviceEntry('named', `hosts: [named.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]\nresolution: DNS`)
-    + serviceEntry('static', `hosts: [static.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
+    + loopbackEntry('static', port);
 
   before(async () => {
     up = await startHttpUpstream();

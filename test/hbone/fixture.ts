@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { createMeshCa, issueLeaf, issueWorkload, type MeshCa } from '../../src/certs/pki.ts';
 import { writePair } from '../../src/certs/files.ts';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess, authorizationPolicy } from '../helpers/inprocess.ts';
 import { tmpDir, type TmpDir } from '../helpers/tmp.ts';
 import { startHttpUpstream, startTcpEcho, type EchoServer, type HttpUpstream } from '../helpers/upstream.ts';
 import type { WaypointOptions } from '../../src/server.ts';
@@ -49,14 +49,7 @@ export interface Mesh {
   close(): Promise<void>;
 }
 
-export const policy = (name: string, target: string, body: string) => `---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ${name}, namespace: istio-egress}
-spec:
-  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: ${target}}]
-${body.trimEnd().split('\n').map((l) => `  ${l}`).join('\n')}
-`;
+export const policy = (name: string, target: string, body: string) => authorizationPolicy(name, target, body);
 
 /** api.test:80 (HTTP), raw.test:9000 (TCP echo), payments.test:80 (cart may POST, web may not). */
 export async function startMesh(extraYaml = '', opts: Partial<WaypointOptions['hbone']> = {}): Promise<Mesh> {

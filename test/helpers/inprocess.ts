@@ -77,3 +77,21 @@ spec:
 ${spec.replace(/^\n/, '').split('\n').map((l) => `  ${l}`).join('\n')}
 `;
 }
+
+/** A ServiceEntry `<name>.test` bound to the waypoint whose port forwards to a loopback test server. */
+export function loopbackEntry(name: string, targetPort: number, opts: { port?: number; protocol?: string; portName?: string } = {}): string {
+  const { port = 80, protocol = 'HTTP', portName = 'http' } = opts;
+  return serviceEntry(name, `hosts: [${name}.test]\nports: [{number: ${port}, name: ${portName}, protocol: ${protocol}, targetPort: ${targetPort}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
+}
+
+/** An AuthorizationPolicy in istio-egress targeting one ServiceEntry; `body` is YAML under spec. */
+export function authorizationPolicy(name: string, target: string, body: string, annotations = ''): string {
+  return `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ${name}, namespace: istio-egress${annotations ? `, annotations: {${annotations}}` : ''}}
+spec:
+  targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: ${target}}]
+${body.trimEnd().split('\n').map((l) => `  ${l}`).join('\n')}
+`;
+}

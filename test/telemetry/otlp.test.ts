@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { curl } from '../helpers/curl.ts';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess, loopbackEntry } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type EchoBody, type HttpUpstream } from '../helpers/upstream.ts';
 import { REPO_ROOT } from '../helpers/waypoint.ts';
 
@@ -100,7 +100,7 @@ describe('OTLP span export', () => {
     rx = await startReceiver();
     up = await startHttpUpstream();
     wp = await startInProcess(WAYPOINT_YAML
-      + serviceEntry('api', `hosts: [api.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`)
+      + loopbackEntry('api', up.port)
       + serviceEntry('raw', `hosts: [raw.test]\nports: [{number: 9000, name: tcp, protocol: TCP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`),
     { otlpEndpoint: rx.url });
   });
@@ -202,7 +202,7 @@ describe('OTLP collector down', () => {
     await new Promise((r) => dead.server.close(r)); // its port now refuses connections
     const up = await startHttpUpstream();
     const wp = await startInProcess(WAYPOINT_YAML
-      + serviceEntry('api', `hosts: [api.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`),
+      + loopbackEntry('api', up.port),
     { otlpEndpoint: dead.url });
     try {
       for (let i = 0; i < 3; i++) assert.equal((await curl(['-x', wp.proxyUrl, 'http://api.test/x'])).status, 200);

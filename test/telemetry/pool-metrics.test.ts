@@ -3,7 +3,7 @@
 // connection is open, one request runs and two wait; once released, none runs or waits.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { startInProcess, WAYPOINT_YAML, type InProcess, loopbackEntry } from '../helpers/inprocess.ts';
 import { proxyClient, type ProxyClient } from '../helpers/proxy-fetch.ts';
 import { startHttpUpstream, type HttpUpstream, type RouteContext } from '../helpers/upstream.ts';
 
@@ -26,7 +26,7 @@ describe('upstream pool metrics', () => {
   before(async () => {
     up = await startHttpUpstream({ routes: { '/hold': (ctx) => void held.push(ctx) } });
     wp = await startInProcess(WAYPOINT_YAML
-      + serviceEntry('pool', `hosts: [pool.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`)
+      + loopbackEntry('pool', up.port)
       + `---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
