@@ -68,7 +68,8 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
     extensionProviders: options.extensionProviders, numTrustedProxies: options.numTrustedProxies,
   });
   diagnostics.push(...authz.diagnostics);
-  const routes = compileRoutes(resources, { hosts: compiled.hosts, clusters: compiled.clusters, waypoint: wp });
+  // Routes resolve against the DestinationRule-applied clusters, so subsets exist to route to.
+  const routes = compileRoutes(resources, { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp });
   diagnostics.push(...routes.diagnostics);
   // Compile-time errors (a regex RE2 refuses, for one) keep the last good snapshot too.
   if (hasErrors(diagnostics)) return { diagnostics };

@@ -34,8 +34,8 @@ export function clusterFor(ctx: RouteContext, host: string, port: number, subset
   const dest = ctx.hosts.exact.get(host.toLowerCase())?.get(port);
   if (!dest) return undefined;
   if (!subset) return dest.cluster.name;
-  const name = dest.cluster.name.replace('|http|', `|http/${subset}|`);
-  return ctx.clusters.has(name) ? name : undefined;
+  const name = dest.cluster.subsets?.[subset];
+  return name && ctx.clusters.has(name) ? name : undefined;
 }
 
 export function routeDiagnostic(r: Resource, path: (string | number)[], message: string, hint: string, level: 'error' | 'warning' = 'warning'): Diagnostic {
