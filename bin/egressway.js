@@ -1,3 +1,19 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly with Node's type stripping (Node >= 22.18 / 23.6).
-import '../src/cli/main.ts';
+// Which code runs: an installed package runs the compiled dist/, because Node refuses to strip types
+// under node_modules. A source checkout runs src/ directly, so edits need no build and a dist/ left
+// behind by `npm pack` can never be the stale thing that runs. (`npm run build` makes dist/.)
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const src = new URL('../src/cli/main.ts', import.meta.url);
+const dist = new URL('../dist/cli/main.js', import.meta.url);
+const installed = /[\\/]node_modules[\\/]/.test(fileURLToPath(import.meta.url));
+
+if (!installed && existsSync(src)) {
+  await import(src.href);
+} else if (existsSync(dist)) {
+  await import(dist.href);
+} else {
+  process.stderr.write(`egressway: ${fileURLToPath(dist)} is missing; run \`npm run build\` in the package first\n`);
+  process.exit(1);
+}
