@@ -59,6 +59,12 @@ export interface AuthzRuntime {
 
 export const defaultRuntime: AuthzRuntime = { jwks: new JwksCache(), extAuthz: checkExtAuthz };
 
+/** Whether any policy or RequestAuthentication applies to the destination (else authorize() is undefined). */
+export function hasAuthorization(snap: Snapshot, plan: Plan): boolean {
+  const set = plan.kind === 'forward' ? snap.authz.services.get(plan.destination.service.key) ?? snap.authz.waypoint : snap.authz.waypoint;
+  return !isEmpty(set);
+}
+
 /** undefined when nothing applies to the destination; a Promise only when a network step is needed. */
 export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput & { readonly protocol: 'tcp' }, rt?: AuthzRuntime): Verdict | undefined;
 export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput, rt?: AuthzRuntime): Verdict | Promise<Verdict> | undefined;

@@ -1,6 +1,9 @@
 // Header handling between client and upstream: hop-by-hop removal (RFC 9110 §7.6.1), Host
 // rewrite for absolute-form targets, x-request-id generation as Envoy does it, and W3C Trace Context.
+import { util } from 'undici';
 import { randomHex, uuid4 } from './ids.ts';
+
+const { headerNameToString } = util;
 
 // W3C Trace Context level 1 (version 00): all-zero trace or parent ids are invalid.
 const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -102,16 +105,82 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
   return { headers, requestId, traceparent, parentSpanId, userAgent, xForwardedFor: xff, chunked, contentLength };
 }
 
-/** Response headers from undici (lower-case object) minus hop-by-hop, as a flat array for writeHead. */
-export function forwardResponseHeaders(h: Record<string, string | string[] | undefined>): string[] {
-  const listed = connectionTokens(h['connection']);
+/** Raw header pairs as undici hands them to a handler: [name, value, ...], Buffers from its parsers. */
+export type RawHeaders = readonly (Buffer | string)[];
+
+/** What the proxy needs to know about a response head besides the headers it forwards. */
+export interface ResponseHead {
+  /** grpc-status, when the head (trailers-only gRPC) or the trailers carry one. */
+  grpcStatus: string | undefined;
+  /** x-envoy-ratelimited is present (retry_on envoy-ratelimited). */
+  rateLimited: boolean;
+}
+
+/**
+ * Response headers for writeHead, from undici's raw pairs in one pass: names lower-cased (undici's
+ * own interned lookup for known names), values read as latin1 so every byte goes back out as it came
+ * (Node writes header strings as latin1), hop-by-hop and Connection-listed fields dropped,
+ * pseudo-headers skipped. Facts the proxy acts on land in `head`.
+ */
+export function forwardResponseHead(raw: RawHeaders, head: ResponseHead): string[] {
   const out: string[] = [];
-  for (const name in h) {
-    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
-    const v = h[name];
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const x of v) out.push(name, x);
-    else out.push(name, v);
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = headerNameToString(raw[i]!);
+    if (name.charCodeAt(0) === 58) continue; // :status and other HTTP/2 pseudo-headers
+    const v = raw[i + 1]!;
+    const value = typeof v === 'string' ? v : v.toString('latin1');
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
+      continue;
+    }
+    if (name === 'grpc-status') head.grpcStatus = grpcCode(value);
+    else if (name === 'x-envoy-ratelimited') head.rateLimited = true;
+    out.push(name, value);
   }
+  const listed = connectionTokens(connection);
+  return listed ? dropListed(out, listed) : out;
+}
+
+/**
+ * Trailers for addTrailers, minus hop-by-hop fields: undici gives HTTP/1.1 trailers as raw pairs and
+ * HTTP/2 ones as an object. Returns undefined when none are left.
+ */
+export function forwardTrailers(t: RawHeaders | Readonly<Record<string, string | string[]>>, head: ResponseHead): Record<string, string> | undefined {
+  // An object, because HTTP/2 responses (Node's compat API) take no [name, value] pairs.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  let any = false;
+  const add = (name: string, value: string) => {
+    if (name.charCodeAt(0) === 58 || HOP_BY_HOP.has(name)) return;
+    if (name === 'grpc-status') head.grpcStatus = grpcCode(value);
+    out[name] = value;
+    any = true;
+  };
+  if (isRaw(t)) {
+    for (let i = 0; i < t.length; i += 2) {
+      const v = t[i + 1]!;
+      add(headerNameToString(t[i]!), typeof v === 'string' ? v : v.toString('latin1'));
+    }
+  } else {
+    for (const name of Object.keys(t)) {
+      const v = t[name]!;
+      for (const x of Array.isArray(v) ? v : [v]) add(name.toLowerCase(), x);
+    }
+  }
+  return any ? out : undefined;
+}
+
+function isRaw(t: RawHeaders | Readonly<Record<string, string | string[]>>): t is RawHeaders {
+  return Array.isArray(t);
+}
+
+// grpc_response_status is a small number; anything else is not a gRPC status.
+function grpcCode(v: string): string | undefined {
+  return /^\d{1,2}$/.test(v) ? v : undefined;
+}
+
+function dropListed(flat: readonly string[], listed: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) if (!listed.has(flat[i]!)) out.push(flat[i]!, flat[i + 1]!);
   return out;
 }

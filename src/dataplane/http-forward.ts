@@ -1,20 +1,27 @@
 // Streams one HTTP request to an upstream and the response back, with back-pressure both ways,
-// the route's retry policy and timeouts. Uses undici's dispatch handler API directly: it gives
-// exact byte counts and tells a failure before response headers (retry or local reply) from one
-// after (reset). A try is retried only while nothing was sent downstream and the request body can
-// be sent again: none, buffered, or not yet read.
+// the route's retry policy and timeouts. Drives undici's dispatch() with a handler of its own:
+// that gives exact byte counts and tells a failure before response headers (retry or local reply)
+// from one after (reset). A try is retried only while nothing was sent downstream and the request
+// body can be sent again: none, buffered, or not yet read.
+//
+// Hot path: one Forward per request and one ForwardTry (the undici handler) per try, with every
+// callback on a prototype; timers take their target as an argument instead of a closure. The
+// handler speaks undici's legacy shape (onConnect/onHeaders/onData/onComplete/onError), which
+// undici calls without an adapter, so response headers go from undici's raw [name, value] buffers
+// to writeHead's flat array in one pass (headers.ts). It also keeps HTTP/2 trailers: undici 7.30's
+// adapter for the newer handler shape runs them through the HTTP/1.1 raw-array parser and loses
+// them, and with them gRPC's grpc-status.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HeaderOps, RetryPolicy } from '../model/route.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { classifyUpstreamError, DataplaneError, type FailureCode } from './errors.ts';
-import { forwardResponseHeaders } from './headers.ts';
+import { forwardResponseHead, forwardTrailers, type RawHeaders, type ResponseHead } from './headers.ts';
 import { localReply } from './local-reply.ts';
 import { markFailure } from './record.ts';
 import { backoffMs, retriableFailure, retriableResponse } from './retry.ts';
 import { applyHeaderOps } from './route.ts';
-import { legacyHandler } from './undici-bridge.ts';
 
 export type Body =
   | { readonly kind: 'none' }
@@ -29,172 +36,238 @@ export interface ForwardRequest {
   readonly path: string;
   readonly headers: string[];
   readonly body: Body;
-  /** The dispatcher for the next try (picks an endpoint each time). Throws DataplaneError. */
-  readonly acquire: () => Dispatcher | Promise<Dispatcher>;
+  /** Where each try goes, and the cluster's retry budget. */
+  readonly upstream: Upstream;
   readonly retry: RetryPolicy;
   readonly timeoutMs?: number;
   readonly responseHeaders?: HeaderOps;
   readonly closeAfter: boolean;
-  /** DestinationRule maxRetries: a release function per retry, or undefined when the budget is spent. */
-  readonly retryBudget?: () => (() => void) | undefined;
+  /** DestinationRule maxRetries (connectionPool.http.maxRetries) applies: ask it before each retry. */
+  readonly retryBudget?: RetryBudget;
+  /** The request's owner tells of the client leaving through this; without it, a 'close' listener. */
+  readonly downstream?: DownstreamClose;
 }
 
+export interface Upstream {
+  /** The dispatcher for the next try (picks an endpoint each time). Throws DataplaneError. */
+  acquire(): Dispatcher | Promise<Dispatcher>;
+}
+
+export interface RetryBudget {
+  /** A release function per retry, or undefined when the budget is spent. */
+  retrySlot(): (() => void) | undefined;
+}
+
+/** A request owner that already listens for the response's 'close' and passes it on to `closed`. */
+export interface DownstreamClose {
+  closed: { onDownstreamClose(): void } | undefined;
+}
+
+/** Aborts a try that lost to a retry, a timeout or the client: its late callbacks are ignored. */
 class Superseded extends Error {}
 
 const noop = () => {};
 
 export function forwardHttp(f: ForwardRequest): void {
-  const { req, res, record } = f;
-  const started = Date.now();
-  let tries = 0;
-  let committed = false;
-  let finished = false;
-  let controller: Dispatcher.DispatchController | undefined;
-  let perTry: NodeJS.Timeout | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
-  const routeTimer = f.timeoutMs ? setTimeout(() => end('upstream_timeout', `route timeout of ${f.timeoutMs} ms expired`), f.timeoutMs) : undefined;
+  new Forward(f).attempt();
+}
 
-  const releases: (() => void)[] = [];
-  const clearTimers = () => {
-    clearTimeout(perTry);
-    clearTimeout(retryTimer);
-    clearTimeout(routeTimer);
-    for (const r of releases.splice(0)) r();
-  };
-  res.once('close', () => {
-    if (res.writableFinished || finished) return;
-    finished = true;
-    clearTimers();
-    markFailure(record, 'downstream_disconnect');
-    controller?.abort(new DataplaneError('downstream_disconnect', 'client closed the connection'));
-  });
+class Forward {
+  readonly f: ForwardRequest;
+  readonly started = Date.now();
+  tries = 0;
+  committed = false;
+  finished = false;
+  /** The try undici is running, to abort it. */
+  current: ForwardTry | undefined;
+  perTry: NodeJS.Timeout | undefined;
+  retryTimer: NodeJS.Timeout | undefined;
+  routeTimer: NodeJS.Timeout | undefined;
+  releases: (() => void)[] | undefined;
+
+  constructor(f: ForwardRequest) {
+    this.f = f;
+    if (f.timeoutMs) this.routeTimer = setTimeout(routeTimeout, f.timeoutMs, this);
+    if (f.downstream) f.downstream.closed = this;
+    else f.res.once('close', () => this.onDownstreamClose());
+  }
+
+  onDownstreamClose(): void {
+    if (this.f.res.writableFinished || this.finished) return;
+    this.finished = true;
+    this.clearTimers();
+    markFailure(this.f.record, 'downstream_disconnect');
+    this.current?.cancel(new DataplaneError('downstream_disconnect', 'client closed the connection'));
+  }
+
+  clearTimers(): void {
+    if (this.perTry) clearTimeout(this.perTry);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.routeTimer) clearTimeout(this.routeTimer);
+    if (this.releases) for (const r of this.releases.splice(0)) r();
+  }
 
   /** The request is over: a failure before or after response headers. */
-  function end(code: FailureCode, reason: string): void {
-    if (finished) return;
-    finished = true;
-    clearTimers();
-    controller?.abort(new Superseded());
-    if (committed) {
+  end(code: FailureCode, reason: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearTimers();
+    this.current?.cancel(new Superseded());
+    const { req, res, record } = this.f;
+    if (this.committed) {
       markFailure(record, code, reason);
       res.destroy();
       return;
     }
     req.resume(); // discard any unread request body so the connection can be reused
-    localReply(res, record, code, reason, f.closeAfter);
-    if (tries > 0 && code !== 'upstream_timeout') record.responseFlags += ',URX';
+    localReply(res, record, code, reason, this.f.closeAfter);
+    if (this.tries > 0 && code !== 'upstream_timeout') record.responseFlags += ',URX';
   }
 
-  const replayable = () => f.body.kind !== 'stream' || !req.readableDidRead;
-  const canRetry = () => !committed && !finished && tries < f.retry.attempts && replayable();
-
-  function retryOr(code: FailureCode, reason: string, retriable: boolean): void {
-    const release = retriable && canRetry() ? (f.retryBudget ? f.retryBudget() : noop) : undefined;
-    if (release) {
-      releases.push(release);
-      clearTimeout(perTry);
-      retryTimer = setTimeout(attempt, backoffMs(f.retry, tries));
-      tries++;
-      return;
-    }
-    end(code, reason);
+  canRetry(): boolean {
+    const f = this.f;
+    const replayable = f.body.kind !== 'stream' || !f.req.readableDidRead;
+    return !this.committed && !this.finished && this.tries < f.retry.attempts && replayable;
   }
 
-  function attempt(): void {
-    if (finished) return;
+  retryOr(code: FailureCode, reason: string, retriable: boolean): void {
+    const release = retriable && this.canRetry() ? (this.f.retryBudget ? this.f.retryBudget.retrySlot() : noop) : undefined;
+    if (!release) return this.end(code, reason);
+    (this.releases ??= []).push(release);
+    if (this.perTry) clearTimeout(this.perTry);
+    this.retryTimer = setTimeout(attemptAgain, backoffMs(this.f.retry, this.tries), this);
+    this.tries++;
+  }
+
+  attempt(): void {
+    if (this.finished) return;
     let d: Dispatcher | Promise<Dispatcher>;
     try {
-      d = f.acquire();
+      d = this.f.upstream.acquire();
     } catch (err) {
-      return end(err instanceof DataplaneError ? err.code : 'connect_failure', errReason(err));
+      return this.end(err instanceof DataplaneError ? err.code : 'connect_failure', errReason(err));
     }
-    if (d instanceof Promise) d.then(dispatch, (err) => end(err instanceof DataplaneError ? err.code : 'dns_failure', errReason(err)));
-    else dispatch(d);
+    if (d instanceof Promise) d.then((x) => this.dispatch(x), (err) => this.end(err instanceof DataplaneError ? err.code : 'dns_failure', errReason(err)));
+    else this.dispatch(d);
   }
 
-  function dispatch(d: Dispatcher): void {
-    if (finished) return;
-    const mine = tries;
-    let tryController: Dispatcher.DispatchController | undefined;
-    if (f.retry.perTryTimeoutMs) {
-      perTry = setTimeout(() => {
-        tryController?.abort(new Superseded());
-        retryOr('per_try_timeout', `per-try timeout of ${f.retry.perTryTimeoutMs} ms expired`, retriableFailure(f.retry, 'per_try_timeout'));
-      }, f.retry.perTryTimeoutMs);
-    }
-    const stale = () => finished || mine !== tries;
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        tryController = c;
-        controller = c;
-        if (stale()) c.abort(new Superseded());
-      },
-      onResponseStart(c, status, headers, statusMessage) {
-        if (stale() || status < 200) return;
-        const h = headers as Record<string, string | string[]>;
-        if (canRetry() && retriableResponse(f.retry, status, h)) {
-          c.abort(new Superseded());
-          retryOr('upstream_closed_before_headers', `retrying on ${status}`, true);
-          return;
-        }
-        clearTimeout(perTry);
-        committed = true;
-        record.upstreamServiceTimeMs = Date.now() - started;
-        record.responseCode = status;
-        grpcStatus(record, h);
-        if (f.closeAfter) res.shouldKeepAlive = false;
-        const out = applyHeaderOps(forwardResponseHeaders(h), f.responseHeaders);
-        // HTTP/2 has no reason phrase; Node warns if one is passed.
-        if (req.httpVersionMajor === 2) res.writeHead(status, out);
-        else res.writeHead(status, statusMessage || undefined, out);
-      },
-      onResponseData(c, chunk) {
-        if (stale()) return;
-        record.bytesSent += chunk.length;
-        if (!res.write(chunk)) {
-          c.pause();
-          res.once('drain', () => c.resume());
-        }
-      },
-      onResponseEnd(_c, trailers) {
-        if (stale()) return;
-        grpcStatus(record, trailers as Record<string, string | string[]>);
-        // gRPC carries its status in trailers; HTTP/1.1 clients get them on chunked responses only.
-        const t = forwardResponseHeaders(trailers as Record<string, string | string[]>);
-        if (t.length) res.addTrailers(Object.fromEntries(pairs(t)));
-        finished = true;
-        clearTimers();
-        if (tries > 0) record.responseFlags = record.responseFlags === '-' ? '-' : record.responseFlags;
-        res.end();
-      },
-      onResponseError(_c, err) {
-        if (err instanceof Superseded || stale()) return;
-        if (committed) return end(classifyUpstreamError(err, true), errReason(err));
-        const code = classifyUpstreamError(err, false);
-        retryOr(code, errReason(err), code !== 'downstream_disconnect' && retriableFailure(f.retry, code));
-      },
-    };
+  dispatch(d: Dispatcher): void {
+    if (this.finished) return;
+    const t = new ForwardTry(this, this.tries);
+    const perTryMs = this.f.retry.perTryTimeoutMs;
+    if (perTryMs) this.perTry = setTimeout(perTryTimeout, perTryMs, t);
+    const f = this.f;
     try {
-      d.dispatch({ path: f.path, method: f.method, headers: f.headers, body: requestBody(f) }, legacyHandler(handler));
+      d.dispatch({ path: f.path, method: f.method as Dispatcher.HttpMethod, headers: f.headers, body: requestBody(f) }, t as unknown as Dispatcher.DispatchHandler);
     } catch (err) {
-      end(classifyUpstreamError(err, false), errReason(err));
+      this.end(classifyUpstreamError(err, false), errReason(err));
     }
   }
-
-  attempt();
 }
 
-/** grpc_response_status: a trailers-only gRPC response carries grpc-status in its headers, else in trailers. */
-function grpcStatus(record: RequestRecord, h: Record<string, string | string[] | undefined> | undefined): void {
-  const v = h?.['grpc-status'];
-  const s = Array.isArray(v) ? v[0] : v;
-  if (s !== undefined && /^\d{1,2}$/.test(s)) record.grpcStatus = s;
+function routeTimeout(fw: Forward): void {
+  fw.end('upstream_timeout', `route timeout of ${fw.f.timeoutMs} ms expired`);
 }
 
-function pairs(flat: readonly string[]): [string, string][] {
-  const out: [string, string][] = [];
-  for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
-  return out;
+function attemptAgain(fw: Forward): void {
+  fw.attempt();
+}
+
+function perTryTimeout(t: ForwardTry): void {
+  const fw = t.fw;
+  t.cancel(new Superseded());
+  fw.retryOr('per_try_timeout', `per-try timeout of ${fw.f.retry.perTryTimeoutMs} ms expired`, retriableFailure(fw.f.retry, 'per_try_timeout'));
+}
+
+/**
+ * One try: undici's handler in its legacy shape, which undici calls without an adapter. It is also
+ * where the response head's facts land (ResponseHead), so a try allocates one object.
+ */
+class ForwardTry implements ResponseHead {
+  readonly fw: Forward;
+  readonly n: number;
+  #abort: ((reason: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
+  grpcStatus: string | undefined = undefined;
+  rateLimited = false;
+
+  constructor(fw: Forward, n: number) {
+    this.fw = fw;
+    this.n = n;
+  }
+
+  stale(): boolean {
+    return this.fw.finished || this.n !== this.fw.tries;
+  }
+
+  cancel(reason: Error): void {
+    this.#abort?.(reason);
+  }
+
+  onConnect(abort: (reason: Error) => void): void {
+    this.#abort = abort;
+    this.fw.current = this;
+    if (this.stale()) abort(new Superseded());
+  }
+
+  onHeaders(status: number, raw: RawHeaders, resume: () => void, statusText?: string): boolean {
+    if (this.stale() || status < 200) return true;
+    const fw = this.fw;
+    const f = fw.f;
+    const { req, res, record } = f;
+    this.#resume = resume;
+    const out = forwardResponseHead(raw, this);
+    if (fw.canRetry() && retriableResponse(f.retry, status, this)) {
+      this.cancel(new Superseded());
+      fw.retryOr('upstream_closed_before_headers', `retrying on ${status}`, true);
+      return true;
+    }
+    if (fw.perTry) clearTimeout(fw.perTry);
+    fw.committed = true;
+    record.upstreamServiceTimeMs = Date.now() - fw.started;
+    record.responseCode = status;
+    if (this.grpcStatus !== undefined) record.grpcStatus = this.grpcStatus;
+    if (f.closeAfter) res.shouldKeepAlive = false;
+    const headers = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders) : out;
+    // HTTP/2 has no reason phrase (Node warns if one is passed); HTTP/1.1 keeps the upstream's.
+    if (req.httpVersionMajor === 2 || !statusText) res.writeHead(status, headers);
+    else res.writeHead(status, statusText, headers);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.stale()) return true;
+    const res = this.fw.f.res;
+    this.fw.f.record.bytesSent += chunk.length;
+    if (res.write(chunk)) return true;
+    if (this.#resume) res.once('drain', this.#resume);
+    return false;
+  }
+
+  onComplete(trailers: RawHeaders | Record<string, string | string[]> | null): void {
+    if (this.stale()) return;
+    const fw = this.fw;
+    const { res, record } = fw.f;
+    // gRPC carries its status in trailers; HTTP/1.1 clients get them on chunked responses only.
+    if (trailers && (!Array.isArray(trailers) || trailers.length > 0)) {
+      const t = forwardTrailers(trailers, this);
+      if (this.grpcStatus !== undefined) record.grpcStatus = this.grpcStatus;
+      if (t) res.addTrailers(t);
+    }
+    fw.finished = true;
+    fw.clearTimers();
+    res.end();
+  }
+
+  onError(err: Error): void {
+    if (err instanceof Superseded || this.stale()) return;
+    const fw = this.fw;
+    if (fw.committed) return fw.end(classifyUpstreamError(err, true), errReason(err));
+    const code = classifyUpstreamError(err, false);
+    fw.retryOr(code, errReason(err), code !== 'downstream_disconnect' && retriableFailure(fw.f.retry, code));
+  }
+
+  onUpgrade(): void {}
 }
 
 export function errReason(err: unknown): string {

@@ -14,11 +14,11 @@ import type { RequestRecord } from '../telemetry/record.ts';
 import { formatAuthority, parseAuthority, splitAbsolute, type Authority } from './authority.ts';
 import { classifyUpstreamError, DataplaneError, type FailureCode } from './errors.ts';
 import { forwardRequestHeaders } from './headers.ts';
-import { errReason } from './http-forward.ts';
+import { errReason, type DownstreamClose } from './http-forward.ts';
 import { serveHttp } from './serve-http.ts';
 import { http1Responder, localReply, refuseTunnel, type TunnelResponder } from './local-reply.ts';
 import { planRoute, type Plan } from './plan.ts';
-import { applyHeaderEdits, authorize, noteVerdict, refuseDenied, replyDenied, withAuthorization } from './authorize.ts';
+import { applyHeaderEdits, authorize, hasAuthorization, noteVerdict, refuseDenied, replyDenied, withAuthorization } from './authorize.ts';
 import type { HeaderEdits } from '../policy/request.ts';
 import { normalizePath } from '../policy/normalize-path.ts';
 import { addr, finisher, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink } from './record.ts';
@@ -100,7 +100,12 @@ export class ProxyListener {
    */
   #h2c: Http2Server;
   #pendingH2: { authority: Authority; peer: Peer } | undefined;
-  #h2Sessions = new WeakMap<object, { authority: Authority; peer: Peer }>();
+  #h2Sessions = new WeakMap<object, H2Tunnel>();
+  /** An HTTP request ended (its response closed). Bound once, shared by every Exchange. */
+  #requestDone = () => {
+    this.#inflight--;
+    this.#settle();
+  };
   #connections = 0;
 
   constructor(deps: ProxyDeps) {
@@ -205,15 +210,11 @@ export class ProxyListener {
     const record = recordFromRequest(req, 'http', peer);
     this.#identify(record, peer);
     this.#inflight++;
-    const finish = finisher(record, this.#deps.sink);
-    res.once('close', () => {
-      if (!res.writableFinished && !record.responseFlags.startsWith('U')) markFailure(record, 'downstream_disconnect');
-      finish();
-      this.#inflight--;
-      this.#settle();
-    });
+    const x = new Exchange(record, finisher(record, this.#deps.sink), this.#requestDone);
+    (res as ExchangeResponse)[kExchange] = x;
+    res.on('close', onResponseClose);
     if (this.#draining) res.shouldKeepAlive = false;
-    const target = this.#httpTarget(req);
+    const target = this.#httpTarget(req, h2);
     if ('error' in target) return localReply(res, record, target.error, target.reason, this.#draining);
     record.path = target.path;
     record.authority = target.host;
@@ -233,6 +234,8 @@ export class ProxyListener {
       }
       path = n.path;
     }
+    // Hot path: with no policy on the destination there is nothing to build or wait for.
+    if (!hasAuthorization(snap, plan)) return this.#forwardAllowed(snap, req, res, x, peer, plan, target, path);
     const verdict = authorize(snap, plan, {
       protocol: 'http', sourceIp: peer.remoteIp, identity: peer.identity,
       host: target.host, port: target.authority.port, method: req.method, path, headers: req.headers,
@@ -240,22 +243,22 @@ export class ProxyListener {
     withAuthorization(verdict, record, () => req.destroyed || res.destroyed, (v) => {
       req.resume();
       replyDenied(res, record, v, this.#draining);
-    }, (edits) => this.#forwardAllowed(snap, req, res, record, plan, target, path, edits));
+    }, (edits) => this.#forwardAllowed(snap, req, res, x, peer, plan, target, path, edits));
   }
 
   /** After authorization allowed it: headers, endpoint, upstream. */
-  #forwardAllowed(snap: Snapshot, req: IncomingMessage, res: ServerResponse, record: RequestRecord, plan: Plan & { kind: 'forward' | 'passthrough' }, target: Target, path: string, edits?: HeaderEdits): void {
+  #forwardAllowed(snap: Snapshot, req: IncomingMessage, res: ServerResponse, x: Exchange, peer: Peer, plan: Plan & { kind: 'forward' | 'passthrough' }, target: Target, path: string, edits?: HeaderEdits): void {
     serveHttp({
-      snap, req, res, record, plan, authority: target.authority, host: target.host, path,
-      upstreams: this.#deps.upstreams, draining: this.#draining, edits, sourceIp: hostOf(record.downstreamRemoteAddress),
-      ownSpan: this.#deps.ownSpans,
+      snap, req, res, record: x.record, plan, authority: target.authority, host: target.host, path,
+      upstreams: this.#deps.upstreams, draining: this.#draining, edits, sourceIp: peer.remoteIp,
+      ownSpan: this.#deps.ownSpans, downstream: x,
     });
   }
 
   /** Where an HTTP request goes: the CONNECT authority inside a tunnel, else absolute-form, else Host. */
-  #httpTarget(req: IncomingMessage): Target | { error: FailureCode; reason: string } {
+  #httpTarget(req: IncomingMessage, h2: H2Tunnel | undefined): Target | { error: FailureCode; reason: string } {
     const url = req.url ?? '/';
-    const tunneled = h2Tunnel(req, this.#h2Sessions)?.authority ?? this.#tunnelTargets.get(req.socket);
+    const tunneled = h2?.authority ?? this.#tunnelTargets.get(req.socket);
     if (url.startsWith('/') || url === '*') {
       const hostHeader = req.headers.host ?? (req.headers[':authority'] as string | undefined);
       const authority = tunneled ?? parseAuthority(hostHeader, 80);
@@ -388,7 +391,7 @@ export class ProxyListener {
       refuseTunnel(respond, record, code, reason, details);
       finish();
     };
-    const target = this.#httpTarget(req);
+    const target = this.#httpTarget(req, h2Tunnel(req, this.#h2Sessions));
     if ('error' in target) return refuse(target.error, target.reason);
     record.path = target.path;
     record.authority = target.host;
@@ -444,6 +447,37 @@ export class ProxyListener {
   }
 }
 
+const kExchange = Symbol('egressway.exchange');
+type ExchangeResponse = ServerResponse & { [kExchange]?: Exchange };
+
+/**
+ * One HTTP request on the listener, reachable from its response so that a single shared 'close'
+ * listener serves every request (hot path: no closure per request). A forwarder that must hear of
+ * the client leaving registers itself as `closed` (DownstreamClose) instead of adding a listener.
+ */
+class Exchange implements DownstreamClose {
+  closed: { onDownstreamClose(): void } | undefined = undefined;
+  readonly record: RequestRecord;
+  readonly finish: () => void;
+  readonly done: () => void;
+
+  constructor(record: RequestRecord, finish: () => void, done: () => void) {
+    this.record = record;
+    this.finish = finish;
+    this.done = done;
+  }
+}
+
+function onResponseClose(this: ServerResponse): void {
+  const x = (this as ExchangeResponse)[kExchange]!;
+  // The forwarder first, so the record is complete (DC, aborted upstream) before it is finished.
+  x.closed?.onDownstreamClose();
+  const r = x.record;
+  if (!this.writableFinished && !r.responseFlags.startsWith('U')) markFailure(r, 'downstream_disconnect');
+  x.finish();
+  x.done();
+}
+
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /** A plain JS Duplex over a socket: what node:http2 then reads is the stream, not the fd. */
@@ -477,8 +511,13 @@ function isH2Preface(b: Buffer): boolean {
   return n >= 3 && b.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
 }
 
+interface H2Tunnel {
+  readonly authority: Authority;
+  readonly peer: Peer;
+}
+
 /** The tunnel an HTTP/2 compat request arrived in (undefined for HTTP/1.1 requests). */
-function h2Tunnel(req: IncomingMessage, sessions: WeakMap<object, { authority: Authority; peer: Peer }>) {
+function h2Tunnel(req: IncomingMessage, sessions: WeakMap<object, H2Tunnel>): H2Tunnel | undefined {
   const session = (req as unknown as { stream?: { session?: object } }).stream?.session;
   return session ? sessions.get(session) : undefined;
 }

@@ -2,6 +2,7 @@
 // (x-envoy-retry-on), and the back-off between tries. PURE apart from the jitter draw.
 import type { RetryPolicy } from '../model/route.ts';
 import type { FailureCode } from './errors.ts';
+import type { ResponseHead } from './headers.ts';
 
 const GRPC_RETRY: Readonly<Record<string, string>> = { 1: 'cancelled', 4: 'deadline-exceeded', 13: 'internal', 8: 'resource-exhausted', 14: 'unavailable' };
 
@@ -22,16 +23,16 @@ export function retriableFailure(p: RetryPolicy, code: FailureCode | 'per_try_ti
   }
 }
 
-/** A response that arrived: status and (gRPC) headers. */
-export function retriableResponse(p: RetryPolicy, status: number, headers: Record<string, string | string[] | undefined>): boolean {
+/** A response that arrived: its status and the head's facts (grpc-status, x-envoy-ratelimited). */
+export function retriableResponse(p: RetryPolicy, status: number, head: ResponseHead): boolean {
   const on = p.retryOn;
   if (on.has('5xx') && status >= 500) return true;
   if (on.has('gateway-error') && (status === 502 || status === 503 || status === 504)) return true;
   if (on.has('retriable-4xx') && status === 409) return true;
   if (on.has('retriable-status-codes') && p.retriableStatusCodes.has(status)) return true;
-  if (on.has('envoy-ratelimited') && headers['x-envoy-ratelimited'] !== undefined) return true;
-  const grpc = headers['grpc-status'];
-  if (typeof grpc === 'string' && GRPC_RETRY[grpc] && on.has(GRPC_RETRY[grpc]!)) return true;
+  if (on.has('envoy-ratelimited') && head.rateLimited) return true;
+  const grpc = head.grpcStatus;
+  if (grpc !== undefined && GRPC_RETRY[grpc] && on.has(GRPC_RETRY[grpc]!)) return true;
   return false;
 }
 

@@ -9,7 +9,7 @@ import type { Cluster, Snapshot } from '../model/snapshot.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { formatAuthority, type Authority } from './authority.ts';
 import { forwardRequestHeaders } from './headers.ts';
-import { forwardHttp, type Body } from './http-forward.ts';
+import { forwardHttp, type Body, type DownstreamClose, type ForwardRequest, type Upstream } from './http-forward.ts';
 import { localReply } from './local-reply.ts';
 import { fireMirror } from './mirror.ts';
 import { mergeOps, setOps } from '../model/header-ops.ts';
@@ -17,7 +17,7 @@ import { applyHeaderEdits } from './authorize.ts';
 import type { HeaderEdits } from '../policy/request.ts';
 import type { Forward, Passthrough } from './plan.ts';
 import { applyHeaderOps, matchRoute, matchString, pickWeighted, redirectLocation, rewritePath } from './route.ts';
-import type { Upstreams } from './upstream.ts';
+import type { Endpoint, PickContext, Upstreams } from './upstream.ts';
 
 /** Bodies up to this size are buffered when a retry or mirror may need to send them again. */
 export const RETRY_BUFFER_LIMIT = 64 * 1024;
@@ -48,6 +48,8 @@ export interface ServeContext {
   readonly edits?: HeaderEdits;
   /** The waypoint exports its own span per request: the upstream's traceparent names it (headers.ts). */
   readonly ownSpan?: boolean;
+  /** The listener's close notification for this request (see DownstreamClose). */
+  readonly downstream?: DownstreamClose;
 }
 
 export function serveHttp(c: ServeContext): void {
@@ -136,24 +138,11 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   record.xForwardedFor = fwd.xForwardedFor;
   const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders), perDest.requestHeaders);
   const responseHeaders = mergeOps(mergeOps(mergeOps(rule.responseHeaders, perDest.responseHeaders), setOps(c.edits?.response)), setOps(corsHeaders));
-  const target = cluster;
-  // Consistent-hash load balancing keys on headers, cookies, query or source IP.
-  const pickCtx = { headers: req.headers, sourceIp: c.sourceIp, path };
-  const acquire = (): Dispatcher | Promise<Dispatcher> => {
-    const ep = c.upstreams.pick(target, c.authority.host, c.authority.port, pickCtx);
-    const use = (e: { address: string; port: number }) => {
-      record.upstreamHost = formatAuthority(e.address, e.port);
-      return c.upstreams.pool(target?.name ?? 'PassthroughCluster', e);
-    };
-    return ep instanceof Promise ? ep.then(use) : use(ep);
-  };
-  const send = (body: Body) => {
-    for (const m of rule.mirrors) if (Math.random() * 100 < m.percent) fireMirror(c, m, req.method ?? 'GET', path, headers, body);
-    forwardHttp({
-      req, res: c.res, record, method: req.method ?? 'GET', path, headers, body, acquire,
-      retry: rule.retry, timeoutMs: rule.timeoutMs, responseHeaders, closeAfter: c.draining,
-      retryBudget: target ? () => c.upstreams.acquireRetry(target) : undefined,
-    });
+  const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path });
+  const f: ForwardRequest = {
+    req, res: c.res, record, method: req.method ?? 'GET', path, headers, body: NO_BODY, upstream,
+    retry: rule.retry, timeoutMs: rule.timeoutMs, responseHeaders, closeAfter: c.draining,
+    retryBudget: cluster ? upstream : undefined, downstream: c.downstream,
   };
   const len = fwd.contentLength ?? 0;
   // HTTP/2 (gRPC) bodies have neither Transfer-Encoding nor, often, Content-Length: the stream says.
@@ -161,14 +150,53 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   const streamed = fwd.chunked || (h2Body && fwd.contentLength === undefined);
   if (!streamed && len <= 0) {
     req.resume();
-    return send({ kind: 'none' });
+    return send(c, rule, f);
   }
   // Buffer small bodies when a retry or mirror may need them again (Envoy buffers for retries too).
   if (!streamed && len <= RETRY_BUFFER_LIMIT && (rule.retry.attempts > 0 || rule.mirrors.length > 0)) {
-    readBody(req).then((data) => send({ kind: 'buffer', data }), () => c.res.destroy());
+    readBody(req).then((data) => send(c, rule, { ...f, body: { kind: 'buffer', data } }), () => c.res.destroy());
     return;
   }
-  send({ kind: 'stream', chunked: streamed, contentLength: fwd.contentLength });
+  send(c, rule, { ...f, body: { kind: 'stream', chunked: streamed, contentLength: fwd.contentLength } });
+}
+
+const NO_BODY: Body = { kind: 'none' };
+
+function send(c: ServeContext, rule: RouteRule, f: ForwardRequest): void {
+  for (const m of rule.mirrors) if (Math.random() * 100 < m.percent) fireMirror(c, m, f.method, f.path, f.headers, f.body);
+  forwardHttp(f);
+}
+
+/**
+ * Where each try goes: picks an endpoint (consistent hashing keys on headers, cookies, query or
+ * source IP) and its pool, and holds the cluster's retry budget. One object instead of closures.
+ */
+class UpstreamPick implements Upstream {
+  readonly #c: ServeContext;
+  readonly #cluster: Cluster | undefined;
+  readonly #ctx: PickContext;
+
+  constructor(c: ServeContext, cluster: Cluster | undefined, ctx: PickContext) {
+    this.#c = c;
+    this.#cluster = cluster;
+    this.#ctx = ctx;
+  }
+
+  acquire(): Dispatcher | Promise<Dispatcher> {
+    const c = this.#c;
+    const ep = c.upstreams.pick(this.#cluster, c.authority.host, c.authority.port, this.#ctx);
+    return ep instanceof Promise ? ep.then((e) => this.#use(e)) : this.#use(ep);
+  }
+
+  #use(e: Endpoint): Dispatcher {
+    this.#c.record.upstreamHost = formatAuthority(e.address, e.port);
+    return this.#c.upstreams.pool(this.#cluster?.name ?? 'PassthroughCluster', e);
+  }
+
+  /** DestinationRule maxRetries: a release function per retry, or undefined when the budget is spent. */
+  retrySlot(): (() => void) | undefined {
+    return this.#c.upstreams.acquireRetry(this.#cluster!);
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
