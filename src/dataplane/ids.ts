@@ -1,29 +1,27 @@
 // Request and trace IDs from a pooled CSPRNG buffer: one randomFillSync per 4096 IDs instead of
 // one per request (randomBytes per request was 4.5% of proxy CPU under load).
-import { randomFillSync } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 
 const POOL = Buffer.allocUnsafe(64 * 1024);
 let offset = POOL.length;
 
-function take(n: number): Buffer {
-  if (offset + n > POOL.length) {
+// Hot path: hex straight from the pool with toString(enc, start, end): no subarray Buffer per call
+// (~20% faster than subarray().toString('hex'); a byte->hex table with string concatenation was
+// slower once the result is flattened, and slicing one hex string of the whole pool pins 128 KB).
+export function randomHex(bytes: number): string {
+  if (offset + bytes > POOL.length) {
     randomFillSync(POOL);
     offset = 0;
   }
-  const b = POOL.subarray(offset, offset + n);
-  offset += n;
-  return b;
+  const s = POOL.toString('hex', offset, offset + bytes);
+  offset += bytes;
+  return s;
 }
 
-export function randomHex(bytes: number): string {
-  return take(bytes).toString('hex');
-}
-
-/** RFC 9562 version 4 UUID. */
+/**
+ * RFC 9562 version 4 UUID. Hot path: Node's randomUUID keeps its own entropy cache and formats
+ * without intermediate strings (~20% faster than hex + five slices + a template).
+ */
 export function uuid4(): string {
-  const b = take(16);
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return randomUUID();
 }

@@ -20,14 +20,23 @@ export interface RecordStart {
 }
 
 export function newRecord(s: RecordStart): RequestRecord {
+  return build(s.kind, s.method, s.path, s.protocol, s.authority, s.userAgent, s.requestId, s.local, s.remote);
+}
+
+// Hot path: positional, so recordFromRequest allocates no RecordStart object per request; one
+// literal, so every record has the same shape (hidden class) for the sinks that read it.
+function build(
+  kind: 'http' | 'tcp', method: string, path: string, protocol: string, authority: string,
+  userAgent: string, requestId: string, local: string, remote: string,
+): RequestRecord {
   return {
-    startTime: Date.now(), protocolKind: s.kind,
-    method: s.method, path: s.path, protocol: s.protocol, authority: s.authority,
+    startTime: Date.now(), protocolKind: kind,
+    method, path, protocol, authority,
     responseCode: 0, responseFlags: '-', responseCodeDetails: '', connectionTerminationDetails: '',
     upstreamTransportFailureReason: '', bytesReceived: 0, bytesSent: 0, durationMs: 0, upstreamServiceTimeMs: null,
-    xForwardedFor: '', userAgent: s.userAgent, requestId: s.requestId,
+    xForwardedFor: '', userAgent, requestId,
     upstreamHost: '', upstreamCluster: '', upstreamLocalAddress: '',
-    downstreamLocalAddress: s.local, downstreamRemoteAddress: s.remote,
+    downstreamLocalAddress: local, downstreamRemoteAddress: remote,
     requestedServerName: '', routeName: '', destinationService: 'unknown', destinationServiceNamespace: 'unknown',
     sourcePrincipal: '', sourceWorkload: '', sourceNamespace: '', connectionSecurityPolicy: 'none',
   };
@@ -36,20 +45,24 @@ export function newRecord(s: RecordStart): RequestRecord {
 /** A record for a request read by Node's HTTP server; `peer` overrides addresses for streams that are not sockets. */
 export function recordFromRequest(req: IncomingMessage, kind: 'http' | 'tcp', peer?: { local: string; remote: string }): RequestRecord {
   const s = req.socket;
-  const r = newRecord({
-    kind, method: req.method ?? '', path: kind === 'http' ? req.url ?? '' : '', protocol: `HTTP/${req.httpVersion}`,
-    authority: (kind === 'tcp' ? req.url : req.headers.host) ?? '',
-    userAgent: header(req, 'user-agent'), requestId: header(req, 'x-request-id'),
-    local: peer?.local ?? addr(s.localAddress, s.localPort), remote: peer?.remote ?? addr(s.remoteAddress, s.remotePort),
-  });
+  const h = req.headers;
+  const r = build(
+    kind, req.method ?? '', kind === 'http' ? req.url ?? '' : '', protocolOf(req.httpVersion),
+    (kind === 'tcp' ? req.url : h.host) ?? '', header(h['user-agent']), header(h['x-request-id']),
+    peer?.local ?? addr(s.localAddress, s.localPort), peer?.remote ?? addr(s.remoteAddress, s.remotePort),
+  );
   // Istio's stats filter counts a request as gRPC by its content-type (application/grpc, +proto, ...).
-  if (kind === 'http' && header(req, 'content-type').toLowerCase().startsWith('application/grpc')) r.grpc = true;
+  if (kind === 'http' && header(h['content-type']).toLowerCase().startsWith('application/grpc')) r.grpc = true;
   return r;
 }
 
-function header(req: IncomingMessage, name: string): string {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v.join(',') : v ?? '';
+/** `HTTP/<version>`; hot path: the usual versions are constants, not a new string per request. */
+function protocolOf(version: string): string {
+  return version === '1.1' ? 'HTTP/1.1' : version === '2.0' ? 'HTTP/2.0' : version === '1.0' ? 'HTTP/1.0' : `HTTP/${version}`;
+}
+
+function header(v: string | string[] | undefined): string {
+  return typeof v === 'string' ? v : v === undefined ? '' : v.join(',');
 }
 
 export function addr(ip: string | undefined, port: number | undefined): string {

@@ -49,8 +49,9 @@ export class DnsCache {
 
   /** Addresses for a name; synchronous when cached. Rejects with DataplaneError('dns_failure'). */
   resolve(name: string): readonly string[] | Promise<readonly string[]> {
-    if (isIP(name)) return [name];
     const e = this.#entries.get(name);
+    // Hot path: only names that are not IPs ever get an entry, so the isIP regexes run only on a miss.
+    if (e === undefined && isIP(name)) return [name];
     const now = Date.now();
     if (e && e.expires > now) {
       if (e.error) throw e.error;

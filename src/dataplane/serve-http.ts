@@ -114,7 +114,7 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   }
   // The default route forwards to the planned cluster; configured routes pick by weight.
   let cluster: Cluster | undefined = c.plan.kind === 'forward' ? c.plan.cluster : undefined;
-  let perDest: { requestHeaders?: HeaderOps; responseHeaders?: HeaderOps } = {};
+  let perDest: PerDestination = NO_DESTINATION_OPS;
   if (a.clusters.length > 0) {
     const wc = pickWeighted(a)!;
     cluster = wc.cluster ? snap.clusters.get(wc.cluster) : undefined;
@@ -161,6 +161,13 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
 }
 
 const NO_BODY: Body = { kind: 'none' };
+
+interface PerDestination {
+  readonly requestHeaders?: HeaderOps;
+  readonly responseHeaders?: HeaderOps;
+}
+
+const NO_DESTINATION_OPS: PerDestination = {};
 
 function send(c: ServeContext, rule: RouteRule, f: ForwardRequest): void {
   for (const m of rule.mirrors) if (Math.random() * 100 < m.percent) fireMirror(c, m, f.method, f.path, f.headers, f.body);

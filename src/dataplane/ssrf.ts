@@ -48,12 +48,31 @@ export function checkCidr(cidr: string): string | undefined {
   return undefined;
 }
 
+/** What the lists say about one address; check() combines it with the origin and host. */
+interface Verdict {
+  /** The address as checked: IPv4-mapped IPv6 unwrapped. */
+  readonly ip: string;
+  readonly family: 'ipv4' | 'ipv6';
+  readonly denied: boolean;
+  readonly allowed: boolean;
+  /** The first ALWAYS rule, then the first FROM_REQUEST rule, that contains it. */
+  readonly always: string | undefined;
+  readonly fromRequest: string | undefined;
+}
+
+/** Addresses whose verdict is kept; past this the memo starts afresh (DNS answers churn). */
+const MAX_VERDICTS = 1024;
+
 export class DialPolicy {
   #always = new Map<string, BlockList>();
   #fromRequest = new Map<string, BlockList>();
   #allow = new BlockList();
   #deny = new BlockList();
   #hasDeny = false;
+  // Hot path: each BlockList.check parses the address into a SocketAddress (a native call), and a
+  // check runs up to eight of them: ~1-1.5 µs per dial of a DNS or request address, ~15 ns from
+  // this memo. The lists never change, so an address's verdict never does.
+  #verdicts = new Map<string, Verdict>();
 
   constructor(opts: DialPolicyOptions = {}) {
     for (const [cidr, rule] of ALWAYS) addCidr(this.#listFor(this.#always, rule), cidr);
@@ -73,17 +92,36 @@ export class DialPolicy {
   check(address: string, origin: AddressOrigin, host: string): DialRefusal | undefined {
     // Fast path: registry IPs with no --deny-cidr need no address parsing at all.
     if (origin === 'registry' && !this.#hasDeny) return undefined;
-    const ip = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
-    const family = isIPv6(ip) ? 'ipv6' : 'ipv4';
-    if (this.#deny.check(ip, family)) return { rule: 'deny-cidr', reason: `${ip} (for ${host}) is in --deny-cidr` };
-    if (origin === 'registry' || this.#allow.check(ip, family)) return undefined;
-    const refuse = (rules: Map<string, BlockList>, why: string) => {
-      for (const [rule, list] of rules) {
-        if (list.check(ip, family)) return { rule, reason: `${host} resolved to ${ip}, a ${rule} address, which is never dialled ${why}; if this is intended, pass --allow-cidr ${ip}/${family === 'ipv4' ? 32 : 128}` };
-      }
-      return undefined;
-    };
-    return refuse(this.#always, 'for a DNS-resolved destination')
-      ?? (origin === 'request' ? refuse(this.#fromRequest, 'for a host taken from the request') : undefined);
+    const v = this.#verdict(address);
+    if (v.denied) return { rule: 'deny-cidr', reason: `${v.ip} (for ${host}) is in --deny-cidr` };
+    if (origin === 'registry' || v.allowed) return undefined;
+    if (v.always) return refusal(v, v.always, host, 'for a DNS-resolved destination');
+    if (origin === 'request' && v.fromRequest) return refusal(v, v.fromRequest, host, 'for a host taken from the request');
+    return undefined;
   }
+
+  #verdict(address: string): Verdict {
+    let v = this.#verdicts.get(address);
+    if (v) return v;
+    const ip = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+    // An IPv6 address always has a ":", an IPv4 one never: no need to run isIPv6's long regex.
+    const family = ip.includes(':') ? 'ipv6' : 'ipv4';
+    v = {
+      ip, family, denied: this.#deny.check(ip, family), allowed: this.#allow.check(ip, family),
+      always: firstRule(this.#always, ip, family), fromRequest: firstRule(this.#fromRequest, ip, family),
+    };
+    if (this.#verdicts.size >= MAX_VERDICTS) this.#verdicts.clear();
+    this.#verdicts.set(address, v);
+    return v;
+  }
+}
+
+function refusal(v: Verdict, rule: string, host: string, why: string): DialRefusal {
+  const reason = `${host} resolved to ${v.ip}, a ${rule} address, which is never dialled ${why}; if this is intended, pass --allow-cidr ${v.ip}/${v.family === 'ipv4' ? 32 : 128}`;
+  return { rule, reason };
+}
+
+function firstRule(rules: Map<string, BlockList>, ip: string, family: 'ipv4' | 'ipv6'): string | undefined {
+  for (const [rule, list] of rules) if (list.check(ip, family)) return rule;
+  return undefined;
 }

@@ -106,7 +106,7 @@ export class ServiceSummaries {
     this.#maxServices = o.maxServices ?? 1000;
   }
 
-  /** A tunnel began (needs a data-plane hook); its close arrives later through record(). */
+  /** A tunnel (protocolKind 'tcp') began (needs a data-plane hook); its close arrives later through record(). */
   tunnelOpened(r: RequestRecord): void {
     this.#opensReported = true;
     this.#open.add(r);
@@ -118,10 +118,12 @@ export class ServiceSummaries {
     const sec = Math.floor(endMs / 1000);
     this.#startSec ??= Math.floor(r.startTime / 1000);
     const s = this.#state(r, sec);
-    if (this.#open.delete(r)) s.active = Math.max(0, s.active - 1);
     const b = this.#bucket(s, sec);
-    if (r.protocolKind === 'tcp') b.tunnels++;
-    else {
+    if (r.protocolKind === 'tcp') {
+      // Hot path: only tunnels are ever in #open, so HTTP requests skip the WeakSet lookup.
+      if (this.#open.delete(r)) s.active = Math.max(0, s.active - 1);
+      b.tunnels++;
+    } else {
       b.requests++;
       if (r.responseCode >= 500 || r.responseCode === 0) b.failures++;
       const i = sketchIndex(r.durationMs);
