@@ -4,9 +4,9 @@
 // a kept-alive TCP connection to an HTTP proxy. The waypoint still parses every request on it, so
 // routing, AuthorizationPolicy (with the agent's identity) and metrics apply per request.
 //
-// One undici Pool per (certificate generation, waypoint, :authority, client IP): the CONNECT headers
-// (identity by certificate, `forwarded: for=` source address, `host=` service) are the same for
-// every request a stream may carry. Bounded: at most `maxPerDestination` streams per pool, an idle
+// One undici Pool per (certificate generation, waypoint, :authority, service, client IP): the CONNECT
+// headers (identity by certificate, `forwarded: for=` source address, `host=` service) are the same
+// for every request a stream may carry. Bounded: at most `maxPerDestination` streams per pool, an idle
 // stream is closed after `idleTimeoutMs`, and a pool left with no stream is dropped.
 import { Pool, type Dispatcher } from 'undici';
 import type { Socket } from 'node:net';
@@ -16,9 +16,14 @@ import { openHbone, type Destination, type DialDeps } from './dial.ts';
 export interface HttpPoolOptions {
   /** Streams (concurrent requests) per destination; more requests wait for a free one. */
   readonly maxPerDestination?: number;
-  /** An idle pooled stream is closed after this long (the waypoint's own keep-alive is 65 s). */
+  /**
+   * An idle pooled stream is closed after this long. The waypoint's own keep-alive (65 s, less
+   * undici's 2 s safety margin) caps it.
+   */
   readonly idleTimeoutMs?: number;
 }
+
+export const HTTP_POOL_DEFAULTS = { maxPerDestination: 128, idleTimeoutMs: 30_000 } as const;
 
 /** A refusal before any HTTP was exchanged (no route, waypoint unreachable, CONNECT not 200). */
 export class RefusedError extends Error {
@@ -52,8 +57,8 @@ export class HboneHttpPools {
 
   constructor(deps: DialDeps, o: HttpPoolOptions = {}) {
     this.#deps = deps;
-    this.#max = o.maxPerDestination ?? 128;
-    this.#idleMs = o.idleTimeoutMs ?? 30_000;
+    this.#max = o.maxPerDestination ?? HTTP_POOL_DEFAULTS.maxPerDestination;
+    this.#idleMs = o.idleTimeoutMs ?? HTTP_POOL_DEFAULTS.idleTimeoutMs;
     this.#sweeper = setInterval(() => this.#sweep(), Math.max(1_000, this.#idleMs)).unref();
   }
 
@@ -99,7 +104,9 @@ export class HboneHttpPools {
   #entry(dest: Destination & { kind: 'hbone' }, client: string): Entry {
     const generation = this.#deps.pool.generation;
     const clientIp = hostOf(client);
-    const key = `${dest.waypoint.key}|${dest.waypoint.address}|${dest.authority}|${clientIp}`;
+    // The service is in the key because it is in the CONNECT headers, and a config reload may map the
+    // same authority to another one: such requests get a new pool, the old one idles out.
+    const key = `${dest.waypoint.key}|${dest.waypoint.address}|${dest.authority}|${dest.service}|${clientIp}`;
     const cur = this.#entries.get(key);
     if (cur && cur.generation === generation) return cur;
     if (cur) {

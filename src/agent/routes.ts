@@ -6,7 +6,7 @@ import { compile, type CompileOptions } from '../compile/compile.ts';
 import { isWaypoint } from '../compile/waypoints.ts';
 import { loadConfig } from '../config/load.ts';
 import { planRoute } from '../dataplane/plan.ts';
-import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
+import { hasErrors, type Diagnostic } from '../model/diagnostic.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 
 export interface WaypointTarget {
@@ -26,19 +26,27 @@ export type RouteDecision =
 export interface AgentRoutes {
   lookup(host: string, port: number): RouteDecision;
   readonly waypoints: readonly WaypointTarget[];
+  /** Equal for configs that route alike (the waypoints, their addresses and compiled snapshots). */
+  readonly version: string;
+}
+
+/** Routes, or the errors that kept them from compiling: diagnostics are values, as in compile(). */
+export interface AgentRoutesResult {
+  readonly routes?: AgentRoutes;
+  readonly diagnostics: readonly Diagnostic[];
 }
 
 /** `--waypoint-address`: `host:port` for every waypoint, or `ns/name=host:port` for one. */
 export type AddressOverrides = ReadonlyMap<string, string>;
 export const ANY_WAYPOINT = '*';
 
-export async function loadAgentRoutes(paths: readonly string[], overrides: AddressOverrides, options: CompileOptions = {}): Promise<AgentRoutes> {
+export async function loadAgentRoutes(paths: readonly string[], overrides: AddressOverrides, options: CompileOptions = {}): Promise<AgentRoutesResult> {
   const loaded = await loadConfig([...paths]);
-  if (hasErrors(loaded.diagnostics)) throw new Error(`the config has errors:\n${loaded.diagnostics.filter((d) => d.level === 'error').map(formatDiagnostic).join('\n')}`);
-  const gateways = loaded.resources.filter(isWaypoint);
+  if (hasErrors(loaded.diagnostics)) return { diagnostics: loaded.diagnostics };
+  const diagnostics = [...loaded.diagnostics];
   const bound: { target: WaypointTarget; snap: Snapshot }[] = [];
   const missing: string[] = [];
-  for (const g of gateways) {
+  for (const g of loaded.resources.filter(isWaypoint)) {
     const key = `${g.metadata.namespace}/${g.metadata.name}`;
     const address = overrides.get(key) ?? overrides.get(ANY_WAYPOINT) ?? statusAddress(g.status);
     if (!address) {
@@ -46,11 +54,19 @@ export async function loadAgentRoutes(paths: readonly string[], overrides: Addre
       continue;
     }
     const r = compile(loaded.resources, { ...options, waypoint: key, outboundTrafficPolicy: 'REGISTRY_ONLY' });
-    if (!r.snapshot) throw new Error(`the config has errors:\n${r.diagnostics.filter((d) => d.level === 'error').map(formatDiagnostic).join('\n')}`);
-    bound.push({ target: { key, address, namespace: g.metadata.namespace, name: g.metadata.name }, snap: r.snapshot });
+    // One bad resource fails every waypoint's compile the same way: report it once.
+    for (const d of r.diagnostics) if (!diagnostics.some((x) => sameDiagnostic(x, d))) diagnostics.push(d);
+    if (r.snapshot) bound.push({ target: { key, address, namespace: g.metadata.namespace, name: g.metadata.name }, snap: r.snapshot });
   }
+  if (hasErrors(diagnostics)) return { diagnostics };
+  const version = [...bound.map((b) => `${b.target.key}=${b.target.address}@${b.snap.version}`), ...missing.map((k) => `${k}=`)].join(',');
+  return { diagnostics, routes: agentRoutes(bound, missing, version) };
+}
+
+function agentRoutes(bound: readonly { target: WaypointTarget; snap: Snapshot }[], missing: readonly string[], version: string): AgentRoutes {
   return {
     waypoints: bound.map((b) => b.target),
+    version,
     lookup(host, port) {
       for (const b of bound) {
         const plan = planRoute(b.snap, host, port, 'connect');
@@ -60,6 +76,10 @@ export async function loadAgentRoutes(paths: readonly string[], overrides: Addre
       return { kind: 'none', reason: `${host}:${port} is not bound to any waypoint this agent knows${why}` };
     },
   };
+}
+
+function sameDiagnostic(a: Diagnostic, b: Diagnostic): boolean {
+  return a.code === b.code && a.file === b.file && a.line === b.line && a.path === b.path && a.message === b.message;
 }
 
 function statusAddress(status: unknown): string | undefined {

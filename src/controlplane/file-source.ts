@@ -1,6 +1,7 @@
 // File mode: load the config paths, compile, swap. Watches the paths (directories recursively;
 // files through their parent so editors' rename-on-save and ConfigMap symlink swaps are seen),
-// debounces bursts, and keeps the last good snapshot when a reload fails.
+// debounces bursts, and keeps the last good snapshot when a reload fails. The watcher is exported on
+// its own (watchPaths) so the node agent reloads on the same events as the waypoint.
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
@@ -28,11 +29,10 @@ export class FileSource {
   #store: SnapshotStore;
   #paths: readonly string[];
   #options: CompileOptions;
-  #watchers: FSWatcher[] = [];
   #onResult: (r: ReloadResult) => void;
   #running = false;
   #again = false;
-  #debounced = debounce(() => void this.reload());
+  #watch: PathWatch | undefined;
 
   constructor(store: SnapshotStore, paths: readonly string[], options: CompileOptions, onResult: (r: ReloadResult) => void) {
     this.#store = store;
@@ -77,21 +77,38 @@ export class FileSource {
   }
 
   async watch(): Promise<void> {
-    for (const p of this.#paths) {
-      const isDir = (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
-      const dir = isDir ? p : dirname(p);
-      const name = basename(p);
-      const w = watch(dir, { recursive: isDir, persistent: false }, (_event, file) => {
-        if (isDir || !file || file === name || String(file).startsWith('..')) this.#debounced.trigger();
-      });
-      w.on('error', () => this.#debounced.trigger());
-      this.#watchers.push(w);
-    }
+    this.#watch = await watchPaths(this.#paths, () => void this.reload());
   }
 
   close(): void {
-    this.#debounced.cancel();
-    for (const w of this.#watchers) w.close();
-    this.#watchers = [];
+    this.#watch?.close();
+    this.#watch = undefined;
   }
+}
+
+export interface PathWatch {
+  close(): void;
+}
+
+/** Calls `onChange` once per debounced burst of changes under `paths` (files or directories). */
+export async function watchPaths(paths: readonly string[], onChange: () => void): Promise<PathWatch> {
+  const debounced = debounce(onChange);
+  const watchers: FSWatcher[] = [];
+  for (const p of paths.map((x) => resolve(x))) {
+    const isDir = (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
+    const dir = isDir ? p : dirname(p);
+    const name = basename(p);
+    const w = watch(dir, { recursive: isDir, persistent: false }, (_event, file) => {
+      if (isDir || !file || file === name || String(file).startsWith('..')) debounced.trigger();
+    });
+    w.on('error', () => debounced.trigger());
+    watchers.push(w);
+  }
+  return {
+    close() {
+      debounced.cancel();
+      for (const w of watchers) w.close();
+      watchers.length = 0;
+    },
+  };
 }
