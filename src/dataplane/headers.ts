@@ -1,18 +1,12 @@
 // Header handling between client and upstream: hop-by-hop removal (RFC 9110 §7.6.1), Host
 // rewrite for absolute-form targets, x-request-id generation as Envoy does it, and W3C Trace Context.
 import { util } from 'undici';
-import { randomHex, uuid4 } from './ids.ts';
+import { randomHex, rootTraceparent, uuid4 } from './ids.ts';
 
 const { headerNameToString } = util;
 
 // W3C Trace Context level 1 (version 00): all-zero trace or parent ids are invalid.
 const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
-
-/** A new sampled root traceparent, for requests that arrive without a (valid) one. */
-export function newTraceparent(): string {
-  const b = randomHex(24);
-  return `00-${b.slice(0, 32)}-${b.slice(32)}-01`;
-}
 
 // Connection-specific fields plus the proxy-only ones a forward proxy consumes.
 const HOP_BY_HOP = new Set([
@@ -99,7 +93,7 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
   if (!traceparent) {
     // W3C Trace Context: tracestate belongs to the traceparent it came with, so a new trace drops it.
     if (tracestateAt) for (let i = tracestateAt.length - 1; i >= 0; i--) headers.splice(tracestateAt[i]!, 2);
-    traceparent = newTraceparent();
+    traceparent = rootTraceparent();
     headers.push('traceparent', traceparent);
   }
   return { headers, requestId, traceparent, parentSpanId, userAgent, xForwardedFor: xff, chunked, contentLength };

@@ -21,7 +21,7 @@ import { planRoute, type Plan } from './plan.ts';
 import { applyHeaderEdits, authorize, hasAuthorization, noteVerdict, refuseDenied, replyDenied, withAuthorization } from './authorize.ts';
 import type { HeaderEdits } from '../policy/request.ts';
 import { normalizePath } from '../policy/normalize-path.ts';
-import { addr, finisher, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink } from './record.ts';
+import { addr, finisher, finishRecord, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink } from './record.ts';
 import { dialTcp, splice } from './tunnel.ts';
 import type { Endpoint, Upstreams } from './upstream.ts';
 
@@ -210,7 +210,7 @@ export class ProxyListener {
     const record = recordFromRequest(req, 'http', peer);
     this.#identify(record, peer);
     this.#inflight++;
-    const x = new Exchange(record, finisher(record, this.#deps.sink), this.#requestDone);
+    const x = new Exchange(record, this.#deps.sink, this.#requestDone);
     (res as ExchangeResponse)[kExchange] = x;
     res.on('close', onResponseClose);
     if (this.#draining) res.shouldKeepAlive = false;
@@ -283,7 +283,7 @@ export class ProxyListener {
   ): void {
     const onErr = (err: unknown) => fail(err instanceof DataplaneError ? err.code : 'dns_failure', errReason(err));
     const use = (ep: Endpoint) => {
-      record.upstreamHost = formatAuthority(ep.address, ep.port);
+      record.upstreamHost = ep.authority ?? formatAuthority(ep.address, ep.port);
       ok(ep);
     };
     try {
@@ -458,23 +458,25 @@ type ExchangeResponse = ServerResponse & { [kExchange]?: Exchange };
 class Exchange implements DownstreamClose {
   closed: { onDownstreamClose(): void } | undefined = undefined;
   readonly record: RequestRecord;
-  readonly finish: () => void;
+  readonly sink: RecordSink;
   readonly done: () => void;
 
-  constructor(record: RequestRecord, finish: () => void, done: () => void) {
+  constructor(record: RequestRecord, sink: RecordSink, done: () => void) {
     this.record = record;
-    this.finish = finish;
+    this.sink = sink;
     this.done = done;
   }
 }
 
 function onResponseClose(this: ServerResponse): void {
-  const x = (this as ExchangeResponse)[kExchange]!;
+  const x = (this as ExchangeResponse)[kExchange];
+  if (!x) return; // finished once already
+  (this as ExchangeResponse)[kExchange] = undefined;
   // The forwarder first, so the record is complete (DC, aborted upstream) before it is finished.
   x.closed?.onDownstreamClose();
   const r = x.record;
   if (!this.writableFinished && !r.responseFlags.startsWith('U')) markFailure(r, 'downstream_disconnect');
-  x.finish();
+  finishRecord(r, x.sink);
   x.done();
 }
 

@@ -86,8 +86,13 @@ export function finisher(r: RequestRecord, sink: RecordSink): () => void {
   return () => {
     if (done) return;
     done = true;
-    r.durationMs = Date.now() - r.startTime;
-    if (!r.responseCodeDetails && r.responseCode) r.responseCodeDetails = 'via_upstream';
-    sink(r);
+    finishRecord(r, sink);
   };
+}
+
+/** Completes the record (duration, default details) and hands it to telemetry. Call once. */
+export function finishRecord(r: RequestRecord, sink: RecordSink): void {
+  r.durationMs = Date.now() - r.startTime;
+  if (!r.responseCodeDetails && r.responseCode) r.responseCodeDetails = 'via_upstream';
+  sink(r);
 }

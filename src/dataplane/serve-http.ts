@@ -196,7 +196,7 @@ class UpstreamPick implements Upstream {
   }
 
   #use(e: Endpoint): Dispatcher {
-    this.#c.record.upstreamHost = formatAuthority(e.address, e.port);
+    this.#c.record.upstreamHost = e.authority ?? formatAuthority(e.address, e.port);
     return this.#c.upstreams.pool(this.#cluster?.name ?? 'PassthroughCluster', e);
   }
 

@@ -18,6 +18,7 @@ import { OutlierDetector, type Outcome } from './outlier.ts';
 import type { DnsCache } from './resolver.ts';
 import { DialPolicy, type AddressOrigin } from './ssrf.ts';
 import { tlsConnector } from './tls-origination.ts';
+import { formatAuthority } from './authority.ts';
 
 export type { PickContext } from './load-balancer.ts';
 export type { Outcome } from './outlier.ts';
@@ -31,6 +32,8 @@ export interface Endpoint {
   readonly hostKey?: string;
   /** SNI when the cluster originates TLS. */
   readonly sni?: string;
+  /** `address:port` (IPv6 bracketed), for upstream_host; precomputed on shared endpoints. */
+  readonly authority?: string;
 }
 
 export interface UpstreamOptions {
@@ -165,7 +168,7 @@ export class Upstreams {
     if (e === undefined || e.cluster !== cluster || e.sni !== sni) {
       if (slot.byAddress.size >= MAX_ADDRESSES) slot.byAddress.clear();
       // Frozen: one object serves many requests, so no caller may write to it.
-      e = Object.freeze({ address, port: ep.port, cluster, sni, hostKey });
+      e = Object.freeze({ address, port: ep.port, cluster, sni, hostKey, authority: formatAuthority(address, ep.port) });
       const tls = cluster.policy?.tls;
       const origin = poolOrigin(e, tls);
       POOL_KEYS.set(e, { origin, key: poolKey(e, origin, tls) });

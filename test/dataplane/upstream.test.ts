@@ -50,7 +50,7 @@ describe('Upstreams', () => {
     const { u } = upstreams();
     const c = cluster();
     const a = sync(u.pick(c, 'api.test', 80));
-    assert.deepEqual({ ...a }, { address: '93.184.216.34', port: 8080, cluster: c, sni: 'api.test', hostKey: '93.184.216.34:8080' });
+    assert.deepEqual({ ...a }, { address: '93.184.216.34', port: 8080, cluster: c, sni: 'api.test', hostKey: '93.184.216.34:8080', authority: '93.184.216.34:8080' });
     assert.equal(sync(u.pick(c, 'api.test', 80)), a);
     assert.ok(Object.isFrozen(a));
     const p = u.pool(c.name, a);
