@@ -69,7 +69,9 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const source = new FileSource(store, o.configPaths, o.compile, (r) => reportReload(log, metrics, r));
   const first = await source.reload();
   if (!first.ok) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
-  const accessLog = createAccessLog(o.accessLog);
+  const accessLog = createAccessLog(o.accessLog, 1, (err) => {
+    log.error({ err: err.message }, `access log: writing to stdout failed (${err.message}); access-log lines are now dropped and counted in egressway_access_log_dropped_total — check what reads this process's stdout, or run with --access-log off`);
+  });
   const upstreams = new Upstreams(new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs }), { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy), secretsDir: o.secretsDir });
   logBindings(log, undefined, store.current());
   store.onSwap((next, prev) => {
@@ -88,7 +90,10 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
     ownSpans: !!spans,
   };
   const proxy = new ProxyListener(proxyDeps);
-  metrics.bindHealth({ activeRequests: () => proxy.activeRequests, activeTunnels: () => proxy.activeTunnels, snapshotSwappedAt: () => store.swappedAt, poolStats: () => upstreams.poolStats() });
+  metrics.bindHealth({
+    activeRequests: () => proxy.activeRequests, activeTunnels: () => proxy.activeTunnels, snapshotSwappedAt: () => store.swappedAt,
+    poolStats: () => upstreams.poolStats(), accessLogDropped: () => accessLog.dropped,
+  });
   let draining = false;
   const deps: AdminDeps = { store, metrics, isDraining: () => draining };
   const summaryBody = () => ({ ...summary.snapshot(Date.now()), totals: { activeRequests: proxy.activeRequests, activeTunnels: proxy.activeTunnels } });
@@ -133,7 +138,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
       await Promise.all([proxy.drain(graceMs), hbone?.close(graceMs)]);
       await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
       metrics.close();
-      accessLog.flush();
+      await accessLog.close();
       await spans?.shutdown(2000);
     },
   };

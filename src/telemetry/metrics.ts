@@ -51,6 +51,8 @@ export interface HealthSources {
   readonly snapshotSwappedAt: () => number;
   /** Upstream connection pools per cluster (Upstreams.poolStats). */
   readonly poolStats?: () => readonly PoolStat[];
+  /** Access-log lines dropped because stdout fell behind or failed. */
+  readonly accessLogDropped?: () => number;
 }
 
 export interface PoolStat {
@@ -110,6 +112,13 @@ export class Metrics {
     // The histogram records whole timer periods; the lag is what exceeds the period.
     const lag = (ns: number) => Math.max(0, ns / 1e6 - resolutionMs) / 1000;
     new Gauge({ name: 'egressway_downstream_active_requests', help: 'HTTP requests in flight on the proxy listener', registers: r, collect() { this.set(src.activeRequests()); } });
+    const dropped = src.accessLogDropped;
+    if (dropped) {
+      new Counter({
+        name: 'egressway_access_log_dropped_total', help: 'Access-log lines dropped because stdout fell more than 16 MiB behind or failed', registers: r,
+        collect() { this.reset(); this.inc(dropped()); },
+      });
+    }
     new Gauge({ name: 'egressway_active_tunnels', help: 'CONNECT and Upgrade tunnels open on the proxy listener', registers: r, collect() { this.set(src.activeTunnels()); } });
     new Gauge({
       name: 'egressway_snapshot_age_seconds', help: 'Seconds since the serving config snapshot was swapped in', registers: r,
