@@ -107,6 +107,19 @@ function afterAuthn(snap: Snapshot, key: string | undefined, req: AuthzRequest, 
   return runCustom(snap, d, input, rt).then((c) => c.deny ?? finish(d, jwt, input, c.edits));
 }
 
+/**
+ * The rest of authorize() for a Decision the caller made itself: `egressway check`, whose
+ * --request-principal stands in for jwt_authn. TCP gets tcpVerdict(); HTTP asks the CUSTOM providers
+ * through `rt` (runCustom) and then applies RBAC, as afterAuthn() does with no token. Not on the hot
+ * path: always a Promise, so the listeners keep calling authorize().
+ */
+export async function authorizeDecided(snap: Snapshot, d: Decision, input: AuthzInput, rt: AuthzRuntime = defaultRuntime): Promise<Verdict> {
+  if (input.protocol === 'tcp') return tcpVerdict(snap, d);
+  if (d.customProviders.length === 0) return finish(d, NO_TOKEN, input);
+  const c = await runCustom(snap, d, input, rt);
+  return c.deny ?? finish(d, NO_TOKEN, input, c.edits);
+}
+
 async function runCustom(snap: Snapshot, d: Decision, input: AuthzInput, rt: AuthzRuntime): Promise<{ deny?: Verdict; edits: HeaderEdits[] }> {
   const edits: HeaderEdits[] = [];
   const check: ExtAuthzCheck = { method: input.method ?? 'GET', path: input.path ?? '/', host: input.host, headers: input.headers ?? {} };

@@ -20,11 +20,14 @@ export interface ExtAuthzCheck {
 export type ExtAuthzResult =
   | { readonly kind: 'allow'; readonly upstream: HeaderEdits }
   | { readonly kind: 'deny'; readonly status: number; readonly body: string; readonly headers: readonly (readonly [string, string])[] }
-  | { readonly kind: 'error'; readonly reason: string };
+  /** `code`: 'timeout', or the socket or undici error code (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, ...). */
+  | { readonly kind: 'error'; readonly reason: string; readonly code?: string };
 
 // Never copied into the check request or back to the client: connection-level or recomputed.
 const SKIP = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect', 'http2-settings']);
 const MAX_BODY = 64 * 1024;
+// undici's headers and body timers are set to the provider's timeout; its connect timeout (10 s) is not.
+const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 const matchesAny = (ms: readonly StringMatcher[], name: string) => ms.some((m) => matchString(m, name));
 
@@ -58,7 +61,10 @@ export async function checkExtAuthz(p: ExtAuthzHttpProvider, c: ExtAuthzCheck): 
     return { kind: 'deny', status: res.statusCode, body, headers: pick(res.headers, p.headersToDownstreamOnDeny, true) };
   } catch (err) {
     const e = err as Error & { code?: string };
-    return { kind: 'error', reason: `${p.name} (${host}:${p.port}): ${e.name === 'TimeoutError' ? `no answer within ${p.timeoutMs} ms` : e.code ?? e.message}` };
+    // The abort signal and undici's own timers race: either one is the provider's timeout.
+    const timedOut = e.name === 'TimeoutError' || TIMEOUTS.has(e.code ?? '');
+    const code = timedOut ? 'timeout' : e.code ?? 'error';
+    return { kind: 'error', code, reason: `${p.name} (${host}:${p.port}): ${timedOut ? `no answer within ${p.timeoutMs} ms` : e.code ?? e.message}` };
   }
 }
 

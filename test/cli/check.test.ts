@@ -65,6 +65,7 @@ describe('egressway check', () => {
     const r = await run(['--config', dir.path, 'http://nowhere.example.com/']);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /refused before authorization/);
+    assert.match(r.stdout, /details +route_not_found\{host_not_in_registry\}\nresponse +502, flags NR\n/);
     assert.equal((await run(['--config', dir.path, '--from', 'not-spiffe', 'http://api.example.com/'])).code, 2);
     assert.equal((await run(['--config', dir.path, 'ftp://x/'])).code, 2);
   });
