@@ -1,12 +1,10 @@
 // Header handling between client and upstream: hop-by-hop removal (RFC 9110 §7.6.1), Host
 // rewrite for absolute-form targets, x-request-id generation as Envoy does it, and W3C Trace Context.
 import { util } from 'undici';
+import { TRACEPARENT } from '../telemetry/trace-context.ts';
 import { randomHex, rootTraceparent, uuid4 } from './ids.ts';
 
 const { headerNameToString } = util;
-
-// W3C Trace Context level 1 (version 00): all-zero trace or parent ids are invalid.
-const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 // Connection-specific fields plus the proxy-only ones a forward proxy consumes.
 const HOP_BY_HOP = new Set([

@@ -21,7 +21,7 @@ import { planRoute, type Plan } from './plan.ts';
 import { applyHeaderEdits, authorize, hasAuthorization, noteVerdict, refuseDenied, replyDenied, withAuthorization } from './authorize.ts';
 import type { HeaderEdits } from '../policy/request.ts';
 import { normalizePath } from '../policy/normalize-path.ts';
-import { addr, finisher, finishRecord, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink } from './record.ts';
+import { addr, finisher, finishRecord, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink, type TraceHeaders } from './record.ts';
 import { dialTcp, splice } from './tunnel.ts';
 import type { Endpoint, Upstreams } from './upstream.ts';
 
@@ -62,6 +62,8 @@ export interface InboundTunnel {
   readonly userAgent?: string;
   /** Source workload name from baggage, for telemetry. */
   readonly sourceWorkload?: string;
+  /** The request's headers, for its trace context (traceparent, tracestate) when spans are exported. */
+  readonly traceHeaders?: TraceHeaders;
   readonly respond: TunnelResponder;
 }
 
@@ -207,7 +209,7 @@ export class ProxyListener {
     const snap = this.#deps.snapshots.current();
     const h2 = h2Tunnel(req, this.#h2Sessions);
     const peer = h2?.peer ?? this.#peer(req.socket);
-    const record = recordFromRequest(req, 'http', peer);
+    const record = recordFromRequest(req, 'http', peer, this.#deps.ownSpans);
     this.#identify(record, peer);
     this.#inflight++;
     const x = new Exchange(record, this.#deps.sink, this.#requestDone);
@@ -301,7 +303,7 @@ export class ProxyListener {
     const peer = this.#peer(socket);
     this.acceptTunnel({
       stream: socket, authority: req.url ?? '', identity: peer.identity, local: peer.local, remote: peer.remote,
-      protocol: `HTTP/${req.httpVersion}`, userAgent: req.headers['user-agent'], respond: http1Responder(socket),
+      protocol: `HTTP/${req.httpVersion}`, userAgent: req.headers['user-agent'], traceHeaders: req.headers, respond: http1Responder(socket),
     });
   }
 
@@ -311,6 +313,7 @@ export class ProxyListener {
     const record = newRecord({
       kind: 'tcp', method: 'CONNECT', path: '', protocol: t.protocol, authority: t.authority,
       userAgent: t.userAgent ?? '', requestId: '', local: t.local, remote: t.remote,
+      traced: this.#deps.ownSpans, traceHeaders: t.traceHeaders,
     });
     const peer: Peer = { identity: t.identity, local: t.local, remote: t.remote, remoteIp: hostOf(t.remote), sourceWorkload: t.sourceWorkload };
     this.#identify(record, peer);
@@ -382,7 +385,7 @@ export class ProxyListener {
   #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const snap = this.#deps.snapshots.current();
     const peer = this.#peer(socket);
-    const record = recordFromRequest(req, 'tcp', peer);
+    const record = recordFromRequest(req, 'tcp', peer, this.#deps.ownSpans);
     this.#identify(record, peer);
     socket.on('error', () => {});
     const finish = finisher(record, this.#deps.sink);

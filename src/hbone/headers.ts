@@ -1,6 +1,7 @@
 // The request headers ztunnel puts on an HBONE CONNECT (ztunnel src/proxy/outbound.rs
 // create_hbone_request), parsed without trusting their shape: `forwarded` (RFC 7239 for= and
-// host=), `baggage` (W3C, peer metadata for telemetry) and `traceparent` (W3C). PURE.
+// host=) and `baggage` (W3C, peer metadata for telemetry). PURE. `traceparent` is read where spans
+// are exported (telemetry/trace-context.ts).
 
 export interface Forwarded {
   /** for= as host:port (IPv6 bracketed), quotes removed. */
@@ -65,16 +66,4 @@ export function workloadFromBaggage(b: ReadonlyMap<string, string>): string | un
     if (v && v.length <= 253 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v)) return v;
   }
   return undefined;
-}
-
-export interface TraceParent {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly flags: string;
-}
-
-export function parseTraceparent(value: string | undefined): TraceParent | undefined {
-  const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(value?.trim() ?? '');
-  if (!m || /^0+$/.test(m[1]!) || /^0+$/.test(m[2]!)) return undefined;
-  return { traceId: m[1]!, spanId: m[2]!, flags: m[3]! };
 }

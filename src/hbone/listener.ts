@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { InboundTunnel } from '../dataplane/proxy-listener.ts';
 import type { TunnelResponder } from '../dataplane/local-reply.ts';
 import { identityFromSan, type Identity } from '../model/identity.ts';
-import { parseBaggage, parseForwarded, parseTraceparent, workloadFromBaggage } from './headers.ts';
+import { parseBaggage, parseForwarded, workloadFromBaggage } from './headers.ts';
 import { adaptStream } from './stream-adapter.ts';
 import { startKeepalive } from './keepalive.ts';
 import type { TlsMaterial } from './tls-files.ts';
@@ -146,11 +146,12 @@ export class HboneListener {
     if (!info.identity) return refuse(401, 'the client certificate has no spiffe://<trust-domain>/ns/<ns>/sa/<sa> URI SAN');
     const fwd = parseForwarded(header(h.forwarded));
     const baggage = parseBaggage(header(h.baggage));
-    parseTraceparent(header(h.traceparent)); // validated; connection tracing is not exported yet
     this.#opts.accept({
       stream: adaptStream(stream, info), authority, identity: info.identity, local: info.local,
       remote: fwd.for ?? info.remote, protocol: 'HTTP/2', userAgent: header(h['user-agent']),
       sourceWorkload: workloadFromBaggage(baggage), respond: h2Responder(stream),
+      // With span export on, a refused or spliced tunnel's span joins the agent's trace.
+      traceHeaders: h,
     });
   }
 }

@@ -2,11 +2,13 @@
 // tunnel, built from its RequestRecord when it ends. server.ts imports this module only when
 // --otlp-endpoint is set, so without it no SDK module is loaded and the sink pays nothing.
 //
-// The span id is not the SDK's: headers.ts already sent it upstream as the traceparent parent-id,
-// so the upstream's spans hang under ours. A preset IdGenerator hands the SDK those ids;
-// startSpan() reads them synchronously, once per span.
+// The ids are not the SDK's: a forwarded request's span id already went upstream as the traceparent
+// parent-id, and a span continues the client's trace whether or not the request was forwarded
+// (trace-context.ts). A preset IdGenerator hands the SDK those ids; startSpan() reads them
+// synchronously, once per span. Times are the record's, sub-millisecond (spanTimes).
 import { randomBytes } from 'node:crypto';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes } from '@opentelemetry/api';
+import { performance } from 'node:perf_hooks';
+import { createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type IdGenerator, type SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -14,6 +16,7 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_NAMESPACE, ATTR_SERVICE_VERSION } from 
 import type { Logger } from './logger.ts';
 import type { RequestRecord } from './record.ts';
 import { spanAttributes, spanFailed, spanName } from './span-attributes.ts';
+import { spanIds, spanTimes } from './trace-context.ts';
 
 export interface OtlpOptions {
   /** Collector base URL (`http://127.0.0.1:4318`); `/v1/traces` is appended unless the path names one. */
@@ -62,16 +65,21 @@ export function startOtlpExport(o: OtlpOptions): SpanExport {
   });
   const tracer = provider.getTracer('egressway', o.serviceVersion);
   const exportSpan = (r: RequestRecord) => {
-    const t = traceIds(r);
+    const t = spanIds(r, freshHex);
     if (!t.sampled) return; // the client's trace is not sampled: ParentBased, as Envoy's OTel tracer does
     ids.traceId = t.traceId;
     ids.spanId = t.spanId;
+    // The span inherits the remote parent's tracestate, as Envoy's does.
     const parent = t.parentSpanId
-      ? trace.setSpanContext(ROOT_CONTEXT, { traceId: t.traceId, spanId: t.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true })
+      ? trace.setSpanContext(ROOT_CONTEXT, {
+        traceId: t.traceId, spanId: t.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true,
+        traceState: t.tracestate ? createTraceState(t.tracestate) : undefined,
+      })
       : ROOT_CONTEXT;
-    const span = tracer.startSpan(spanName(r), { kind: SpanKind.SERVER, startTime: r.startTime, attributes: spanAttributes(r) as Attributes }, parent);
+    const time = spanTimes(r, performance.timeOrigin);
+    const span = tracer.startSpan(spanName(r), { kind: SpanKind.SERVER, startTime: time.start, attributes: spanAttributes(r) as Attributes }, parent);
     if (spanFailed(r)) span.setStatus({ code: SpanStatusCode.ERROR, message: r.responseCodeDetails || r.responseFlags });
-    span.end(r.startTime + r.durationMs);
+    span.end(time.end);
   };
   return {
     url,
@@ -92,16 +100,12 @@ export function startOtlpExport(o: OtlpOptions): SpanExport {
   };
 }
 
-interface TraceIds { traceId: string; spanId: string; parentSpanId: string; sampled: boolean }
-
-/** Ids from the traceparent sent upstream; requests that sent none (local replies, tunnels) start a trace. */
-function traceIds(r: RequestRecord): TraceIds {
-  const tp = r.traceparent;
-  if (tp) {
-    return { traceId: tp.slice(3, 35), spanId: tp.slice(36, 52), parentSpanId: r.parentSpanId ?? '', sampled: (parseInt(tp.slice(53, 55), 16) & 1) === 1 };
+/** Random ids for new spans and traces; an all-zero id is invalid (W3C), so it is redrawn. */
+function freshHex(bytes: number): string {
+  for (;;) {
+    const hex = randomBytes(bytes).toString('hex');
+    if (!/^0+$/.test(hex)) return hex;
   }
-  const b = randomBytes(24).toString('hex');
-  return { traceId: b.slice(0, 32), spanId: b.slice(32), parentSpanId: '', sampled: true };
 }
 
 /** The SDK reports export failures only to its diag logger: say it in ours, at most once a minute. */

@@ -52,8 +52,24 @@ export interface RequestRecord {
    */
   traceparent?: string;
   parentSpanId?: string;
+  /** Set only with span export on, from the moment the request arrives (see TraceCapture). */
+  trace?: TraceCapture;
   /** The request is gRPC (content-type application/grpc*): request_protocol="grpc". */
   grpc?: boolean;
   /** The upstream's grpc-status, from response headers (trailers-only) or trailers; absent when none. */
   grpcStatus?: string;
+}
+
+/**
+ * What a span needs that metrics and the access log do not, captured only with span export on. The
+ * headers are copied as received and validated when the span is exported, so the request path
+ * parses nothing; the clock readings give the span sub-millisecond times.
+ */
+export interface TraceCapture {
+  /** The client's traceparent and tracestate, unvalidated ('' when absent; repeated fields comma-joined). */
+  readonly traceparent: string;
+  readonly tracestate: string;
+  /** performance.now() when the record was created, and when it was finished (NaN until then). */
+  readonly startMs: number;
+  endMs: number;
 }

@@ -1,13 +1,14 @@
 // OTLP span export (--otlp-endpoint) against a local OTLP/HTTP receiver that decodes the JSON it gets:
-// span name, ids that match the traceparent the upstream saw, status and attributes. Also: without
-// the flag no OpenTelemetry module is loaded at all.
+// span name, ids that match the traceparent the upstream saw, local replies joining the client's
+// trace, sub-millisecond times, status and attributes. Also: without the flag no OpenTelemetry
+// module is loaded at all.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { curl } from '../helpers/curl.ts';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess, loopbackEntry } from '../helpers/inprocess.ts';
+import { authorizationPolicy, serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess, loopbackEntry } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type EchoBody, type HttpUpstream } from '../helpers/upstream.ts';
 import { REPO_ROOT } from '../helpers/waypoint.ts';
 
@@ -18,7 +19,7 @@ const TP = `00-${CLIENT_TRACE}-${CLIENT_PARENT}-01`;
 interface OtlpValue { stringValue?: string; intValue?: number | string; boolValue?: boolean; doubleValue?: number }
 interface OtlpAttr { key: string; value: OtlpValue }
 interface OtlpSpan {
-  traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number;
+  traceId: string; spanId: string; parentSpanId?: string; traceState?: string; name: string; kind: number;
   startTimeUnixNano: string | number; endTimeUnixNano: string | number;
   attributes: OtlpAttr[]; status?: { code?: number; message?: string };
 }
@@ -28,8 +29,11 @@ export interface DecodedSpan {
   readonly traceId: string;
   readonly spanId: string;
   readonly parentSpanId: string;
+  readonly traceState: string;
   readonly name: string;
   readonly kind: number;
+  readonly startNs: bigint;
+  readonly endNs: bigint;
   readonly durationNs: bigint;
   readonly status: number;
   readonly attrs: Record<string, string | number | boolean>;
@@ -62,7 +66,8 @@ async function startReceiver(): Promise<{ url: string; spans: DecodedSpan[]; con
         for (const ss of rs.scopeSpans) {
           for (const s of ss.spans) {
             spans.push({
-              traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? '', name: s.name, kind: s.kind,
+              traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? '', traceState: s.traceState ?? '', name: s.name, kind: s.kind,
+              startNs: BigInt(s.startTimeUnixNano), endNs: BigInt(s.endTimeUnixNano),
               durationNs: BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano),
               status: s.status?.code ?? 0, attrs: flat(s.attributes), resource, scope: ss.scope.name,
             });
@@ -101,6 +106,8 @@ describe('OTLP span export', () => {
     up = await startHttpUpstream();
     wp = await startInProcess(WAYPOINT_YAML
       + loopbackEntry('api', up.port)
+      + loopbackEntry('guarded', up.port)
+      + authorizationPolicy('guarded-deny', 'guarded', 'action: DENY\nrules: [{to: [{operation: {paths: ["/admin*"]}}]}]\n')
       + serviceEntry('raw', `hosts: [raw.test]\nports: [{number: 9000, name: tcp, protocol: TCP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`),
     { otlpEndpoint: rx.url });
   });
@@ -183,13 +190,83 @@ describe('OTLP span export', () => {
     assert.equal(tunnel.attrs['url.path'], undefined);
   });
 
+  // Envoy's span for a request it answers itself is a child of the incoming context, like a forwarded one's.
+  test('local replies (502 NR, 403 RBAC, a refused CONNECT) join the client trace under its parent, with span ids of their own', async () => {
+    const cases = [
+      { trace: 'd1'.repeat(16), args: ['http://nowhere.test/x'], status: 502, flags: 'NR' },
+      { trace: 'd2'.repeat(16), args: ['http://guarded.test/admin/users'], status: 403, flags: '-' },
+      {
+        trace: 'd3'.repeat(16), status: 502, flags: 'NR',
+        args: ['-p', '--proxy-header', `traceparent: 00-${'d3'.repeat(16)}-${CLIENT_PARENT}-01`, '--proxy-header', 'tracestate: congo=t61rcWkgMzE', 'http://nowhere.test:9443/'],
+      },
+    ];
+    for (const c of cases) {
+      const r = await curl(['-x', wp.proxyUrl, '-H', `traceparent: 00-${c.trace}-${CLIENT_PARENT}-01`, '-H', 'tracestate: congo=t61rcWkgMzE', ...c.args]);
+      // curl -p reports the refused CONNECT's status as the proxy's and fails the transfer.
+      if (!c.args.includes('-p')) assert.equal(r.status, c.status, r.stderr);
+    }
+    for (const c of cases) {
+      const span = await waitFor(`the ${c.status} span`, () => rx.spans.find((s) => s.traceId === c.trace));
+      assert.equal(span.parentSpanId, CLIENT_PARENT);
+      assert.match(span.spanId, /^[0-9a-f]{16}$/);
+      assert.notEqual(span.spanId, CLIENT_PARENT);
+      assert.notEqual(span.spanId, '0'.repeat(16));
+      assert.equal(span.attrs['http.response.status_code'], c.status);
+      assert.equal(span.attrs['response_flags'], c.flags);
+      assert.equal(span.kind, 2);
+      assert.equal(span.traceState, 'congo=t61rcWkgMzE');
+    }
+    const denied = rx.spans.find((s) => s.traceId === 'd2'.repeat(16))!;
+    assert.equal(denied.attrs['response_code_details'], 'rbac_access_denied_matched_policy[ns[istio-egress]-policy[guarded-deny]-rule[0]]');
+    assert.equal(denied.status, 0, 'a 4xx is the client\'s error: status unset');
+    const connect = rx.spans.find((s) => s.traceId === 'd3'.repeat(16))!;
+    assert.equal(connect.attrs['http.request.method'], 'CONNECT');
+  });
+
+  test('local replies without or with an invalid traceparent start a new trace, tracestate dropped', async () => {
+    const invalid = [
+      [],
+      ['-H', `traceparent: 00-${'0'.repeat(32)}-${CLIENT_PARENT}-01`, '-H', 'tracestate: congo=stale'],
+      ['-H', `traceparent: 00-${'e'.repeat(32)}-${'0'.repeat(16)}-01`, '-H', 'tracestate: congo=stale'],
+      ['-H', `traceparent: 00-${'E'.repeat(32)}-${CLIENT_PARENT}-01`],
+    ];
+    for (const [i, extra] of invalid.entries()) {
+      const r = await curl(['-x', wp.proxyUrl, ...extra, `http://fresh-${i}.test/x`]);
+      assert.equal(r.status, 502, r.stderr);
+    }
+    for (const i of invalid.keys()) {
+      const host = `fresh-${i}.test`;
+      const span = await waitFor(`the ${host} span`, () => rx.spans.find((s) => s.attrs['server.address'] === host));
+      assert.equal(span.parentSpanId, '');
+      assert.match(span.traceId, /^[0-9a-f]{32}$/);
+      assert.ok(![CLIENT_TRACE, '0'.repeat(32), 'e'.repeat(32)].includes(span.traceId), span.traceId);
+      assert.equal(span.traceState, '');
+    }
+  });
+
+  test('span times are sub-millisecond and agree with the record\'s startTime and durationMs', async () => {
+    const trace = 'f'.repeat(32);
+    await curl(['-x', wp.proxyUrl, '-H', `traceparent: 00-${trace}-${CLIENT_PARENT}-01`, 'http://api.test/delay/15']);
+    const span = await waitFor('the timed span', () => rx.spans.find((s) => s.traceId === trace));
+    const record = wp.records.find((r) => r.path === '/delay/15')!;
+    assert.equal(span.startNs / 1_000_000n, BigInt(record.startTime), 'the span starts in the millisecond the access log says');
+    const durationMs = Number(span.durationNs) / 1e6;
+    assert.ok(Math.abs(durationMs - record.durationMs) <= 1, `span ${durationMs} ms vs record ${record.durationMs} ms`);
+    assert.ok(durationMs >= 15, `${durationMs} ms`);
+    // Whole milliseconds everywhere would mean Date.now() times: at least one span must show finer ones.
+    const fine = rx.spans.filter((s) => s.startNs % 1_000_000n !== 0n && s.endNs % 1_000_000n !== 0n && s.durationNs % 1_000_000n !== 0n);
+    assert.ok(fine.length > 0 && fine.includes(span), `no sub-millisecond span among ${rx.spans.length}`);
+  });
+
   test('an unsampled client trace is continued but not exported', async () => {
     const trace = 'b'.repeat(32);
     const r = await curl(['-x', wp.proxyUrl, '-H', `traceparent: 00-${trace}-${CLIENT_PARENT}-00`, 'http://api.test/unsampled']);
     const tp = parseTp(String((JSON.parse(r.stdout) as EchoBody).headers.traceparent));
     assert.equal(tp.traceId, trace);
     assert.equal(tp.flags, '00');
-    // A sampled request sent after it is exported; by then the unsampled one would have been too.
+    const nr = await curl(['-x', wp.proxyUrl, '-H', `traceparent: 00-${trace}-${CLIENT_PARENT}-00`, 'http://unsampled.test/']);
+    assert.equal(nr.status, 502);
+    // A sampled request sent after them is exported; by then the unsampled ones would have been too.
     await curl(['-x', wp.proxyUrl, '-H', `traceparent: 00-${'c'.repeat(32)}-${CLIENT_PARENT}-01`, 'http://api.test/after']);
     await waitFor('the later span', () => rx.spans.find((s) => s.traceId === 'c'.repeat(32)));
     assert.equal(rx.spans.filter((s) => s.traceId === trace).length, 0);
