@@ -25,7 +25,7 @@ type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 const COMMON: OptionSpec = {
   duration: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' },
   connections: { type: 'string', default: '50' }, rate: { type: 'string', default: '1000' },
-  'access-log': { type: 'string', default: 'json' }, 'egressway-root': { type: 'string', default: REPO },
+  'access-log': { type: 'string', default: 'off' }, 'egressway-root': { type: 'string', default: REPO },
 };
 
 export function intOption(name: string, s: string, min: number): number {

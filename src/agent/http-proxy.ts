@@ -29,7 +29,9 @@ export class AgentHttpProxy {
     this.#deps = deps;
     this.#noProxy = noProxy;
     this.#pools = new HboneHttpPools(deps, pool);
-    this.#server = createServer({ requestTimeout: 0 }, (req, res) => void this.#onRequest(req, res));
+    // Same keep-alive as the waypoint's proxy listener (65 s). With Node's 5 s default, a client that
+    // reuses an idle connection just as the agent closes it sees a reset; 65 s makes that rare.
+    this.#server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => void this.#onRequest(req, res));
     this.#server.on('connect', (req, socket: Socket, head) => void this.#onConnect(req, socket, head));
     this.#server.on('clientError', (_e, socket: Duplex) => socket.destroy());
   }
