@@ -28,9 +28,12 @@ function str(v: string): string {
   return v === '' ? 'null' : JSON.stringify(v);
 }
 
-// Values that repeat from request to request (route, cluster, peer addresses on a kept-alive
-// connection, user agent...) are encoded once: a Map hit costs less than escaping again. Bounded:
-// long values are not kept, and the whole cache is dropped when it fills.
+// Values that repeat as the same string object (route and cluster names from the snapshot, details
+// constants, peer addresses of a kept-alive connection, the endpoint's address) are encoded once: a
+// Map hit on a string whose hash V8 already holds costs less than escaping again. Values read fresh
+// from each request (path, Host, user agent, request id) are escaped directly: hashing a new string
+// for the lookup costs as much as escaping it. Bounded: long values are not kept, and the whole
+// cache is dropped when it fills.
 const ENCODED = new Map<string, string>();
 const ENCODED_MAX = 4096;
 const ENCODED_MAX_LENGTH = 256;
@@ -58,8 +61,8 @@ export function jsonLine(r: RequestRecord): string {
     + `"response_flags":${repeated(r.responseFlags)},"response_code_details":${repeated(r.responseCodeDetails)},`
     + `"connection_termination_details":${repeated(r.connectionTerminationDetails)},"bytes_received":${r.bytesReceived},`
     + `"bytes_sent":${r.bytesSent},"duration":${r.durationMs},"upstream_service_time":${ust},`
-    + `"x_forwarded_for":${str(r.xForwardedFor)},"user_agent":${repeated(r.userAgent)},"request_id":${str(r.requestId)},`
-    + `"authority":${repeated(r.authority)},"upstream_host":${repeated(r.upstreamHost)},"upstream_cluster":${repeated(r.upstreamCluster)},`
+    + `"x_forwarded_for":${str(r.xForwardedFor)},"user_agent":${str(r.userAgent)},"request_id":${str(r.requestId)},`
+    + `"authority":${str(r.authority)},"upstream_host":${repeated(r.upstreamHost)},"upstream_cluster":${repeated(r.upstreamCluster)},`
     + `"upstream_local_address":${repeated(r.upstreamLocalAddress)},"downstream_local_address":${repeated(r.downstreamLocalAddress)},`
     + `"downstream_remote_address":${repeated(r.downstreamRemoteAddress)},"requested_server_name":${repeated(r.requestedServerName)},`
     + `"upstream_transport_failure_reason":${str(r.upstreamTransportFailureReason)}`;
