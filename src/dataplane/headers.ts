@@ -112,16 +112,19 @@ export interface ResponseHead {
  * Response headers for writeHead, from undici's raw pairs in one pass: names lower-cased (undici's
  * own interned lookup for known names), values read as latin1 so every byte goes back out as it came
  * (Node writes header strings as latin1), hop-by-hop and Connection-listed fields dropped,
- * pseudo-headers skipped. Facts the proxy acts on land in `head`.
+ * pseudo-headers skipped. Facts the proxy acts on land in `head`. `utf8`: the pairs came from
+ * undici's HTTP/2 client, which encodes Node's (one byte per octet) strings as UTF-8; decoding them
+ * as UTF-8 gives the octets back.
  */
-export function forwardResponseHead(raw: RawHeaders, head: ResponseHead): string[] {
+export function forwardResponseHead(raw: RawHeaders, head: ResponseHead, utf8 = false): string[] {
+  const enc = utf8 ? 'utf8' : 'latin1';
   const out: string[] = [];
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = headerNameToString(raw[i]!);
     if (name.charCodeAt(0) === 58) continue; // :status and other HTTP/2 pseudo-headers
     const v = raw[i + 1]!;
-    const value = typeof v === 'string' ? v : v.toString('latin1');
+    const value = typeof v === 'string' ? v : v.toString(enc);
     if (HOP_BY_HOP.has(name)) {
       if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
       continue;

@@ -63,8 +63,13 @@ export interface DownstreamClose {
   closed: { onDownstreamClose(): void } | undefined;
 }
 
-/** Aborts a try that lost to a retry, a timeout or the client: its late callbacks are ignored. */
-class Superseded extends Error {}
+/**
+ * Aborts a try that lost to a retry, a timeout or the client: its late callbacks are ignored. Its
+ * code tells outlier detection (observe-dispatch.ts) that it says nothing about the upstream.
+ */
+class Superseded extends Error {
+  readonly code = 'superseded';
+}
 
 const noop = () => {};
 
@@ -88,7 +93,10 @@ class Forward {
   constructor(f: ForwardRequest) {
     this.f = f;
     if (f.timeoutMs) this.routeTimer = setTimeout(routeTimeout, f.timeoutMs, this);
-    if (f.downstream) f.downstream.closed = this;
+    // The client may be gone already (it left during a fault delay or a body read): its close was
+    // recorded, so there is nothing to send.
+    if (f.res.destroyed) this.finished = true;
+    else if (f.downstream) f.downstream.closed = this;
     else f.res.once('close', () => this.onDownstreamClose());
   }
 
@@ -130,9 +138,19 @@ class Forward {
     return !this.committed && !this.finished && this.tries < f.retry.attempts && replayable;
   }
 
+  /** A retry slot (its release function) when one more try may go now; undefined: do not retry. */
+  retrySlot(retriable: boolean): (() => void) | undefined {
+    if (!retriable || !this.canRetry()) return undefined;
+    return this.f.retryBudget ? this.f.retryBudget.retrySlot() : noop;
+  }
+
   retryOr(code: FailureCode, reason: string, retriable: boolean): void {
-    const release = retriable && this.canRetry() ? (this.f.retryBudget ? this.f.retryBudget.retrySlot() : noop) : undefined;
+    const release = this.retrySlot(retriable);
     if (!release) return this.end(code, reason);
+    this.retryWith(release);
+  }
+
+  retryWith(release: () => void): void {
     (this.releases ??= []).push(release);
     if (this.perTry) clearTimeout(this.perTry);
     this.retryTimer = setTimeout(attemptAgain, backoffMs(this.f.retry, this.tries), this);
@@ -205,33 +223,46 @@ class ForwardTry implements ResponseHead {
   }
 
   onConnect(abort: (reason: Error) => void): void {
+    // A try that lost while it waited for a connection: throwing makes undici fail just this request.
+    // Calling abort() would destroy the pooled socket and the request body, which a later try may
+    // be sending (the client's own stream).
+    if (this.stale()) throw new Superseded();
     this.#abort = abort;
     this.fw.current = this;
-    if (this.stale()) abort(new Superseded());
   }
 
   onHeaders(status: number, raw: RawHeaders, resume: () => void, statusText?: string): boolean {
     if (this.stale() || status < 200) return true;
     const fw = this.fw;
     const f = fw.f;
-    const { req, res, record } = f;
+    const { res, record } = f;
     this.#resume = resume;
-    const out = forwardResponseHead(raw, this);
-    if (fw.canRetry() && retriableResponse(f.retry, status, this)) {
-      this.cancel(new Superseded());
-      fw.retryOr('upstream_closed_before_headers', `retrying on ${status}`, true);
-      return true;
+    // undici gives HTTP/2 heads no reason phrase, and their values as UTF-8 bytes of Node's strings.
+    const out = forwardResponseHead(raw, this, statusText === '');
+    if (retriableResponse(f.retry, status, this)) {
+      // With the DestinationRule's maxRetries spent, Envoy forwards the response it has.
+      const release = fw.retrySlot(true);
+      if (release) {
+        this.cancel(new Superseded());
+        fw.retryWith(release);
+        return true;
+      }
     }
     if (fw.perTry) clearTimeout(fw.perTry);
-    fw.committed = true;
     record.upstreamServiceTimeMs = Date.now() - fw.started;
-    record.responseCode = status;
-    if (this.grpcStatus !== undefined) record.grpcStatus = this.grpcStatus;
     if (f.closeAfter) res.shouldKeepAlive = false;
     const headers = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders) : out;
-    // HTTP/2 has no reason phrase (Node warns if one is passed); HTTP/1.1 keeps the upstream's.
-    if (req.httpVersionMajor === 2 || !statusText) res.writeHead(status, headers);
-    else res.writeHead(status, statusText, headers);
+    // The standard reason phrase, as Envoy sends: the upstream's may hold what Node cannot write.
+    try {
+      res.writeHead(status, headers);
+    } catch (err) {
+      // A header Node refuses to send (invalid characters): nothing went out, so answer locally.
+      fw.end('upstream_protocol_error', `response head cannot be forwarded: ${errReason(err)}`);
+      return true;
+    }
+    fw.committed = true;
+    record.responseCode = status;
+    if (this.grpcStatus !== undefined) record.grpcStatus = this.grpcStatus;
     return true;
   }
 

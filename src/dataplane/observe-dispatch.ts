@@ -17,7 +17,7 @@ const METHODS = [
   'onConnect', 'onError', 'onUpgrade', 'onResponseStarted', 'onHeaders', 'onData', 'onComplete', 'onBodySent', 'onRequestSent',
 ];
 // Errors that say nothing about the upstream's health.
-const NOT_UPSTREAM = new Set(['downstream_disconnect', 'UND_ERR_ABORTED', 'ABORT_ERR', 'upstream_overflow']);
+const NOT_UPSTREAM = new Set(['downstream_disconnect', 'UND_ERR_ABORTED', 'ABORT_ERR', 'upstream_overflow', 'superseded']);
 
 /**
  * Forwards every handler callback (new and legacy undici styles) unchanged, reporting the response

@@ -252,7 +252,7 @@ export class ProxyListener {
   #forwardAllowed(snap: Snapshot, req: IncomingMessage, res: ServerResponse, x: Exchange, peer: Peer, plan: Plan & { kind: 'forward' | 'passthrough' }, target: Target, path: string, edits?: HeaderEdits): void {
     serveHttp({
       snap, req, res, record: x.record, plan, authority: target.authority, host: target.host, path,
-      upstreams: this.#deps.upstreams, draining: this.#draining, edits, sourceIp: peer.remoteIp,
+      upstreams: this.#deps.upstreams, draining: this.#draining, edits, sourceIp: unmapped(peer.remoteIp),
       ownSpan: this.#deps.ownSpans, downstream: x,
     });
   }
@@ -525,6 +525,11 @@ interface H2Tunnel {
 function h2Tunnel(req: IncomingMessage, sessions: WeakMap<object, H2Tunnel>): H2Tunnel | undefined {
   const session = (req as unknown as { stream?: { session?: object } }).stream?.session;
   return session ? sessions.get(session) : undefined;
+}
+
+/** An IPv4-mapped IPv6 address as plain IPv4, so source-IP hashing sees one address per client. */
+function unmapped(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
 function hostOf(address: string): string {

@@ -111,6 +111,7 @@ class BatchedLines {
   #lines: string[] = [];
   #chars = 0;
   #failed = false;
+  #closed = false;
   dropped = 0;
 
   constructor(fd: number, onError: (err: Error) => void) {
@@ -125,7 +126,8 @@ class BatchedLines {
   }
 
   write(line: string): void {
-    if (this.#failed || this.#chars + this.#stream.writableLength > MAX_BACKLOG_CHARS) {
+    // After close() (shutdown) a late record has nowhere to go; count it rather than write after end.
+    if (this.#failed || this.#closed || this.#chars + this.#stream.writableLength > MAX_BACKLOG_CHARS) {
       this.dropped++;
       return;
     }
@@ -146,6 +148,7 @@ class BatchedLines {
   close(timeoutMs = 2000): Promise<void> {
     clearInterval(this.#timer);
     this.flush();
+    this.#closed = true;
     if (this.#failed) return Promise.resolve();
     return new Promise((resolve) => {
       const t = setTimeout(resolve, timeoutMs);
