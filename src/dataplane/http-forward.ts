@@ -12,7 +12,7 @@
 // adapter for the newer handler shape runs them through the HTTP/1.1 raw-array parser and loses
 // them, and with them gRPC's grpc-status.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HeaderOps, RetryPolicy } from '../model/route.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
@@ -127,6 +127,7 @@ class Forward {
       res.destroy();
       return;
     }
+    req.unpipe(); // from an aborted try's body view
     req.resume(); // discard any unread request body so the connection can be reused
     localReply(res, record, code, reason, this.f.closeAfter);
     if (this.tries > 0 && code !== 'upstream_timeout') record.responseFlags += ',URX';
@@ -307,7 +308,12 @@ export function errReason(err: unknown): string {
   return e.message || e.code || String(err);
 }
 
-// A chunked body is counted as it passes; a Content-Length body by its declared length once read.
+/**
+ * What undici sends as the request body. A streamed body goes through a per-try view that counts
+ * bytes as they pass: undici destroys the body stream of a request it aborts (a timeout, a try that
+ * lost), and that must not be the client's own request, which the local reply (504 UT...) still
+ * needs. Destroying the view only unpipes the client's request.
+ */
 function requestBody(f: ForwardRequest): Dispatcher.DispatchOptions['body'] {
   const { req, record, body } = f;
   if (body.kind === 'none') return null;
@@ -315,14 +321,13 @@ function requestBody(f: ForwardRequest): Dispatcher.DispatchOptions['body'] {
     record.bytesReceived = body.data.length;
     return body.data;
   }
-  if (body.chunked) {
-    return Readable.from((async function* count() {
-      for await (const chunk of req) {
-        record.bytesReceived += (chunk as Buffer).length;
-        yield chunk as Buffer;
-      }
-    })(), { objectMode: false });
-  }
-  req.once('end', () => { record.bytesReceived = body.contentLength ?? 0; });
-  return req;
+  const view = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      record.bytesReceived += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  view.on('error', noop); // undici reports the failure through the handler; the view is just dropped
+  req.pipe(view);
+  return view;
 }

@@ -25,6 +25,9 @@ spec:
   - match: [{uri: {prefix: /busy}}]
     retries: {attempts: 3, retryOn: 5xx}
     route: [{destination: {host: api.test}}]
+  - match: [{uri: {prefix: /upload}}]
+    timeout: 300ms
+    route: [{destination: {host: api.test}}]
   - match: [{uri: {prefix: /slow}}]
     fault: {delay: {fixedDelay: 400ms, percentage: {value: 100}}}
     route: [{destination: {host: api.test}}]
@@ -40,6 +43,7 @@ spec:
 before(async () => {
   http = createHttpServer((req, res) => {
     hits++;
+    if (req.url?.startsWith('/upload')) return void req.pause(); // reads nothing, answers nothing
     if (req.url?.startsWith('/busy')) return void res.writeHead(503, { 'content-type': 'text/plain' }).end('busy upstream\n');
     res.end('ok\n');
   });
@@ -91,4 +95,27 @@ test('a client that leaves during a fault delay never reaches the upstream', asy
   assert.equal(rec.responseFlags, 'DC');
   await sleep(600); // past the 400 ms delay
   assert.equal(hits, before, 'no request was sent for a client that had gone');
+});
+
+test('a route timeout during a streamed (chunked) upload answers 504 UT; the client is not reset', async () => {
+  const [host, port] = wp.proxyUrl.slice(7).split(':');
+  const s = connect(Number(port), host!);
+  await new Promise<void>((r) => s.once('connect', r));
+  let got = '';
+  s.on('data', (c: Buffer) => { got += c.toString('latin1'); });
+  const closed = new Promise<string>((resolve) => {
+    s.once('close', () => resolve('close'));
+    s.once('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? e.message));
+  });
+  // Chunked: the body streams through a view that undici may destroy; the client's request must not go with it.
+  s.write('POST http://api.test/upload HTTP/1.1\r\nhost: api.test\r\ntransfer-encoding: chunked\r\n\r\n');
+  s.write(`100000\r\n${'x'.repeat(0x100000)}\r\n`); // one 1 MiB chunk, then nothing: the upstream is not reading anyway
+  await Promise.race([
+    (async () => { while (!/\r\n\r\n/.test(got)) await sleep(20); })(),
+    sleep(3000),
+  ]);
+  assert.match(got, /^HTTP\/1\.1 504 /, `expected a 504, got ${JSON.stringify(got.slice(0, 80))} (${await Promise.race([closed, sleep(10).then(() => 'open')])})`);
+  const rec = await wp.nextRecord((x) => x.path.endsWith('/upload'));
+  assert.equal(rec.responseFlags, 'UT');
+  s.destroy();
 });
