@@ -4,7 +4,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { newRecord } from '../../src/dataplane/record.ts';
-import { createAccessLog, jsonLine, textLine } from '../../src/telemetry/access-log.ts';
+import { createAccessLog, isoTime, jsonLine, textLine } from '../../src/telemetry/access-log.ts';
 import type { RequestRecord } from '../../src/telemetry/record.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
@@ -91,4 +91,10 @@ test('a destination that fails is reported once, and later lines are dropped and
   } finally {
     await dir.close();
   }
+});
+
+test('start times match toISOString across milliseconds, second and day boundaries', () => {
+  const base = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
+  for (let ms = base - 5; ms < base + 2100; ms += 3) assert.equal(isoTime(ms), new Date(ms).toISOString());
+  for (const ms of [0, 999, 1000, 86_399_999, base, base - 1]) assert.equal(isoTime(ms), new Date(ms).toISOString());
 });
