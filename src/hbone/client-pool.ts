@@ -2,7 +2,8 @@
 // waypoint address) as ztunnel pools them, with many CONNECT streams each. A connection whose
 // streams reach the peer's max_concurrent_streams gets a sibling. On a certificate rotation the
 // pooled connections are closed gracefully (GOAWAY: open tunnels finish, new ones use a new one).
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
+import { randomHex } from '../dataplane/ids.ts';
 import { connect as h2connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { identityFromSan } from '../model/identity.ts';
@@ -208,6 +209,3 @@ function splitHostPort(a: string): { host: string; port: number } {
 
 function noop(): void {}
 
-function randomHex(bytes: number): string {
-  return randomBytes(bytes).toString('hex');
-}
