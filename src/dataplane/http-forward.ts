@@ -328,6 +328,7 @@ function requestBody(f: ForwardRequest): Dispatcher.DispatchOptions['body'] {
     },
   });
   view.on('error', noop); // undici reports the failure through the handler; the view is just dropped
+  req.unpipe(); // an earlier try's view (undici does not destroy a queued request's body): one reader
   req.pipe(view);
   return view;
 }
