@@ -47,13 +47,19 @@ export interface Peer {
   readonly remoteIp: string;
 }
 
-/** How a request arrived: who sent it, and the CONNECT/HBONE authority when it came through a tunnel. */
+/**
+ * How a request arrived: who sent it, the CONNECT/HBONE authority when it came through a tunnel,
+ * and where the outcome goes. The listener's per-request object implements it (no closures per request).
+ */
 export interface Arrival {
   readonly req: IncomingMessage;
+  readonly res: { readonly destroyed: boolean };
   readonly peer: Peer;
   readonly tunnel: Authority | undefined;
   /** Node handed the socket over ('upgrade' event): a 101 can become a tunnel. */
   readonly upgradeEvent: boolean;
+  /** Called once; not at all when the client left while authorization waited on the network. */
+  onAdmission(a: Admission): void;
 }
 
 declare const admitted: unique symbol;
@@ -77,54 +83,52 @@ export type Admission =
   | { readonly refused: FailureCode; readonly reason: string; readonly details?: string; readonly close: boolean }
   | { readonly denied: Verdict; readonly close: boolean };
 
-/**
- * Runs the steps above and calls `done` once, synchronously unless authorization needs the network
- * (JWKS, ext-authz); then not at all when the client left meanwhile (`gone`).
- */
-export function admit(snap: Snapshot, a: Arrival, record: RequestRecord, gone: () => boolean, done: (x: Admission) => void): void {
+/** Runs the steps above; synchronous unless authorization needs the network (JWKS, ext-authz). */
+export function admit(snap: Snapshot, a: Arrival, record: RequestRecord): void {
   const req = a.req;
   const h = req.headers;
   // 1. Codec checks.
   const upgrade = h.upgrade === undefined ? undefined : upgradeOf(req);
   const close = upgrade !== undefined;
   const head = checkHead(req);
-  if (head) return done({ ...head, close });
-  if (upgrade !== undefined && a.upgradeEvent && (h['content-length'] ?? '0') !== '0' || (upgrade && h['transfer-encoding'] !== undefined)) {
-    return done({ refused: 'bad_request', reason: 'an Upgrade request cannot carry a body', close: true });
+  if (head) return a.onAdmission({ ...head, close });
+  // Node hands an upgrade's socket over right after the head: a body would be read as the new protocol.
+  if (a.upgradeEvent && ((h['content-length'] ?? '0') !== '0' || h['transfer-encoding'] !== undefined)) {
+    return a.onAdmission({ refused: 'bad_request', reason: 'an Upgrade request cannot carry a body', close: true });
   }
   // 2. Target.
   const target = requestTarget(req, a.tunnel);
-  if ('error' in target) return done({ refused: target.error, reason: target.reason, close });
+  if ('error' in target) return a.onAdmission({ refused: target.error, reason: target.reason, close });
   record.path = target.path;
   record.authority = target.host;
   // 3. Route.
   const plan = planRoute(snap, target.authority.host, target.authority.port, 'http');
   applyPlan(record, plan);
-  if (plan.kind === 'reject') return done({ refused: plan.code, reason: plan.message, close });
+  if (plan.kind === 'reject') return a.onAdmission({ refused: plan.code, reason: plan.message, close });
   if (a.tunnel) {
     const fronted = frontedHost(snap, a.tunnel, target.host);
-    if (fronted) return done({ refused: 'misdirected', reason: fronted, close });
+    if (fronted) return a.onAdmission({ refused: 'misdirected', reason: fronted, close });
   }
   // 4. Upgrade check (after routing, as Envoy's HCM does: no route is a 404 first).
   if (upgrade !== undefined && upgrade !== 'h2c' && !ENABLED_UPGRADES.has(upgrade)) {
-    return done({ refused: 'upgrade_failed', reason: `Upgrade: ${h.upgrade} is not enabled on this waypoint (only websocket is, as in Istio)`, close: true });
+    return a.onAdmission({ refused: 'upgrade_failed', reason: `Upgrade: ${h.upgrade} is not enabled on this waypoint (only websocket is, as in Istio)`, close: true });
   }
   // 5. Path normalisation (Istio's default BASE): the normalised path is what goes upstream.
   let path = target.path;
   if (path.includes('%') || path.includes('\\') || path.includes('/.')) {
     const n = normalizePath(path);
-    if (!n.ok) return done({ refused: 'bad_path', reason: n.reason, close });
+    if (!n.ok) return a.onAdmission({ refused: 'bad_path', reason: n.reason, close });
     path = n.path;
   }
   const tunnelable = upgrade !== undefined && upgrade !== 'h2c' && a.upgradeEvent ? upgrade : undefined;
-  const ok = (edits?: HeaderEdits) => done(admit1(plan, target, path, edits, tunnelable, close));
   // 6. Authorization. Hot path: with no policy on the destination there is nothing to build or wait for.
-  if (!hasAuthorization(snap, plan)) return ok();
+  if (!hasAuthorization(snap, plan)) return a.onAdmission(admit1(plan, target, path, undefined, tunnelable, close));
   const verdict = authorize(snap, plan, {
     protocol: 'http', sourceIp: a.peer.remoteIp, identity: a.peer.identity,
     host: target.host, port: target.authority.port, method: req.method, path, headers: h,
   });
-  withAuthorization(verdict, record, gone, (v) => done({ denied: v, close }), ok);
+  withAuthorization(verdict, record, () => req.destroyed || a.res.destroyed, (v) => a.onAdmission({ denied: v, close }),
+    (edits) => a.onAdmission(admit1(plan, target, path, edits, tunnelable, close)));
 }
 
 function admit1(plan: Forward | Passthrough, target: Target, path: string, edits: HeaderEdits | undefined, upgrade: string | undefined, close: boolean): Admitted {

@@ -13,7 +13,7 @@ import { identityFromSan, type Identity } from '../model/identity.ts';
 import { Duplex } from 'node:stream';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
-import { admit, applyPlan, HEAD_LIMITS, shouldUpgrade } from './admit.ts';
+import { admit, applyPlan, HEAD_LIMITS, shouldUpgrade, type Admission, type Arrival } from './admit.ts';
 import { formatAuthority, parseAuthority, type Authority } from './authority.ts';
 import { classifyUpstreamError, DataplaneError, type FailureCode } from './errors.ts';
 import { errReason, type DownstreamClose } from './http-forward.ts';
@@ -97,10 +97,14 @@ export class ProxyListener {
   #h2c: Http2Server;
   #pendingH2: { authority: Authority; peer: Peer } | undefined;
   #h2Sessions = new WeakMap<object, H2Tunnel>();
-  /** An HTTP request ended (its response closed). Bound once, shared by every Exchange. */
-  #requestDone = () => {
-    this.#inflight--;
-    this.#settle();
+  /** An HTTP request's outcome from admit(), and its end (response closed). Bound once, shared by every Exchange. */
+  #exchangeHooks: ExchangeHooks = {
+    admitted: (x, a) => this.#admitted(x, a),
+    finish: (r) => finishRecord(r, this.#deps.sink),
+    done: () => {
+      this.#inflight--;
+      this.#settle();
+    },
   };
   #connections = 0;
   /** Connections whose parser failed: their error reply is written (or waiting) already. */
@@ -226,42 +230,46 @@ export class ProxyListener {
   }
 
   /** Every HTTP request, whatever door it came through: admit (normalise, route, authorize), then serve. */
-  #serve(req: IncomingMessage, res: ServerResponse, record: RequestRecord, peer: Peer, tunnel: Authority | undefined, upgrade?: { socket: Duplex; head: Buffer }): void {
+  #serve(req: IncomingMessage, res: ServerResponse, record: RequestRecord, peer: Peer, tunnel: Authority | undefined, upgrade?: Upgrading): void {
     const snap = this.#deps.snapshots.current();
     this.#identify(record, peer);
     this.#inflight++;
-    const x = new Exchange(record, this.#deps.sink, this.#requestDone);
+    const x = new Exchange(req, res, record, peer, tunnel, upgrade, snap, this.#exchangeHooks);
     (res as ExchangeResponse)[kExchange] = x;
     res.on('close', onResponseClose);
     if (this.#draining) res.shouldKeepAlive = false;
-    const arrival = { req, peer, tunnel, upgradeEvent: upgrade !== undefined };
-    admit(snap, arrival, record, () => req.destroyed || res.destroyed, (a) => {
-      if ('refused' in a) {
-        req.resume();
-        return localReply(res, record, a.refused, a.reason, this.#draining || a.close, a.details);
-      }
-      if ('denied' in a) {
-        req.resume();
-        return replyDenied(res, record, a.denied, this.#draining || a.close);
-      }
-      serveHttp({
-        snap, req, res, record, admitted: a, upstreams: this.#deps.upstreams, draining: this.#draining,
-        sourceIp: unmapped(peer.remoteIp), ownSpan: this.#deps.ownSpans, downstream: x,
-        onUpgrade: upgrade && ((status, headers, up) => this.#upgraded(x, res, upgrade.socket, upgrade.head, status, headers, up)),
-      });
+    admit(snap, x, record);
+  }
+
+  /** admit()'s outcome: a local reply, a denial, or serveHttp. */
+  #admitted(x: Exchange, a: Admission): void {
+    const { req, res, record } = x;
+    if ('refused' in a) {
+      req.resume();
+      return localReply(res, record, a.refused, a.reason, this.#draining || a.close, a.details);
+    }
+    if ('denied' in a) {
+      req.resume();
+      return replyDenied(res, record, a.denied, this.#draining || a.close);
+    }
+    const upgrade = x.upgrade;
+    serveHttp({
+      snap: x.snap, req, res, record, admitted: a, upstreams: this.#deps.upstreams, draining: this.#draining,
+      sourceIp: unmapped(x.peer.remoteIp), ownSpan: this.#deps.ownSpans, downstream: x,
+      onUpgrade: upgrade && ((status, headers, up) => this.#upgraded(x, upgrade.socket, upgrade.head, status, headers, up)),
     });
   }
 
   /** The upstream answered 101: the request's record now lives as long as the tunnel. */
-  #upgraded(x: Exchange, res: ServerResponse, client: Duplex, head: Buffer, status: number, headers: readonly string[], up: Duplex): void {
-    const record = x.record;
+  #upgraded(x: Exchange, client: Duplex, head: Buffer, status: number, headers: readonly string[], up: Duplex): void {
+    const { record, res } = x;
     (res as ExchangeResponse)[kExchange] = undefined;
     res.detachSocket(client as Socket);
     if (client.destroyed) {
       up.destroy();
       markFailure(record, 'downstream_disconnect');
       finishRecord(record, this.#deps.sink);
-      return x.done();
+      return x.hooks.done();
     }
     record.responseCode = status;
     socketAddrs(record, up as Socket);
@@ -271,7 +279,7 @@ export class ProxyListener {
     // Bytes the client sent after its request head belong to the new protocol: the upstream's now.
     if (head.length) up.write(head);
     this.#splice(client, up as Socket, record, finisher(record, this.#deps.sink));
-    x.done();
+    x.hooks.done();
   }
 
   /** Picks an endpoint (sync when DNS is cached) and maps pick failures to their codes. */
@@ -420,21 +428,53 @@ export class ProxyListener {
 const kExchange = Symbol('egressway.exchange');
 type ExchangeResponse = ServerResponse & { [kExchange]?: Exchange };
 
-/**
- * One HTTP request on the listener, reachable from its response so that a single shared 'close'
- * listener serves every request (hot path: no closure per request). A forwarder that must hear of
- * the client leaving registers itself as `closed` (DownstreamClose) instead of adding a listener.
- */
-class Exchange implements DownstreamClose {
-  closed: { onDownstreamClose(): void } | undefined = undefined;
-  readonly record: RequestRecord;
-  readonly sink: RecordSink;
-  readonly done: () => void;
+interface ExchangeHooks {
+  admitted(x: Exchange, a: Admission): void;
+  /** Hands a finished record to telemetry. */
+  finish(r: RequestRecord): void;
+  done(): void;
+}
 
-  constructor(record: RequestRecord, sink: RecordSink, done: () => void) {
+/** The socket Node handed over for an enabled Upgrade, with the bytes it read past the head. */
+interface Upgrading {
+  readonly socket: Duplex;
+  readonly head: Buffer;
+}
+
+/**
+ * One HTTP request on the listener: admit()'s Arrival, and reachable from its response so that a
+ * single shared 'close' listener serves every request (hot path: no closure per request). A
+ * forwarder that must hear of the client leaving registers itself as `closed` (DownstreamClose)
+ * instead of adding a listener.
+ */
+class Exchange implements DownstreamClose, Arrival {
+  closed: { onDownstreamClose(): void } | undefined = undefined;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly record: RequestRecord;
+  readonly peer: Peer;
+  readonly tunnel: Authority | undefined;
+  readonly upgrade: Upgrading | undefined;
+  readonly snap: Snapshot;
+  readonly hooks: ExchangeHooks;
+
+  constructor(req: IncomingMessage, res: ServerResponse, record: RequestRecord, peer: Peer, tunnel: Authority | undefined, upgrade: Upgrading | undefined, snap: Snapshot, hooks: ExchangeHooks) {
+    this.req = req;
+    this.res = res;
     this.record = record;
-    this.sink = sink;
-    this.done = done;
+    this.peer = peer;
+    this.tunnel = tunnel;
+    this.upgrade = upgrade;
+    this.snap = snap;
+    this.hooks = hooks;
+  }
+
+  get upgradeEvent(): boolean {
+    return this.upgrade !== undefined;
+  }
+
+  onAdmission(a: Admission): void {
+    this.hooks.admitted(this, a);
   }
 }
 
@@ -446,8 +486,8 @@ function onResponseClose(this: ServerResponse): void {
   x.closed?.onDownstreamClose();
   const r = x.record;
   if (!this.writableFinished && !r.responseFlags.startsWith('U')) markFailure(r, 'downstream_disconnect');
-  finishRecord(r, x.sink);
-  x.done();
+  x.hooks.finish(r);
+  x.hooks.done();
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
