@@ -224,6 +224,12 @@ export class ProxyListener {
    */
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
+    // Node no longer tracks this socket: drain must find it, before and after a 101.
+    this.#tunnels.add(socket);
+    socket.once('close', () => {
+      this.#tunnels.delete(socket);
+      this.#settle();
+    });
     const peer = this.#peer(socket);
     const record = recordFromRequest(req, 'tcp', peer, this.#deps.ownSpans);
     this.#serve(req, upgradeResponse(req, socket), record, peer, this.#tunnelTargets.get(socket), { socket, head });
