@@ -116,7 +116,7 @@ endpoints: [{address: 127.0.0.1}]`);
 
       for (const path of ['/./admin', '/%61dmin', '/ws/../admin', '/admin/../admin/x', '/%2e/admin']) {
         test(`GET ${path} with Upgrade: websocket is denied like the same request without it`, async () => {
-          const plain = await send([get(path)], via);
+          const plain = await send([get(path, 'api.test', 'Connection: close\r\n')], via);
           const upg = await send([upgrade('websocket', path)], via);
           assert.equal(plain.statuses[0], 403, plain.text);
           assert.equal(upg.statuses[0], 403, upg.text);
@@ -189,7 +189,7 @@ endpoints: [{address: 127.0.0.1}]`);
     describe(`head limits${where}`, () => {
       test('limits: 101 header fields is 431; 100 pass', async () => {
         const fields = (n: number) => Array.from({ length: n }, (_, i) => `X-F${i}: v\r\n`).join('');
-        const ok = await send([get('/hundred', 'api.test', fields(99))], via);
+        const ok = await send([get('/hundred', 'api.test', `${fields(98)}Connection: close\r\n`)], via);
         assert.equal(ok.statuses[0], 200, ok.text);
         up.reset();
         const r = await send([get('/many', 'api.test', fields(100))], via);
@@ -199,7 +199,7 @@ endpoints: [{address: 127.0.0.1}]`);
 
       test('limits: 40 KiB of headers pass, 70 KiB is 431', async () => {
         const big = (kib: number) => `X-Big: ${'a'.repeat(kib * 1024)}\r\n`;
-        const ok = await send([get('/forty', 'api.test', big(40))], via);
+        const ok = await send([get('/forty', 'api.test', `${big(40)}Connection: close\r\n`)], via);
         assert.equal(ok.statuses[0], 200, ok.text);
         up.reset();
         const r = await send([get('/seventy', 'api.test', big(70))], via);
@@ -208,7 +208,7 @@ endpoints: [{address: 127.0.0.1}]`);
       });
 
       test('limits: a 20 KiB request-target is 414, 8 KiB passes', async () => {
-        const ok = await send([get(`/q?${'a'.repeat(8 * 1024)}`)], via);
+        const ok = await send([get(`/q?${'a'.repeat(8 * 1024)}`, 'api.test', 'Connection: close\r\n')], via);
         assert.equal(ok.statuses[0], 200, ok.text);
         up.reset();
         const r = await send([get(`/q?${'a'.repeat(20 * 1024)}`)], via);
@@ -234,13 +234,13 @@ endpoints: [{address: 127.0.0.1}]`);
     });
 
     test('the same host with another port, or upper case, is the same destination', async () => {
-      const r = await send([get('/ok', 'API.test:8080')], 'api.test:80');
+      const r = await send([get('/ok', 'API.test:8080', 'Connection: close\r\n')], 'api.test:80');
       assert.equal(r.statuses[0], 200, r.text);
       assert.equal(up.requests[0]?.headers.host, 'API.test:8080', 'Host goes upstream as the client sent it, as Istio does');
     });
 
     test('a tunnel to the service VIP accepts the service\'s own name (HBONE sends VIP:port) and refuses others', async () => {
-      const ok = await send([get('/vip', 'api.test')], `${VIP}:80`);
+      const ok = await send([get('/vip', 'api.test', 'Connection: close\r\n')], `${VIP}:80`);
       assert.equal(ok.statuses[0], 200, ok.text);
       assert.deepEqual(received(), ['GET /vip api.test']);
       up.reset();
@@ -250,7 +250,7 @@ endpoints: [{address: 127.0.0.1}]`);
     });
 
     test('authorization `hosts` cannot be dodged by a Host that differs from the tunnel\'s destination', async () => {
-      const direct = await send([get('/ok', 'secret.test')]);
+      const direct = await send([get('/ok', 'secret.test', 'Connection: close\r\n')]);
       assert.equal(direct.statuses[0], 403, direct.text);
       const fronted = await send([get('/ok', 'api.test')], 'secret.test:80');
       assert.notEqual(fronted.statuses[0], 200, fronted.text);

@@ -7,7 +7,7 @@ export interface RawResult {
   readonly text: string;
   /** Status codes of the HTTP/1.1 responses found at line starts, in order. */
   readonly statuses: number[];
-  /** The server closed the connection (as opposed to going quiet for `idleMs`). */
+  /** The server ended or closed the connection (as opposed to going quiet for `idleMs`). */
   readonly closed: boolean;
 }
 
@@ -52,10 +52,13 @@ export async function rawOnSocket(s: Socket, parts: readonly (string | Buffer)[]
       arm();
     });
     s.on('error', () => {});
-    s.once('close', () => {
+    // The server closing its side (FIN) is the end of its answer, whether or not it waits for ours.
+    const end = () => {
       closed = true;
       resolve();
-    });
+    };
+    s.once('end', end);
+    s.once('close', end);
   });
   for (let i = 0; i < parts.length; i++) {
     if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
