@@ -23,6 +23,8 @@ export interface MigrateOptions {
   /** `namespace/name` of the waypoint to create when the input has none. Default istio-egress/waypoint. */
   readonly waypoint?: string;
   readonly verify?: boolean;
+  /** meshConfig outboundTrafficPolicy.mode of the old mesh (Istio's default ALLOW_ANY), for --verify. */
+  readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** File name the output is checked under (diagnostics name it). */
   readonly outputName?: string;
 }
@@ -69,7 +71,7 @@ export function migrate(input: readonly Resource[], options: MigrateOptions = {}
     created: docs.map((d) => { const m = d.metadata as { namespace: string; name: string }; return `${d.kind} ${m.namespace}/${m.name}`; }),
     dropped, warnings,
     analysis: analyze(check, outputDiagnostics).filter((d) => d.level !== 'info'),
-    ...(options.verify ? { verify: verify(intents, check) } : {}),
+    ...(options.verify ? { verify: verify(sorted, check, { outbound: options.outboundTrafficPolicy, accounts }) } : {}),
   };
 }
 
