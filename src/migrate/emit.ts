@@ -18,6 +18,10 @@ export function emit(intents: readonly Intent[], wp: Waypoint, warnings: Finding
   const docs: Doc[] = [];
   if (!wp.existing) docs.push(waypointGateway(wp, intents.some((i) => i.namespace !== wp.namespace)));
   for (const intent of intents) {
+    if (intent.carryOnly) {
+      docs.push({ apiVersion: 'networking.istio.io/v1', kind: intent.carryOnly.kind, metadata: meta(intent.namespace, intent.name), spec: JSON.parse(JSON.stringify(intent.carryOnly.spec)) });
+      continue;
+    }
     docs.push(serviceEntry(intent, wp));
     const dr = destinationRule(intent);
     if (dr) docs.push(dr);

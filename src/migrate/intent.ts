@@ -39,6 +39,8 @@ export interface Intent {
   readonly route?: RoutePolicy;
   /** Pool / outlier / LB settings of the old external-host DestinationRule, carried verbatim. */
   readonly trafficPolicy?: Readonly<Record<string, unknown>>;
+  /** A resource copied as it is instead of a ServiceEntry (a DestinationRule no ServiceEntry covers). */
+  readonly carryOnly?: { readonly kind: 'DestinationRule'; readonly spec: unknown };
   /** Where the intent came from, for the report. */
   readonly from: string;
 }

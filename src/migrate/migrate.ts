@@ -41,7 +41,7 @@ export interface MigrateResult {
   readonly verify?: readonly VerifyRow[];
 }
 
-const MIGRATED_KINDS = new Set(['ServiceEntry', 'Gateway', 'VirtualService', 'DestinationRule', 'AuthorizationPolicy', 'ASMEgressTrafficPolicy']);
+const MIGRATED_KINDS = new Set(['ServiceEntry', 'Gateway', 'VirtualService', 'DestinationRule', 'AuthorizationPolicy', 'ASMEgressTrafficPolicy', 'HTTPRoute']);
 
 export function migrate(input: readonly Resource[], options: MigrateOptions = {}): MigrateResult {
   const accounts = options.serviceAccounts ?? new Map();
@@ -56,7 +56,10 @@ export function migrate(input: readonly Resource[], options: MigrateOptions = {}
   const dropped = [...sidecar.dropped, ...asm.dropped];
   const warnings = [...sidecar.warnings, ...asm.warnings];
   for (const r of sorted) {
-    if (!MIGRATED_KINDS.has(r.kind) || (r.kind === 'Gateway' && r.group !== 'networking.istio.io') || (r.kind === 'AuthorizationPolicy' && !r.spec)) continue;
+    if (r.kind === 'HTTPRoute' && !dropped.some((d) => d.what === ref(r))) {
+      warnings.push({ what: ref(r), why: 'not part of an egress-gateway pattern; copy it over by hand if it still applies (an HTTPRoute parented to a ServiceEntry works at the waypoint unchanged)' });
+    }
+    if (!MIGRATED_KINDS.has(r.kind) || r.kind === 'Gateway' || r.kind === 'HTTPRoute' || (r.kind === 'AuthorizationPolicy' && !r.spec)) continue;
     if (r.kind === 'AuthorizationPolicy' && !dropped.some((d) => d.what === ref(r)) && !warnings.some((w) => w.what === ref(r))) {
       warnings.push({ what: ref(r), why: 'not an egress-gateway policy; copy it over by hand if it still applies' });
     }
