@@ -10,7 +10,7 @@ import { formatReport } from '../migrate/report.ts';
 import { parseWaypointRef } from './args.ts';
 import { readMeshConfig } from './mesh-config.ts';
 
-interface MigrateFlags {
+export interface MigrateFlags {
   output?: string;
   namespace?: string;
   meshConfig?: string;
@@ -43,7 +43,7 @@ function accountArg(v: string, prev: Map<string, string>): Map<string, string> {
   return new Map([...prev, [`${m[1]}=${m[2]}`, `${m[3]}/${m[4]}`]]);
 }
 
-export async function runMigrate(paths: string[], f: MigrateFlags, out = process.stdout, err = process.stderr): Promise<number> {
+export async function runMigrate(paths: string[], f: MigrateFlags, out: Pick<NodeJS.WritableStream, 'write'> = process.stdout, err: Pick<NodeJS.WritableStream, 'write'> = process.stderr): Promise<number> {
   let outbound: 'ALLOW_ANY' | 'REGISTRY_ONLY' | undefined;
   if (f.meshConfig) {
     try {
