@@ -82,6 +82,7 @@ endpoints: [{address: 127.0.0.1}]`);
         assert.deepEqual(received(), ['GET /plain api.test']);
         assert.equal(up.requests[0]!.headers.upgrade, 'websocket');
         assertNothingSmuggled(r);
+        await up.closedAfter('GET /plain'); // the upstream connection is not reused after a refused upgrade
         const rec = await wp.nextRecord((x) => x.path === '/plain');
         assert.equal(rec.responseCode, 200);
       });

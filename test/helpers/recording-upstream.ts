@@ -25,6 +25,8 @@ export interface RecordingUpstream extends Closable {
   readonly requests: RecordedRequest[];
   /** Connections the recorder accepted. */
   connections(): number;
+  /** Resolves once the connection that carried `marker` is closed by the proxy (or rejects after `ms`). */
+  closedAfter(marker: string, ms?: number): Promise<void>;
   reset(): void;
 }
 
@@ -32,6 +34,7 @@ export async function startRecordingUpstream(): Promise<RecordingUpstream> {
   const requests: RecordedRequest[] = [];
   let chunks: Buffer[] = [];
   let connections = 0;
+  const conns: { text: string; closed: boolean; onClose: (() => void)[] }[] = [];
   const http = createHttpServer({ maxHeaderSize: 256 * 1024, shouldUpgradeCallback: (req) => (req.url ?? '').startsWith('/ws') }, (req, res) => {
     let body = '';
     req.setEncoding('latin1');
@@ -56,8 +59,18 @@ export async function startRecordingUpstream(): Promise<RecordingUpstream> {
 
   const front = createTcpServer((client) => {
     connections++;
+    const conn = { text: '', closed: false, onClose: [] as (() => void)[] };
+    conns.push(conn);
+    client.once('close', () => {
+      conn.closed = true;
+      for (const f of conn.onClose.splice(0)) f();
+    });
     const up = connect(httpPort, '127.0.0.1');
-    client.on('data', (c: Buffer) => chunks.push(c));
+    client.on('data', (c: Buffer) => {
+      chunks.push(c);
+      conn.text += c.toString('latin1');
+      if (!conns.includes(conn)) conns.push(conn); // a pooled connection that outlived a reset()
+    });
     client.on('error', () => up.destroy());
     up.on('error', () => client.destroy());
     client.pipe(up);
@@ -70,8 +83,21 @@ export async function startRecordingUpstream(): Promise<RecordingUpstream> {
     requests,
     bytes: () => Buffer.concat(chunks).toString('latin1'),
     connections: () => connections,
+    closedAfter(marker, ms = 2000) {
+      const conn = conns.find((c) => c.text.includes(marker));
+      if (!conn) return Promise.reject(new Error(`no upstream connection carried ${marker}`));
+      if (conn.closed) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`the upstream connection that carried ${marker} is still open after ${ms} ms`)), ms);
+        conn.onClose.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    },
     reset() {
       requests.length = 0;
+      conns.length = 0;
       chunks = [];
       connections = 0;
     },
