@@ -1,7 +1,8 @@
 // The one way in. Every HTTP request the proxy listener reads, whatever door it came through (plain
 // or absolute-form on 15001, inside a terminated CONNECT or HBONE tunnel, HTTP/2 inside a tunnel, an
 // Upgrade), is turned into an Admitted request here, in Envoy's order:
-//   1. codec checks: head limits (414, 431), one Host (RFC 9112 §3.2), h2c Upgrade stripped;
+//   1. codec checks: head limits (414, 431), one Host (RFC 9112 §3.2); an h2c Upgrade is served as
+//      HTTP/1.1, as Envoy's codec does (headers.ts drops Upgrade, Connection, HTTP2-Settings);
 //   2. target: the tunnel's CONNECT authority, else the absolute-form authority, else Host; inside a
 //      tunnel the Host must name the tunnel's destination (no domain fronting, 421);
 //   3. route: plan() on the target;

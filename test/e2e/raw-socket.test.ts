@@ -5,6 +5,7 @@
 // request must leave nothing there. Each case runs on the listener directly and, where the bytes
 // can be tunnelled, inside a CONNECT tunnel that the waypoint terminates (HTTP port).
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { authorizationPolicy, serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { connectTunnel, rawExchange, rawOnSocket, type RawOptions, type RawResult } from '../helpers/raw-client.ts';
@@ -218,6 +219,22 @@ endpoints: [{address: 127.0.0.1}]`);
       });
     });
   }
+
+  test('property: for any path spelling, an Upgrade header never changes the verdict', async () => {
+    const segment = fc.constantFrom('admin', 'Admin', '%61dmin', 'adm%69n', '.', '..', '%2e', '%2E%2e', 'x', 'ws', '', 'admin;x', 'admin%2F');
+    const path = fc.array(segment, { minLength: 1, maxLength: 4 }).map((segs) => `/${segs.join('/')}`);
+    await fc.assert(fc.asyncProperty(path, fc.constantFrom('websocket', 'WebSocket', 'h2c', 'foo'), async (p, token) => {
+      up.reset();
+      const plain = await send([get(p, 'api.test', 'Connection: close\r\n')]);
+      up.reset();
+      const upg = await send([upgrade(token, p)]);
+      const denied = plain.statuses[0] === 403;
+      if (denied) {
+        assert.equal(upg.statuses[0], 403, `${p} with Upgrade: ${token}: ${upg.text.split('\r\n')[0]}`);
+        assert.equal(up.bytes(), '', `${p} with Upgrade: ${token} reached the upstream`);
+      }
+    }), { seed: 11, numRuns: 60 });
+  });
 
   describe('Host inside a terminated CONNECT (domain fronting)', () => {
     test('a Host naming another destination than the CONNECT authority is 421 and goes nowhere', async () => {
