@@ -310,8 +310,18 @@ export class ProxyListener {
 
   #onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {});
-    if (head.length) socket.unshift(head);
     const peer = this.#peer(socket);
+    const inside = this.#tunnelTargets.get(socket);
+    if (inside) {
+      // A CONNECT inside a terminated tunnel: the service's HTTP port does not tunnel. Envoy's HCM
+      // treats CONNECT as an upgrade type that Istio enables only on the HBONE listener: 403.
+      const record = newRecord({ kind: 'tcp', method: 'CONNECT', path: '', protocol: `HTTP/${req.httpVersion}`, authority: req.url ?? '', userAgent: '', requestId: '', local: peer.local, remote: peer.remote });
+      this.#identify(record, peer);
+      refuseTunnel(http1Responder(socket), record, 'upgrade_failed', `CONNECT inside a tunnel to ${formatAuthority(inside.host, inside.port)} (an HTTP port) is not allowed`);
+      lingeringClose(socket); // Node no longer reads this socket: read to the client's FIN, then close
+      return finishRecord(record, this.#deps.sink);
+    }
+    if (head.length) socket.unshift(head);
     this.acceptTunnel({
       stream: socket, authority: req.url ?? '', identity: peer.identity, local: peer.local, remote: peer.remote,
       protocol: `HTTP/${req.httpVersion}`, userAgent: req.headers['user-agent'], traceHeaders: req.headers, respond: http1Responder(socket),

@@ -245,6 +245,13 @@ endpoints: [{address: 127.0.0.1}]`);
       assert.equal(rec.destinationService, 'api.test');
     });
 
+    test('a CONNECT inside a terminated tunnel is 403 upgrade_failed, not a second tunnel', async () => {
+      const r = await send(['CONNECT secret.test:80 HTTP/1.1\r\nHost: secret.test:80\r\n\r\n', get('/ok', 'secret.test')], 'api.test:80');
+      assert.equal(r.statuses[0], 403, r.text);
+      assert.match(r.text, /x-egressway-details: upgrade_failed/i);
+      assert.equal(up.bytes(), '');
+    });
+
     test('an absolute-form target naming another host inside the tunnel is 421 too', async () => {
       const r = await send(['GET http://denied.test/ok HTTP/1.1\r\nHost: denied.test\r\n\r\n'], 'api.test:80');
       assert.equal(r.statuses[0], 421, r.text);
