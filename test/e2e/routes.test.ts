@@ -245,11 +245,17 @@ describe('routes', () => {
     assert.doesNotMatch(other.stderr, /access-control-allow-origin/i);
   });
 
-  test('without a route object, the default retry policy retries connect failures only', async () => {
-    const r = await get('http://plain.test/status/503');
-    assert.equal(r.status, 503);
-    const rec = await wp.nextRecord((x) => x.authority === 'plain.test');
+  test('without a route object, the default retry policy retries a 503 twice (retry.go DefaultPolicy), not other codes', async () => {
+    const once = await get('http://plain.test/flaky', ['-H', 'x-test-id: d1', '-H', 'x-fail-times: 1']);
+    assert.equal(once.status, 200, 'a single 503 is hidden from the client, as Istio hides it');
+    assert.equal(once.stdout, 'try 2\n');
+    const rec = await wp.nextRecord((x) => x.authority === 'plain.test' && x.path === '/flaky');
     assert.equal(rec.routeName, 'default');
     assert.equal(rec.responseFlags, '-');
+    const always = await get('http://plain.test/flaky', ['-H', 'x-test-id: d2', '-H', 'x-fail-times: 9']);
+    assert.equal(always.status, 503);
+    assert.equal(always.stdout, 'try 3\n', 'the first try plus 2 retries');
+    const conflict = await get('http://plain.test/flaky-409', ['-H', 'x-test-id: d3', '-H', 'x-fail-times: 1']);
+    assert.equal(conflict.status, 409, '409 is not in the default retriable codes');
   });
 });
