@@ -145,6 +145,7 @@ function gatewayCors(c: GatewayCors): Cors {
   return {
     allowOrigins: origins, allowMethods: (c.allowMethods ?? []).join(','), allowHeaders: (c.allowHeaders ?? []).join(','),
     exposeHeaders: (c.exposeHeaders ?? []).join(','), maxAge: String(c.maxAge ?? 5), allowCredentials: c.allowCredentials ?? false,
+    unmatchedPreflights: 'ignore',
   };
 }
 
