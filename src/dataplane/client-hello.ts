@@ -30,6 +30,8 @@ function handshakeBytes(buf: Buffer): Buffer | 'not-tls' {
 }
 
 export function parseClientHello(buf: Buffer): HelloResult {
+  // Record headers count too: a stream of empty records must not grow the buffer without end.
+  if (buf.length > 2 * MAX_HELLO_BYTES) return { kind: 'not-tls' };
   const hs = handshakeBytes(buf);
   if (hs === 'not-tls') return { kind: 'not-tls' };
   if (hs.length < 4) return buf.length > MAX_HELLO_BYTES ? { kind: 'not-tls' } : { kind: 'more' };

@@ -31,3 +31,10 @@ test('a ClientHello without SNI, and bytes that are not TLS', async () => {
   assert.deepEqual(parseClientHello(Buffer.from('GET / HTTP/1.1\r\n')), { kind: 'not-tls' });
   assert.deepEqual(parseClientHello(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x02, 0, 0, 1, 0])), { kind: 'not-tls' }, 'a handshake that is not a ClientHello');
 });
+
+test('a peer that sends empty handshake records forever is cut off, not buffered without end', () => {
+  const header = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00, 0x40, 0x03, 0x03, 0, 0]); // ClientHello of 64 bytes, 4 sent
+  const empty = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x00]);
+  assert.equal(parseClientHello(Buffer.concat([header, empty])).kind, 'more');
+  assert.equal(parseClientHello(Buffer.concat([header, ...Array(30_000).fill(empty)])).kind, 'not-tls');
+});
