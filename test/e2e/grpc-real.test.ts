@@ -54,7 +54,9 @@ describe('gRPC through the waypoint with grpcio on both ends', { skip: grpcioMis
       + entry('grpc', server.port) + originate('grpc', caFile)
       + entry('grpc-denied', server.port) + originate('grpc-denied', caFile)
       + authorizationPolicy('no-grpc', 'grpc-denied', 'action: DENY\nrules: [{to: [{operation: {paths: ["/test.Echo/*"]}}]}]\n')
-      + entry('grpc-down', closedPort), {
+      + entry('grpc-down', closedPort)
+      + entry('grpc-slow', server.port) + originate('grpc-slow', caFile)
+      + `---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: slow, namespace: istio-egress}\nspec:\n  hosts: [grpc-slow.test]\n  http: [{timeout: 300ms, route: [{destination: {host: grpc-slow.test}}]}]\n`, {
       hbone: { port: 0, cert: pki.files.waypoint!.cert, key: pki.files.waypoint!.key, trustBundle: pki.bundle },
     });
     // HBONE side: a local port whose connections each become one HBONE CONNECT stream to
@@ -109,5 +111,12 @@ describe('gRPC through the waypoint with grpcio on both ends', { skip: grpcioMis
     const text = await (await fetch(`${wp.statsUrl}/stats/prometheus`)).text();
     assert.match(text, /istio_requests_total\{(?=[^}]*destination_service="grpc-down\.test")(?=[^}]*request_protocol="grpc")(?=[^}]*response_code="200")(?=[^}]*grpc_response_status="14")(?=[^}]*response_flags="UF")[^}]*\} 1/);
     assert.match(text, /istio_requests_total\{(?=[^}]*destination_service="grpc-denied\.test")(?=[^}]*response_code="200")(?=[^}]*grpc_response_status="7")[^}]*\} 2/);
+  });
+
+  test('a route timeout (504 UT) is UNAVAILABLE "upstream request timeout"', async () => {
+    const [late] = await grpcCalls({ target: 'grpc-slow.test:80', proxy: wp.proxyUrl }, [['Slow', '2']]);
+    assert.deepEqual([late!.code, late!.details], ['UNAVAILABLE', 'upstream request timeout (route timeout of 300 ms expired)']);
+    const rec = await wp.nextRecord((r) => r.destinationService === 'grpc-slow.test');
+    assert.deepEqual([rec.responseCode, rec.grpcStatus, rec.responseFlags], [200, '14', 'UT']);
   });
 });

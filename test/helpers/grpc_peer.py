@@ -11,6 +11,7 @@ Messages are raw bytes (identity serializers), so no .proto is needed.
         FailNow    aborts NOT_FOUND before any message (a trailers-only response)
         FailLater  server streaming: two messages, then aborts RESOURCE_EXHAUSTED
         Metadata   returns the request metadata it saw as JSON
+        Slow       sleeps the request's number of seconds, then answers "late"
 
   grpc_peer.py client --target HOST:PORT [--proxy http://127.0.0.1:P] [--authority A] CALLS_JSON
       Runs each call [method, request] on one insecure channel (through an HTTP CONNECT proxy
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from concurrent import futures
 
 import grpc
@@ -48,6 +50,11 @@ def fail_later(request, context):
     context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "quota gone")
 
 
+def slow(request, context):
+    time.sleep(float(request or b"1"))
+    return b"late"
+
+
 def metadata(request, context):
     return json.dumps(dict(context.invocation_metadata())).encode()
 
@@ -60,6 +67,7 @@ def serve(args):
         "FailNow": grpc.unary_unary_rpc_method_handler(fail_now, **IDENTITY),
         "FailLater": grpc.unary_stream_rpc_method_handler(fail_later, **IDENTITY),
         "Metadata": grpc.unary_unary_rpc_method_handler(metadata, **IDENTITY),
+        "Slow": grpc.unary_unary_rpc_method_handler(slow, **IDENTITY),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     if args.cert:
