@@ -39,7 +39,8 @@ const matchesAny = (ms: readonly StringMatcher[], name: string) => ms.some((m) =
 export function checkHeaders(p: ExtAuthzHttpProvider, c: ExtAuthzCheck): Record<string, string> {
   const out: Record<string, string> = { host: c.host, 'content-length': '0' };
   for (const [name, v] of Object.entries(c.headers)) {
-    if (v === undefined || SKIP.has(name)) continue;
+    // HTTP/2 pseudo-headers (:method, :path...) are the check request's own method, path and Host.
+    if (v === undefined || SKIP.has(name) || name.charCodeAt(0) === 58) continue;
     // Envoy sends every client header when the list is empty, else only the listed ones.
     if (p.includeRequestHeadersInCheck.length > 0 && !matchesAny(p.includeRequestHeadersInCheck, name)) continue;
     out[name] = Array.isArray(v) ? v.join(',') : v;

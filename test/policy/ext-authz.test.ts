@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ExtAuthzHttpProvider } from '../../src/model/authn.ts';
-import { checkExtAuthz } from '../../src/policy/ext-authz.ts';
+import { checkExtAuthz, checkHeaders } from '../../src/policy/ext-authz.ts';
 
 const provider = (port: number, pathPrefix: string): ExtAuthzHttpProvider => ({
   name: 'p', host: '127.0.0.1', port, timeoutMs: 200, pathPrefix, failOpen: false, statusOnError: 403,
@@ -69,4 +69,9 @@ describe('checkExtAuthz deny headers (headersToDownstreamOnDeny)', () => {
   test('an empty list passes every header but the connection-level ones', async () => {
     assert.deepEqual(names(await checkExtAuthz(provider(port, ''), CHECK)), ['content-type', 'date', 'location', 'www-authenticate', 'x-listed', 'x-other']);
   });
+});
+
+test('HTTP/2 pseudo-headers never go into the check request (they are its method, path and Host)', () => {
+  const h = checkHeaders(provider(1, ''), { ...CHECK, headers: { ':method': 'POST', ':path': '/pkg.Svc/M', ':authority': 'a.test', ':scheme': 'http', 'x-a': '1' } });
+  assert.deepEqual(h, { host: 'a.test', 'content-length': '0', 'x-a': '1' });
 });
