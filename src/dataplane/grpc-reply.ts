@@ -45,10 +45,14 @@ function requestOf(res: ServerResponse): IncomingMessage | undefined {
  * grpc-status, for gRPC), as Envoy's access log and Istio's metrics do.
  */
 export function sendLocal(res: ServerResponse, r: RequestRecord, status: number, headers: Readonly<Record<string, string | number | readonly string[]>>, body: string): void {
+  // HTTP/2 has no Connection header (Node drops it with a warning): the session outlives a reply.
+  const h2 = 'stream' in res;
   if (!isGrpcRequest(requestOf(res))) {
     r.responseCode = status;
     r.bytesSent = Buffer.byteLength(body);
-    res.writeHead(status, { ...headers, 'content-length': r.bytesSent } as Record<string, string | number | string[]>);
+    const out: Record<string, string | number | readonly string[]> = { ...headers, 'content-length': r.bytesSent };
+    if (h2) delete out.connection;
+    res.writeHead(status, out as Record<string, string | number | string[]>);
     res.end(body);
     return;
   }
@@ -56,7 +60,6 @@ export function sendLocal(res: ServerResponse, r: RequestRecord, status: number,
   r.responseCode = 200;
   r.grpcStatus = code;
   r.bytesSent = 0;
-  const h2 = 'stream' in res;
   res.statusCode = 200;
   // Headers set but not written: end() then sends them with END_STREAM (writeHead() would not).
   for (const [k, v] of Object.entries(headers)) {
