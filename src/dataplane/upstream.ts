@@ -1,9 +1,11 @@
 // Upstream endpoints and connection pools, with the cluster's DestinationRule policy applied:
 //  - pick(): outlier detection (ejected endpoints skipped, none left -> UH) and the load balancer;
 //  - pool(): one undici Pool per (cluster, endpoint, dialled address, SNI), dialling TLS when the
-//    policy originates it, sized and timed by connectionPool; its dispatch() enforces the cluster's
-//    circuit breakers (overflow -> UO) and reports each response to outlier detection, so callers
-//    need no extra call per response.
+//    policy originates it, sized and timed by connectionPool; with a policy it is a PolicyPool
+//    (policy-pool.ts), whose dispatch() enforces the cluster's circuit breakers (overflow -> UO,
+//    maxConnections across endpoints) and reports each response to outlier detection, so callers
+//    need no extra call per response;
+//  - connectionSlot(): the same maxConnections for TCP tunnels.
 // Per-cluster state (limits, ejections, outstanding counts, pools) is rebuilt when the cluster's
 // policy or endpoints change across snapshots; pools of clusters that left are closed gracefully.
 import { isIP, type Socket } from 'node:net';
