@@ -30,6 +30,7 @@ export interface PoolCluster {
 
 const symbolOf = (o: object, description: string) => Object.getOwnPropertySymbols(o).find((s) => s.description === description);
 const kGetDispatcher = symbolOf(Pool.prototype, 'get dispatcher');
+let poolSymbols: { readonly clients?: symbol; readonly needDrain?: symbol } | undefined;
 
 type DialCallback = (err: Error | null, socket: unknown) => void;
 type Connector = (opts: object, cb: DialCallback) => void;
@@ -124,8 +125,9 @@ export class PolicyPool extends Pool {
     const limiter = this.#st.limiter;
     if (!limiter?.limitsConnections) return base.call(this);
     const self = this as unknown as Record<symbol, unknown>;
-    const kClients = symbolOf(this, 'clients');
-    const kNeedDrain = symbolOf(this, 'needDrain');
+    // PoolBase's instance fields, looked up once (a scan of the instance's symbols).
+    const kClients = (poolSymbols ??= { clients: symbolOf(this, 'clients'), needDrain: symbolOf(this, 'needDrain') }).clients;
+    const kNeedDrain = poolSymbols.needDrain;
     if (!kClients || !kNeedDrain) return base.call(this);
     let unconnected: Dispatcher | undefined;
     for (const c of self[kClients] as (Dispatcher & Record<symbol, unknown> & { closed: boolean; destroyed: boolean })[]) {
