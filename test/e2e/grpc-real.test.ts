@@ -17,7 +17,7 @@ import { tmpDir, type TmpDir } from '../helpers/tmp.ts';
 import { makePki, type Pki } from '../hbone/fixture.ts';
 
 const entry = (name: string, targetPort: number) => serviceEntry(name, `hosts: [${name}.test]\nports: [{number: 80, name: grpc, protocol: GRPC, targetPort: ${targetPort}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
-const originate = (name: string, caFile: string) => `---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ${name}, namespace: istio-egress}\nspec:\n  host: ${name}.test\n  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ${caFile}, sni: grpc.test}}\n`;
+const originate = (name: string, caFile: string, extra = '') => `---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ${name}, namespace: istio-egress}\nspec:\n  host: ${name}.test\n  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: ${caFile}, sni: grpc.test}${extra}}\n`;
 
 const CALLS: [string, string][] = [['Unary', 'hello'], ['Stream', '3'], ['FailNow', ''], ['FailLater', '']];
 const EXPECTED: GrpcResult[] = [
@@ -51,7 +51,8 @@ describe('gRPC through the waypoint with grpcio on both ends', { skip: grpcioMis
     await new Promise((r) => spare.close(r));
     pki = await makePki();
     wp = await startInProcess(WAYPOINT_YAML
-      + entry('grpc', server.port) + originate('grpc', caFile)
+      // One HTTP/2 connection carries every call (the pool's connection limit applies to h2 too).
+      + entry('grpc', server.port) + originate('grpc', caFile, ', connectionPool: {tcp: {maxConnections: 1}}')
       + entry('grpc-denied', server.port) + originate('grpc-denied', caFile)
       + authorizationPolicy('no-grpc', 'grpc-denied', 'action: DENY\nrules: [{to: [{operation: {paths: ["/test.Echo/*"]}}]}]\n')
       + entry('grpc-down', closedPort)
