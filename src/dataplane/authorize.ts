@@ -14,6 +14,7 @@ import type { AuthzRequest, HeaderEdits } from '../policy/request.ts';
 import type { ExtAuthzHttpProvider } from '../model/authn.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { FAILURES, type FailureCode } from './errors.ts';
+import { sendLocal } from './grpc-reply.ts';
 import type { TunnelResponder } from './local-reply.ts';
 import type { Plan } from './plan.ts';
 import { markFailure } from './record.ts';
@@ -250,15 +251,14 @@ export function replyDenied(res: ServerResponse, r: RequestRecord, v: Verdict, c
   markDenied(r, v);
   if (res.headersSent) return void res.destroy();
   const headers: Record<string, string | string[]> = {
-    'content-type': 'text/plain; charset=utf-8', 'content-length': String(r.bytesSent),
+    'content-type': 'text/plain; charset=utf-8',
     'x-egressway-flags': FAILURES[v.code!].flag, 'x-egressway-details': r.responseCodeDetails,
   };
   const fromProvider = new Map<string, string[]>();
   for (const [k, val] of v.headers) if (!k.startsWith('x-egressway')) fromProvider.set(k, [...(fromProvider.get(k) ?? []), val]);
   for (const [k, vals] of fromProvider) headers[k] = vals.length === 1 ? vals[0]! : vals;
   if (close) headers.connection = 'close';
-  res.writeHead(v.status, headers);
-  res.end(v.body);
+  sendLocal(res, r, v.status, headers, v.body);
 }
 
 /** A deny on a raw socket (Upgrade) or tunnel stream. */

@@ -405,12 +405,19 @@ export class ProxyListener {
       finish();
     };
     this.#withEndpoint(cluster, authority, record, (ep) => {
+      // tcp.maxConnections counts the cluster's connections, tunnels included (tcp_proxy: UO).
+      const slot = this.#deps.upstreams.connectionSlot(cluster);
+      if (typeof slot === 'string') return failed('upstream_overflow', slot);
       dialTcp(ep, this.#deps.connectTimeoutMs ?? 10_000).then((up) => {
+        up.once('close', slot);
         socketAddrs(record, up);
         record.responseCode = 200;
         if (!accepted) t.respond.accept();
         this.#splice(t.stream, up, record, finish);
-      }, (err) => failed(classifyUpstreamError(err, false), errReason(err)));
+      }, (err) => {
+        slot();
+        failed(classifyUpstreamError(err, false), errReason(err));
+      });
     }, failed);
   }
 

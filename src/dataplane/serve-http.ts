@@ -10,6 +10,7 @@ import type { RequestRecord } from '../telemetry/record.ts';
 import { formatAuthority, type Authority } from './authority.ts';
 import { forwardRequestHeaders } from './headers.ts';
 import { forwardHttp, type Body, type DownstreamClose, type ForwardRequest, type Upstream } from './http-forward.ts';
+import { sendLocal } from './grpc-reply.ts';
 import { localReply } from './local-reply.ts';
 import { fireMirror } from './mirror.ts';
 import { mergeOps, setOps } from '../model/header-ops.ts';
@@ -92,11 +93,9 @@ function reply(c: ServeContext, code: Parameters<typeof localReply>[2], reason: 
 
 function direct(c: ServeContext, status: number, body: string, headers: Record<string, string> = {}): void {
   const b = body ? `${body}\n` : '';
-  c.record.responseCode = status;
-  c.record.bytesSent = Buffer.byteLength(b);
   c.record.responseCodeDetails ||= 'direct_response';
-  c.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': c.record.bytesSent, ...headers });
-  c.res.end(b);
+  // Envoy sends direct responses, redirects and fault aborts as local replies: gRPC ones as gRPC.
+  sendLocal(c.res, c.record, status, { 'content-type': 'text/plain; charset=utf-8', ...headers }, b);
 }
 
 function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string][] | undefined): void {
