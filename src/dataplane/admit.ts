@@ -41,11 +41,15 @@ export interface Target {
   /** Host header to send upstream: the client's, or the absolute-form authority. */
   readonly host: string;
   readonly path: string;
+  /** The authority came from the tunnel (CONNECT or HBONE) the request arrived in. */
+  readonly tunneled: boolean;
 }
 
 export interface Peer {
   readonly identity: Identity | null | undefined;
   readonly remoteIp: string;
+  /** The address the client connected to (the listener's, or the tunnel's local end). */
+  readonly localIp: string;
 }
 
 /**
@@ -125,7 +129,7 @@ export function admit(snap: Snapshot, a: Arrival, record: RequestRecord): void {
   // 6. Authorization. Hot path: with no policy on the destination there is nothing to build or wait for.
   if (!hasAuthorization(snap, plan)) return a.onAdmission(admit1(plan, target, path, undefined, tunnelable, close));
   const verdict = authorize(snap, plan, {
-    protocol: 'http', sourceIp: a.peer.remoteIp, identity: a.peer.identity,
+    protocol: 'http', sourceIp: a.peer.remoteIp, identity: a.peer.identity, destinationIp: dialledIp(target, a.peer),
     host: target.host, port: target.authority.port, method: req.method, path, headers: h,
   });
   withAuthorization(verdict, record, () => req.destroyed || a.res.destroyed, (v) => a.onAdmission({ denied: v, close }),
@@ -178,7 +182,7 @@ export function requestTarget(req: IncomingMessage, tunnel: Authority | undefine
     const hostHeader = req.headers.host ?? (req.headers[':authority'] as string | undefined);
     const authority = tunnel ?? parseAuthority(hostHeader, 80);
     if (!authority) return { error: 'bad_request', reason: `missing or invalid Host header "${hostHeader ?? ''}"` };
-    return { authority, host: hostHeader ?? formatAuthority(authority.host, authority.port), path: url };
+    return { authority, host: hostHeader ?? formatAuthority(authority.host, authority.port), path: url, tunneled: !!tunnel };
   }
   const abs = splitAbsolute(url);
   if (!abs) return { error: 'bad_request', reason: `request target "${url.slice(0, 200)}" is not origin-form or absolute-form` };
@@ -187,7 +191,7 @@ export function requestTarget(req: IncomingMessage, tunnel: Authority | undefine
   }
   const authority = tunnel ?? parseAuthority(abs.authority, 80);
   if (!authority) return { error: 'bad_request', reason: `invalid authority "${abs.authority}" in request target` };
-  return { authority, host: abs.authority, path: abs.path };
+  return { authority, host: abs.authority, path: abs.path, tunneled: !!tunnel };
 }
 
 /**
@@ -208,6 +212,17 @@ export function frontedHost(snap: Snapshot, tunnel: Authority, host: string): st
   }
   const t = formatAuthority(tunnel.host, tunnel.port);
   return `Host "${host.slice(0, 200)}" is not the destination of this tunnel (${t}); open a tunnel to ${named.host} instead`;
+}
+
+/**
+ * Envoy's `destination.ip` at a waypoint is the inner connection's local address: the original
+ * destination the client dialled, carried in the tunnel's authority (the service VIP or the
+ * ServiceEntry address). A tunnel to a name, and a plain proxy request, have only the address the
+ * client connected to.
+ */
+export function dialledIp(target: Pick<Target, 'authority' | 'tunneled'>, peer: Pick<Peer, 'localIp'>): string {
+  const h = target.authority.host;
+  return target.tunneled && isIP(h) ? (h.startsWith('::ffff:') ? h.slice(7) : h) : peer.localIp;
 }
 
 export function applyPlan(r: RequestRecord, plan: Plan): void {

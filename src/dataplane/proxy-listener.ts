@@ -13,14 +13,15 @@ import { identityFromSan, type Identity } from '../model/identity.ts';
 import { Duplex } from 'node:stream';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
-import { admit, applyPlan, HEAD_LIMITS, shouldUpgrade, type Admission, type Arrival } from './admit.ts';
+import { admit, applyPlan, dialledIp, HEAD_LIMITS, shouldUpgrade, type Admission, type Arrival } from './admit.ts';
 import { formatAuthority, parseAuthority, type Authority } from './authority.ts';
 import { classifyUpstreamError, DataplaneError, type FailureCode } from './errors.ts';
 import { errReason, type DownstreamClose } from './http-forward.ts';
 import { serveHttp } from './serve-http.ts';
 import { http1Responder, localReply, refuseTunnel, type TunnelResponder } from './local-reply.ts';
-import { planRoute } from './plan.ts';
-import { authorize, noteVerdict, replyDenied } from './authorize.ts';
+import { planRoute, type Plan } from './plan.ts';
+import { authorize, needsSni, noteVerdict, replyDenied, type AuthzInput } from './authorize.ts';
+import { peekClientHello } from './client-hello.ts';
 import { addr, finisher, finishRecord, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink, type TraceHeaders } from './record.ts';
 import { clientErrorReply, lingeringClose, upgradeResponse } from './socket-response.ts';
 import { dialTcp, splice } from './tunnel.ts';
@@ -73,6 +74,8 @@ interface Peer {
   readonly local: string;
   readonly remote: string;
   readonly remoteIp: string;
+  /** The address the client connected to (the listener's, or the tunnel's local end). */
+  readonly localIp: string;
   readonly sourceWorkload?: string;
 }
 
@@ -185,7 +188,7 @@ export class ProxyListener {
     const s = stream as Socket;
     const remoteIp = s.remoteAddress ?? '';
     // Once per connection: kept-alive connections carry many requests with the same peer.
-    const peer = { identity: this.#identities.get(stream), local: addr(s.localAddress, s.localPort), remote: addr(remoteIp, s.remotePort), remoteIp };
+    const peer = { identity: this.#identities.get(stream), local: addr(s.localAddress, s.localPort), remote: addr(remoteIp, s.remotePort), remoteIp, localIp: unmapped(s.localAddress ?? '') };
     if (remoteIp) this.#peers.set(stream, peer);
     return peer;
   }
@@ -336,7 +339,7 @@ export class ProxyListener {
       userAgent: t.userAgent ?? '', requestId: '', local: t.local, remote: t.remote,
       traced: this.#deps.ownSpans, traceHeaders: t.traceHeaders,
     });
-    const peer: Peer = { identity: t.identity, local: t.local, remote: t.remote, remoteIp: hostOf(t.remote), sourceWorkload: t.sourceWorkload };
+    const peer: Peer = { identity: t.identity, local: t.local, remote: t.remote, remoteIp: hostOf(t.remote), localIp: unmapped(hostOf(t.local)), sourceWorkload: t.sourceWorkload };
     this.#identify(record, peer);
     const finish = finisher(record, this.#deps.sink);
     const refuse = (code: FailureCode, reason: string, details?: string) => {
@@ -369,23 +372,71 @@ export class ProxyListener {
       });
       return;
     }
-    const verdict = authorize(snap, plan, { protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port });
-    if (verdict) noteVerdict(record, verdict);
-    if (verdict && !verdict.allow) return refuse('rbac_denied', verdict.reason, verdict.details);
+    const input: AuthzInput & { protocol: 'tcp' } = {
+      protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port,
+      destinationIp: dialledIp({ authority, tunneled: true }, peer),
+    };
+    if (!needsSni(snap, plan)) {
+      const verdict = authorize(snap, plan, input);
+      if (verdict) noteVerdict(record, verdict);
+      if (verdict && !verdict.allow) return refuse('rbac_denied', verdict.reason, verdict.details);
+      return this.#dialTunnel(t, plan, authority, record, finish, refuse, false);
+    }
+    // A policy reads connection.sni: as the waypoint does (its tls_inspector runs on the tunnel's
+    // inner connection), open the tunnel, read the ClientHello without terminating TLS, then decide.
+    // A deny can then only close the tunnel, as Envoy's RBAC network filter does.
+    t.respond.accept();
+    record.responseCode = 200;
+    this.#tunnels.add(t.stream);
+    peekClientHello(t.stream, SNI_TIMEOUT_MS).then((sni) => {
+      if (sni !== undefined) record.requestedServerName = sni;
+      if (t.stream.destroyed) {
+        this.#tunnels.delete(t.stream);
+        this.#settle();
+        markFailure(record, 'downstream_disconnect');
+        return finish();
+      }
+      const verdict = authorize(snap, plan, { ...input, ...(sni !== undefined ? { sni } : {}) });
+      if (verdict) noteVerdict(record, verdict);
+      if (verdict && !verdict.allow) {
+        markFailure(record, 'rbac_denied', verdict.reason, verdict.details);
+        record.connectionTerminationDetails = verdict.reason;
+        this.#tunnels.delete(t.stream);
+        this.#settle();
+        t.stream.destroy();
+        return finish();
+      }
+      this.#dialTunnel(t, plan, authority, record, finish, refuse, true);
+    });
+  }
+
+  /** Dials the tunnel's upstream and splices; `accepted`: the client already has its 200. */
+  #dialTunnel(t: InboundTunnel, plan: Plan & { kind: 'forward' | 'passthrough' }, authority: Authority, record: RequestRecord,
+    finish: () => void, refuse: (code: FailureCode, reason: string) => void, accepted: boolean): void {
     const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
     this.#tunnels.add(t.stream);
     const failed = (code: FailureCode, reason: string) => {
       this.#tunnels.delete(t.stream);
       this.#settle();
-      refuse(code, reason);
+      if (!accepted) return refuse(code, reason);
+      markFailure(record, code, reason);
+      t.stream.destroy();
+      finish();
     };
     this.#withEndpoint(cluster, authority, record, (ep) => {
+      // tcp.maxConnections counts the cluster's connections, tunnels included (tcp_proxy: UO).
+      const slot = this.#deps.upstreams.connectionSlot(cluster);
+      if (typeof slot === 'string') return failed('upstream_overflow', slot);
       dialTcp(ep, this.#deps.connectTimeoutMs ?? 10_000).then((up) => {
+        up.once('close', slot);
         socketAddrs(record, up);
         record.responseCode = 200;
-        t.respond.accept();
+        if (!accepted) t.respond.accept();
         this.#splice(t.stream, up, record, finish);
-      }, (err) => failed(classifyUpstreamError(err, false), errReason(err)));
+      }, (err) => {
+        slot();
+        failed(classifyUpstreamError(err, false), errReason(err));
+      });
     }, failed);
   }
 
@@ -554,6 +605,9 @@ function h2Tunnel(req: IncomingMessage, sessions: WeakMap<object, H2Tunnel>): H2
 function unmapped(ip: string): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
+
+/** How long a tunnel that must be authorized by SNI waits for the client's ClientHello. */
+const SNI_TIMEOUT_MS = 5_000;
 
 function hostOf(address: string): string {
   if (address.startsWith('[')) return address.slice(1, address.indexOf(']'));
