@@ -486,7 +486,7 @@ export class ProxyListener {
     this.#identify(record, peer);
     record.responseCode = Number(reply.slice(9, 12));
     record.responseFlags = 'DPE';
-    record.responseCodeDetails = code === 'HPE_HEADER_OVERFLOW' ? 'http1.headers_too_large' : 'http1.codec_error';
+    record.responseCodeDetails = code === 'HPE_HEADER_OVERFLOW' ? 'http1.headers_too_large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_header_timeout' : 'http1.codec_error';
     record.connectionTerminationDetails = code;
     finishRecord(record, this.#deps.sink);
   }
