@@ -173,6 +173,8 @@ endpoints: [{address: 127.0.0.1}]`);
         assert.deepEqual(r.statuses, [200, 400], r.text);
         assert.match(r.text, /GET \/slow\n/);
         assert.deepEqual(received(), ['GET /slow api.test']);
+        const rec = await wp.nextRecord((x) => x.responseFlags === 'DPE' && x.connectionTerminationDetails === 'HPE_INVALID_HEADER_TOKEN');
+        assert.equal(rec.responseCode, 400, 'the refused request has its access-log line');
       });
 
       test('two good requests then a bad one: both responses, in order, then the 400', async () => {
