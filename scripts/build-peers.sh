@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real peers the Kubernetes tests talk to, from their Go modules at pinned versions:
-# etcd, kube-apiserver, kube-controller-manager and kubectl (k8s.io/kubernetes with its staging modules
+# etcd, kube-apiserver and kubectl (k8s.io/kubernetes with its staging modules
 # replaced by the published ones), plus the Gateway API CRDs and Istio's CRDs (istio.io/api) from their modules. Output: .peers/bin and
 # .peers/crds (git-ignored). A second run with the same versions does nothing.
 #   scripts/build-peers.sh            # build what is missing
@@ -18,7 +18,7 @@ mkdir -p "$BIN" "$OUT/crds"
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local
 stamp="$OUT/versions"
 want="kube=$KUBE_VERSION etcd=$ETCD_VERSION gateway-api=$GATEWAY_API_VERSION istio-api=$ISTIO_API_VERSION"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$BIN/etcd" ] && [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kubectl" ] && [ -x "$BIN/kube-controller-manager" ]; then
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$BIN/etcd" ] && [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kubectl" ]; then
   echo "peers: up to date in $OUT ($want)"; exit 0
 fi
 work="$OUT/src"
@@ -30,7 +30,7 @@ echo "peers: etcd $ETCD_VERSION"
   go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null
   go build -trimpath -ldflags='-s -w' -o "$BIN/etcd" go.etcd.io/etcd/server/v3 )
 
-echo "peers: kube-apiserver, kube-controller-manager, kubectl $KUBE_VERSION"
+echo "peers: kube-apiserver, kubectl $KUBE_VERSION"
 ( cd "$work/kube"
   [ -f go.mod ] || printf 'module egressway.test/kube\n\ngo 1.26\n' > go.mod
   go get "k8s.io/kubernetes@$KUBE_VERSION" >/dev/null
@@ -47,12 +47,11 @@ package kube
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
   go mod tidy >/dev/null
-  for cmd in kube-apiserver kube-controller-manager kubectl; do
+  for cmd in kube-apiserver kubectl; do
     go build -trimpath -ldflags='-s -w' -o "$BIN/$cmd" "k8s.io/kubernetes/cmd/$cmd"
   done )
 
@@ -61,7 +60,7 @@ echo "peers: Gateway API CRDs $GATEWAY_API_VERSION"
   go mod download "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" >/dev/null
   gw="$(go env GOMODCACHE)/sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION"
   rm -rf "$OUT/crds/gateway-api" && mkdir -p "$OUT/crds/gateway-api"
-  cp "$gw"/config/crd/experimental/*.yaml "$OUT/crds/gateway-api/"
+  cp "$gw"/config/crd/experimental/gateway.networking.k8s.io_*.yaml "$OUT/crds/gateway-api/"
   chmod u+w "$OUT/crds/gateway-api"/*.yaml
   go mod download "istio.io/api@$ISTIO_API_VERSION" >/dev/null
   install -m 0644 "$(go env GOMODCACHE)/istio.io/api@$ISTIO_API_VERSION/kubernetes/customresourcedefinitions.gen.yaml" "$OUT/crds/istio.yaml" )

@@ -43,6 +43,15 @@ interface Watched {
   readonly info: KindInfo;
   readonly path: string;
   readonly informer: { start(): Promise<void>; stop(): Promise<void>; on(verb: string, cb: (x: never) => void): void };
+  /** Resolves after the first successful list. */
+  readonly synced: Promise<void>;
+}
+
+/** A list function that reports its first success, for the "ready only after the first full sync" rule. */
+function syncing<T>(list: () => Promise<T>): { list: () => Promise<T>; synced: Promise<void> } {
+  let done!: () => void;
+  const synced = new Promise<void>((r) => (done = r));
+  return { synced, list: async () => { const out = await list(); done(); return out; } };
 }
 
 const MESH_KEY = 'mesh/istio-system/istio';
@@ -86,53 +95,64 @@ export class KubeSource {
     if (!cluster) throw new Error('no cluster in the kubeconfig; pass --kubeconfig or run in a pod');
     const watch = new k8s.Watch(kc);
     const kinds = [...REGISTRY.values()];
-    const available = await Promise.all(kinds.map((info) => this.#servedVersion(kc, info)));
+    const available = await Promise.all(kinds.map((info) => this.#discover(kc, info)));
     for (const [i, info] of kinds.entries()) {
-      const version = available[i];
-      if (!version) {
+      const found = available[i];
+      if (!found) {
         this.#o.warn(`${info.kind} (${info.group || 'core'}) is not served by the API server; treating it as empty. Install its CRDs, then restart the waypoint`, { kind: info.kind });
         continue;
       }
-      this.#watched.push(this.#watch(k8s, kc, watch, info, version));
+      this.#watched.push(this.#watch(k8s, kc, watch, info, found.version, found.plural));
     }
     this.#watched.push(this.#watchMesh(k8s, kc, watch));
-    await Promise.all(this.#watched.map((w) => this.#startWithRetry(w, true)));
+    for (const w of this.#watched) void w.informer.start();
+    await Promise.all(this.#watched.map((w) => w.synced));
     this.#synced = true;
   }
 
-  /** The newest version of the kind that the API server serves (CRDs may lag our newest). */
-  async #servedVersion(kc: KubeConfig, info: KindInfo): Promise<string | undefined> {
-    for (const v of info.versions) {
-      const res = await request(kc, `${apiBase(info.group, v)}`);
-      if (res.status === 200 && (res.body as { resources?: { kind: string }[] }).resources?.some((r) => r.kind === info.kind)) return v;
+  /** The newest version of the kind the API server serves (CRDs may lag ours), and its resource name. */
+  async #discover(kc: KubeConfig, info: KindInfo): Promise<{ version: string; plural: string } | undefined> {
+    for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+      try {
+        for (const v of info.versions) {
+          const res = await request(kc, apiBase(info.group, v));
+          const r = (res.body as { resources?: { kind: string; name: string }[] }).resources?.find((x) => x.kind === info.kind && !x.name.includes('/'));
+          if (res.status === 200 && r) return { version: v, plural: r.name };
+          if (res.status !== 200 && res.status !== 404) throw new Error(`GET ${apiBase(info.group, v)}: HTTP ${res.status}`);
+        }
+        return undefined;
+      } catch (err) {
+        if (this.#closed) return undefined;
+        this.#o.warn(`API discovery for ${info.kind} failed (${errText(err)}); retrying in ${delay} ms. Next: check the API server address and this identity's RBAC`, { kind: info.kind });
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
-    return undefined;
   }
 
-  #watch(k8s: typeof import('@kubernetes/client-node'), kc: KubeConfig, watch: import('@kubernetes/client-node').Watch, info: KindInfo, version: string): Watched {
-    const path = `${apiBase(info.group, version)}/${plural(info.kind)}`;
+  #watch(k8s: typeof import('@kubernetes/client-node'), kc: KubeConfig, watch: import('@kubernetes/client-node').Watch, info: KindInfo, version: string, resource: string): Watched {
+    const path = `${apiBase(info.group, version)}/${resource}`;
     const apiVersion = info.group ? `${info.group}/${version}` : version;
-    const list = async () => {
+    const { list, synced } = syncing(async () => {
       const res = await request(kc, path);
       if (res.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${res.status}`), { statusCode: res.status });
       return res.body as import('@kubernetes/client-node').KubernetesListObject<KubernetesObject>;
-    };
+    });
     const informer = new k8s.ListWatch<KubernetesObject>(path, watch, list, false);
     const key = (o: KubernetesObject) => `${info.group}/${info.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
     informer.on('add', (o: KubernetesObject) => this.#put(key(o), { ...o, apiVersion, kind: info.kind }));
     informer.on('update', (o: KubernetesObject) => this.#put(key(o), { ...o, apiVersion, kind: info.kind }));
     informer.on('delete', (o: KubernetesObject) => this.#drop(key(o)));
-    return { info, path, informer: informer as unknown as Watched['informer'] };
+    return this.#restarting({ info, path, informer: informer as unknown as Watched['informer'], synced });
   }
 
   #watchMesh(k8s: typeof import('@kubernetes/client-node'), kc: KubeConfig, watch: import('@kubernetes/client-node').Watch): Watched {
     const path = '/api/v1/namespaces/istio-system/configmaps';
-    const list = async () => {
+    const { list, synced } = syncing(async () => {
       const res = await request(kc, `${path}?fieldSelector=metadata.name%3Distio`);
       if (res.status === 404) return { items: [], metadata: {} } as never;
       if (res.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${res.status}`), { statusCode: res.status });
       return res.body as never;
-    };
+    });
     const informer = new k8s.ListWatch<KubernetesObject>(path, watch, list, false, undefined, 'metadata.name=istio');
     const onMesh = (o: KubernetesObject & { data?: Record<string, string> }) => {
       try {
@@ -146,33 +166,24 @@ export class KubeSource {
     informer.on('add', onMesh);
     informer.on('update', onMesh);
     informer.on('delete', () => { this.#mesh = {}; this.#changed(); });
-    return { info: { group: '', kind: 'ConfigMap', versions: ['v1'], clusterScoped: false, validate: () => [] }, path: MESH_KEY, informer: informer as unknown as Watched['informer'] };
+    return this.#restarting({ info: { group: '', kind: 'ConfigMap', versions: ['v1'], clusterScoped: false, validate: () => [] }, path: MESH_KEY, informer: informer as unknown as Watched['informer'], synced });
   }
 
-  /** Starts an informer; on error restarts it with capped backoff, keeping its cache meanwhile. */
-  async #startWithRetry(w: Watched, first: boolean): Promise<void> {
+  /**
+   * A failed list or watch stops a client-node informer; restart it with capped backoff. Its cache and
+   * the served snapshot stay as they were meanwhile; the relist replaces the cache in one step.
+   */
+  #restarting(w: Watched): Watched {
     let delay = 500;
-    let attached = false;
-    for (;;) {
+    void w.synced.then(() => (delay = 500));
+    w.informer.on('connect', () => (delay = Math.max(500, delay)));
+    w.informer.on('error', (err: unknown) => {
       if (this.#closed) return;
-      try {
-        if (!attached) {
-          w.informer.on('error', (err: unknown) => {
-            if (this.#closed) return;
-            this.#o.warn(`watch ${w.path} failed (${errText(err)}); relisting in 1 s, still serving the last config`, { kind: w.info.kind });
-            setTimeout(() => void this.#startWithRetry(w, false), 1_000).unref();
-          });
-          attached = true;
-        }
-        await w.informer.start();
-        return;
-      } catch (err) {
-        if (!first) return; // the 'error' handler schedules the next try
-        this.#o.warn(`list ${w.path} failed (${errText(err)}); retrying in ${delay} ms. Next: check the API server address and this identity's RBAC`, { kind: w.info.kind });
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 10_000);
-      }
-    }
+      this.#o.warn(`list/watch ${w.path} failed (${errText(err)}); relisting in ${delay} ms, still serving the last config. Next: check the API server and this identity's RBAC`, { kind: w.info.kind });
+      setTimeout(() => { if (!this.#closed) void w.informer.start(); }, delay).unref();
+      delay = Math.min(delay * 2, 10_000);
+    });
+    return w;
   }
 
   #put(key: string, obj: KubernetesObject): void {
@@ -223,14 +234,6 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 
 function apiBase(group: string, version: string): string {
   return group ? `/apis/${group}/${version}` : `/api/${version}`;
-}
-
-/** Lower-case plural resource name, as the API server names the kinds we read. */
-export function plural(kind: string): string {
-  const k = kind.toLowerCase();
-  if (k.endsWith('y')) return `${k.slice(0, -1)}ies`;
-  if (k.endsWith('s')) return `${k}es`;
-  return `${k}s`;
 }
 
 function errText(err: unknown): string {

@@ -27,7 +27,9 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
   let kube: KubeControlPlane;
   let up: HttpUpstream;
   let wp: Waypoint;
-  const status = async (path = '/get') => (await fetchVia(wp.proxyUrl, `http://httpbin.test${path}`)).status;
+  // Absolute-form requests (HTTP_PROXY style), so a refusal is a status, not a failed CONNECT.
+  const get = (url: string, init: Parameters<typeof fetchVia>[2] = {}) => fetchVia(wp.proxyUrl, url, init, { tunnel: false });
+  const status = async (path = '/get') => (await get(`http://httpbin.test${path}`)).status;
 
   before(async () => {
     kube = await startKube();
@@ -45,7 +47,7 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
 
   test('the ServiceEntry applied with kubectl is served once the first list is done', async () => {
     assert.equal(await status(), 200);
-    assert.equal((await fetchVia(wp.proxyUrl, 'http://unknown.test/')).status, 502);
+    assert.equal((await get('http://unknown.test/')).status, 502);
   });
 
   test('an AuthorizationPolicy applied with kubectl takes effect, and its deletion too', async () => {
@@ -59,13 +61,13 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
 
   test('an object the API server accepts but Egressway rejects keeps its last good version', async () => {
     await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('deny-post', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {methods: ["POST"]}}]}]'));
-    await eventually('DENY POST applied', async () => (await fetchVia(wp.proxyUrl, 'http://httpbin.test/post', { method: 'POST', body: 'x' })).status === 403);
-    // The CRD's schema lets this through; Istio's validation (and ours) refuses a path without a leading '/'.
-    await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('deny-post', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {methods: ["POST"], paths: ["no-slash"]}}]}]'));
+    await eventually('DENY POST applied', async () => (await get('http://httpbin.test/post', { method: 'POST', body: 'x' })).status === 403);
+    // The CRD's schema lets this through; Istio's validation (and ours) refuses a port that is not a number.
+    await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('deny-post', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {methods: ["POST"], ports: ["abc"]}}]}]'));
     await wp.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('AuthorizationPolicy istio-egress/deny-post@') && l.msg.includes('last good version'), 15_000);
-    assert.equal((await fetchVia(wp.proxyUrl, 'http://httpbin.test/post', { method: 'POST', body: 'x' })).status, 403, 'the last good version still denies');
+    assert.equal((await get('http://httpbin.test/post', { method: 'POST', body: 'x' })).status, 403, 'the last good version still denies');
     await kube.kubectl(['delete', 'authorizationpolicy', 'deny-post', '-n', 'istio-egress']);
-    await eventually('deny-post deleted', async () => (await fetchVia(wp.proxyUrl, 'http://httpbin.test/post', { method: 'POST', body: 'x' })).status === 200);
+    await eventually('deny-post deleted', async () => (await get('http://httpbin.test/post', { method: 'POST', body: 'x' })).status === 200);
   });
 
   test('an API server restart: traffic keeps being served, and changes made after it are picked up', async () => {
@@ -91,8 +93,8 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
   test('the mesh ConfigMap istio-system/istio sets outboundTrafficPolicy', async () => {
     await kube.kubectl(['create', 'namespace', 'istio-system']);
     await kube.kubectl(['create', 'configmap', 'istio', '-n', 'istio-system', '--from-literal', 'mesh=outboundTrafficPolicy: {mode: ALLOW_ANY}']);
-    await eventually('ALLOW_ANY from the ConfigMap', async () => (await fetchVia(wp.proxyUrl, `http://127.0.0.1:${up.port}/get`)).status !== 502);
+    await eventually('ALLOW_ANY from the ConfigMap', async () => (await get(`http://127.0.0.1:${up.port}/get`)).status !== 502);
     await kube.kubectl(['delete', 'configmap', 'istio', '-n', 'istio-system']);
-    await eventually('back to REGISTRY_ONLY', async () => (await fetchVia(wp.proxyUrl, `http://127.0.0.1:${up.port}/get`)).status === 502);
+    await eventually('back to REGISTRY_ONLY', async () => (await get(`http://127.0.0.1:${up.port}/get`)).status === 502);
   });
 });
