@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { checkCidr } from '../dataplane/ssrf.ts';
+import { LOOPBACK_CIDRS } from '../dataplane/proxy-protocol-listener.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import { startWaypoint, StartupError } from '../server.ts';
 import type { AccessLogFormat } from '../telemetry/access-log.ts';
@@ -127,7 +128,7 @@ async function run(f: RunFlags): Promise<void> {
   if (hbone && (!hbone.cert || !hbone.key || !hbone.trustBundle)) fail('error: --hbone-cert, --hbone-key and --trust-bundle go together (make them with `egressway certs init` and `certs issue --waypoint ns/name`)');
   if (f.proxyProtocolPort === undefined && f.proxyProtocolTrustedCidr.length > 0) fail('error: --proxy-protocol-trusted-cidr needs --proxy-protocol-port <port> (the sandwich listener is off without it)');
   const proxyProtocol = f.proxyProtocolPort === undefined ? undefined : {
-    port: f.proxyProtocolPort, trustedCidrs: f.proxyProtocolTrustedCidr,
+    port: f.proxyProtocolPort, trustedCidrs: [...LOOPBACK_CIDRS, ...f.proxyProtocolTrustedCidr],
     headerTimeoutMs: f.proxyProtocolHeaderTimeout, maxConnections: f.proxyProtocolMaxConnections,
   };
   try {

@@ -17,7 +17,10 @@ export type ProxyRefusal = ProxyHeaderError | 'untrusted_peer' | 'header_timeout
 export interface ProxyProtocolListenerOptions {
   /** Where connections go once their header is read: ProxyListener.acceptTunnel. */
   readonly accept: (t: InboundTunnel) => void;
-  /** Peers allowed to send headers besides loopback: the node's ztunnel (IPs or CIDRs). */
+  /**
+   * Peers allowed to send headers (IPs or CIDRs); loopback by default, which is where ztunnel
+   * connects from (it dials 127.0.0.1:<port> inside the waypoint pod's network namespace).
+   */
   readonly trustedCidrs?: readonly string[];
   /** Envoy's listener_filters_timeout (15 s): a header not complete by then closes the connection. */
   readonly headerTimeoutMs?: number;
@@ -40,7 +43,7 @@ export class ProxyProtocolListener {
 
   constructor(opts: ProxyProtocolListenerOptions) {
     this.#opts = opts;
-    this.#trusted = [...LOOPBACK_CIDRS, ...(opts.trustedCidrs ?? [])].map((c) => {
+    this.#trusted = (opts.trustedCidrs ?? LOOPBACK_CIDRS).map((c) => {
       const cidr = parseCidr(c);
       // The CLI validates the flag; a bad value here is a programming error.
       if (!cidr) throw new Error(`PROXY protocol listener: "${c}" is not an IP or CIDR`);
@@ -77,7 +80,7 @@ export class ProxyProtocolListener {
     if (this.#open.size > max) return this.#refuse(sock, 'max_connections', `${max} connections are open (--proxy-protocol-max-connections)`);
     const ip = parseIp(peer);
     if (!ip || !this.#trusted.some((c) => cidrContains(c, ip))) {
-      return this.#refuse(sock, 'untrusted_peer', `${peer} is not loopback nor in --proxy-protocol-trusted-cidr; only the node's ztunnel may send PROXY headers`);
+      return this.#refuse(sock, 'untrusted_peer', `${peer} is not a trusted peer (loopback or --proxy-protocol-trusted-cidr); only the node's ztunnel may send PROXY headers`);
     }
     this.#readHeader(sock);
   }
@@ -149,6 +152,7 @@ function formatAddress(a: ProxyAddress): string {
 export interface ProxyProtocolOptions {
   /** Istio's sandwich binding port is whatever the annotation says; 15088 by convention. */
   readonly port: number;
+  /** The whole allow-list (the CLI passes loopback plus --proxy-protocol-trusted-cidr); loopback if unset. */
   readonly trustedCidrs?: readonly string[];
   readonly headerTimeoutMs?: number;
   readonly maxConnections?: number;
