@@ -5,12 +5,17 @@
 // bad headers and untrusted peers are closed with nothing reaching an upstream, and counted.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { authorizationPolicy, serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { startHttpUpstream, startTcpEcho, type EchoServer, type HttpUpstream } from '../helpers/upstream.ts';
 import type { ProxyProtocolOptions } from '../../src/dataplane/proxy-protocol-listener.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+import { startWaypoint } from '../helpers/waypoint.ts';
 
 const PY = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./proxy_v2_client.py', import.meta.url));
@@ -240,6 +245,38 @@ describe('PROXY protocol listener connection bound', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const ok = await py(m.port, ['--identity', CART, '--hostname', 'api.test', '--send', GET('api.test', '/under-limit')]);
     assert.equal(status(ok), 200, ok.data);
+  });
+});
+
+describe('egressway run --proxy-protocol-port (the real CLI)', () => {
+  test('the flag starts the listener next to the others; loopback is trusted; a refusal is one log line', async () => {
+    const api = await startHttpUpstream({ name: 'api' });
+    const dir = await tmpDir();
+    await writeFile(join(dir.path, 'c.yaml'), WAYPOINT_YAML + entry('api', 80, api.port, 'HTTP'));
+    const wp = await startWaypoint({ configDir: dir.path, args: ['--proxy-protocol-port', '0', '--proxy-protocol-trusted-cidr', '10.0.0.0/8', '--access-log', 'off'] });
+    try {
+      const port = wp.listeners.proxyProtocol!.port;
+      const r = await py(port, ['--identity', CART, '--hostname', 'api.test', '--send', GET('api.test', '/via-cli')]);
+      assert.equal(status(r), 200, r.data);
+      await py(port, ['--header', 'v1']);
+      const line = await wp.waitForLog((l) => l.reason === 'v1_header');
+      assert.match(String(line.msg), /^PROXY protocol connection from 127\.0\.0\.1 closed \(v1_header\): a PROXY v1 \(text\) header/);
+      assert.equal(line.level, 40);
+    } finally {
+      await wp.close();
+      await api.close();
+      await dir.close();
+    }
+  });
+
+  const cli = (args: string[]) => spawnSync('node_modules/.bin/node', ['src/cli/main.ts', 'run', '--config', 'examples/quickstart', ...args], { encoding: 'utf8', timeout: 15_000 });
+  test('bad flag values exit 1 with one line naming the flag', () => {
+    const cidr = cli(['--proxy-protocol-port', '15088', '--proxy-protocol-trusted-cidr', '10.0.0.0/33']);
+    assert.equal(cidr.status, 1);
+    assert.match(cidr.stderr, /--proxy-protocol-trusted-cidr.*"10\.0\.0\.0\/33" has an invalid prefix length/);
+    const alone = cli(['--proxy-protocol-trusted-cidr', '10.0.0.0/8']);
+    assert.equal(alone.status, 1);
+    assert.match(alone.stderr, /--proxy-protocol-trusted-cidr needs --proxy-protocol-port/);
   });
 });
 
