@@ -40,6 +40,7 @@ export class ProxyProtocolListener {
   #open = new Set<Socket>();
   /** Connections still reading their header: closed at once on shutdown. */
   #reading = new Set<Socket>();
+  #closing = false;
 
   constructor(opts: ProxyProtocolListenerOptions) {
     this.#opts = opts;
@@ -63,6 +64,7 @@ export class ProxyProtocolListener {
 
   /** Stops accepting; open tunnels get up to `graceMs` (ProxyListener drains them), then are cut. */
   async close(graceMs = 0): Promise<void> {
+    this.#closing = true;
     const closed = new Promise<void>((r) => this.#server.close(() => r()));
     for (const s of this.#reading) s.destroy();
     const deadline = Date.now() + graceMs;
@@ -75,7 +77,9 @@ export class ProxyProtocolListener {
     sock.on('error', () => {});
     this.#open.add(sock);
     sock.once('close', () => this.#open.delete(sock));
-    const peer = sock.remoteAddress ?? '';
+    const peer = sock.remoteAddress;
+    // Reset before it was accepted: nobody to refuse.
+    if (!peer) return void sock.destroy();
     const max = this.#opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     if (this.#open.size > max) return this.#refuse(sock, 'max_connections', `${max} connections are open (--proxy-protocol-max-connections)`);
     const ip = parseIp(peer);
@@ -93,6 +97,7 @@ export class ProxyProtocolListener {
       clearTimeout(timer);
       sock.removeListener('data', onData);
       sock.removeListener('end', onEnd);
+      sock.removeListener('close', onClose);
       this.#reading.delete(sock);
     };
     const refuse = (reason: ProxyRefusal, message: string) => {
@@ -108,9 +113,12 @@ export class ProxyProtocolListener {
       this.#handOff(sock, r.header, buf.subarray(r.header.length));
     };
     const onEnd = () => refuse('truncated', `the peer closed after ${buf.length} byte(s), before a complete PROXY v2 header`);
+    // A reset (no FIN) ends the header phase too; on shutdown that is us, and not counted.
+    const onClose = () => (this.#closing ? stop() : refuse('truncated', `the connection was reset after ${buf.length} byte(s), before a complete PROXY v2 header`));
     const timer = setTimeout(() => refuse('header_timeout', `no complete PROXY v2 header within ${ms} ms (${buf.length} byte(s) received)`), ms);
     sock.on('data', onData);
     sock.once('end', onEnd);
+    sock.once('close', onClose);
   }
 
   #handOff(sock: Socket, h: ProxyHeader, rest: Buffer): void {
