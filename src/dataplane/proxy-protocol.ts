@@ -52,7 +52,6 @@ const HOSTNAME_RE = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[
 // SPIFFE ID characters (SPIFFE-ID §2), in Istio's four-segment shape; the ID ends up in metric labels
 // and access-log lines, so nothing else gets through.
 const SPIFFE_RE = /^spiffe:\/\/[a-z0-9._-]{1,255}\/ns\/[A-Za-z0-9._-]{1,253}\/sa\/[A-Za-z0-9._-]{1,253}$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function fail(code: ProxyHeaderError, message: string): ProxyParse {
   return { kind: 'error', code, message };
@@ -130,13 +129,9 @@ function parseTlvs(b: Uint8Array): Tlvs | ProxyParse {
   return { identity, hostname };
 }
 
+/** SPIFFE_RE admits ASCII only, so latin1 decoding is exact for every ID that passes. */
 function decodeIdentity(value: Uint8Array): Identity | string {
-  let text: string;
-  try {
-    text = utf8.decode(value);
-  } catch {
-    return 'TLV 0xD0 (peer identity) is not UTF-8';
-  }
+  const text = Buffer.from(value.buffer, value.byteOffset, value.length).toString('latin1');
   const id = SPIFFE_RE.test(text) ? parseSpiffe(text) : undefined;
   return id ?? `TLV 0xD0 "${printable(text)}" is not spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>`;
 }
