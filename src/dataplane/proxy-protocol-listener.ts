@@ -150,6 +150,7 @@ function closeResponder(sock: Socket): TunnelResponder {
     refuse() {
       sock.destroy();
     },
+    closesOnly: true,
   };
 }
 

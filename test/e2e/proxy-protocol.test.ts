@@ -159,6 +159,7 @@ describe('PROXY protocol listener (sandwich mode) with an independent Python cli
     assert.equal(m.echo.stats.connections, before);
     const deniedRec = await m.wp.nextRecord((x) => x.destinationService === 'raw.test' && x.sourcePrincipal === WEB);
     assert.equal(deniedRec.responseCode, 403);
+    assert.equal(deniedRec.bytesSent, 0, 'a PROXY tunnel is refused by closing it: no reply bytes');
     assert.match(deniedRec.responseCodeDetails, /^rbac_access_denied_matched_policy\[ns\[istio-egress\]-policy\[raw\]/);
   });
 
@@ -167,6 +168,9 @@ describe('PROXY protocol listener (sandwich mode) with an independent Python cli
     const r = await py(m.port, ['--identity', CART, '--dst', '10.200.0.1:80', '--send', GET('x', '/nowhere')]);
     assert.equal(r.data, '');
     assert.equal(m.reached(), before);
+    const rec = await m.wp.nextRecord((x) => x.authority === '10.200.0.1:80');
+    assert.equal(rec.bytesSent, 0);
+    assert.notEqual(rec.responseCodeDetails, '');
   });
 
   const bad: [string, string[], string][] = [
