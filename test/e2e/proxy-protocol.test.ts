@@ -116,6 +116,14 @@ describe('PROXY protocol listener (sandwich mode) with an independent Python cli
     assert.match(r.data, /"upstream":"api"/);
   });
 
+  test('a TCP6 header: IPv6 source and destination', async () => {
+    const r = await py(m.port, ['--identity', CART, '--src', '[fd00::1:2]:5000', '--dst', '[fd00::99]:80', '--hostname', 'api.test', '--send', GET('api.test', '/over-v6')]);
+    assert.equal(status(r), 200, r.data);
+    const rec = await m.wp.nextRecord((x) => x.path === '/over-v6');
+    assert.equal(rec.downstreamRemoteAddress, '[fd00::1:2]:5000');
+    assert.equal(rec.downstreamLocalAddress, '[fd00::99]:80');
+  });
+
   test('the auto-allocated VIP of a ServiceEntry routes like its host', async () => {
     const svc = m.wp.wp.store.current().services.find((s) => s.hosts.includes('api.test'))!;
     const r = await py(m.port, ['--identity', CART, '--dst', `${svc.addresses[0]}:80`, '--send', GET('api.test', '/via-vip')]);
