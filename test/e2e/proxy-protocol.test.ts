@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { connect as h2connect } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,7 +65,7 @@ async function startMesh(pp: Partial<ProxyProtocolOptions> = {}): Promise<Mesh> 
   const other = await startHttpUpstream({ name: 'other' });
   const echo = await startTcpEcho();
   const yaml = WAYPOINT_YAML + entry('api', 80, api.port, 'HTTP') + entry('payments', 80, api.port, 'HTTP')
-    + entry('raw', 9000, echo.port, 'TCP') + entry('other', 80, other.port, 'HTTP', `\naddresses: [${OTHER_VIP}]`)
+    + entry('raw', 9000, echo.port, 'TCP') + entry('h2', 80, api.port, 'HTTP2') + entry('other', 80, other.port, 'HTTP', `\naddresses: [${OTHER_VIP}]`)
     + authorizationPolicy('payments', 'payments', `action: ALLOW\nrules: [{from: [{source: {principals: ["cluster.local/ns/shop/sa/cart"]}}]}]`)
     + authorizationPolicy('raw', 'raw', `action: DENY\nrules: [{from: [{source: {principals: ["cluster.local/ns/shop/sa/web"]}}]}]`)
     + authorizationPolicy('api-ips', 'api', `action: DENY\nrules: [{from: [{source: {ipBlocks: ["10.66.0.0/16"]}}]}]`);
@@ -169,6 +170,34 @@ describe('PROXY protocol listener (sandwich mode) with an independent Python cli
     assert.equal(deniedRec.responseCode, 403);
     assert.equal(deniedRec.bytesSent, 0, 'a PROXY tunnel is refused by closing it: no reply bytes');
     assert.match(deniedRec.responseCodeDetails, /^rbac_access_denied_matched_policy\[ns\[istio-egress\]-policy\[raw\]/);
+  });
+
+  test('HTTP/2 with prior knowledge (gRPC clients) on an HTTP2 port is served as HTTP/2', async () => {
+    // node:http2 is the client here, so the header is written by hand before its preface.
+    const id = Buffer.from(CART);
+    const host = Buffer.from('h2.test');
+    const body = Buffer.concat([Buffer.from([10, 1, 2, 3, 240, 240, 0, 7, 0x9c, 0x40, 0, 80, 0xd0, 0, id.length]), id, Buffer.from([0xd1, 0, host.length]), host]);
+    const sock = connect({ host: '127.0.0.1', port: m.port });
+    sock.write(Buffer.concat([Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0, body.length]), body]));
+    const session = h2connect('http://h2.test', { createConnection: () => sock });
+    try {
+      const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = session.request({ ':path': '/over-h2', ':method': 'GET' });
+        let text = '';
+        let st = 0;
+        req.on('response', (h) => { st = Number(h[':status']); });
+        req.on('data', (c: Buffer) => { text += c.toString(); });
+        req.on('end', () => resolve({ status: st, text }));
+        req.on('error', reject);
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.match(res.text, /"upstream":"api"/);
+      const rec = await m.wp.nextRecord((x) => x.path === '/over-h2');
+      assert.equal(rec.protocol, 'HTTP/2.0');
+      assert.equal(rec.sourcePrincipal, CART);
+    } finally {
+      session.destroy();
+    }
   });
 
   test('a destination no ServiceEntry serves is closed', async () => {
