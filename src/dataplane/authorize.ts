@@ -33,6 +33,10 @@ export interface AuthzInput {
   readonly method?: string;
   readonly path?: string;
   readonly headers?: IncomingHttpHeaders;
+  /** Envoy `destination.ip`: the address the client dialled (the VIP or ServiceEntry address in a tunnel's authority). */
+  readonly destinationIp?: string;
+  /** Envoy `connection.sni`: the SNI of the client's TLS ClientHello, when one was read. */
+  readonly sni?: string;
 }
 
 /** The outcome of every authorization step for one request, with what to send on deny. */
@@ -66,6 +70,23 @@ export function hasAuthorization(snap: Snapshot, plan: Plan): boolean {
   return !isEmpty(set);
 }
 
+const readsSni = new WeakMap<PolicySet, boolean>();
+
+/**
+ * Whether a policy on the destination reads `connection.sni`: then a tunnel to a TLS port must read
+ * the client's ClientHello before it can be authorized. Computed once per snapshot's policy set.
+ */
+export function needsSni(snap: Snapshot, plan: Plan): boolean {
+  const set = plan.kind === 'forward' ? snap.authz.services.get(plan.destination.service.key) ?? snap.authz.waypoint : snap.authz.waypoint;
+  let known = readsSni.get(set);
+  if (known === undefined) {
+    const all = [...set.custom, ...set.deny, ...set.allow, ...set.audit, ...set.dryRunDeny, ...set.dryRunAllow];
+    known = all.some((p) => p.rules.some((r) => [...(r.from ?? []).flat(), ...(r.to ?? []).flat(), ...r.when].some((c) => c.attribute === 'connection.sni')));
+    readsSni.set(set, known);
+  }
+  return known;
+}
+
 /** undefined when nothing applies to the destination; a Promise only when a network step is needed. */
 export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput & { readonly protocol: 'tcp' }, rt?: AuthzRuntime): Verdict | undefined;
 export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput, rt?: AuthzRuntime): Verdict | Promise<Verdict> | undefined;
@@ -97,6 +118,8 @@ export function authzRequest(snap: Snapshot, plan: Plan, input: AuthzInput): Aut
     path: input.path,
     headers: input.headers as Readonly<Record<string, string | undefined>> | undefined,
     destinationPort: plan.kind === 'forward' ? plan.destination.port.number : input.port,
+    ...(input.destinationIp !== undefined ? { destinationIp: input.destinationIp } : {}),
+    ...(input.sni !== undefined ? { sni: input.sni } : {}),
   };
 }
 
