@@ -21,6 +21,7 @@ import type { SpanExport } from './telemetry/otlp.ts';
 import type { RequestRecord } from './telemetry/record.ts';
 import { ServiceSummaries } from './telemetry/summary.ts';
 import { startHbone, type HboneOptions } from './hbone/wire.ts';
+import { startProxyProtocol, type ProxyProtocolOptions } from './dataplane/proxy-protocol-listener.ts';
 
 export interface WaypointOptions {
   readonly configPaths: readonly string[];
@@ -41,6 +42,8 @@ export interface WaypointOptions {
   readonly proxyTls?: { readonly cert: string; readonly key: string; readonly ca?: string };
   /** The HBONE listener (15008): mTLS HTTP/2 CONNECT. File paths, reloaded when they change. */
   readonly hbone?: HboneOptions;
+  /** The sandwich listener: plain TCP from the node's ztunnel, each connection led by a PROXY v2 header. */
+  readonly proxyProtocol?: ProxyProtocolOptions;
   readonly accessLog: AccessLogFormat;
   /** OTLP/HTTP collector (`http://127.0.0.1:4318`): one span per request or tunnel. */
   readonly otlpEndpoint?: string;
@@ -51,7 +54,7 @@ export interface WaypointOptions {
 }
 
 export interface RunningWaypoint {
-  readonly listeners: Readonly<Record<'proxy' | 'admin' | 'status' | 'stats', string>> & { readonly hbone?: string };
+  readonly listeners: Readonly<Record<'proxy' | 'admin' | 'status' | 'stats', string>> & { readonly hbone?: string; readonly proxyProtocol?: string };
   readonly store: SnapshotStore;
   readonly source: ConfigSource;
   stop(graceMs: number): Promise<void>;
@@ -141,13 +144,21 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
     throw new StartupError(err.message);
   }) : undefined;
   if (hbone) (listeners as Record<string, string>).hbone = hbone.address;
+  const pp = o.proxyProtocol ? await startProxyProtocol(o.proxyProtocol, o.listenAddress, { accept: (t) => proxy.acceptTunnel(t), log, refused: metrics.proxyProtocolRefused }).catch(async (err: Error) => {
+    await Promise.allSettled([...started.map((s) => s.close()), hbone?.close(0)]);
+    throw new StartupError(err.message);
+  }) : undefined;
+  if (pp) {
+    (listeners as Record<string, string>).proxyProtocol = pp.address;
+    metrics.bindProxyProtocol(() => pp.listener.activeConnections);
+  }
   if (o.watch) await source.watch();
   return {
     listeners, store, source,
     async stop(graceMs) {
       draining = true;
       source.close();
-      await Promise.all([proxy.drain(graceMs), hbone?.close(graceMs)]);
+      await Promise.all([proxy.drain(graceMs), hbone?.close(graceMs), pp?.listener.close(graceMs)]);
       await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
       metrics.close();
       await accessLog.close();
