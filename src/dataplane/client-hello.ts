@@ -3,41 +3,51 @@
 // reads from a stream and puts every byte back for the upstream.
 import type { Duplex } from 'node:stream';
 
-/** What the bytes so far say: more needed, not TLS, or the ClientHello's server_name (if any). */
+/**
+ * What the bytes so far say: more needed (and how many bytes in all before another parse can tell
+ * more), not TLS, too large to read (Envoy's client_hello_too_large: the connection is closed), or the
+ * ClientHello's server_name (if any).
+ */
 export type HelloResult =
-  | { readonly kind: 'more' }
+  | { readonly kind: 'more'; readonly need: number }
   | { readonly kind: 'not-tls' }
+  | { readonly kind: 'too-large' }
   | { readonly kind: 'hello'; readonly sni?: string };
 
 const HANDSHAKE = 0x16;
 const CLIENT_HELLO = 1;
 const EXT_SERVER_NAME = 0;
-/** A ClientHello is at most 2^24 bytes by its length field; tls_inspector caps it at 16 KiB + records. */
+/** Envoy's tls_inspector max_client_hello_size (64 KiB): a ClientHello that needs more is refused. */
 export const MAX_HELLO_BYTES = 64 * 1024;
+/** A ClientHello of 64 KiB fits in 5 records of 16 KiB; a peer that sends many tiny ones is refused. */
+const MAX_RECORDS = 64;
 
 /** Joins the handshake bytes of the TLS records in `buf` (a ClientHello may span records). */
-function handshakeBytes(buf: Buffer): Buffer | 'not-tls' {
+function handshakeBytes(buf: Buffer): { hs: Buffer; need: number } | 'not-tls' | 'too-large' {
   const parts: Buffer[] = [];
   let off = 0;
+  let records = 0;
   while (off + 5 <= buf.length) {
     if (buf[off] !== HANDSHAKE || buf[off + 1] !== 3) return 'not-tls';
+    if (++records > MAX_RECORDS) return 'too-large';
     const len = buf.readUInt16BE(off + 3);
     parts.push(buf.subarray(off + 5, Math.min(off + 5 + len, buf.length)));
     off += 5 + len;
   }
   if (buf.length > 0 && buf[0] !== HANDSHAKE) return 'not-tls';
-  return Buffer.concat(parts);
+  // The end of the record under way, or of the next record's header.
+  const need = off > buf.length ? off : off + 5;
+  return { hs: parts.length === 1 ? parts[0]! : Buffer.concat(parts), need };
 }
 
 export function parseClientHello(buf: Buffer): HelloResult {
-  // Record headers count too: a stream of empty records must not grow the buffer without end.
-  if (buf.length > 2 * MAX_HELLO_BYTES) return { kind: 'not-tls' };
-  const hs = handshakeBytes(buf);
-  if (hs === 'not-tls') return { kind: 'not-tls' };
-  if (hs.length < 4) return buf.length > MAX_HELLO_BYTES ? { kind: 'not-tls' } : { kind: 'more' };
+  const joined = handshakeBytes(buf);
+  if (typeof joined === 'string') return { kind: joined };
+  const { hs, need } = joined;
+  if (hs.length < 4) return need > 2 * MAX_HELLO_BYTES ? { kind: 'too-large' } : { kind: 'more', need };
   if (hs[0] !== CLIENT_HELLO) return { kind: 'not-tls' };
   const len = hs.readUIntBE(1, 3);
-  if (hs.length < 4 + len) return 4 + len > MAX_HELLO_BYTES ? { kind: 'not-tls' } : { kind: 'more' };
+  if (hs.length < 4 + len) return 4 + len > MAX_HELLO_BYTES || need > 2 * MAX_HELLO_BYTES ? { kind: 'too-large' } : { kind: 'more', need };
   try {
     return { kind: 'hello', ...serverName(hs.subarray(4, 4 + len)) };
   } catch {
@@ -78,16 +88,26 @@ function need(b: Buffer, at: number, n: number): Buffer {
   return b;
 }
 
+/** What the peek found: the SNI (undefined: none to be had), or why the tunnel must be closed. */
+export type PeekResult =
+  | { readonly kind: 'sni'; readonly sni?: string }
+  | { readonly kind: 'refuse'; readonly reason: string };
+
 /**
  * Reads from `stream` until a ClientHello is complete (or the bytes are not TLS, or `timeoutMs`
- * passes, or the stream ends), then pauses it and puts back everything read. Resolves with the SNI,
- * or undefined when there is none to be had.
+ * passes, or the stream ends), then pauses it and puts back everything read. A ClientHello past
+ * MAX_HELLO_BYTES, or one begun and not finished within `timeoutMs`, is refused: letting it through
+ * unread would let a client dodge a connection.sni DENY (Envoy closes the first; Istio's waypoint
+ * sets no timeout, so the second would never get through). A client that sends nothing at all in
+ * `timeoutMs` (a server-first protocol) goes on without an SNI.
  */
-export function peekClientHello(stream: Duplex, timeoutMs: number): Promise<string | undefined> {
+export function peekClientHello(stream: Duplex, timeoutMs: number): Promise<PeekResult> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
+    let total = 0;
+    let need = 1;
     let done = false;
-    const finish = (sni: string | undefined) => {
+    const finish = (r: PeekResult) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -95,16 +115,24 @@ export function peekClientHello(stream: Duplex, timeoutMs: number): Promise<stri
       stream.off('end', onEnd);
       stream.off('close', onEnd);
       stream.pause();
-      if (chunks.length && !stream.destroyed) stream.unshift(Buffer.concat(chunks));
-      resolve(sni);
+      if (chunks.length && !stream.destroyed) stream.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      resolve(r);
     };
     const onData = (c: Buffer) => {
       chunks.push(c);
-      const r = parseClientHello(chunks.length === 1 ? c : Buffer.concat(chunks));
-      if (r.kind !== 'more') finish(r.kind === 'hello' ? r.sni : undefined);
+      total += c.length;
+      // Parse again only once the record under way is complete: tiny chunks cost no re-copying.
+      if (total < need && total <= 2 * MAX_HELLO_BYTES) return;
+      if (chunks.length > 1) chunks.splice(0, chunks.length, Buffer.concat(chunks));
+      const r = parseClientHello(chunks[0]!);
+      if (r.kind === 'more') need = r.need;
+      else if (r.kind === 'too-large') finish({ kind: 'refuse', reason: `ClientHello too large (over ${MAX_HELLO_BYTES} bytes)` });
+      else finish({ kind: 'sni', ...(r.kind === 'hello' && r.sni !== undefined ? { sni: r.sni } : {}) });
     };
-    const onEnd = () => finish(undefined);
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
+    const onEnd = () => finish({ kind: 'sni' });
+    const timer = setTimeout(() => finish(total === 0
+      ? { kind: 'sni' }
+      : { kind: 'refuse', reason: `ClientHello not complete within ${timeoutMs} ms` }), timeoutMs);
     stream.on('data', onData);
     stream.once('end', onEnd);
     stream.once('close', onEnd);

@@ -22,7 +22,12 @@ async function captureHello(servername?: string): Promise<Buffer> {
 test('the server_name of a real ClientHello, whole or arriving a byte at a time', async () => {
   const hello = await captureHello('api.Example.test');
   assert.deepEqual(parseClientHello(hello), { kind: 'hello', sni: 'api.Example.test' });
-  for (let n = 0; n < hello.length; n++) assert.equal(parseClientHello(hello.subarray(0, n)).kind, 'more', `prefix of ${n} bytes`);
+  for (let n = 0; n < hello.length; n++) {
+    const r = parseClientHello(hello.subarray(0, n));
+    assert.equal(r.kind, 'more', `prefix of ${n} bytes`);
+    // Nothing can change before `need` bytes: the reader waits for them instead of re-parsing.
+    if (r.kind === 'more') assert.ok(r.need > n && r.need <= hello.length, `prefix of ${n} bytes needs ${r.need}`);
+  }
 });
 
 test('a ClientHello without SNI, and bytes that are not TLS', async () => {
@@ -32,9 +37,10 @@ test('a ClientHello without SNI, and bytes that are not TLS', async () => {
   assert.deepEqual(parseClientHello(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x02, 0, 0, 1, 0])), { kind: 'not-tls' }, 'a handshake that is not a ClientHello');
 });
 
-test('a peer that sends empty handshake records forever is cut off, not buffered without end', () => {
+test('a peer that sends empty handshake records forever is refused (fail closed), not buffered without end', () => {
   const header = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00, 0x40, 0x03, 0x03, 0, 0]); // ClientHello of 64 bytes, 4 sent
   const empty = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x00]);
   assert.equal(parseClientHello(Buffer.concat([header, empty])).kind, 'more');
-  assert.equal(parseClientHello(Buffer.concat([header, ...Array(30_000).fill(empty)])).kind, 'not-tls');
+  assert.equal(parseClientHello(Buffer.concat([header, ...Array(30_000).fill(empty)])).kind, 'too-large');
+  assert.equal(parseClientHello(Buffer.concat([header, ...Array(100).fill(empty)])).kind, 'too-large', 'more records than a 64 KiB ClientHello needs');
 });
