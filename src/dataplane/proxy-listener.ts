@@ -357,7 +357,7 @@ export class ProxyListener {
     }
     const input: AuthzInput & { protocol: 'tcp' } = {
       protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port,
-      destinationIp: dialledIp({ authority, tunneled: true }, peer),
+      destinationIp: dialledIp({ authority }, peer),
     };
     if (!needsSni(snap, plan)) {
       const verdict = authorize(snap, plan, input);
@@ -598,11 +598,12 @@ const SNI_TIMEOUT_MS = 5_000;
 /**
  * Envoy's `destination.ip` at a waypoint is the inner connection's local address: the original
  * destination the client dialled, carried in the tunnel's authority (the service VIP or the
- * ServiceEntry address). A tunnel to a name, and a plain proxy request, have only the address the
- * client connected to.
+ * ServiceEntry address). A plain proxy request to an address (`GET http://VIP/`) names the same
+ * destination and gets the same value, so that a DENY on it holds at every door. A request or
+ * tunnel to a name has only the address the client connected to.
  */
-function dialledIp(target: Pick<Target, 'authority' | 'tunneled'>, peer: Peer): string {
-  return target.tunneled && isIP(target.authority.host) ? unmapped(target.authority.host) : peer.localIp;
+function dialledIp(target: Pick<Target, 'authority'>, peer: Peer): string {
+  return isIP(target.authority.host) ? unmapped(target.authority.host) : peer.localIp;
 }
 
 function hostOf(address: string): string {
