@@ -4,14 +4,14 @@
 import type { Duplex } from 'node:stream';
 
 /**
- * What the bytes so far say: more needed (and how many bytes in all before another parse can tell
- * more), not TLS, too large to read (Envoy's client_hello_too_large: the connection is closed), or the
- * ClientHello's server_name (if any).
+ * What the bytes so far say: more needed, not TLS, refused (a ClientHello past Envoy's
+ * max_client_hello_size: client_hello_too_large, the connection is closed), or the ClientHello's
+ * server_name (if any).
  */
 export type HelloResult =
-  | { readonly kind: 'more'; readonly need: number }
+  | { readonly kind: 'more' }
   | { readonly kind: 'not-tls' }
-  | { readonly kind: 'too-large' }
+  | { readonly kind: 'refuse'; readonly reason: string }
   | { readonly kind: 'hello'; readonly sni?: string };
 
 const HANDSHAKE = 0x16;
@@ -19,40 +19,79 @@ const CLIENT_HELLO = 1;
 const EXT_SERVER_NAME = 0;
 /** Envoy's tls_inspector max_client_hello_size (64 KiB): a ClientHello that needs more is refused. */
 export const MAX_HELLO_BYTES = 64 * 1024;
-/** A ClientHello of 64 KiB fits in 5 records of 16 KiB; a peer that sends many tiny ones is refused. */
-const MAX_RECORDS = 64;
+/** BoringSSL's kMaxEmptyRecords: past it the handshake fails, so the peer is not a TLS client we serve. */
+const MAX_EMPTY_RECORDS = 32;
+const MORE: HelloResult = { kind: 'more' };
 
-/** Joins the handshake bytes of the TLS records in `buf` (a ClientHello may span records). */
-function handshakeBytes(buf: Buffer): { hs: Buffer; need: number } | 'not-tls' | 'too-large' {
-  const parts: Buffer[] = [];
-  let off = 0;
-  let records = 0;
-  while (off + 5 <= buf.length) {
-    if (buf[off] !== HANDSHAKE || buf[off + 1] !== 3) return 'not-tls';
-    if (++records > MAX_RECORDS) return 'too-large';
-    const len = buf.readUInt16BE(off + 3);
-    parts.push(buf.subarray(off + 5, Math.min(off + 5 + len, buf.length)));
-    off += 5 + len;
+/**
+ * Reads TLS records as they arrive and collects their handshake bytes until the ClientHello is
+ * whole. Each byte is copied a bounded number of times however small the chunks (a peer writing a
+ * byte at a time costs no re-parsing), and what it holds is capped at 2 x MAX_HELLO_BYTES.
+ */
+export class HelloReader {
+  #pending: Buffer[] = [];
+  #pendingLen = 0;
+  #need = 5; // bytes of the record under way: its header, then header + payload
+  #hs: Buffer[] = [];
+  #hsLen = 0;
+  #read = 0;
+  #empty = 0;
+  #helloLen: number | undefined;
+
+  push(chunk: Buffer): HelloResult {
+    if (this.#read === 0 && chunk.length > 0 && chunk[0] !== HANDSHAKE) return { kind: 'not-tls' };
+    this.#read += chunk.length;
+    this.#pending.push(chunk);
+    this.#pendingLen += chunk.length;
+    while (this.#pendingLen >= this.#need) {
+      const buf = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
+      if (buf[0] !== HANDSHAKE || buf[1] !== 3) return { kind: 'not-tls' };
+      const len = buf.readUInt16BE(3);
+      if (buf.length < 5 + len) {
+        this.#pending = [buf];
+        this.#need = 5 + len;
+        break;
+      }
+      if (len === 0 && ++this.#empty > MAX_EMPTY_RECORDS) return { kind: 'refuse', reason: `more than ${MAX_EMPTY_RECORDS} empty TLS records before the ClientHello` };
+      this.#hs.push(buf.subarray(5, 5 + len));
+      this.#hsLen += len;
+      const rest = buf.subarray(5 + len);
+      this.#pending = rest.length ? [rest] : [];
+      this.#pendingLen = rest.length;
+      this.#need = 5;
+      const r = this.#hello();
+      if (r !== MORE) return r;
+    }
+    return this.#read > 2 * MAX_HELLO_BYTES ? tooLarge() : MORE;
   }
-  if (buf.length > 0 && buf[0] !== HANDSHAKE) return 'not-tls';
-  // The end of the record under way, or of the next record's header.
-  const need = off > buf.length ? off : off + 5;
-  return { hs: parts.length === 1 ? parts[0]! : Buffer.concat(parts), need };
+
+  #hello(): HelloResult {
+    if (this.#hsLen < 4) return MORE;
+    if (this.#helloLen === undefined) {
+      // Once: the handshake header. Later records are joined only when the message is whole.
+      const head = this.#hs.length === 1 ? this.#hs[0]! : Buffer.concat(this.#hs);
+      this.#hs = [head];
+      if (head[0] !== CLIENT_HELLO) return { kind: 'not-tls' };
+      this.#helloLen = head.readUIntBE(1, 3);
+      if (4 + this.#helloLen > MAX_HELLO_BYTES) return tooLarge();
+    }
+    if (this.#hsLen < 4 + this.#helloLen) return MORE;
+    const hs = this.#hs.length === 1 ? this.#hs[0]! : Buffer.concat(this.#hs);
+    try {
+      return { kind: 'hello', ...serverName(hs.subarray(4, 4 + this.#helloLen)) };
+    } catch {
+      return { kind: 'not-tls' }; // a truncated field: not a ClientHello we can read
+    }
+  }
 }
 
+function tooLarge(): HelloResult {
+  return { kind: 'refuse', reason: `ClientHello too large (over ${MAX_HELLO_BYTES} bytes)` };
+}
+
+/** The answer for the bytes of `buf`, read at once. PURE. */
 export function parseClientHello(buf: Buffer): HelloResult {
-  const joined = handshakeBytes(buf);
-  if (typeof joined === 'string') return { kind: joined };
-  const { hs, need } = joined;
-  if (hs.length < 4) return need > 2 * MAX_HELLO_BYTES ? { kind: 'too-large' } : { kind: 'more', need };
-  if (hs[0] !== CLIENT_HELLO) return { kind: 'not-tls' };
-  const len = hs.readUIntBE(1, 3);
-  if (hs.length < 4 + len) return 4 + len > MAX_HELLO_BYTES || need > 2 * MAX_HELLO_BYTES ? { kind: 'too-large' } : { kind: 'more', need };
-  try {
-    return { kind: 'hello', ...serverName(hs.subarray(4, 4 + len)) };
-  } catch {
-    return { kind: 'not-tls' }; // a truncated field: not a ClientHello we can read
-  }
+  return new HelloReader().push(buf);
 }
 
 /** Walks version, random, session id, ciphers and compression to the extensions. Throws on overrun. */
@@ -104,8 +143,7 @@ export type PeekResult =
 export function peekClientHello(stream: Duplex, timeoutMs: number): Promise<PeekResult> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
-    let total = 0;
-    let need = 1;
+    const reader = new HelloReader();
     let done = false;
     const finish = (r: PeekResult) => {
       if (done) return;
@@ -120,17 +158,13 @@ export function peekClientHello(stream: Duplex, timeoutMs: number): Promise<Peek
     };
     const onData = (c: Buffer) => {
       chunks.push(c);
-      total += c.length;
-      // Parse again only once the record under way is complete: tiny chunks cost no re-copying.
-      if (total < need && total <= 2 * MAX_HELLO_BYTES) return;
-      if (chunks.length > 1) chunks.splice(0, chunks.length, Buffer.concat(chunks));
-      const r = parseClientHello(chunks[0]!);
-      if (r.kind === 'more') need = r.need;
-      else if (r.kind === 'too-large') finish({ kind: 'refuse', reason: `ClientHello too large (over ${MAX_HELLO_BYTES} bytes)` });
+      const r = reader.push(c);
+      if (r.kind === 'more') return;
+      if (r.kind === 'refuse') finish(r);
       else finish({ kind: 'sni', ...(r.kind === 'hello' && r.sni !== undefined ? { sni: r.sni } : {}) });
     };
     const onEnd = () => finish({ kind: 'sni' });
-    const timer = setTimeout(() => finish(total === 0
+    const timer = setTimeout(() => finish(chunks.length === 0
       ? { kind: 'sni' }
       : { kind: 'refuse', reason: `ClientHello not complete within ${timeoutMs} ms` }), timeoutMs);
     stream.on('data', onData);
