@@ -4,6 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import type { CompileOptions } from './compile/compile.ts';
 import { FileSource, type ReloadResult } from './controlplane/file-source.ts';
+import type { MeshConfig } from './controlplane/mesh-config.ts';
 import { SnapshotStore } from './controlplane/store.ts';
 import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, summaryHandler, type AdminDeps } from './dashboard/admin-server.ts';
 import { dashboardRoutes } from './dashboard/dashboard.ts';
@@ -23,6 +24,8 @@ import { startHbone, type HboneOptions } from './hbone/wire.ts';
 
 export interface WaypointOptions {
   readonly configPaths: readonly string[];
+  /** Kubernetes mode: list+watch the API server instead of reading configPaths. */
+  readonly kubernetes?: { readonly kubeconfig?: string; readonly fromMesh: (mesh: MeshConfig) => Partial<CompileOptions> };
   readonly compile: CompileOptions;
   readonly listenAddress: string;
   readonly adminAddress: string;
@@ -52,8 +55,15 @@ export interface WaypointOptions {
 export interface RunningWaypoint {
   readonly listeners: Readonly<Record<'proxy' | 'admin' | 'status' | 'stats', string>> & { readonly hbone?: string };
   readonly store: SnapshotStore;
-  readonly source: FileSource;
+  readonly source: ConfigSource;
   stop(graceMs: number): Promise<void>;
+}
+
+/** Where snapshots come from: files (FileSource) or the API server (KubeSource). */
+export interface ConfigSource {
+  reload(): Promise<ReloadResult>;
+  watch(): Promise<void>;
+  close(): void;
 }
 
 export class StartupError extends Error {
@@ -68,9 +78,11 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const log = o.logger;
   const store = new SnapshotStore();
   const metrics = new Metrics();
-  const source = new FileSource(store, o.configPaths, o.compile, (r) => reportReload(log, metrics, r));
+  const source = await configSource(o, store, (r) => reportReload(log, metrics, r, !!o.kubernetes));
   const first = await source.reload();
-  if (!first.ok) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
+  if (!first.ok && !o.kubernetes) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
+  // In a cluster, a bad object must not crash-loop the pod: stay unready until a config compiles.
+  if (!first.ok) await new Promise<void>((r) => store.onSwap(() => r()));
   const accessLog = createAccessLog(o.accessLog, 1, (err) => {
     log.error({ err: err.message }, `access log: writing to stdout failed (${err.message}); access-log lines are now dropped and counted in egressway_access_log_dropped_total — check what reads this process's stdout, or run with --access-log off`);
   });
@@ -155,7 +167,17 @@ async function startSpans(endpoint: string, snap: Snapshot, log: Logger): Promis
   return spans;
 }
 
-function reportReload(log: Logger, metrics: Metrics, r: ReloadResult): void {
+/** The Kubernetes client is loaded only in Kubernetes mode. */
+async function configSource(o: WaypointOptions, store: SnapshotStore, onResult: (r: ReloadResult) => void): Promise<ConfigSource> {
+  if (!o.kubernetes) return new FileSource(store, o.configPaths, o.compile, onResult);
+  const { KubeSource } = await import('./controlplane/kube-source.ts');
+  return new KubeSource(store, {
+    kubeconfig: o.kubernetes.kubeconfig, compile: o.compile, fromMesh: o.kubernetes.fromMesh, onResult,
+    warn: (message, fields) => o.logger.warn(fields ?? {}, message),
+  });
+}
+
+function reportReload(log: Logger, metrics: Metrics, r: ReloadResult, kube = false): void {
   metrics.reloads.inc({ result: r.ok ? 'success' : 'failure' });
   for (const d of r.diagnostics) {
     const line = formatDiagnostic(d);
@@ -163,7 +185,7 @@ function reportReload(log: Logger, metrics: Metrics, r: ReloadResult): void {
     else if (d.level === 'warning') log.warn({ code: d.code }, line);
   }
   if (r.ok) log.info({ version: r.version }, `config loaded (snapshot ${r.version})`);
-  else log.error(`config rejected: ${r.diagnostics.filter((d) => d.level === 'error').length} error(s) above; still serving the last good config — fix the file and save again`);
+  else log.error(`config rejected: ${r.diagnostics.filter((d) => d.level === 'error').length} error(s) above; still serving the last good config — ${kube ? 'fix the objects named above (kubectl edit)' : 'fix the file and save again'}`);
 }
 
 /** Logs each ServiceEntry's binding once, and again only when it changes. */

@@ -11,7 +11,9 @@ import { collect, oneOf, parseDuration, parsePort, parseWaypointRef } from './ar
 import { meshNumTrustedProxies, readMeshConfig } from './mesh-config.ts';
 
 interface RunFlags {
-  config: string[];
+  config?: string[];
+  kubernetes: boolean;
+  kubeconfig?: string;
   waypoint?: string;
   outboundTrafficPolicy?: OutboundTrafficPolicy;
   meshConfig?: string;
@@ -45,7 +47,9 @@ interface RunFlags {
 export function registerRun(program: Command): void {
   program.command('run')
     .description('run the waypoint on a folder or files of YAML')
-    .requiredOption('-c, --config <paths...>', 'config files or directories (YAML/JSON, searched recursively)')
+    .option('-c, --config <paths...>', 'config files or directories (YAML/JSON, searched recursively)')
+    .option('--kubernetes', 'read the config from the Kubernetes API server (list+watch) instead of files', false)
+    .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig to use (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
     .option('--waypoint <namespace/name>', 'which istio-waypoint Gateway this process is (default: the only one)', parseWaypointRef)
     .option('--outbound-traffic-policy <mode>', 'REGISTRY_ONLY refuses unknown hosts; ALLOW_ANY passes them through', oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const))
     .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility)')
@@ -95,6 +99,9 @@ function portClash(f: RunFlags): string | undefined {
 
 async function run(f: RunFlags): Promise<void> {
   const logger = createLogger(f.logLevel);
+  if (!f.kubernetes && !f.config?.length) fail('error: give the config: --config <paths...> (files or directories), or --kubernetes to read it from the API server');
+  if (f.kubernetes && f.config?.length) fail('error: --config and --kubernetes are two sources; choose one');
+  if (f.kubeconfig && !f.kubernetes) fail('error: --kubeconfig only applies with --kubernetes');
   const clash = portClash(f);
   if (clash) fail(`error: port clash: ${clash}`);
   let mesh;
@@ -123,13 +130,21 @@ async function run(f: RunFlags): Promise<void> {
   }
   try {
     const wp = await startWaypoint({
-      configPaths: f.config,
+      configPaths: f.config ?? [],
+      kubernetes: f.kubernetes ? {
+        kubeconfig: f.kubeconfig,
+        fromMesh: (m) => ({
+          outboundTrafficPolicy: m.outboundTrafficPolicy?.mode, serviceEntryVisibility: m.serviceEntryVisibility,
+          extensionProviders: m.extensionProviders, numTrustedProxies: meshNumTrustedProxies(m),
+        }),
+      } : undefined,
       compile: {
         waypoint: f.waypoint,
-        outboundTrafficPolicy: f.outboundTrafficPolicy ?? mesh.outboundTrafficPolicy?.mode ?? 'REGISTRY_ONLY',
+        // With --kubernetes the istio-system/istio ConfigMap fills what flags and --mesh-config leave out.
+        outboundTrafficPolicy: f.outboundTrafficPolicy ?? mesh.outboundTrafficPolicy?.mode ?? (f.kubernetes ? undefined : 'REGISTRY_ONLY'),
         serviceEntryVisibility: mesh.serviceEntryVisibility,
         extensionProviders: mesh.extensionProviders,
-        numTrustedProxies: f.numTrustedProxies ?? meshNumTrustedProxies(mesh) ?? 0,
+        numTrustedProxies: f.numTrustedProxies ?? meshNumTrustedProxies(mesh) ?? (f.kubernetes ? undefined : 0),
       },
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
