@@ -3,6 +3,7 @@
 // has one, so users can search them. An empty list is treated like an absent one, as proto3 does.
 import { CODES } from '../../model/codes.ts';
 import type { Reporter } from '../diag.ts';
+import { checkWorkloadSelector as checkSelectorLabels } from './label-selector.ts';
 import { checkFqdn, checkIpOrCidr, checkLabelValue, checkQualifiedName, checkWildcardDomain, isDns1123Label, isIpAddress, isPartialWildcard } from '../names.ts';
 import type { Resource } from '../resource.ts';
 import { suggest } from '../schema.ts';
@@ -35,15 +36,7 @@ const has = (list: readonly unknown[] | undefined): boolean => (list?.length ?? 
 
 function checkWorkloadSelector(spec: ServiceEntrySpec, report: Reporter): void {
   if (spec.workloadSelector == null) return;
-  for (const [key, value] of Object.entries(spec.workloadSelector.labels ?? {})) {
-    const path = ['spec', 'workloadSelector', 'labels', key];
-    if (key === '') report.error(path, 'empty key is not supported in selector', 'remove the empty key');
-    else if (key.includes('*') || value.includes('*')) report.error(path, 'wildcard is not supported in selector', 'select exact label values');
-    else {
-      const problem = checkQualifiedName(key) ?? checkLabelValue(value);
-      if (problem) report.error(path, problem, 'fix the label key or value syntax');
-    }
-  }
+  checkSelectorLabels(spec.workloadSelector.labels, ['spec', 'workloadSelector'], report, 'labels', 'service entry');
   if (has(spec.endpoints)) {
     report.error(['spec', 'endpoints'], 'only one of WorkloadSelector or Endpoints is allowed in Service Entry', 'remove endpoints, or remove workloadSelector');
   }
@@ -163,8 +156,10 @@ function checkUnixEndpoint(e: WorkloadEntry, path: Path, report: Reporter): void
 function checkEndpointAddress(e: WorkloadEntry, resolution: Resolution, path: Path, report: Reporter): void {
   const address = e.address ?? '';
   if (address === '') {
-    // An endpoint with only `network` is reached through that network's gateway.
-    if (e.network == null) report.error([...path, 'address'], 'Address is required', 'set address');
+    // An endpoint with only `network` is reached through that network's gateway: Istio accepts it
+    // with a warning (validateWorkloadEntry).
+    if (!e.network) report.error([...path, 'address'], 'address is required', 'set address');
+    else report.warn(path, `address is unset with network ${JSON.stringify(e.network)}`, 'set address, unless the endpoint is reached only through its network gateway');
   } else if (resolution === 'STATIC' && !isIpAddress(address)) {
     report.error([...path, 'address'], `${address} is not a valid IP`, 'STATIC endpoints are IPs; use resolution DNS for host names');
   } else if (resolution !== 'STATIC' && !isIpAddress(address) && checkFqdn(address) !== undefined) {
