@@ -44,7 +44,7 @@ export async function runAnalyze(paths: string[], f: AnalyzeFlags, out = process
     rules.push(r);
   }
   const loaded = await loadForTools(paths);
-  const all = analyze(loaded.resources, loaded.diagnostics).filter((d) => !suppressed(d, rules));
+  const all = analyze(loaded.resources, loaded.diagnostics, {}, loaded.rejected).filter((d) => !suppressed(d, rules));
   const shown = all.filter((d) => atLeast(d.level, lower(f.outputThreshold)));
   if (shown.length === 0 && f.output === 'log') err.write(`\u2714 No validation issues found when analyzing ${paths.join(', ')}.\n`);
   else out.write(render(shown, f.output));
