@@ -245,6 +245,9 @@ function warnAddressesRequired(spec: ServiceEntrySpec, resolution: Resolution, r
 }
 
 function autoAllocates(spec: ServiceEntrySpec, resolution: Resolution, r: Resource, options: ValidationOptions): boolean {
+  // istiod writes the VIPs it allocated to status.addresses; an exported object shows them.
+  const status = r.status as { addresses?: unknown } | undefined;
+  if (Array.isArray(status?.addresses) && status.addresses.length > 0) return true;
   if (options.ipAutoAllocate === false || resolution === 'NONE') return false;
   if (r.metadata.labels[AUTOALLOCATE]?.toLowerCase() === 'false') return false;
   return (spec.hosts ?? []).some((h) => !h.startsWith('*') || resolution === 'DYNAMIC_DNS');
