@@ -4,13 +4,14 @@ import type { Resource } from '../config/resource.ts';
 import { CODES } from '../model/codes.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { analyzeDestinationRules } from './analyzers/destination-rules.ts';
+import { analyzeMesh } from './analyzers/mesh.ts';
 import { analyzePolicies } from './analyzers/policies.ts';
 import { analyzeRoutes } from './analyzers/routes.ts';
 import { analyzeServiceEntries } from './analyzers/service-entries.ts';
 import { buildContext } from './context.ts';
 import type { AnalyzeOptions } from './context.ts';
 
-export const ANALYZERS = [analyzeServiceEntries, analyzeDestinationRules, analyzeRoutes, analyzePolicies];
+export const ANALYZERS = [analyzeServiceEntries, analyzeDestinationRules, analyzeRoutes, analyzePolicies, analyzeMesh];
 
 // analyze reports host+port claims across every ServiceEntry itself; compile's view is per waypoint.
 const REPORTED_BY_ANALYZERS: ReadonlySet<string> = new Set([CODES.DuplicateHostPort.code, CODES.WaypointSelection.code]);
