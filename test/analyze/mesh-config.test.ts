@@ -17,7 +17,7 @@ async function run(extra: Record<string, string>): Promise<{ code: number; out: 
   const out = sink();
   const err = sink();
   const flags = { output: 'json' as const, listCodes: false, suppress: [], failureThreshold: 'Warning' as const, outputThreshold: 'Info' as const, ...extra };
-  const code = await runAnalyze([`${DIR}/custom-policy.yaml`], flags, out as unknown as NodeJS.WriteStream, err as unknown as NodeJS.WriteStream);
+  const code = await runAnalyze([`${DIR}/custom-policy.yaml`], flags, out as unknown as typeof process.stdout, err as unknown as typeof process.stderr);
   return { code, out: out.text, err: err.text };
 }
 
