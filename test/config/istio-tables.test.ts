@@ -47,7 +47,9 @@ const destinationRules: IstioCase[] = [
   { name: 'empty cookie attribute', spec: lb({ consistentHash: { httpCookie: { name: 'c', attributes: [{ value: 'x' }] } } }), expect: 'error', message: 'cookie attribute name cannot be empty' },
   { name: 'zoneAwareLbSetting is known, and not applied in ambient', spec: lb({ simple: 'ROUND_ROBIN', zoneAwareLbSetting: { enabled: true, minClusterSize: 3 } }), expect: 'warning', message: 'zoneAwareLbSetting is not supported in ambient mode' },
   { name: 'locality and zone-aware together', spec: lb({ localityLbSetting: { enabled: true }, zoneAwareLbSetting: { enabled: true } }), expect: 'error', message: 'only one of localityLbSetting or zoneAwareLbSetting can be set' },
-  // Selector
+  // Selector and exportTo
+  { name: 'selector DR exported beyond its namespace', spec: { host: 'reviews', workloadSelector: { matchLabels: { app: 'a' } }, exportTo: ['*'] }, expect: 'error', message: 'destination rule with workload selector cannot have exportTo beyond current namespace' },
+  { name: 'selector DR exported to its namespace', spec: { host: 'reviews', workloadSelector: { matchLabels: { app: 'a' } }, exportTo: ['.'] }, expect: 'valid' },
   { name: 'selector without labels warns', spec: { host: 'reviews', workloadSelector: {} }, expect: 'warning', message: 'workload selector specified without labels' },
   { name: 'selector with a wildcard', spec: { host: 'reviews', workloadSelector: { matchLabels: { app: 'rev*' } } }, expect: 'error', message: 'wildcard is not supported in selector: "app=rev*"' },
 ];

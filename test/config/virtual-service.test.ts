@@ -98,6 +98,10 @@ const cases: IstioCase[] = [
   { name: 'CORS empty origin', spec: vs(http({ corsPolicy: { allowOrigins: [{ exact: '' }] } })), expect: 'error', message: 'is not a valid match type for CORS allow origins' },
   { name: 'bad subset name', spec: vs({ route: [{ destination: { host: 'foo.bar', subset: 'V_1' } }] }), expect: 'error', message: 'subset name is invalid: V_1' },
   { name: 'negative weight', spec: vs({ route: [{ destination: { host: 'a.bar' }, weight: -1 }, { destination: { host: 'b.bar' }, weight: 1 }] }), expect: 'error', message: 'weight -1 < 0' },
+  // exportTo
+  { name: 'exportTo ~ is for ServiceEntries only', spec: vs(http(), { exportTo: ['~'] }), expect: 'error', message: 'exportTo ~ (none) is not allowed for Istio configuration objects' },
+  { name: 'exportTo . and own namespace', spec: vs(http(), { exportTo: ['ns', '.'] }), expect: 'error', message: 'duplicate entries in exportTo: . and current namespace ns' },
+  { name: 'exportTo namespaces', spec: vs(http(), { exportTo: ['.', 'other'] }), expect: 'valid' },
   // TLS and TCP routes
   { name: 'TLS route', spec: { hosts: ['foo.bar'], tls: [{ match: [{ sniHosts: ['foo.bar'] }], route: dest() }] }, expect: 'valid' },
   { name: 'TLS route without match', spec: { hosts: ['foo.bar'], tls: [{ route: dest() }] }, expect: 'error', message: 'TLS route must have at least one match condition' },

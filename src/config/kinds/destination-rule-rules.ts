@@ -3,12 +3,13 @@
 import type { Reporter } from '../diag.ts';
 import { checkFqdn, checkLabelValue, checkQualifiedName, isDns1123Label, isIpAddress } from '../names.ts';
 import { checkWorkloadSelector } from './label-selector.ts';
+import { checkExportTo } from './service-entry-rules.ts';
 import type { Path } from '../schema.ts';
 import type { Rules } from './common.ts';
 import type { ClientTLSSettings, DestinationRuleSpec, LoadBalancerSettings, PortTrafficPolicy, TrafficPolicy } from './destination-rule.ts';
 import { checkDuration, checkHost } from './virtual-service-rules.ts';
 
-export const destinationRuleRules: Rules<DestinationRuleSpec> = (spec, _r, report) => {
+export const destinationRuleRules: Rules<DestinationRuleSpec> = (spec, r, report) => {
   if (spec.host === '*') report.error(['spec', 'host'], 'invalid host *', 'name the host, e.g. api.example.com');
   else checkHost(spec.host, ['spec', 'host'], report);
   if (spec.trafficPolicy) checkTrafficPolicy(spec.trafficPolicy, ['spec', 'trafficPolicy'], report);
@@ -26,6 +27,7 @@ export const destinationRuleRules: Rules<DestinationRuleSpec> = (spec, _r, repor
     if (sub.trafficPolicy) checkTrafficPolicy(sub.trafficPolicy, [...path, 'trafficPolicy'], report);
   });
   if (spec.workloadSelector) checkWorkloadSelector(spec.workloadSelector.matchLabels, ['spec', 'workloadSelector'], report);
+  checkExportTo(spec.exportTo ?? [], r.metadata.namespace, report, spec.workloadSelector ? 'selector-DestinationRule' : 'other');
 };
 
 function checkTrafficPolicy(tp: TrafficPolicy, path: Path, report: Reporter): void {

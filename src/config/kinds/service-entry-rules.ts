@@ -208,7 +208,11 @@ function checkMultipleHosts(spec: ServiceEntrySpec, resolution: Resolution, repo
   if (i >= 0) report.error(['spec', 'ports', i, 'protocol'], 'multiple hosts provided with non-HTTP, non-TLS ports', 'use one ServiceEntry per host for TCP ports, or resolution NONE');
 }
 
-function checkExportTo(exportTo: readonly string[], namespace: string, report: Reporter): void {
+/**
+ * Istio's validateExportTo. Only a ServiceEntry may use "~" (no one); a DestinationRule with a
+ * workloadSelector may export to its own namespace only.
+ */
+export function checkExportTo(exportTo: readonly string[], namespace: string, report: Reporter, kind: 'ServiceEntry' | 'other' | 'selector-DestinationRule' = 'ServiceEntry'): void {
   const seen = new Set<string>();
   exportTo.forEach((entry, i) => {
     const path = ['spec', 'exportTo', i];
@@ -217,10 +221,16 @@ function checkExportTo(exportTo: readonly string[], namespace: string, report: R
     if (seen.has(key)) {
       const message = key !== entry ? `duplicate entries in exportTo: . and current namespace ${namespace}` : `duplicate entries in exportTo for entry ${entry}`;
       report.error(path, message, 'remove the repeated entry');
+    } else if (entry === '~' && kind !== 'ServiceEntry') {
+      report.error(path, 'exportTo ~ (none) is not allowed for Istio configuration objects', 'use "." to keep it in this namespace');
     } else if (entry !== '*' && entry !== '.' && entry !== '~' && !isDns1123Label(entry)) {
       report.error(path, 'only ., *, ~ or a valid DNS 1123 label is allowed as exportTo entry', 'use "." (this namespace), "*" (all), "~" (none) or a namespace name');
     } else seen.add(key);
   });
+  if (kind === 'selector-DestinationRule' && seen.size > 0) {
+    if (!seen.has(namespace)) report.error(['spec', 'exportTo'], 'destination rule with workload selector cannot have exportTo beyond current namespace', 'use exportTo: ["."]');
+    else if (seen.size > 1) report.error(['spec', 'exportTo'], 'destination rule with workload selector cannot have multiple entries in exportTo', 'use exportTo: ["."]');
+  }
   if (seen.has('*') && exportTo.length > 1) {
     report.error(['spec', 'exportTo'], 'cannot have both public (*) and non-public exportTo values for a resource', 'use "*" alone');
   }

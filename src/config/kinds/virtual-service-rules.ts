@@ -9,6 +9,7 @@ import { checkGatewayBoundDomain, checkWildcardDomain, isDns1123Label, isIpAddre
 import type { Path } from '../schema.ts';
 import type { Rules } from './common.ts';
 import { isJwtClaimRoute } from './header-rules.ts';
+import { checkExportTo } from './service-entry-rules.ts';
 import { hostsOverlap } from './host-match.ts';
 import { checkHttpRoute } from './virtual-service-http-rules.ts';
 import { checkGatewayNames, checkL4Match, checkPort, checkSniHost, re2Problem } from './virtual-service-match-rules.ts';
@@ -48,7 +49,7 @@ export function checkRegex(v: string | undefined, path: Path, report: Reporter):
   if (problem) report.error(path, `"${v}" is not a valid regex: ${problem}`, 'use RE2 syntax');
 }
 
-export const virtualServiceRules: Rules<VirtualServiceSpec> = (spec, _r, report) => {
+export const virtualServiceRules: Rules<VirtualServiceSpec> = (spec, r, report) => {
   const hosts = spec.hosts ?? [];
   const gateways = spec.gateways ?? [];
   const delegate = hosts.length === 0;
@@ -78,6 +79,7 @@ export const virtualServiceRules: Rules<VirtualServiceSpec> = (spec, _r, report)
     (route.match ?? []).forEach((m, j) => checkL4Match(m, [...path, 'match', j], report));
     checkL4Route(route.route, 'TCP', path, report);
   });
+  checkExportTo(spec.exportTo ?? [], r.metadata.namespace, report, 'other');
 };
 
 function checkDelegate(spec: VirtualServiceSpec, report: Reporter): void {
