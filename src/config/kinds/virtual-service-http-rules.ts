@@ -37,7 +37,7 @@ function checkConflicts(route: HTTPRoute, type: RouteType, path: Path, report: R
     // A root route hands the request to the delegate VirtualService and does nothing else.
     const name = route.name ?? '';
     if (route.redirect) err('redirect', `root HTTP route ${name} must not specify redirect`, 'move the redirect into the delegate VirtualService');
-    if (route.route !== undefined) err('route', `root HTTP route ${name} must not specify route`, 'move the route into the delegate VirtualService');
+    if ((route.route ?? []).length > 0) err('route', `root HTTP route ${name} must not specify route`, 'move the route into the delegate VirtualService');
     return;
   }
   if (type === 'delegate' && route.delegate) err('delegate', 'delegate HTTP route cannot contain delegate', 'route to a destination instead');
