@@ -47,6 +47,13 @@ const destinationRules: IstioCase[] = [
   { name: 'empty cookie attribute', spec: lb({ consistentHash: { httpCookie: { name: 'c', attributes: [{ value: 'x' }] } } }), expect: 'error', message: 'cookie attribute name cannot be empty' },
   { name: 'zoneAwareLbSetting is known, and not applied in ambient', spec: lb({ simple: 'ROUND_ROBIN', zoneAwareLbSetting: { enabled: true, minClusterSize: 3 } }), expect: 'warning', message: 'zoneAwareLbSetting is not supported in ambient mode' },
   { name: 'locality and zone-aware together', spec: lb({ localityLbSetting: { enabled: true }, zoneAwareLbSetting: { enabled: true } }), expect: 'error', message: 'only one of localityLbSetting or zoneAwareLbSetting can be set' },
+  { name: 'locality distribute', spec: lb({ localityLbSetting: { enabled: true, distribute: [{ from: 'us-west/zone1/*', to: { 'us-west/zone1/*': 80, 'us-west/zone2/*': 20 } }] } }), expect: 'valid' },
+  { name: 'locality weights not 100', spec: lb({ localityLbSetting: { distribute: [{ from: 'a/*', to: { 'a/*': 80, 'b/*': 10 } }] } }), expect: 'error', message: 'total locality weight 90 != 100' },
+  { name: 'locality weight 0', spec: lb({ localityLbSetting: { distribute: [{ from: 'a/*', to: { 'a/*': 100, 'b/*': 0 } }] } }), expect: 'error', message: 'locality weight must be in range [1, 100]' },
+  { name: 'distribute and failover', spec: lb({ localityLbSetting: { distribute: [{ from: 'a/*', to: { 'a/*': 100 } }], failover: [{ from: 'a', to: 'b' }] } }), expect: 'error', message: "can not simultaneously specify 'distribute' and 'failover'" },
+  { name: 'failover to the same region', spec: lb({ localityLbSetting: { failover: [{ from: 'us-east', to: 'us-east' }] } }), expect: 'error', message: 'locality lb failover settings must specify different regions' },
+  { name: 'failover with a zone', spec: lb({ localityLbSetting: { failover: [{ from: 'us-east/z1', to: 'eu-west' }] } }), expect: 'error', message: 'locality lb failover only specify region' },
+  { name: 'failover with failoverPriority topology label', spec: lb({ localityLbSetting: { failover: [{ from: 'a', to: 'b' }], failoverPriority: ['topology.kubernetes.io/region'] } }), expect: 'error', message: "can not simultaneously set 'failover' and topology label" },
   // Selector and exportTo
   { name: 'selector DR exported beyond its namespace', spec: { host: 'reviews', workloadSelector: { matchLabels: { app: 'a' } }, exportTo: ['*'] }, expect: 'error', message: 'destination rule with workload selector cannot have exportTo beyond current namespace' },
   { name: 'selector DR exported to its namespace', spec: { host: 'reviews', workloadSelector: { matchLabels: { app: 'a' } }, exportTo: ['.'] }, expect: 'valid' },

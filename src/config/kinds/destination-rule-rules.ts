@@ -129,6 +129,7 @@ function checkTls(tls: ClientTLSSettings, path: Path, report: Reporter): void {
 
 function checkLoadBalancer(lb: LoadBalancerSettings, path: Path, report: Reporter): void {
   checkWarmup(lb.warmup, [...path, 'warmup'], report);
+  if (lb.localityLbSetting) checkLocality(lb.localityLbSetting, [...path, 'localityLbSetting'], report);
   if (lb.localityLbSetting !== undefined && lb.zoneAwareLbSetting !== undefined) {
     report.error([...path, 'zoneAwareLbSetting'], 'only one of localityLbSetting or zoneAwareLbSetting can be set', 'keep one');
   }
@@ -148,6 +149,31 @@ function checkLoadBalancer(lb: LoadBalancerSettings, path: Path, report: Reporte
   if (ch.maglev) checkMaglev(ch.maglev.tableSize ?? 0, [...hp, 'maglev', 'tableSize'], report);
   if (ch.httpCookie) checkCookie(ch.httpCookie, [...hp, 'httpCookie'], report);
   if (lb.simple && ch) report.error(path, 'only one of simple or consistentHash can be set', 'keep one');
+}
+
+const TOPOLOGY_LABELS = ['topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'topology.istio.io/subzone'];
+
+/** agent.ValidateLocalityLbSetting: distribute weights, failover regions. */
+function checkLocality(l: NonNullable<LoadBalancerSettings['localityLbSetting']>, path: Path, report: Reporter): void {
+  const distribute = l.distribute ?? [];
+  const failover = l.failover ?? [];
+  if (distribute.length > 0 && failover.length > 0) return report.error(path, "can not simultaneously specify 'distribute' and 'failover'", 'keep one');
+  if (failover.length > 0) {
+    const topo = (l.failoverPriority ?? []).find((p) => TOPOLOGY_LABELS.includes(p));
+    if (topo) return report.error([...path, 'failoverPriority'], `can not simultaneously set 'failover' and topology label '${topo}' in 'failover_priority'`, 'drop the topology label, or failover');
+  }
+  for (const [i, d] of distribute.entries()) {
+    const weights = Object.values(d.to ?? {});
+    if (weights.some((w) => w <= 0 || w > 100)) return report.error([...path, 'distribute', i, 'to'], 'locality weight must be in range [1, 100]', 'use weights from 1 to 100');
+    const total = weights.reduce((a, w) => a + w, 0);
+    if (total !== 100) return report.error([...path, 'distribute', i, 'to'], `total locality weight ${total} != 100`, 'make the weights add up to 100');
+  }
+  failover.forEach((f, i) => {
+    const p = [...path, 'failover', i];
+    if (f.from === f.to) report.error(p, 'locality lb failover settings must specify different regions', 'fail over to another region');
+    if ((f.from ?? '').includes('/') || (f.to ?? '').includes('/')) report.error(p, 'locality lb failover only specify region', 'name regions only, without zones');
+    if ((f.from ?? '').includes('*') || (f.to ?? '').includes('*')) report.error(p, "locality lb failover region should not contain '*' wildcard", 'name the regions');
+  });
 }
 
 function checkWarmup(w: LoadBalancerSettings['warmup'], path: Path, report: Reporter): void {

@@ -77,7 +77,12 @@ export interface LoadBalancerSettings {
     readonly maglev?: { readonly tableSize?: number };
     readonly minimumRingSize?: number;
   };
-  readonly localityLbSetting?: unknown;
+  readonly localityLbSetting?: {
+    readonly enabled?: boolean;
+    readonly distribute?: readonly { readonly from?: string; readonly to?: Readonly<Record<string, number>> }[];
+    readonly failover?: readonly { readonly from?: string; readonly to?: string }[];
+    readonly failoverPriority?: readonly string[];
+  };
   readonly zoneAwareLbSetting?: { readonly enabled?: boolean; readonly minClusterSize?: number };
   readonly warmupDurationSecs?: string;
   readonly warmup?: { readonly duration?: string; readonly minimumPercent?: number; readonly aggression?: number };
@@ -126,7 +131,11 @@ const loadBalancer = s.object({
     useSourceIp: s.boolean(), httpQueryParameterName: s.string(), ringHash: s.object({ minimumRingSize: s.integer() }),
     maglev: s.object({ tableSize: s.integer() }), minimumRingSize: s.integer(),
   }),
-  localityLbSetting: s.any(), warmupDurationSecs: s.string(),
+  localityLbSetting: s.object({
+    enabled: s.boolean(), distribute: s.array(s.object({ from: s.string(), to: s.map(s.integer()) })),
+    failover: s.array(s.object({ from: s.string(), to: s.string() })), failoverPriority: s.array(s.string()),
+  }),
+  warmupDurationSecs: s.string(),
   zoneAwareLbSetting: s.object({ enabled: s.boolean(), failover: s.array(s.object({ from: s.string(), to: s.string() })), failoverPriority: s.array(s.string()), minClusterSize: s.integer() }),
   warmup: s.object({ duration: s.string(), minimumPercent: s.any(), aggression: s.any() }),
 });
