@@ -1,10 +1,11 @@
 // The subset of Istio MeshConfig Egressway reads (--mesh-config): outboundTrafficPolicy,
-// serviceEntryVisibility, extensionProviders (envoyExtAuthzHttp, for CUSTOM policies) and
-// defaultConfig.gatewayTopology.numTrustedProxies (also accepted at the top level).
+// serviceEntryVisibility, extensionProviders (envoyExtAuthzHttp, for CUSTOM policies),
+// pathNormalization and defaultConfig.gatewayTopology.numTrustedProxies (also accepted at the top level).
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import type { ExtensionProviderConfig } from '../compile/authn.ts';
 import type { ServiceEntryVisibility } from '../compile/compile.ts';
+import type { PathNormalization } from '../model/policy.ts';
 import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
 
 export interface MeshConfig {
@@ -13,6 +14,15 @@ export interface MeshConfig {
   readonly extensionProviders?: readonly ExtensionProviderConfig[];
   readonly defaultConfig?: { readonly gatewayTopology?: { readonly numTrustedProxies?: number } };
   readonly gatewayTopology?: { readonly numTrustedProxies?: number };
+  readonly pathNormalization?: { readonly normalization?: string };
+}
+
+const NORMALIZATIONS = ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
+
+/** pathNormalization.normalization, DEFAULT (and absent) being BASE; readMeshConfig() has validated it. */
+export function meshPathNormalization(m: MeshConfig): PathNormalization {
+  const n = m.pathNormalization?.normalization;
+  return n === undefined || n === 'DEFAULT' ? 'BASE' : n as PathNormalization;
 }
 
 /** gatewayTopology.numTrustedProxies, from proxy defaultConfig (where Istio keeps it) or the top level. */
@@ -22,6 +32,7 @@ export function meshNumTrustedProxies(m: MeshConfig): number | undefined {
 
 export async function readMeshConfig(file: string): Promise<MeshConfig> {
   let text: string;
+  let mesh: MeshConfig;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
@@ -30,8 +41,13 @@ export async function readMeshConfig(file: string): Promise<MeshConfig> {
   try {
     const doc = parse(text) ?? {};
     // Accept the istio ConfigMap's `mesh:` key as well as a bare MeshConfig.
-    return (typeof doc.mesh === 'string' ? parse(doc.mesh) : doc) as MeshConfig;
+    mesh = (typeof doc.mesh === 'string' ? parse(doc.mesh) : doc) as MeshConfig ?? {};
   } catch (err) {
     throw new Error(`--mesh-config ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
+  const n = mesh.pathNormalization?.normalization;
+  if (n !== undefined && !NORMALIZATIONS.includes(n)) {
+    throw new Error(`--mesh-config ${file}: pathNormalization.normalization ${JSON.stringify(n)} is not one of ${NORMALIZATIONS.join(', ')}`);
+  }
+  return mesh;
 }

@@ -20,7 +20,7 @@ import { http1Responder, localReply, refuseTunnel, type TunnelResponder } from '
 import { planRoute, type Plan } from './plan.ts';
 import { applyHeaderEdits, authorize, hasAuthorization, noteVerdict, refuseDenied, replyDenied, withAuthorization } from './authorize.ts';
 import type { HeaderEdits } from '../policy/request.ts';
-import { normalizePath } from '../policy/normalize-path.ts';
+import { needsNormalization, normalizePath } from '../policy/normalize-path.ts';
 import { addr, finisher, finishRecord, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink, type TraceHeaders } from './record.ts';
 import { dialTcp, splice } from './tunnel.ts';
 import type { Endpoint, Upstreams } from './upstream.ts';
@@ -226,10 +226,11 @@ export class ProxyListener {
       req.resume();
       return localReply(res, record, plan.code, plan.message, this.#draining);
     }
-    // Istio's default pathNormalization (BASE); the normalised path is what goes upstream.
+    // meshConfig pathNormalization (Istio's default is BASE); the normalised path is what goes upstream.
     let path = target.path;
-    if (path.includes('%') || path.includes('\\') || path.includes('/.')) {
-      const n = normalizePath(path);
+    const mode = snap.authz.pathNormalization;
+    if (needsNormalization(path, mode)) {
+      const n = normalizePath(path, mode);
       if (!n.ok) {
         req.resume();
         return localReply(res, record, 'bad_path', n.reason, this.#draining);
