@@ -4,7 +4,12 @@
 // for the data plane's listeners, telemetry and the agent (about 0.3 s of module loading). Help,
 // --version and unknown commands load every command so that commander lists them all.
 import { Command } from 'commander';
+import { enableCompileCache } from 'node:module';
 import { VERSION } from '../version.ts';
+
+// Node's on-disk code cache (in the OS temp folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off) keeps
+// the compiled and type-stripped modules between runs: `check` starts in about half the CPU time.
+enableCompileCache?.();
 
 type Register = (program: Command) => void;
 
