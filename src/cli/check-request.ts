@@ -44,7 +44,9 @@ export interface CheckRequest {
   /** source.principal as policies write it (no spiffe://); undefined without a client identity. */
   readonly principal?: string;
   readonly sourceIp: string;
+  /** --destination-ip, else the URL's host when it is an IP; else unset, and authzRequest() decides. */
   readonly destinationIp?: string;
+  /** --sni, else the host of an https:// URL (what a TLS client sends). */
   readonly sni?: string;
   /** Claims of a token assumed verified (--claims, --request-principal). */
   readonly claims?: Readonly<Record<string, unknown>>;
@@ -95,7 +97,8 @@ export function parseRequest(s: RequestSpec, name: FieldName): CheckRequest | { 
     headers: tunnel ? headers : { ...headers, host: authority },
     ...(principal !== undefined ? { principal } : {}),
     sourceIp: fields.sourceIp ?? DEFAULT_SOURCE_IP,
-    ...(fields.destinationIp !== undefined ? { destinationIp: fields.destinationIp } : {}),
+    // destination.ip is the address the client dialled: the URL's when it is an IP (a service VIP).
+    ...(fields.destinationIp !== undefined ? { destinationIp: fields.destinationIp } : isIP(target.host) !== 0 ? { destinationIp: target.host } : {}),
     ...(fields.sni !== undefined ? { sni: fields.sni } : target.kind === 'tls' && isIP(target.host) === 0 ? { sni: target.host } : {}),
     ...(claims ? { claims: claims as Record<string, unknown> } : {}),
     ...(fields.expect !== undefined ? { expect: fields.expect as 'allow' | 'deny' } : {}),
