@@ -61,7 +61,7 @@ export function registerCheck(program: Command): void {
     .option('--destination-ip <ip>', 'the address the client dialled (destination.ip)')
     .option('--sni <name>', 'TLS server name of a tunnel (connection.sni); https:// URLs default to their host')
     .option('--claims <json>', 'act as if a verified JWT with these claims came with the request, e.g. \'{"iss":"https://issuer","sub":"alice","scope":"read write"}\'')
-    .option('--request-principal <iss/sub>', 'the same as --claims \'{"iss":"<iss>","sub":"<sub>"}\'')
+    .option('--request-principal <iss/sub>', 'the same as --claims \'{"iss":"<iss>","sub":"<sub>"}\' (a rule with audiences then refuses it: use --claims with "aud")')
     .option('--mesh-config <file>', 'Istio MeshConfig YAML (extensionProviders, pathNormalization, gatewayTopology)')
     .option('--waypoint <namespace/name>', 'which waypoint Gateway to check as', parseWaypointRef)
     // A mode rather than a boolean: the default (skip) is spelled out in --help, and the network call
