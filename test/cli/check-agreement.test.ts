@@ -263,9 +263,11 @@ describe('check and the live waypoint agree on every input', () => {
       const status = Number(h[':status']);
       if (status !== 200) return { allow: false, status, details: String(h['x-egressway-details'] ?? ''), flags: String(h['x-egressway-flags'] ?? '') };
       const reader = new Reader(stream);
-      if (r.kind === 'tcp') return await echoes(stream, reader) ? tunnelAllowed(r, from) : tunnelDenied(r, from);
-      if (r.kind === 'tls') return await handshakes(stream, r.sni!) ? tunnelAllowed(r, from) : tunnelDenied(r, from);
-      return await httpExchange(r, stream, reader, from);
+      if (r.kind === 'http') return await httpExchange(r, stream, reader, from);
+      const through = r.kind === 'tcp' ? await echoes(stream, reader) : await handshakes(stream, r.sni!);
+      // The waypoint logs a tunnel when it ends.
+      stream.destroy();
+      return through ? tunnelAllowed(r, from) : tunnelDenied(r, from);
     } finally {
       session.destroy();
     }
