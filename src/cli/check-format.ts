@@ -12,7 +12,7 @@ export function formatReport(r: CheckReport): string {
     `binding      ${r.binding ? `${r.binding.resource}: ${r.binding.bound ? 'bound' : 'not bound'} (${r.binding.reason}) ${r.binding.message}`.trimEnd() : '(none)'}`,
     `route        ${r.route.kind} ${r.route.routeName} -> ${r.route.cluster}${r.route.message ? `: ${r.route.message}` : ''}`,
     `jwt          ${r.authentication.summary}`,
-    `policies     ${r.policies.length === 0 ? '(none apply)' : ''}`.trimEnd(),
+    `policies     ${r.policies.length === 0 ? '(none apply)' : r.authentication.outcome === 'failed' ? '(not enforced: jwt_authn refused the request first; as evaluated without a request principal)' : ''}`.trimEnd(),
   ];
   for (const p of r.policies) {
     lines.push(`  ${p.matched ? 'MATCH   ' : 'no match'} ${p.action}${p.dryRun ? ' (dry-run)' : ''} ${p.policy} [${p.scope}]${p.rule !== undefined ? ` rule ${p.rule}` : ''}`);
