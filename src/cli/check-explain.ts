@@ -2,7 +2,7 @@
 // planRoute() for the route, needsNormalization()/normalizePath() with the snapshot's meshConfig
 // pathNormalization, authzRequest() for the attributes, authenticate() (jwt_authn; assumeVerified()
 // for --claims), decide() for RBAC, and authorizeDecided() for CUSTOM providers and the verdict.
-import { authorizeDecided, authzRequest, defaultRuntime, policySetFor, type AuthzInput, type Verdict } from '../dataplane/authorize.ts';
+import { authorizeDecided, authzRequest, defaultRuntime, needsSni, policySetFor, type AuthzInput, type Verdict } from '../dataplane/authorize.ts';
 import { FAILURES, type FailureCode } from '../dataplane/errors.ts';
 import { replyBody } from '../dataplane/local-reply.ts';
 import { planRoute, type Plan } from '../dataplane/plan.ts';
@@ -51,8 +51,11 @@ export interface CheckReport {
     readonly dryRun?: Decision['dryRun'];
     /** An AUDIT policy matched: the waypoint marks the request for audit (audit_policy in the access log). */
     readonly audit?: { readonly policy: string };
-    /** On deny: what the client gets. */
-    readonly response?: { readonly status: number; readonly headers: readonly Header[]; readonly body: string };
+    /**
+     * On deny: what the client gets. `closedAfterAccept`: a policy reads connection.sni, so the waypoint
+     * answered the CONNECT with 200 to read the ClientHello, and the deny closes the tunnel.
+     */
+    readonly response?: { readonly status: number; readonly headers: readonly Header[]; readonly body: string; readonly closedAfterAccept?: true };
     /** On allow: headers jwt_authn and CUSTOM providers add to the upstream request and the client's response. */
     readonly upstreamHeaders?: readonly Header[];
     readonly downstreamHeaders?: readonly Header[];
@@ -88,14 +91,11 @@ export async function explain(snap: Snapshot, r: CheckRequest, mode: ExtAuthzMod
   const input: AuthzInput = {
     protocol: tunnel ? 'tcp' : 'http', sourceIp: r.sourceIp, identity: undefined, host: r.authority, port: r.port,
     ...(tunnel ? {} : { method: r.method, path: path!, headers: r.headers }),
-  };
-  const req: AuthzRequest = {
-    ...authzRequest(snap, plan, input),
-    // Set here, not through an Identity: policies may list any principal string.
-    principal: r.principal,
     ...(r.destinationIp !== undefined ? { destinationIp: r.destinationIp } : {}),
     ...(r.sni !== undefined ? { sni: r.sni } : {}),
   };
+  // The principal is set here, not through an Identity: policies may list any principal string.
+  const req: AuthzRequest = { ...authzRequest(snap, plan, input), principal: r.principal };
   const set = policySetFor(snap, plan);
   const { jwt, authentication } = await authn(set, r, path ?? '/', tunnel);
   const d = decide(snap.authz, service ?? undefined, jwt.kind === 'ok' ? { ...req, requestPrincipal: jwt.principal, claims: jwt.claims } : req);
@@ -105,8 +105,12 @@ export async function explain(snap: Snapshot, r: CheckRequest, mode: ExtAuthzMod
     ...base, request: { ...request, requestPrincipal: jwt.kind === 'ok' ? jwt.principal : null }, authentication,
     policies: d.trace, customProviders: d.customProviders.map((c) => `${c.provider} (policy ${c.policy} rule ${c.rule})`),
     extAuthz: { mode, calls: reportCalls(snap, d.customProviders, answers, tunnel) },
-    decision: verdictReport(v, d),
+    decision: tunnel && needsSni(snap, plan) ? closedAfterAccept(verdictReport(v, d)) : verdictReport(v, d),
   };
+}
+
+function closedAfterAccept(d: CheckReport['decision']): CheckReport['decision'] {
+  return d.allow ? d : { ...d, response: { status: 200, headers: [], body: '', closedAfterAccept: true } };
 }
 
 const NO_TOKEN: JwtOutcome = { kind: 'none' };

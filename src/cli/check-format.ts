@@ -25,7 +25,8 @@ export function formatReport(r: CheckReport): string {
   lines.push(`decision     ${dec.allow ? 'ALLOW' : 'DENY'}: ${dec.reason}`);
   if (dec.details) lines.push(`details      ${dec.details}`);
   if (dec.response) {
-    lines.push(`response     ${dec.response.status}, flags ${dec.flags}${dec.response.headers.length ? `, headers ${headerList(dec.response.headers)}` : ''}`);
+    const closed = dec.response.closedAfterAccept ? ', then the tunnel is closed (a policy reads connection.sni, so the CONNECT was answered before the ClientHello was read)' : '';
+    lines.push(`response     ${dec.response.status}${closed}, flags ${dec.flags}${dec.response.headers.length ? `, headers ${headerList(dec.response.headers)}` : ''}`);
     if (dec.response.body) lines.push(`body         ${JSON.stringify(dec.response.body.length > 200 ? `${dec.response.body.slice(0, 200)}...` : dec.response.body)}`);
   }
   if (dec.upstreamHeaders) lines.push(`upstream     + ${headerList(dec.upstreamHeaders)}`);

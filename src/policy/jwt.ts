@@ -128,6 +128,21 @@ async function verifyAll(found: readonly Found[], jwks: JwksCache): Promise<JwtO
   return { kind: 'ok', ...first!, edits: { remove: [...remove], set: [...set] } };
 }
 
+/**
+ * Envoy's normalize_payload_in_metadata: each named top-level claim that is a string becomes the list
+ * of its space-separated words (empty words dropped), so `scope: "read write"` matches `read`. Only
+ * what authorization reads is changed; outputClaimToHeaders still sees the token's own value.
+ */
+export function splitSpaceDelimited(payload: JWTPayload, names: readonly string[]): JWTPayload {
+  let out: JWTPayload | undefined;
+  for (const name of names) {
+    const v = payload[name];
+    if (typeof v !== 'string') continue;
+    (out ??= { ...payload })[name] = v.split(' ').filter((w) => w !== '');
+  }
+  return out ?? payload;
+}
+
 type One = { payload: JWTPayload; rule: CompiledJwtRule } | { fail: JwtOutcome & { kind: 'fail' } };
 
 function fail(message: string, reason: string, status: 401 | 403 = 401): { fail: JwtOutcome & { kind: 'fail' } } {
@@ -180,12 +195,11 @@ export function assumeVerified(rules: readonly CompiledJwtRule[], claims: Readon
 }
 
 /**
- * The claims RBAC reads (request.auth.claims, audiences, presenter) from a verified payload. The
- * listener and `check --claims` both go through here, so a change to how claims are presented (e.g.
- * splitting space-delimited claims) reaches both.
+ * The claims RBAC reads (request.auth.claims, audiences, presenter) from a verified payload, with the
+ * rule's space-delimited claims split. The listener and `check --claims` both go through here.
  */
-function rbacClaims(payload: JWTPayload, _rule: CompiledJwtRule): Readonly<Record<string, unknown>> {
-  return payload;
+function rbacClaims(payload: JWTPayload, rule: CompiledJwtRule): Readonly<Record<string, unknown>> {
+  return splitSpaceDelimited(payload, rule.spaceDelimitedClaims);
 }
 
 /** request.auth.principal: `iss/sub`, as Istio builds it from the verified payload. */

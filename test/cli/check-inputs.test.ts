@@ -153,6 +153,7 @@ describe('egressway check: every input', () => {
     assert.deepEqual([tls.code, tls.j.request.sni, tls.j.request.authority], [0, 'tls.test', 'tls.test:443']);
     const other = await json(['--sni', 'evil.test', 'https://tls.test']);
     assert.equal(other.code, 1);
+    assert.deepEqual(other.j.decision.response, { status: 200, headers: [], body: '', closedAfterAccept: true }, 'the waypoint opens the tunnel to read the SNI, then closes it');
     const http = await json(['tcp://api.test:80']);
     assert.equal(http.code, 0);
     assert.match((await run([...cfg, 'tcp://api.test:80'])).stdout, /HTTP port: the waypoint accepts the CONNECT without authorization and authorizes each request inside it/);
