@@ -5,6 +5,7 @@
 import { authorizeDecided, authzRequest, defaultRuntime, needsSni, policySetFor, type AuthzInput, type Verdict } from '../dataplane/authorize.ts';
 import { FAILURES, type FailureCode } from '../dataplane/errors.ts';
 import { replyBody } from '../dataplane/local-reply.ts';
+import { frontedHost } from '../dataplane/admit.ts';
 import { planRoute, type Plan } from '../dataplane/plan.ts';
 import type { PolicySet } from '../model/policy.ts';
 import type { Snapshot } from '../model/snapshot.ts';
@@ -87,6 +88,10 @@ export async function explain(snap: Snapshot, r: CheckRequest, mode: ExtAuthzMod
   if (tunnel && plan.kind === 'forward' && plan.terminate) {
     return { ...base, decision: { allow: true, action: 'NONE', details: '', flags: '-', reason: `${r.host}:${r.port} is an HTTP port: the waypoint accepts the CONNECT without authorization and authorizes each request inside it; check those as http://${r.authority}/path` } };
   }
+  // Check models the ambient form: HTTP inside a tunnel to the dialled address, where a Host naming
+  // another destination is refused (421, no domain fronting) before normalisation and policy.
+  const fronted = tunnel ? undefined : frontedHost(snap, { host: r.host, port: r.port }, r.authority);
+  if (fronted) return { ...base, decision: refused('misdirected', fronted, 'ROUTE', `refused before authorization: ${fronted}`) };
   if (normalized && !normalized.ok) return { ...base, decision: refused('bad_path', normalized.reason, 'NORMALIZE', `refused before authorization: ${normalized.reason}`) };
   const input: AuthzInput = {
     protocol: tunnel ? 'tcp' : 'http', sourceIp: r.sourceIp, identity: undefined, host: r.authority, port: r.port,

@@ -55,7 +55,7 @@ const POLICIES = (jwks: string) => [
   to: [{operation: {paths: ["/me*"]}}]
 - to: [{operation: {paths: ["/scoped*"]}}]
   when: [{key: "request.auth.claims[scope]", values: [orders.write]}]
-- to: [{operation: {hosts: [front.test], paths: ["/host*"]}}]
+- to: [{operation: {hosts: [api.test], paths: ["/host*"]}}]
 - to: [{operation: {paths: ["/dip*"]}}]
   when: [{key: destination.ip, values: [127.0.0.77]}]`),
   policy('api-deny', 'api', 'action: DENY\nrules: [{to: [{operation: {paths: [/admin, "/admin/*"]}}]}]'),
@@ -110,8 +110,9 @@ const ROWS: readonly Row[] = [
   { name: 'scope claim, one value', client: 'guest', dial: 'api.test:80', kind: 'http', path: '/scoped', token: 'scope1', expect: 'allow' },
   { name: 'scope claim, space-delimited', client: 'guest', dial: 'api.test:80', kind: 'http', path: '/scoped', token: 'scope2', expect: 'allow' },
   { name: 'scope claim, space-delimited, as --claims', client: 'guest', dial: 'api.test:80', kind: 'http', path: '/scoped', token: 'scope2', asClaims: true, expect: 'allow' },
-  { name: 'Host header apart from the dialled address', client: 'guest', dial: 'api.test:80', kind: 'http', path: '/host', host: 'front.test', expect: 'allow' },
-  { name: 'Host header of the dialled address', client: 'guest', dial: 'api.test:80', kind: 'http', path: '/host', expect: 'deny' },
+  { name: 'Host names the service of the dialled VIP', client: 'guest', dial: '127.0.0.77:80', kind: 'http', path: '/host', host: 'api.test', expect: 'allow' },
+  { name: 'Host is the dialled VIP', client: 'guest', dial: '127.0.0.77:80', kind: 'http', path: '/host', expect: 'deny' },
+  { name: 'Host names another destination: 421, no domain fronting', client: 'guest', dial: 'api.test:80', kind: 'http', path: '/host', host: 'front.test', expect: 'deny' },
   { name: 'AUDIT marks the request', client: 'cart', dial: 'api.test:80', kind: 'http', path: '/audited/1', expect: 'allow' },
   // The service VIP as the dialled address: check takes it as destination.ip.
   { name: 'destination.ip: the VIP dialled', client: 'guest', dial: '127.0.0.77:80', kind: 'http', path: '/dip', expect: 'allow' },

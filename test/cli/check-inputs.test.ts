@@ -59,7 +59,7 @@ describe('egressway check: every input', () => {
 - when: [{key: "request.auth.claims[role]", values: [admin]}]
 - from: [{source: {principals: ["example.org/batch/nightly"]}}]
 - from: [{source: {namespaces: [billing]}}]
-- to: [{operation: {hosts: [front.test]}}]
+- to: [{operation: {hosts: [api.test], paths: [/by-host]}}]
 - when: [{key: destination.ip, values: [240.240.0.7]}]`)
       + doc('AuthorizationPolicy', 'api-deny', 'api', 'action: DENY\nrules: [{to: [{operation: {paths: [/admin]}}]}]')
       + doc('AuthorizationPolicy', 'audit', 'open', 'action: AUDIT\nrules: [{to: [{operation: {paths: ["/audited*"]}}]}]')
@@ -108,11 +108,14 @@ describe('egressway check: every input', () => {
     assert.match(rp.j.authentication.summary, /aud null is not in \[orders\]/);
   });
 
-  test('-H host: sets :authority apart from the dialled address, which still picks the route', async () => {
-    const r = await json(['-H', 'host: front.test', 'http://api.test/x']);
+  test('-H host: sets :authority apart from the dialled address; a Host naming another destination is 421', async () => {
+    const r = await json(['--destination-ip', '10.9.9.9', '-H', 'host: api.test', 'http://240.240.0.7/by-host']);
     assert.equal(r.code, 0);
-    assert.equal(r.j.request.authority, 'front.test');
-    assert.equal((await json(['http://api.test/x'])).code, 1);
+    assert.equal(r.j.request.authority, 'api.test');
+    assert.equal((await json(['--destination-ip', '10.9.9.9', 'http://240.240.0.7/by-host'])).code, 1, 'the policy names the Host, not the VIP');
+    const fronted = await json(['-H', 'host: front.test', 'http://api.test/x']);
+    assert.equal(fronted.code, 1);
+    assert.deepEqual([fronted.j.decision.response?.status, fronted.j.decision.details, fronted.j.decision.flags], [421, 'route_not_found{host_not_tunnel_destination}', 'NR']);
   });
 
   test('the raw path with meshConfig pathNormalization; %00 is the waypoint\'s 400', async () => {
