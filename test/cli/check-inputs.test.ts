@@ -196,14 +196,14 @@ describe('egressway check: every input', () => {
       '# comments and blank lines are skipped',
       JSON.stringify({ url: 'tcp://db.test:5432', from: 'spiffe://cluster.local/ns/shop/sa/cart', expect: 'allow' }),
       '',
-      JSON.stringify({ url: 'http://api.test/x', headers: { host: 'front.test' }, expect: 'allow' }),
+      JSON.stringify({ url: 'http://240.240.0.7/by-host', headers: { host: 'api.test' }, expect: 'allow' }),
       JSON.stringify({ url: 'http://api.test/x', headers: ['authorization: Bearer nope'] }),
     ];
     const r = await run([...cfg, '--requests', '-'], `${lines.join('\n')}\n`);
     assert.equal(r.code, 0, r.stderr);
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Json & { line: number; input: unknown; expectation?: unknown });
     assert.deepEqual(out.map((o) => o.line), [2, 4, 5]);
-    assert.deepEqual(out[1]!.input, { url: 'http://api.test/x', headers: { host: 'front.test' }, expect: 'allow' });
+    assert.deepEqual(out[1]!.input, { url: 'http://240.240.0.7/by-host', headers: { host: 'api.test' }, expect: 'allow' });
     assert.deepEqual(out[1]!.expectation, { expect: 'allow', met: true });
     assert.equal(out[2]!.decision.details, 'jwt_authn_access_denied{Jwt_is_not_in_the_form_of_Header.Payload.Signature}');
     assert.equal(out[2]!.expectation, undefined);
