@@ -34,6 +34,8 @@ export interface WaypointOptions {
   readonly dnsServers?: readonly string[];
   readonly dnsRefreshMs?: number;
   readonly connectTimeoutMs?: number;
+  /** How long a tunnel under a connection.sni policy waits for the ClientHello (default 5 s). */
+  readonly sniTimeoutMs?: number;
   /** SSRF guard exceptions (--allow-cidr) and additions (--deny-cidr). */
   readonly dialPolicy?: DialPolicyOptions;
   /** DestinationRule credentialName Secrets: `<dir>/<namespace>/<name>/{tls.crt,tls.key,ca.crt}`. */
@@ -99,7 +101,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   // is established (a pending hook, issue 3); until then tunnels are counted at close only. Passed as
   // a non-literal object so this wiring compiles both before and after ProxyDeps declares it.
   const proxyDeps = {
-    snapshots: store, upstreams, connectTimeoutMs: o.connectTimeoutMs, tls: o.proxyTls,
+    snapshots: store, upstreams, connectTimeoutMs: o.connectTimeoutMs, sniTimeoutMs: o.sniTimeoutMs, tls: o.proxyTls,
     sink: (r: RequestRecord) => { metrics.record(r); summary.record(r); accessLog.write(r); spans?.record(r); o.onRecord?.(r); },
     onTunnelOpen: (r: RequestRecord) => { metrics.tunnelOpened(r); summary.tunnelOpened(r); },
     ownSpans: !!spans,
