@@ -7,7 +7,8 @@
 //      tunnel the Host must name the tunnel's destination (no domain fronting, 421);
 //   3. route: plan() on the target;
 //   4. upgrade check: only enabled upgrade types (websocket, as Istio configures) pass (403);
-//   5. path normalisation (Istio BASE), which is what policy, routing and the upstream see;
+//   5. path normalisation (meshConfig pathNormalization, Istio's default BASE), which is what policy,
+//      routing and the upstream see;
 //   6. authorization (CUSTOM, JWT, DENY, ALLOW) on the normalised request.
 // serveHttp() takes only an Admitted value, and only this module makes one: a door cannot reach the
 // upstream without passing every step. (STYLE.md: "One request path, many doors".)
@@ -16,7 +17,7 @@ import { isIP } from 'node:net';
 import type { Identity } from '../model/identity.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { lookupDestination } from '../model/host-table.ts';
-import { normalizePath } from '../policy/normalize-path.ts';
+import { needsNormalization, normalizePath } from '../policy/normalize-path.ts';
 import type { HeaderEdits } from '../policy/request.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { formatAuthority, parseAuthority, splitAbsolute, type Authority } from './authority.ts';
@@ -118,10 +119,12 @@ export function admit(snap: Snapshot, a: Arrival, record: RequestRecord): void {
   if (upgrade !== undefined && upgrade !== 'h2c' && !ENABLED_UPGRADES.has(upgrade)) {
     return a.onAdmission({ refused: 'upgrade_failed', reason: `Upgrade: ${h.upgrade} is not enabled on this waypoint (only websocket is, as in Istio)`, close: true });
   }
-  // 5. Path normalisation (Istio's default BASE): the normalised path is what goes upstream.
+  // 5. Path normalisation (meshConfig pathNormalization; Istio's default is BASE): the normalised path is
+  // what goes upstream. `egressway check` runs the same two calls.
   let path = target.path;
-  if (path.includes('%') || path.includes('\\') || path.includes('/.')) {
-    const n = normalizePath(path);
+  const mode = snap.authz.pathNormalization;
+  if (needsNormalization(path, mode)) {
+    const n = normalizePath(path, mode);
     if (!n.ok) return a.onAdmission({ refused: 'bad_path', reason: n.reason, close });
     path = n.path;
   }

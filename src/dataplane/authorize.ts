@@ -64,10 +64,14 @@ export interface AuthzRuntime {
 
 export const defaultRuntime: AuthzRuntime = { jwks: new JwksCache(), extAuthz: checkExtAuthz };
 
+/** The policies and RequestAuthentication rules that apply to the plan's destination. */
+export function policySetFor(snap: Snapshot, plan: Plan): PolicySet {
+  return plan.kind === 'forward' ? snap.authz.services.get(plan.destination.service.key) ?? snap.authz.waypoint : snap.authz.waypoint;
+}
+
 /** Whether any policy or RequestAuthentication applies to the destination (else authorize() is undefined). */
 export function hasAuthorization(snap: Snapshot, plan: Plan): boolean {
-  const set = plan.kind === 'forward' ? snap.authz.services.get(plan.destination.service.key) ?? snap.authz.waypoint : snap.authz.waypoint;
-  return !isEmpty(set);
+  return !isEmpty(policySetFor(snap, plan));
 }
 
 const readsSni = new WeakMap<PolicySet, boolean>();
@@ -92,7 +96,7 @@ export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput & { read
 export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput, rt?: AuthzRuntime): Verdict | Promise<Verdict> | undefined;
 export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput, rt: AuthzRuntime = defaultRuntime): Verdict | Promise<Verdict> | undefined {
   const serviceKey = plan.kind === 'forward' ? plan.destination.service.key : undefined;
-  const set = serviceKey !== undefined ? snap.authz.services.get(serviceKey) ?? snap.authz.waypoint : snap.authz.waypoint;
+  const set = policySetFor(snap, plan);
   if (isEmpty(set)) return undefined;
   const req = authzRequest(snap, plan, input);
   if (input.protocol === 'tcp') return tcpVerdict(snap, decide(snap.authz, serviceKey, req));
@@ -132,16 +136,17 @@ function afterAuthn(snap: Snapshot, key: string | undefined, req: AuthzRequest, 
 }
 
 /**
- * The rest of authorize() for a Decision the caller made itself: `egressway check`, whose
- * --request-principal stands in for jwt_authn. TCP gets tcpVerdict(); HTTP asks the CUSTOM providers
- * through `rt` (runCustom) and then applies RBAC, as afterAuthn() does with no token. Not on the hot
- * path: always a Promise, so the listeners keep calling authorize().
+ * The rest of authorize() for a Decision the caller made itself: `egressway check`, which runs
+ * jwt_authn (authenticate(), or --claims in its place) and decide() on its own to report each step.
+ * TCP gets tcpVerdict(); HTTP asks the CUSTOM providers through `rt` (runCustom) and then applies the
+ * JWT outcome and RBAC, as afterAuthn() does. Not on the hot path: always a Promise, so the listeners
+ * keep calling authorize().
  */
-export async function authorizeDecided(snap: Snapshot, d: Decision, input: AuthzInput, rt: AuthzRuntime = defaultRuntime): Promise<Verdict> {
+export async function authorizeDecided(snap: Snapshot, d: Decision, input: AuthzInput, rt: AuthzRuntime = defaultRuntime, jwt: JwtOutcome = NO_TOKEN): Promise<Verdict> {
   if (input.protocol === 'tcp') return tcpVerdict(snap, d);
-  if (d.customProviders.length === 0) return finish(d, NO_TOKEN, input);
+  if (d.customProviders.length === 0) return finish(d, jwt, input);
   const c = await runCustom(snap, d, input, rt);
-  return c.deny ?? finish(d, NO_TOKEN, input, c.edits);
+  return c.deny ?? finish(d, jwt, input, c.edits);
 }
 
 async function runCustom(snap: Snapshot, d: Decision, input: AuthzInput, rt: AuthzRuntime): Promise<{ deny?: Verdict; edits: HeaderEdits[] }> {

@@ -2,11 +2,24 @@
 // BASE (Istio's default) is Envoy's normalize_path: decode percent-encoded unreserved characters
 // (ALPHA, DIGIT, '-', '.', '_', '~'), turn '\' into '/', remove dot segments (RFC 3986 §5.2.4).
 // MERGE_SLASHES adds '//' -> '/'; DECODE_AND_MERGE_SLASHES first decodes %2F and %5C. %00 is a 400.
-export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+// The listener and `egressway check` both call needsNormalization() and then normalizePath() on the
+// raw request target, so they see the same path.
+import type { PathNormalization } from '../model/policy.ts';
+
+export type { PathNormalization } from '../model/policy.ts';
 
 export type NormalizedPath = { readonly ok: true; readonly path: string } | { readonly ok: false; readonly reason: string };
 
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+
+/**
+ * Whether normalizePath() could change `raw` (hot path: most paths hold no '%', '\' or dot segment,
+ * and skip it). Only a path with '//' can change under the slash-merging modes.
+ */
+export function needsNormalization(raw: string, mode: PathNormalization = 'BASE'): boolean {
+  if (mode === 'NONE') return false;
+  return raw.includes('%') || raw.includes('\\') || raw.includes('/.') || (mode !== 'BASE' && raw.includes('//'));
+}
 
 export function normalizePath(raw: string, mode: PathNormalization = 'BASE'): NormalizedPath {
   if (mode === 'NONE') return { ok: true, path: raw };
