@@ -1,6 +1,9 @@
 // Counterexamples the properties of test/fuzz/ found, kept as explicit cases: each failed before its fix.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { forwardRequestHeaders } from '../../src/dataplane/headers.ts';
+import { applyHeaderOps } from '../../src/dataplane/route.ts';
+import { mergeOps } from '../../src/model/header-ops.ts';
 import { normalizePath } from '../../src/policy/normalize-path.ts';
 
 describe('normalizePath: counterexamples from test/fuzz/normalize-path.test.ts', () => {
@@ -20,5 +23,20 @@ describe('normalizePath: counterexamples from test/fuzz/normalize-path.test.ts',
   });
   test('a relative path loses its dot segments as an absolute one does ("a/../b" is "/b")', () => {
     assert.deepEqual(normalizePath('a/../b'), { ok: true, path: '/b' });
+  });
+});
+
+describe('header edits: counterexamples from test/fuzz/headers.test.ts', () => {
+  test('a field named in an earlier Connection header is not forwarded (two Connection headers are one list)', () => {
+    const raw = ['Connection', 'x-a, x-b', 'Connection', 'keep-alive', 'x-b', '1', 'x-c', '2'];
+    const sent = forwardRequestHeaders(raw, 'up:80').headers;
+    const names = sent.filter((_, i) => i % 2 === 0);
+    assert.ok(!names.includes('x-b'), `x-b forwarded: ${JSON.stringify(sent)}`);
+    assert.ok(names.includes('x-c'));
+  });
+  test('a route and a destination that both set one response header send it once, with the later value', () => {
+    const route = { set: [['x-a', 'route']] as const, add: [], remove: [] };
+    const dest = { set: [['x-a', 'dest']] as const, add: [], remove: [] };
+    assert.deepEqual(applyHeaderOps(['x-a', 'upstream', 'x-b', 'kept'], mergeOps(route, dest)), ['x-b', 'kept', 'x-a', 'dest']);
   });
 });
