@@ -66,7 +66,7 @@ export const headerValue: fc.Arbitrary<string> = fc.oneof(
 /** Node's rawHeaders: [name, value, name, value, ...]. */
 export const rawHeaders: fc.Arbitrary<string[]> = fc.array(fc.tuple(headerName, headerValue), { maxLength: 10 }).map((p) => p.flat());
 
-const opsName = fc.constantFrom('x-a', 'x-b', 'x-c', 'x-request-id', 'cookie', 'host');
+const opsName: fc.Arbitrary<string> = fc.constantFrom('x-a', 'x-b', 'x-c', 'x-request-id', 'cookie', 'host');
 const opsPair = fc.tuple(opsName, fc.string({ maxLength: 6 }));
 
 /** HeaderOps as compile builds them (names lower-case). */
