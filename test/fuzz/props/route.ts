@@ -112,7 +112,7 @@ export const properties = [
     for (const [k] of kv) if (q.get(k) !== kv.find(([n]) => n === k)![1]) throw new Error(`${k}: ${q.get(k)}`);
   })),
   fuzzProperty('route: rewrites of a path keep its query and give a path; redirects give an absolute URL', fc.property(
-    routePath, tokens(['/', 'a', 'b'], 3).map((m) => `/${m}`), tokens(['/', 'x', 'y'], 3), fc.constantFrom('plain', 'segments'), fc.constantFrom(undefined, 'https', 'http'), fc.constantFrom(undefined, 80, 443, 'request'),
+    routePath, tokens(['/', 'a', 'b'], 3).map((m) => `/${m}`), tokens(['/', 'x', 'y'], 3), fc.constantFrom('plain', 'segments'), fc.constantFrom(undefined, 'https', 'http'), fc.constantFrom<number | 'request' | undefined>(undefined, 80, 443, 'request'),
     (path, match, replacement, mode, scheme, port) => {
       const q = path.indexOf('?');
       const out = rewritePath(path, { prefix: { match, replacement, mode } });
