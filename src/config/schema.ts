@@ -130,7 +130,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * validators and compile see "absent" one way. Null list items stay: they are errors.
  */
 export function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNulls);
+  // A null item must stay null (not become undefined, which reads as absent) so the walk reports it.
+  if (Array.isArray(value)) return value.map((v) => (v === null ? null : withoutNulls(v)));
   if (!isPlainObject(value)) return value ?? undefined;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = withoutNulls(v);

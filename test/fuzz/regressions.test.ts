@@ -1,6 +1,10 @@
 // Counterexamples the properties of test/fuzz/ found, kept as explicit cases: each failed before its fix.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { compile } from '../../src/compile/compile.ts';
+import { validateResource } from '../../src/config/kinds/index.ts';
+import { parseDocuments } from '../../src/config/parse.ts';
 import { forwardRequestHeaders } from '../../src/dataplane/headers.ts';
 import { applyHeaderOps } from '../../src/dataplane/route.ts';
 import { mergeOps } from '../../src/model/header-ops.ts';
@@ -38,5 +42,34 @@ describe('header edits: counterexamples from test/fuzz/headers.test.ts', () => {
     const route = { set: [['x-a', 'route']] as const, add: [], remove: [] };
     const dest = { set: [['x-a', 'dest']] as const, add: [], remove: [] };
     assert.deepEqual(applyHeaderOps(['x-a', 'upstream', 'x-b', 'kept'], mergeOps(route, dest)), ['x-b', 'kept', 'x-a', 'dest']);
+  });
+});
+
+describe('config: counterexamples from test/fuzz/config.test.ts', () => {
+  const BASE = readFileSync(new URL('../fixtures/policy/base.yaml', import.meta.url), 'utf8');
+  /** parse, validate, then compile what validated: the messages of every diagnostic. */
+  function load(doc: string): { validation: string[]; compiled: boolean } {
+    const parsed = parseDocuments(`${BASE}---\n${doc}`, 'regression.yaml');
+    const validation: string[] = [];
+    const valid = parsed.resources.filter((r) => {
+      const v = validateResource(r);
+      validation.push(...v.diagnostics.filter((d) => d.level === 'error').map((d) => `${d.path}: ${d.message}`));
+      return !v.diagnostics.some((d) => d.level === 'error');
+    });
+    return { validation, compiled: compile(valid).snapshot !== undefined };
+  }
+  test('a RequestAuthentication with `spec:` and nothing after it compiles (it crashed compile)', () => {
+    assert.deepEqual(load('apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: a, namespace: istio-egress}\nspec:\n'), { validation: [], compiled: true });
+  });
+  test('an AuthorizationPolicy without a spec compiles', () => {
+    assert.deepEqual(load('apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: istio-egress}\n'), { validation: [], compiled: true });
+  });
+  test('a null list item is a validation error, not a crash (ServiceEntry hosts: [null])', () => {
+    const out = load('apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: x, namespace: istio-egress}\nspec: {hosts: [null], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n');
+    assert.deepEqual(out.validation, ['spec.hosts[0]: list item must not be null']);
+  });
+  test('a null list item is a validation error, not a crash (VirtualService match: [null])', () => {
+    const out = load('apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x, namespace: istio-egress}\nspec: {hosts: [api.example.com], http: [{match: [null], route: [{destination: {host: api.example.com}}]}]}\n');
+    assert.deepEqual(out.validation, ['spec.http[0].match[0]: list item must not be null']);
   });
 });
