@@ -44,6 +44,27 @@ const PATH_TOKENS = [
 
 export const rawPath: fc.Arbitrary<string> = mixed(tokens(PATH_TOKENS, 16), 32);
 
+/** A clean absolute path of unreserved segments, as a policy would name it (`/admin/x-1`). */
+export const cleanPath: fc.Arbitrary<string> = fc.array(fc.stringMatching(/^[A-Za-z0-9._~-]{1,6}$/).filter((s) => s !== '.' && s !== '..'), { minLength: 1, maxLength: 4 })
+  .map((segs) => `/${segs.join('/')}`);
+
+/**
+ * The same path as a client might dress it up: unreserved characters percent-encoded (either hex
+ * case), `\` for `/`, and `/.` or `/seg/..` or `/%2e%2E/` detours between segments. Every form
+ * normalises (BASE) to the clean path.
+ */
+export function disguisedPath(clean: string): fc.Arbitrary<string> {
+  const segs = clean.split('/').slice(1);
+  const encode = (ch: string, how: number) => (how === 0 ? ch : `%${ch.charCodeAt(0).toString(16)[how === 1 ? 'toUpperCase' : 'toLowerCase']().padStart(2, '0')}`);
+  const detour = fc.constantFrom('', '', '/.', '/./.', '/zz/..', '/%2e', '/%2E', '/q/%2e%2e', '/q/.%2E', '/q/w/../..');
+  return fc.tuple(
+    fc.array(fc.tuple(detour, fc.constantFrom('/', '/', '\\'), fc.array(fc.nat(2), { minLength: 8, maxLength: 8 })), { minLength: segs.length, maxLength: segs.length }),
+  ).map(([parts]) => segs.map((seg, i) => {
+    const [before, slash, how] = parts[i];
+    return `${before}${slash}${[...seg].map((ch, j) => encode(ch, how[j % how.length])).join('')}`;
+  }).join(''));
+}
+
 // ---- headers ----------------------------------------------------------------------------------------
 
 const HEADER_NAMES = [

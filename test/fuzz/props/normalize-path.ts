@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { normalizePath } from '../../../src/policy/normalize-path.ts';
 import type { PathNormalization } from '../../../src/policy/normalize-path.ts';
-import { rawPath } from '../../helpers/arbitraries.ts';
+import { cleanPath, disguisedPath, rawPath } from '../../helpers/arbitraries.ts';
 import { fuzzProperty } from '../property.ts';
 
 const MODES: readonly PathNormalization[] = ['BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
@@ -78,6 +78,13 @@ const pathPart = (p: string) => {
 };
 
 export const properties = [
+  fuzzProperty('normalize-path: a disguised path (escapes, backslashes, dot detours) normalises to the clean one', fc.property(
+    cleanPath.chain((clean) => fc.tuple(fc.constant(clean), disguisedPath(clean))), fc.constantFrom<PathNormalization>('BASE', 'MERGE_SLASHES'),
+    ([clean, disguised], m) => {
+      const got = normalizePath(disguised, m);
+      if (!got.ok || got.path !== clean) throw new Error(`${JSON.stringify(disguised)} normalised to ${JSON.stringify(got)}, not ${clean}`);
+    },
+  )),
   fuzzProperty('normalize-path: agrees with the reference model of Envoy\'s rules', fc.property(rawPath, mode, (raw, m) => {
     const got = normalizePath(raw, m);
     const want = referenceNormalize(raw, m);
