@@ -258,9 +258,13 @@ console.log(`soak: ${DURATION_MIN} min, ${RATE} operations/s, config rewritten e
 console.log(`waypoint pid ${waypoint.pid}, proxy 127.0.0.1:${proxyPort}; logs and samples in ${runDir}`);
 let generation = 0;
 const end = started + DURATION_MIN * 60_000;
-const perTick = RATE / 100;
-let owed = 0;
-const traffic = setInterval(() => { owed += perTick; for (; owed >= 1; owed--) launch(); }, 10);
+// Open loop: operations are owed by the clock, so a late timer (a busy machine) launches the ones
+// it missed rather than quietly lowering the rate.
+let launched = 0;
+const traffic = setInterval(() => {
+  const due = Math.floor(((Date.now() - started) * RATE) / 1000);
+  for (; launched < due; launched++) launch();
+}, 10);
 const reloads = setInterval(() => writeFileSync(configFile, configYaml(++generation)), RELOAD_S * 1000);
 let printed = 0;
 // Ctrl-C or a crash of this script must not leave the waypoint and the upstream running.
