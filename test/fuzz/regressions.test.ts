@@ -64,6 +64,13 @@ describe('config: counterexamples from test/fuzz/config.test.ts', () => {
   test('an AuthorizationPolicy without a spec compiles', () => {
     assert.deepEqual(load('apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: istio-egress}\n'), { validation: [], compiled: true });
   });
+  test('a "__proto__" key is an unknown field, not a prototype that hides fields from validation', () => {
+    const doc = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: istio-egress}\nspec:\n  __proto__: {rules: http}\n  constructor: {x: 1}\n';
+    assert.deepEqual(load(doc), { validation: [], compiled: true });
+    const parsed = parseDocuments(`${BASE}---\n${doc}`, 'regression.yaml');
+    const warnings = parsed.resources.flatMap((r) => validateResource(r).diagnostics).map((d) => d.message);
+    assert.deepEqual(warnings, ['unknown field "__proto__" is ignored', 'unknown field "constructor" is ignored']);
+  });
   test('a null list item is a validation error, not a crash (ServiceEntry hosts: [null])', () => {
     const out = load('apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: x, namespace: istio-egress}\nspec: {hosts: [null], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n');
     assert.deepEqual(out.validation, ['spec.hosts[0]: list item must not be null']);
