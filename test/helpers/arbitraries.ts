@@ -80,7 +80,7 @@ export const headerName: fc.Arbitrary<string> = fc.oneof(
 
 export const headerValue: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('', 'close', 'keep-alive', 'Upgrade', 'x-a, x-b', 'X-C', 'chunked', 'gzip, chunked', '12', 'abc',
-    '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'x-a,x-a', ' te , upgrade '),
+    '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'x-a,x-a', ' te , upgrade ', 'trailers', 'deflate, Trailers;q=1'),
   fc.string({ maxLength: 16 }),
 );
 

@@ -31,15 +31,16 @@ function connectionListed(raw: readonly string[]): Set<string> {
 const values = (flat: readonly string[], name: string) => pairs(flat).filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
 
 export const properties = [
-  fuzzProperty('headers: the upstream request has one Host (the target\'s), no hop-by-hop or Connection-listed field', fc.property(rawHeaders, fc.boolean(), fc.boolean(), (raw, keepUpgrade, ownSpan) => {
+  fuzzProperty('headers: the upstream request has one Host (the target\'s), no hop-by-hop or Connection-listed field (but TE: trailers)', fc.property(rawHeaders, fc.boolean(), fc.boolean(), (raw, keepUpgrade, ownSpan) => {
     const out = forwardRequestHeaders(raw, 'up.example:80', keepUpgrade, ownSpan).headers;
     if (out.length % 2) throw new Error('odd header list');
     const hosts = values(out, 'host');
     if (hosts.length !== 1 || hosts[0] !== 'up.example:80') throw new Error(`Host ${JSON.stringify(hosts)}`);
     const listed = connectionListed(raw);
-    for (const [name] of pairs(out)) {
+    for (const [name, value] of pairs(out)) {
       const n = name.toLowerCase();
-      const kept = keepUpgrade && (n === 'connection' || n === 'upgrade');
+      // Envoy's sanitizeTEHeader: TE goes upstream as exactly `trailers` when the client offers it.
+      const kept = (keepUpgrade && (n === 'connection' || n === 'upgrade')) || (n === 'te' && value === 'trailers');
       if (HOP.includes(n) && !kept) throw new Error(`hop-by-hop ${name} forwarded`);
       if (n.startsWith(':')) throw new Error(`pseudo-header ${name} forwarded`);
       if (listed.has(n) && !kept && n !== 'host') throw new Error(`${name} is listed in Connection, yet forwarded`);
