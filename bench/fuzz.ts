@@ -52,7 +52,7 @@ console.log(`fuzz: ${selected.length} properties, ${runs.toLocaleString('en-US')
 const rows: Row[] = [];
 for (const p of selected) {
   const started = process.hrtime.bigint();
-  const out = p.check({ seed, numRuns: runs, ...(values.path ? { path: values.path } : {}), endOnFailure: false });
+  const out = await p.check({ seed, numRuns: runs, ...(values.path ? { path: values.path } : {}), endOnFailure: false });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const row: Row = { name: p.name, runs: out.numRuns, ms: Math.round(ms), perSecond: Math.round(out.numRuns / (ms / 1000)), ok: !out.failed, seed: out.seed };
   if (out.failed) {

@@ -9,11 +9,16 @@ export interface FuzzProperty {
   readonly name: string;
   /** Inputs in the `npm test` slice; the default keeps each property well under a second. */
   readonly sliceRuns: number;
-  readonly check: (params: fc.Parameters<unknown>) => fc.RunDetails<unknown>;
+  /** A promise for the properties that do I/O (asyncProperty). */
+  readonly check: (params: fc.Parameters<unknown>) => fc.RunDetails<unknown> | Promise<fc.RunDetails<unknown>>;
 }
 
 export function fuzzProperty<Ts>(name: string, property: fc.IRawProperty<Ts, false>, sliceRuns = 300): FuzzProperty {
   return { name, sliceRuns, check: (params) => fc.check(property, params as fc.Parameters<Ts>) as fc.RunDetails<unknown> };
+}
+
+export function asyncFuzzProperty<Ts>(name: string, property: fc.IAsyncProperty<Ts>, sliceRuns = 50): FuzzProperty {
+  return { name, sliceRuns, check: (params) => fc.check(property, params as fc.Parameters<Ts>) as Promise<fc.RunDetails<unknown>> };
 }
 
 /** The fixed seed of the `npm test` slice: the same inputs on every run, so a failure reproduces. */
@@ -22,8 +27,8 @@ export const SLICE_SEED = 0x5eed;
 /** Registers one node:test test per property, each over its fixed-seed slice. */
 export function testSlice(properties: readonly FuzzProperty[]): void {
   for (const p of properties) {
-    test(p.name, () => {
-      const out = p.check({ seed: SLICE_SEED, numRuns: p.sliceRuns });
+    test(p.name, async () => {
+      const out = await p.check({ seed: SLICE_SEED, numRuns: p.sliceRuns });
       assert.ok(!out.failed, `${fc.defaultReportMessage(out) ?? 'property failed'}\n${String(out.errorInstance)}`);
     });
   }
