@@ -184,6 +184,15 @@ endpoints: [{address: 127.0.0.1}]`);
       });
     });
 
+    // Review of issue 11: policy read the path up to "#", the upstream got all of it.
+    for (const path of ['/x#/../admin', '/admin#x', '/ok?q#/../../admin']) {
+      test(`a #fragment in the request-target (${path}) is 400 and nothing reaches the upstream, as Envoy${where}`, async () => {
+        const r = await send([get(path, 'api.test', 'Connection: close\r\n')], via);
+        assert.equal(r.statuses[0], 400, r.text);
+        assert.equal(up.bytes(), '');
+      });
+    }
+
     test(`a duplicate Host header is 400 (RFC 9112 §3.2) and nothing reaches the upstream${where}`, async () => {
       const r = await send([`GET /ok HTTP/1.1\r\nHost: api.test\r\nHost: denied.test\r\n\r\n`], via);
       assert.equal(r.statuses[0], 400, r.text);
@@ -236,6 +245,28 @@ endpoints: [{address: 127.0.0.1}]`);
         assert.equal(up.bytes(), '', `${p} with Upgrade: ${token} reached the upstream`);
       }
     }), { seed: 11, numRuns: 60 });
+  });
+
+  // Review of issue 11: routing reads `secret.test.` as secret.test, policy `hosts` read it raw.
+  describe('a trailing FQDN dot in the Host is the same host for policy as for routing', () => {
+    for (const [name, bytes] of [
+      ['Host: secret.test.', get('/ok', 'secret.test.', 'Connection: close\r\n')],
+      ['Host: secret.test.:80', get('/ok', 'secret.test.:80', 'Connection: close\r\n')],
+      ['Host: SECRET.test.', get('/ok', 'SECRET.test.', 'Connection: close\r\n')],
+      ['absolute-form http://secret.test./', 'GET http://secret.test./ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
+    ] as const) {
+      test(`${name} is denied by a hosts DENY on secret.test and nothing reaches the upstream`, async () => {
+        const r = await send([bytes]);
+        assert.equal(r.statuses[0], 403, r.text);
+        assert.equal(up.bytes(), '');
+      });
+    }
+
+    test('an allowed `Host: api.test.` goes upstream as api.test (Envoy strip_trailing_host_dot)', async () => {
+      const r = await send([get('/dot', 'api.test.', 'Connection: close\r\n')]);
+      assert.equal(r.statuses[0], 200, r.text);
+      assert.deepEqual(received(), ['GET /dot api.test']);
+    });
   });
 
   describe('Host inside a terminated CONNECT (domain fronting)', () => {
