@@ -130,7 +130,7 @@ export function admit(snap: Snapshot, a: Arrival, record: RequestRecord): void {
   if (!hasAuthorization(snap, plan)) return a.onAdmission(admit1(plan, target, path, undefined, tunnelable, close));
   const verdict = authorize(snap, plan, {
     protocol: 'http', sourceIp: a.peer.remoteIp, identity: a.peer.identity, destinationIp: dialledIp(target, a.peer),
-    host: target.host, port: target.authority.port, method: req.method, path, headers: h,
+    host: target.host, port: target.authority.port, method: req.method, path, headers: h, rawHeaders: req.rawHeaders,
   });
   withAuthorization(verdict, record, () => req.destroyed || a.res.destroyed, (v) => a.onAdmission({ denied: v, close }),
     (edits) => a.onAdmission(admit1(plan, target, path, edits, tunnelable, close)));

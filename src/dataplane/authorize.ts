@@ -33,6 +33,12 @@ export interface AuthzInput {
   readonly method?: string;
   readonly path?: string;
   readonly headers?: IncomingHttpHeaders;
+  /**
+   * The request's header fields as received, [name, value, ...]. When given, policy reads every
+   * value of a repeated field joined with ',' (Envoy's view); Node's `headers` keeps only the first
+   * `user-agent`, `authorization`, ... while the upstream gets them all.
+   */
+  readonly rawHeaders?: readonly string[];
   /** Envoy `destination.ip`: the address the client dialled (the VIP or ServiceEntry address in a tunnel's authority). */
   readonly destinationIp?: string;
   /** Envoy `connection.sni`: the SNI of the client's TLS ClientHello, when one was read. */
@@ -106,6 +112,17 @@ export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput, rt: Aut
 
 const NO_TOKEN: JwtOutcome = { kind: 'none' };
 
+/** Lower-cased names, every value of a repeated field joined with ',' (Envoy's getAllOfHeaderAsString). */
+export function joinedHeaders(raw: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const prev = out[name];
+    out[name] = prev === undefined ? raw[i + 1]! : `${prev},${raw[i + 1]!}`;
+  }
+  return out;
+}
+
 export function authzRequest(snap: Snapshot, plan: Plan, input: AuthzInput): AuthzRequest {
   const xff = input.headers?.['x-forwarded-for'];
   return {
@@ -116,7 +133,7 @@ export function authzRequest(snap: Snapshot, plan: Plan, input: AuthzInput): Aut
     host: input.host,
     method: input.method,
     path: input.path,
-    headers: input.headers as Readonly<Record<string, string | undefined>> | undefined,
+    headers: input.rawHeaders ? joinedHeaders(input.rawHeaders) : input.headers as Readonly<Record<string, string | undefined>> | undefined,
     destinationPort: plan.kind === 'forward' ? plan.destination.port.number : input.port,
     ...(input.destinationIp !== undefined ? { destinationIp: input.destinationIp } : {}),
     ...(input.sni !== undefined ? { sni: input.sni } : {}),

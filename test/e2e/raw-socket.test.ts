@@ -32,7 +32,9 @@ endpoints: [{address: 127.0.0.1}]`);
       + entry('secret')
       + authorizationPolicy('api-deny', 'api', 'action: DENY\nrules:\n- to: [{operation: {paths: ["/admin", "/admin/*"]}}]\n- to: [{operation: {methods: ["DELETE"]}}]\n')
       + authorizationPolicy('denied-all', 'denied', 'action: DENY\nrules: [{}]\n')
-      + authorizationPolicy('secret-by-host', 'secret', 'action: DENY\nrules: [{to: [{operation: {hosts: ["secret.test", "secret.test:*"]}}]}]\n'));
+      + authorizationPolicy('secret-by-host', 'secret', 'action: DENY\nrules: [{to: [{operation: {hosts: ["secret.test", "secret.test:*"]}}]}]\n')
+      + entry('agent')
+      + authorizationPolicy('agent-allow', 'agent', 'action: ALLOW\nrules: [{when: [{key: "request.headers[user-agent]", values: ["good"]}]}]\n'));
     port = Number(wp.proxyUrl.split(':').pop());
   });
   after(async () => {
@@ -267,6 +269,17 @@ endpoints: [{address: 127.0.0.1}]`);
       assert.equal(r.statuses[0], 200, r.text);
       assert.deepEqual(received(), ['GET /dot api.test']);
     });
+  });
+
+  // Review of issue 11: Node keeps only the first User-Agent (Authorization, Referer, ...) in
+  // req.headers while every copy goes upstream; policy must see them all, joined with ',' as Envoy.
+  test('a repeated header field is matched with every value, as the upstream receives them all', async () => {
+    const ok = await send([get('/ua', 'agent.test', 'User-Agent: good\r\nConnection: close\r\n')]);
+    assert.equal(ok.statuses[0], 200, ok.text);
+    up.reset();
+    const r = await send([get('/ua', 'agent.test', 'User-Agent: good\r\nUser-Agent: evil\r\nConnection: close\r\n')]);
+    assert.equal(r.statuses[0], 403, r.text);
+    assert.equal(up.bytes(), '');
   });
 
   describe('Host inside a terminated CONNECT (domain fronting)', () => {
