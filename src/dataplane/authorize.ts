@@ -112,13 +112,16 @@ export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput, rt: Aut
 
 const NO_TOKEN: JwtOutcome = { kind: 'none' };
 
-/** Lower-cased names, every value of a repeated field joined with ',' (Envoy's getAllOfHeaderAsString). */
+/**
+ * Lower-cased names, every value of a repeated field joined with ',' (Envoy's getAllOfHeaderAsString);
+ * HTTP/2 cookie crumbs with '; ', as Envoy's codec joins them (RFC 9113 §8.2.3).
+ */
 export function joinedHeaders(raw: readonly string[]): Record<string, string> {
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const prev = out[name];
-    out[name] = prev === undefined ? raw[i + 1]! : `${prev},${raw[i + 1]!}`;
+    out[name] = prev === undefined ? raw[i + 1]! : `${prev}${name === 'cookie' ? '; ' : ','}${raw[i + 1]!}`;
   }
   return out;
 }
