@@ -166,7 +166,9 @@ export async function authorizeDecided(snap: Snapshot, d: Decision, input: Authz
 
 async function runCustom(snap: Snapshot, d: Decision, input: AuthzInput, rt: AuthzRuntime): Promise<{ deny?: Verdict; edits: HeaderEdits[] }> {
   const edits: HeaderEdits[] = [];
-  const check: ExtAuthzCheck = { method: input.method ?? 'GET', path: input.path ?? '/', host: input.host, headers: input.headers ?? {} };
+  // Every value of a repeated field, joined with ',', as Envoy's ext_authz sends them (the upstream gets them all).
+  const headers = input.rawHeaders ? joinedHeaders(input.rawHeaders) : input.headers ?? {};
+  const check: ExtAuthzCheck = { method: input.method ?? 'GET', path: input.path ?? '/', host: input.host, headers };
   for (const call of d.customProviders) {
     const p = snap.authz.providers.get(call.provider);
     if (!p) return { deny: badProvider(d, call), edits };
