@@ -179,6 +179,19 @@ endpoints: [{address: 127.0.0.1}]`);
         assert.equal(rec.responseCode, 400, 'the refused request has its access-log line');
       });
 
+      // Review of issue 11: Node hands the socket over for an upgrade pipelined behind a request in
+      // flight; writing its answer then threw ERR_HTTP_SOCKET_ASSIGNED (uncaught) and it was never answered.
+      test('a WebSocket upgrade pipelined behind a request in flight is answered after it, under policy', async () => {
+        const denied = await send([get('/slow') + upgrade('websocket', '/admin')], via, { idleMs: 800 });
+        assert.deepEqual(denied.statuses, [200, 403], denied.text);
+        assert.deepEqual(received(), ['GET /slow api.test']);
+        assertNothingSmuggled(denied);
+        up.reset();
+        const ok = await send([get('/slow') + upgrade('websocket', '/ws')], via, { idleMs: 800 });
+        assert.deepEqual(ok.statuses, [200, 101], ok.text);
+        assert.deepEqual(received(), ['GET /slow api.test', 'GET /ws api.test']);
+      });
+
       test('two good requests then a bad one: both responses, in order, then the 400', async () => {
         const r = await send([get('/slow1') + get('/two') + 'GET /x HTTP/1.1\r\nHost: api.test\r\nBad Header\r\n\r\n'], via, { idleMs: 800 });
         assert.deepEqual(r.statuses, [200, 200, 400], r.text);
