@@ -232,12 +232,13 @@ export function frontedHost(snap: Snapshot, tunnel: Authority, host: string): st
 /**
  * Envoy's `destination.ip` at a waypoint is the inner connection's local address: the original
  * destination the client dialled, carried in the tunnel's authority (the service VIP or the
- * ServiceEntry address). A tunnel to a name, and a plain proxy request, have only the address the
- * client connected to.
+ * ServiceEntry address). A plain proxy request to an address (`GET http://VIP/`) names the same
+ * destination and gets the same value, so that a DENY on it holds at every door. A request or
+ * tunnel to a name has only the address the client connected to.
  */
-export function dialledIp(target: Pick<Target, 'authority' | 'tunneled'>, peer: Pick<Peer, 'localIp'>): string {
+export function dialledIp(target: Pick<Target, 'authority'>, peer: Pick<Peer, 'localIp'>): string {
   const h = target.authority.host;
-  return target.tunneled && isIP(h) ? (h.startsWith('::ffff:') ? h.slice(7) : h) : peer.localIp;
+  return isIP(h) ? (h.startsWith('::ffff:') ? h.slice(7) : h) : peer.localIp;
 }
 
 export function applyPlan(r: RequestRecord, plan: Plan): void {

@@ -36,6 +36,8 @@ export interface ProxyDeps {
   readonly upstreams: Upstreams;
   readonly sink: RecordSink;
   readonly connectTimeoutMs?: number;
+  /** How long a tunnel that a connection.sni policy applies to waits for the client's ClientHello. */
+  readonly sniTimeoutMs?: number;
   /**
    * TLS for the proxy listener itself (PEM). With `ca`, clients must present a certificate that
    * chains to it, and the SPIFFE ID in it becomes the request's source identity.
@@ -384,7 +386,7 @@ export class ProxyListener {
     }
     const input: AuthzInput & { protocol: 'tcp' } = {
       protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port,
-      destinationIp: dialledIp({ authority, tunneled: true }, peer),
+      destinationIp: dialledIp({ authority }, peer),
     };
     if (!needsSni(snap, plan)) {
       const verdict = authorize(snap, plan, input);
@@ -398,12 +400,17 @@ export class ProxyListener {
     t.respond.accept();
     record.responseCode = 200;
     this.#tunnels.add(t.stream);
-    peekClientHello(t.stream, SNI_TIMEOUT_MS).then((sni) => {
+    peekClientHello(t.stream, this.#deps.sniTimeoutMs ?? SNI_TIMEOUT_MS).then((peek) => {
+      const sni = peek.kind === 'sni' ? peek.sni : undefined;
       if (sni !== undefined) record.requestedServerName = sni;
-      if (t.stream.destroyed) {
+      if (t.stream.destroyed || peek.kind === 'refuse') {
         this.#tunnels.delete(t.stream);
         this.#settle();
-        markFailure(record, 'downstream_disconnect');
+        if (peek.kind === 'refuse') {
+          markFailure(record, 'bad_request', peek.reason);
+          record.connectionTerminationDetails = peek.reason;
+          t.stream.destroy();
+        } else markFailure(record, 'downstream_disconnect');
         return finish();
       }
       const verdict = authorize(snap, plan, { ...input, ...(sni !== undefined ? { sni } : {}) });

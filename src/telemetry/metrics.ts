@@ -78,6 +78,8 @@ export class Metrics {
   // Labels are snapshot identifiers (policy `ns/name`, or `none` for the default deny) and a closed set.
   readonly #dryRun = new Counter({ name: 'egressway_authz_dry_run_total', help: 'Requests evaluated by istio.io/dry-run AuthorizationPolicies, by the policy that decided and the shadow result (would_deny | allow)', labelNames: ['policy', 'result'], registers: [this.registry] });
   readonly #audit = new Counter({ name: 'egressway_authz_audit_total', help: 'Requests marked by an AUDIT AuthorizationPolicy', labelNames: ['policy'], registers: [this.registry] });
+  // `reason` is a closed set (ProxyRefusal): the PROXY header check that failed, or the peer/limit rule.
+  readonly proxyProtocolRefused = new Counter({ name: 'egressway_proxy_protocol_refused_total', help: 'Connections to the PROXY protocol (sandwich) listener closed before routing, by reason', labelNames: ['reason'], registers: [this.registry] });
   // Bound children by label tuple: prom-client hashes a labels object on every call otherwise.
   #httpChildren = new Map<string, HttpChildren>();
   #tcpChildren = new Map<string, TcpChildren>();
@@ -150,6 +152,11 @@ export class Metrics {
         loop.reset();
       },
     });
+  }
+
+  /** The PROXY protocol listener's open connections (header phase and tunnels), read at scrape time. */
+  bindProxyProtocol(active: () => number): void {
+    new Gauge({ name: 'egressway_proxy_protocol_connections', help: 'Connections open on the PROXY protocol (sandwich) listener', registers: [this.registry], collect() { this.set(active()); } });
   }
 
   /** Stops the event-loop monitor (waypoint shutdown). */
