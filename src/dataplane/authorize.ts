@@ -33,6 +33,12 @@ export interface AuthzInput {
   readonly method?: string;
   readonly path?: string;
   readonly headers?: IncomingHttpHeaders;
+  /**
+   * The request's header fields as received, [name, value, ...]. When given, policy reads every
+   * value of a repeated field joined with ',' (Envoy's view); Node's `headers` keeps only the first
+   * `user-agent`, `authorization`, ... while the upstream gets them all.
+   */
+  readonly rawHeaders?: readonly string[];
   /** Envoy `destination.ip`: the address the client dialled (the VIP or ServiceEntry address in a tunnel's authority). */
   readonly destinationIp?: string;
   /** Envoy `connection.sni`: the SNI of the client's TLS ClientHello, when one was read. */
@@ -110,6 +116,20 @@ export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput, rt: Aut
 
 const NO_TOKEN: JwtOutcome = { kind: 'none' };
 
+/**
+ * Lower-cased names, every value of a repeated field joined with ',' (Envoy's getAllOfHeaderAsString);
+ * HTTP/2 cookie crumbs with '; ', as Envoy's codec joins them (RFC 9113 §8.2.3).
+ */
+export function joinedHeaders(raw: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const prev = out[name];
+    out[name] = prev === undefined ? raw[i + 1]! : `${prev}${name === 'cookie' ? '; ' : ','}${raw[i + 1]!}`;
+  }
+  return out;
+}
+
 export function authzRequest(snap: Snapshot, plan: Plan, input: AuthzInput): AuthzRequest {
   const xff = input.headers?.['x-forwarded-for'];
   return {
@@ -120,7 +140,7 @@ export function authzRequest(snap: Snapshot, plan: Plan, input: AuthzInput): Aut
     host: input.host,
     method: input.method,
     path: input.path,
-    headers: input.headers as Readonly<Record<string, string | undefined>> | undefined,
+    headers: input.rawHeaders ? joinedHeaders(input.rawHeaders) : input.headers as Readonly<Record<string, string | undefined>> | undefined,
     destinationPort: plan.kind === 'forward' ? plan.destination.port.number : input.port,
     ...(input.destinationIp !== undefined ? { destinationIp: input.destinationIp } : {}),
     ...(input.sni !== undefined ? { sni: input.sni } : {}),
@@ -151,7 +171,9 @@ export async function authorizeDecided(snap: Snapshot, d: Decision, input: Authz
 
 async function runCustom(snap: Snapshot, d: Decision, input: AuthzInput, rt: AuthzRuntime): Promise<{ deny?: Verdict; edits: HeaderEdits[] }> {
   const edits: HeaderEdits[] = [];
-  const check: ExtAuthzCheck = { method: input.method ?? 'GET', path: input.path ?? '/', host: input.host, headers: input.headers ?? {} };
+  // Every value of a repeated field, joined with ',', as Envoy's ext_authz sends them (the upstream gets them all).
+  const headers = input.rawHeaders ? joinedHeaders(input.rawHeaders) : input.headers ?? {};
+  const check: ExtAuthzCheck = { method: input.method ?? 'GET', path: input.path ?? '/', host: input.host, headers };
   for (const call of d.customProviders) {
     const p = snap.authz.providers.get(call.provider);
     if (!p) return { deny: badProvider(d, call), edits };
