@@ -45,6 +45,8 @@ interface Watched {
   readonly informer: { start(): Promise<void>; stop(): Promise<void>; on(verb: string, cb: (x: never) => void): void };
   /** Resolves after the first successful list. */
   readonly synced: Promise<void>;
+  /** Reports a failure and schedules the restart (set by #restarting). */
+  fail?: (err: unknown) => void;
 }
 
 /** A list function that reports its first success, for the "ready only after the first full sync" rule. */
@@ -64,6 +66,8 @@ export class KubeSource {
   #watched: Watched[] = [];
   #synced = false;
   #closed = false;
+  #onClose!: () => void;
+  #closing = new Promise<void>((r) => (this.#onClose = r));
   #compileSoon = debounce(() => void this.#compile());
 
   constructor(store: SnapshotStore, o: KubeSourceOptions) {
@@ -74,6 +78,8 @@ export class KubeSource {
   /** First call: start every informer and wait for their first lists; then compile now. */
   async reload(): Promise<ReloadResult> {
     if (!this.#synced) await this.#start();
+    // Closed during the first sync (SIGTERM while starting): nothing was listed in full, so nothing is compiled.
+    if (this.#closed) return { ok: false, diagnostics: [] };
     return this.#compile();
   }
 
@@ -83,6 +89,7 @@ export class KubeSource {
   close(): void {
     this.#closed = true;
     this.#compileSoon.cancel();
+    this.#onClose();
     for (const w of this.#watched) void w.informer.stop();
   }
 
@@ -93,7 +100,16 @@ export class KubeSource {
     else kc.loadFromDefault();
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('no cluster in the kubeconfig; pass --kubeconfig or run in a pod');
-    const watch = new k8s.Watch(kc);
+    const raw = new k8s.Watch(kc);
+    // ListWatch awaits watch() without a catch: credentials that fail to load (an exec plugin, a token
+    // file) reject there, an unhandled rejection that ends the process. Report it as that watch's failure
+    // instead, so the restart with backoff below handles it like any other.
+    const watch = {
+      watch: (...a: Parameters<typeof raw.watch>) => raw.watch(...a).catch((err: unknown) => {
+        a[3](err);
+        return new AbortController();
+      }),
+    } as unknown as typeof raw;
     const kinds = [...REGISTRY.values()];
     const available = await Promise.all(kinds.map((info) => this.#discover(kc, info)));
     for (const [i, info] of kinds.entries()) {
@@ -104,10 +120,17 @@ export class KubeSource {
       }
       this.#watched.push(this.#watch(k8s, kc, watch, info, found.version, found.plural));
     }
+    if (this.#closed) return;
     this.#watched.push(this.#watchMesh(k8s, kc, watch));
-    for (const w of this.#watched) void w.informer.start();
-    await Promise.all(this.#watched.map((w) => w.synced));
-    this.#synced = true;
+    for (const w of this.#watched) this.#run(w);
+    await Promise.race([Promise.all(this.#watched.map((w) => w.synced)), this.#closing]);
+    this.#synced = !this.#closed;
+  }
+
+  /** Starts (or restarts) an informer; a failure it throws instead of reporting goes the same way as 'error'. */
+  #run(w: Watched): void {
+    if (this.#closed) return;
+    w.informer.start().catch((err: unknown) => w.fail?.(err));
   }
 
   /** The newest version of the kind the API server serves (CRDs may lag ours), and its resource name. */
@@ -134,6 +157,8 @@ export class KubeSource {
     const apiVersion = info.group ? `${info.group}/${version}` : version;
     const { list, synced } = syncing(async () => {
       const res = await request(kc, path);
+      // ListWatch does not look at stop() once a list is under way: it would open a watch nobody stops.
+      if (this.#closed) throw new Error('closed');
       if (res.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${res.status}`), { statusCode: res.status });
       return res.body as import('@kubernetes/client-node').KubernetesListObject<KubernetesObject>;
     });
@@ -149,6 +174,7 @@ export class KubeSource {
     const path = '/api/v1/namespaces/istio-system/configmaps';
     const { list, synced } = syncing(async () => {
       const res = await request(kc, `${path}?fieldSelector=metadata.name%3Distio`);
+      if (this.#closed) throw new Error('closed');
       if (res.status === 404) return { items: [], metadata: {} } as never;
       if (res.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${res.status}`), { statusCode: res.status });
       return res.body as never;
@@ -177,12 +203,14 @@ export class KubeSource {
     let delay = 500;
     void w.synced.then(() => (delay = 500));
     w.informer.on('connect', () => (delay = Math.max(500, delay)));
-    w.informer.on('error', (err: unknown) => {
+    const fail = (err: unknown) => {
       if (this.#closed) return;
       this.#o.warn(`list/watch ${w.path} failed (${errText(err)}); relisting in ${delay} ms, still serving the last config. Next: check the API server and this identity's RBAC`, { kind: w.info.kind });
-      setTimeout(() => { if (!this.#closed) void w.informer.start(); }, delay).unref();
+      setTimeout(() => this.#run(w), delay).unref();
       delay = Math.min(delay * 2, 10_000);
-    });
+    };
+    w.informer.on('error', fail);
+    w.fail = fail;
     return w;
   }
 
@@ -207,7 +235,7 @@ export class KubeSource {
   }
 
   #changed(): void {
-    if (this.#synced) this.#compileSoon.trigger();
+    if (this.#synced && !this.#closed) this.#compileSoon.trigger();
   }
 
   #compile(): ReloadResult {

@@ -3,10 +3,14 @@
 // the waypoint serves what the API server holds, applies changes and deletions, keeps serving through an
 // API server restart, and keeps an object's last good version when a new one is rejected.
 import assert from 'node:assert/strict';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { installCrds, kubePeersMissing, startKube, type KubeControlPlane } from '../helpers/kube.ts';
 import { authorizationPolicy, loopbackEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 import { fetchVia } from '../helpers/proxy-fetch.ts';
+import { KubeSource } from '../../src/controlplane/kube-source.ts';
+import { SnapshotStore } from '../../src/controlplane/store.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 import { startWaypoint, type Waypoint } from '../helpers/waypoint.ts';
 
@@ -27,6 +31,9 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
   let kube: KubeControlPlane;
   let up: HttpUpstream;
   let wp: Waypoint;
+  /** The same waypoint, but its credentials come from an exec plugin that fails while `credsDown` exists. */
+  let wpExec: Waypoint;
+  let credsDown: string;
   // Absolute-form requests (HTTP_PROXY style), so a refusal is a status, not a failed CONNECT.
   const get = (url: string, init: Parameters<typeof fetchVia>[2] = {}) => fetchVia(wp.proxyUrl, url, init, { tunnel: false });
   const status = async (path = '/get') => (await get(`http://httpbin.test${path}`)).status;
@@ -38,9 +45,18 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     await kube.kubectl(['create', 'namespace', 'istio-egress']);
     await kube.kubectl(['apply', '-f', '-'], WAYPOINT_YAML + loopbackEntry('httpbin', up.port));
     wp = await startWaypoint({ configDir: '', args: ['--kubernetes', '--kubeconfig', kube.kubeconfig, '--access-log', 'off'], startTimeoutMs: 60_000 });
+    const token = /token: (\S+)/.exec(await readFile(kube.kubeconfig, 'utf8'))![1]!;
+    credsDown = join(kube.dir, 'creds-down');
+    const plugin = join(kube.dir, 'creds.sh');
+    await writeFile(plugin, `#!/bin/sh\n[ -e '${credsDown}' ] && { echo 'credentials unavailable' >&2; exit 1; }\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${token}"}}'\n`);
+    await chmod(plugin, 0o755);
+    const execConfig = join(kube.dir, 'exec.kubeconfig');
+    await writeFile(execConfig, (await readFile(kube.kubeconfig, 'utf8')).replace(/    token: \S+/, `    exec: {apiVersion: client.authentication.k8s.io/v1, command: '${plugin}', interactiveMode: Never}`));
+    wpExec = await startWaypoint({ configDir: '', args: ['--kubernetes', '--kubeconfig', execConfig, '--access-log', 'off'], startTimeoutMs: 60_000 });
   });
   after(async () => {
     await wp?.close();
+    await wpExec?.close();
     await up?.close();
     await kube?.close();
   });
@@ -79,6 +95,8 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
+    // wpExec's credentials fail while the API server is away: its watches' reconnects cannot authenticate.
+    await writeFile(credsDown, '');
     await kube.restartApiServer();
     stop = true;
     await load;
@@ -86,8 +104,39 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     assert.deepEqual([...new Set(during)], [200], 'every request during the restart is served from the last snapshot');
     await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('deny-all-get', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {methods: ["GET"]}}]}]'));
     await eventually('a change after the restart', async () => (await status()) === 403, 30_000);
+    // A credential failure on a watch's reconnect is that watch's failure, retried with backoff; it was an
+    // unhandled rejection that left the kind's informer dead for good.
+    await rm(credsDown);
+    const viaExec = (await fetchVia(wpExec.proxyUrl, 'http://httpbin.test/get', {}, { tunnel: false })).status;
+    assert.ok(viaExec === 200 || viaExec === 403, `wpExec still serves (${viaExec})`);
+    await eventually('the change reaches the waypoint whose credentials failed', async () => (await fetchVia(wpExec.proxyUrl, 'http://httpbin.test/get', {}, { tunnel: false })).status === 403, 30_000);
+    assert.doesNotMatch(wpExec.stderr, /internal error/);
     await kube.kubectl(['delete', 'authorizationpolicy', 'deny-all-get', '-n', 'istio-egress']);
     await eventually('deleted after the restart', async () => (await status()) === 200, 30_000);
+  });
+
+  test('closed during its first sync, the source opens no watch that outlives it', async () => {
+    // The API server's own count of open watches (wp and wpExec hold theirs throughout).
+    const watches = async () => (await kube.kubectl(['get', '--raw', '/metrics'])).split('\n')
+      .filter((l) => l.startsWith('apiserver_longrunning_requests{') && l.includes('verb="WATCH"'))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const before = await watches();
+    assert.ok(before > 0, 'the waypoints hold watches');
+    // Closed before discovery answers, and while the lists are under way, as a SIGTERM would.
+    for (const ms of [0, 20, 60]) {
+      const source = new KubeSource(new SnapshotStore(), {
+        kubeconfig: kube.kubeconfig, compile: {}, fromMesh: () => ({}), onResult: () => {}, warn: () => {},
+      });
+      let synced = false;
+      const first = source.reload().then((r) => ((synced = true), r));
+      await new Promise((r) => setTimeout(r, ms));
+      const closedFirst = !synced;
+      source.close();
+      if (closedFirst) assert.equal((await first).ok, false, `closed after ${ms} ms: nothing is compiled from a sync that did not finish`);
+      else await first;
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(await watches(), before, 'every watch the closed sources opened is closed');
   });
 
   test('the mesh ConfigMap istio-system/istio sets outboundTrafficPolicy', async () => {
