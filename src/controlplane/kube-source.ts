@@ -205,7 +205,11 @@ export class KubeSource {
     w.informer.on('connect', () => (delay = Math.max(500, delay)));
     const fail = (err: unknown) => {
       if (this.#closed) return;
-      this.#o.warn(`list/watch ${w.path} failed (${errText(err)}); relisting in ${delay} ms, still serving the last config. Next: check the API server and this identity's RBAC`, { kind: w.info.kind });
+      const serving = this.#synced ? 'still serving the last config' : 'the waypoint stays unready until every kind is listed';
+      const next = (err as { statusCode?: number } | undefined)?.statusCode === 403
+        ? `this identity may not list or watch ${w.path.startsWith('mesh/') ? 'configmaps in istio-system' : w.path}: grant it get, list and watch there (a ClusterRole bound to the waypoint's ServiceAccount)`
+        : "check the API server and this identity's RBAC";
+      this.#o.warn(`list/watch ${w.path} failed (${errText(err)}); relisting in ${delay} ms, ${serving}. Next: ${next}`, { kind: w.info.kind, status: (err as { statusCode?: number } | undefined)?.statusCode });
       setTimeout(() => this.#run(w), delay).unref();
       delay = Math.min(delay * 2, 10_000);
     };
@@ -225,7 +229,8 @@ export class KubeSource {
     const diagnostics = [...parsed.diagnostics, ...v.diagnostics];
     const previous = this.#objects.get(key);
     const ok = !!r && v.known && !hasErrors(diagnostics);
-    if (!ok) this.#o.warn(`${label} rejected, its last good version stays in force: ${diagnostics.filter((d) => d.level === 'error').map((d) => d.message).join('; ')}`, { object: label });
+    const kept = previous?.good ? 'its last good version stays in force' : 'it has no good version yet and is left out';
+    if (!ok) this.#o.warn(`${label} rejected, ${kept}: ${diagnostics.filter((d) => d.level === 'error').map((d) => d.message).join('; ')}`, { object: label });
     this.#objects.set(key, { rv, good: ok ? r : previous?.good, diagnostics });
     this.#changed();
   }

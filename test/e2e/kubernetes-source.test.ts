@@ -82,7 +82,12 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('deny-post', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {methods: ["POST"], ports: ["abc"]}}]}]'));
     await wp.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('AuthorizationPolicy istio-egress/deny-post@') && l.msg.includes('last good version'), 15_000);
     assert.equal((await get('http://httpbin.test/post', { method: 'POST', body: 'x' })).status, 403, 'the last good version still denies');
-    await kube.kubectl(['delete', 'authorizationpolicy', 'deny-post', '-n', 'istio-egress']);
+    // A new object whose first version is rejected has nothing to keep: it is left out, and says so.
+    await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('bad-first', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {ports: ["abc"]}}]}]'));
+    const line = await wp.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('AuthorizationPolicy istio-egress/bad-first@'), 15_000);
+    assert.match(String(line.msg), /no good version yet and is left out/);
+    assert.equal(await status('/get'), 200);
+    await kube.kubectl(['delete', 'authorizationpolicy', 'deny-post', 'bad-first', '-n', 'istio-egress']);
     await eventually('deny-post deleted', async () => (await get('http://httpbin.test/post', { method: 'POST', body: 'x' })).status === 200);
   });
 
@@ -137,6 +142,30 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     }
     await new Promise((r) => setTimeout(r, 1_000));
     assert.equal(await watches(), before, 'every watch the closed sources opened is closed');
+  });
+
+  test('a kind this identity may not list: the waypoint stays unready and says which RBAC rule is missing', async () => {
+    await kube.kubectl(['create', 'serviceaccount', 'no-authz', '-n', 'istio-egress']);
+    await kube.kubectl(['create', 'clusterrole', 'no-authz', '--verb', 'get,list,watch',
+      '--resource', 'namespaces,configmaps,gateways.gateway.networking.k8s.io,gatewayclasses.gateway.networking.k8s.io,httproutes.gateway.networking.k8s.io,grpcroutes.gateway.networking.k8s.io,serviceentries.networking.istio.io,virtualservices.networking.istio.io,destinationrules.networking.istio.io']);
+    await kube.kubectl(['create', 'clusterrolebinding', 'no-authz', '--clusterrole', 'no-authz', '--serviceaccount', 'istio-egress:no-authz']);
+    const warnings: string[] = [];
+    const source = new KubeSource(new SnapshotStore(), {
+      kubeconfig: await kube.kubeconfigFor('istio-egress', 'no-authz'), compile: {}, fromMesh: () => ({}), onResult: () => {}, warn: (m) => void warnings.push(m),
+    });
+    let synced = false;
+    const first = source.reload().then((r) => ((synced = true), r));
+    try {
+      await eventually('a warning about AuthorizationPolicy', async () => warnings.some((w) => w.includes('/authorizationpolicies')));
+      const w = warnings.find((x) => x.includes('/authorizationpolicies'))!;
+      assert.match(w, /HTTP 403/);
+      assert.match(w, /stays unready/);
+      assert.match(w, /grant it get, list and watch there/);
+      assert.equal(synced, false, 'not ready without AuthorizationPolicies');
+    } finally {
+      source.close();
+      await first;
+    }
   });
 
   test('the mesh ConfigMap istio-system/istio sets outboundTrafficPolicy', async () => {
