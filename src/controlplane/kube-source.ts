@@ -53,7 +53,9 @@ interface Watched {
 function syncing<T>(list: () => Promise<T>): { list: () => Promise<T>; synced: Promise<void> } {
   let done!: () => void;
   const synced = new Promise<void>((r) => (done = r));
-  return { synced, list: async () => { const out = await list(); done(); return out; } };
+  // ListWatch files the listed items into its cache (and calls add/update/delete) only after this
+  // returns: report the sync a macrotask later, so the first compile never misses the last kind's items.
+  return { synced, list: async () => { const out = await list(); setImmediate(done); return out; } };
 }
 
 const MESH_KEY = 'mesh/istio-system/istio';
@@ -104,11 +106,16 @@ export class KubeSource {
     // ListWatch awaits watch() without a catch: credentials that fail to load (an exec plugin, a token
     // file) reject there, an unhandled rejection that ends the process. Report it as that watch's failure
     // instead, so the restart with backoff below handles it like any other.
+    // And stop() between the watch request and its answer finds nothing to abort: abort it here.
     const watch = {
-      watch: (...a: Parameters<typeof raw.watch>) => raw.watch(...a).catch((err: unknown) => {
-        a[3](err);
-        return new AbortController();
-      }),
+      watch: async (...a: Parameters<typeof raw.watch>) => {
+        const c = await raw.watch(...a).catch((err: unknown) => {
+          a[3](err);
+          return new AbortController();
+        });
+        if (this.#closed) c.abort();
+        return c;
+      },
     } as unknown as typeof raw;
     const kinds = [...REGISTRY.values()];
     const available = await Promise.all(kinds.map((info) => this.#discover(kc, info)));

@@ -125,10 +125,17 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     const watches = async () => (await kube.kubectl(['get', '--raw', '/metrics'])).split('\n')
       .filter((l) => l.startsWith('apiserver_longrunning_requests{') && l.includes('verb="WATCH"'))
       .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-    const before = await watches();
+    // Settled first: wpExec may still be reconnecting after the restart test (backoff up to 10 s).
+    let before = await watches();
+    for (let t = 0; t < 24; t++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = await watches();
+      if (now === before) break;
+      before = now;
+    }
     assert.ok(before > 0, 'the waypoints hold watches');
     // Closed before discovery answers, and while the lists are under way, as a SIGTERM would.
-    for (const ms of [0, 20, 60]) {
+    for (const ms of [0, 20, 60, 120]) {
       const source = new KubeSource(new SnapshotStore(), {
         kubeconfig: kube.kubeconfig, compile: {}, fromMesh: () => ({}), onResult: () => {}, warn: () => {},
       });
