@@ -91,6 +91,31 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     await eventually('deny-post deleted', async () => (await get('http://httpbin.test/post', { method: 'POST', body: 'x' })).status === 200);
   });
 
+  test('closed during its first sync, the source opens no watch that outlives it', async () => {
+    // The API server's own count of open watches (wp and wpExec hold theirs throughout).
+    const watches = async () => (await kube.kubectl(['get', '--raw', '/metrics'])).split('\n')
+      .filter((l) => l.startsWith('apiserver_longrunning_requests{') && l.includes('verb="WATCH"'))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    // Runs before the restart test, so wp's and wpExec's watches are settled.
+    const before = await watches();
+    assert.ok(before > 0, 'the waypoints hold watches');
+    // Closed before discovery answers, and while the lists are under way, as a SIGTERM would.
+    for (const ms of [0, 20, 60, 120]) {
+      const source = new KubeSource(new SnapshotStore(), {
+        kubeconfig: kube.kubeconfig, compile: {}, fromMesh: () => ({}), onResult: () => {}, warn: () => {},
+      });
+      let synced = false;
+      const first = source.reload().then((r) => ((synced = true), r));
+      await new Promise((r) => setTimeout(r, ms));
+      const closedFirst = !synced;
+      source.close();
+      if (closedFirst) assert.equal((await first).ok, false, `closed after ${ms} ms: nothing is compiled from a sync that did not finish`);
+      else await first;
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(await watches(), before, 'every watch the closed sources opened is closed');
+  });
+
   test('an API server restart: traffic keeps being served, and changes made after it are picked up', async () => {
     const during: number[] = [];
     let stop = false;
@@ -118,37 +143,6 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     assert.doesNotMatch(wpExec.stderr, /internal error/);
     await kube.kubectl(['delete', 'authorizationpolicy', 'deny-all-get', '-n', 'istio-egress']);
     await eventually('deleted after the restart', async () => (await status()) === 200, 30_000);
-  });
-
-  test('closed during its first sync, the source opens no watch that outlives it', async () => {
-    // The API server's own count of open watches (wp and wpExec hold theirs throughout).
-    const watches = async () => (await kube.kubectl(['get', '--raw', '/metrics'])).split('\n')
-      .filter((l) => l.startsWith('apiserver_longrunning_requests{') && l.includes('verb="WATCH"'))
-      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-    // Settled first: wpExec may still be reconnecting after the restart test (backoff up to 10 s).
-    let before = await watches();
-    for (let t = 0; t < 24; t++) {
-      await new Promise((r) => setTimeout(r, 500));
-      const now = await watches();
-      if (now === before) break;
-      before = now;
-    }
-    assert.ok(before > 0, 'the waypoints hold watches');
-    // Closed before discovery answers, and while the lists are under way, as a SIGTERM would.
-    for (const ms of [0, 20, 60, 120]) {
-      const source = new KubeSource(new SnapshotStore(), {
-        kubeconfig: kube.kubeconfig, compile: {}, fromMesh: () => ({}), onResult: () => {}, warn: () => {},
-      });
-      let synced = false;
-      const first = source.reload().then((r) => ((synced = true), r));
-      await new Promise((r) => setTimeout(r, ms));
-      const closedFirst = !synced;
-      source.close();
-      if (closedFirst) assert.equal((await first).ok, false, `closed after ${ms} ms: nothing is compiled from a sync that did not finish`);
-      else await first;
-    }
-    await new Promise((r) => setTimeout(r, 1_000));
-    assert.equal(await watches(), before, 'every watch the closed sources opened is closed');
   });
 
   test('a kind this identity may not list: the waypoint stays unready and says which RBAC rule is missing', async () => {
