@@ -208,6 +208,12 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** User + system CPU seconds of a process so far (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function fdCount(pid: number): number {
   try {
     return readdirSync(`/proc/${pid}/fd`).length;
@@ -289,7 +295,9 @@ async function main(): Promise<void> {
     console.log(`waypoint pid ${pid}, proxy 127.0.0.1:${wp.proxyPort}; fd limit ${execUlimit()}`);
     await sideLoad(wp.proxyPort, rate, flag('warmup', 5)); // warm-up: JIT, pools
     const rssIdle = rssMb(pid);
+    let cpu0 = cpuSeconds(pid);
     const unloaded = await sideLoad(wp.proxyPort, rate, seconds);
+    const cpuUnloaded = cpuSeconds(pid) - cpu0;
     console.log(`unloaded: ${fmt(unloaded)}; RSS ${rssIdle.toFixed(0)} MB`);
 
     const attack = fork(SELF, ['attack', '--proxy-port', String(wp.proxyPort), '--idle', String(flag('idle', 5000)),
@@ -304,7 +312,9 @@ async function main(): Promise<void> {
     let rssMax = 0;
     let fdMax = 0;
     const sampler = setInterval(() => { rssMax = Math.max(rssMax, rssMb(pid)); fdMax = Math.max(fdMax, fdCount(pid)); }, 250);
+    cpu0 = cpuSeconds(pid);
     const loaded = await sideLoad(wp.proxyPort, rate, seconds);
+    const cpuLoaded = cpuSeconds(pid) - cpu0;
     clearInterval(sampler);
     const during = { ...last };
     const m = metricLines(await (await fetch(wp.statsUrl)).text());
@@ -315,10 +325,12 @@ async function main(): Promise<void> {
     const result = {
       seconds, rate, unloaded, loaded, p99Ratio: loaded.p99 / unloaded.p99,
       rssMb: { idle: rssIdle, maxUnderAttack: rssMax, end: rssEnd, bound: rssBound }, fdMax,
+      waypointCpuSeconds: { unloaded: cpuUnloaded, loaded: cpuLoaded }, loadAverage: readFileSync('/proc/loadavg', 'utf8').trim(),
       attackDuringSideLoad: during, attackFinal: final, metrics: m, pass: ok,
     };
     console.log(`loaded:   ${fmt(loaded)}`);
     console.log(`p99 loaded/unloaded ${result.p99Ratio.toFixed(2)}x (target <= 2x); RSS idle ${rssIdle.toFixed(0)} MB, max under attack ${rssMax.toFixed(0)} MB (bound ${rssBound}), fds max ${fdMax}`);
+    console.log(`waypoint CPU: ${cpuUnloaded.toFixed(1)} s unloaded, ${cpuLoaded.toFixed(1)} s under attack, over ${seconds} s each; machine load average ${result.loadAverage}`);
     console.log(`attack totals: ${JSON.stringify(final)}`);
     console.log(m.join('\n'));
     console.log(ok ? 'PASS' : 'FAIL');

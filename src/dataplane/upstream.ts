@@ -120,10 +120,10 @@ export class Upstreams {
    * STATIC and DNS endpoints come back as shared, frozen objects: one per dialled address.
    */
   pick(cluster: Cluster | undefined, requestHost: string, requestPort: number, ctx?: PickContext): Endpoint | Promise<Endpoint> {
-    if (!cluster) return this.#fromRequest('PassthroughCluster', requestHost, requestPort, undefined, undefined, undefined);
+    if (!cluster) return this.#fromRequest(requestHost, requestPort, undefined, undefined);
     const sni = sniFor(cluster, requestHost);
     if (cluster.resolution === 'NONE' || cluster.resolution === 'DYNAMIC_DNS') {
-      return this.#fromRequest(cluster.name, requestHost, cluster.targetPort, cluster, sni, `${requestHost}:${cluster.targetPort}`);
+      return this.#fromRequest(requestHost, cluster.targetPort, cluster, sni);
     }
     const eps = cluster.endpoints;
     if (eps.length === 0) throw new DataplaneError('no_healthy_upstream', `cluster ${cluster.name} has no endpoints (STATIC ServiceEntry without endpoints, or a subset whose labels select none?)`);
@@ -153,12 +153,15 @@ export class Upstreams {
   }
 
   /** Dials the requested host (passthrough, NONE, DYNAMIC_DNS): its addresses are checked as `request`. */
-  #fromRequest(key: string, name: string, port: number, cluster: Cluster | undefined, sni: string | undefined, hostKey: string | undefined): Endpoint | Promise<Endpoint> {
+  #fromRequest(name: string, port: number, cluster: Cluster | undefined, sni: string | undefined): Endpoint | Promise<Endpoint> {
     const got = this.#dns.resolve(name, true);
     const choose = (addrs: readonly string[]): Endpoint => {
       const address = this.#answerAddress(addrs, name);
       this.#check(address, 'request', name);
-      return cluster ? { address, port, cluster, sni, hostKey } : { address, port };
+      // The endpoint is the address dialled, as Envoy's original-destination hosts are: names that
+      // resolve alike share a pool (and, with TLS, pools still differ by SNI). Keyed by the name, a
+      // flood of client-chosen names meant a pool and an upstream connection per name.
+      return cluster ? { address, port, cluster, sni, hostKey: `${address}:${port}` } : { address, port };
     };
     return Array.isArray(got) ? choose(got as readonly string[]) : (got as Promise<readonly string[]>).then(choose);
   }
