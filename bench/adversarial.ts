@@ -271,6 +271,34 @@ spec:
 `;
 }
 
+interface ServerView { buckets: Map<number, number>; lag: Record<string, number> }
+
+/** The side load's duration histogram (cumulative buckets) and the event-loop lag since the last scrape. */
+async function serverView(statsUrl: string): Promise<ServerView> {
+  const text = await (await fetch(statsUrl)).text();
+  const buckets = new Map<number, number>();
+  const lag: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (line.startsWith('istio_request_duration_milliseconds_bucket{') && line.includes('destination_service="bench.upstream.test"') && line.includes('response_code="200"')) {
+      const le = /le="([^"]+)"/.exec(line)![1]!;
+      const v = Number(line.split(' ').pop());
+      const k = le === '+Inf' ? Infinity : Number(le);
+      buckets.set(k, (buckets.get(k) ?? 0) + v);
+    }
+    const m = /^egressway_event_loop_lag_seconds\{stat="(\w+)"\} (\S+)/.exec(line);
+    if (m) lag[m[1]!] = Number(m[2]) * 1000;
+  }
+  return { buckets, lag };
+}
+
+/** p99 upper bound (a bucket edge, Envoy's buckets) of the requests counted between two views. */
+function bucketP99(before: ServerView, after: ServerView): number {
+  const edges = [...after.buckets.keys()].sort((a, b) => a - b);
+  const total = (after.buckets.get(Infinity) ?? 0) - (before.buckets.get(Infinity) ?? 0);
+  for (const e of edges) if ((after.buckets.get(e) ?? 0) - (before.buckets.get(e) ?? 0) >= 0.99 * total) return e;
+  return Infinity;
+}
+
 function metricLines(text: string): string[] {
   return text.split('\n').filter((l) => /^egressway_(downstream_limit_total|dns_cache|downstream_cx_active|overload_active)/.test(l));
 }
@@ -296,7 +324,9 @@ async function main(): Promise<void> {
     await sideLoad(wp.proxyPort, rate, flag('warmup', 5)); // warm-up: JIT, pools
     const rssIdle = rssMb(pid);
     let cpu0 = cpuSeconds(pid);
+    const v0 = await serverView(wp.statsUrl);
     const unloaded = await sideLoad(wp.proxyPort, rate, seconds);
+    const v1 = await serverView(wp.statsUrl);
     const cpuUnloaded = cpuSeconds(pid) - cpu0;
     console.log(`unloaded: ${fmt(unloaded)}; RSS ${rssIdle.toFixed(0)} MB`);
 
@@ -313,8 +343,14 @@ async function main(): Promise<void> {
     let fdMax = 0;
     const sampler = setInterval(() => { rssMax = Math.max(rssMax, rssMb(pid)); fdMax = Math.max(fdMax, fdCount(pid)); }, 250);
     cpu0 = cpuSeconds(pid);
+    const v2 = await serverView(wp.statsUrl);
     const loaded = await sideLoad(wp.proxyPort, rate, seconds);
+    const v3 = await serverView(wp.statsUrl);
     const cpuLoaded = cpuSeconds(pid) - cpu0;
+    const server = {
+      unloaded: { p99BucketMs: bucketP99(v0, v1), loopLagMs: v1.lag },
+      loaded: { p99BucketMs: bucketP99(v2, v3), loopLagMs: v3.lag },
+    };
     clearInterval(sampler);
     const during = { ...last };
     const m = metricLines(await (await fetch(wp.statsUrl)).text());
@@ -325,12 +361,13 @@ async function main(): Promise<void> {
     const result = {
       seconds, rate, unloaded, loaded, p99Ratio: loaded.p99 / unloaded.p99,
       rssMb: { idle: rssIdle, maxUnderAttack: rssMax, end: rssEnd, bound: rssBound }, fdMax,
-      waypointCpuSeconds: { unloaded: cpuUnloaded, loaded: cpuLoaded }, loadAverage: readFileSync('/proc/loadavg', 'utf8').trim(),
+      waypointCpuSeconds: { unloaded: cpuUnloaded, loaded: cpuLoaded }, server, loadAverage: readFileSync('/proc/loadavg', 'utf8').trim(),
       attackDuringSideLoad: during, attackFinal: final, metrics: m, pass: ok,
     };
     console.log(`loaded:   ${fmt(loaded)}`);
     console.log(`p99 loaded/unloaded ${result.p99Ratio.toFixed(2)}x (target <= 2x); RSS idle ${rssIdle.toFixed(0)} MB, max under attack ${rssMax.toFixed(0)} MB (bound ${rssBound}), fds max ${fdMax}`);
     console.log(`waypoint CPU: ${cpuUnloaded.toFixed(1)} s unloaded, ${cpuLoaded.toFixed(1)} s under attack, over ${seconds} s each; machine load average ${result.loadAverage}`);
+    console.log(`inside the waypoint (istio_request_duration_milliseconds, Envoy buckets): p99 <= ${server.unloaded.p99BucketMs} ms unloaded, <= ${server.loaded.p99BucketMs} ms under attack; event-loop lag ms ${JSON.stringify(server.unloaded.loopLagMs)} unloaded, ${JSON.stringify(server.loaded.loopLagMs)} under attack`);
     console.log(`attack totals: ${JSON.stringify(final)}`);
     console.log(m.join('\n'));
     console.log(ok ? 'PASS' : 'FAIL');
