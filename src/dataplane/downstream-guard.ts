@@ -96,7 +96,10 @@ export class DownstreamGuard {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
     const toTunnel = (req: IncomingMessage) => {
       const c = this.#conns.get(req.socket);
-      if (c) c.tunnel = true;
+      if (c) {
+        c.tunnel = true;
+        c.lastActive = Date.now();
+      }
     };
     server.on('connect', toTunnel);
     server.on('upgrade', toTunnel);
@@ -110,6 +113,12 @@ export class DownstreamGuard {
   close(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+
+  /** Drain's end: every socket still open, those Node no longer tracks (refused CONNECTs) included. */
+  destroyAll(): void {
+    for (const s of this.#conns.keys()) s.destroy();
+    this.close();
   }
 
   #onConnection(s: Socket): void {
@@ -158,7 +167,9 @@ export class DownstreamGuard {
     const now = Date.now();
     const l = this.#limits;
     for (const [s, c] of this.#conns) {
-      if (c.tunnel || s.destroyed) continue;
+      // A tunnel times itself (tunnel.ts); one that was refused (we ended our side) and that the
+      // client keeps half open is swept as an idle connection.
+      if (s.destroyed || (c.tunnel && s.writable)) continue;
       const r = s.bytesRead;
       const w = s.bytesWritten;
       if (r !== c.read || w !== c.written) {

@@ -211,7 +211,8 @@ export class ProxyListener {
     clearTimeout(timer);
     this.#server.closeAllConnections();
     for (const t of this.#tunnels) t.destroy();
-    this.#guard.close();
+    // A refused CONNECT held half open is no longer Node's, but server.close() waits for it.
+    this.#guard.destroyAll();
     await closed;
   }
 

@@ -19,10 +19,11 @@ interface Raw {
   closed(ms: number): Promise<number>;
 }
 
-function rawConnect(proxyUrl: string): Promise<Raw> {
+function rawConnect(proxyUrl: string, allowHalfOpen = false): Promise<Raw> {
   const u = new URL(proxyUrl);
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(u.port), u.hostname);
+    // allowHalfOpen: the client does not answer the server's FIN with its own (it keeps the socket).
+    const socket = connect({ port: Number(u.port), host: u.hostname, allowHalfOpen });
     let got = '';
     let closedAt = 0;
     const waiters: (() => void)[] = [];
@@ -144,6 +145,20 @@ describe('downstream timeouts', () => {
     assert.equal(rec.responseCode, 408);
     assert.equal(rec.responseFlags, 'SI');
     assert.equal(rec.responseCodeDetails, 'stream_idle_timeout');
+  });
+
+  test('a refused CONNECT that the client keeps half open is closed by the idle timeout', async () => {
+    const c = await rawConnect(wp.proxyUrl, true);
+    c.socket.write('CONNECT unknown.test:443 HTTP/1.1\r\nHost: unknown.test:443\r\n\r\n');
+    await sleep(1_500);
+    assert.match(c.text(), /^HTTP\/1\.1 502 /);
+    // The waypoint sent its FIN with the 502; only a write shows whether it still holds the socket:
+    // once it has closed it, the write is answered with a reset.
+    c.socket.write('x');
+    await sleep(200);
+    c.socket.write('y');
+    const ms = await c.closed(2_000);
+    assert.ok(ms > 0);
   });
 
   test('an idle CONNECT tunnel is closed by the tunnel idle timeout; a busy one is not', async () => {
@@ -275,5 +290,20 @@ describe('DNS cache bound (DYNAMIC_DNS wildcard)', () => {
     assert.equal(dns.countQueries(`n${N - 1}.dyn.test`, 'A'), 0);
     assert.equal((await viaProxy(wp.proxyUrl, 'http://n0.dyn.test/')).status, 200);
     assert.equal(dns.countQueries('n0.dyn.test', 'A'), 1);
+  });
+});
+
+describe('drain and half-open sockets', () => {
+  test('shutdown does not wait on a refused CONNECT that the client keeps half open', async () => {
+    const wp = await startInProcess(WAYPOINT_YAML);
+    const c = await rawConnect(wp.proxyUrl, true);
+    c.socket.write('CONNECT unknown.test:443 HTTP/1.1\r\nHost: unknown.test:443\r\n\r\n');
+    await sleep(200);
+    assert.match(c.text(), /^HTTP\/1\.1 502 /);
+    const t0 = Date.now();
+    const closed = await Promise.race([wp.close().then(() => true), sleep(4_000).then(() => false)]);
+    c.socket.destroy();
+    assert.ok(closed, 'the waypoint stopped');
+    assert.ok(Date.now() - t0 < 2_000, `stopped after ${Date.now() - t0} ms`);
   });
 });
