@@ -255,7 +255,11 @@ class ForwardTry implements ResponseHead {
     const headers = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders) : out;
     // The standard reason phrase, as Envoy sends: the upstream's may hold what Node cannot write.
     try {
-      res.writeHead(status, headers);
+      // A grpc-status in the head is a trailers-only response (gRPC over HTTP/2): held until the
+      // stream ends, so that end() sends one HEADERS frame with END_STREAM, as it came. writeHead()
+      // would send HEADERS and then an empty DATA frame, which gRPC clients reject.
+      if (this.grpcStatus !== undefined && 'stream' in res) holdHead(res, status, headers);
+      else res.writeHead(status, headers);
     } catch (err) {
       // A header Node refuses to send (invalid characters): nothing went out, so answer locally.
       fw.end('upstream_protocol_error', `response head cannot be forwarded: ${errReason(err)}`);
@@ -300,6 +304,18 @@ class ForwardTry implements ResponseHead {
   }
 
   onUpgrade(): void {}
+}
+
+/** Sets the head without writing it: end() (or the first write) sends it. */
+function holdHead(res: ServerResponse, status: number, flat: readonly string[]): void {
+  const grouped = new Map<string, string | string[]>();
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i]!, v = flat[i + 1]!;
+    const had = grouped.get(k);
+    grouped.set(k, had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v]);
+  }
+  res.statusCode = status;
+  for (const [k, v] of grouped) res.setHeader(k, v);
 }
 
 export function errReason(err: unknown): string {

@@ -5,7 +5,7 @@ import { listen } from './listen.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { createServer as createH2cServer, type Http2Server } from 'node:http2';
-import { Socket, type AddressInfo } from 'node:net';
+import { isIP, Socket, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { identityFromSan, type Identity } from '../model/identity.ts';
 import { Duplex } from 'node:stream';
@@ -18,7 +18,8 @@ import { errReason, type DownstreamClose } from './http-forward.ts';
 import { serveHttp } from './serve-http.ts';
 import { http1Responder, localReply, refuseTunnel, type TunnelResponder } from './local-reply.ts';
 import { planRoute, type Plan } from './plan.ts';
-import { applyHeaderEdits, authorize, hasAuthorization, noteVerdict, refuseDenied, replyDenied, withAuthorization } from './authorize.ts';
+import { applyHeaderEdits, authorize, hasAuthorization, needsSni, noteVerdict, refuseDenied, replyDenied, withAuthorization, type AuthzInput } from './authorize.ts';
+import { peekClientHello } from './client-hello.ts';
 import type { HeaderEdits } from '../policy/request.ts';
 import { normalizePath } from '../policy/normalize-path.ts';
 import { addr, finisher, finishRecord, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink, type TraceHeaders } from './record.ts';
@@ -80,6 +81,8 @@ interface Peer {
   readonly local: string;
   readonly remote: string;
   readonly remoteIp: string;
+  /** The address the client connected to (the listener's, or the tunnel's local end). */
+  readonly localIp: string;
   readonly sourceWorkload?: string;
 }
 
@@ -88,6 +91,8 @@ interface Target {
   /** Host header to send upstream. */
   readonly host: string;
   readonly path: string;
+  /** The authority came from the tunnel (CONNECT or HBONE) the request arrived in. */
+  readonly tunneled: boolean;
 }
 
 export class ProxyListener {
@@ -223,7 +228,7 @@ export class ProxyListener {
     const s = stream as Socket;
     const remoteIp = s.remoteAddress ?? '';
     // Once per connection: kept-alive connections carry many requests with the same peer.
-    const peer = { identity: this.#identities.get(stream), local: addr(s.localAddress, s.localPort), remote: addr(remoteIp, s.remotePort), remoteIp };
+    const peer = { identity: this.#identities.get(stream), local: addr(s.localAddress, s.localPort), remote: addr(remoteIp, s.remotePort), remoteIp, localIp: unmapped(s.localAddress ?? '') };
     if (remoteIp) this.#peers.set(stream, peer);
     return peer;
   }
@@ -286,7 +291,7 @@ export class ProxyListener {
     // Hot path: with no policy on the destination there is nothing to build or wait for.
     if (!hasAuthorization(snap, plan)) return this.#forwardAllowed(snap, req, res, x, peer, plan, target, path);
     const verdict = authorize(snap, plan, {
-      protocol: 'http', sourceIp: peer.remoteIp, identity: peer.identity,
+      protocol: 'http', sourceIp: peer.remoteIp, identity: peer.identity, destinationIp: dialledIp(target, peer),
       host: target.host, port: target.authority.port, method: req.method, path, headers: req.headers,
     });
     withAuthorization(verdict, record, () => req.destroyed || res.destroyed, (v) => {
@@ -312,7 +317,7 @@ export class ProxyListener {
       const hostHeader = req.headers.host ?? (req.headers[':authority'] as string | undefined);
       const authority = tunneled ?? parseAuthority(hostHeader, 80);
       if (!authority) return { error: 'bad_request', reason: `missing or invalid Host header "${hostHeader ?? ''}"` };
-      return { authority, host: hostHeader ?? formatAuthority(authority.host, authority.port), path: url };
+      return { authority, host: hostHeader ?? formatAuthority(authority.host, authority.port), path: url, tunneled: !!tunneled };
     }
     const abs = splitAbsolute(url);
     if (!abs) return { error: 'bad_request', reason: `request target "${url.slice(0, 200)}" is not origin-form or absolute-form` };
@@ -321,7 +326,7 @@ export class ProxyListener {
     }
     const authority = tunneled ?? parseAuthority(abs.authority, 80);
     if (!authority) return { error: 'bad_request', reason: `invalid authority "${abs.authority}" in request target` };
-    return { authority, host: abs.authority, path: abs.path };
+    return { authority, host: abs.authority, path: abs.path, tunneled: !!tunneled };
   }
 
   /** Picks an endpoint (sync when DNS is cached) and maps pick failures to their codes. */
@@ -362,7 +367,7 @@ export class ProxyListener {
       userAgent: t.userAgent ?? '', requestId: '', local: t.local, remote: t.remote,
       traced: this.#deps.ownSpans, traceHeaders: t.traceHeaders,
     });
-    const peer: Peer = { identity: t.identity, local: t.local, remote: t.remote, remoteIp: hostOf(t.remote), sourceWorkload: t.sourceWorkload };
+    const peer: Peer = { identity: t.identity, local: t.local, remote: t.remote, remoteIp: hostOf(t.remote), localIp: unmapped(hostOf(t.local)), sourceWorkload: t.sourceWorkload };
     this.#identify(record, peer);
     const finish = finisher(record, this.#deps.sink);
     const refuse = (code: FailureCode, reason: string, details?: string) => {
@@ -397,23 +402,71 @@ export class ProxyListener {
       });
       return;
     }
-    const verdict = authorize(snap, plan, { protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port });
-    if (verdict) noteVerdict(record, verdict);
-    if (verdict && !verdict.allow) return refuse('rbac_denied', verdict.reason, verdict.details);
+    const input: AuthzInput & { protocol: 'tcp' } = {
+      protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port,
+      destinationIp: dialledIp({ authority, tunneled: true }, peer),
+    };
+    if (!needsSni(snap, plan)) {
+      const verdict = authorize(snap, plan, input);
+      if (verdict) noteVerdict(record, verdict);
+      if (verdict && !verdict.allow) return refuse('rbac_denied', verdict.reason, verdict.details);
+      return this.#dialTunnel(t, plan, authority, record, finish, refuse, false);
+    }
+    // A policy reads connection.sni: as the waypoint does (its tls_inspector runs on the tunnel's
+    // inner connection), open the tunnel, read the ClientHello without terminating TLS, then decide.
+    // A deny can then only close the tunnel, as Envoy's RBAC network filter does.
+    t.respond.accept();
+    record.responseCode = 200;
+    this.#tunnels.add(t.stream);
+    peekClientHello(t.stream, SNI_TIMEOUT_MS).then((sni) => {
+      if (sni !== undefined) record.requestedServerName = sni;
+      if (t.stream.destroyed) {
+        this.#tunnels.delete(t.stream);
+        this.#settle();
+        markFailure(record, 'downstream_disconnect');
+        return finish();
+      }
+      const verdict = authorize(snap, plan, { ...input, ...(sni !== undefined ? { sni } : {}) });
+      if (verdict) noteVerdict(record, verdict);
+      if (verdict && !verdict.allow) {
+        markFailure(record, 'rbac_denied', verdict.reason, verdict.details);
+        record.connectionTerminationDetails = verdict.reason;
+        this.#tunnels.delete(t.stream);
+        this.#settle();
+        t.stream.destroy();
+        return finish();
+      }
+      this.#dialTunnel(t, plan, authority, record, finish, refuse, true);
+    });
+  }
+
+  /** Dials the tunnel's upstream and splices; `accepted`: the client already has its 200. */
+  #dialTunnel(t: InboundTunnel, plan: Plan & { kind: 'forward' | 'passthrough' }, authority: Authority, record: RequestRecord,
+    finish: () => void, refuse: (code: FailureCode, reason: string) => void, accepted: boolean): void {
     const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
     this.#tunnels.add(t.stream);
     const failed = (code: FailureCode, reason: string) => {
       this.#tunnels.delete(t.stream);
       this.#settle();
-      refuse(code, reason);
+      if (!accepted) return refuse(code, reason);
+      markFailure(record, code, reason);
+      t.stream.destroy();
+      finish();
     };
     this.#withEndpoint(cluster, authority, record, (ep) => {
+      // tcp.maxConnections counts the cluster's connections, tunnels included (tcp_proxy: UO).
+      const slot = this.#deps.upstreams.connectionSlot(cluster);
+      if (typeof slot === 'string') return failed('upstream_overflow', slot);
       dialTcp(ep, this.#deps.connectTimeoutMs ?? 10_000).then((up) => {
+        up.once('close', slot);
         socketAddrs(record, up);
         record.responseCode = 200;
-        t.respond.accept();
+        if (!accepted) t.respond.accept();
         this.#splice(t.stream, up, record, finish);
-      }, (err) => failed(classifyUpstreamError(err, false), errReason(err)));
+      }, (err) => {
+        slot();
+        failed(classifyUpstreamError(err, false), errReason(err));
+      });
     }, failed);
   }
 
@@ -453,7 +506,7 @@ export class ProxyListener {
     applyPlan(record, plan);
     if (plan.kind === 'reject') return refuse(plan.code, plan.message);
     const verdict = authorize(snap, plan, {
-      protocol: 'http', sourceIp: peer.remoteIp, identity: peer.identity,
+      protocol: 'http', sourceIp: peer.remoteIp, identity: peer.identity, destinationIp: dialledIp(target, peer),
       host: target.host, port: target.authority.port, method: req.method, path: target.path, headers: req.headers,
     });
     withAuthorization(verdict, record, () => socket.destroyed, (v) => {
@@ -581,6 +634,19 @@ function h2Tunnel(req: IncomingMessage, sessions: WeakMap<object, H2Tunnel>): H2
 /** An IPv4-mapped IPv6 address as plain IPv4, so source-IP hashing sees one address per client. */
 function unmapped(ip: string): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
+/** How long a tunnel that must be authorized by SNI waits for the client's ClientHello. */
+const SNI_TIMEOUT_MS = 5_000;
+
+/**
+ * Envoy's `destination.ip` at a waypoint is the inner connection's local address: the original
+ * destination the client dialled, carried in the tunnel's authority (the service VIP or the
+ * ServiceEntry address). A tunnel to a name, and a plain proxy request, have only the address the
+ * client connected to.
+ */
+function dialledIp(target: Pick<Target, 'authority' | 'tunneled'>, peer: Peer): string {
+  return target.tunneled && isIP(target.authority.host) ? unmapped(target.authority.host) : peer.localIp;
 }
 
 function hostOf(address: string): string {

@@ -10,6 +10,7 @@ import type { RequestRecord } from '../telemetry/record.ts';
 import { formatAuthority, type Authority } from './authority.ts';
 import { forwardRequestHeaders } from './headers.ts';
 import { forwardHttp, type Body, type DownstreamClose, type ForwardRequest, type Upstream } from './http-forward.ts';
+import { sendLocal } from './grpc-reply.ts';
 import { localReply } from './local-reply.ts';
 import { fireMirror } from './mirror.ts';
 import { mergeOps, setOps } from '../model/header-ops.ts';
@@ -92,11 +93,9 @@ function reply(c: ServeContext, code: Parameters<typeof localReply>[2], reason: 
 
 function direct(c: ServeContext, status: number, body: string, headers: Record<string, string> = {}): void {
   const b = body ? `${body}\n` : '';
-  c.record.responseCode = status;
-  c.record.bytesSent = Buffer.byteLength(b);
   c.record.responseCodeDetails ||= 'direct_response';
-  c.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': c.record.bytesSent, ...headers });
-  c.res.end(b);
+  // Envoy sends direct responses, redirects and fault aborts as local replies: gRPC ones as gRPC.
+  sendLocal(c.res, c.record, status, { 'content-type': 'text/plain; charset=utf-8', ...headers }, b);
 }
 
 function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string][] | undefined): void {
@@ -215,18 +214,37 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-/** CORS per Envoy's cors filter: preflight answered locally, simple requests decorated. */
+/**
+ * CORS per Envoy's cors filter (cors_filter.cc): a preflight (OPTIONS with Origin and
+ * Access-Control-Request-Method) is answered here when its origin is allowed, or when
+ * unmatchedPreflights is `ignore` (then without an allow-origin); other requests from an allowed
+ * origin get allow-origin, credentials and expose-headers on their response. Envoy's encodeHeaders
+ * decorates its own preflight answer too, so a preflight carries expose-headers as well. A `*`
+ * allowMethods / allowHeaders is answered with what the preflight asked for (a literal `*` is not
+ * honoured by browsers for credentialed requests).
+ */
 function corsHeaders(p: Cors, req: IncomingMessage): { preflight: boolean; headers: [string, string][] } | undefined {
   const origin = req.headers.origin;
-  if (!origin || !p.allowOrigins.some((m) => matchString(m, origin))) return undefined;
-  const headers: [string, string][] = [['access-control-allow-origin', origin]];
-  if (p.allowCredentials) headers.push(['access-control-allow-credentials', 'true']);
-  const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
-  if (preflight) {
-    if (p.allowMethods) headers.push(['access-control-allow-methods', p.allowMethods]);
-    if (p.allowHeaders) headers.push(['access-control-allow-headers', p.allowHeaders]);
-    if (p.maxAge) headers.push(['access-control-max-age', p.maxAge]);
-  } else if (p.exposeHeaders) headers.push(['access-control-expose-headers', p.exposeHeaders]);
-  return { preflight, headers };
+  if (!origin) return undefined;
+  const allowed = p.allowOrigins.some((m) => matchString(m, '*') || matchString(m, origin));
+  const asked = req.headers['access-control-request-method'];
+  const preflight = req.method === 'OPTIONS' && !!asked;
+  if (!preflight) return allowed ? { preflight, headers: grants(p, origin) } : undefined;
+  if (!allowed && p.unmatchedPreflights === 'forward') return undefined;
+  const headers: [string, string][] = [];
+  if (p.allowMethods) headers.push(['access-control-allow-methods', p.allowMethods === '*' ? String(asked) : p.allowMethods]);
+  const askedHeaders = req.headers['access-control-request-headers'];
+  if (p.allowHeaders && (p.allowHeaders !== '*' || askedHeaders)) headers.push(['access-control-allow-headers', p.allowHeaders === '*' ? String(askedHeaders) : p.allowHeaders]);
+  if (p.maxAge) headers.push(['access-control-max-age', p.maxAge]);
+  if (!allowed && p.allowCredentials) headers.push(['access-control-allow-credentials', 'true']);
+  return { preflight, headers: allowed ? [...grants(p, origin), ...headers] : headers };
+}
+
+/** What Envoy's encodeHeaders adds for an allowed origin. */
+function grants(p: Cors, origin: string): [string, string][] {
+  const out: [string, string][] = [['access-control-allow-origin', origin]];
+  if (p.allowCredentials) out.push(['access-control-allow-credentials', 'true']);
+  if (p.exposeHeaders) out.push(['access-control-expose-headers', p.exposeHeaders]);
+  return out;
 }
 
