@@ -17,7 +17,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { Agent, createServer, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -71,6 +71,11 @@ function runUpstream(): void {
 // ---------------------------------------------------------------------------------------------
 // attack: idle connections, slowloris, and the client-chosen-host flood. Reports every second.
 function runAttack(): void {
+  // Attackers run on other machines: here they yield the CPU to the waypoint (--attack-nice, default
+  // 19) so that what is measured is the waypoint's cost of the attack, not the attacker's.
+  try {
+    setPriority(flag('attack-nice', 19));
+  } catch { /* not permitted: run at the inherited priority */ }
   const proxyPort = flag('proxy-port', 0);
   const idleN = flag('idle', 5000);
   const slowN = flag('slowloris', 500);
@@ -331,7 +336,7 @@ async function main(): Promise<void> {
     console.log(`unloaded: ${fmt(unloaded)}; RSS ${rssIdle.toFixed(0)} MB`);
 
     const attack = fork(SELF, ['attack', '--proxy-port', String(wp.proxyPort), '--idle', String(flag('idle', 5000)),
-      '--slowloris', String(flag('slowloris', 500)), '--flood-rate', String(flag('flood-rate', 200))], { execPath: NODE });
+      '--slowloris', String(flag('slowloris', 500)), '--flood-rate', String(flag('flood-rate', 200)), '--attack-nice', String(flag('attack-nice', 19))], { execPath: NODE });
     children.push(attack);
     let last: Record<string, number> = {};
     attack.on('message', (m) => { last = m as Record<string, number>; });
