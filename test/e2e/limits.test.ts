@@ -7,7 +7,10 @@ import { connect, type Socket } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.ts';
+import { REPO_ROOT, startWaypoint as startCli } from '../helpers/waypoint.ts';
+import { tmpDir, writeConfig } from '../helpers/tmp.ts';
 import { loopbackEntry, serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { startHttpUpstream, startTcpEcho, type EchoServer, type HttpUpstream } from '../helpers/upstream.ts';
 
@@ -305,5 +308,34 @@ describe('drain and half-open sockets', () => {
     c.socket.destroy();
     assert.ok(closed, 'the waypoint stopped');
     assert.ok(Date.now() - t0 < 2_000, `stopped after ${Date.now() - t0} ms`);
+  });
+});
+
+describe('limit flags through the real CLI', () => {
+  test('--idle-timeout and --max-connections reach the listener', async () => {
+    const dir = await tmpDir();
+    await writeConfig(dir.path, WAYPOINT_YAML);
+    const wp = await startCli({ configDir: dir.path, args: ['--idle-timeout', '500ms', '--max-connections', '1', '--access-log', 'off'] });
+    try {
+      const first = await rawConnect(wp.proxyUrl);
+      const second = await rawConnect(wp.proxyUrl);
+      second.socket.write('GET http://x.test/ HTTP/1.1\r\nHost: x.test\r\n\r\n');
+      const ms = await first.closed(3_000);
+      assert.ok(ms >= 400 && ms < 2_500, `idle connection closed after ${ms} ms`);
+      await second.closed(3_000);
+      assert.match(second.text(), /^HTTP\/1\.1 503 [\s\S]*x-egressway-flags: OM/i);
+      const stats = await (await fetch(`${wp.listeners.stats!.url}/stats/prometheus`)).text();
+      assert.match(stats, /egressway_downstream_limit_total\{limit="idle_timeout"\} 1/);
+      assert.match(stats, /egressway_downstream_limit_total\{limit="max_connections"\} 1/);
+    } finally {
+      await wp.close();
+      await dir.close();
+    }
+  });
+
+  test('a bad limit value is one line naming the flag and the range', async () => {
+    const r = spawnSync(process.execPath, ['src/cli/main.ts', 'run', '--config', '.', '--max-connections', '-1'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 15_000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--max-connections <n>.*"-1" is not a connection count; pass a whole number from 0 to 10000000/);
   });
 });
