@@ -8,6 +8,7 @@ import { parseDocuments } from '../config/parse.ts';
 import type { Resource } from '../config/resource.ts';
 import { validateAsmEgressTrafficPolicy } from '../config/kinds/asm-egress-policy.ts';
 import { validateNetworkingGateway } from '../config/kinds/networking-gateway.ts';
+import { WELL_SHAPED } from '../config/kinds/common.ts';
 import { CODES } from '../model/codes.ts';
 import { hasErrors } from '../model/diagnostic.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
@@ -25,6 +26,8 @@ export const TOOL_KINDS: ReadonlyMap<string, ToolKind> = new Map([
 
 export interface ToolLoad {
   readonly resources: readonly Resource[];
+  /** Well-shaped resources that failed a rule: in analyze's context, never compiled. */
+  readonly rejected: readonly Resource[];
   readonly diagnostics: readonly Diagnostic[];
   readonly files: readonly string[];
 }
@@ -33,6 +36,7 @@ export interface ToolLoad {
 export async function loadForTools(paths: string[], defaultNamespace = 'default'): Promise<ToolLoad> {
   const base = await loadConfig(paths, {}, defaultNamespace);
   const extra: Resource[] = [];
+  const rejected: Resource[] = [...(base.rejected ?? [])];
   const diagnostics: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const file of base.files) {
@@ -59,13 +63,14 @@ export async function loadForTools(paths: string[], defaultNamespace = 'default'
       const found = kind.validate(r);
       diagnostics.push(...found);
       if (!hasErrors(found)) extra.push(r);
+      else if (WELL_SHAPED.has(r)) rejected.push(r);
     }
   }
   // These kinds are known here, so the loader's "unknown kind" warning about them does not apply.
   const isToolKind = (d: Diagnostic) => d.code === CODES.UnknownKind.code && d.resource !== undefined
     && [...TOOL_KINDS.keys()].some((k) => k.endsWith(`/${d.resource!.kind}`)) && seen.has(keyOfDiag(d));
   const kept = base.diagnostics.filter((d) => !isToolKind(d));
-  return { resources: [...base.resources, ...extra], diagnostics: [...kept, ...diagnostics], files: base.files };
+  return { resources: [...base.resources, ...extra], rejected, diagnostics: [...kept, ...diagnostics], files: base.files };
 
   function keyOfDiag(d: Diagnostic): string {
     const k = [...TOOL_KINDS.keys()].find((x) => x.endsWith(`/${d.resource!.kind}`))!;

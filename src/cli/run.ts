@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { checkCidr } from '../dataplane/ssrf.ts';
+import { LOOPBACK_CIDRS } from '../dataplane/proxy-protocol-listener.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import { startWaypoint, StartupError } from '../server.ts';
 import type { AccessLogFormat } from '../telemetry/access-log.ts';
@@ -13,7 +14,9 @@ import { DEFAULT_DNS_MAX_HOSTS } from '../dataplane/resolver.ts';
 import { meshNumTrustedProxies, readMeshConfig } from './mesh-config.ts';
 
 interface RunFlags {
-  config: string[];
+  config?: string[];
+  kubernetes: boolean;
+  kubeconfig?: string;
   waypoint?: string;
   outboundTrafficPolicy?: OutboundTrafficPolicy;
   meshConfig?: string;
@@ -34,6 +37,10 @@ interface RunFlags {
   proxyTlsKey?: string;
   clientCa?: string;
   hbonePort: number;
+  proxyProtocolPort?: number;
+  proxyProtocolTrustedCidr: string[];
+  proxyProtocolHeaderTimeout: number;
+  proxyProtocolMaxConnections: number;
   secretsDir?: string;
   hboneCert?: string;
   hboneKey?: string;
@@ -55,7 +62,9 @@ interface RunFlags {
 export function registerRun(program: Command): void {
   program.command('run')
     .description('run the waypoint on a folder or files of YAML')
-    .requiredOption('-c, --config <paths...>', 'config files or directories (YAML/JSON, searched recursively)')
+    .option('-c, --config <paths...>', 'config files or directories (YAML/JSON, searched recursively)')
+    .option('--kubernetes', 'read the config from the Kubernetes API server (list+watch) instead of files', false)
+    .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig to use (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
     .option('--waypoint <namespace/name>', 'which istio-waypoint Gateway this process is (default: the only one)', parseWaypointRef)
     .option('--outbound-traffic-policy <mode>', 'REGISTRY_ONLY refuses unknown hosts; ALLOW_ANY passes them through', oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const))
     .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility)')
@@ -77,6 +86,10 @@ export function registerRun(program: Command): void {
     .option('--hbone-cert <file>', "the waypoint's certificate, spiffe://<td>/ns/<gw-ns>/sa/<gw-name> (egressway certs issue --waypoint); reloaded on change")
     .option('--hbone-key <file>', 'private key for --hbone-cert')
     .option('--trust-bundle <file>', 'roots HBONE client certificates must chain to (several allowed, for rotation)')
+    .option('--proxy-protocol-port <port>', 'sandwich listener: TCP from ztunnel led by a PROXY v2 header (GatewayClass ambient.istio.io/waypoint-inbound-binding: PROXY/<port>, e.g. 15088); off by default', parsePort)
+    .option('--proxy-protocol-trusted-cidr <cidr>', 'peers allowed to send PROXY headers besides loopback: the node\'s ztunnel (repeatable)', cidrArg, [])
+    .option('--proxy-protocol-header-timeout <duration>', 'close a connection whose PROXY header is not complete by then', parseDuration, 15_000)
+    .option('--proxy-protocol-max-connections <n>', 'open connections on the PROXY listener; more are closed at once', parseMaxConnections, 10_000)
     .option('--num-trusted-proxies <n>', 'X-Forwarded-For hops to trust for remoteIpBlocks / remote.ip (meshConfig gatewayTopology.numTrustedProxies)', parseCount)
     .option('--secrets-dir <dir>', 'DestinationRule credentialName Secrets, laid out as <dir>/<namespace>/<name>/tls.crt, tls.key, ca.crt')
     .option('--access-log <format>', 'json | text | off', oneOf(['json', 'text', 'off'] as const), 'json')
@@ -100,6 +113,7 @@ function portClash(f: RunFlags): string | undefined {
     ['--proxy-port', f.proxyPort, f.listenAddress], ['--admin-port', f.adminPort, f.adminAddress],
     ['--status-port', f.statusPort, f.listenAddress], ['--stats-port', f.statsPort, f.listenAddress],
     ...(f.hboneCert ? [['--hbone-port', f.hbonePort, f.listenAddress] as [string, number, string]] : []),
+    ...(f.proxyProtocolPort !== undefined ? [['--proxy-protocol-port', f.proxyProtocolPort, f.listenAddress] as [string, number, string]] : []),
   ];
   for (let i = 0; i < ports.length; i++) {
     for (let j = i + 1; j < ports.length; j++) {
@@ -113,6 +127,9 @@ function portClash(f: RunFlags): string | undefined {
 
 async function run(f: RunFlags): Promise<void> {
   const logger = createLogger(f.logLevel);
+  if (!f.kubernetes && !f.config?.length) fail('error: give the config: --config <paths...> (files or directories), or --kubernetes to read it from the API server');
+  if (f.kubernetes && f.config?.length) fail('error: --config and --kubernetes are two sources; choose one');
+  if (f.kubeconfig && !f.kubernetes) fail('error: --kubeconfig only applies with --kubernetes');
   const clash = portClash(f);
   if (clash) fail(`error: port clash: ${clash}`);
   let mesh;
@@ -134,6 +151,11 @@ async function run(f: RunFlags): Promise<void> {
   const hbone = f.hboneCert || f.hboneKey || f.trustBundle
     ? { port: f.hbonePort, cert: f.hboneCert ?? '', key: f.hboneKey ?? '', trustBundle: f.trustBundle ?? '' } : undefined;
   if (hbone && (!hbone.cert || !hbone.key || !hbone.trustBundle)) fail('error: --hbone-cert, --hbone-key and --trust-bundle go together (make them with `egressway certs init` and `certs issue --waypoint ns/name`)');
+  if (f.proxyProtocolPort === undefined && f.proxyProtocolTrustedCidr.length > 0) fail('error: --proxy-protocol-trusted-cidr needs --proxy-protocol-port <port> (the sandwich listener is off without it)');
+  const proxyProtocol = f.proxyProtocolPort === undefined ? undefined : {
+    port: f.proxyProtocolPort, trustedCidrs: [...LOOPBACK_CIDRS, ...f.proxyProtocolTrustedCidr],
+    headerTimeoutMs: f.proxyProtocolHeaderTimeout, maxConnections: f.proxyProtocolMaxConnections,
+  };
   try {
     proxyTls = await readProxyTls(f);
   } catch (err) {
@@ -141,18 +163,26 @@ async function run(f: RunFlags): Promise<void> {
   }
   try {
     const wp = await startWaypoint({
-      configPaths: f.config,
+      configPaths: f.config ?? [],
+      kubernetes: f.kubernetes ? {
+        kubeconfig: f.kubeconfig,
+        fromMesh: (m) => ({
+          outboundTrafficPolicy: m.outboundTrafficPolicy?.mode, serviceEntryVisibility: m.serviceEntryVisibility,
+          extensionProviders: m.extensionProviders, numTrustedProxies: meshNumTrustedProxies(m),
+        }),
+      } : undefined,
       compile: {
         waypoint: f.waypoint,
-        outboundTrafficPolicy: f.outboundTrafficPolicy ?? mesh.outboundTrafficPolicy?.mode ?? 'REGISTRY_ONLY',
+        // With --kubernetes the istio-system/istio ConfigMap fills what flags and --mesh-config leave out.
+        outboundTrafficPolicy: f.outboundTrafficPolicy ?? mesh.outboundTrafficPolicy?.mode ?? (f.kubernetes ? undefined : 'REGISTRY_ONLY'),
         serviceEntryVisibility: mesh.serviceEntryVisibility,
         extensionProviders: mesh.extensionProviders,
-        numTrustedProxies: f.numTrustedProxies ?? meshNumTrustedProxies(mesh) ?? 0,
+        numTrustedProxies: f.numTrustedProxies ?? meshNumTrustedProxies(mesh) ?? (f.kubernetes ? undefined : 0),
       },
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
-      accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, logger, proxyTls, hbone,
+      accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, logger, proxyTls, hbone, proxyProtocol,
       dialPolicy: { allowCidrs: f.allowCidr, denyCidrs: f.denyCidr }, secretsDir: f.secretsDir,
       limits: {
         requestHeadersTimeoutMs: f.requestHeadersTimeout, idleTimeoutMs: f.idleTimeout, streamIdleTimeoutMs: f.streamIdleTimeout,
@@ -164,7 +194,7 @@ async function run(f: RunFlags): Promise<void> {
     const snap = wp.store.current();
     const l = wp.listeners;
     logger.info({ listeners: wp.listeners, waypoint: `${snap.waypoint.namespace}/${snap.waypoint.name}` }, 'listening');
-    logger.info(`waypoint ${snap.waypoint.namespace}/${snap.waypoint.name} — proxy http://${l.proxy} (HTTP_PROXY)${l.hbone ? `, HBONE ${l.hbone}` : ''}, admin http://${l.admin}/config_dump, readiness http://${l.status}/healthz/ready, metrics http://${l.stats}/stats/prometheus`);
+    logger.info(`waypoint ${snap.waypoint.namespace}/${snap.waypoint.name} — proxy http://${l.proxy} (HTTP_PROXY)${l.hbone ? `, HBONE ${l.hbone}` : ''}${l.proxyProtocol ? `, PROXY protocol ${l.proxyProtocol}` : ''}, admin http://${l.admin}/config_dump, readiness http://${l.status}/healthz/ready, metrics http://${l.stats}/stats/prometheus`);
   } catch (err) {
     if (err instanceof StartupError) {
       for (const d of err.diagnostics) if (d.level !== 'info') process.stderr.write(`${formatDiagnostic(d)}\n`);
@@ -214,6 +244,12 @@ function countArg(what: string, min: number, max: number, def: number): (v: stri
     if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`"${v}" is not ${what}; pass a whole number from ${min} to ${max} (default ${def})`);
     return n;
   };
+}
+
+function parseMaxConnections(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new InvalidArgumentError(`"${v}" is not a connection count; pass a whole number from 1 to 1000000 (default 10000)`);
+  return n;
 }
 
 function cidrArg(v: string, prev: string[] = []): string[] {

@@ -4,6 +4,7 @@
 // (validation warns). Matchers follow pilot/pkg/security/authz/model/generator.go.
 import type { Resource } from '../config/resource.ts';
 import { DRY_RUN_ANNOTATION } from '../config/kinds/authorization-policy.ts';
+import { parseGoBool } from '../config/metadata.ts';
 import type { AuthorizationPolicySpec, Condition, Operation, PolicyTargetReference, Rule, Source } from '../config/kinds/authorization-policy.ts';
 import { CODES } from '../model/codes.ts';
 import { formatPath } from '../model/diagnostic.ts';
@@ -116,7 +117,7 @@ function compilePolicy(ap: AP, scope: 'waypoint' | 'service', diagnostics: Diagn
   rules.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     key: `${namespace}/${name}`, namespace, name, action, scope, rules,
-    dryRun: (ap.metadata.annotations[DRY_RUN_ANNOTATION] ?? '').toLowerCase() === 'true',
+    dryRun: parseGoBool(ap.metadata.annotations[DRY_RUN_ANNOTATION] ?? '') === true,
     ...(action === 'CUSTOM' && ap.spec.provider?.name ? { provider: ap.spec.provider.name } : {}),
   };
 }

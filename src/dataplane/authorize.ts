@@ -264,6 +264,7 @@ export function replyDenied(res: ServerResponse, r: RequestRecord, v: Verdict, c
 /** A deny on a raw socket (Upgrade) or tunnel stream. */
 export function refuseDenied(respond: TunnelResponder, r: RequestRecord, v: Verdict): void {
   markDenied(r, v);
+  if (respond.closesOnly) r.bytesSent = 0;
   respond.refuse(v.status, {
     'content-type': 'text/plain; charset=utf-8', ...Object.fromEntries(v.headers),
     'x-egressway-flags': FAILURES[v.code!].flag, 'x-egressway-details': r.responseCodeDetails,

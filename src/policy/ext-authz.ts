@@ -64,7 +64,9 @@ export async function checkExtAuthz(p: ExtAuthzHttpProvider, c: ExtAuthzCheck): 
         upstream: { remove: [], set: pick(res.headers, p.headersToUpstreamOnAllow, false), response: pick(res.headers, p.headersToDownstreamOnAllow, false) },
       };
     }
-    return { kind: 'deny', status: res.statusCode, body, headers: pick(res.headers, p.headersToDownstreamOnDeny, true, ALWAYS_ON_DENY) };
+    // A status outside HTTP's 100-599 cannot go out over HTTP/2 (Node refuses it): Envoy's default 403.
+    const status = res.statusCode >= 100 && res.statusCode <= 599 ? res.statusCode : 403;
+    return { kind: 'deny', status, body, headers: pick(res.headers, p.headersToDownstreamOnDeny, true, ALWAYS_ON_DENY) };
   } catch (err) {
     const e = err as Error & { code?: string };
     // The abort signal and undici's own timers race: either one is the provider's timeout.

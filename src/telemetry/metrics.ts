@@ -92,6 +92,8 @@ export class Metrics {
   // The closed set of LimitKind (dataplane/downstream-guard.ts).
   readonly #limits = new Counter({ name: 'egressway_downstream_limit_total', help: 'Downstream limits that tripped: connections and requests cut by a timeout, refused by the connection cap or the overload guard', labelNames: ['limit'], registers: [this.registry] });
   readonly #audit = new Counter({ name: 'egressway_authz_audit_total', help: 'Requests marked by an AUDIT AuthorizationPolicy', labelNames: ['policy'], registers: [this.registry] });
+  // `reason` is a closed set (ProxyRefusal): the PROXY header check that failed, or the peer/limit rule.
+  readonly proxyProtocolRefused = new Counter({ name: 'egressway_proxy_protocol_refused_total', help: 'Connections to the PROXY protocol (sandwich) listener closed before routing, by reason', labelNames: ['reason'], registers: [this.registry] });
   // Bound children by label tuple: prom-client hashes a labels object on every call otherwise.
   #httpChildren = new Map<string, HttpChildren>();
   #tcpChildren = new Map<string, TcpChildren>();
@@ -183,6 +185,11 @@ export class Metrics {
         loop.reset();
       },
     });
+  }
+
+  /** The PROXY protocol listener's open connections (header phase and tunnels), read at scrape time. */
+  bindProxyProtocol(active: () => number): void {
+    new Gauge({ name: 'egressway_proxy_protocol_connections', help: 'Connections open on the PROXY protocol (sandwich) listener', registers: [this.registry], collect() { this.set(active()); } });
   }
 
   /** Stops the event-loop monitor (waypoint shutdown). */
