@@ -11,7 +11,7 @@ import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
 import { collect, oneOf, parseDuration, parsePort, parseWaypointRef } from './args.ts';
 import { DEFAULT_LIMITS } from '../dataplane/downstream-guard.ts';
 import { DEFAULT_DNS_MAX_HOSTS } from '../dataplane/resolver.ts';
-import { meshNumTrustedProxies, readMeshConfig } from './mesh-config.ts';
+import { meshNumTrustedProxies, meshPathNormalization, readMeshConfig } from './mesh-config.ts';
 
 interface RunFlags {
   config?: string[];
@@ -67,7 +67,7 @@ export function registerRun(program: Command): void {
     .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig to use (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
     .option('--waypoint <namespace/name>', 'which istio-waypoint Gateway this process is (default: the only one)', parseWaypointRef)
     .option('--outbound-traffic-policy <mode>', 'REGISTRY_ONLY refuses unknown hosts; ALLOW_ANY passes them through', oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const))
-    .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility)')
+    .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility, extensionProviders, pathNormalization, gatewayTopology)')
     .option('--listen-address <ip>', 'address for the proxy, status and stats listeners', '127.0.0.1')
     .option('--admin-address <ip>', 'address for the admin listener', '127.0.0.1')
     .option('--proxy-port <port>', 'HTTP/CONNECT proxy listener', parsePort, 15001)
@@ -168,7 +168,7 @@ async function run(f: RunFlags): Promise<void> {
         kubeconfig: f.kubeconfig,
         fromMesh: (m) => ({
           outboundTrafficPolicy: m.outboundTrafficPolicy?.mode, serviceEntryVisibility: m.serviceEntryVisibility,
-          extensionProviders: m.extensionProviders, numTrustedProxies: meshNumTrustedProxies(m),
+          extensionProviders: m.extensionProviders, numTrustedProxies: meshNumTrustedProxies(m), pathNormalization: meshPathNormalization(m),
         }),
       } : undefined,
       compile: {
@@ -178,6 +178,7 @@ async function run(f: RunFlags): Promise<void> {
         serviceEntryVisibility: mesh.serviceEntryVisibility,
         extensionProviders: mesh.extensionProviders,
         numTrustedProxies: f.numTrustedProxies ?? meshNumTrustedProxies(mesh) ?? (f.kubernetes ? undefined : 0),
+        pathNormalization: mesh.pathNormalization || !f.kubernetes ? meshPathNormalization(mesh) : undefined,
       },
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },

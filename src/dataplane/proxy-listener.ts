@@ -272,6 +272,16 @@ export class ProxyListener {
    */
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
+    // Pipelined behind a request whose response is still owed: Node hands the socket over at once
+    // (a ServerResponse on it would throw ERR_HTTP_SOCKET_ASSIGNED). Answer in order: after it.
+    const busy = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (busy) {
+      busy.once('close', () => setImmediate(() => {
+        if (socket.destroyed) return;
+        this.#onUpgrade(req, socket, head);
+      }));
+      return;
+    }
     // Node no longer tracks this socket: drain must find it, before and after a 101.
     this.#tunnels.add(socket);
     socket.once('close', () => {

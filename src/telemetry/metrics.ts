@@ -5,6 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from './series.ts';
 import type { RequestRecord } from './record.ts';
+import { VERSION } from '../version.ts';
 
 /** Envoy's default histogram buckets (HistogramSettingsImpl::defaultBuckets). */
 export const ENVOY_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -19,7 +20,7 @@ const PEER_LABELS = [
 const HTTP_LABELS = [...PEER_LABELS, 'response_code', 'grpc_response_status', 'response_flags', 'connection_security_policy'] as const;
 const TCP_LABELS = [...PEER_LABELS, 'response_flags', 'connection_security_policy'] as const;
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 type Child = CounterSeries;
 type HChild = HistogramSeries;

@@ -106,9 +106,13 @@ describe('PROXY protocol listener (sandwich mode) with an independent Python cli
   });
 
   test('without TLV 0xD1 the destination address routes, as an HBONE authority does (ServiceEntry addresses)', async () => {
-    const r = await py(m.port, ['--identity', CART, '--dst', `${OTHER_VIP}:80`, '--send', GET('whatever', '/by-address'), '--separate']);
+    const r = await py(m.port, ['--identity', CART, '--dst', `${OTHER_VIP}:80`, '--send', GET('other.test', '/by-address'), '--separate']);
     assert.equal(status(r), 200, r.data);
     assert.match(r.data, /"upstream":"other"/);
+    // A Host naming some other destination than the one the tunnel goes to is refused, as in every
+    // terminated tunnel (admit.ts): `hosts` rules must read the name the traffic really goes to.
+    const fronted = await py(m.port, ['--identity', CART, '--dst', `${OTHER_VIP}:80`, '--send', GET('api.test', '/fronted'), '--separate']);
+    assert.equal(status(fronted), 421, fronted.data);
   });
 
   test('TLV 0xD1 wins over the destination address', async () => {
