@@ -75,6 +75,8 @@ function checkConnectionPool(cp: NonNullable<PortTrafficPolicy['connectionPool']
   if (http?.h2UpgradePolicy === 'UPGRADE' && http.useClientProtocol) {
     report.error([...path, 'http', 'useClientProtocol'], 'use client protocol must not be true when H2UpgradePolicy is UPGRADE', 'drop useClientProtocol, or h2UpgradePolicy UPGRADE');
   }
+  checkDuration(http?.http2KeepAlive?.interval, [...path, 'http', 'http2KeepAlive', 'interval'], report);
+  checkDuration(http?.http2KeepAlive?.timeout, [...path, 'http', 'http2KeepAlive', 'timeout'], report);
   if (http?.http2KeepAlive !== undefined) report.warn([...path, 'http', 'http2KeepAlive'], 'http2KeepAlive is not applied by the Egressway waypoint; upstream HTTP/2 connections get no keepalive pings', 'remove it, or rely on tcp.tcpKeepalive');
 }
 
@@ -200,6 +202,7 @@ function checkMaglev(size: number, path: Path, report: Reporter): void {
 
 function checkCookie(c: NonNullable<NonNullable<LoadBalancerSettings['consistentHash']>['httpCookie']>, path: Path, report: Reporter): void {
   if (!c.name) report.error([...path, 'name'], 'name required for HttpCookie', 'name the cookie');
+  if (c.ttl === undefined) report.error([...path, 'ttl'], 'ttl required for HttpCookie', 'set ttl, e.g. 0s for a session cookie');
   checkDuration(c.ttl, [...path, 'ttl'], report, true);
   const seen = new Set<string>();
   (c.attributes ?? []).forEach((a, i) => {
