@@ -135,6 +135,10 @@ function checkLoadBalancer(lb: LoadBalancerSettings, path: Path, report: Reporte
   if (lb.localityLbSetting !== undefined && lb.zoneAwareLbSetting !== undefined) {
     report.error([...path, 'zoneAwareLbSetting'], 'only one of localityLbSetting or zoneAwareLbSetting can be set', 'keep one');
   }
+  // istio/api ZoneAwareLoadBalancerSetting: region, zone and subzone routing is automatic, so
+  // failoverPriority must not name those topology labels (the wording here is ours).
+  const zoneTopo = (lb.zoneAwareLbSetting?.failoverPriority ?? []).find((p) => TOPOLOGY_LABELS.includes(p));
+  if (zoneTopo) report.error([...path, 'zoneAwareLbSetting', 'failoverPriority'], `zoneAwareLbSetting failoverPriority must not include topology label '${zoneTopo}'`, 'drop it: region, zone and subzone are applied automatically');
   if (lb.zoneAwareLbSetting !== undefined) {
     report.warn([...path, 'zoneAwareLbSetting'], 'zoneAwareLbSetting is not supported in ambient mode: the waypoint does not apply it', 'remove it; use localityLbSetting');
   }

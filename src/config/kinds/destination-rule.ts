@@ -83,7 +83,10 @@ export interface LoadBalancerSettings {
     readonly failover?: readonly { readonly from?: string; readonly to?: string }[];
     readonly failoverPriority?: readonly string[];
   };
-  readonly zoneAwareLbSetting?: { readonly enabled?: boolean; readonly minClusterSize?: number };
+  readonly zoneAwareLbSetting?: {
+    readonly enabled?: boolean; readonly minClusterSize?: number;
+    readonly failover?: readonly { readonly from?: string; readonly to?: string }[]; readonly failoverPriority?: readonly string[];
+  };
   readonly warmupDurationSecs?: string;
   readonly warmup?: { readonly duration?: string; readonly minimumPercent?: number; readonly aggression?: number };
 }
