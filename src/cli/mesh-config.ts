@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { meshConfigOf, type MeshConfig } from '../controlplane/mesh-config.ts';
 
-export { meshConfigOf, meshNumTrustedProxies, type MeshConfig } from '../controlplane/mesh-config.ts';
+export { meshConfigOf, meshNumTrustedProxies, meshPathNormalization, type MeshConfig } from '../controlplane/mesh-config.ts';
 
 export async function readMeshConfig(file: string): Promise<MeshConfig> {
   let text: string;

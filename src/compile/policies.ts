@@ -10,7 +10,7 @@ import { CODES } from '../model/codes.ts';
 import { formatPath } from '../model/diagnostic.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { EMPTY_POLICY_SET } from '../model/policy.ts';
-import type { AuthzTable, CompiledPolicy, CompiledRule, Constraint, PolicySet } from '../model/policy.ts';
+import type { AuthzTable, CompiledPolicy, CompiledRule, Constraint, PathNormalization, PolicySet } from '../model/policy.ts';
 import type { Service, WaypointInfo } from '../model/snapshot.ts';
 import { compileJwtRules, compileProviders, isRequestAuthentication, type ExtensionProviderConfig } from './authn.ts';
 import { conditionConstraint, operationConstraints, sourceConstraints } from './policy-matchers.ts';
@@ -27,6 +27,8 @@ export interface AuthzOptions {
   readonly extensionProviders?: readonly ExtensionProviderConfig[];
   /** meshConfig gatewayTopology.numTrustedProxies (or --num-trusted-proxies). */
   readonly numTrustedProxies?: number;
+  /** meshConfig pathNormalization.normalization; BASE when absent. */
+  readonly pathNormalization?: PathNormalization;
 }
 
 export interface AuthzResult {
@@ -66,7 +68,7 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
   for (const [key, list] of perService) services.set(key, policySet([...waypointWide, ...list], [...jwt.waypoint, ...(jwt.services.get(key) ?? [])]));
   all.sort(byEnvoyName);
   return {
-    authz: { waypoint: policySet(waypointWide, jwt.waypoint), services, policies: all, providers, numTrustedProxies: options.numTrustedProxies ?? 0 },
+    authz: { waypoint: policySet(waypointWide, jwt.waypoint), services, policies: all, providers, numTrustedProxies: options.numTrustedProxies ?? 0, pathNormalization: options.pathNormalization ?? 'BASE' },
     diagnostics,
   };
 }

@@ -121,7 +121,9 @@ function buildResource(value: Record<string, unknown>, locate: Locator, defaultN
     version,
     kind,
     metadata,
-    spec: withoutNulls(value.spec),
+    // An absent or null spec is an empty one, as the API server's zero value is (compile reads
+    // spec fields without a guard; `spec:` with nothing after it crashed it, found by test/fuzz/config.test.ts).
+    spec: withoutNulls(value.spec) ?? {},
     ...(value.status != null ? { status: withoutNulls(value.status) } : {}),
     source: locate([]),
     locate,

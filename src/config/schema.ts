@@ -96,7 +96,8 @@ function walkItem(item: unknown, schema: Schema, path: Path, out: Issue[]): void
 
 function walkObject(value: Record<string, unknown>, schema: ObjectSchema, path: Path, out: Issue[]): void {
   for (const [key, v] of Object.entries(value)) {
-    const field = schema.fields[key];
+    // Own fields only: `fields["__proto__"]` would be Object.prototype, a "schema" that accepts anything.
+    const field = Object.hasOwn(schema.fields, key) ? schema.fields[key] : undefined;
     if (field) walk(v, field, [...path, key], out);
     else if (!schema.open) out.push(unknownField(path, key, Object.keys(schema.fields)));
   }
@@ -140,10 +141,16 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 export const RAW_SPEC: WeakMap<object, unknown> = new WeakMap();
 
 export function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNulls);
+  // A null item must stay null (not become undefined, which reads as absent) so the walk reports it.
+  if (Array.isArray(value)) return value.map((v) => (v === null ? null : withoutNulls(v)));
   if (!isPlainObject(value)) return value ?? undefined;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = withoutNulls(v);
+  for (const [k, v] of Object.entries(value)) {
+    if (v === null || v === undefined) continue;
+    // Defined, not assigned: `out["__proto__"] = v` would make v the copy's prototype, so the schema
+    // walk (own fields) would not see v's fields while compile read them (found by test/fuzz/config.test.ts).
+    Object.defineProperty(out, k, { value: withoutNulls(v), enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 

@@ -1,10 +1,11 @@
 // The subset of Istio MeshConfig Egressway reads: outboundTrafficPolicy, serviceEntryVisibility,
-// extensionProviders (envoyExtAuthzHttp, for CUSTOM policies) and
+// extensionProviders (envoyExtAuthzHttp, for CUSTOM policies), pathNormalization and
 // defaultConfig.gatewayTopology.numTrustedProxies (also accepted at the top level). Shared by the
 // CLI's --mesh-config file and the Kubernetes source's istio-system/istio ConfigMap.
 import { parse } from 'yaml';
 import type { ExtensionProviderConfig } from '../compile/authn.ts';
 import type { ServiceEntryVisibility } from '../compile/compile.ts';
+import type { PathNormalization } from '../model/policy.ts';
 import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
 
 export interface MeshConfig {
@@ -13,6 +14,15 @@ export interface MeshConfig {
   readonly extensionProviders?: readonly ExtensionProviderConfig[];
   readonly defaultConfig?: { readonly gatewayTopology?: { readonly numTrustedProxies?: number } };
   readonly gatewayTopology?: { readonly numTrustedProxies?: number };
+  readonly pathNormalization?: { readonly normalization?: string };
+}
+
+const NORMALIZATIONS = ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
+
+/** pathNormalization.normalization, DEFAULT (and absent) being BASE; meshConfigOf() has validated it. */
+export function meshPathNormalization(m: MeshConfig): PathNormalization {
+  const n = m.pathNormalization?.normalization;
+  return n === undefined || n === 'DEFAULT' ? 'BASE' : n as PathNormalization;
 }
 
 /** gatewayTopology.numTrustedProxies, from proxy defaultConfig (where Istio keeps it) or the top level. */
@@ -43,5 +53,9 @@ export function meshConfigOf(doc: unknown, file: string): MeshConfig {
   if (typeof d.kind === 'string') throw new Error(`--mesh-config ${file}: a ${d.kind} holds no MeshConfig; pass a MeshConfig, the istio ConfigMap or an IstioOperator`);
   if (typeof d.mesh === 'string') return sub(d.mesh, 'mesh');
   if (d.meshConfig !== undefined && !MESH_FIELDS.some((f) => f in d)) return sub(d.meshConfig, 'meshConfig');
+  const n = (d as MeshConfig).pathNormalization?.normalization;
+  if (n !== undefined && !NORMALIZATIONS.includes(n)) {
+    throw new Error(`--mesh-config ${file}: pathNormalization.normalization ${JSON.stringify(n)} is not one of ${NORMALIZATIONS.join(', ')}`);
+  }
   return d as MeshConfig;
 }
