@@ -91,6 +91,8 @@ interface Peer {
 
 export class ProxyListener {
   #server: Server;
+  /** The plain parser for terminated tunnels: #server itself unless the listener speaks TLS. */
+  #inner: Server;
   #deps: ProxyDeps;
   /** Sockets that arrived by CONNECT to an HTTP port: their requests route by the CONNECT authority. */
   #tunnelTargets = new WeakMap<Duplex, Authority>();
@@ -148,27 +150,36 @@ export class ProxyListener {
     this.#server = tls
       ? createTlsServer({ ...opts, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: !!tls.ca, rejectUnauthorized: !!tls.ca, minVersion: 'TLSv1.2' }, onRequest)
       : createServer(opts, onRequest);
+    // Terminated tunnels (CONNECT to an HTTP port, HBONE, PROXY protocol) carry plain HTTP: with a TLS
+    // listener they need a plain parser of their own, or it waits for a handshake that never comes.
+    this.#inner = tls ? createServer(opts, onRequest) : this.#server;
     if (tls?.ca) {
       this.#server.on('secureConnection', (s: TLSSocket) => {
         this.#identities.set(s, s.authorized ? identityFromSan(s.getPeerCertificate().subjectaltname) ?? null : null);
       });
       this.#server.on('tlsClientError', () => {});
     }
+    this.#guard = new DownstreamGuard(limits, { onLimit: deps.onLimit, onStreamIdle: (res) => this.#onStreamIdle(res) });
+    this.#configure(this.#server, tls ? 'secureConnection' : 'connection');
+    if (this.#inner !== this.#server) this.#configure(this.#inner, 'connection');
+  }
+
+  /** The same parser settings and handlers on the listener and on the inner parser for tunnels. */
+  #configure(server: Server, connectionEvent: 'connection' | 'secureConnection'): void {
     // A client may shut its write side right after its request (HBONE streams, `nc -N`): answer
     // anyway, as Envoy does, instead of Node's default of aborting the request.
-    (this.#server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-    this.#server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
-    this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
+    (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
+    server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
     // Node keeps the first N header fields and drops the rest silently: one more than the limit
     // tells admit() the limit was passed.
-    this.#server.maxHeadersCount = HEAD_LIMITS.maxHeaders + 1;
-    this.#server.on('connection', (sock: Socket) => {
+    server.maxHeadersCount = HEAD_LIMITS.maxHeaders + 1;
+    server.on('connection', (sock: Socket) => {
       this.#connections++;
       sock.once('close', () => this.#connections--);
     });
-    this.#server.on('clientError', (err, socket) => this.#onClientError(err, socket));
-    this.#guard = new DownstreamGuard(limits, { onLimit: deps.onLimit, onStreamIdle: (res) => this.#onStreamIdle(res) });
-    this.#guard.attach(this.#server, tls ? 'secureConnection' : 'connection');
+    server.on('clientError', (err, socket) => this.#onClientError(err, socket));
+    this.#guard.attach(server, connectionEvent);
   }
 
   /** Why this request or tunnel must be refused now (overload guard, connection cap), if it must. */
@@ -214,12 +225,14 @@ export class ProxyListener {
     this.#draining = true;
     const closed = new Promise<void>((r) => this.#server.close(() => r()));
     this.#server.closeIdleConnections();
+    if (this.#inner !== this.#server) this.#inner.closeIdleConnections();
     const idle = new Promise<void>((r) => (this.#isIdle() ? r() : this.#idleWaiters.push(r)));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((r) => { timer = setTimeout(r, graceMs); });
     await Promise.race([idle, timeout]);
     clearTimeout(timer);
     this.#server.closeAllConnections();
+    if (this.#inner !== this.#server) this.#inner.closeAllConnections();
     for (const t of this.#tunnels) t.destroy();
     // A refused CONNECT held half open is no longer Node's, but server.close() waits for it.
     this.#guard.destroyAll();
@@ -428,7 +441,7 @@ export class ProxyListener {
           // Duplex in front makes it read through the stream, unshifted bytes included.
           this.#h2c.emit('connection', t.stream instanceof Socket ? jsDuplex(t.stream) : t.stream);
         } else {
-          this.#server.emit('connection', t.stream);
+          this.#inner.emit('connection', t.stream);
         }
         t.stream.resume();
       });
