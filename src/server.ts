@@ -92,7 +92,9 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const store = new SnapshotStore();
   const metrics = new Metrics();
   const source = await configSource(o, store, (r) => reportReload(log, metrics, r, !!o.kubernetes));
-  const first = await source.reload();
+  const first = await source.reload().catch((err: Error) => {
+    throw new StartupError(err.message);
+  });
   if (!first.ok && !o.kubernetes) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
   // In a cluster, a bad object must not crash-loop the pod: stay unready until a config compiles.
   if (!first.ok) await new Promise<void>((r) => store.onSwap(() => r()));
