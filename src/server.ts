@@ -21,6 +21,8 @@ import type { SpanExport } from './telemetry/otlp.ts';
 import type { RequestRecord } from './telemetry/record.ts';
 import { ServiceSummaries } from './telemetry/summary.ts';
 import { startHbone, type HboneOptions } from './hbone/wire.ts';
+import { DEFAULT_LIMITS, type DownstreamLimits, type LimitKind } from './dataplane/downstream-guard.ts';
+import { OverloadMonitor } from './dataplane/overload.ts';
 import { startProxyProtocol, type ProxyProtocolOptions } from './dataplane/proxy-protocol-listener.ts';
 
 export interface WaypointOptions {
@@ -51,6 +53,14 @@ export interface WaypointOptions {
   readonly otlpEndpoint?: string;
   readonly watch: boolean;
   readonly logger: Logger;
+  /** Downstream timeouts and the connection cap (each listener); Envoy's defaults when absent. */
+  readonly limits?: Partial<DownstreamLimits>;
+  /** Overload guard: fraction of V8's heap limit above which new requests get 503 OM (0 disables). */
+  readonly overloadHeapFraction?: number;
+  /** Request-chosen host names kept in the DNS cache (and connection pools per cluster). */
+  readonly dnsMaxHosts?: number;
+  /** Concurrent streams per HBONE connection (Istio: 100). */
+  readonly hboneMaxConcurrentStreams?: number;
   /** Extra consumer of request records (tests, embedders). */
   readonly onRecord?: (r: RequestRecord) => void;
 }
@@ -82,14 +92,20 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const store = new SnapshotStore();
   const metrics = new Metrics();
   const source = await configSource(o, store, (r) => reportReload(log, metrics, r, !!o.kubernetes));
-  const first = await source.reload();
+  const first = await source.reload().catch((err: Error) => {
+    throw new StartupError(err.message);
+  });
   if (!first.ok && !o.kubernetes) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
   // In a cluster, a bad object must not crash-loop the pod: stay unready until a config compiles.
   if (!first.ok) await new Promise<void>((r) => store.onSwap(() => r()));
   const accessLog = createAccessLog(o.accessLog, 1, (err) => {
     log.error({ err: err.message }, `access log: writing to stdout failed (${err.message}); access-log lines are now dropped and counted in egressway_access_log_dropped_total — check what reads this process's stdout, or run with --access-log off`);
   });
-  const upstreams = new Upstreams(new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs }), { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy), secretsDir: o.secretsDir });
+  const dns = new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs, maxHosts: o.dnsMaxHosts });
+  const upstreams = new Upstreams(dns, { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy), secretsDir: o.secretsDir, maxPoolsPerCluster: o.dnsMaxHosts });
+  const limits = { ...DEFAULT_LIMITS, ...o.limits };
+  const onLimit = (kind: LimitKind) => metrics.limitTripped(kind);
+  const overload = new OverloadMonitor({ heapFraction: o.overloadHeapFraction, onShed: () => onLimit('overload') });
   logBindings(log, undefined, store.current());
   store.onSwap((next, prev) => {
     upstreams.retain(new Set(next.clusters.keys()));
@@ -104,14 +120,17 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
     snapshots: store, upstreams, connectTimeoutMs: o.connectTimeoutMs, sniTimeoutMs: o.sniTimeoutMs, tls: o.proxyTls,
     sink: (r: RequestRecord) => { metrics.record(r); summary.record(r); accessLog.write(r); spans?.record(r); o.onRecord?.(r); },
     onTunnelOpen: (r: RequestRecord) => { metrics.tunnelOpened(r); summary.tunnelOpened(r); },
-    ownSpans: !!spans,
+    ownSpans: !!spans, limits, overload, onLimit,
   };
   const proxy = new ProxyListener(proxyDeps);
   metrics.bindHealth({
     activeRequests: () => proxy.activeRequests, activeTunnels: () => proxy.activeTunnels, snapshotSwappedAt: () => store.swappedAt,
     poolStats: () => upstreams.poolStats(), accessLogDropped: () => accessLog.dropped,
+    downstreamConnections: () => ({ proxy: proxy.activeConnections, hbone: hbone?.listener.activeSessions ?? 0 }),
+    overloaded: () => overload.overloaded, dnsRequestHosts: () => dns.requestHosts,
   });
   let draining = false;
+  let hbone: Awaited<ReturnType<typeof startHbone>> | undefined;
   const deps: AdminDeps = { store, metrics, isDraining: () => draining };
   const summaryBody = () => ({ ...summary.snapshot(Date.now()), totals: { activeRequests: proxy.activeRequests, activeTunnels: proxy.activeTunnels } });
   const admin = new HttpEndpoint({
@@ -141,7 +160,10 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   started.push(status);
   await bind('stats', '--stats-port', () => stats.listen(o.ports.stats, o.listenAddress));
   started.push(stats);
-  const hbone = o.hbone ? await startHbone(o.hbone, o.listenAddress, (t) => proxy.acceptTunnel(t), log).catch(async (err: Error) => {
+  const hboneOpts = o.hbone && {
+    maxConnections: limits.maxConnections, idleTimeoutMs: limits.idleTimeoutMs, maxConcurrentStreams: o.hboneMaxConcurrentStreams, onLimit, ...o.hbone,
+  };
+  hbone = hboneOpts ? await startHbone(hboneOpts, o.listenAddress, (t) => proxy.acceptTunnel(t), log).catch(async (err: Error) => {
     await Promise.allSettled(started.map((s) => s.close()));
     throw new StartupError(err.message);
   }) : undefined;
@@ -163,6 +185,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
       await Promise.all([proxy.drain(graceMs), hbone?.close(graceMs), pp?.listener.close(graceMs)]);
       await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
       metrics.close();
+      overload.close();
       await accessLog.close();
       await spans?.shutdown(2000);
     },

@@ -1,5 +1,6 @@
 // Loading for `analyze` and `migrate`: everything `run` loads (loadConfig), plus the kinds only these
-// tools read: Istio's networking Gateway and ASM's ASMEgressTrafficPolicy. They stay out of the
+// tools read: Istio's networking Gateway, ASM's ASMEgressTrafficPolicy, and core Pods (only their
+// labels: IST0166 looks for Kubernetes Gateway pods, as istioctl does). They stay out of the
 // runtime registry on purpose: the waypoint does not enforce them, so `run` keeps warning (EGW0002)
 // that they are ignored rather than loading them silently.
 import { readFile } from 'node:fs/promises';
@@ -22,6 +23,7 @@ interface ToolKind {
 export const TOOL_KINDS: ReadonlyMap<string, ToolKind> = new Map([
   ['networking.istio.io/Gateway', { versions: ['v1', 'v1beta1', 'v1alpha3'], validate: validateNetworkingGateway }],
   ['istio.alibabacloud.com/ASMEgressTrafficPolicy', { versions: ['v1beta1'], validate: validateAsmEgressTrafficPolicy }],
+  ['/Pod', { versions: ['v1'], validate: () => [] }],
 ]);
 
 export interface ToolLoad {

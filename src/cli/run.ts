@@ -9,6 +9,8 @@ import type { AccessLogFormat } from '../telemetry/access-log.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
 import { collect, oneOf, parseDuration, parsePort, parseWaypointRef } from './args.ts';
+import { DEFAULT_LIMITS } from '../dataplane/downstream-guard.ts';
+import { DEFAULT_DNS_MAX_HOSTS } from '../dataplane/resolver.ts';
 import { meshNumTrustedProxies, meshPathNormalization, readMeshConfig } from './mesh-config.ts';
 
 interface RunFlags {
@@ -45,6 +47,14 @@ interface RunFlags {
   trustBundle?: string;
   numTrustedProxies?: number;
   drainDuration: number;
+  requestHeadersTimeout: number;
+  idleTimeout: number;
+  streamIdleTimeout: number;
+  tunnelIdleTimeout: number;
+  maxConnections: number;
+  overloadHeapThreshold: number;
+  dnsCacheMaxHosts: number;
+  hboneMaxConcurrentStreams: number;
   watch: boolean;
   logLevel: string;
 }
@@ -85,6 +95,14 @@ export function registerRun(program: Command): void {
     .option('--access-log <format>', 'json | text | off', oneOf(['json', 'text', 'off'] as const), 'json')
     .option('--otlp-endpoint <url>', 'export one span per request or tunnel over OTLP/HTTP (JSON) to this collector, e.g. http://127.0.0.1:4318', httpUrl)
     .option('--drain-duration <duration>', 'on SIGTERM, how long in-flight requests may finish', parseDuration, 5_000)
+    .option('--request-headers-timeout <duration>', 'a request head must arrive within this of its first byte, else 408 (0: off)', parseDuration, DEFAULT_LIMITS.requestHeadersTimeoutMs)
+    .option('--idle-timeout <duration>', 'close a downstream connection (proxy or HBONE) with no request in flight after this (0: off)', parseDuration, DEFAULT_LIMITS.idleTimeoutMs)
+    .option('--stream-idle-timeout <duration>', 'no byte either way on a request in flight for this long: 408 SI, or a reset (0: off)', parseDuration, DEFAULT_LIMITS.streamIdleTimeoutMs)
+    .option('--tunnel-idle-timeout <duration>', 'close a CONNECT, HBONE or Upgrade tunnel with no byte either way for this long (0: off)', parseDuration, DEFAULT_LIMITS.tunnelIdleTimeoutMs)
+    .option('--max-connections <n>', 'open connections per listener (proxy, HBONE); more are refused with 503 OM or closed (0: no cap)', countArg('a connection count', 0, 10_000_000, DEFAULT_LIMITS.maxConnections), DEFAULT_LIMITS.maxConnections)
+    .option('--overload-heap-threshold <percent>', "refuse new requests with 503 OM while the JS heap is above this % of node's heap limit (0: off)", countArg('a percentage', 0, 100, 95), 95)
+    .option('--dns-cache-max-hosts <n>', 'request-chosen host names kept in the DNS cache (and connection pools per cluster), least recently used out', countArg('a host count', 1, 10_000_000, DEFAULT_DNS_MAX_HOSTS), DEFAULT_DNS_MAX_HOSTS)
+    .option('--hbone-max-concurrent-streams <n>', 'streams per HBONE connection (SETTINGS_MAX_CONCURRENT_STREAMS)', countArg('a stream count', 1, 100_000, 100), 100)
     .option('--no-watch', 'do not reload when config files change')
     .option('--log-level <level>', 'debug | info | warn | error', 'info')
     .action(async (flags: RunFlags) => run(flags));
@@ -167,6 +185,11 @@ async function run(f: RunFlags): Promise<void> {
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
       accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, logger, proxyTls, hbone, proxyProtocol,
       dialPolicy: { allowCidrs: f.allowCidr, denyCidrs: f.denyCidr }, secretsDir: f.secretsDir,
+      limits: {
+        requestHeadersTimeoutMs: f.requestHeadersTimeout, idleTimeoutMs: f.idleTimeout, streamIdleTimeoutMs: f.streamIdleTimeout,
+        tunnelIdleTimeoutMs: f.tunnelIdleTimeout, maxConnections: f.maxConnections,
+      },
+      overloadHeapFraction: f.overloadHeapThreshold / 100, dnsMaxHosts: f.dnsCacheMaxHosts, hboneMaxConcurrentStreams: f.hboneMaxConcurrentStreams,
     });
     running = wp;
     const snap = wp.store.current();
@@ -214,6 +237,14 @@ function parseCount(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError(`"${v}" is not a hop count (0-64)`);
   return n;
+}
+
+function countArg(what: string, min: number, max: number, def: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v.trim().replace(/%$/, ''));
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`"${v}" is not ${what}; pass a whole number from ${min} to ${max} (default ${def})`);
+    return n;
+  };
 }
 
 function parseMaxConnections(v: string): number {

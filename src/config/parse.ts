@@ -9,7 +9,7 @@ import { diagnosticAt } from './diag.ts';
 import { lookupKind } from './kinds/index.ts';
 import { metadataSchema, normalizeMetadata } from './metadata.ts';
 import type { Resource } from './resource.ts';
-import { checkSchema, describe, isPlainObject, s, withoutNulls } from './schema.ts';
+import { checkSchema, describe, isPlainObject, RAW_SPEC, s, withoutNulls } from './schema.ts';
 import type { Issue } from './schema.ts';
 import { makeLocator, syntaxDiagnostic } from './yaml-ast.ts';
 import type { Locator } from './yaml-ast.ts';
@@ -128,6 +128,7 @@ function buildResource(value: Record<string, unknown>, locate: Locator, defaultN
     source: locate([]),
     locate,
   };
+  RAW_SPEC.set(resource, value.spec);
   return { resource, issues };
 }
 

@@ -98,8 +98,13 @@ export class KubeSource {
   async #start(): Promise<void> {
     const k8s = await import('@kubernetes/client-node');
     const kc = new k8s.KubeConfig();
-    if (this.#o.kubeconfig) kc.loadFromFile(this.#o.kubeconfig);
-    else kc.loadFromDefault();
+    try {
+      if (this.#o.kubeconfig) kc.loadFromFile(this.#o.kubeconfig);
+      else kc.loadFromDefault();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new Error(`cannot read ${this.#o.kubeconfig ? `--kubeconfig ${this.#o.kubeconfig}` : 'the default kubeconfig'}: ${e.code ?? e.message}; pass a readable kubeconfig, or run in a pod with a service account`);
+    }
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('no cluster in the kubeconfig; pass --kubeconfig or run in a pod');
     const raw = new k8s.Watch(kc);

@@ -56,10 +56,18 @@ function destinationRule(i: Intent): Doc | undefined {
 function authorizationPolicy(i: Intent): Doc {
   const s = i.sources!;
   const from = [...(s.namespaces.length ? [{ source: { namespaces: s.namespaces } }] : []), ...(s.principals.length ? [{ source: { principals: s.principals } }] : [])];
+  // Only the ports that went through the egress gateway were under its policy: scope the sources to
+  // them and leave the other ports open to every caller, as they were.
+  const scoped = i.gatewayPorts ? { to: [{ operation: { ports: i.gatewayPorts.map(String) } }] } : {};
+  const open = i.gatewayPorts ? i.ports.map((p) => p.number).filter((n) => !i.gatewayPorts!.includes(n)) : [];
+  const rules = [
+    ...(from.length ? [{ from, ...scoped }] : []),
+    ...(open.length ? [{ to: [{ operation: { ports: open.map(String) } }] }] : []),
+  ];
   // No source left (every selector unmapped): an ALLOW policy with no rules denies every caller.
   return {
     apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: meta(i.namespace, i.name),
-    spec: { targetRefs: [{ kind: 'ServiceEntry', group: 'networking.istio.io', name: i.name }], action: 'ALLOW', ...(from.length ? { rules: [{ from }] } : {}) },
+    spec: { targetRefs: [{ kind: 'ServiceEntry', group: 'networking.istio.io', name: i.name }], action: 'ALLOW', ...(rules.length ? { rules } : {}) },
   };
 }
 

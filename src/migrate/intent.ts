@@ -36,6 +36,8 @@ export interface Intent {
   readonly addresses?: readonly string[];
   /** Undefined: any mesh workload (the old config did not restrict callers). */
   readonly sources?: Sources;
+  /** Ports the sources apply to (those that went through the egress gateway); undefined: all ports. */
+  readonly gatewayPorts?: readonly number[];
   readonly route?: RoutePolicy;
   /** Pool / outlier / LB settings of the old external-host DestinationRule, carried verbatim. */
   readonly trafficPolicy?: Readonly<Record<string, unknown>>;

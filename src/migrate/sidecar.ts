@@ -40,6 +40,7 @@ export function extractSidecar(resources: readonly Resource[], accounts: Readonl
       ...(se.spec.endpoints?.length ? { endpoints: se.spec.endpoints } : {}),
       ...(se.spec.addresses?.length ? { addresses: se.spec.addresses } : {}),
       ...sourcesOf(gatewayAps, hosts, warnings),
+      ...viaGateway(se, mine),
       ...routeFor(mine, hosts, api, warnings),
       ...fixedHost(se, vss, warnings),
       ...poolsOf(hostDrs, warnings),
@@ -213,4 +214,21 @@ function routeFor(vss: readonly Resource<VirtualServiceSpec>[], hosts: readonly 
   if (fromVs.route) return fromVs;
   const route = api.route(hosts);
   return route ? { route } : {};
+}
+
+/**
+ * The ports whose mesh traffic went through the egress gateway, where the gateway's policies applied.
+ * Undefined when every port did (the policy then covers the whole entry); otherwise the new policy is
+ * scoped to these ports and the others stay open, as they were when the sidecar sent them straight out.
+ */
+function viaGateway(se: Resource<ServiceEntrySpec>, vss: readonly Resource<VirtualServiceSpec>[]): { gatewayPorts?: number[] } {
+  const ports = (se.spec.ports ?? []).filter((p) => !!p).map((p) => p.number);
+  const routed = ports.filter((port) => vss.some((vs) => {
+    const vsGateways = vs.spec.gateways ?? ['mesh'];
+    const rules = [...(vs.spec.http ?? []), ...(vs.spec.tls ?? []), ...(vs.spec.tcp ?? [])] as { match?: ({ gateways?: string[]; port?: number } | null)[]; route?: ({ destination: { host: string } } | null)[] }[];
+    return rules.some((r) => !!r
+      && (!r.match?.length || r.match.some((m) => !!m && (m.gateways ?? vsGateways).includes('mesh') && (m.port === undefined || m.port === port)))
+      && (r.route ?? []).some((d) => !!d && isGatewayHost(d.destination.host)));
+  }));
+  return routed.length === 0 || routed.length === ports.length ? {} : { gatewayPorts: routed };
 }

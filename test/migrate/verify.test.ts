@@ -59,3 +59,19 @@ test('verify compares against the old semantics, not the migration: a denied cal
   const rows = verify(input.resources, withoutPolicy);
   assert.ok(rows.some((r) => r.caller.includes('not-listed') && !r.same && r.now.startsWith('allow')));
 });
+
+test('a gateway policy covered only the ports that went through the gateway: the new policy is scoped to them', async () => {
+  const input = await loadForTools(['examples/migrate']);
+  const accounts = new Map([['app=sleep-a', 'mytest/sleep-a']]);
+  const result = migrate(input.resources, { verify: true, serviceAccounts: accounts });
+  assert.ok(result.verify!.every((r) => r.same), formatReport(result));
+  assert.ok(result.verify!.some((r) => r.target === 'edition.cnn.com:443' && r.caller.includes('not-listed') && r.now.startsWith('allow')));
+  // The output before the fix: the sources applied to the whole entry, so port 443 (sent straight out
+  // by the sidecar, never through the gateway) was closed to everyone not listed.
+  const { parseDocuments } = await import('../../src/config/parse.ts');
+  const unscoped = parseDocuments(result.yaml.replace(/\n {6}to:\n(?: {8}.*\n)+/, '\n').replace(/\n {4}- to:\n(?: {8}.*\n)+/, '\n'), 'out.yaml').resources;
+  const ap = unscoped.find((r) => r.kind === 'AuthorizationPolicy' && r.metadata.name === 'cnn')!;
+  assert.deepEqual((ap.spec as { rules: unknown[] }).rules.length, 1, 'the mutation removed the port scoping');
+  const rows = verify(input.resources, unscoped, { accounts });
+  assert.ok(rows.some((r) => r.target === 'edition.cnn.com:443' && !r.same && r.old.startsWith('allow') && r.now.startsWith('deny')));
+});

@@ -4,7 +4,7 @@ import { createReporter } from '../diag.ts';
 import type { Reporter } from '../diag.ts';
 import { validateMetadata } from '../metadata.ts';
 import type { Resource } from '../resource.ts';
-import { checkSchema, withoutNulls } from '../schema.ts';
+import { checkSchema, RAW_SPEC, withoutNulls } from '../schema.ts';
 import type { Issue, Schema } from '../schema.ts';
 
 export interface ValidationOptions {
@@ -37,7 +37,8 @@ export const WELL_SHAPED: WeakSet<Resource> = new WeakSet();
 export function validateKind<Spec>(r: Resource, shape: KindShape, rules: Rules<Spec>, options: ValidationOptions = {}): Diagnostic[] {
   const report = createReporter(r);
   // An absent spec is walked as an empty one, so its required fields are reported.
-  const issues: Issue[] = [...checkSchema(r.spec ?? {}, shape.spec, ['spec']), ...checkSchema(r.status, shape.status ?? { type: 'any' }, ['status'])];
+  const written = RAW_SPEC.has(r) ? RAW_SPEC.get(r) : r.spec;
+  const issues: Issue[] = [...checkSchema(written ?? {}, shape.spec, ['spec']), ...checkSchema(r.status, shape.status ?? { type: 'any' }, ['status'])];
   report.add(issues);
   validateMetadata(r, report);
   if (!issues.some((i) => i.level === 'error')) {

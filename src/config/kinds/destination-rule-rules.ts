@@ -75,6 +75,8 @@ function checkConnectionPool(cp: NonNullable<PortTrafficPolicy['connectionPool']
   if (http?.h2UpgradePolicy === 'UPGRADE' && http.useClientProtocol) {
     report.error([...path, 'http', 'useClientProtocol'], 'use client protocol must not be true when H2UpgradePolicy is UPGRADE', 'drop useClientProtocol, or h2UpgradePolicy UPGRADE');
   }
+  checkDuration(http?.http2KeepAlive?.interval, [...path, 'http', 'http2KeepAlive', 'interval'], report);
+  checkDuration(http?.http2KeepAlive?.timeout, [...path, 'http', 'http2KeepAlive', 'timeout'], report);
   if (http?.http2KeepAlive !== undefined) report.warn([...path, 'http', 'http2KeepAlive'], 'http2KeepAlive is not applied by the Egressway waypoint; upstream HTTP/2 connections get no keepalive pings', 'remove it, or rely on tcp.tcpKeepalive');
 }
 
@@ -133,6 +135,10 @@ function checkLoadBalancer(lb: LoadBalancerSettings, path: Path, report: Reporte
   if (lb.localityLbSetting !== undefined && lb.zoneAwareLbSetting !== undefined) {
     report.error([...path, 'zoneAwareLbSetting'], 'only one of localityLbSetting or zoneAwareLbSetting can be set', 'keep one');
   }
+  // istio/api ZoneAwareLoadBalancerSetting: region, zone and subzone routing is automatic, so
+  // failoverPriority must not name those topology labels (the wording here is ours).
+  const zoneTopo = (lb.zoneAwareLbSetting?.failoverPriority ?? []).find((p) => TOPOLOGY_LABELS.includes(p));
+  if (zoneTopo) report.error([...path, 'zoneAwareLbSetting', 'failoverPriority'], `zoneAwareLbSetting failoverPriority must not include topology label '${zoneTopo}'`, 'drop it: region, zone and subzone are applied automatically');
   if (lb.zoneAwareLbSetting !== undefined) {
     report.warn([...path, 'zoneAwareLbSetting'], 'zoneAwareLbSetting is not supported in ambient mode: the waypoint does not apply it', 'remove it; use localityLbSetting');
   }
@@ -200,6 +206,7 @@ function checkMaglev(size: number, path: Path, report: Reporter): void {
 
 function checkCookie(c: NonNullable<NonNullable<LoadBalancerSettings['consistentHash']>['httpCookie']>, path: Path, report: Reporter): void {
   if (!c.name) report.error([...path, 'name'], 'name required for HttpCookie', 'name the cookie');
+  if (c.ttl === undefined) report.error([...path, 'ttl'], 'ttl required for HttpCookie', 'set ttl, e.g. 0s for a session cookie');
   checkDuration(c.ttl, [...path, 'ttl'], report, true);
   const seen = new Set<string>();
   (c.attributes ?? []).forEach((a, i) => {

@@ -47,7 +47,7 @@ export interface ConnectionPoolSettings {
     readonly maxRetries?: number; readonly idleTimeout?: string; readonly h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
     readonly useClientProtocol?: boolean; readonly maxConcurrentStreams?: number;
     /** In the current istio/api; not applied by the waypoint (warned). */
-    readonly http2KeepAlive?: unknown;
+    readonly http2KeepAlive?: { readonly interval?: string; readonly timeout?: string };
   };
 }
 
@@ -83,7 +83,10 @@ export interface LoadBalancerSettings {
     readonly failover?: readonly { readonly from?: string; readonly to?: string }[];
     readonly failoverPriority?: readonly string[];
   };
-  readonly zoneAwareLbSetting?: { readonly enabled?: boolean; readonly minClusterSize?: number };
+  readonly zoneAwareLbSetting?: {
+    readonly enabled?: boolean; readonly minClusterSize?: number;
+    readonly failover?: readonly { readonly from?: string; readonly to?: string }[]; readonly failoverPriority?: readonly string[];
+  };
   readonly warmupDurationSecs?: string;
   readonly warmup?: { readonly duration?: string; readonly minimumPercent?: number; readonly aggression?: number };
 }
@@ -116,7 +119,8 @@ const connectionPool = s.object({
   http: s.object({
     http1MaxPendingRequests: s.integer(), http2MaxRequests: s.integer(), maxRequestsPerConnection: s.integer(), maxRetries: s.integer(),
     idleTimeout: s.string(), h2UpgradePolicy: s.string(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE']), useClientProtocol: s.boolean(), maxConcurrentStreams: s.integer(),
-    http2KeepAlive: s.object({}, { open: true }),
+    // istio/api#3706: HTTPSettings.http2_keep_alive, HTTP/2 PINGs (interval, timeout).
+    http2KeepAlive: s.object({ interval: s.string(), timeout: s.string() }),
   }),
 });
 const outlier = s.object({

@@ -27,7 +27,8 @@ export function checkHttpRoute(route: HTTPRoute, path: Path, inDelegate: boolean
     checkDestination(d.destination, [...path, 'route', j, 'destination'], report);
   });
   checkWeights((route.route ?? []).map((d) => d.weight), [...path, 'route'], report);
-  checkDuration(route.timeout, [...path, 'timeout'], report, true);
+  // Istio's validateHTTPRoute runs ValidateDuration on any set timeout: `0s` is refused (>= 1ms).
+  checkDuration(route.timeout, [...path, 'timeout'], report);
 }
 
 /** validateHTTPRouteConflict: which actions may be combined, per kind of route. */

@@ -55,7 +55,6 @@ function checkStringMatch(m: StringMatch | null | undefined, where: string, path
 export function checkHttpMatch(m: HTTPMatchRequest, path: Path, report: Reporter): void {
   for (const [name, h] of Object.entries(m.headers ?? {})) {
     const p = [...path, 'headers', name];
-    if (h === null) report.error(p, `header match ${name} cannot be null`, 'set exact, prefix or regex, or {} for presence');
     const bad = checkMatchHeaderName(name);
     if (bad) report.error(p, bad, 'use a valid header name');
     checkStringMatch(h, 'headers', p, report);

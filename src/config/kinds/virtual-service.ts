@@ -150,7 +150,7 @@ const routeDestination = s.object({ destination: destinationSchema, weight: s.in
 
 const httpMatch = s.object({
   name: s.string(), uri: stringMatch, scheme: stringMatch, method: stringMatch, authority: stringMatch,
-  headers: s.map(stringMatch), port: s.integer(), sourceLabels: s.map(s.string()), gateways: strings,
+  headers: s.map(stringMatch, (name) => `header match ${name} cannot be null`), port: s.integer(), sourceLabels: s.map(s.string()), gateways: strings,
   queryParams: s.map(stringMatch), ignoreUriCase: s.boolean(), withoutHeaders: s.map(stringMatch),
   sourceNamespace: s.string(), statPrefix: s.string(),
 });
