@@ -29,6 +29,8 @@ export interface KubeSourceOptions {
   readonly fromMesh: (mesh: MeshConfig) => Partial<CompileOptions>;
   readonly onResult: (r: ReloadResult) => void;
   readonly warn: (message: string, fields?: Record<string, unknown>) => void;
+  /** How often a kind the API server did not serve at start is looked for again. Default 60 s. */
+  readonly rediscoverMs?: number;
 }
 
 interface Entry {
@@ -70,6 +72,7 @@ export class KubeSource {
   #closed = false;
   #onClose!: () => void;
   #closing = new Promise<void>((r) => (this.#onClose = r));
+  #rediscovery?: NodeJS.Timeout;
   #compileSoon = debounce(() => void this.#compile());
 
   constructor(store: SnapshotStore, o: KubeSourceOptions) {
@@ -92,6 +95,7 @@ export class KubeSource {
     this.#closed = true;
     this.#compileSoon.cancel();
     this.#onClose();
+    clearInterval(this.#rediscovery);
     for (const w of this.#watched) void w.informer.stop();
   }
 
@@ -124,15 +128,36 @@ export class KubeSource {
     } as unknown as typeof raw;
     const kinds = [...REGISTRY.values()];
     const available = await Promise.all(kinds.map((info) => this.#discover(kc, info)));
+    const every = this.#o.rediscoverMs ?? 60_000;
+    const missing: KindInfo[] = [];
     for (const [i, info] of kinds.entries()) {
       const found = available[i];
       if (!found) {
-        this.#o.warn(`${info.kind} (${info.group || 'core'}) is not served by the API server; treating it as empty. Install its CRDs, then restart the waypoint`, { kind: info.kind });
+        this.#o.warn(`${info.kind} (${info.group || 'core'}) is not served by the API server; treating it as empty, and looking for it again every ${every / 1000} s. Next: install its CRD`, { kind: info.kind });
+        missing.push(info);
         continue;
       }
       this.#watched.push(this.#watch(k8s, kc, watch, info, found.version, found.plural));
     }
     if (this.#closed) return;
+    // A CRD installed after start: watch its kind once the API server serves it (no restart needed).
+    let busy = false;
+    if (missing.length) this.#rediscovery = setInterval(() => {
+      if (busy || this.#closed) return;
+      busy = true;
+      void (async () => {
+        for (const info of [...missing]) {
+          const found = await this.#discoverOnce(kc, info).catch(() => undefined);
+          if (!found || this.#closed) continue;
+          missing.splice(missing.indexOf(info), 1);
+          this.#o.warn(`${info.kind} (${info.group || 'core'}) is now served by the API server (${found.version}); watching it`, { kind: info.kind });
+          const w = this.#watch(k8s, kc, watch, info, found.version, found.plural);
+          this.#watched.push(w);
+          this.#run(w);
+        }
+        if (!missing.length) clearInterval(this.#rediscovery);
+      })().finally(() => (busy = false));
+    }, every).unref();
     this.#watched.push(this.#watchMesh(k8s, kc, watch));
     for (const w of this.#watched) this.#run(w);
     await Promise.race([Promise.all(this.#watched.map((w) => w.synced)), this.#closing]);
@@ -149,19 +174,23 @@ export class KubeSource {
   async #discover(kc: KubeConfig, info: KindInfo): Promise<{ version: string; plural: string } | undefined> {
     for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
       try {
-        for (const v of info.versions) {
-          const res = await request(kc, apiBase(info.group, v));
-          const r = (res.body as { resources?: { kind: string; name: string }[] }).resources?.find((x) => x.kind === info.kind && !x.name.includes('/'));
-          if (res.status === 200 && r) return { version: v, plural: r.name };
-          if (res.status !== 200 && res.status !== 404) throw new Error(`GET ${apiBase(info.group, v)}: HTTP ${res.status}`);
-        }
-        return undefined;
+        return await this.#discoverOnce(kc, info);
       } catch (err) {
         if (this.#closed) return undefined;
         this.#o.warn(`API discovery for ${info.kind} failed (${errText(err)}); retrying in ${delay} ms. Next: check the API server address and this identity's RBAC`, { kind: info.kind });
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+  }
+
+  async #discoverOnce(kc: KubeConfig, info: KindInfo): Promise<{ version: string; plural: string } | undefined> {
+    for (const v of info.versions) {
+      const res = await request(kc, apiBase(info.group, v));
+      const r = (res.body as { resources?: { kind: string; name: string }[] }).resources?.find((x) => x.kind === info.kind && !x.name.includes('/'));
+      if (res.status === 200 && r) return { version: v, plural: r.name };
+      if (res.status !== 200 && res.status !== 404) throw new Error(`GET ${apiBase(info.group, v)}: HTTP ${res.status}`);
+    }
+    return undefined;
   }
 
   #watch(k8s: typeof import('@kubernetes/client-node'), kc: KubeConfig, watch: import('@kubernetes/client-node').Watch, info: KindInfo, version: string, resource: string): Watched {

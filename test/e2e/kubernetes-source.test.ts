@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { installCrds, kubePeersMissing, startKube, type KubeControlPlane } from '../helpers/kube.ts';
+import { installCrds, kubePeersMissing, PEERS_DIR, startKube, type KubeControlPlane } from '../helpers/kube.ts';
 import { authorizationPolicy, loopbackEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 import { fetchVia } from '../helpers/proxy-fetch.ts';
 import { KubeSource } from '../../src/controlplane/kube-source.ts';
@@ -175,5 +175,25 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     await eventually('ALLOW_ANY from the ConfigMap', async () => (await get(`http://127.0.0.1:${up.port}/get`)).status !== 502);
     await kube.kubectl(['delete', 'configmap', 'istio', '-n', 'istio-system']);
     await eventually('back to REGISTRY_ONLY', async () => (await get(`http://127.0.0.1:${up.port}/get`)).status === 502);
+  });
+
+  test('a CRD installed after start is watched without a restart', async () => {
+    const crd = 'requestauthentications.security.istio.io';
+    await kube.kubectl(['delete', 'crd', crd]);
+    const warnings: string[] = [];
+    const source = new KubeSource(new SnapshotStore(), {
+      kubeconfig: kube.kubeconfig, compile: {}, fromMesh: () => ({}), onResult: () => {}, warn: (m) => void warnings.push(m), rediscoverMs: 200,
+    });
+    try {
+      assert.equal((await source.reload()).ok, true);
+      assert.ok(warnings.some((w) => w.startsWith('RequestAuthentication') && w.includes('not served')), warnings.join('\n'));
+      await kube.kubectl(['apply', '--server-side', '-f', join(PEERS_DIR, 'crds', 'istio.yaml')]);
+      await kube.kubectl(['wait', '--for', 'condition=Established', '--timeout', '60s', 'crd', crd]);
+      // Rejected by Egressway (no issuer), so the log names it: proof that the new kind's objects are read.
+      await kube.kubectl(['apply', '-f', '-'], 'apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: no-issuer, namespace: istio-egress}\nspec:\n  jwtRules: [{audiences: [a]}]\n');
+      await eventually('the late kind\'s object is read', async () => warnings.some((w) => w.includes('RequestAuthentication istio-egress/no-issuer@')));
+    } finally {
+      source.close();
+    }
   });
 });
