@@ -71,6 +71,7 @@ try {
       await new Promise((res) => setTimeout(res, 5));
     }
     lat.push(performance.now() - s);
+    if ((r + 1) % 20 === 0) console.log(`  after ${r + 1} changes: RSS ${(await rssMiB(wp.pid)).toFixed(0)} MiB`);
   }
   console.log(`kubectl apply -> effect over ${ROUNDS} rounds: p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms, max ${Math.max(...lat).toFixed(0)} ms (includes kubectl's own start)`);
   const kc: number[] = [];
