@@ -113,8 +113,8 @@ export class KubeSource {
     if (!cluster) throw new Error('no cluster in the kubeconfig; pass --kubeconfig or run in a pod');
     const raw = new k8s.Watch(kc);
     // ListWatch awaits watch() without a catch: credentials that fail to load (an exec plugin, a token
-    // file) reject there, an unhandled rejection that ends the process. Report it as that watch's failure
-    // instead, so the restart with backoff below handles it like any other.
+    // file) reject there: an unhandled rejection (an "internal error" line) and an informer that never
+    // runs again. Report it as that watch's failure instead, so the restart with backoff handles it.
     // And stop() between the watch request and its answer finds nothing to abort: abort it here.
     const watch = {
       watch: async (...a: Parameters<typeof raw.watch>) => {
