@@ -119,7 +119,9 @@ function buildResource(value: Record<string, unknown>, locate: Locator): { resou
     version,
     kind,
     metadata,
-    spec: withoutNulls(value.spec),
+    // No `spec` (or `spec:` with nothing after it) decodes as an empty spec, as Istio's and the API
+    // server's decoders do; validators and compile can then always read fields of it.
+    spec: withoutNulls(value.spec) ?? {},
     ...(value.status != null ? { status: withoutNulls(value.status) } : {}),
     source: locate([]),
     locate,

@@ -82,8 +82,9 @@ function walk(value: unknown, schema: Schema, path: Path, out: Issue[]): void {
 
 // A null list item is never meaningful (Go decodes it as a zero value), so it is an error, unlike
 // a null field.
+// `undefined` counts too: a resource built in code (or by an older withoutNulls) may carry one.
 function walkItem(item: unknown, schema: Schema, path: Path, out: Issue[]): void {
-  if (item === null && schema.type !== 'any') {
+  if ((item === null || item === undefined) && schema.type !== 'any') {
     out.push(issue('error', path, 'list item must not be null', 'remove the empty "-" entry'));
   } else {
     walk(item, schema, path, out);
@@ -130,7 +131,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * validators and compile see "absent" one way. Null list items stay: they are errors.
  */
 export function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNulls);
+  // A null item must stay null (not become undefined), so that the schema walk reports it.
+  if (Array.isArray(value)) return value.map((v) => (v === null ? null : withoutNulls(v)));
   if (!isPlainObject(value)) return value ?? undefined;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = withoutNulls(v);
