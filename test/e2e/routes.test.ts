@@ -1,6 +1,7 @@
 // VirtualService and HTTPRoute at the waypoint over real sockets: matching, weights, rewrites,
 // header edits, redirects, direct responses, timeouts, retries, faults, mirrors and CORS.
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,15 @@ spec:
 ${rules.trim().split('\n').map((l) => `  ${l}`).join('\n')}
 `;
 
+/** A loopback port with nothing listening: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
 describe('routes', () => {
   let a: HttpUpstream;
   let b: HttpUpstream;
@@ -46,7 +56,9 @@ describe('routes', () => {
     a = await startHttpUpstream({ name: 'a', routes: { '/flaky': failing(503), '/flaky-409': failing(409) } });
     b = await startHttpUpstream({ name: 'b' });
     const se = (name: string, port: number) => serviceEntry(name, `hosts: [${name}.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
-    wp = await startInProcess(WAYPOINT_YAML + se('a', a.port) + se('b', b.port) + se('gw', a.port) + se('plain', a.port)
+    const dead = await closedPort();
+    const halfDead = serviceEntry('halfdead', `hosts: [halfdead.test]\nports: [{number: 80, name: http, protocol: HTTP}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1, ports: {http: ${dead}}}, {address: 127.0.0.1, ports: {http: ${a.port}}}]`);
+    wp = await startInProcess(WAYPOINT_YAML + se('a', a.port) + se('b', b.port) + se('gw', a.port) + se('plain', a.port) + halfDead
       + vs('a', 'a.test', `
 - name: to-b
   match: [{uri: {prefix: /v2/}, headers: {x-canary: {exact: "yes"}}}]
@@ -245,11 +257,20 @@ describe('routes', () => {
     assert.doesNotMatch(other.stderr, /access-control-allow-origin/i);
   });
 
+  // Istio's default policy (retryOn connect-failure,...,retriable-status-codes with no codes): a 503
+  // is answered after exactly one upstream attempt, and a refused connection is retried elsewhere.
   test('without a route object, the default retry policy retries connect failures only', async () => {
-    const r = await get('http://plain.test/status/503');
+    const r = await get('http://plain.test/flaky', ['-H', 'x-test-id: t-default', '-H', 'x-fail-times: 1']);
     assert.equal(r.status, 503);
+    assert.equal(r.stdout, 'try 1\n');
+    assert.equal(flaky.get('t-default'), 1, 'one upstream attempt: a 503 is not retried by default');
     const rec = await wp.nextRecord((x) => x.authority === 'plain.test');
     assert.equal(rec.routeName, 'default');
     assert.equal(rec.responseFlags, '-');
+    // Two endpoints, one refusing connections: round robin sends half the first tries there, and
+    // each is retried on the live one, so every request succeeds (without retries, half would be 503 UF).
+    const before = a.stats.paths.get('/half') ?? 0;
+    for (let i = 0; i < 6; i++) assert.equal((await get('http://halfdead.test/half')).status, 200, `request ${i}`);
+    assert.equal((a.stats.paths.get('/half') ?? 0) - before, 6, 'each request reached the live endpoint once');
   });
 });
