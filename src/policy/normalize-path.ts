@@ -19,9 +19,12 @@ export function normalizePath(raw: string, mode: PathNormalization = 'BASE'): No
     const c = String.fromCharCode(parseInt(hex, 16));
     return UNRESERVED.test(c) ? c : `%${hex.toUpperCase()}`;
   });
-  path = removeDotSegments(path.replace(/\\/g, '/'));
+  path = path.replace(/\\/g, '/');
+  // Absolute first, so that `..` can never climb above the root: "a/.." is "/", not "/a/".
+  if (!path.startsWith('/')) path = `/${path}`;
+  path = removeDotSegments(path);
   if (mode !== 'BASE') path = path.replace(/\/{2,}/g, '/');
-  return { ok: true, path: (path.startsWith('/') ? path : `/${path}`) + query };
+  return { ok: true, path: path + query };
 }
 
 function removeDotSegments(path: string): string {

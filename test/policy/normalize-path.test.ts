@@ -39,10 +39,16 @@ const BASE: [string, string][] = [
   // the query (and anything after #) is kept as sent, dot segments and all
   ['/a/../b?x=/../y&z=%61', '/b?x=/../y&z=%61'],
   ['/a/./b#frag/../x', '/a/b#frag/../x'],
-  // always absolute
+  // always absolute, and made absolute before dot segments go (a relative ".." cannot keep a segment)
   ['', '/'],
   ['a/b', '/a/b'],
   ['/', '/'],
+  ['a/..', '/'],
+  ['a/b/../../../c', '/c'],
+  ['..', '/'],
+  // a path that is only a query or a fragment
+  ['?/../a', '/?/../a'],
+  ['#x', '/#x'],
 ];
 
 for (const [raw, want] of BASE) {
