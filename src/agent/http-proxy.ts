@@ -71,7 +71,7 @@ export class AgentHttpProxy {
     // Kept-alive HBONE streams: no `Connection: close`, the stream goes back to the pool.
     this.#pools.dispatch(dest, client(req.socket), {
       method: req.method as Dispatcher.HttpMethod, path: abs.path,
-      headers: requestHeaders(req.rawHeaders), body: hasBody(req) ? req : null,
+      headers: requestHeaders(req.rawHeaders, abs.authority), body: hasBody(req) ? req : null,
     }, responseHandler(req, res));
   }
 
@@ -111,17 +111,22 @@ function refused(req: IncomingMessage, res: ServerResponse, status: number, reas
 }
 
 /** The client's request fields minus hop-by-hop ones (and those its Connection names); Host stays. */
-function requestHeaders(raw: readonly string[]): string[] {
+/**
+ * Headers for the request inside the HBONE stream. Host is the absolute-form target's authority
+ * (RFC 9112 §3.2.2: a proxy replaces it), so it names the destination the stream goes to, as the
+ * waypoint requires (it refuses a Host naming another destination with 421).
+ */
+function requestHeaders(raw: readonly string[], host: string): string[] {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
       for (const t of raw[i + 1]!.split(',')) (named ??= new Set()).add(t.trim().toLowerCase());
     }
   }
-  const out: string[] = [];
+  const out: string[] = ['host', host];
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i]!.toLowerCase();
-    if (!HOP_BY_HOP.has(k) && !named?.has(k)) out.push(raw[i]!, raw[i + 1]!);
+    if (k !== 'host' && !HOP_BY_HOP.has(k) && !named?.has(k)) out.push(raw[i]!, raw[i + 1]!);
   }
   return out;
 }

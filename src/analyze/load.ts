@@ -29,8 +29,9 @@ export interface ToolLoad {
   readonly files: readonly string[];
 }
 
-export async function loadForTools(paths: string[]): Promise<ToolLoad> {
-  const base = await loadConfig(paths);
+/** `defaultNamespace`: kubectl's -n, for documents that name no namespace. */
+export async function loadForTools(paths: string[], defaultNamespace = 'default'): Promise<ToolLoad> {
+  const base = await loadConfig(paths, {}, defaultNamespace);
   const extra: Resource[] = [];
   const diagnostics: Diagnostic[] = [];
   const seen = new Set<string>();
@@ -41,7 +42,7 @@ export async function loadForTools(paths: string[]): Promise<ToolLoad> {
     } catch {
       continue; // loadConfig already reported it
     }
-    for (const r of parseDocuments(text, file).resources) {
+    for (const r of parseDocuments(text, file, defaultNamespace).resources) {
       const kind = TOOL_KINDS.get(`${r.group}/${r.kind}`);
       if (!kind) continue;
       const key = `${r.group}/${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;

@@ -8,9 +8,12 @@ import { formatDiagnostic, hasErrors } from '../model/diagnostic.ts';
 import { migrate } from '../migrate/migrate.ts';
 import { formatReport } from '../migrate/report.ts';
 import { parseWaypointRef } from './args.ts';
+import { readMeshConfig } from './mesh-config.ts';
 
-interface MigrateFlags {
+export interface MigrateFlags {
   output?: string;
+  namespace?: string;
+  meshConfig?: string;
   serviceAccountFor: Map<string, string>;
   waypoint?: string;
   verify: boolean;
@@ -23,8 +26,15 @@ export function registerMigrate(program: Command): void {
     .option('-o, --output <dir>', 'write ambient.yaml and migration-report.txt here (default: YAML on stdout, report on stderr)')
     .option('--service-account-for <label=value=ns/sa>', 'identity of the workloads a workloadSelector label selects, e.g. app=sleep-a=mytest/sleep-a (repeatable)', accountArg, new Map())
     .option('--waypoint <namespace/name>', 'waypoint to create when the input has none', parseWaypointRef)
-    .option('--verify', 'replay derived requests against the old intent and the new config', false)
+    .option('-n, --namespace <namespace>', 'namespace for documents that name none, as kubectl -n (default: default)', namespaceArg)
+    .option('--mesh-config <file>', "the old mesh's MeshConfig (bare, the istio ConfigMap, or an IstioOperator): outboundTrafficPolicy decides what --verify expects for hosts without a ServiceEntry")
+    .option('--verify', 'replay requests against the old config (sidecar semantics, from the input) and the new one (the waypoint\'s compiled snapshot) and compare them', false)
     .action(async (paths: string[], flags: MigrateFlags) => process.exit(await runMigrate(paths, flags)));
+}
+
+function namespaceArg(v: string): string {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v)) throw new InvalidArgumentError(`"${v}" is not a namespace name (lower-case letters, digits and '-', at most 63)`);
+  return v;
 }
 
 function accountArg(v: string, prev: Map<string, string>): Map<string, string> {
@@ -33,14 +43,25 @@ function accountArg(v: string, prev: Map<string, string>): Map<string, string> {
   return new Map([...prev, [`${m[1]}=${m[2]}`, `${m[3]}/${m[4]}`]]);
 }
 
-export async function runMigrate(paths: string[], f: MigrateFlags, out = process.stdout, err = process.stderr): Promise<number> {
-  const loaded = await loadForTools(paths);
+export async function runMigrate(paths: string[], f: MigrateFlags, out: Pick<NodeJS.WritableStream, 'write'> = process.stdout, err: Pick<NodeJS.WritableStream, 'write'> = process.stderr): Promise<number> {
+  let outbound: 'ALLOW_ANY' | 'REGISTRY_ONLY' | undefined;
+  if (f.meshConfig) {
+    try {
+      const mode = (await readMeshConfig(f.meshConfig)).outboundTrafficPolicy?.mode;
+      if (mode !== undefined && mode !== 'ALLOW_ANY' && mode !== 'REGISTRY_ONLY') throw new Error(`--mesh-config ${f.meshConfig}: outboundTrafficPolicy.mode "${String(mode)}" is not ALLOW_ANY or REGISTRY_ONLY`);
+      outbound = mode;
+    } catch (e) {
+      err.write(`error: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+  const loaded = await loadForTools(paths, f.namespace ?? 'default');
   const problems = loaded.diagnostics.filter((d) => d.level === 'error');
   for (const d of problems) err.write(`${formatDiagnostic(d)}\n`);
   if (problems.length) {
     err.write(`error: the input has ${problems.length} error(s) above; resources with errors are left out of the migration\n`);
   }
-  const result = migrate(loaded.resources, { serviceAccounts: f.serviceAccountFor, waypoint: f.waypoint, verify: f.verify, outputName: f.output ? join(f.output, 'ambient.yaml') : 'ambient.yaml' });
+  const result = migrate(loaded.resources, { serviceAccounts: f.serviceAccountFor, waypoint: f.waypoint, verify: f.verify, outboundTrafficPolicy: outbound, outputName: f.output ? join(f.output, 'ambient.yaml') : 'ambient.yaml' });
   const report = formatReport(result);
   if (f.output) {
     await mkdir(f.output, { recursive: true });

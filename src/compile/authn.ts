@@ -41,6 +41,9 @@ const DEFAULT_LOCATIONS: readonly JwtLocation[] = [
   { kind: 'param', name: 'access_token' },
 ];
 
+/** authn/policy_applier.go buildSpaceDelimitedClaims: these two are split whatever the rule says. */
+const ALWAYS_SPACE_DELIMITED = ['scope', 'permission'];
+
 export function compileJwtRules(ra: RA): CompiledJwtRule[] {
   const policy = `${ra.metadata.namespace}/${ra.metadata.name}`;
   return (ra.spec.jwtRules ?? []).map((r) => compileJwtRule(r, policy));
@@ -60,6 +63,7 @@ function compileJwtRule(r: JwtRule, policy: string): CompiledJwtRule {
     ...(r.outputPayloadToHeader ? { outputPayloadToHeader: r.outputPayloadToHeader.toLowerCase() } : {}),
     outputClaimToHeaders: (r.outputClaimToHeaders ?? []).map((o) => ({ header: o.header.toLowerCase(), claim: o.claim })),
     forwardOriginalToken: r.forwardOriginalToken ?? false,
+    spaceDelimitedClaims: [...new Set([...ALWAYS_SPACE_DELIMITED, ...(r.spaceDelimitedClaims ?? [])])],
   };
 }
 

@@ -2,6 +2,7 @@
 // createRouteStatus, conversion.go referenceAllowed and buildDestination), computed from the
 // resources alone: per parentRef, Accepted (Accepted | NoMatchingParent | NotAllowedByListeners),
 // ResolvedRefs (ResolvedRefs | BackendNotFound | InvalidKind | InvalidDestination | InvalidFilter)
+// (RefNotPermitted when a Gateway-parented route crosses namespaces without a ReferenceGrant)
 // and, in ambient, ResolvedWaypoints (always True; istiod only changes its message when the parent
 // lacks istio.io/use-waypoint). PURE.
 import type { Resource } from '../config/resource.ts';
@@ -9,6 +10,7 @@ import type { BackendRef, HTTPRouteSpec, ParentReference } from '../config/kinds
 import type { GatewaySpec, Listener } from '../config/kinds/gateway.ts';
 import type { RouteCondition, RouteParentStatus } from '../model/route.ts';
 import { matchSelector } from './label-selector.ts';
+import { backendAllowed, grantIndex, refNotPermitted, type GrantIndex } from './reference-grants.ts';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 export const ISTIO_GROUP = 'networking.istio.io';
@@ -25,6 +27,7 @@ export interface StatusWorld {
   readonly namespaces: ReadonlyMap<string, Readonly<Record<string, string>>>; // name -> labels
   /** Lower-cased ServiceEntry hosts (exact and wildcard) across all ServiceEntries. */
   readonly hosts: ReadonlySet<string>;
+  readonly grants: GrantIndex;
 }
 
 export function statusWorld(resources: readonly Resource[]): StatusWorld {
@@ -40,7 +43,7 @@ export function statusWorld(resources: readonly Resource[]): StatusWorld {
     } else if (r.kind === 'Gateway' && r.group === GATEWAY_GROUP) gateways.set(key, r as Resource<GatewaySpec>);
     else if (r.kind === 'Namespace' && r.group === '') namespaces.set(r.metadata.name, r.metadata.labels);
   }
-  return { serviceEntries, gateways, namespaces, hosts };
+  return { serviceEntries, gateways, namespaces, hosts, grants: grantIndex(resources) };
 }
 
 export interface ParentVerdict {
@@ -110,18 +113,23 @@ function namespaceAllowed(l: Listener, gwNs: string, routeNs: string, world: Sta
   return matchSelector(l.allowedRoutes?.namespaces?.selector, labels);
 }
 
-/** The ResolvedRefs error istiod would report for the route (the first one found), or undefined. */
-export function refsError(hr: Resource<HTTPRouteSpec>, world: StatusWorld): { reason: string; message: string } | undefined {
+/**
+ * The ResolvedRefs error istiod would report for the route through one parent (the first one
+ * found), or undefined. `enforceGrants`: istiod checks ReferenceGrants for Gateway parents only;
+ * for mesh parents (Service, ServiceEntry) it does not (convertHTTPRoute's enforceRefGrant = !mesh).
+ */
+export function refsError(hr: Resource<HTTPRouteSpec>, world: StatusWorld, enforceGrants: boolean): { reason: string; message: string } | undefined {
   for (const rule of hr.spec.rules ?? []) {
     for (const f of rule.filters ?? []) {
       if (!SUPPORTED_FILTERS.has(f.type)) return { reason: 'InvalidFilter', message: `unsupported filter type "${f.type}"` };
       if (f.type === 'RequestMirror' && f.requestMirror) {
-        const e = backendError(f.requestMirror.backendRef, hr.metadata.namespace, world);
+        const e = backendError(f.requestMirror.backendRef, hr.metadata.namespace, world, enforceGrants);
         if (e) return e;
       }
     }
     for (const b of rule.backendRefs ?? []) {
-      const e = backendError(b, hr.metadata.namespace, world);
+      if (b.weight === 0) continue; // buildHTTPDestination skips zero-weight backends
+      const e = backendError(b, hr.metadata.namespace, world, enforceGrants);
       if (e) return e;
       for (const f of b.filters ?? []) {
         if (f.type !== 'RequestHeaderModifier' && f.type !== 'ResponseHeaderModifier') return { reason: 'InvalidFilter', message: `unsupported filter type "${f.type}"` };
@@ -131,8 +139,9 @@ export function refsError(hr: Resource<HTTPRouteSpec>, world: StatusWorld): { re
   return undefined;
 }
 
-// conversion.go buildDestination.
-function backendError(b: BackendRef, ns: string, world: StatusWorld): { reason: string; message: string } | undefined {
+// conversion.go buildDestination: the ReferenceGrant first, then the kind.
+function backendError(b: BackendRef, ns: string, world: StatusWorld, enforceGrants: boolean): { reason: string; message: string } | undefined {
+  if (enforceGrants && !backendAllowed(world.grants, ns, b)) return { reason: 'RefNotPermitted', message: refNotPermitted(ns, b) };
   const group = b.group ?? '';
   const kind = b.kind ?? 'Service';
   const namespace = b.namespace ?? ns;

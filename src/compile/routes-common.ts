@@ -5,11 +5,14 @@ import { parseDurationMs } from '../config/kinds/virtual-service-rules.ts';
 
 export { parseDurationMs };
 
-/** Istio's mesh default retry policy, which waypoints apply when no route sets one (istio#60682). */
+/**
+ * Istio's mesh default retry policy (retry.go DefaultPolicy()), which waypoints apply when no route
+ * sets one (istio#60682): 2 retries on connection-level failures and on a 503 response.
+ */
 export const DEFAULT_RETRY: RetryPolicy = {
   attempts: 2,
   retryOn: new Set(['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes']),
-  retriableStatusCodes: new Set(),
+  retriableStatusCodes: new Set([503]),
   backoffBaseMs: 25,
   backoffMaxMs: 250,
 };
@@ -32,7 +35,9 @@ export function retryPolicy(opts: {
   attempts: number; retryOn?: readonly string[]; codes?: readonly number[]; perTryTimeoutMs?: number; backoffMs?: number;
 }): RetryPolicy {
   const on = new Set<string>();
-  const codes = new Set<number>(opts.codes ?? []);
+  // ConvertPolicy starts from DefaultPolicy(): without a retryOn the default's codes (503) stay;
+  // a retryOn replaces both the conditions and the codes (parseRetryOn).
+  const codes = new Set<number>(opts.codes ?? (opts.retryOn === undefined ? DEFAULT_RETRY.retriableStatusCodes : []));
   for (const raw of opts.retryOn ?? [...DEFAULT_RETRY.retryOn]) {
     const t = raw.trim();
     if (/^\d{3}$/.test(t)) {

@@ -7,7 +7,8 @@ import type { Cors, HeaderOps, KeyMatch, Mirror, RouteAction, RouteMatch, RouteR
 import type { Destination } from '../model/snapshot.ts';
 import { compileRegex } from './route-match.ts';
 import { DEFAULT_RETRY, headerOps, mergeOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
-import { clusterFor, routeDiagnostic, type RouteContext } from './routes.ts';
+import { clusterFor, routeDiagnostic, type AttachedRoute, type RouteContext } from './routes.ts';
+import { backendAllowed, refNotPermitted } from './reference-grants.ts';
 
 type HR = Resource<HTTPRouteSpec>;
 
@@ -16,15 +17,15 @@ interface Entry {
   readonly rank: readonly number[];
 }
 
-export function compileHttpRouteRules(routes: readonly HR[], d: Destination, ctx: RouteContext): RouteRule[] {
+export function compileHttpRouteRules(routes: readonly AttachedRoute[], d: Destination, ctx: RouteContext): RouteRule[] {
   const entries: Entry[] = [];
-  for (const hr of routes) {
+  for (const { route: hr, enforceGrants } of routes) {
     (hr.spec.rules ?? []).forEach((rule, i) => {
       const matches = rule.matches?.length ? rule.matches : [{ path: { type: 'PathPrefix' as const, value: '/' } }];
       matches.forEach((m, j) => {
         const compiled = compileMatch(hr, m, ctx, ['spec', 'rules', i, 'matches', j]);
         if (!compiled) return;
-        entries.push({ rule: compileRule(hr, rule, i, compiled, m, d, ctx), rank: precedence(m) });
+        entries.push({ rule: compileRule(hr, rule, i, compiled, m, d, ctx, enforceGrants), rank: precedence(m) });
       });
     });
   }
@@ -77,7 +78,7 @@ function compileMatch(hr: HR, m: HTTPRouteMatch, ctx: RouteContext, path: (strin
   return bad ? undefined : out;
 }
 
-function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, m: HTTPRouteMatch, d: Destination, ctx: RouteContext): RouteRule {
+function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, m: HTTPRouteMatch, d: Destination, ctx: RouteContext, enforceGrants: boolean): RouteRule {
   const path = ['spec', 'rules', i];
   const filters = rule.filters ?? [];
   let requestHeaders: HeaderOps | undefined;
@@ -91,7 +92,7 @@ function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, 
     const fp = [...path, 'filters', k];
     if (f.type === 'RequestHeaderModifier') requestHeaders = mergeOps(requestHeaders, modifier(f.requestHeaderModifier));
     else if (f.type === 'ResponseHeaderModifier') responseHeaders = mergeOps(responseHeaders, modifier(f.responseHeaderModifier));
-    else if (f.type === 'RequestMirror' && f.requestMirror) mirrors.push(mirror(hr, f.requestMirror, d, ctx));
+    else if (f.type === 'RequestMirror' && f.requestMirror) mirrors.push(mirror(hr, f.requestMirror, d, ctx, enforceGrants, [...fp, 'requestMirror', 'backendRef']));
     else if (f.type === 'URLRewrite' && f.urlRewrite) rewrite = urlRewrite(f.urlRewrite, prefix);
     else if (f.type === 'RequestRedirect' && f.requestRedirect) action = redirect(f.requestRedirect, prefix);
     else if (f.type === 'CORS' && f.cors) cors = gatewayCors(f.cors as GatewayCors);
@@ -112,7 +113,7 @@ function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, 
   return {
     name: rule.name ?? `${hr.metadata.namespace}.${hr.metadata.name}.${i}`,
     matches: [match],
-    action: action ?? withRewrite(backends(hr, rule, d, ctx, path), rewrite),
+    action: action ?? withRewrite(backends(hr, rule, d, ctx, path, enforceGrants), rewrite),
     timeoutMs: timeout ? parseDurationMs(timeout) || undefined : undefined,
     retry, requestHeaders, responseHeaders, mirrors, cors,
   };
@@ -144,6 +145,7 @@ function gatewayCors(c: GatewayCors): Cors {
   return {
     allowOrigins: origins, allowMethods: (c.allowMethods ?? []).join(','), allowHeaders: (c.allowHeaders ?? []).join(','),
     exposeHeaders: (c.exposeHeaders ?? []).join(','), maxAge: String(c.maxAge ?? 5), allowCredentials: c.allowCredentials ?? false,
+    unmatchedPreflights: 'ignore',
   };
 }
 
@@ -176,30 +178,47 @@ function redirect(r: NonNullable<HTTPRouteFilter['requestRedirect']>, prefix: st
   };
 }
 
-function backendHost(hr: HR, b: BackendRef, d: Destination, ctx: RouteContext): string | undefined {
-  if (b.kind === 'Hostname' && b.group === 'networking.istio.io') return b.name.toLowerCase();
-  if (b.kind === 'ServiceEntry' && b.group === 'networking.istio.io') {
+/** The host a backendRef names, or undefined for a kind istiod cannot route to (InvalidKind) or an unknown ServiceEntry. */
+function backendHost(hr: HR, b: BackendRef, ctx: RouteContext): string | undefined {
+  const group = b.group ?? '';
+  const kind = b.kind ?? 'Service';
+  if (kind === 'Hostname' && group === 'networking.istio.io') return b.name.toLowerCase();
+  if (kind === 'ServiceEntry' && group === 'networking.istio.io') {
     const ns = b.namespace ?? hr.metadata.namespace;
     for (const ports of ctx.hosts.exact.values()) {
       for (const x of ports.values()) if (x.service.name === b.name && x.service.namespace === ns) return x.service.hosts[0];
     }
     return undefined;
   }
-  return `${b.name}.${b.namespace ?? hr.metadata.namespace}.svc.cluster.local`;
+  if (kind === 'Service' && group === '') return `${b.name}.${b.namespace ?? hr.metadata.namespace}.svc.cluster.local`;
+  return undefined;
 }
 
-function backends(hr: HR, rule: HTTPRouteRule, d: Destination, ctx: RouteContext, path: (string | number)[]): RouteAction {
-  const refs = rule.backendRefs ?? [];
-  const items = refs.map((b, k) => {
-    const host = backendHost(hr, b, d, ctx) ?? b.name;
-    const port = b.port ?? d.port.number;
-    const cluster = clusterFor(ctx, host, port);
-    if (!cluster) ctx.diagnostics.push(routeDiagnostic(hr, [...path, 'backendRefs', k], `backend ${b.kind ?? 'Service'} ${b.name}:${port} is not a cluster this waypoint serves; requests routed there get 503 NC`, 'reference a ServiceEntry host bound to this waypoint (kind: Hostname, group: networking.istio.io)'));
+const HEADER_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier']);
+
+/**
+ * conversion.go buildHTTPDestination. A backend that is invalid (not permitted, unknown kind, not
+ * found) keeps its share of the weight and answers 500 (cluster_not_found_response_code); a backend
+ * filter other than the header modifiers is a hard error for istiod, which then drops the route; here
+ * the rule answers 500 instead, so that nothing is forwarded without the filter's effect.
+ */
+function backends(hr: HR, rule: HTTPRouteRule, d: Destination, ctx: RouteContext, path: (string | number)[], enforceGrants: boolean): RouteAction {
+  const items = [];
+  for (const [k, b] of (rule.backendRefs ?? []).entries()) {
+    if (b.weight === 0) continue;
+    const at = [...path, 'backendRefs', k];
     const f = b.filters ?? [];
+    const bad = f.findIndex((x) => !HEADER_FILTERS.has(x.type));
+    if (bad >= 0) {
+      ctx.diagnostics.push(routeDiagnostic(hr, [...at, 'filters', bad], `filter ${f[bad]!.type} on a backendRef is not supported (istiod reports InvalidFilter and drops the route); requests matching this rule get 500`, 'move the filter to the rule\'s filters, or keep only RequestHeaderModifier/ResponseHeaderModifier on the backendRef'));
+      return { kind: 'direct', status: 500, body: '' };
+    }
+    const port = b.port ?? d.port.number;
+    const cluster = resolveBackend(hr, b, port, ctx, at, enforceGrants, 'requests routed there get 500');
     const req = f.filter((x) => x.type === 'RequestHeaderModifier').map((x) => modifier(x.requestHeaderModifier)).reduce(mergeOps, undefined);
     const resp = f.filter((x) => x.type === 'ResponseHeaderModifier').map((x) => modifier(x.responseHeaderModifier)).reduce(mergeOps, undefined);
-    return { cluster, host, port, weight: b.weight ?? 1, requestHeaders: req, responseHeaders: resp };
-  });
+    items.push({ cluster, host: backendHost(hr, b, ctx) ?? b.name, port, weight: b.weight ?? 1, requestHeaders: req, responseHeaders: resp });
+  }
   const { clusters, total } = weighted(items);
   // conversion.go: weightSum 0 (no backendRefs, or all weighted zero) is a direct 500; a backend
   // that does not resolve is a 500 too (cluster_not_found_response_code), not Envoy's 503.
@@ -207,9 +226,27 @@ function backends(hr: HR, rule: HTTPRouteRule, d: Destination, ctx: RouteContext
   return { kind: 'forward', clusters, total, clusterNotFoundStatus: 500 };
 }
 
-function mirror(hr: HR, m: NonNullable<HTTPRouteFilter['requestMirror']>, d: Destination, ctx: RouteContext): Mirror {
-  const host = backendHost(hr, m.backendRef, d, ctx) ?? m.backendRef.name;
+/** The cluster a backendRef reaches, or undefined (its share of traffic gets 500) with a diagnostic saying why. */
+function resolveBackend(hr: HR, b: BackendRef, port: number, ctx: RouteContext, at: (string | number)[], enforceGrants: boolean, outcome: string): string | undefined {
+  const ns = hr.metadata.namespace;
+  if (enforceGrants && !backendAllowed(ctx.grants, ns, b)) {
+    ctx.diagnostics.push(routeDiagnostic(hr, at, `${refNotPermitted(ns, b)}; ${outcome}`, `add a ReferenceGrant in namespace ${b.namespace} from {group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: ${ns}} to {group: "${b.group ?? ''}", kind: ${b.kind ?? 'Service'}, name: ${b.name}}`));
+    return undefined;
+  }
+  const host = backendHost(hr, b, ctx);
+  if (host === undefined && !(b.kind === 'ServiceEntry' && b.group === 'networking.istio.io')) {
+    ctx.diagnostics.push(routeDiagnostic(hr, at, `backendRef group "${b.group ?? ''}" kind "${b.kind ?? 'Service'}" is not a kind istiod routes to (InvalidKind); ${outcome}`, 'use kind Hostname or ServiceEntry (group networking.istio.io) or Service (group "")'));
+    return undefined;
+  }
+  const cluster = host === undefined ? undefined : clusterFor(ctx, host, port);
+  if (!cluster) ctx.diagnostics.push(routeDiagnostic(hr, at, `backend ${b.kind ?? 'Service'} ${b.name}:${port} is not a cluster this waypoint serves; ${outcome}`, 'reference a ServiceEntry host bound to this waypoint (kind: Hostname, group: networking.istio.io)'));
+  return cluster;
+}
+
+function mirror(hr: HR, m: NonNullable<HTTPRouteFilter['requestMirror']>, d: Destination, ctx: RouteContext, enforceGrants: boolean, at: (string | number)[]): Mirror {
   const port = m.backendRef.port ?? d.port.number;
+  // An invalid mirror backend drops the mirror, not the route (convertHTTPRoute mirrorBackendErr).
+  const cluster = resolveBackend(hr, m.backendRef, port, ctx, at, enforceGrants, 'the mirror is dropped');
   const percent = m.percent ?? (m.fraction ? (100 * m.fraction.numerator) / (m.fraction.denominator ?? 100) : 100);
-  return { cluster: clusterFor(ctx, host, port), host, port, percent };
+  return { cluster, host: backendHost(hr, m.backendRef, ctx) ?? m.backendRef.name, port, percent };
 }

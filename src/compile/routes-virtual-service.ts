@@ -188,6 +188,6 @@ function compileCors(http: HTTPRoute): Cors | undefined {
   return {
     allowOrigins: origins, allowMethods: (c.allowMethods ?? []).join(','), allowHeaders: (c.allowHeaders ?? []).join(','),
     exposeHeaders: (c.exposeHeaders ?? []).join(','), maxAge: c.maxAge ? String(Math.floor((parseDurationMs(c.maxAge) ?? 0) / 1000)) : undefined,
-    allowCredentials: c.allowCredentials ?? false,
+    allowCredentials: c.allowCredentials ?? false, unmatchedPreflights: c.unmatchedPreflights === 'IGNORE' ? 'ignore' : 'forward',
   };
 }

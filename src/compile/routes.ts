@@ -17,6 +17,7 @@ import type { Cluster, Destination, HostTable, Snapshot } from '../model/snapsho
 import { DEFAULT_RETRY } from './routes-common.ts';
 import { compileVirtualServiceRules } from './routes-virtual-service.ts';
 import { compileHttpRouteRules } from './routes-http-route.ts';
+import type { GrantIndex } from './reference-grants.ts';
 import { GATEWAY_GROUP, ISTIO_GROUP, parentConditions, parentVerdicts, refsError, statusWorld, type ParentVerdict } from './route-status.ts';
 
 export function defaultRule(): RouteRule {
@@ -28,6 +29,7 @@ export interface RouteContext {
   readonly hosts: HostTable;
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly diagnostics: Diagnostic[];
+  readonly grants: GrantIndex;
 }
 
 export function clusterFor(ctx: RouteContext, host: string, port: number, subset?: string): string | undefined {
@@ -80,8 +82,8 @@ function attaches(r: HR, v: ParentVerdict, d: Destination, waypoint: Snapshot['w
 export function compileRoutes(
   resources: readonly Resource[], snap: Pick<Snapshot, 'hosts' | 'clusters' | 'waypoint'>,
 ): { routes: Map<string, RouteTable>; routeStatus: RouteStatus; diagnostics: Diagnostic[] } {
-  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [] };
   const world = statusWorld(resources);
+  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [], grants: world.grants };
   const vss = resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP);
   const hrs: RouteParents[] = resources
     .filter((r): r is HR => r.kind === 'HTTPRoute' && r.group === GATEWAY_GROUP)
@@ -104,15 +106,25 @@ export function compileRoutes(
   }
   const routeStatus: RouteStatus = {
     httpRoutes: hrs.map(({ route, verdicts, attached }) => {
-      const refs = refsError(route, world);
       return {
         namespace: route.metadata.namespace, name: route.metadata.name,
-        parents: verdicts.map((v, i) => ({ parentRef: v.ref, conditions: parentConditions(v, refs), attachedClusters: attached[i]! })),
+        parents: verdicts.map((v, i) => ({
+          parentRef: v.ref, conditions: parentConditions(v, refsError(route, world, v.ref.kind === 'Gateway')), attachedClusters: attached[i]!,
+        })),
       };
     }),
     virtualServices: vss.map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name, ...vsStatus.get(v)! })),
   };
   return { routes, routeStatus, diagnostics: ctx.diagnostics };
+}
+
+/**
+ * An HTTPRoute that applies to a destination. `enforceGrants`: it attaches through a Gateway parent,
+ * where istiod requires a ReferenceGrant for cross-namespace backends (not through a ServiceEntry).
+ */
+export interface AttachedRoute {
+  readonly route: HR;
+  readonly enforceGrants: boolean;
 }
 
 type VsStatus = Map<VS, { attached: string[]; ignored: { cluster: string; reason: string }[] }>;
@@ -121,17 +133,20 @@ function tableFor(
   d: Destination, vss: readonly VS[], hrs: readonly RouteParents[], waypoint: Snapshot['waypoint'], ctx: RouteContext, vsStatus: VsStatus,
 ): RouteTable | undefined {
   const cluster = d.cluster.name;
-  const httpRoutes: HR[] = [];
+  const attachedRoutes: AttachedRoute[] = [];
   for (const h of hrs) {
     let any = false;
+    let viaGateway = false;
     h.verdicts.forEach((v, i) => {
       if (attaches(h.route, v, d, waypoint)) {
         h.attached[i]!.push(cluster);
         any = true;
+        viaGateway ||= v.ref.kind === 'Gateway';
       }
     });
-    if (any) httpRoutes.push(h.route);
+    if (any) attachedRoutes.push({ route: h.route, enforceGrants: viaGateway });
   }
+  const httpRoutes = attachedRoutes.map((a) => a.route);
   const covering = vss.filter((r) => (r.spec.hosts ?? []).some((h) => vsCovers(h, d.host)) && (r.spec.http ?? []).length > 0);
   const ignore = (vs: VS, reason: string) => vsStatus.get(vs)!.ignored.push({ cluster, reason });
   // listener_waypoint.go getVirtualServiceForWaypoint: only the service's and the waypoint's namespaces.
@@ -146,7 +161,7 @@ function tableFor(
       ignore(vs, `HTTPRoute ${names(httpRoutes)} also routes it`);
       ctx.diagnostics.push(routeDiagnostic(vs, ['spec', 'hosts'], `ignored for ${d.host}:${d.port.number}: HTTPRoute ${names(httpRoutes)} also routes it, and mixing the two is undefined in Istio`, 'route this host with either HTTPRoute or VirtualService, not both'));
     }
-    return { source: httpRoutes.map((r) => `HTTPRoute ${r.metadata.namespace}/${r.metadata.name}`).join(', '), rules: compileHttpRouteRules(httpRoutes, d, ctx) };
+    return { source: httpRoutes.map((r) => `HTTPRoute ${r.metadata.namespace}/${r.metadata.name}`).join(', '), rules: compileHttpRouteRules(attachedRoutes, d, ctx) };
   }
   // buildWaypointInboundHTTPRouteConfig uses the first HTTP VirtualService (oldest, then by name);
   // VirtualServices for one host are not merged at a waypoint.

@@ -24,7 +24,7 @@ export function isConfigFileName(name: string): boolean {
  * known kinds that passed validation, first definition wins; like objects the API server rejected,
  * the rest exist only as diagnostics, so later stages can trust the wire types.
  */
-export async function loadConfig(paths: string[], options: ValidationOptions = {}): Promise<LoadResult> {
+export async function loadConfig(paths: string[], options: ValidationOptions = {}, defaultNamespace = 'default'): Promise<LoadResult> {
   const diagnostics: Diagnostic[] = [];
   const found = new Set<string>();
   for (const p of paths) await collect(p, true, found, new Set(), diagnostics);
@@ -34,7 +34,7 @@ export async function loadConfig(paths: string[], options: ValidationOptions = {
     const text = await readText(file, diagnostics);
     if (text === undefined) continue;
     files.push(file);
-    const result = parseDocuments(text, file);
+    const result = parseDocuments(text, file, defaultNamespace);
     diagnostics.push(...result.diagnostics);
     parsed.push(...result.resources);
   }

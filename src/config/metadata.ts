@@ -27,9 +27,9 @@ export const metadataSchema = s.object({
 });
 
 /** `raw` is the document's `metadata` mapping and `name` already checked to be a non-empty string. */
-export function normalizeMetadata(raw: Record<string, unknown>, clusterScoped: boolean): { metadata: Metadata; issues: Issue[] } {
+export function normalizeMetadata(raw: Record<string, unknown>, clusterScoped: boolean, defaultNamespace = 'default'): { metadata: Metadata; issues: Issue[] } {
   const issues: Issue[] = [];
-  const ns = typeof raw.namespace === 'string' && raw.namespace !== '' ? raw.namespace : 'default';
+  const ns = typeof raw.namespace === 'string' && raw.namespace !== '' ? raw.namespace : defaultNamespace;
   const metadata: Metadata = {
     name: raw.name as string,
     // Cluster-scoped objects have no namespace; the API server ignores one if given.

@@ -22,7 +22,8 @@ export interface ParseResult {
 // Top-level fields of a known kind; spec and status are checked by the kind's validator.
 const envelopeSchema = s.object({ apiVersion: s.string(), kind: s.string(), metadata: metadataSchema, spec: s.any(), status: s.any() });
 
-export function parseDocuments(text: string, file: string): ParseResult {
+/** `defaultNamespace` is what kubectl's -n gives documents that name none (else `default`). */
+export function parseDocuments(text: string, file: string, defaultNamespace = 'default'): ParseResult {
   const out: ParseResult = { resources: [], diagnostics: [] };
   const lines = new LineCounter();
   // `merge` accepts `<<: *anchor` as kubectl does; YAML 1.2 otherwise reads it as a plain key.
@@ -36,12 +37,13 @@ export function parseDocuments(text: string, file: string): ParseResult {
     }
     const root = doc.contents;
     if (root === null || (isScalar(root) && root.value === null)) continue;
-    parseDocument(doc, root, { lines, file, out });
+    parseDocument(doc, root, { lines, file, out, defaultNamespace });
   }
   return out;
 }
 
 interface Ctx {
+  readonly defaultNamespace: string;
   readonly lines: LineCounter;
   readonly file: string;
   readonly out: ParseResult;
@@ -87,7 +89,7 @@ function addResource(value: unknown, locate: Locator, ctx: Ctx): void {
     const kind = typeof value.kind === 'string' ? ` (kind ${value.kind})` : '';
     return malformed(`document lacks ${missing.join(', ')}${kind}`, missing[0].split('.'), `add ${missing.join(' and ')}, as strings`);
   }
-  const { resource, issues } = buildResource(value, locate);
+  const { resource, issues } = buildResource(value, locate, ctx.defaultNamespace);
   const known = lookupKind(resource.group, resource.kind) !== undefined;
   // Unknown kinds are ignored whole, so only known kinds hear about their envelope.
   const all = [...(known ? checkSchema(value, envelopeSchema) : []), ...issues];
@@ -105,14 +107,14 @@ function missingFields(value: Record<string, unknown>): string[] {
   return missing;
 }
 
-function buildResource(value: Record<string, unknown>, locate: Locator): { resource: Resource; issues: Issue[] } {
+function buildResource(value: Record<string, unknown>, locate: Locator, defaultNamespace: string): { resource: Resource; issues: Issue[] } {
   const apiVersion = value.apiVersion as string;
   const kind = value.kind as string;
   const slash = apiVersion.indexOf('/');
   const group = slash < 0 ? '' : apiVersion.slice(0, slash);
   const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
   const clusterScoped = lookupKind(group, kind)?.clusterScoped ?? false;
-  const { metadata, issues } = normalizeMetadata(value.metadata as Record<string, unknown>, clusterScoped);
+  const { metadata, issues } = normalizeMetadata(value.metadata as Record<string, unknown>, clusterScoped, defaultNamespace);
   const resource: Resource = {
     apiVersion,
     group,

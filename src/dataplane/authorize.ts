@@ -14,6 +14,7 @@ import type { AuthzRequest, HeaderEdits } from '../policy/request.ts';
 import type { ExtAuthzHttpProvider } from '../model/authn.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { FAILURES, type FailureCode } from './errors.ts';
+import { sendLocal } from './grpc-reply.ts';
 import type { TunnelResponder } from './local-reply.ts';
 import type { Plan } from './plan.ts';
 import { markFailure } from './record.ts';
@@ -32,6 +33,10 @@ export interface AuthzInput {
   readonly method?: string;
   readonly path?: string;
   readonly headers?: IncomingHttpHeaders;
+  /** Envoy `destination.ip`: the address the client dialled (the VIP or ServiceEntry address in a tunnel's authority). */
+  readonly destinationIp?: string;
+  /** Envoy `connection.sni`: the SNI of the client's TLS ClientHello, when one was read. */
+  readonly sni?: string;
 }
 
 /** The outcome of every authorization step for one request, with what to send on deny. */
@@ -65,6 +70,23 @@ export function hasAuthorization(snap: Snapshot, plan: Plan): boolean {
   return !isEmpty(set);
 }
 
+const readsSni = new WeakMap<PolicySet, boolean>();
+
+/**
+ * Whether a policy on the destination reads `connection.sni`: then a tunnel to a TLS port must read
+ * the client's ClientHello before it can be authorized. Computed once per snapshot's policy set.
+ */
+export function needsSni(snap: Snapshot, plan: Plan): boolean {
+  const set = plan.kind === 'forward' ? snap.authz.services.get(plan.destination.service.key) ?? snap.authz.waypoint : snap.authz.waypoint;
+  let known = readsSni.get(set);
+  if (known === undefined) {
+    const all = [...set.custom, ...set.deny, ...set.allow, ...set.audit, ...set.dryRunDeny, ...set.dryRunAllow];
+    known = all.some((p) => p.rules.some((r) => [...(r.from ?? []).flat(), ...(r.to ?? []).flat(), ...r.when].some((c) => c.attribute === 'connection.sni')));
+    readsSni.set(set, known);
+  }
+  return known;
+}
+
 /** undefined when nothing applies to the destination; a Promise only when a network step is needed. */
 export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput & { readonly protocol: 'tcp' }, rt?: AuthzRuntime): Verdict | undefined;
 export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput, rt?: AuthzRuntime): Verdict | Promise<Verdict> | undefined;
@@ -96,6 +118,8 @@ export function authzRequest(snap: Snapshot, plan: Plan, input: AuthzInput): Aut
     path: input.path,
     headers: input.headers as Readonly<Record<string, string | undefined>> | undefined,
     destinationPort: plan.kind === 'forward' ? plan.destination.port.number : input.port,
+    ...(input.destinationIp !== undefined ? { destinationIp: input.destinationIp } : {}),
+    ...(input.sni !== undefined ? { sni: input.sni } : {}),
   };
 }
 
@@ -227,15 +251,14 @@ export function replyDenied(res: ServerResponse, r: RequestRecord, v: Verdict, c
   markDenied(r, v);
   if (res.headersSent) return void res.destroy();
   const headers: Record<string, string | string[]> = {
-    'content-type': 'text/plain; charset=utf-8', 'content-length': String(r.bytesSent),
+    'content-type': 'text/plain; charset=utf-8',
     'x-egressway-flags': FAILURES[v.code!].flag, 'x-egressway-details': r.responseCodeDetails,
   };
   const fromProvider = new Map<string, string[]>();
   for (const [k, val] of v.headers) if (!k.startsWith('x-egressway')) fromProvider.set(k, [...(fromProvider.get(k) ?? []), val]);
   for (const [k, vals] of fromProvider) headers[k] = vals.length === 1 ? vals[0]! : vals;
   if (close) headers.connection = 'close';
-  res.writeHead(v.status, headers);
-  res.end(v.body);
+  sendLocal(res, r, v.status, headers, v.body);
 }
 
 /** A deny on a raw socket (Upgrade) or tunnel stream. */

@@ -2,13 +2,16 @@
 // as Envoy counts them, not per endpoint pool. With HTTP/1.1 each connection carries one request at
 // a time, so a request beyond maxConnections waits for one ("pending"), and one beyond
 // maxConnections + http1MaxPendingRequests overflows: 503 UO. http2MaxRequests caps outstanding
-// requests whatever the protocol (Envoy max_requests). Unset limits are unlimited, as Istio sets them.
+// requests whatever the protocol (Envoy max_requests). maxConnections also caps the cluster's open
+// connections, pools (policy-pool.ts) and TCP tunnels together (Envoy's tcp_proxy refuses a
+// connection beyond it: UO). Unset limits are unlimited, as Istio sets them.
 import type { ConnectionLimits } from '../model/cluster-policy.ts';
 
 export class ClusterLimiter {
   #limits: ConnectionLimits;
   #outstanding = 0;
   #retries = 0;
+  #connections = 0;
 
   constructor(limits: ConnectionLimits) {
     this.#limits = limits;
@@ -16,6 +19,29 @@ export class ClusterLimiter {
 
   get outstanding(): number {
     return this.#outstanding;
+  }
+
+  /** Upstream connections open or being opened, HTTP pools and TCP tunnels together. */
+  get connections(): number {
+    return this.#connections;
+  }
+
+  get limitsConnections(): boolean {
+    return this.#limits.maxConnections !== undefined;
+  }
+
+  /** Whether one more connection fits under maxConnections (Envoy's `connections` circuit breaker). */
+  canConnect(): boolean {
+    const max = this.#limits.maxConnections;
+    return max === undefined || this.#connections < max;
+  }
+
+  connectionOpened(): void {
+    this.#connections++;
+  }
+
+  connectionClosed(): void {
+    this.#connections--;
   }
 
   /** Takes a request slot; returns the overflow reason instead when the cluster is full. */

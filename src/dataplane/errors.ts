@@ -6,7 +6,11 @@ export type FailureCode =
   | 'unknown_port'        // host known, port not declared
   | 'not_bound_here'      // a ServiceEntry covers it but is bound elsewhere / not at all
   | 'protocol_mismatch'   // plain HTTP sent to a TLS/TCP port, or https:// absolute-form
-  | 'bad_request'         // unparsable target or Host
+  | 'bad_request'         // unparsable target or Host, duplicate Host
+  | 'misdirected'         // inside a terminated tunnel, the Host names another destination (domain fronting)
+  | 'upgrade_failed'      // an Upgrade to a protocol that is not enabled (only websocket is)
+  | 'uri_too_long'        // request-target over the limit (414)
+  | 'headers_too_large'   // too many header fields (431); too many bytes is Node's parser (clientError)
   | 'no_healthy_upstream' // cluster has no endpoints
   | 'ssrf_refused'        // the dialled address is refused by the SSRF guard
   | 'rbac_denied'         // an AuthorizationPolicy denied it (details come from the decision)
@@ -47,6 +51,11 @@ export const FAILURES: Readonly<Record<FailureCode, FailureInfo>> = {
   not_bound_here: { status: 502, flag: 'NR', details: 'route_not_found{serviceentry_not_bound}', body: '' },
   protocol_mismatch: { status: 400, flag: 'NR', details: 'route_not_found{protocol_mismatch}', body: '' },
   bad_request: { status: 400, flag: 'DPE', details: 'http1.invalid_authority', body: 'Bad Request' },
+  misdirected: { status: 421, flag: 'NR', details: 'route_not_found{host_not_tunnel_destination}', body: '' },
+  // Envoy's HCM: 403, empty body, details upgrade_failed, and the connection is closed.
+  upgrade_failed: { status: 403, flag: '-', details: 'upgrade_failed', body: '' },
+  uri_too_long: { status: 414, flag: 'DPE', details: 'http1.uri_too_long', body: '' },
+  headers_too_large: { status: 431, flag: 'DPE', details: 'http1.headers_too_large', body: '' },
   no_healthy_upstream: { status: 503, flag: 'UH', details: 'no_healthy_upstream', body: 'no healthy upstream' },
   // Like an RBAC denial: 403 and no response flag; the details name the guard.
   ssrf_refused: { status: 403, flag: '-', details: 'egress_denied{ssrf_guard}', body: '' },

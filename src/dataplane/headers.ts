@@ -55,6 +55,7 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
   const headers: string[] = ['host', host];
   let requestId = '', userAgent = '', xff = '', traceparent = '', parentSpanId = '', chunked = false;
   let contentLength: number | undefined;
+  let teTrailers = '';
   let tracestateAt: number[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -63,6 +64,12 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
     // Host is set from the target; HTTP/2 pseudo-headers (:method, :path...) never go upstream.
     if (lower === 'host' || name.charCodeAt(0) === 58) continue;
     if (lower === 'transfer-encoding') chunked = /chunked/i.test(value);
+    // Envoy (ConnectionManagerUtility::sanitizeTEHeader) keeps TE as exactly `trailers` when the
+    // client offers it, and drops every other value: grpc-core servers refuse a call without it.
+    if (lower === 'te') {
+      if (!teTrailers && offersTrailers(value)) headers.push((teTrailers = name), 'trailers');
+      continue;
+    }
     if (HOP_BY_HOP.has(lower) && !(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
     if (listed?.has(lower)) continue;
     if (lower === 'traceparent') {
@@ -95,6 +102,11 @@ export function forwardRequestHeaders(raw: readonly string[], host: string, keep
     headers.push('traceparent', traceparent);
   }
   return { headers, requestId, traceparent, parentSpanId, userAgent, xForwardedFor: xff, chunked, contentLength };
+}
+
+function offersTrailers(value: string): boolean {
+  for (const t of value.split(',')) if (t.split(';')[0]!.trim().toLowerCase() === 'trailers') return true;
+  return false;
 }
 
 /** Raw header pairs as undici hands them to a handler: [name, value, ...], Buffers from its parsers. */

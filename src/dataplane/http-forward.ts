@@ -12,7 +12,7 @@
 // adapter for the newer handler shape runs them through the HTTP/1.1 raw-array parser and loses
 // them, and with them gRPC's grpc-status.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform } from 'node:stream';
+import { Transform, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HeaderOps, RetryPolicy } from '../model/route.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
@@ -46,7 +46,20 @@ export interface ForwardRequest {
   readonly retryBudget?: RetryBudget;
   /** The request's owner tells of the client leaving through this; without it, a 'close' listener. */
   readonly downstream?: DownstreamClose;
+  /**
+   * An admitted Upgrade: sent upstream with `Connection: upgrade` + `Upgrade: <protocol>` (undici
+   * writes them, and closes the upstream connection after any answer but 101). A 101 goes to
+   * `onUpgrade` with the upstream socket; any other answer is an ordinary response.
+   */
+  readonly upgrade?: { readonly protocol: string; readonly onUpgrade: UpgradeHandler };
 }
+
+/**
+ * Takes over after an upstream's 101: writes the head to the client and splices the two sockets.
+ * `headers` are flat [name, value, ...] for the client: Connection and Upgrade first, then the
+ * upstream's end-to-end fields (Sec-WebSocket-*) with the route's response header edits applied.
+ */
+export type UpgradeHandler = (status: number, headers: readonly string[], upstream: Duplex) => void;
 
 export interface Upstream {
   /** The dispatcher for the next try (picks an endpoint each time). Throws DataplaneError. */
@@ -177,7 +190,7 @@ class Forward {
     if (perTryMs) this.perTry = setTimeout(perTryTimeout, perTryMs, t);
     const f = this.f;
     try {
-      d.dispatch({ path: f.path, method: f.method as Dispatcher.HttpMethod, headers: f.headers, body: requestBody(f) }, t as unknown as Dispatcher.DispatchHandler);
+      d.dispatch({ path: f.path, method: f.method as Dispatcher.HttpMethod, headers: f.headers, body: requestBody(f), upgrade: f.upgrade?.protocol ?? null }, t as unknown as Dispatcher.DispatchHandler);
     } catch (err) {
       this.end(classifyUpstreamError(err, false), errReason(err));
     }
@@ -255,7 +268,11 @@ class ForwardTry implements ResponseHead {
     const headers = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders) : out;
     // The standard reason phrase, as Envoy sends: the upstream's may hold what Node cannot write.
     try {
-      res.writeHead(status, headers);
+      // A grpc-status in the head is a trailers-only response (gRPC over HTTP/2): held until the
+      // stream ends, so that end() sends one HEADERS frame with END_STREAM, as it came. writeHead()
+      // would send HEADERS and then an empty DATA frame, which gRPC clients reject.
+      if (this.grpcStatus !== undefined && 'stream' in res) holdHead(res, status, headers);
+      else res.writeHead(status, headers);
     } catch (err) {
       // A header Node refuses to send (invalid characters): nothing went out, so answer locally.
       fw.end('upstream_protocol_error', `response head cannot be forwarded: ${errReason(err)}`);
@@ -299,7 +316,45 @@ class ForwardTry implements ResponseHead {
     fw.retryOr(code, errReason(err), code !== 'downstream_disconnect' && retriableFailure(fw.f.retry, code));
   }
 
-  onUpgrade(): void {}
+  /** The upstream switched protocols (an admitted Upgrade only: undici refuses a 101 to anything else). */
+  onUpgrade(status: number, headers: RawHeaders, socket: Duplex): void {
+    const fw = this.fw;
+    if (this.stale() || !fw.f.upgrade) {
+      socket.destroy();
+      return;
+    }
+    fw.finished = true;
+    fw.committed = true;
+    fw.clearTimers();
+    const f = fw.f;
+    f.record.upstreamServiceTimeMs = Date.now() - fw.started;
+    const out = forwardResponseHead(headers, this);
+    const flat = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders) : out;
+    f.upgrade!.onUpgrade(status, ['connection', 'Upgrade', 'upgrade', upgradeValue(headers) ?? f.upgrade!.protocol, ...flat], socket);
+  }
+}
+
+/** The Upgrade field of a raw response head (what the upstream switched to). */
+function upgradeValue(raw: RawHeaders): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 7 || name.toString().toLowerCase() !== 'upgrade') continue;
+    const v = raw[i + 1]!;
+    return typeof v === 'string' ? v : v.toString('latin1');
+  }
+  return undefined;
+}
+
+/** Sets the head without writing it: end() (or the first write) sends it. */
+function holdHead(res: ServerResponse, status: number, flat: readonly string[]): void {
+  const grouped = new Map<string, string | string[]>();
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i]!, v = flat[i + 1]!;
+    const had = grouped.get(k);
+    grouped.set(k, had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v]);
+  }
+  res.statusCode = status;
+  for (const [k, v] of grouped) res.setHeader(k, v);
 }
 
 export function errReason(err: unknown): string {

@@ -1,10 +1,12 @@
 // Replies the proxy makes itself (denials, no route, upstream failures), for HTTP responses and
 // for raw sockets after CONNECT. One line of body: the cause and, where known, the next step.
+// gRPC requests get the trailers-only form (grpc-reply.ts).
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { FAILURES, type FailureCode } from './errors.ts';
+import { sendLocal } from './grpc-reply.ts';
 import { markFailure } from './record.ts';
 
 export function replyBody(code: FailureCode, reason: string): string {
@@ -24,14 +26,12 @@ export function localReply(res: ServerResponse, r: RequestRecord, code: FailureC
     res.destroy();
     return;
   }
-  res.writeHead(f.status, {
+  sendLocal(res, r, f.status, {
     'content-type': 'text/plain; charset=utf-8',
-    'content-length': r.bytesSent,
     'x-egressway-flags': f.flag,
     'x-egressway-details': r.responseCodeDetails,
     ...(close ? { connection: 'close' } : {}),
-  });
-  res.end(body);
+  }, body);
 }
 
 /** How a tunnel request (CONNECT over HTTP/1.1, or an HBONE stream) is answered. */

@@ -1,4 +1,4 @@
-// undici dispatch-handler plumbing for PolicyPool (upstream.ts): fail a handler before dispatch, and
+// undici dispatch-handler plumbing for PolicyPool (policy-pool.ts): fail a handler before dispatch, and
 // wrap one to observe the response status and the end of the request, in both handler styles.
 import type { Dispatcher } from 'undici';
 import type { Outcome } from './outlier.ts';

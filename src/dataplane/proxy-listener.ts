@@ -1,8 +1,10 @@
 // The HTTP/CONNECT listener (15001): absolute-form requests (HTTP_PROXY), origin-form requests
-// routed by Host (transparent redirection), CONNECT tunnels and Upgrade pass-through.
+// routed by Host (transparent redirection), CONNECT tunnels and WebSocket upgrades. Every HTTP
+// request, including those read inside terminated CONNECT and HBONE tunnels and upgrades, goes
+// through #serve: admit() (normalise, route, authorize), then serveHttp().
 // Each request reads the snapshot once and keeps it until it ends.
 import { listen } from './listen.ts';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { createServer as createH2cServer, type Http2Server } from 'node:http2';
 import { Socket, type AddressInfo } from 'node:net';
@@ -11,17 +13,17 @@ import { identityFromSan, type Identity } from '../model/identity.ts';
 import { Duplex } from 'node:stream';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
-import { formatAuthority, parseAuthority, splitAbsolute, type Authority } from './authority.ts';
+import { admit, applyPlan, dialledIp, HEAD_LIMITS, shouldUpgrade, type Admission, type Arrival } from './admit.ts';
+import { formatAuthority, parseAuthority, type Authority } from './authority.ts';
 import { classifyUpstreamError, DataplaneError, type FailureCode } from './errors.ts';
-import { forwardRequestHeaders } from './headers.ts';
 import { errReason, type DownstreamClose } from './http-forward.ts';
 import { serveHttp } from './serve-http.ts';
 import { http1Responder, localReply, refuseTunnel, type TunnelResponder } from './local-reply.ts';
 import { planRoute, type Plan } from './plan.ts';
-import { applyHeaderEdits, authorize, hasAuthorization, noteVerdict, refuseDenied, replyDenied, withAuthorization } from './authorize.ts';
-import type { HeaderEdits } from '../policy/request.ts';
-import { normalizePath } from '../policy/normalize-path.ts';
+import { authorize, needsSni, noteVerdict, replyDenied, type AuthzInput } from './authorize.ts';
+import { peekClientHello } from './client-hello.ts';
 import { addr, finisher, finishRecord, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink, type TraceHeaders } from './record.ts';
+import { clientErrorReply, lingeringClose, upgradeResponse } from './socket-response.ts';
 import { dialTcp, splice } from './tunnel.ts';
 import type { Endpoint, Upstreams } from './upstream.ts';
 
@@ -72,14 +74,9 @@ interface Peer {
   readonly local: string;
   readonly remote: string;
   readonly remoteIp: string;
+  /** The address the client connected to (the listener's, or the tunnel's local end). */
+  readonly localIp: string;
   readonly sourceWorkload?: string;
-}
-
-interface Target {
-  readonly authority: Authority;
-  /** Host header to send upstream. */
-  readonly host: string;
-  readonly path: string;
 }
 
 export class ProxyListener {
@@ -103,16 +100,23 @@ export class ProxyListener {
   #h2c: Http2Server;
   #pendingH2: { authority: Authority; peer: Peer } | undefined;
   #h2Sessions = new WeakMap<object, H2Tunnel>();
-  /** An HTTP request ended (its response closed). Bound once, shared by every Exchange. */
-  #requestDone = () => {
-    this.#inflight--;
-    this.#settle();
+  /** An HTTP request's outcome from admit(), and its end (response closed). Bound once, shared by every Exchange. */
+  #exchangeHooks: ExchangeHooks = {
+    admitted: (x, a) => this.#admitted(x, a),
+    finish: (r) => finishRecord(r, this.#deps.sink),
+    done: () => {
+      this.#inflight--;
+      this.#settle();
+    },
   };
   #connections = 0;
+  /** Connections whose parser failed: their error reply is written (or waiting) already. */
+  #clientErrors = new WeakSet<Duplex>();
 
   constructor(deps: ProxyDeps) {
     this.#deps = deps;
-    const opts = { requestTimeout: 0, keepAliveTimeout: 65_000 };
+    // Head limits as Envoy's (admit.ts); only enabled upgrades (websocket) leave the parser for 'upgrade'.
+    const opts = { requestTimeout: 0, keepAliveTimeout: 65_000, maxHeaderSize: HEAD_LIMITS.maxHeaderBytes, shouldUpgradeCallback: shouldUpgrade };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res);
     this.#h2c = createH2cServer({ settings: { maxConcurrentStreams: 100 } });
     this.#h2c.on('session', (session) => {
@@ -134,12 +138,15 @@ export class ProxyListener {
     // anyway, as Envoy does, instead of Node's default of aborting the request.
     (this.#server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.#server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
-    this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket as Socket, head));
+    this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
+    // Node keeps the first N header fields and drops the rest silently: one more than the limit
+    // tells admit() the limit was passed.
+    this.#server.maxHeadersCount = HEAD_LIMITS.maxHeaders + 1;
     this.#server.on('connection', (sock: Socket) => {
       this.#connections++;
       sock.once('close', () => this.#connections--);
     });
-    this.#server.on('clientError', (err, socket) => this.#onClientError(err, socket as Socket));
+    this.#server.on('clientError', (err, socket) => this.#onClientError(err, socket));
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
@@ -181,7 +188,7 @@ export class ProxyListener {
     const s = stream as Socket;
     const remoteIp = s.remoteAddress ?? '';
     // Once per connection: kept-alive connections carry many requests with the same peer.
-    const peer = { identity: this.#identities.get(stream), local: addr(s.localAddress, s.localPort), remote: addr(remoteIp, s.remotePort), remoteIp };
+    const peer = { identity: this.#identities.get(stream), local: addr(s.localAddress, s.localPort), remote: addr(remoteIp, s.remotePort), remoteIp, localIp: unmapped(s.localAddress ?? '') };
     if (remoteIp) this.#peers.set(stream, peer);
     return peer;
   }
@@ -206,75 +213,82 @@ export class ProxyListener {
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const snap = this.#deps.snapshots.current();
     const h2 = h2Tunnel(req, this.#h2Sessions);
     const peer = h2?.peer ?? this.#peer(req.socket);
     const record = recordFromRequest(req, 'http', peer, this.#deps.ownSpans);
+    this.#serve(req, res, record, peer, h2?.authority ?? this.#tunnelTargets.get(req.socket));
+  }
+
+  /**
+   * An enabled Upgrade (websocket): Node hands the socket over. The request takes the same path as
+   * any other (admit -> serveHttp), answered through a ServerResponse on that socket; only an
+   * upstream's 101 turns the socket into a tunnel. After any other answer the connection is
+   * closed, as Envoy does when an upgrade request's stream ends without the upgrade.
+   */
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {});
+    // Node no longer tracks this socket: drain must find it, before and after a 101.
+    this.#tunnels.add(socket);
+    socket.once('close', () => {
+      this.#tunnels.delete(socket);
+      this.#settle();
+    });
+    const peer = this.#peer(socket);
+    const record = recordFromRequest(req, 'tcp', peer, this.#deps.ownSpans);
+    this.#serve(req, upgradeResponse(req, socket), record, peer, this.#tunnelTargets.get(socket), { socket, head });
+  }
+
+  /** Every HTTP request, whatever door it came through: admit (normalise, route, authorize), then serve. */
+  #serve(req: IncomingMessage, res: ServerResponse, record: RequestRecord, peer: Peer, tunnel: Authority | undefined, upgrade?: Upgrading): void {
+    const snap = this.#deps.snapshots.current();
     this.#identify(record, peer);
     this.#inflight++;
-    const x = new Exchange(record, this.#deps.sink, this.#requestDone);
+    const x = new Exchange(req, res, record, peer, tunnel, upgrade, snap, this.#exchangeHooks);
     (res as ExchangeResponse)[kExchange] = x;
     res.on('close', onResponseClose);
     if (this.#draining) res.shouldKeepAlive = false;
-    const target = this.#httpTarget(req, h2);
-    if ('error' in target) return localReply(res, record, target.error, target.reason, this.#draining);
-    record.path = target.path;
-    record.authority = target.host;
-    const plan = planRoute(snap, target.authority.host, target.authority.port, 'http');
-    applyPlan(record, plan);
-    if (plan.kind === 'reject') {
-      req.resume();
-      return localReply(res, record, plan.code, plan.message, this.#draining);
-    }
-    // Istio's default pathNormalization (BASE); the normalised path is what goes upstream.
-    let path = target.path;
-    if (path.includes('%') || path.includes('\\') || path.includes('/.')) {
-      const n = normalizePath(path);
-      if (!n.ok) {
-        req.resume();
-        return localReply(res, record, 'bad_path', n.reason, this.#draining);
-      }
-      path = n.path;
-    }
-    // Hot path: with no policy on the destination there is nothing to build or wait for.
-    if (!hasAuthorization(snap, plan)) return this.#forwardAllowed(snap, req, res, x, peer, plan, target, path);
-    const verdict = authorize(snap, plan, {
-      protocol: 'http', sourceIp: peer.remoteIp, identity: peer.identity,
-      host: target.host, port: target.authority.port, method: req.method, path, headers: req.headers,
-    });
-    withAuthorization(verdict, record, () => req.destroyed || res.destroyed, (v) => {
-      req.resume();
-      replyDenied(res, record, v, this.#draining);
-    }, (edits) => this.#forwardAllowed(snap, req, res, x, peer, plan, target, path, edits));
+    admit(snap, x, record);
   }
 
-  /** After authorization allowed it: headers, endpoint, upstream. */
-  #forwardAllowed(snap: Snapshot, req: IncomingMessage, res: ServerResponse, x: Exchange, peer: Peer, plan: Plan & { kind: 'forward' | 'passthrough' }, target: Target, path: string, edits?: HeaderEdits): void {
+  /** admit()'s outcome: a local reply, a denial, or serveHttp. */
+  #admitted(x: Exchange, a: Admission): void {
+    const { req, res, record } = x;
+    if ('refused' in a) {
+      req.resume();
+      return localReply(res, record, a.refused, a.reason, this.#draining || a.close, a.details);
+    }
+    if ('denied' in a) {
+      req.resume();
+      return replyDenied(res, record, a.denied, this.#draining || a.close);
+    }
+    const upgrade = x.upgrade;
     serveHttp({
-      snap, req, res, record: x.record, plan, authority: target.authority, host: target.host, path,
-      upstreams: this.#deps.upstreams, draining: this.#draining, edits, sourceIp: unmapped(peer.remoteIp),
-      ownSpan: this.#deps.ownSpans, downstream: x,
+      snap: x.snap, req, res, record, admitted: a, upstreams: this.#deps.upstreams, draining: this.#draining,
+      sourceIp: unmapped(x.peer.remoteIp), ownSpan: this.#deps.ownSpans, downstream: x,
+      onUpgrade: upgrade && ((status, headers, up) => this.#upgraded(x, upgrade.socket, upgrade.head, status, headers, up)),
     });
   }
 
-  /** Where an HTTP request goes: the CONNECT authority inside a tunnel, else absolute-form, else Host. */
-  #httpTarget(req: IncomingMessage, h2: H2Tunnel | undefined): Target | { error: FailureCode; reason: string } {
-    const url = req.url ?? '/';
-    const tunneled = h2?.authority ?? this.#tunnelTargets.get(req.socket);
-    if (url.startsWith('/') || url === '*') {
-      const hostHeader = req.headers.host ?? (req.headers[':authority'] as string | undefined);
-      const authority = tunneled ?? parseAuthority(hostHeader, 80);
-      if (!authority) return { error: 'bad_request', reason: `missing or invalid Host header "${hostHeader ?? ''}"` };
-      return { authority, host: hostHeader ?? formatAuthority(authority.host, authority.port), path: url };
+  /** The upstream answered 101: the request's record now lives as long as the tunnel. */
+  #upgraded(x: Exchange, client: Duplex, head: Buffer, status: number, headers: readonly string[], up: Duplex): void {
+    const { record, res } = x;
+    (res as ExchangeResponse)[kExchange] = undefined;
+    res.detachSocket(client as Socket);
+    if (client.destroyed) {
+      up.destroy();
+      markFailure(record, 'downstream_disconnect');
+      finishRecord(record, this.#deps.sink);
+      return x.hooks.done();
     }
-    const abs = splitAbsolute(url);
-    if (!abs) return { error: 'bad_request', reason: `request target "${url.slice(0, 200)}" is not origin-form or absolute-form` };
-    if (abs.scheme !== 'http') {
-      return { error: 'protocol_mismatch', reason: `${abs.scheme}:// requests must be tunnelled with CONNECT; send http:// and let a DestinationRule originate TLS, or use an https proxy client` };
-    }
-    const authority = tunneled ?? parseAuthority(abs.authority, 80);
-    if (!authority) return { error: 'bad_request', reason: `invalid authority "${abs.authority}" in request target` };
-    return { authority, host: abs.authority, path: abs.path };
+    record.responseCode = status;
+    socketAddrs(record, up as Socket);
+    let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    client.write(`${text}\r\n`);
+    // Bytes the client sent after its request head belong to the new protocol: the upstream's now.
+    if (head.length) up.write(head);
+    this.#splice(client, up as Socket, record, finisher(record, this.#deps.sink));
+    x.hooks.done();
   }
 
   /** Picks an endpoint (sync when DNS is cached) and maps pick failures to their codes. */
@@ -299,8 +313,18 @@ export class ProxyListener {
 
   #onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {});
-    if (head.length) socket.unshift(head);
     const peer = this.#peer(socket);
+    const inside = this.#tunnelTargets.get(socket);
+    if (inside) {
+      // A CONNECT inside a terminated tunnel: the service's HTTP port does not tunnel. Envoy's HCM
+      // treats CONNECT as an upgrade type that Istio enables only on the HBONE listener: 403.
+      const record = newRecord({ kind: 'tcp', method: 'CONNECT', path: '', protocol: `HTTP/${req.httpVersion}`, authority: req.url ?? '', userAgent: '', requestId: '', local: peer.local, remote: peer.remote });
+      this.#identify(record, peer);
+      refuseTunnel(http1Responder(socket), record, 'upgrade_failed', `CONNECT inside a tunnel to ${formatAuthority(inside.host, inside.port)} (an HTTP port) is not allowed`);
+      lingeringClose(socket); // Node no longer reads this socket: read to the client's FIN, then close
+      return finishRecord(record, this.#deps.sink);
+    }
+    if (head.length) socket.unshift(head);
     this.acceptTunnel({
       stream: socket, authority: req.url ?? '', identity: peer.identity, local: peer.local, remote: peer.remote,
       protocol: `HTTP/${req.httpVersion}`, userAgent: req.headers['user-agent'], traceHeaders: req.headers, respond: http1Responder(socket),
@@ -315,7 +339,7 @@ export class ProxyListener {
       userAgent: t.userAgent ?? '', requestId: '', local: t.local, remote: t.remote,
       traced: this.#deps.ownSpans, traceHeaders: t.traceHeaders,
     });
-    const peer: Peer = { identity: t.identity, local: t.local, remote: t.remote, remoteIp: hostOf(t.remote), sourceWorkload: t.sourceWorkload };
+    const peer: Peer = { identity: t.identity, local: t.local, remote: t.remote, remoteIp: hostOf(t.remote), localIp: unmapped(hostOf(t.local)), sourceWorkload: t.sourceWorkload };
     this.#identify(record, peer);
     const finish = finisher(record, this.#deps.sink);
     const refuse = (code: FailureCode, reason: string, details?: string) => {
@@ -348,23 +372,71 @@ export class ProxyListener {
       });
       return;
     }
-    const verdict = authorize(snap, plan, { protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port });
-    if (verdict) noteVerdict(record, verdict);
-    if (verdict && !verdict.allow) return refuse('rbac_denied', verdict.reason, verdict.details);
+    const input: AuthzInput & { protocol: 'tcp' } = {
+      protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port,
+      destinationIp: dialledIp({ authority, tunneled: true }, peer),
+    };
+    if (!needsSni(snap, plan)) {
+      const verdict = authorize(snap, plan, input);
+      if (verdict) noteVerdict(record, verdict);
+      if (verdict && !verdict.allow) return refuse('rbac_denied', verdict.reason, verdict.details);
+      return this.#dialTunnel(t, plan, authority, record, finish, refuse, false);
+    }
+    // A policy reads connection.sni: as the waypoint does (its tls_inspector runs on the tunnel's
+    // inner connection), open the tunnel, read the ClientHello without terminating TLS, then decide.
+    // A deny can then only close the tunnel, as Envoy's RBAC network filter does.
+    t.respond.accept();
+    record.responseCode = 200;
+    this.#tunnels.add(t.stream);
+    peekClientHello(t.stream, SNI_TIMEOUT_MS).then((sni) => {
+      if (sni !== undefined) record.requestedServerName = sni;
+      if (t.stream.destroyed) {
+        this.#tunnels.delete(t.stream);
+        this.#settle();
+        markFailure(record, 'downstream_disconnect');
+        return finish();
+      }
+      const verdict = authorize(snap, plan, { ...input, ...(sni !== undefined ? { sni } : {}) });
+      if (verdict) noteVerdict(record, verdict);
+      if (verdict && !verdict.allow) {
+        markFailure(record, 'rbac_denied', verdict.reason, verdict.details);
+        record.connectionTerminationDetails = verdict.reason;
+        this.#tunnels.delete(t.stream);
+        this.#settle();
+        t.stream.destroy();
+        return finish();
+      }
+      this.#dialTunnel(t, plan, authority, record, finish, refuse, true);
+    });
+  }
+
+  /** Dials the tunnel's upstream and splices; `accepted`: the client already has its 200. */
+  #dialTunnel(t: InboundTunnel, plan: Plan & { kind: 'forward' | 'passthrough' }, authority: Authority, record: RequestRecord,
+    finish: () => void, refuse: (code: FailureCode, reason: string) => void, accepted: boolean): void {
     const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
     this.#tunnels.add(t.stream);
     const failed = (code: FailureCode, reason: string) => {
       this.#tunnels.delete(t.stream);
       this.#settle();
-      refuse(code, reason);
+      if (!accepted) return refuse(code, reason);
+      markFailure(record, code, reason);
+      t.stream.destroy();
+      finish();
     };
     this.#withEndpoint(cluster, authority, record, (ep) => {
+      // tcp.maxConnections counts the cluster's connections, tunnels included (tcp_proxy: UO).
+      const slot = this.#deps.upstreams.connectionSlot(cluster);
+      if (typeof slot === 'string') return failed('upstream_overflow', slot);
       dialTcp(ep, this.#deps.connectTimeoutMs ?? 10_000).then((up) => {
+        up.once('close', slot);
         socketAddrs(record, up);
         record.responseCode = 200;
-        t.respond.accept();
+        if (!accepted) t.respond.accept();
         this.#splice(t.stream, up, record, finish);
-      }, (err) => failed(classifyUpstreamError(err, false), errReason(err)));
+      }, (err) => {
+        slot();
+        failed(classifyUpstreamError(err, false), errReason(err));
+      });
     }, failed);
   }
 
@@ -382,92 +454,94 @@ export class ProxyListener {
     });
   }
 
-  #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const snap = this.#deps.snapshots.current();
+  /**
+   * A request Node's parser refused. Its answer must not overtake responses still owed for requests
+   * pipelined before it, so it waits for them (Node's own handler writes it at once, in place of an
+   * unanswered earlier response); then the connection is closed, as nothing after it can be parsed.
+   */
+  #onClientError(err: Error & { code?: string }, socket: Duplex): void {
+    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    if (this.#clientErrors.has(socket)) return; // the parser reports again on each later read
+    this.#clientErrors.add(socket);
+    const reply = clientErrorReply(err.code, err.message);
+    this.#logClientError(socket, reply, err.code ?? err.message);
+    const flush = () => {
+      if (socket.destroyed || !socket.writable) return;
+      const busy = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (!busy) return lingeringClose(socket, reply);
+      if (!busy.req.complete) {
+        // The request in flight is the malformed one (its body): answer it if nothing was sent yet.
+        if (!busy.headersSent) socket.write(reply);
+        return void socket.destroy();
+      }
+      busy.once('close', () => setImmediate(flush));
+    };
+    flush();
+  }
+
+  /** One access-log line and metric for a request the parser refused (Envoy: flag DPE). */
+  #logClientError(socket: Duplex, reply: string, code: string): void {
     const peer = this.#peer(socket);
-    const record = recordFromRequest(req, 'tcp', peer, this.#deps.ownSpans);
+    const record = newRecord({ kind: 'http', method: '', path: '', protocol: 'HTTP/1.1', authority: '', userAgent: '', requestId: '', local: peer.local, remote: peer.remote });
     this.#identify(record, peer);
-    socket.on('error', () => {});
-    const finish = finisher(record, this.#deps.sink);
-    const respond = http1Responder(socket);
-    const refuse = (code: FailureCode, reason: string, details?: string) => {
-      refuseTunnel(respond, record, code, reason, details);
-      finish();
-    };
-    const target = this.#httpTarget(req, h2Tunnel(req, this.#h2Sessions));
-    if ('error' in target) return refuse(target.error, target.reason);
-    record.path = target.path;
-    record.authority = target.host;
-    const plan = planRoute(snap, target.authority.host, target.authority.port, 'http');
-    applyPlan(record, plan);
-    if (plan.kind === 'reject') return refuse(plan.code, plan.message);
-    const verdict = authorize(snap, plan, {
-      protocol: 'http', sourceIp: peer.remoteIp, identity: peer.identity,
-      host: target.host, port: target.authority.port, method: req.method, path: target.path, headers: req.headers,
-    });
-    withAuthorization(verdict, record, () => socket.destroyed, (v) => {
-      refuseDenied(respond, record, v);
-      finish();
-    }, (edits) => this.#upgradeAllowed(req, socket, head, record, plan, target, finish, refuse, edits));
-  }
-
-  /** After authorization allowed the Upgrade: dial, replay the request head, splice. */
-  #upgradeAllowed(req: IncomingMessage, socket: Socket, head: Buffer, record: RequestRecord, plan: Plan & { kind: 'forward' | 'passthrough' }, target: Target,
-    finish: () => void, refuse: (code: FailureCode, reason: string) => void, edits?: HeaderEdits): void {
-    const fwd = forwardRequestHeaders(req.rawHeaders, target.host, true, this.#deps.ownSpans);
-    if (edits) applyHeaderEdits(fwd.headers, edits);
-    record.requestId = fwd.requestId;
-    if (this.#deps.ownSpans) { record.traceparent = fwd.traceparent; record.parentSpanId = fwd.parentSpanId; }
-    const cluster = plan.kind === 'forward' ? plan.cluster : undefined;
-    this.#tunnels.add(socket);
-    const failed = (code: FailureCode, reason: string) => {
-      this.#tunnels.delete(socket);
-      this.#settle();
-      refuse(code, reason);
-    };
-    this.#withEndpoint(cluster, target.authority, record, (ep) => {
-      dialTcp(ep, this.#deps.connectTimeoutMs ?? 10_000).then((up) => {
-        socketAddrs(record, up);
-        let head1 = `${req.method} ${target.path} HTTP/1.1\r\n`;
-        for (let i = 0; i < fwd.headers.length; i += 2) head1 += `${fwd.headers[i]}: ${fwd.headers[i + 1]}\r\n`;
-        up.write(`${head1}\r\n`);
-        if (head.length) up.write(head);
-        up.once('data', (chunk: Buffer) => {
-          const m = /^HTTP\/1\.[01] (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
-          record.responseCode = m ? Number(m[1]) : 0;
-        });
-        this.#splice(socket, up, record, finish);
-      }, (err) => failed(classifyUpstreamError(err, false), errReason(err)));
-    }, failed);
-  }
-
-  #onClientError(err: Error & { code?: string }, socket: Socket): void {
-    if (!socket.writable || err.code === 'ECONNRESET') {
-      socket.destroy();
-      return;
-    }
-    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\negressway: malformed HTTP request (${err.code ?? err.message})\n`);
+    record.responseCode = Number(reply.slice(9, 12));
+    record.responseFlags = 'DPE';
+    record.responseCodeDetails = code === 'HPE_HEADER_OVERFLOW' ? 'http1.headers_too_large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_header_timeout' : 'http1.codec_error';
+    record.connectionTerminationDetails = code;
+    finishRecord(record, this.#deps.sink);
   }
 }
 
 const kExchange = Symbol('egressway.exchange');
 type ExchangeResponse = ServerResponse & { [kExchange]?: Exchange };
 
-/**
- * One HTTP request on the listener, reachable from its response so that a single shared 'close'
- * listener serves every request (hot path: no closure per request). A forwarder that must hear of
- * the client leaving registers itself as `closed` (DownstreamClose) instead of adding a listener.
- */
-class Exchange implements DownstreamClose {
-  closed: { onDownstreamClose(): void } | undefined = undefined;
-  readonly record: RequestRecord;
-  readonly sink: RecordSink;
-  readonly done: () => void;
+interface ExchangeHooks {
+  admitted(x: Exchange, a: Admission): void;
+  /** Hands a finished record to telemetry. */
+  finish(r: RequestRecord): void;
+  done(): void;
+}
 
-  constructor(record: RequestRecord, sink: RecordSink, done: () => void) {
+/** The socket Node handed over for an enabled Upgrade, with the bytes it read past the head. */
+interface Upgrading {
+  readonly socket: Duplex;
+  readonly head: Buffer;
+}
+
+/**
+ * One HTTP request on the listener: admit()'s Arrival, and reachable from its response so that a
+ * single shared 'close' listener serves every request (hot path: no closure per request). A
+ * forwarder that must hear of the client leaving registers itself as `closed` (DownstreamClose)
+ * instead of adding a listener.
+ */
+class Exchange implements DownstreamClose, Arrival {
+  closed: { onDownstreamClose(): void } | undefined = undefined;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly record: RequestRecord;
+  readonly peer: Peer;
+  readonly tunnel: Authority | undefined;
+  readonly upgrade: Upgrading | undefined;
+  readonly snap: Snapshot;
+  readonly hooks: ExchangeHooks;
+
+  constructor(req: IncomingMessage, res: ServerResponse, record: RequestRecord, peer: Peer, tunnel: Authority | undefined, upgrade: Upgrading | undefined, snap: Snapshot, hooks: ExchangeHooks) {
+    this.req = req;
+    this.res = res;
     this.record = record;
-    this.sink = sink;
-    this.done = done;
+    this.peer = peer;
+    this.tunnel = tunnel;
+    this.upgrade = upgrade;
+    this.snap = snap;
+    this.hooks = hooks;
+  }
+
+  get upgradeEvent(): boolean {
+    return this.upgrade !== undefined;
+  }
+
+  onAdmission(a: Admission): void {
+    this.hooks.admitted(this, a);
   }
 }
 
@@ -479,8 +553,8 @@ function onResponseClose(this: ServerResponse): void {
   x.closed?.onDownstreamClose();
   const r = x.record;
   if (!this.writableFinished && !r.responseFlags.startsWith('U')) markFailure(r, 'downstream_disconnect');
-  finishRecord(r, x.sink);
-  x.done();
+  x.hooks.finish(r);
+  x.hooks.done();
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -532,20 +606,11 @@ function unmapped(ip: string): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
+/** How long a tunnel that must be authorized by SNI waits for the client's ClientHello. */
+const SNI_TIMEOUT_MS = 5_000;
+
 function hostOf(address: string): string {
   if (address.startsWith('[')) return address.slice(1, address.indexOf(']'));
   const colon = address.lastIndexOf(':');
   return colon > 0 ? address.slice(0, colon) : address;
-}
-
-function applyPlan(r: RequestRecord, plan: Plan): void {
-  r.routeName = plan.routeName;
-  if (plan.kind === 'forward') {
-    r.upstreamCluster = plan.cluster.name;
-    r.destinationService = plan.destination.host;
-    r.destinationServiceNamespace = plan.destination.service.namespace;
-  } else {
-    r.upstreamCluster = plan.clusterName;
-    r.destinationService = plan.clusterName;
-  }
 }

@@ -1,4 +1,4 @@
-// After routing to a service and authorizing: apply the service's HTTP route (VirtualService /
+// After admit() (routing to a service, normalising, authorizing): apply the service's HTTP route (VirtualService /
 // HTTPRoute / waypoint default), then execute it: fault, direct response, redirect, or forward
 // with rewrites, header edits, retries, timeouts and mirrors.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -7,15 +7,15 @@ import type { Dispatcher } from 'undici';
 import type { Cors, HeaderOps, RouteRule } from '../model/route.ts';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
-import { formatAuthority, type Authority } from './authority.ts';
+import { formatAuthority } from './authority.ts';
+import type { Admitted } from './admit.ts';
 import { forwardRequestHeaders } from './headers.ts';
-import { forwardHttp, type Body, type DownstreamClose, type ForwardRequest, type Upstream } from './http-forward.ts';
+import { forwardHttp, type Body, type DownstreamClose, type ForwardRequest, type Upstream, type UpgradeHandler } from './http-forward.ts';
+import { sendLocal } from './grpc-reply.ts';
 import { localReply } from './local-reply.ts';
 import { fireMirror } from './mirror.ts';
 import { mergeOps, setOps } from '../model/header-ops.ts';
 import { applyHeaderEdits } from './authorize.ts';
-import type { HeaderEdits } from '../policy/request.ts';
-import type { Forward, Passthrough } from './plan.ts';
 import { applyHeaderOps, matchRoute, matchString, pickWeighted, redirectLocation, rewritePath } from './route.ts';
 import type { Endpoint, PickContext, Upstreams } from './upstream.ts';
 
@@ -34,31 +34,29 @@ export interface ServeContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly record: RequestRecord;
-  readonly plan: Forward | Passthrough;
-  readonly authority: Authority;
-  /** Host header as the client sent it. */
-  readonly host: string;
-  /** Normalised path with query. */
-  readonly path: string;
+  /** What admit() decided: plan, target, normalised path, authorization's header edits, upgrade. */
+  readonly admitted: Admitted;
   readonly upstreams: Upstreams;
   readonly draining: boolean;
   /** Downstream client IP (or the HBONE peer's), for source-IP hashing. */
   readonly sourceIp: string;
-  /** Header edits from authorization (ext-authz headersToUpstreamOnAllow, JWT outputs). */
-  readonly edits?: HeaderEdits;
   /** The waypoint exports its own span per request: the upstream's traceparent names it (headers.ts). */
   readonly ownSpan?: boolean;
   /** The listener's close notification for this request (see DownstreamClose). */
   readonly downstream?: DownstreamClose;
+  /** Where an upstream's 101 goes, for an admitted upgrade (the client socket becomes a tunnel). */
+  readonly onUpgrade?: UpgradeHandler;
 }
 
 export function serveHttp(c: ServeContext): void {
-  const { req, res, record, plan, snap } = c;
+  const { req, res, record, snap } = c;
+  const { plan, path: reqPath, target } = c.admitted;
+  if (c.admitted.close) res.shouldKeepAlive = false;
   const table = plan.kind === 'forward' ? snap.routes.get(plan.cluster.name) : undefined;
   let rule = plan.kind === 'forward' ? snap.defaultRoute : PASSTHROUGH;
   if (table) {
-    const hit = matchRoute(table, { path: c.path, method: req.method ?? 'GET', authority: c.host, headers: req.headers, port: c.authority.port });
-    if (!hit) return reply(c, 'route_not_found', `no rule of ${table.source} matches ${req.method} ${c.path}`);
+    const hit = matchRoute(table, { path: reqPath, method: req.method ?? 'GET', authority: target.host, headers: req.headers, port: target.authority.port });
+    if (!hit) return reply(c, 'route_not_found', `no rule of ${table.source} matches ${req.method} ${reqPath}`);
     rule = hit.rule;
   }
   if (plan.kind === 'forward' || table) record.routeName = rule.name;
@@ -87,20 +85,19 @@ export function serveHttp(c: ServeContext): void {
 
 function reply(c: ServeContext, code: Parameters<typeof localReply>[2], reason: string): void {
   c.req.resume();
-  localReply(c.res, c.record, code, reason, c.draining);
+  localReply(c.res, c.record, code, reason, c.draining || c.admitted.close);
 }
 
 function direct(c: ServeContext, status: number, body: string, headers: Record<string, string> = {}): void {
   const b = body ? `${body}\n` : '';
-  c.record.responseCode = status;
-  c.record.bytesSent = Buffer.byteLength(b);
   c.record.responseCodeDetails ||= 'direct_response';
-  c.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': c.record.bytesSent, ...headers });
-  c.res.end(b);
+  // Envoy sends direct responses, redirects and fault aborts as local replies: gRPC ones as gRPC.
+  sendLocal(c.res, c.record, status, { 'content-type': 'text/plain; charset=utf-8', ...headers }, b);
 }
 
 function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string][] | undefined): void {
   const { req, record, snap } = c;
+  const { plan, target, edits } = c.admitted;
   const a = rule.action;
   if (a.kind === 'direct') {
     req.resume();
@@ -109,11 +106,11 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   if (a.kind === 'redirect') {
     req.resume();
     record.responseCodeDetails = 'redirect';
-    const location = redirectLocation(a, { host: c.host || formatAuthority(c.authority.host, c.authority.port), port: c.authority.port, path: c.path });
+    const location = redirectLocation(a, { host: target.host || formatAuthority(target.authority.host, target.authority.port), port: target.authority.port, path: c.admitted.path });
     return direct(c, a.status, STATUS_CODES[a.status] ?? '', { location });
   }
   // The default route forwards to the planned cluster; configured routes pick by weight.
-  let cluster: Cluster | undefined = c.plan.kind === 'forward' ? c.plan.cluster : undefined;
+  let cluster: Cluster | undefined = plan.kind === 'forward' ? plan.cluster : undefined;
   let perDest: PerDestination = NO_DESTINATION_OPS;
   if (a.clusters.length > 0) {
     const wc = pickWeighted(a)!;
@@ -129,20 +126,21 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
     record.upstreamCluster = cluster.name;
     perDest = wc;
   }
-  const path = a.rewrite ? rewritePath(c.path, a.rewrite) : c.path;
-  const host = a.rewrite?.authority ?? c.host;
+  const path = a.rewrite ? rewritePath(c.admitted.path, a.rewrite) : c.admitted.path;
+  const host = a.rewrite?.authority ?? target.host;
   const fwd = forwardRequestHeaders(req.rawHeaders, host, false, c.ownSpan);
-  if (c.edits) applyHeaderEdits(fwd.headers, c.edits);
+  if (edits) applyHeaderEdits(fwd.headers, edits);
   record.requestId = fwd.requestId;
   if (c.ownSpan) { record.traceparent = fwd.traceparent; record.parentSpanId = fwd.parentSpanId; }
   record.xForwardedFor = fwd.xForwardedFor;
   const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders), perDest.requestHeaders);
-  const responseHeaders = mergeOps(mergeOps(mergeOps(rule.responseHeaders, perDest.responseHeaders), setOps(c.edits?.response)), setOps(corsHeaders));
+  const responseHeaders = mergeOps(mergeOps(mergeOps(rule.responseHeaders, perDest.responseHeaders), setOps(edits?.response)), setOps(corsHeaders));
   const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path });
   const f: ForwardRequest = {
     req, res: c.res, record, method: req.method ?? 'GET', path, headers, body: NO_BODY, upstream,
-    retry: rule.retry, timeoutMs: rule.timeoutMs, responseHeaders, closeAfter: c.draining,
+    retry: rule.retry, timeoutMs: rule.timeoutMs, responseHeaders, closeAfter: c.draining || c.admitted.close,
     retryBudget: cluster ? upstream : undefined, downstream: c.downstream,
+    upgrade: c.admitted.upgrade !== undefined && c.onUpgrade ? { protocol: c.admitted.upgrade, onUpgrade: c.onUpgrade } : undefined,
   };
   const len = fwd.contentLength ?? 0;
   // HTTP/2 (gRPC) bodies have neither Transfer-Encoding nor, often, Content-Length: the stream says.
@@ -170,7 +168,8 @@ interface PerDestination {
 const NO_DESTINATION_OPS: PerDestination = {};
 
 function send(c: ServeContext, rule: RouteRule, f: ForwardRequest): void {
-  for (const m of rule.mirrors) if (Math.random() * 100 < m.percent) fireMirror(c, m, f.method, f.path, f.headers, f.body);
+  // An upgrade is not mirrored: the copy could not switch protocols (Envoy does not shadow them either).
+  if (!f.upgrade) for (const m of rule.mirrors) if (Math.random() * 100 < m.percent) fireMirror(c, m, f.method, f.path, f.headers, f.body);
   forwardHttp(f);
 }
 
@@ -191,7 +190,8 @@ class UpstreamPick implements Upstream {
 
   acquire(): Dispatcher | Promise<Dispatcher> {
     const c = this.#c;
-    const ep = c.upstreams.pick(this.#cluster, c.authority.host, c.authority.port, this.#ctx);
+    const authority = c.admitted.target.authority;
+    const ep = c.upstreams.pick(this.#cluster, authority.host, authority.port, this.#ctx);
     return ep instanceof Promise ? ep.then((e) => this.#use(e)) : this.#use(ep);
   }
 
@@ -215,18 +215,37 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-/** CORS per Envoy's cors filter: preflight answered locally, simple requests decorated. */
+/**
+ * CORS per Envoy's cors filter (cors_filter.cc): a preflight (OPTIONS with Origin and
+ * Access-Control-Request-Method) is answered here when its origin is allowed, or when
+ * unmatchedPreflights is `ignore` (then without an allow-origin); other requests from an allowed
+ * origin get allow-origin, credentials and expose-headers on their response. Envoy's encodeHeaders
+ * decorates its own preflight answer too, so a preflight carries expose-headers as well. A `*`
+ * allowMethods / allowHeaders is answered with what the preflight asked for (a literal `*` is not
+ * honoured by browsers for credentialed requests).
+ */
 function corsHeaders(p: Cors, req: IncomingMessage): { preflight: boolean; headers: [string, string][] } | undefined {
   const origin = req.headers.origin;
-  if (!origin || !p.allowOrigins.some((m) => matchString(m, origin))) return undefined;
-  const headers: [string, string][] = [['access-control-allow-origin', origin]];
-  if (p.allowCredentials) headers.push(['access-control-allow-credentials', 'true']);
-  const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
-  if (preflight) {
-    if (p.allowMethods) headers.push(['access-control-allow-methods', p.allowMethods]);
-    if (p.allowHeaders) headers.push(['access-control-allow-headers', p.allowHeaders]);
-    if (p.maxAge) headers.push(['access-control-max-age', p.maxAge]);
-  } else if (p.exposeHeaders) headers.push(['access-control-expose-headers', p.exposeHeaders]);
-  return { preflight, headers };
+  if (!origin) return undefined;
+  const allowed = p.allowOrigins.some((m) => matchString(m, '*') || matchString(m, origin));
+  const asked = req.headers['access-control-request-method'];
+  const preflight = req.method === 'OPTIONS' && !!asked;
+  if (!preflight) return allowed ? { preflight, headers: grants(p, origin) } : undefined;
+  if (!allowed && p.unmatchedPreflights === 'forward') return undefined;
+  const headers: [string, string][] = [];
+  if (p.allowMethods) headers.push(['access-control-allow-methods', p.allowMethods === '*' ? String(asked) : p.allowMethods]);
+  const askedHeaders = req.headers['access-control-request-headers'];
+  if (p.allowHeaders && (p.allowHeaders !== '*' || askedHeaders)) headers.push(['access-control-allow-headers', p.allowHeaders === '*' ? String(askedHeaders) : p.allowHeaders]);
+  if (p.maxAge) headers.push(['access-control-max-age', p.maxAge]);
+  if (!allowed && p.allowCredentials) headers.push(['access-control-allow-credentials', 'true']);
+  return { preflight, headers: allowed ? [...grants(p, origin), ...headers] : headers };
+}
+
+/** What Envoy's encodeHeaders adds for an allowed origin. */
+function grants(p: Cors, origin: string): [string, string][] {
+  const out: [string, string][] = [['access-control-allow-origin', origin]];
+  if (p.allowCredentials) out.push(['access-control-allow-credentials', 'true']);
+  if (p.exposeHeaders) out.push(['access-control-expose-headers', p.exposeHeaders]);
+  return out;
 }
 

@@ -1,20 +1,22 @@
 // Upstream endpoints and connection pools, with the cluster's DestinationRule policy applied:
 //  - pick(): outlier detection (ejected endpoints skipped, none left -> UH) and the load balancer;
 //  - pool(): one undici Pool per (cluster, endpoint, dialled address, SNI), dialling TLS when the
-//    policy originates it, sized and timed by connectionPool; its dispatch() enforces the cluster's
-//    circuit breakers (overflow -> UO) and reports each response to outlier detection, so callers
-//    need no extra call per response.
+//    policy originates it, sized and timed by connectionPool; with a policy it is a PolicyPool
+//    (policy-pool.ts), whose dispatch() enforces the cluster's circuit breakers (overflow -> UO,
+//    maxConnections across endpoints) and reports each response to outlier detection, so callers
+//    need no extra call per response;
+//  - connectionSlot(): the same maxConnections for TCP tunnels.
 // Per-cluster state (limits, ejections, outstanding counts, pools) is rebuilt when the cluster's
 // policy or endpoints change across snapshots; pools of clusters that left are closed gracefully.
 import { isIP, type Socket } from 'node:net';
-import { buildConnector, Pool, type Dispatcher } from 'undici';
+import { buildConnector, Pool } from 'undici';
 import type { TlsOrigination } from '../model/cluster-policy.ts';
 import type { Cluster, Endpoint as ModelEndpoint } from '../model/snapshot.ts';
 import { ClusterLimiter } from './connection-limits.ts';
 import { DataplaneError } from './errors.ts';
 import { LoadBalancer, type PickContext } from './load-balancer.ts';
-import { failHandler, observe } from './observe-dispatch.ts';
 import { OutlierDetector, type Outcome } from './outlier.ts';
+import { PolicyPool } from './policy-pool.ts';
 import type { DnsCache } from './resolver.ts';
 import { DialPolicy, type AddressOrigin } from './ssrf.ts';
 import { tlsConnector } from './tls-origination.ts';
@@ -217,7 +219,8 @@ export class Upstreams {
     let p = st.pools.get(key);
     if (!p) {
       const opts = this.#poolOptions(cluster, ep);
-      p = st.tracked ? new PolicyPool(origin, opts, st, ep.hostKey ?? `${ep.address}:${ep.port}`) : new Pool(origin, opts);
+      const oneRequest = cluster?.policy?.connectionPool?.maxRequestsPerConnection === 1;
+      p = st.tracked ? new PolicyPool(origin, opts, st, ep.hostKey ?? `${ep.address}:${ep.port}`, oneRequest) : new Pool(origin, opts);
       st.pools.set(key, p);
     }
     return p;
@@ -244,7 +247,8 @@ export class Upstreams {
       connect,
       allowH2: h2,
       ...(cp?.maxConnections ? { connections: cp.maxConnections } : {}),
-      ...(cp?.maxRequestsPerConnection ? { maxRequestsPerClient: cp.maxRequestsPerConnection } : {}),
+      // undici closes a connection after request maxRequestsPerClient + 1; 1 is PolicyPool's `reset`.
+      ...(cp?.maxRequestsPerConnection && cp.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: cp.maxRequestsPerConnection - 1 } : {}),
       ...(cp?.maxConcurrentStreams ? { maxConcurrentStreams: cp.maxConcurrentStreams } : {}),
       keepAliveTimeout: cp?.httpIdleTimeoutMs ?? this.#opts.keepAliveTimeoutMs ?? 60_000,
       // Envoy's waypoint has no route timeout by default; its stream idle timeout is 5 minutes.
@@ -257,6 +261,26 @@ export class Upstreams {
   acquireRetry(cluster: Cluster): (() => void) | undefined {
     const limiter = this.#state(cluster).limiter;
     return limiter ? limiter.acquireRetry() : () => {};
+  }
+
+  /**
+   * A connection slot for a TCP tunnel to `cluster` under its tcp.maxConnections, shared with the
+   * cluster's HTTP pools: the function that gives it back, or the overflow reason (Envoy's tcp_proxy
+   * refuses the connection: UO).
+   */
+  connectionSlot(cluster: Cluster | undefined): (() => void) | string {
+    const limiter = cluster ? this.#state(cluster).limiter : undefined;
+    if (!limiter) return () => {};
+    if (!limiter.canConnect()) {
+      const src = cluster!.policy!.source;
+      return `cluster ${cluster!.name} has ${limiter.connections} connections open, its maxConnections (DestinationRule ${src.namespace}/${src.name}) is ${cluster!.policy!.connectionPool!.maxConnections}`;
+    }
+    limiter.connectionOpened();
+    let done = false;
+    return () => {
+      if (!done) limiter.connectionClosed();
+      done = true;
+    };
   }
 
   /**
@@ -373,33 +397,4 @@ function expireAfter(ms: number): (s: Socket) => void {
     t.unref();
     s.once('close', () => clearTimeout(t));
   };
-}
-
-/** A Pool that applies its cluster's circuit breakers and reports responses to outlier detection. */
-class PolicyPool extends Pool {
-  #st: ClusterState;
-  #host: string;
-
-  constructor(origin: string, opts: Pool.Options, st: ClusterState, host: string) {
-    super(origin, opts);
-    this.#st = st;
-    this.#host = host;
-  }
-
-  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const st = this.#st;
-    const overflow = st.limiter?.acquire(st.name);
-    if (overflow) {
-      failHandler(handler, new DataplaneError('upstream_overflow', overflow));
-      return false;
-    }
-    const host = this.#host;
-    st.active.set(host, (st.active.get(host) ?? 0) + 1);
-    return super.dispatch(opts, observe(handler, (outcome) => {
-      if (outcome) st.outlier?.report(host, outcome, st.hostKeys);
-    }, () => {
-      st.limiter?.release();
-      st.active.set(host, (st.active.get(host) ?? 1) - 1);
-    }));
-  }
 }

@@ -18,7 +18,7 @@ export function extractAsm(resources: readonly Resource[], accounts: ReadonlyMap
       const sources = sourcesOf(rule.from ?? [], accounts, `${ref(p)} egressRules[${i}]`, warnings);
       for (const [j, to] of (rule.to ?? []).entries()) {
         const name = to.name ?? `${p.metadata.name}-${i}-${j}`;
-        const up = to.httpsUpgrade?.enabled ? { originateTlsTo: to.httpsUpgrade.port ?? 443 } : {};
+        const up = to.httpsUpgrade?.enabled ? { originateTlsTo: to.httpsUpgrade.port ?? 443, tls: { mode: 'SIMPLE' as const } } : {};
         const port = { number: to.port.number, name: to.port.name ?? to.port.protocol.toLowerCase(), protocol: to.port.protocol, ...up };
         const entry = byName.get(name) ?? { intent: { namespace: p.metadata.namespace, name, hosts: to.hosts, ports: [], resolution: 'DNS', from: ref(p) }, namespaces: new Set(), principals: new Set() };
         if (!entry.intent.ports.some((x) => x.number === port.number)) entry.intent = { ...entry.intent, ports: [...entry.intent.ports, port] };

@@ -18,6 +18,10 @@ export function emit(intents: readonly Intent[], wp: Waypoint, warnings: Finding
   const docs: Doc[] = [];
   if (!wp.existing) docs.push(waypointGateway(wp, intents.some((i) => i.namespace !== wp.namespace)));
   for (const intent of intents) {
+    if (intent.carryOnly) {
+      docs.push({ apiVersion: 'networking.istio.io/v1', kind: intent.carryOnly.kind, metadata: meta(intent.namespace, intent.name), spec: JSON.parse(JSON.stringify(intent.carryOnly.spec)) });
+      continue;
+    }
     docs.push(serviceEntry(intent, wp));
     const dr = destinationRule(intent);
     if (dr) docs.push(dr);
@@ -35,7 +39,7 @@ function waypointGateway(wp: Waypoint, crossNamespace: boolean): Doc {
 function serviceEntry(i: Intent, wp: Waypoint): Doc {
   const labels: Record<string, string> = { 'istio.io/use-waypoint': wp.name };
   if (i.namespace !== wp.namespace) labels['istio.io/use-waypoint-namespace'] = wp.namespace;
-  const ports = i.ports.map((p) => ({ number: p.number, name: p.name, protocol: p.protocol, ...(p.originateTlsTo ? { targetPort: p.originateTlsTo } : {}) }));
+  const ports = i.ports.map((p) => ({ number: p.number, name: p.name, protocol: p.protocol, ...(p.originateTlsTo && p.originateTlsTo !== p.number ? { targetPort: p.originateTlsTo } : {}) }));
   return {
     apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: meta(i.namespace, i.name, labels),
     spec: { hosts: i.hosts, ...(i.addresses ? { addresses: i.addresses } : {}), ports, location: 'MESH_EXTERNAL', resolution: i.resolution, ...(i.endpoints ? { endpoints: i.endpoints } : {}) },
@@ -43,7 +47,7 @@ function serviceEntry(i: Intent, wp: Waypoint): Doc {
 }
 
 function destinationRule(i: Intent): Doc | undefined {
-  const tls = i.ports.filter((p) => p.originateTlsTo).map((p) => ({ port: { number: p.number }, tls: { mode: 'SIMPLE', ...(p.sni ? { sni: p.sni } : {}) } }));
+  const tls = i.ports.filter((p) => p.originateTlsTo).map((p) => ({ port: { number: p.number }, tls: JSON.parse(JSON.stringify(p.tls ?? { mode: 'SIMPLE' })) }));
   if (tls.length === 0 && !i.trafficPolicy) return undefined;
   const trafficPolicy = { ...(i.trafficPolicy ?? {}), ...(tls.length ? { portLevelSettings: tls } : {}) };
   return { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: meta(i.namespace, i.name), spec: { host: i.hosts[0], trafficPolicy } };

@@ -1,3 +1,4 @@
+import type { ClientTLSSettings } from '../config/kinds/destination-rule.ts';
 // The egress intent behind a sidecar-era config: which hosts and ports, who may call them, whether the
 // gateway originated TLS, and the routing that must survive. Both input patterns (Istio's egress
 // gateway tasks, ASM's ASMEgressTrafficPolicy) are read into this one shape; emit.ts writes the
@@ -9,7 +10,8 @@ export interface IntentPort {
   readonly protocol: string;
   /** Set when the old gateway upgraded HTTP to TLS on this port: the port it dialled. */
   readonly originateTlsTo?: number;
-  readonly sni?: string;
+  /** The old DestinationRule's TLS settings, carried whole (mode, SNI, SANs, CA, client certificate). */
+  readonly tls?: ClientTLSSettings;
 }
 
 export interface Sources {
@@ -37,6 +39,8 @@ export interface Intent {
   readonly route?: RoutePolicy;
   /** Pool / outlier / LB settings of the old external-host DestinationRule, carried verbatim. */
   readonly trafficPolicy?: Readonly<Record<string, unknown>>;
+  /** A resource copied as it is instead of a ServiceEntry (a DestinationRule no ServiceEntry covers). */
+  readonly carryOnly?: { readonly kind: 'DestinationRule'; readonly spec: unknown };
   /** Where the intent came from, for the report. */
   readonly from: string;
 }

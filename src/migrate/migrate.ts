@@ -23,6 +23,8 @@ export interface MigrateOptions {
   /** `namespace/name` of the waypoint to create when the input has none. Default istio-egress/waypoint. */
   readonly waypoint?: string;
   readonly verify?: boolean;
+  /** meshConfig outboundTrafficPolicy.mode of the old mesh (Istio's default ALLOW_ANY), for --verify. */
+  readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** File name the output is checked under (diagnostics name it). */
   readonly outputName?: string;
 }
@@ -39,7 +41,7 @@ export interface MigrateResult {
   readonly verify?: readonly VerifyRow[];
 }
 
-const MIGRATED_KINDS = new Set(['ServiceEntry', 'Gateway', 'VirtualService', 'DestinationRule', 'AuthorizationPolicy', 'ASMEgressTrafficPolicy']);
+const MIGRATED_KINDS = new Set(['ServiceEntry', 'Gateway', 'VirtualService', 'DestinationRule', 'AuthorizationPolicy', 'ASMEgressTrafficPolicy', 'HTTPRoute']);
 
 export function migrate(input: readonly Resource[], options: MigrateOptions = {}): MigrateResult {
   const accounts = options.serviceAccounts ?? new Map();
@@ -54,7 +56,10 @@ export function migrate(input: readonly Resource[], options: MigrateOptions = {}
   const dropped = [...sidecar.dropped, ...asm.dropped];
   const warnings = [...sidecar.warnings, ...asm.warnings];
   for (const r of sorted) {
-    if (!MIGRATED_KINDS.has(r.kind) || (r.kind === 'Gateway' && r.group !== 'networking.istio.io') || (r.kind === 'AuthorizationPolicy' && !r.spec)) continue;
+    if (r.kind === 'HTTPRoute' && !dropped.some((d) => d.what === ref(r))) {
+      warnings.push({ what: ref(r), why: 'not part of an egress-gateway pattern; copy it over by hand if it still applies (an HTTPRoute parented to a ServiceEntry works at the waypoint unchanged)' });
+    }
+    if (!MIGRATED_KINDS.has(r.kind) || r.kind === 'Gateway' || r.kind === 'HTTPRoute' || (r.kind === 'AuthorizationPolicy' && !r.spec)) continue;
     if (r.kind === 'AuthorizationPolicy' && !dropped.some((d) => d.what === ref(r)) && !warnings.some((w) => w.what === ref(r))) {
       warnings.push({ what: ref(r), why: 'not an egress-gateway policy; copy it over by hand if it still applies' });
     }
@@ -69,7 +74,7 @@ export function migrate(input: readonly Resource[], options: MigrateOptions = {}
     created: docs.map((d) => { const m = d.metadata as { namespace: string; name: string }; return `${d.kind} ${m.namespace}/${m.name}`; }),
     dropped, warnings,
     analysis: analyze(check, outputDiagnostics).filter((d) => d.level !== 'info'),
-    ...(options.verify ? { verify: verify(intents, check) } : {}),
+    ...(options.verify ? { verify: verify(sorted, check, { outbound: options.outboundTrafficPolicy, accounts }) } : {}),
   };
 }
 

@@ -24,6 +24,11 @@ export interface CompiledJwtRule {
   readonly outputPayloadToHeader?: string;
   readonly outputClaimToHeaders: readonly { readonly header: string; readonly claim: string }[];
   readonly forwardOriginalToken: boolean;
+  /**
+   * Envoy normalize_payload_in_metadata.space_delimited_claims as Istio sets it: `scope`, `permission`
+   * and the rule's spaceDelimitedClaims. A string claim named here is matched as its space-separated words.
+   */
+  readonly spaceDelimitedClaims: readonly string[];
 }
 
 /** meshConfig.extensionProviders[].envoyExtAuthzHttp, compiled. */

@@ -124,6 +124,12 @@ export interface Cors {
   readonly exposeHeaders: string;
   readonly maxAge?: string;
   readonly allowCredentials: boolean;
+  /**
+   * A preflight from an origin not allowed: `forward` it upstream (Envoy's default, VirtualService
+   * FORWARD/UNSPECIFIED) or answer it here without CORS grants (`ignore`: VirtualService IGNORE, and
+   * the Gateway API CORS filter, whose preflights never reach the backend).
+   */
+  readonly unmatchedPreflights: 'forward' | 'ignore';
 }
 
 export interface RouteRule {

@@ -26,6 +26,11 @@ export type ExtAuthzResult =
 // Never copied into the check request or back to the client: connection-level or recomputed.
 const SKIP = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect', 'http2-settings']);
 const MAX_BODY = 64 * 1024;
+// Envoy's ext_authz HTTP client (ClientConfig::toClientMatchers): a non-empty allowed_client_headers
+// list (Istio's headersToDownstreamOnDeny) always gets :status, content-length, www-authenticate and
+// location added, so a 401's challenge and a redirect's target reach the client. Status and length
+// are the deny reply's own here.
+const ALWAYS_ON_DENY: ReadonlySet<string> = new Set(['www-authenticate', 'location']);
 // undici's headers and body timers are set to the provider's timeout; its connect timeout (10 s) is not.
 const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
@@ -34,7 +39,8 @@ const matchesAny = (ms: readonly StringMatcher[], name: string) => ms.some((m) =
 export function checkHeaders(p: ExtAuthzHttpProvider, c: ExtAuthzCheck): Record<string, string> {
   const out: Record<string, string> = { host: c.host, 'content-length': '0' };
   for (const [name, v] of Object.entries(c.headers)) {
-    if (v === undefined || SKIP.has(name)) continue;
+    // HTTP/2 pseudo-headers (:method, :path...) are the check request's own method, path and Host.
+    if (v === undefined || SKIP.has(name) || name.charCodeAt(0) === 58) continue;
     // Envoy sends every client header when the list is empty, else only the listed ones.
     if (p.includeRequestHeadersInCheck.length > 0 && !matchesAny(p.includeRequestHeadersInCheck, name)) continue;
     out[name] = Array.isArray(v) ? v.join(',') : v;
@@ -58,7 +64,7 @@ export async function checkExtAuthz(p: ExtAuthzHttpProvider, c: ExtAuthzCheck): 
         upstream: { remove: [], set: pick(res.headers, p.headersToUpstreamOnAllow, false), response: pick(res.headers, p.headersToDownstreamOnAllow, false) },
       };
     }
-    return { kind: 'deny', status: res.statusCode, body, headers: pick(res.headers, p.headersToDownstreamOnDeny, true) };
+    return { kind: 'deny', status: res.statusCode, body, headers: pick(res.headers, p.headersToDownstreamOnDeny, true, ALWAYS_ON_DENY) };
   } catch (err) {
     const e = err as Error & { code?: string };
     // The abort signal and undici's own timers race: either one is the provider's timeout.
@@ -68,12 +74,15 @@ export async function checkExtAuthz(p: ExtAuthzHttpProvider, c: ExtAuthzCheck): 
   }
 }
 
-/** Response headers selected by matchers; an empty list selects all when `allByDefault` (deny responses). */
-function pick(h: Record<string, string | string[] | undefined>, ms: readonly StringMatcher[], allByDefault: boolean): [string, string][] {
+/**
+ * Response headers selected by matchers; an empty list selects all when `allByDefault` (deny
+ * responses). `always` are selected too whenever the list is not empty.
+ */
+function pick(h: Record<string, string | string[] | undefined>, ms: readonly StringMatcher[], allByDefault: boolean, always?: ReadonlySet<string>): [string, string][] {
   const out: [string, string][] = [];
   for (const [name, v] of Object.entries(h)) {
     if (v === undefined || SKIP.has(name)) continue;
-    if (ms.length === 0 ? !allByDefault : !matchesAny(ms, name)) continue;
+    if (ms.length === 0 ? !allByDefault : !(always?.has(name) || matchesAny(ms, name))) continue;
     for (const x of Array.isArray(v) ? v : [v]) out.push([name, x]);
   }
   return out;

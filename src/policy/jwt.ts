@@ -117,7 +117,7 @@ async function verifyAll(found: readonly Found[], jwks: JwksCache): Promise<JwtO
   for (const f of found) {
     const r = await verifyOne(f, jwks);
     if ('fail' in r) return r.fail;
-    first ??= { principal: `${r.payload.iss ?? ''}/${r.payload.sub ?? ''}`, claims: r.payload, policy: r.rule.policy };
+    first ??= { principal: `${r.payload.iss ?? ''}/${r.payload.sub ?? ''}`, claims: splitSpaceDelimited(r.payload, r.rule.spaceDelimitedClaims), policy: r.rule.policy };
     if (!r.rule.forwardOriginalToken && f.location.kind === 'header') remove.add(f.location.name);
     if (r.rule.outputPayloadToHeader) set.set(r.rule.outputPayloadToHeader, f.token.split('.')[1]!);
     for (const o of r.rule.outputClaimToHeaders) {
@@ -126,6 +126,21 @@ async function verifyAll(found: readonly Found[], jwks: JwksCache): Promise<JwtO
     }
   }
   return { kind: 'ok', ...first!, edits: { remove: [...remove], set: [...set] } };
+}
+
+/**
+ * Envoy's normalize_payload_in_metadata: each named top-level claim that is a string becomes the list
+ * of its space-separated words (empty words dropped), so `scope: "read write"` matches `read`. Only
+ * what authorization reads is changed; outputClaimToHeaders still sees the token's own value.
+ */
+export function splitSpaceDelimited(payload: JWTPayload, names: readonly string[]): JWTPayload {
+  let out: JWTPayload | undefined;
+  for (const name of names) {
+    const v = payload[name];
+    if (typeof v !== 'string') continue;
+    (out ??= { ...payload })[name] = v.split(' ').filter((w) => w !== '');
+  }
+  return out ?? payload;
 }
 
 type One = { payload: JWTPayload; rule: CompiledJwtRule } | { fail: JwtOutcome & { kind: 'fail' } };

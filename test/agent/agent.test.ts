@@ -58,6 +58,12 @@ describe('egressway agent', () => {
     assert.equal(rec.connectionSecurityPolicy, 'mutual_tls');
   });
 
+  test('the agent sends the absolute-form authority as Host (RFC 9112 §3.2.2), not the client\'s', async () => {
+    const r = await via('cart', ['-H', 'Host: payments.test', 'http://api.test/agent-host']);
+    assert.equal(r.status, 200, r.stderr + r.stdout);
+    assert.match(r.stdout, /"host":"api.test"/);
+  });
+
   test('principal policy: cart may reach payments, web may not', async () => {
     assert.equal((await via('cart', ['-X', 'POST', 'http://payments.test/v1/charges'])).status, 200);
     const web = await via('web', ['-X', 'POST', 'http://payments.test/v1/charges']);

@@ -98,3 +98,32 @@ spec:
   assert.match(byName.get('second')!.ignored[0]!.reason, /istio-egress\/first is older/);
   assert.match(byName.get('far')!.ignored[0]!.reason, /only reads VirtualServices in the service's namespace/);
 });
+
+test('ReferenceGrant: a Gateway-parented route reaches another namespace only through a grant naming its namespace, kind and backend', () => {
+  const grant = (name: string, from: string, to: string) => `---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: ${name}, namespace: team-b}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: ${from}}]
+  to: [${to}]
+`;
+  const other = `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b, namespace: team-b}
+spec: {hosts: [b.test], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+`;
+  const route = (name: string) => hr(name, `parentRefs: [{name: waypoint}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: ServiceEntry, name: b, namespace: team-b, port: 80}]}]`);
+  const refs = (yaml: string) => {
+    const st = statusOf(other + yaml + route('r'));
+    return st.get('r')!.parents[0]!.conditions.find((c) => c.type === 'ResolvedRefs')!;
+  };
+  assert.equal(refs('').reason, 'RefNotPermitted');
+  assert.equal(refs('').message, 'backendRef b/team-b not accessible to a HTTPRoute in namespace "istio-egress" (missing a ReferenceGrant?)');
+  assert.equal(refs(grant('all', 'istio-egress', '{group: networking.istio.io, kind: ServiceEntry}')).status, 'True');
+  assert.equal(refs(grant('named', 'istio-egress', '{group: networking.istio.io, kind: ServiceEntry, name: b}')).status, 'True');
+  assert.equal(refs(grant('other-name', 'istio-egress', '{group: networking.istio.io, kind: ServiceEntry, name: c}')).reason, 'RefNotPermitted');
+  assert.equal(refs(grant('other-ns', 'shop', '{group: networking.istio.io, kind: ServiceEntry}')).reason, 'RefNotPermitted');
+  assert.equal(refs(grant('other-kind', 'istio-egress', '{group: "", kind: Service}')).reason, 'RefNotPermitted');
+});

@@ -56,7 +56,9 @@ describe('RequestAuthentication, CUSTOM, remoteIpBlocks and dry-run at the liste
     const authzPort = await listen(authz);
     up = await startHttpUpstream();
     const se = (name: string) => serviceEntry(name, `hosts: [${name}.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
-    const yaml = WAYPOINT_YAML + se('jwt') + se('ext') + se('extopen') + se('extdown') + se('xff') + se('dry')
+    const yaml = WAYPOINT_YAML + se('jwt') + se('ext') + se('extopen') + se('extdown') + se('xff') + se('dry') + se('scope')
+      + doc('RequestAuthentication', 'scope', 'scope', `jwtRules:\n- issuer: ${ISS}\n  jwksUri: http://127.0.0.1:${jwksPort}/jwks\n  spaceDelimitedClaims: [groups]\n`)
+      + doc('AuthorizationPolicy', 'scope', 'scope', `rules:\n- to: [{operation: {paths: [/write]}}]\n  when: [{key: "request.auth.claims[scope]", values: [write]}]\n- to: [{operation: {paths: [/perm]}}]\n  when: [{key: "request.auth.claims[permission]", values: [p2]}]\n- to: [{operation: {paths: [/ops]}}]\n  when: [{key: "request.auth.claims[groups]", values: [ops]}]\n- to: [{operation: {paths: [/team]}}]\n  when: [{key: "request.auth.claims[team]", values: [a]}]\n`)
       + doc('RequestAuthentication', 'jwt', 'jwt', `jwtRules:\n- issuer: ${ISS}\n  jwksUri: http://127.0.0.1:${jwksPort}/jwks\n  audiences: [orders]\n  outputPayloadToHeader: x-jwt-payload\n`)
       + doc('AuthorizationPolicy', 'jwt-admin', 'jwt', `action: DENY\nrules:\n- to: [{operation: {paths: ["/admin*"]}}]\n  when: [{key: "request.auth.claims[role]", notValues: [admin]}]\n`)
       + doc('AuthorizationPolicy', 'jwt-need', 'jwt', `rules:\n- from: [{source: {requestPrincipals: ["*"]}}]\n  to: [{operation: {paths: ["/private*", "/admin*"]}}]\n- to: [{operation: {notPaths: ["/private*", "/admin*"]}}]\n`)
@@ -131,6 +133,17 @@ describe('RequestAuthentication, CUSTOM, remoteIpBlocks and dry-run at the liste
     const admin = await sign({ iss: ISS, sub: 'eve', aud: 'orders', role: 'admin' });
     assert.equal((await get('http://jwt.test/admin/x', ['-H', `authorization: Bearer ${user}`])).status, 403);
     assert.equal((await get('http://jwt.test/admin/x', ['-H', `authorization: Bearer ${admin}`])).status, 200);
+  });
+
+  test('JWT: scope, permission and spaceDelimitedClaims are split on spaces before matching; other claims are not', async () => {
+    const token = await sign({ iss: ISS, sub: 'sam', scope: 'read write', permission: 'p1 p2', groups: 'dev  ops', team: 'a b' });
+    const h = ['-H', `authorization: Bearer ${token}`];
+    assert.equal((await get('http://scope.test/write', h)).status, 200, 'scope "read write" holds write');
+    assert.equal((await get('http://scope.test/perm', h)).status, 200, 'permission "p1 p2" holds p2');
+    assert.equal((await get('http://scope.test/ops', h)).status, 200, 'groups is named in spaceDelimitedClaims');
+    assert.equal((await get('http://scope.test/team', h)).status, 403, 'team is not space-delimited: "a b" is not "a"');
+    const narrow = await sign({ iss: ISS, sub: 'sam', scope: 'read' });
+    assert.equal((await get('http://scope.test/write', ['-H', `authorization: Bearer ${narrow}`])).status, 403);
   });
 
   test('JWKS is fetched once and cached; a failing JWKS server does not break cached keys', async () => {

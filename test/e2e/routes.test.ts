@@ -89,6 +89,9 @@ describe('routes', () => {
   route: [{destination: {host: a.test}}]
 - match: [{uri: {prefix: /split}}]
   route: [{destination: {host: a.test}, weight: 80}, {destination: {host: b.test}, weight: 20}]
+- match: [{uri: {prefix: /cors-ignore}}]
+  corsPolicy: {allowOrigins: [{exact: "https://app.example"}], allowMethods: [GET], unmatchedPreflights: IGNORE}
+  route: [{destination: {host: a.test}}]
 - match: [{uri: {prefix: /cors}}]
   corsPolicy: {allowOrigins: [{exact: "https://app.example"}], allowMethods: [GET, POST], maxAge: 1h}
   route: [{destination: {host: a.test}}]
@@ -104,6 +107,9 @@ describe('routes', () => {
   backendRefs: [{group: networking.istio.io, kind: Hostname, name: b.test, port: 80}]
 - matches: [{path: {type: PathPrefix, value: /cors}}]
   filters: [{type: CORS, cors: {allowOrigins: ["https://*.example.com"], allowMethods: [GET, PUT], maxAge: 600}}]
+  backendRefs: [{group: networking.istio.io, kind: Hostname, name: b.test, port: 80}]
+- matches: [{path: {type: PathPrefix, value: /cred}}]
+  filters: [{type: CORS, cors: {allowOrigins: ["https://app.example"], allowMethods: ["*"], allowHeaders: ["*"], exposeHeaders: [x-exposed], allowCredentials: true}}]
   backendRefs: [{group: networking.istio.io, kind: Hostname, name: b.test, port: 80}]
 - matches: [{path: {type: PathPrefix, value: /moved}}]
   filters: [{type: RequestRedirect, requestRedirect: {hostname: elsewhere.example, statusCode: 301}}]
@@ -257,18 +263,55 @@ describe('routes', () => {
     assert.doesNotMatch(other.stderr, /access-control-allow-origin/i);
   });
 
-  // Istio's default policy (retryOn connect-failure,...,retriable-status-codes with no codes): a 503
-  // is answered after exactly one upstream attempt, and a refused connection is retried elsewhere.
-  test('without a route object, the default retry policy retries connect failures only', async () => {
-    const r = await get('http://plain.test/flaky', ['-H', 'x-test-id: t-default', '-H', 'x-fail-times: 1']);
-    assert.equal(r.status, 503);
-    assert.equal(r.stdout, 'try 1\n');
-    assert.equal(flaky.get('t-default'), 1, 'one upstream attempt: a 503 is not retried by default');
-    const rec = await wp.nextRecord((x) => x.authority === 'plain.test');
+  test('HTTPRoute CORS preflight: expose-headers, `*` echoed as asked with allowCredentials, an unmatched origin answered here', async () => {
+    b.resetStats();
+    const pre = await get('http://gw.test/cred/x', ['-X', 'OPTIONS', '-H', 'Origin: https://app.example',
+      '-H', 'Access-Control-Request-Method: PATCH', '-H', 'Access-Control-Request-Headers: x-a, x-b']);
+    assert.equal(pre.status, 200);
+    assert.match(pre.stderr, /access-control-allow-origin: https:\/\/app\.example\r\n/i);
+    assert.match(pre.stderr, /access-control-allow-credentials: true/i);
+    assert.match(pre.stderr, /access-control-allow-methods: PATCH\r\n/i, 'a credentialed preflight cannot use a literal *');
+    assert.match(pre.stderr, /access-control-allow-headers: x-a, x-b\r\n/i);
+    assert.match(pre.stderr, /access-control-expose-headers: x-exposed/i);
+    const evil = await get('http://gw.test/cred/x', ['-X', 'OPTIONS', '-H', 'Origin: https://evil.test', '-H', 'Access-Control-Request-Method: DELETE']);
+    assert.equal(evil.status, 200);
+    assert.doesNotMatch(evil.stderr, /access-control-allow-origin/i);
+    assert.doesNotMatch(evil.stderr, /access-control-expose-headers/i);
+    assert.equal(b.stats.requests, 0, 'neither preflight reached the backend');
+    const actual = await get('http://gw.test/cred/x', ['-H', 'Origin: https://app.example']);
+    assert.match(actual.stderr, /access-control-expose-headers: x-exposed/i);
+    assert.equal(b.stats.requests, 1);
+  });
+
+  test('VirtualService CORS: a preflight from an origin not allowed is forwarded (FORWARD, the default), or answered here with IGNORE', async () => {
+    a.resetStats();
+    const r = await get('http://a.test/cors', ['-X', 'OPTIONS', '-H', 'Origin: https://evil.test', '-H', 'Access-Control-Request-Method: POST']);
+    assert.doesNotMatch(r.stderr, /access-control-allow-origin/i);
+    assert.equal(a.received.some((x) => x.url === '/cors' && x.method === 'OPTIONS'), true);
+    const ignored = await get('http://a.test/cors-ignore', ['-X', 'OPTIONS', '-H', 'Origin: https://evil.test', '-H', 'Access-Control-Request-Method: POST']);
+    assert.equal(ignored.status, 200);
+    assert.doesNotMatch(ignored.stderr, /access-control-allow-origin/i);
+    assert.equal(a.received.some((x) => x.url === '/cors-ignore'), false, 'unmatchedPreflights: IGNORE answers it at the waypoint');
+  });
+
+  test('without a route object, the default retry policy retries a 503 twice (retry.go DefaultPolicy), not other codes', async () => {
+    const once = await get('http://plain.test/flaky', ['-H', 'x-test-id: d1', '-H', 'x-fail-times: 1']);
+    assert.equal(once.status, 200, 'a single 503 is hidden from the client, as Istio hides it');
+    assert.equal(once.stdout, 'try 2\n');
+    const rec = await wp.nextRecord((x) => x.authority === 'plain.test' && x.path === '/flaky');
     assert.equal(rec.routeName, 'default');
     assert.equal(rec.responseFlags, '-');
-    // Two endpoints, one refusing connections: round robin sends half the first tries there, and
-    // each is retried on the live one, so every request succeeds (without retries, half would be 503 UF).
+    const always = await get('http://plain.test/flaky', ['-H', 'x-test-id: d2', '-H', 'x-fail-times: 9']);
+    assert.equal(always.status, 503);
+    assert.equal(always.stdout, 'try 3\n', 'the first try plus 2 retries');
+    const conflict = await get('http://plain.test/flaky-409', ['-H', 'x-test-id: d3', '-H', 'x-fail-times: 1']);
+    assert.equal(conflict.status, 409, '409 is not in the default retriable codes');
+  });
+
+  // Connection failures are retried too: two endpoints, one refusing connections; round robin sends
+  // half the first tries there, and each is retried on the live one, so every request succeeds
+  // (without retries, half would be 503 UF). Upstream attempts are counted.
+  test('without a route object, the default retry policy retries a refused connection on another endpoint', async () => {
     const before = a.stats.paths.get('/half') ?? 0;
     for (let i = 0; i < 6; i++) assert.equal((await get('http://halfdead.test/half')).status, 200, `request ${i}`);
     assert.equal((a.stats.paths.get('/half') ?? 0) - before, 6, 'each request reached the live endpoint once');

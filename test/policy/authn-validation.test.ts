@@ -21,7 +21,7 @@ function diags(yaml: string): string[] {
 }
 
 test('a well-formed RequestAuthentication has no findings', () => {
-  assert.deepEqual(diags(ra('- issuer: https://issuer.test\n  jwksUri: https://issuer.test/jwks\n  audiences: [a]\n  fromHeaders: [{name: x-jwt, prefix: "Bearer "}]\n  fromParams: [token]\n  outputPayloadToHeader: x-jwt-payload\n  forwardOriginalToken: true\n  timeout: 5s')), []);
+  assert.deepEqual(diags(ra('- issuer: https://issuer.test\n  jwksUri: https://issuer.test/jwks\n  audiences: [a]\n  fromHeaders: [{name: x-jwt, prefix: "Bearer "}]\n  fromParams: [token]\n  outputPayloadToHeader: x-jwt-payload\n  forwardOriginalToken: true\n  timeout: 5s\n  spaceDelimitedClaims: [groups, roles]')), [], 'spaceDelimitedClaims is a known field');
 });
 
 test('validateJwtRule: issuer, audiences, jwksUri, jwks, locations, timeout', () => {

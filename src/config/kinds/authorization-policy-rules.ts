@@ -98,7 +98,10 @@ function checkOperation(op: Operation | undefined, path: Path, i: number, report
   checkEmptyValues(op, OPERATION_FIELDS, path, report);
   for (const f of ['ports', 'notPorts'] as const) checkPorts(op[f], [...path, f], report);
   for (const f of ['paths', 'notPaths'] as const) {
-    op[f]?.forEach((p, k) => { if (!validPathTemplate(p)) report.error([...path, f, k], `invalid or unsupported path ${p}, found in ${f}`, 'use {*} for one segment and {**} (last) for the rest, each alone in its segment'); });
+    op[f]?.forEach((p, k) => {
+      const problem = pathTemplateProblem(p, f);
+      if (problem) report.error([...path, f, k], problem, 'use {*} for one segment and {**} for any number, each alone in its segment, with only literal segments after {**}');
+    });
   }
 }
 
@@ -180,15 +183,28 @@ function trustDomainProblem(td: string): string | undefined {
   return undefined;
 }
 
-/** `{*}` / `{**}` templates: each alone in its segment, `{**}` only last; other braces are invalid. */
-export function validPathTemplate(path: string): boolean {
-  if (!path.includes('{') && !path.includes('}')) return true;
-  const segs = path.split('/');
-  return segs.every((s, i) => {
-    if (!s.includes('{') && !s.includes('}')) return true;
-    if (s === '{*}') return true;
-    return s === '{**}' && i === segs.length - 1;
-  });
+// RFC 3986 pchar: what a literal segment of a templated path may hold (security.go validLiteral).
+const VALID_LITERAL = /^[a-zA-Z0-9\-._~%!$&'()+,;:@=]+$/;
+
+/**
+ * security.go CheckValidPathTemplate: `{*}` and `{**}` each fill a whole segment, no template may
+ * follow `{**}` (literals may: `/store/{**}/cart`), braces are invalid anywhere else, and in a
+ * templated path every other segment must be a valid literal. Returns Istio's message, or undefined.
+ */
+export function pathTemplateProblem(raw: string, field: string): string | undefined {
+  const templated = raw.includes('{*}') || raw.includes('{**}');
+  const path = raw.replace(/^\/+|\/+$/g, '');
+  let anySeen = false;
+  for (const glob of path.split('/')) {
+    if (glob === '{*}' || glob === '{**}') {
+      if (anySeen) return `invalid or unsupported path ${path}, found in ${field}. {**} is not the last operator`;
+      anySeen = glob === '{**}';
+      continue;
+    }
+    if (/[{}]/.test(glob)) return `invalid or unsupported path ${path}, found in ${field}. Contains '{' or '}' beyond a supported path template`;
+    if (templated && !VALID_LITERAL.test(glob)) return `invalid or unsupported path ${path}, found in ${field}. Contains segment ${glob} with invalid string literal`;
+  }
+  return undefined;
 }
 
 function warnDenyHttpOnly(spec: AuthorizationPolicySpec, action: string, report: Reporter): void {

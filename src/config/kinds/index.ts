@@ -14,6 +14,7 @@ import { validateVirtualService } from './virtual-service.ts';
 import { validateDestinationRule } from './destination-rule.ts';
 import { validateHTTPRoute } from './http-route.ts';
 import { validateRequestAuthentication } from './request-authentication.ts';
+import { validateReferenceGrant } from './reference-grant.ts';
 
 export type { ValidationOptions } from './common.ts';
 
@@ -36,6 +37,7 @@ const KINDS: readonly KindInfo[] = [
   { group: 'networking.istio.io', kind: 'DestinationRule', versions: ['v1', 'v1beta1', 'v1alpha3'], clusterScoped: false, validate: validateDestinationRule },
   { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', versions: ['v1', 'v1beta1'], clusterScoped: false, validate: validateHTTPRoute },
   { group: 'security.istio.io', kind: 'RequestAuthentication', versions: ['v1', 'v1beta1'], clusterScoped: false, validate: validateRequestAuthentication },
+  { group: 'gateway.networking.k8s.io', kind: 'ReferenceGrant', versions: ['v1beta1', 'v1alpha2'], clusterScoped: false, validate: validateReferenceGrant },
 ];
 
 export const REGISTRY: ReadonlyMap<string, KindInfo> = new Map(KINDS.map((k) => [`${k.group}/${k.kind}`, k]));

@@ -30,6 +30,8 @@ export interface JwtRule {
   readonly outputClaimToHeaders?: readonly { readonly header: string; readonly claim: string }[];
   /** JWKS fetch timeout, a duration such as `5s`. */
   readonly timeout?: string;
+  /** Claims split on spaces into lists before authorization matches them (besides `scope` and `permission`). */
+  readonly spaceDelimitedClaims?: readonly string[];
 }
 
 export interface RequestAuthenticationSpec {
@@ -53,7 +55,7 @@ const shape = {
       fromParams: strings, fromCookies: strings, outputPayloadToHeader: s.string(),
       forwardOriginalToken: s.boolean(),
       outputClaimToHeaders: s.array(s.object({ header: s.string(), claim: s.string() })),
-      timeout: s.string(),
+      timeout: s.string(), spaceDelimitedClaims: strings,
     })),
   }),
   status: s.object({}, { open: true }),
