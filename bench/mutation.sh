@@ -24,8 +24,8 @@ export EGW_NODE_MODULES
 # group | files to mutate (comma-separated) | the test files that guard them
 GROUPS_TABLE='
 normalize-path|src/policy/normalize-path.ts|test/policy/normalize-path.test.ts
-decide|src/policy/decide.ts,src/policy/request.ts|test/policy/decide.test.ts test/policy/decide-unit.test.ts test/policy/validation.test.ts
-match|src/policy/match.ts|test/policy/decide.test.ts test/policy/decide-unit.test.ts test/policy/validation.test.ts
+decide|src/policy/decide.ts,src/policy/request.ts|test/policy/decide.test.ts test/policy/decide-unit.test.ts test/policy/match-why.test.ts test/policy/validation.test.ts
+match|src/policy/match.ts|test/policy/decide.test.ts test/policy/decide-unit.test.ts test/policy/match-why.test.ts test/policy/validation.test.ts
 jwt|src/policy/jwt.ts,src/policy/jwks-cache.ts|test/policy/authn-validation.test.ts test/e2e/authn.test.ts
 ext-authz|src/policy/ext-authz.ts|test/policy/ext-authz.test.ts test/cli/check-ext-authz.test.ts
 plan|src/dataplane/plan.ts|test/dataplane/plan.test.ts
