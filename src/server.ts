@@ -4,6 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import type { CompileOptions } from './compile/compile.ts';
 import { FileSource, type ReloadResult } from './controlplane/file-source.ts';
+import type { MeshConfig } from './controlplane/mesh-config.ts';
 import { SnapshotStore } from './controlplane/store.ts';
 import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, summaryHandler, type AdminDeps } from './dashboard/admin-server.ts';
 import { dashboardRoutes } from './dashboard/dashboard.ts';
@@ -20,9 +21,14 @@ import type { SpanExport } from './telemetry/otlp.ts';
 import type { RequestRecord } from './telemetry/record.ts';
 import { ServiceSummaries } from './telemetry/summary.ts';
 import { startHbone, type HboneOptions } from './hbone/wire.ts';
+import { DEFAULT_LIMITS, type DownstreamLimits, type LimitKind } from './dataplane/downstream-guard.ts';
+import { OverloadMonitor } from './dataplane/overload.ts';
+import { startProxyProtocol, type ProxyProtocolOptions } from './dataplane/proxy-protocol-listener.ts';
 
 export interface WaypointOptions {
   readonly configPaths: readonly string[];
+  /** Kubernetes mode: list+watch the API server instead of reading configPaths. */
+  readonly kubernetes?: { readonly kubeconfig?: string; readonly fromMesh: (mesh: MeshConfig) => Partial<CompileOptions> };
   readonly compile: CompileOptions;
   readonly listenAddress: string;
   readonly adminAddress: string;
@@ -30,6 +36,8 @@ export interface WaypointOptions {
   readonly dnsServers?: readonly string[];
   readonly dnsRefreshMs?: number;
   readonly connectTimeoutMs?: number;
+  /** How long a tunnel under a connection.sni policy waits for the ClientHello (default 5 s). */
+  readonly sniTimeoutMs?: number;
   /** SSRF guard exceptions (--allow-cidr) and additions (--deny-cidr). */
   readonly dialPolicy?: DialPolicyOptions;
   /** DestinationRule credentialName Secrets: `<dir>/<namespace>/<name>/{tls.crt,tls.key,ca.crt}`. */
@@ -38,20 +46,39 @@ export interface WaypointOptions {
   readonly proxyTls?: { readonly cert: string; readonly key: string; readonly ca?: string };
   /** The HBONE listener (15008): mTLS HTTP/2 CONNECT. File paths, reloaded when they change. */
   readonly hbone?: HboneOptions;
+  /** The sandwich listener: plain TCP from the node's ztunnel, each connection led by a PROXY v2 header. */
+  readonly proxyProtocol?: ProxyProtocolOptions;
   readonly accessLog: AccessLogFormat;
   /** OTLP/HTTP collector (`http://127.0.0.1:4318`): one span per request or tunnel. */
   readonly otlpEndpoint?: string;
   readonly watch: boolean;
   readonly logger: Logger;
+  /** Downstream timeouts and the connection cap (each listener); Envoy's defaults when absent. */
+  readonly limits?: Partial<DownstreamLimits>;
+  /** Overload guard: fraction of V8's heap limit above which new requests get 503 OM (0 disables). */
+  readonly overloadHeapFraction?: number;
+  /** Request-chosen host names kept in the DNS cache (and connection pools per cluster). */
+  readonly dnsMaxHosts?: number;
+  /** Concurrent streams per HBONE connection (Istio: 100). */
+  readonly hboneMaxConcurrentStreams?: number;
   /** Extra consumer of request records (tests, embedders). */
   readonly onRecord?: (r: RequestRecord) => void;
 }
 
 export interface RunningWaypoint {
-  readonly listeners: Readonly<Record<'proxy' | 'admin' | 'status' | 'stats', string>> & { readonly hbone?: string };
+  readonly listeners: Readonly<Record<'proxy' | 'admin' | 'status' | 'stats', string>> & { readonly hbone?: string; readonly proxyProtocol?: string };
   readonly store: SnapshotStore;
-  readonly source: FileSource;
+  readonly source: ConfigSource;
   stop(graceMs: number): Promise<void>;
+}
+
+/** Where snapshots come from: files (FileSource) or the API server (KubeSource). */
+export interface ConfigSource {
+  reload(): Promise<ReloadResult>;
+  /** Compile options for the next reload (SIGHUP re-reads --mesh-config); file mode only. */
+  setOptions?(options: CompileOptions): void;
+  watch(): Promise<void>;
+  close(): void;
 }
 
 export class StartupError extends Error {
@@ -66,13 +93,21 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const log = o.logger;
   const store = new SnapshotStore();
   const metrics = new Metrics();
-  const source = new FileSource(store, o.configPaths, o.compile, (r) => reportReload(log, metrics, r));
-  const first = await source.reload();
-  if (!first.ok) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
+  const source = await configSource(o, store, (r) => reportReload(log, metrics, r, !!o.kubernetes));
+  const first = await source.reload().catch((err: Error) => {
+    throw new StartupError(err.message);
+  });
+  if (!first.ok && !o.kubernetes) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
+  // In a cluster, a bad object must not crash-loop the pod: stay unready until a config compiles.
+  if (!first.ok) await new Promise<void>((r) => store.onSwap(() => r()));
   const accessLog = createAccessLog(o.accessLog, 1, (err) => {
     log.error({ err: err.message }, `access log: writing to stdout failed (${err.message}); access-log lines are now dropped and counted in egressway_access_log_dropped_total — check what reads this process's stdout, or run with --access-log off`);
   });
-  const upstreams = new Upstreams(new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs }), { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy), secretsDir: o.secretsDir });
+  const dns = new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs, maxHosts: o.dnsMaxHosts });
+  const upstreams = new Upstreams(dns, { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy), secretsDir: o.secretsDir, maxPoolsPerCluster: o.dnsMaxHosts });
+  const limits = { ...DEFAULT_LIMITS, ...o.limits };
+  const onLimit = (kind: LimitKind) => metrics.limitTripped(kind);
+  const overload = new OverloadMonitor({ heapFraction: o.overloadHeapFraction, onShed: () => onLimit('overload') });
   logBindings(log, undefined, store.current());
   store.onSwap((next, prev) => {
     upstreams.retain(new Set(next.clusters.keys()));
@@ -84,17 +119,20 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   // is established (a pending hook, issue 3); until then tunnels are counted at close only. Passed as
   // a non-literal object so this wiring compiles both before and after ProxyDeps declares it.
   const proxyDeps = {
-    snapshots: store, upstreams, connectTimeoutMs: o.connectTimeoutMs, tls: o.proxyTls,
+    snapshots: store, upstreams, connectTimeoutMs: o.connectTimeoutMs, sniTimeoutMs: o.sniTimeoutMs, tls: o.proxyTls,
     sink: (r: RequestRecord) => { metrics.record(r); summary.record(r); accessLog.write(r); spans?.record(r); o.onRecord?.(r); },
     onTunnelOpen: (r: RequestRecord) => { metrics.tunnelOpened(r); summary.tunnelOpened(r); },
-    ownSpans: !!spans,
+    ownSpans: !!spans, limits, overload, onLimit,
   };
   const proxy = new ProxyListener(proxyDeps);
   metrics.bindHealth({
     activeRequests: () => proxy.activeRequests, activeTunnels: () => proxy.activeTunnels, snapshotSwappedAt: () => store.swappedAt,
     poolStats: () => upstreams.poolStats(), accessLogDropped: () => accessLog.dropped,
+    downstreamConnections: () => ({ proxy: proxy.activeConnections, hbone: hbone?.listener.activeSessions ?? 0 }),
+    overloaded: () => overload.overloaded, dnsRequestHosts: () => dns.requestHosts,
   });
   let draining = false;
+  let hbone: Awaited<ReturnType<typeof startHbone>> | undefined;
   const deps: AdminDeps = { store, metrics, isDraining: () => draining };
   const summaryBody = () => ({ ...summary.snapshot(Date.now()), totals: { activeRequests: proxy.activeRequests, activeTunnels: proxy.activeTunnels } });
   const admin = new HttpEndpoint({
@@ -124,20 +162,32 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   started.push(status);
   await bind('stats', '--stats-port', () => stats.listen(o.ports.stats, o.listenAddress));
   started.push(stats);
-  const hbone = o.hbone ? await startHbone(o.hbone, o.listenAddress, (t) => proxy.acceptTunnel(t), log).catch(async (err: Error) => {
+  const hboneOpts = o.hbone && {
+    maxConnections: limits.maxConnections, idleTimeoutMs: limits.idleTimeoutMs, maxConcurrentStreams: o.hboneMaxConcurrentStreams, onLimit, ...o.hbone,
+  };
+  hbone = hboneOpts ? await startHbone(hboneOpts, o.listenAddress, (t) => proxy.acceptTunnel(t), log).catch(async (err: Error) => {
     await Promise.allSettled(started.map((s) => s.close()));
     throw new StartupError(err.message);
   }) : undefined;
   if (hbone) (listeners as Record<string, string>).hbone = hbone.address;
+  const pp = o.proxyProtocol ? await startProxyProtocol(o.proxyProtocol, o.listenAddress, { accept: (t) => proxy.acceptTunnel(t), log, refused: metrics.proxyProtocolRefused }).catch(async (err: Error) => {
+    await Promise.allSettled([...started.map((s) => s.close()), hbone?.close(0)]);
+    throw new StartupError(err.message);
+  }) : undefined;
+  if (pp) {
+    (listeners as Record<string, string>).proxyProtocol = pp.address;
+    metrics.bindProxyProtocol(() => pp.listener.activeConnections);
+  }
   if (o.watch) await source.watch();
   return {
     listeners, store, source,
     async stop(graceMs) {
       draining = true;
       source.close();
-      await Promise.all([proxy.drain(graceMs), hbone?.close(graceMs)]);
+      await Promise.all([proxy.drain(graceMs), hbone?.close(graceMs), pp?.listener.close(graceMs)]);
       await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
       metrics.close();
+      overload.close();
       await accessLog.close();
       await spans?.shutdown(2000);
     },
@@ -153,7 +203,17 @@ async function startSpans(endpoint: string, snap: Snapshot, log: Logger): Promis
   return spans;
 }
 
-function reportReload(log: Logger, metrics: Metrics, r: ReloadResult): void {
+/** The Kubernetes client is loaded only in Kubernetes mode. */
+async function configSource(o: WaypointOptions, store: SnapshotStore, onResult: (r: ReloadResult) => void): Promise<ConfigSource> {
+  if (!o.kubernetes) return new FileSource(store, o.configPaths, o.compile, onResult);
+  const { KubeSource } = await import('./controlplane/kube-source.ts');
+  return new KubeSource(store, {
+    kubeconfig: o.kubernetes.kubeconfig, compile: o.compile, fromMesh: o.kubernetes.fromMesh, onResult,
+    warn: (message, fields) => o.logger.warn(fields ?? {}, message),
+  });
+}
+
+function reportReload(log: Logger, metrics: Metrics, r: ReloadResult, kube = false): void {
   metrics.reloads.inc({ result: r.ok ? 'success' : 'failure' });
   for (const d of r.diagnostics) {
     const line = formatDiagnostic(d);
@@ -161,7 +221,7 @@ function reportReload(log: Logger, metrics: Metrics, r: ReloadResult): void {
     else if (d.level === 'warning') log.warn({ code: d.code }, line);
   }
   if (r.ok) log.info({ version: r.version }, `config loaded (snapshot ${r.version})`);
-  else log.error(`config rejected: ${r.diagnostics.filter((d) => d.level === 'error').length} error(s) above; still serving the last good config — fix the file and save again`);
+  else log.error(`config rejected: ${r.diagnostics.filter((d) => d.level === 'error').length} error(s) above; still serving the last good config — ${kube ? 'fix the objects named above (kubectl edit)' : 'fix the file and save again'}`);
 }
 
 /** Logs each ServiceEntry's binding once, and again only when it changes. */

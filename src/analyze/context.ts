@@ -6,6 +6,7 @@ import { isWaypoint } from '../compile/waypoints.ts';
 import { diagnosticAt } from '../config/diag.ts';
 import type { AuthorizationPolicySpec } from '../config/kinds/authorization-policy.ts';
 import type { DestinationRuleSpec } from '../config/kinds/destination-rule.ts';
+import type { GatewaySpec } from '../config/kinds/gateway.ts';
 import type { HTTPRouteSpec } from '../config/kinds/http-route.ts';
 import type { NetworkingGatewaySpec } from '../config/kinds/networking-gateway.ts';
 import type { ServiceEntrySpec } from '../config/kinds/service-entry.ts';
@@ -17,8 +18,21 @@ import type { CodeName } from '../model/codes.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { Binding, Snapshot } from '../model/snapshot.ts';
 
+export interface AnalyzeOptions extends CompileOptions {
+  /** istiod's PILOT_ENABLE_IP_AUTOALLOCATE as meshConfig would set it; default true. */
+  readonly ipAutoAllocate?: boolean;
+}
+
 export interface Context {
   readonly serviceEntries: readonly Resource<ServiceEntrySpec>[];
+  /** Gateway API Gateways (waypoints included); VirtualService `gateways:` may name them. */
+  readonly kubeGateways: readonly Resource<GatewaySpec>[];
+  /** Namespaces known from the input: Namespace objects and every resource's namespace. */
+  readonly namespaces: ReadonlySet<string>;
+  /** True when the input has Namespace objects, so a namespace not among them can be called missing. */
+  readonly hasNamespaceObjects: boolean;
+  /** Every resource the analyzers see, valid or rejected by a rule. */
+  readonly all: readonly Resource[];
   readonly destinationRules: readonly Resource<DestinationRuleSpec>[];
   readonly virtualServices: readonly Resource<VirtualServiceSpec>[];
   readonly httpRoutes: readonly Resource<HTTPRouteSpec>[];
@@ -34,8 +48,10 @@ export interface Context {
 const of = <S>(resources: readonly Resource[], group: string, kind: string) =>
   resources.filter((r) => r.group === group && r.kind === kind) as Resource<S>[];
 
-export function buildContext(resources: readonly Resource[], options: CompileOptions = {}): Context {
+export function buildContext(resources: readonly Resource[], options: CompileOptions = {}, rejected: readonly Resource[] = []): Context {
   const sorted = [...resources].sort((a, b) => key(a).localeCompare(key(b)));
+  const all = [...resources, ...rejected].sort((a, b) => key(a).localeCompare(key(b)));
+  const nsObjects = all.filter((r) => r.group === '' && r.kind === 'Namespace');
   const waypoints = sorted.filter(isWaypoint).map((g) => `${g.metadata.namespace}/${g.metadata.name}`);
   const bindings = new Map<string, Binding>();
   const snapshots: Snapshot[] = [];
@@ -51,12 +67,16 @@ export function buildContext(resources: readonly Resource[], options: CompileOpt
     }
   }
   return {
-    serviceEntries: of(sorted, 'networking.istio.io', 'ServiceEntry'),
-    destinationRules: of(sorted, 'networking.istio.io', 'DestinationRule'),
-    virtualServices: of(sorted, 'networking.istio.io', 'VirtualService'),
-    httpRoutes: of(sorted, 'gateway.networking.k8s.io', 'HTTPRoute'),
-    policies: of(sorted, 'security.istio.io', 'AuthorizationPolicy'),
-    gateways: of(sorted, 'networking.istio.io', 'Gateway'),
+    serviceEntries: of(all, 'networking.istio.io', 'ServiceEntry'),
+    destinationRules: of(all, 'networking.istio.io', 'DestinationRule'),
+    virtualServices: of(all, 'networking.istio.io', 'VirtualService'),
+    httpRoutes: of(all, 'gateway.networking.k8s.io', 'HTTPRoute'),
+    policies: of(all, 'security.istio.io', 'AuthorizationPolicy'),
+    gateways: of(all, 'networking.istio.io', 'Gateway'),
+    kubeGateways: of(all, 'gateway.networking.k8s.io', 'Gateway'),
+    namespaces: new Set([...nsObjects.map((n) => n.metadata.name), ...all.map((r) => r.metadata.namespace).filter(Boolean)]),
+    hasNamespaceObjects: nsObjects.length > 0,
+    all,
     bindings, snapshots, compileDiagnostics,
   };
 }

@@ -1,5 +1,6 @@
 // Loading for `analyze` and `migrate`: everything `run` loads (loadConfig), plus the kinds only these
-// tools read: Istio's networking Gateway and ASM's ASMEgressTrafficPolicy. They stay out of the
+// tools read: Istio's networking Gateway, ASM's ASMEgressTrafficPolicy, and core Pods (only their
+// labels: IST0166 looks for Kubernetes Gateway pods, as istioctl does). They stay out of the
 // runtime registry on purpose: the waypoint does not enforce them, so `run` keeps warning (EGW0002)
 // that they are ignored rather than loading them silently.
 import { readFile } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { parseDocuments } from '../config/parse.ts';
 import type { Resource } from '../config/resource.ts';
 import { validateAsmEgressTrafficPolicy } from '../config/kinds/asm-egress-policy.ts';
 import { validateNetworkingGateway } from '../config/kinds/networking-gateway.ts';
+import { WELL_SHAPED } from '../config/kinds/common.ts';
 import { CODES } from '../model/codes.ts';
 import { hasErrors } from '../model/diagnostic.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
@@ -21,10 +23,13 @@ interface ToolKind {
 export const TOOL_KINDS: ReadonlyMap<string, ToolKind> = new Map([
   ['networking.istio.io/Gateway', { versions: ['v1', 'v1beta1', 'v1alpha3'], validate: validateNetworkingGateway }],
   ['istio.alibabacloud.com/ASMEgressTrafficPolicy', { versions: ['v1beta1'], validate: validateAsmEgressTrafficPolicy }],
+  ['/Pod', { versions: ['v1'], validate: () => [] }],
 ]);
 
 export interface ToolLoad {
   readonly resources: readonly Resource[];
+  /** Well-shaped resources that failed a rule: in analyze's context, never compiled. */
+  readonly rejected: readonly Resource[];
   readonly diagnostics: readonly Diagnostic[];
   readonly files: readonly string[];
 }
@@ -33,6 +38,7 @@ export interface ToolLoad {
 export async function loadForTools(paths: string[], defaultNamespace = 'default'): Promise<ToolLoad> {
   const base = await loadConfig(paths, {}, defaultNamespace);
   const extra: Resource[] = [];
+  const rejected: Resource[] = [...(base.rejected ?? [])];
   const diagnostics: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const file of base.files) {
@@ -59,13 +65,14 @@ export async function loadForTools(paths: string[], defaultNamespace = 'default'
       const found = kind.validate(r);
       diagnostics.push(...found);
       if (!hasErrors(found)) extra.push(r);
+      else if (WELL_SHAPED.has(r)) rejected.push(r);
     }
   }
   // These kinds are known here, so the loader's "unknown kind" warning about them does not apply.
   const isToolKind = (d: Diagnostic) => d.code === CODES.UnknownKind.code && d.resource !== undefined
     && [...TOOL_KINDS.keys()].some((k) => k.endsWith(`/${d.resource!.kind}`)) && seen.has(keyOfDiag(d));
   const kept = base.diagnostics.filter((d) => !isToolKind(d));
-  return { resources: [...base.resources, ...extra], diagnostics: [...kept, ...diagnostics], files: base.files };
+  return { resources: [...base.resources, ...extra], rejected, diagnostics: [...kept, ...diagnostics], files: base.files };
 
   function keyOfDiag(d: Diagnostic): string {
     const k = [...TOOL_KINDS.keys()].find((x) => x.endsWith(`/${d.resource!.kind}`))!;

@@ -6,6 +6,9 @@ import { EXIT_INCORRECT_USAGE, atLeast, exitCode, listCodes, parseSuppression, r
 import type { Suppression } from '../analyze/output.ts';
 import type { Level } from '../model/diagnostic.ts';
 import { collect, oneOf } from './args.ts';
+import { meshNumTrustedProxies, readMeshConfig } from './mesh-config.ts';
+import type { MeshConfig } from './mesh-config.ts';
+import type { AnalyzeOptions } from '../analyze/context.ts';
 
 interface AnalyzeFlags {
   output: 'log' | 'json' | 'yaml';
@@ -14,6 +17,8 @@ interface AnalyzeFlags {
   failureThreshold: 'Error' | 'Warning' | 'Info';
   outputThreshold: 'Error' | 'Warning' | 'Info';
   waypoint?: string;
+  meshConfigFile?: string;
+  meshConfig?: string;
 }
 
 export function registerAnalyze(program: Command): void {
@@ -25,6 +30,8 @@ export function registerAnalyze(program: Command): void {
     .option('-S, --suppress <CODE=Kind name>', 'suppress messages by code and resource, e.g. "IST0134=ServiceEntry istio-egress/*" (repeatable)', collect, [])
     .option('--failure-threshold <level>', 'lowest level that gives a non-zero exit code', oneOf(['Error', 'Warning', 'Info'] as const), 'Error')
     .option('--output-threshold <level>', 'lowest level printed', oneOf(['Error', 'Warning', 'Info'] as const), 'Info')
+    .option('--meshConfigFile <file>', 'Istio MeshConfig (or the istio ConfigMap) the analyzers use: outboundTrafficPolicy, serviceEntryVisibility, extensionProviders, gatewayTopology')
+    .option('--mesh-config <file>', 'same as --meshConfigFile (the spelling run and check use)')
     .action(async (paths: string[], flags: AnalyzeFlags) => process.exit(await runAnalyze(paths, flags)));
 }
 
@@ -43,12 +50,30 @@ export async function runAnalyze(paths: string[], f: AnalyzeFlags, out = process
     if (typeof r === 'string') { err.write(`error: ${r}\n`); return EXIT_INCORRECT_USAGE; }
     rules.push(r);
   }
+  let options: AnalyzeOptions = {};
+  try {
+    const file = f.meshConfigFile ?? f.meshConfig;
+    if (file) options = meshOptions(await readMeshConfig(file));
+  } catch (e) {
+    err.write(`error: ${(e as Error).message.replace('--mesh-config', '--meshConfigFile')}\n`);
+    return EXIT_INCORRECT_USAGE;
+  }
   const loaded = await loadForTools(paths);
-  const all = analyze(loaded.resources, loaded.diagnostics).filter((d) => !suppressed(d, rules));
+  const all = analyze(loaded.resources, loaded.diagnostics, options, loaded.rejected).filter((d) => !suppressed(d, rules));
   const shown = all.filter((d) => atLeast(d.level, lower(f.outputThreshold)));
   if (shown.length === 0 && f.output === 'log') err.write(`\u2714 No validation issues found when analyzing ${paths.join(', ')}.\n`);
   else out.write(render(shown, f.output));
   return exitCode(all, lower(f.failureThreshold));
+}
+
+/** The mesh config values that change what compile (and so analyze) concludes. */
+function meshOptions(mesh: MeshConfig): AnalyzeOptions {
+  return {
+    outboundTrafficPolicy: mesh.outboundTrafficPolicy?.mode,
+    serviceEntryVisibility: mesh.serviceEntryVisibility,
+    extensionProviders: mesh.extensionProviders,
+    numTrustedProxies: meshNumTrustedProxies(mesh),
+  };
 }
 
 function lower(l: 'Error' | 'Warning' | 'Info'): Level {

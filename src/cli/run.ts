@@ -2,19 +2,23 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { checkCidr } from '../dataplane/ssrf.ts';
+import { LOOPBACK_CIDRS } from '../dataplane/proxy-protocol-listener.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
-import { startWaypoint, StartupError } from '../server.ts';
+import { startWaypoint, StartupError, type ConfigSource } from '../server.ts';
 import type { AccessLogFormat } from '../telemetry/access-log.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
 import { collect, oneOf, parseDuration, parsePort, parseWaypointRef } from './args.ts';
-import { meshNumTrustedProxies, readMeshConfig, type MeshConfig } from './mesh-config.ts';
+import { DEFAULT_LIMITS } from '../dataplane/downstream-guard.ts';
+import { DEFAULT_DNS_MAX_HOSTS } from '../dataplane/resolver.ts';
+import { meshNumTrustedProxies, meshPathNormalization, readMeshConfig, type MeshConfig } from './mesh-config.ts';
 import type { CompileOptions } from '../compile/compile.ts';
-import type { FileSource } from '../controlplane/file-source.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
 interface RunFlags {
-  config: string[];
+  config?: string[];
+  kubernetes: boolean;
+  kubeconfig?: string;
   waypoint?: string;
   outboundTrafficPolicy?: OutboundTrafficPolicy;
   meshConfig?: string;
@@ -35,12 +39,24 @@ interface RunFlags {
   proxyTlsKey?: string;
   clientCa?: string;
   hbonePort: number;
+  proxyProtocolPort?: number;
+  proxyProtocolTrustedCidr: string[];
+  proxyProtocolHeaderTimeout: number;
+  proxyProtocolMaxConnections: number;
   secretsDir?: string;
   hboneCert?: string;
   hboneKey?: string;
   trustBundle?: string;
   numTrustedProxies?: number;
   drainDuration: number;
+  requestHeadersTimeout: number;
+  idleTimeout: number;
+  streamIdleTimeout: number;
+  tunnelIdleTimeout: number;
+  maxConnections: number;
+  overloadHeapThreshold: number;
+  dnsCacheMaxHosts: number;
+  hboneMaxConcurrentStreams: number;
   watch: boolean;
   logLevel: string;
 }
@@ -48,10 +64,12 @@ interface RunFlags {
 export function registerRun(program: Command): void {
   program.command('run')
     .description('run the waypoint on a folder or files of YAML')
-    .requiredOption('-c, --config <paths...>', 'config files or directories (YAML/JSON, searched recursively)')
+    .option('-c, --config <paths...>', 'config files or directories (YAML/JSON, searched recursively)')
+    .option('--kubernetes', 'read the config from the Kubernetes API server (list+watch) instead of files', false)
+    .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig to use (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
     .option('--waypoint <namespace/name>', 'which istio-waypoint Gateway this process is (default: the only one)', parseWaypointRef)
     .option('--outbound-traffic-policy <mode>', 'REGISTRY_ONLY refuses unknown hosts; ALLOW_ANY passes them through', oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const))
-    .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility)')
+    .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility, extensionProviders, pathNormalization, gatewayTopology)')
     .option('--listen-address <ip>', 'address for the proxy, status and stats listeners', '127.0.0.1')
     .option('--admin-address <ip>', 'address for the admin listener', '127.0.0.1')
     .option('--proxy-port <port>', 'HTTP/CONNECT proxy listener', parsePort, 15001)
@@ -70,11 +88,23 @@ export function registerRun(program: Command): void {
     .option('--hbone-cert <file>', "the waypoint's certificate, spiffe://<td>/ns/<gw-ns>/sa/<gw-name> (egressway certs issue --waypoint); reloaded on change")
     .option('--hbone-key <file>', 'private key for --hbone-cert')
     .option('--trust-bundle <file>', 'roots HBONE client certificates must chain to (several allowed, for rotation)')
+    .option('--proxy-protocol-port <port>', 'sandwich listener: TCP from ztunnel led by a PROXY v2 header (GatewayClass ambient.istio.io/waypoint-inbound-binding: PROXY/<port>, e.g. 15088); off by default', parsePort)
+    .option('--proxy-protocol-trusted-cidr <cidr>', 'peers allowed to send PROXY headers besides loopback: the node\'s ztunnel (repeatable)', cidrArg, [])
+    .option('--proxy-protocol-header-timeout <duration>', 'close a connection whose PROXY header is not complete by then', parseDuration, 15_000)
+    .option('--proxy-protocol-max-connections <n>', 'open connections on the PROXY listener; more are closed at once', parseMaxConnections, 10_000)
     .option('--num-trusted-proxies <n>', 'X-Forwarded-For hops to trust for remoteIpBlocks / remote.ip (meshConfig gatewayTopology.numTrustedProxies)', parseCount)
     .option('--secrets-dir <dir>', 'DestinationRule credentialName Secrets, laid out as <dir>/<namespace>/<name>/tls.crt, tls.key, ca.crt')
     .option('--access-log <format>', 'json | text | off', oneOf(['json', 'text', 'off'] as const), 'json')
     .option('--otlp-endpoint <url>', 'export one span per request or tunnel over OTLP/HTTP (JSON) to this collector, e.g. http://127.0.0.1:4318', httpUrl)
     .option('--drain-duration <duration>', 'on SIGTERM, how long in-flight requests may finish', parseDuration, 5_000)
+    .option('--request-headers-timeout <duration>', 'a request head must arrive within this of its first byte, else 408 (0: off)', parseDuration, DEFAULT_LIMITS.requestHeadersTimeoutMs)
+    .option('--idle-timeout <duration>', 'close a downstream connection (proxy or HBONE) with no request in flight after this (0: off)', parseDuration, DEFAULT_LIMITS.idleTimeoutMs)
+    .option('--stream-idle-timeout <duration>', 'no byte either way on a request in flight for this long: 408 SI, or a reset (0: off)', parseDuration, DEFAULT_LIMITS.streamIdleTimeoutMs)
+    .option('--tunnel-idle-timeout <duration>', 'close a CONNECT, HBONE or Upgrade tunnel with no byte either way for this long (0: off)', parseDuration, DEFAULT_LIMITS.tunnelIdleTimeoutMs)
+    .option('--max-connections <n>', 'open connections per listener (proxy, HBONE); more are refused with 503 OM or closed (0: no cap)', countArg('a connection count', 0, 10_000_000, DEFAULT_LIMITS.maxConnections), DEFAULT_LIMITS.maxConnections)
+    .option('--overload-heap-threshold <percent>', "refuse new requests with 503 OM while the JS heap is above this % of node's heap limit (0: off)", countArg('a percentage', 0, 100, 95), 95)
+    .option('--dns-cache-max-hosts <n>', 'request-chosen host names kept in the DNS cache (and connection pools per cluster), least recently used out', countArg('a host count', 1, 10_000_000, DEFAULT_DNS_MAX_HOSTS), DEFAULT_DNS_MAX_HOSTS)
+    .option('--hbone-max-concurrent-streams <n>', 'streams per HBONE connection (SETTINGS_MAX_CONCURRENT_STREAMS)', countArg('a stream count', 1, 100_000, 100), 100)
     .option('--no-watch', 'do not reload when config files change')
     .option('--log-level <level>', 'debug | info | warn | error', 'info')
     .action(async (flags: RunFlags) => run(flags));
@@ -85,6 +115,7 @@ function portClash(f: RunFlags): string | undefined {
     ['--proxy-port', f.proxyPort, f.listenAddress], ['--admin-port', f.adminPort, f.adminAddress],
     ['--status-port', f.statusPort, f.listenAddress], ['--stats-port', f.statsPort, f.listenAddress],
     ...(f.hboneCert ? [['--hbone-port', f.hbonePort, f.listenAddress] as [string, number, string]] : []),
+    ...(f.proxyProtocolPort !== undefined ? [['--proxy-protocol-port', f.proxyProtocolPort, f.listenAddress] as [string, number, string]] : []),
   ];
   for (let i = 0; i < ports.length; i++) {
     for (let j = i + 1; j < ports.length; j++) {
@@ -98,6 +129,9 @@ function portClash(f: RunFlags): string | undefined {
 
 async function run(f: RunFlags): Promise<void> {
   const logger = createLogger(f.logLevel);
+  if (!f.kubernetes && !f.config?.length) fail('error: give the config: --config <paths...> (files or directories), or --kubernetes to read it from the API server');
+  if (f.kubernetes && f.config?.length) fail('error: --config and --kubernetes are two sources; choose one');
+  if (f.kubeconfig && !f.kubernetes) fail('error: --kubeconfig only applies with --kubernetes');
   const clash = portClash(f);
   if (clash) fail(`error: port clash: ${clash}`);
   let mesh;
@@ -107,7 +141,7 @@ async function run(f: RunFlags): Promise<void> {
     fail(`error: ${(err as Error).message}`);
   }
   // Signal handlers go in before anything listens, so a SIGTERM during startup is clean too.
-  let running: { stop(graceMs: number): Promise<void>; source: FileSource } | undefined;
+  let running: { stop(graceMs: number): Promise<void>; source: ConfigSource } | undefined;
   const stop = (signal: string) => {
     logger.info({ signal }, `${signal}: draining for up to ${f.drainDuration} ms, then exiting`);
     if (!running) process.exit(0);
@@ -125,6 +159,11 @@ async function run(f: RunFlags): Promise<void> {
   const hbone = f.hboneCert || f.hboneKey || f.trustBundle
     ? { port: f.hbonePort, cert: f.hboneCert ?? '', key: f.hboneKey ?? '', trustBundle: f.trustBundle ?? '' } : undefined;
   if (hbone && (!hbone.cert || !hbone.key || !hbone.trustBundle)) fail('error: --hbone-cert, --hbone-key and --trust-bundle go together (make them with `egressway certs init` and `certs issue --waypoint ns/name`)');
+  if (f.proxyProtocolPort === undefined && f.proxyProtocolTrustedCidr.length > 0) fail('error: --proxy-protocol-trusted-cidr needs --proxy-protocol-port <port> (the sandwich listener is off without it)');
+  const proxyProtocol = f.proxyProtocolPort === undefined ? undefined : {
+    port: f.proxyProtocolPort, trustedCidrs: [...LOOPBACK_CIDRS, ...f.proxyProtocolTrustedCidr],
+    headerTimeoutMs: f.proxyProtocolHeaderTimeout, maxConnections: f.proxyProtocolMaxConnections,
+  };
   try {
     proxyTls = await readProxyTls(f);
   } catch (err) {
@@ -132,19 +171,31 @@ async function run(f: RunFlags): Promise<void> {
   }
   try {
     const wp = await startWaypoint({
-      configPaths: f.config,
+      configPaths: f.config ?? [],
+      kubernetes: f.kubernetes ? {
+        kubeconfig: f.kubeconfig,
+        fromMesh: (m) => ({
+          outboundTrafficPolicy: m.outboundTrafficPolicy?.mode, serviceEntryVisibility: m.serviceEntryVisibility,
+          extensionProviders: m.extensionProviders, numTrustedProxies: meshNumTrustedProxies(m), pathNormalization: meshPathNormalization(m),
+        }),
+      } : undefined,
       compile: compileOptions(f, mesh),
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
-      accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, logger, proxyTls, hbone,
+      accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, logger, proxyTls, hbone, proxyProtocol,
       dialPolicy: { allowCidrs: f.allowCidr, denyCidrs: f.denyCidr }, secretsDir: f.secretsDir,
+      limits: {
+        requestHeadersTimeoutMs: f.requestHeadersTimeout, idleTimeoutMs: f.idleTimeout, streamIdleTimeoutMs: f.streamIdleTimeout,
+        tunnelIdleTimeoutMs: f.tunnelIdleTimeout, maxConnections: f.maxConnections,
+      },
+      overloadHeapFraction: f.overloadHeapThreshold / 100, dnsMaxHosts: f.dnsCacheMaxHosts, hboneMaxConcurrentStreams: f.hboneMaxConcurrentStreams,
     });
     running = wp;
     const snap = wp.store.current();
     const l = wp.listeners;
     logger.info({ listeners: wp.listeners, waypoint: `${snap.waypoint.namespace}/${snap.waypoint.name}` }, 'listening');
-    logger.info(`waypoint ${snap.waypoint.namespace}/${snap.waypoint.name} — proxy http://${l.proxy} (HTTP_PROXY)${l.hbone ? `, HBONE ${l.hbone}` : ''}, admin http://${l.admin}/config_dump, readiness http://${l.status}/healthz/ready, metrics http://${l.stats}/stats/prometheus`);
+    logger.info(`waypoint ${snap.waypoint.namespace}/${snap.waypoint.name} — proxy http://${l.proxy} (HTTP_PROXY)${l.hbone ? `, HBONE ${l.hbone}` : ''}${l.proxyProtocol ? `, PROXY protocol ${l.proxyProtocol}` : ''}, admin http://${l.admin}/config_dump, readiness http://${l.status}/healthz/ready, metrics http://${l.stats}/stats/prometheus`);
   } catch (err) {
     if (err instanceof StartupError) {
       for (const d of err.diagnostics) if (d.level !== 'info') process.stderr.write(`${formatDiagnostic(d)}\n`);
@@ -158,16 +209,18 @@ async function run(f: RunFlags): Promise<void> {
 function compileOptions(f: RunFlags, mesh: MeshConfig): CompileOptions {
   return {
     waypoint: f.waypoint,
-    outboundTrafficPolicy: f.outboundTrafficPolicy ?? mesh.outboundTrafficPolicy?.mode ?? 'REGISTRY_ONLY',
+    // With --kubernetes the istio-system/istio ConfigMap fills what flags and --mesh-config leave out.
+    outboundTrafficPolicy: f.outboundTrafficPolicy ?? mesh.outboundTrafficPolicy?.mode ?? (f.kubernetes ? undefined : 'REGISTRY_ONLY'),
     serviceEntryVisibility: mesh.serviceEntryVisibility,
     extensionProviders: mesh.extensionProviders,
-    numTrustedProxies: f.numTrustedProxies ?? meshNumTrustedProxies(mesh) ?? 0,
+    numTrustedProxies: f.numTrustedProxies ?? meshNumTrustedProxies(mesh) ?? (f.kubernetes ? undefined : 0),
+    pathNormalization: mesh.pathNormalization || !f.kubernetes ? meshPathNormalization(mesh) : undefined,
   };
 }
 
-async function reloadOnHup(f: RunFlags, source: FileSource, logger: Logger): Promise<void> {
+async function reloadOnHup(f: RunFlags, source: ConfigSource, logger: Logger): Promise<void> {
   logger.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the config');
-  if (f.meshConfig) {
+  if (f.meshConfig && source.setOptions) {
     try {
       source.setOptions(compileOptions(f, await readMeshConfig(f.meshConfig)));
     } catch (err) {
@@ -210,6 +263,20 @@ function httpUrl(v: string): string {
 function parseCount(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError(`"${v}" is not a hop count (0-64)`);
+  return n;
+}
+
+function countArg(what: string, min: number, max: number, def: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v.trim().replace(/%$/, ''));
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`"${v}" is not ${what}; pass a whole number from ${min} to ${max} (default ${def})`);
+    return n;
+  };
+}
+
+function parseMaxConnections(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new InvalidArgumentError(`"${v}" is not a connection count; pass a whole number from 1 to 1000000 (default 10000)`);
   return n;
 }
 

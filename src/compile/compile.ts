@@ -5,6 +5,7 @@ import type { Resource } from '../config/resource.ts';
 import type { GatewaySpec } from '../config/kinds/gateway.ts';
 import type { ServiceEntrySpec } from '../config/kinds/service-entry.ts';
 import { hasErrors, type Diagnostic } from '../model/diagnostic.ts';
+import type { PathNormalization } from '../model/policy.ts';
 import type { Binding, OutboundTrafficPolicy, Snapshot } from '../model/snapshot.ts';
 import { resolveWaypoint, type BindingContext, type Visibility } from './binding.ts';
 import { matchSelector, type LabelSelector } from './label-selector.ts';
@@ -34,6 +35,8 @@ export interface CompileOptions {
   readonly extensionProviders?: readonly ExtensionProviderConfig[];
   /** meshConfig gatewayTopology.numTrustedProxies: X-Forwarded-For hops trusted for remoteIpBlocks. */
   readonly numTrustedProxies?: number;
+  /** meshConfig pathNormalization.normalization (BASE when absent). */
+  readonly pathNormalization?: PathNormalization;
 }
 
 export interface CompileResult {
@@ -65,7 +68,7 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
   const known = { gateways: resources.filter((r) => r.kind === 'Gateway' && r.group === 'gateway.networking.k8s.io').map((g) => `${g.metadata.namespace}/${g.metadata.name}`), serviceEntries: entries.map((e) => `${e.metadata.namespace}/${e.metadata.name}`) };
   const authz = compileAuthz(resources, {
     waypoint: wp, services: compiled.services, rootNamespace: options.rootNamespace, known,
-    extensionProviders: options.extensionProviders, numTrustedProxies: options.numTrustedProxies,
+    extensionProviders: options.extensionProviders, numTrustedProxies: options.numTrustedProxies, pathNormalization: options.pathNormalization,
   });
   diagnostics.push(...authz.diagnostics);
   // Routes resolve against the DestinationRule-applied clusters, so subsets exist to route to.

@@ -4,12 +4,13 @@
 // (validation warns). Matchers follow pilot/pkg/security/authz/model/generator.go.
 import type { Resource } from '../config/resource.ts';
 import { DRY_RUN_ANNOTATION } from '../config/kinds/authorization-policy.ts';
+import { parseGoBool } from '../config/metadata.ts';
 import type { AuthorizationPolicySpec, Condition, Operation, PolicyTargetReference, Rule, Source } from '../config/kinds/authorization-policy.ts';
 import { CODES } from '../model/codes.ts';
 import { formatPath } from '../model/diagnostic.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { EMPTY_POLICY_SET } from '../model/policy.ts';
-import type { AuthzTable, CompiledPolicy, CompiledRule, Constraint, PolicySet } from '../model/policy.ts';
+import type { AuthzTable, CompiledPolicy, CompiledRule, Constraint, PathNormalization, PolicySet } from '../model/policy.ts';
 import type { Service, WaypointInfo } from '../model/snapshot.ts';
 import { compileJwtRules, compileProviders, isRequestAuthentication, type ExtensionProviderConfig } from './authn.ts';
 import { conditionConstraint, operationConstraints, sourceConstraints } from './policy-matchers.ts';
@@ -26,6 +27,8 @@ export interface AuthzOptions {
   readonly extensionProviders?: readonly ExtensionProviderConfig[];
   /** meshConfig gatewayTopology.numTrustedProxies (or --num-trusted-proxies). */
   readonly numTrustedProxies?: number;
+  /** meshConfig pathNormalization.normalization; BASE when absent. */
+  readonly pathNormalization?: PathNormalization;
 }
 
 export interface AuthzResult {
@@ -65,7 +68,7 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
   for (const [key, list] of perService) services.set(key, policySet([...waypointWide, ...list], [...jwt.waypoint, ...(jwt.services.get(key) ?? [])]));
   all.sort(byEnvoyName);
   return {
-    authz: { waypoint: policySet(waypointWide, jwt.waypoint), services, policies: all, providers, numTrustedProxies: options.numTrustedProxies ?? 0 },
+    authz: { waypoint: policySet(waypointWide, jwt.waypoint), services, policies: all, providers, numTrustedProxies: options.numTrustedProxies ?? 0, pathNormalization: options.pathNormalization ?? 'BASE' },
     diagnostics,
   };
 }
@@ -116,7 +119,7 @@ function compilePolicy(ap: AP, scope: 'waypoint' | 'service', diagnostics: Diagn
   rules.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     key: `${namespace}/${name}`, namespace, name, action, scope, rules,
-    dryRun: (ap.metadata.annotations[DRY_RUN_ANNOTATION] ?? '').toLowerCase() === 'true',
+    dryRun: parseGoBool(ap.metadata.annotations[DRY_RUN_ANNOTATION] ?? '') === true,
     ...(action === 'CUSTOM' && ap.spec.provider?.name ? { provider: ap.spec.provider.name } : {}),
   };
 }

@@ -28,9 +28,10 @@ export function serviceAccountMatcher(raw: string, policyNamespace: string): Reg
 }
 
 // Envoy uri_template (Istio hands it `{*}` as `*` and `{**}` as `**`): {*} is one non-empty segment
-// of pchars without `=` (kLiteral), {**} any run of them and `/` (possibly empty). Segments are joined
-// by `/`, so literals may follow {**}: `/store/{**}/cart` matches `/store/a/b/cart`.
-const SEGMENT = "[a-zA-Z0-9\\-._~%!$&'()+,;:@]";
+// of pchars (kLiteral, which has admitted `=` since Envoy's "user included '=' allowed": a DENY on
+// `/admin/{*}` must catch `/admin/role=root`), {**} any run of them and `/` (possibly empty).
+// Segments are joined by `/`, so literals may follow {**}: `/store/{**}/cart` matches `/store/a/b/cart`.
+const SEGMENT = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=]";
 export function pathMatcher(raw: string): Matcher {
   if (!raw.includes('{*}') && !raw.includes('{**}')) return stringMatcher(raw);
   const source = raw.split('/').map((s) => (s === '{**}' ? `${SEGMENT.slice(0, -1)}/]*` : s === '{*}' ? `${SEGMENT}+` : escape(s))).join('/');

@@ -91,7 +91,13 @@ function compileAction(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteContex
     const r = http.redirect;
     // route.go ApplyRedirect: port_redirect only from redirectPort or derivePort FROM_REQUEST_PORT.
     const port = r.port ?? (r.derivePort === 'FROM_REQUEST_PORT' ? 'request' : undefined);
-    return { kind: 'redirect', status: r.redirectCode ?? 301, scheme: r.scheme, authority: r.authority, port, path: r.uri };
+    // prefixRewrite swaps the matched uri prefix, as rewrite.uri does; uri wins.
+    const swap = !r.uri && r.prefixRewrite !== undefined;
+    return {
+      kind: 'redirect', status: r.redirectCode ?? 301, scheme: r.scheme, authority: r.authority, port,
+      path: r.uri ?? (swap && prefix === undefined ? r.prefixRewrite : undefined),
+      prefix: swap && prefix !== undefined ? { match: prefix, replacement: r.prefixRewrite!, mode: 'plain' } : undefined,
+    };
   }
   const items = (http.route ?? []).map((rd, k) => {
     const port = rd.destination.port?.number ?? defaultPort(ctx, rd.destination.host, d.port.number);

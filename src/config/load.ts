@@ -7,6 +7,7 @@ import { formatPath, hasErrors } from '../model/diagnostic.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { resourceRef } from './diag.ts';
 import { validateResource } from './kinds/index.ts';
+import { WELL_SHAPED } from './kinds/common.ts';
 import type { ValidationOptions } from './kinds/index.ts';
 import { parseDocuments } from './parse.ts';
 import type { LoadResult, Resource } from './resource.ts';
@@ -38,7 +39,8 @@ export async function loadConfig(paths: string[], options: ValidationOptions = {
     diagnostics.push(...result.diagnostics);
     parsed.push(...result.resources);
   }
-  return { resources: validateAll(parsed, options, diagnostics), diagnostics, files };
+  const rejected: Resource[] = [];
+  return { resources: validateAll(parsed, options, diagnostics, rejected), diagnostics, files, rejected };
 }
 
 // Symlinks are followed because Kubernetes mounts a ConfigMap as symlinks into a hidden `..data`
@@ -78,7 +80,7 @@ function unreadable(path: string, e: unknown): Diagnostic {
   return { code: CODES.UnreadablePath.code, level: 'error', message: `cannot read ${path}: ${code ?? (e as Error).message}`, hint, file: path };
 }
 
-function validateAll(parsed: readonly Resource[], options: ValidationOptions, diagnostics: Diagnostic[]): Resource[] {
+function validateAll(parsed: readonly Resource[], options: ValidationOptions, diagnostics: Diagnostic[], rejected: Resource[]): Resource[] {
   const first = new Map<string, Resource>();
   const out: Resource[] = [];
   for (const r of parsed) {
@@ -92,6 +94,7 @@ function validateAll(parsed: readonly Resource[], options: ValidationOptions, di
     else {
       first.set(key, r);
       if (!hasErrors(result.diagnostics)) out.push(r);
+      else if (WELL_SHAPED.has(r)) rejected.push(r);
     }
   }
   return out;

@@ -91,4 +91,32 @@ export function validateMetadata(r: Resource, report: Reporter): void {
     const problem = checkQualifiedName(key);
     if (problem) report.error(['metadata', 'annotations', key], problem, 'fix the annotation key syntax');
   }
+  checkDryRun(r, report);
+}
+
+const DRY_RUN = 'istio.io/dry-run';
+
+/** Go's strconv.ParseBool, which Istio uses to read `istio.io/dry-run`. */
+export function parseGoBool(v: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return undefined;
+}
+
+// Istio's checkDryRunAnnotation: only ALLOW and DENY AuthorizationPolicies may be dry-run.
+function checkDryRun(r: Resource, report: Reporter): void {
+  const val = r.metadata.annotations[DRY_RUN];
+  if (val === undefined) return;
+  const path = ['metadata', 'annotations', DRY_RUN];
+  const id = `${r.metadata.namespace}/${r.metadata.name}`;
+  if (r.kind !== 'AuthorizationPolicy' || r.group !== 'security.istio.io') {
+    return report.error(path, `${id} has unsupported annotation ${DRY_RUN}, please remove the annotation`, 'remove the annotation: only AuthorizationPolicies can be dry-run');
+  }
+  const action = isPlainObject(r.spec) && typeof r.spec.action === 'string' ? r.spec.action : 'ALLOW';
+  if (action !== 'ALLOW' && action !== 'DENY') {
+    return report.error(path, `the annotation ${DRY_RUN} currently only supports action ALLOW/DENY, found action ${action} in ${id}`, 'remove the annotation: CUSTOM and AUDIT policies are always enforced');
+  }
+  if (parseGoBool(val) === undefined) {
+    report.error(path, `${id} has annotation ${DRY_RUN} with invalid value (${val}): strconv.ParseBool: parsing ${JSON.stringify(val)}: invalid syntax`, 'use "true" or "false"');
+  }
 }

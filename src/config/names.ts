@@ -62,6 +62,9 @@ function checkDomainPreconditions(domain: string): string | undefined {
 
 function checkHostLabels(domain: string, labels: string): string | undefined {
   const parts = labels.split('.');
+  // Istio's ValidateDNS1123Labels: an all-numeric top-level label would make an IP look like a name.
+  const tld = parts[parts.length - 1];
+  if (/^[+-]?\d+$/.test(tld)) return `domain name ${JSON.stringify(domain)} invalid (top level domain ${JSON.stringify(tld)} cannot be all-numeric)`;
   for (const [i, label] of parts.entries()) {
     // A trailing dot (absolute name) leaves an empty last label, which DNS allows.
     if (label === '' && i === parts.length - 1 && i > 0) continue;
@@ -101,5 +104,24 @@ export function checkGatewayHostname(host: string): string | undefined {
   if (name.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name)) {
     return `hostname ${JSON.stringify(host)} must be a lower-case DNS name, optionally prefixed with "*."`;
   }
+  return undefined;
+}
+
+/**
+ * Istio's ValidateWildcardDomainForVirtualServiceBoundToGateway: as checkWildcardDomain, but an SNI
+ * host may be the name Envoy generates for AUTO_PASSTHROUGH, `outbound_.<port>_._.<host>`, whose
+ * labels hold underscores.
+ */
+export function checkGatewayBoundDomain(sni: boolean, domain: string): string | undefined {
+  const pre = checkDomainPreconditions(domain);
+  if (pre) return pre;
+  if (!sni || !domain.startsWith('outbound_')) return checkWildcardDomain(domain);
+  const parts = domain.split('_');
+  const format = 'outbound_.<port>_._.<hostname>';
+  if (parts.length < 4) return `domain name ${domain} invalid, should follow '${format}' format`;
+  const port = parts[1].replace(/^\.+|\.+$/g, '');
+  const host = parts[3].replace(/^\.+|\.+$/g, '');
+  if (!/[0-9]/.test(port)) return `domain name ${JSON.stringify(domain)} invalid (label ${JSON.stringify(port)} invalid). should follow ${format} format`;
+  if (!/[a-zA-Z]/.test(host)) return `domain name ${JSON.stringify(domain)} invalid (label ${JSON.stringify(host)} invalid). should follow ${format} format`;
   return undefined;
 }

@@ -9,7 +9,7 @@ import { diagnosticAt } from './diag.ts';
 import { lookupKind } from './kinds/index.ts';
 import { metadataSchema, normalizeMetadata } from './metadata.ts';
 import type { Resource } from './resource.ts';
-import { checkSchema, describe, isPlainObject, s, withoutNulls } from './schema.ts';
+import { checkSchema, describe, isPlainObject, RAW_SPEC, s, withoutNulls } from './schema.ts';
 import type { Issue } from './schema.ts';
 import { makeLocator, syntaxDiagnostic } from './yaml-ast.ts';
 import type { Locator } from './yaml-ast.ts';
@@ -121,13 +121,14 @@ function buildResource(value: Record<string, unknown>, locate: Locator, defaultN
     version,
     kind,
     metadata,
-    // No `spec` (or `spec:` with nothing after it) decodes as an empty spec, as Istio's and the API
-    // server's decoders do; validators and compile can then always read fields of it.
+    // An absent or null spec is an empty one, as the API server's zero value is (compile reads
+    // spec fields without a guard; `spec:` with nothing after it crashed it, found by test/fuzz/config.test.ts).
     spec: withoutNulls(value.spec) ?? {},
     ...(value.status != null ? { status: withoutNulls(value.status) } : {}),
     source: locate([]),
     locate,
   };
+  RAW_SPEC.set(resource, value.spec);
   return { resource, issues };
 }
 

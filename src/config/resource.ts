@@ -37,4 +37,9 @@ export interface LoadResult {
   readonly diagnostics: readonly Diagnostic[];
   /** Every file read, for the watcher. */
   readonly files: readonly string[];
+  /**
+   * Known resources that failed a validation rule but have a well-formed spec: never compiled,
+   * only `analyze` reads them (cross-resource references, as istioctl keeps invalid objects).
+   */
+  readonly rejected?: readonly Resource[];
 }

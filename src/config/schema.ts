@@ -16,7 +16,7 @@ export type Schema =
   | { readonly type: 'integer' }
   | { readonly type: 'boolean' }
   | { readonly type: 'array'; readonly items: Schema }
-  | { readonly type: 'map'; readonly values: Schema }
+  | { readonly type: 'map'; readonly values: Schema; readonly nullValue?: (key: string) => string }
   | { readonly type: 'any' }
   | ObjectSchema;
 
@@ -42,7 +42,8 @@ export const s = {
   integer: (): Schema => ({ type: 'integer' }),
   boolean: (): Schema => ({ type: 'boolean' }),
   array: (items: Schema): Schema => ({ type: 'array', items }),
-  map: (values: Schema): Schema => ({ type: 'map', values }),
+  /** `nullValue`: the error for `key: null` (Go keeps the entry with a nil value), else null is absent. */
+  map: (values: Schema, nullValue?: (key: string) => string): Schema => (nullValue ? { type: 'map', values, nullValue } : { type: 'map', values }),
   any: (): Schema => ({ type: 'any' }),
   object: (fields: Record<string, Schema>, opts: { required?: string[]; open?: boolean } = {}): ObjectSchema => ({
     type: 'object',
@@ -72,7 +73,10 @@ function walk(value: unknown, schema: Schema, path: Path, out: Issue[]): void {
       (value as unknown[]).forEach((item, i) => walkItem(item, schema.items, [...path, i], out));
       return;
     case 'map':
-      for (const [k, v] of Object.entries(value as object)) walk(v, schema.values, [...path, k], out);
+      for (const [k, v] of Object.entries(value as object)) {
+        if (v === null && schema.nullValue) out.push(issue('error', [...path, k], schema.nullValue(k), 'give it a value, or remove the entry'));
+        else walk(v, schema.values, [...path, k], out);
+      }
       return;
     case 'object':
       walkObject(value as Record<string, unknown>, schema, path, out);
@@ -82,9 +86,8 @@ function walk(value: unknown, schema: Schema, path: Path, out: Issue[]): void {
 
 // A null list item is never meaningful (Go decodes it as a zero value), so it is an error, unlike
 // a null field.
-// `undefined` counts too: a resource built in code (or by an older withoutNulls) may carry one.
 function walkItem(item: unknown, schema: Schema, path: Path, out: Issue[]): void {
-  if ((item === null || item === undefined) && schema.type !== 'any') {
+  if (item === null && schema.type !== 'any') {
     out.push(issue('error', path, 'list item must not be null', 'remove the empty "-" entry'));
   } else {
     walk(item, schema, path, out);
@@ -93,7 +96,8 @@ function walkItem(item: unknown, schema: Schema, path: Path, out: Issue[]): void
 
 function walkObject(value: Record<string, unknown>, schema: ObjectSchema, path: Path, out: Issue[]): void {
   for (const [key, v] of Object.entries(value)) {
-    const field = schema.fields[key];
+    // Own fields only: `fields["__proto__"]` would be Object.prototype, a "schema" that accepts anything.
+    const field = Object.hasOwn(schema.fields, key) ? schema.fields[key] : undefined;
     if (field) walk(v, field, [...path, key], out);
     else if (!schema.open) out.push(unknownField(path, key, Object.keys(schema.fields)));
   }
@@ -130,12 +134,23 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * Drops null-valued fields (`tls:` with nothing after it), as the API server prunes them, so that
  * validators and compile see "absent" one way. Null list items stay: they are errors.
  */
+/**
+ * The spec as written, nulls included, for the schema walk (a null map value can be an error there);
+ * `Resource.spec` itself is pruned by `withoutNulls`.
+ */
+export const RAW_SPEC: WeakMap<object, unknown> = new WeakMap();
+
 export function withoutNulls(value: unknown): unknown {
-  // A null item must stay null (not become undefined), so that the schema walk reports it.
+  // A null item must stay null (not become undefined, which reads as absent) so the walk reports it.
   if (Array.isArray(value)) return value.map((v) => (v === null ? null : withoutNulls(v)));
   if (!isPlainObject(value)) return value ?? undefined;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = withoutNulls(v);
+  for (const [k, v] of Object.entries(value)) {
+    if (v === null || v === undefined) continue;
+    // Defined, not assigned: `out["__proto__"] = v` would make v the copy's prototype, so the schema
+    // walk (own fields) would not see v's fields while compile read them (found by test/fuzz/config.test.ts).
+    Object.defineProperty(out, k, { value: withoutNulls(v), enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 

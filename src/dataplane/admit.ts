@@ -7,7 +7,8 @@
 //      tunnel the Host must name the tunnel's destination (no domain fronting, 421);
 //   3. route: plan() on the target;
 //   4. upgrade check: only enabled upgrade types (websocket, as Istio configures) pass (403);
-//   5. path normalisation (Istio BASE), which is what policy, routing and the upstream see;
+//   5. path normalisation (meshConfig pathNormalization, Istio's default BASE), which is what policy,
+//      routing and the upstream see;
 //   6. authorization (CUSTOM, JWT, DENY, ALLOW) on the normalised request.
 // serveHttp() takes only an Admitted value, and only this module makes one: a door cannot reach the
 // upstream without passing every step. (STYLE.md: "One request path, many doors".)
@@ -16,7 +17,7 @@ import { isIP } from 'node:net';
 import type { Identity } from '../model/identity.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { lookupDestination } from '../model/host-table.ts';
-import { normalizePath } from '../policy/normalize-path.ts';
+import { needsNormalization, normalizePath } from '../policy/normalize-path.ts';
 import type { HeaderEdits } from '../policy/request.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { formatAuthority, parseAuthority, splitAbsolute, type Authority } from './authority.ts';
@@ -118,10 +119,12 @@ export function admit(snap: Snapshot, a: Arrival, record: RequestRecord): void {
   if (upgrade !== undefined && upgrade !== 'h2c' && !ENABLED_UPGRADES.has(upgrade)) {
     return a.onAdmission({ refused: 'upgrade_failed', reason: `Upgrade: ${h.upgrade} is not enabled on this waypoint (only websocket is, as in Istio)`, close: true });
   }
-  // 5. Path normalisation (Istio's default BASE): the normalised path is what goes upstream.
+  // 5. Path normalisation (meshConfig pathNormalization; Istio's default is BASE): the normalised path is
+  // what goes upstream. `egressway check` runs the same two calls.
   let path = target.path;
-  if (path.includes('%') || path.includes('\\') || path.includes('/.')) {
-    const n = normalizePath(path);
+  const mode = snap.authz.pathNormalization;
+  if (needsNormalization(path, mode)) {
+    const n = normalizePath(path, mode);
     if (!n.ok) return a.onAdmission({ refused: 'bad_path', reason: n.reason, close });
     path = n.path;
   }
@@ -130,7 +133,7 @@ export function admit(snap: Snapshot, a: Arrival, record: RequestRecord): void {
   if (!hasAuthorization(snap, plan)) return a.onAdmission(admit1(plan, target, path, undefined, tunnelable, close));
   const verdict = authorize(snap, plan, {
     protocol: 'http', sourceIp: a.peer.remoteIp, identity: a.peer.identity, destinationIp: dialledIp(target, a.peer),
-    host: target.host, port: target.authority.port, method: req.method, path, headers: h,
+    host: target.host, port: target.authority.port, method: req.method, path, headers: h, rawHeaders: req.rawHeaders,
   });
   withAuthorization(verdict, record, () => req.destroyed || a.res.destroyed, (v) => a.onAdmission({ denied: v, close }),
     (edits) => a.onAdmission(admit1(plan, target, path, edits, tunnelable, close)));
@@ -179,10 +182,14 @@ function checkHead(req: IncomingMessage): { refused: FailureCode; reason: string
 export function requestTarget(req: IncomingMessage, tunnel: Authority | undefined): Target | { error: FailureCode; reason: string } {
   const url = req.url ?? '/';
   if (url.startsWith('/') || url === '*') {
-    const hostHeader = req.headers.host ?? (req.headers[':authority'] as string | undefined);
-    const authority = tunnel ?? parseAuthority(hostHeader, 80);
-    if (!authority) return { error: 'bad_request', reason: `missing or invalid Host header "${hostHeader ?? ''}"` };
-    return { authority, host: hostHeader ?? formatAuthority(authority.host, authority.port), path: url, tunneled: !!tunnel };
+    // Envoy's default (http_reject_path_with_fragment): policy reads the path up to "#", an upstream
+    // may not, so a fragment, which no request-target may carry (RFC 9112 §3.2), is a 400.
+    if (url.includes('#')) return { error: 'bad_request', reason: 'the request-target carries a #fragment, which is never sent in a request (RFC 9112 §3.2)' };
+    const raw = req.headers.host ?? (req.headers[':authority'] as string | undefined);
+    const authority = tunnel ?? parseAuthority(raw, 80);
+    if (!authority) return { error: 'bad_request', reason: `missing or invalid Host header "${raw ?? ''}"` };
+    const host = raw === undefined ? formatAuthority(authority.host, authority.port) : withoutFqdnDot(raw);
+    return { authority, host, path: url, tunneled: !!tunnel };
   }
   const abs = splitAbsolute(url);
   if (!abs) return { error: 'bad_request', reason: `request target "${url.slice(0, 200)}" is not origin-form or absolute-form` };
@@ -191,7 +198,18 @@ export function requestTarget(req: IncomingMessage, tunnel: Authority | undefine
   }
   const authority = tunnel ?? parseAuthority(abs.authority, 80);
   if (!authority) return { error: 'bad_request', reason: `invalid authority "${abs.authority}" in request target` };
-  return { authority, host: abs.authority, path: abs.path, tunneled: !!tunnel };
+  return { authority, host: withoutFqdnDot(abs.authority), path: abs.path, tunneled: !!tunnel };
+}
+
+/**
+ * `name.` is `name` for routing (parseAuthority), so it must be for everything else that reads the
+ * Host: policy `hosts`, route matches, the upstream. As Envoy's strip_trailing_host_dot, the dot is
+ * removed from the Host itself (`api.test.:80` -> `api.test:80`).
+ */
+export function withoutFqdnDot(host: string): string {
+  // Hot path: a Host without the dot is returned as is, with no regex run.
+  if (!host.endsWith('.') && !host.includes('.:')) return host;
+  return host.replace(/(?<!:\d*)\.((?::\d*)?)$/, '$1');
 }
 
 /**
@@ -217,12 +235,13 @@ export function frontedHost(snap: Snapshot, tunnel: Authority, host: string): st
 /**
  * Envoy's `destination.ip` at a waypoint is the inner connection's local address: the original
  * destination the client dialled, carried in the tunnel's authority (the service VIP or the
- * ServiceEntry address). A tunnel to a name, and a plain proxy request, have only the address the
- * client connected to.
+ * ServiceEntry address). A plain proxy request to an address (`GET http://VIP/`) names the same
+ * destination and gets the same value, so that a DENY on it holds at every door. A request or
+ * tunnel to a name has only the address the client connected to.
  */
-export function dialledIp(target: Pick<Target, 'authority' | 'tunneled'>, peer: Pick<Peer, 'localIp'>): string {
+export function dialledIp(target: Pick<Target, 'authority'>, peer: Pick<Peer, 'localIp'>): string {
   const h = target.authority.host;
-  return target.tunneled && isIP(h) ? (h.startsWith('::ffff:') ? h.slice(7) : h) : peer.localIp;
+  return isIP(h) ? (h.startsWith('::ffff:') ? h.slice(7) : h) : peer.localIp;
 }
 
 export function applyPlan(r: RequestRecord, plan: Plan): void {

@@ -33,6 +33,12 @@ export interface AuthzInput {
   readonly method?: string;
   readonly path?: string;
   readonly headers?: IncomingHttpHeaders;
+  /**
+   * The request's header fields as received, [name, value, ...]. When given, policy reads every
+   * value of a repeated field joined with ',' (Envoy's view); Node's `headers` keeps only the first
+   * `user-agent`, `authorization`, ... while the upstream gets them all.
+   */
+  readonly rawHeaders?: readonly string[];
   /** Envoy `destination.ip`: the address the client dialled (the VIP or ServiceEntry address in a tunnel's authority). */
   readonly destinationIp?: string;
   /** Envoy `connection.sni`: the SNI of the client's TLS ClientHello, when one was read. */
@@ -64,10 +70,14 @@ export interface AuthzRuntime {
 
 export const defaultRuntime: AuthzRuntime = { jwks: new JwksCache(), extAuthz: checkExtAuthz };
 
+/** The policies and RequestAuthentication rules that apply to the plan's destination. */
+export function policySetFor(snap: Snapshot, plan: Plan): PolicySet {
+  return plan.kind === 'forward' ? snap.authz.services.get(plan.destination.service.key) ?? snap.authz.waypoint : snap.authz.waypoint;
+}
+
 /** Whether any policy or RequestAuthentication applies to the destination (else authorize() is undefined). */
 export function hasAuthorization(snap: Snapshot, plan: Plan): boolean {
-  const set = plan.kind === 'forward' ? snap.authz.services.get(plan.destination.service.key) ?? snap.authz.waypoint : snap.authz.waypoint;
-  return !isEmpty(set);
+  return !isEmpty(policySetFor(snap, plan));
 }
 
 const readsSni = new WeakMap<PolicySet, boolean>();
@@ -92,7 +102,7 @@ export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput & { read
 export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput, rt?: AuthzRuntime): Verdict | Promise<Verdict> | undefined;
 export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput, rt: AuthzRuntime = defaultRuntime): Verdict | Promise<Verdict> | undefined {
   const serviceKey = plan.kind === 'forward' ? plan.destination.service.key : undefined;
-  const set = serviceKey !== undefined ? snap.authz.services.get(serviceKey) ?? snap.authz.waypoint : snap.authz.waypoint;
+  const set = policySetFor(snap, plan);
   if (isEmpty(set)) return undefined;
   const req = authzRequest(snap, plan, input);
   if (input.protocol === 'tcp') return tcpVerdict(snap, decide(snap.authz, serviceKey, req));
@@ -106,6 +116,20 @@ export function authorize(snap: Snapshot, plan: Plan, input: AuthzInput, rt: Aut
 
 const NO_TOKEN: JwtOutcome = { kind: 'none' };
 
+/**
+ * Lower-cased names, every value of a repeated field joined with ',' (Envoy's getAllOfHeaderAsString);
+ * HTTP/2 cookie crumbs with '; ', as Envoy's codec joins them (RFC 9113 §8.2.3).
+ */
+export function joinedHeaders(raw: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const prev = out[name];
+    out[name] = prev === undefined ? raw[i + 1]! : `${prev}${name === 'cookie' ? '; ' : ','}${raw[i + 1]!}`;
+  }
+  return out;
+}
+
 export function authzRequest(snap: Snapshot, plan: Plan, input: AuthzInput): AuthzRequest {
   const xff = input.headers?.['x-forwarded-for'];
   return {
@@ -116,7 +140,7 @@ export function authzRequest(snap: Snapshot, plan: Plan, input: AuthzInput): Aut
     host: input.host,
     method: input.method,
     path: input.path,
-    headers: input.headers as Readonly<Record<string, string | undefined>> | undefined,
+    headers: input.rawHeaders ? joinedHeaders(input.rawHeaders) : input.headers as Readonly<Record<string, string | undefined>> | undefined,
     destinationPort: plan.kind === 'forward' ? plan.destination.port.number : input.port,
     ...(input.destinationIp !== undefined ? { destinationIp: input.destinationIp } : {}),
     ...(input.sni !== undefined ? { sni: input.sni } : {}),
@@ -132,21 +156,24 @@ function afterAuthn(snap: Snapshot, key: string | undefined, req: AuthzRequest, 
 }
 
 /**
- * The rest of authorize() for a Decision the caller made itself: `egressway check`, whose
- * --request-principal stands in for jwt_authn. TCP gets tcpVerdict(); HTTP asks the CUSTOM providers
- * through `rt` (runCustom) and then applies RBAC, as afterAuthn() does with no token. Not on the hot
- * path: always a Promise, so the listeners keep calling authorize().
+ * The rest of authorize() for a Decision the caller made itself: `egressway check`, which runs
+ * jwt_authn (authenticate(), or --claims in its place) and decide() on its own to report each step.
+ * TCP gets tcpVerdict(); HTTP asks the CUSTOM providers through `rt` (runCustom) and then applies the
+ * JWT outcome and RBAC, as afterAuthn() does. Not on the hot path: always a Promise, so the listeners
+ * keep calling authorize().
  */
-export async function authorizeDecided(snap: Snapshot, d: Decision, input: AuthzInput, rt: AuthzRuntime = defaultRuntime): Promise<Verdict> {
+export async function authorizeDecided(snap: Snapshot, d: Decision, input: AuthzInput, rt: AuthzRuntime = defaultRuntime, jwt: JwtOutcome = NO_TOKEN): Promise<Verdict> {
   if (input.protocol === 'tcp') return tcpVerdict(snap, d);
-  if (d.customProviders.length === 0) return finish(d, NO_TOKEN, input);
+  if (d.customProviders.length === 0) return finish(d, jwt, input);
   const c = await runCustom(snap, d, input, rt);
-  return c.deny ?? finish(d, NO_TOKEN, input, c.edits);
+  return c.deny ?? finish(d, jwt, input, c.edits);
 }
 
 async function runCustom(snap: Snapshot, d: Decision, input: AuthzInput, rt: AuthzRuntime): Promise<{ deny?: Verdict; edits: HeaderEdits[] }> {
   const edits: HeaderEdits[] = [];
-  const check: ExtAuthzCheck = { method: input.method ?? 'GET', path: input.path ?? '/', host: input.host, headers: input.headers ?? {} };
+  // Every value of a repeated field, joined with ',', as Envoy's ext_authz sends them (the upstream gets them all).
+  const headers = input.rawHeaders ? joinedHeaders(input.rawHeaders) : input.headers ?? {};
+  const check: ExtAuthzCheck = { method: input.method ?? 'GET', path: input.path ?? '/', host: input.host, headers };
   for (const call of d.customProviders) {
     const p = snap.authz.providers.get(call.provider);
     if (!p) return { deny: badProvider(d, call), edits };
@@ -264,6 +291,7 @@ export function replyDenied(res: ServerResponse, r: RequestRecord, v: Verdict, c
 /** A deny on a raw socket (Upgrade) or tunnel stream. */
 export function refuseDenied(respond: TunnelResponder, r: RequestRecord, v: Verdict): void {
   markDenied(r, v);
+  if (respond.closesOnly) r.bytesSent = 0;
   respond.refuse(v.status, {
     'content-type': 'text/plain; charset=utf-8', ...Object.fromEntries(v.headers),
     'x-egressway-flags': FAILURES[v.code!].flag, 'x-egressway-details': r.responseCodeDetails,

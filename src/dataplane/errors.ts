@@ -33,7 +33,10 @@ export type FailureCode =
   | 'downstream_disconnect'
   | 'draining'
   | 'upstream_overflow'   // a DestinationRule connectionPool limit is full (Envoy circuit breaker)
-  | 'tls_failure';        // TLS origination failed: handshake or certificate verification
+  | 'tls_failure'         // TLS origination failed: handshake or certificate verification
+  | 'overload'            // the overload guard refuses new requests (heap above --overload-heap-threshold)
+  | 'downstream_overflow' // the connection arrived past --max-connections
+  | 'stream_idle_timeout'; // no byte either way for --stream-idle-timeout while the request was in flight
 
 export interface FailureInfo {
   readonly status: number;
@@ -81,6 +84,11 @@ export const FAILURES: Readonly<Record<FailureCode, FailureInfo>> = {
   draining: { status: 503, flag: 'LR', details: 'drain_in_progress', body: 'the waypoint is shutting down' },
   upstream_overflow: { status: 503, flag: 'UO', details: 'upstream_reset_before_response_started{overflow}', body: `${RESET} overflow` },
   tls_failure: { status: 503, flag: 'UF', details: 'upstream_reset_before_response_started{connection_failure,TLS_error}', body: `${RESET} connection failure, transport failure reason: TLS error` },
+  // Envoy's overload manager (stop_accepting_requests): 503 "envoy overloaded", details overload, flag OM.
+  overload: { status: 503, flag: 'OM', details: 'overload', body: '' },
+  downstream_overflow: { status: 503, flag: 'OM', details: 'overload{downstream_max_connections}', body: '' },
+  // Envoy's stream_idle_timeout before the response began: 408 "stream timeout", flag SI.
+  stream_idle_timeout: { status: 408, flag: 'SI', details: 'stream_idle_timeout', body: 'stream timeout' },
 };
 
 export class DataplaneError extends Error {

@@ -48,10 +48,12 @@ export interface ForwardHeaders {
  * span per request (--otlp-endpoint), so the upstream's parent-id names that span.
  */
 export function forwardRequestHeaders(raw: readonly string[], host: string, keepUpgrade = false, ownSpan = false): ForwardHeaders {
-  let listed: Set<string> | undefined;
+  // Several Connection fields make one list (RFC 9110 §5.3): a field named in any of them is dropped.
+  let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') listed = connectionTokens(raw[i + 1]);
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') connection = connection === undefined ? raw[i + 1] : `${connection},${raw[i + 1]}`;
   }
+  const listed = connectionTokens(connection);
   const headers: string[] = ['host', host];
   let requestId = '', userAgent = '', xff = '', traceparent = '', parentSpanId = '', chunked = false;
   let contentLength: number | undefined;

@@ -261,6 +261,8 @@ class ForwardTry implements ResponseHead {
         fw.retryWith(release);
         return true;
       }
+      // Envoy's router: a retriable response forwarded because the retries ran out is URX.
+      if (fw.tries >= f.retry.attempts) record.responseFlags = 'URX';
     }
     if (fw.perTry) clearTimeout(fw.perTry);
     record.upstreamServiceTimeMs = Date.now() - fw.started;

@@ -40,6 +40,8 @@ export interface TunnelResponder {
   accept(): void;
   /** A refusal with a short body; the stream is closed after it. */
   refuse(status: number, headers: Readonly<Record<string, string>>, body: string): void;
+  /** The refusal sends nothing, it only closes (PROXY protocol has no reply): 0 bytes sent. */
+  readonly closesOnly?: boolean;
 }
 
 /** Answers on a raw HTTP/1.1 socket, as a CONNECT or Upgrade request arrives. */
@@ -63,7 +65,7 @@ export function refuseTunnel(respond: TunnelResponder, r: RequestRecord, code: F
   markFailure(r, code, reason, details);
   r.responseCode = f.status;
   const body = replyBody(code, reason);
-  r.bytesSent = Buffer.byteLength(body);
+  r.bytesSent = respond.closesOnly ? 0 : Buffer.byteLength(body);
   respond.refuse(f.status, {
     'content-type': 'text/plain; charset=utf-8', 'x-egressway-flags': f.flag, 'x-egressway-details': r.responseCodeDetails,
   }, body);

@@ -76,7 +76,14 @@ export class OutlierDetector {
 
   #state(host: string): HostState {
     let h = this.#hosts.get(host);
-    if (!h) this.#hosts.set(host, (h = { consecutive5xx: 0, consecutiveGateway: 0, ejections: 0, ejectedUntil: 0, lastChange: this.#now() }));
+    if (!h) {
+      // Hosts are the config's endpoints, except for NONE clusters, where they are request-chosen:
+      // past a bound, state that holds no ejection is forgotten (it is counters of recent errors).
+      if (this.#hosts.size >= Math.max(64, 4 * this.#size)) {
+        for (const [k, v] of this.#hosts) if (v.ejectedUntil === 0) this.#hosts.delete(k);
+      }
+      this.#hosts.set(host, (h = { consecutive5xx: 0, consecutiveGateway: 0, ejections: 0, ejectedUntil: 0, lastChange: this.#now() }));
+    }
     return h;
   }
 

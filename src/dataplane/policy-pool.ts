@@ -105,7 +105,10 @@ export class PolicyPool extends Pool {
       if (outcome) st.outlier?.report(host, outcome, st.hostKeys);
     }, () => {
       st.limiter?.release();
-      st.active.set(host, (st.active.get(host) ?? 1) - 1);
+      const left = (st.active.get(host) ?? 1) - 1;
+      // Deleted at zero: for NONE and DYNAMIC_DNS the hosts come from requests.
+      if (left > 0) st.active.set(host, left);
+      else st.active.delete(host);
     }));
   }
 

@@ -25,6 +25,8 @@ import { peekClientHello } from './client-hello.ts';
 import { addr, finisher, finishRecord, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink, type TraceHeaders } from './record.ts';
 import { clientErrorReply, lingeringClose, upgradeResponse } from './socket-response.ts';
 import { dialTcp, splice } from './tunnel.ts';
+import { DEFAULT_LIMITS, DownstreamGuard, type DownstreamLimits, type LimitKind } from './downstream-guard.ts';
+import type { OverloadMonitor } from './overload.ts';
 import type { Endpoint, Upstreams } from './upstream.ts';
 
 export interface SnapshotSource {
@@ -36,6 +38,8 @@ export interface ProxyDeps {
   readonly upstreams: Upstreams;
   readonly sink: RecordSink;
   readonly connectTimeoutMs?: number;
+  /** How long a tunnel that a connection.sni policy applies to waits for the client's ClientHello. */
+  readonly sniTimeoutMs?: number;
   /**
    * TLS for the proxy listener itself (PEM). With `ca`, clients must present a certificate that
    * chains to it, and the SPIFFE ID in it becomes the request's source identity.
@@ -45,6 +49,12 @@ export interface ProxyDeps {
   readonly onTunnelOpen?: (r: RequestRecord) => void;
   /** Spans are exported (--otlp-endpoint): upstream traceparents name the waypoint's span as parent. */
   readonly ownSpans?: boolean;
+  /** Timeouts and the connection cap (downstream-guard.ts); Envoy's defaults when absent. */
+  readonly limits?: Partial<DownstreamLimits>;
+  /** The overload guard shared with the HBONE listener: above it, new requests and tunnels get 503 OM. */
+  readonly overload?: OverloadMonitor;
+  /** A limit tripped, for egressway_downstream_limit_total. */
+  readonly onLimit?: (kind: LimitKind) => void;
 }
 
 /**
@@ -81,6 +91,8 @@ interface Peer {
 
 export class ProxyListener {
   #server: Server;
+  /** The plain parser for terminated tunnels: #server itself unless the listener speaks TLS. */
+  #inner: Server;
   #deps: ProxyDeps;
   /** Sockets that arrived by CONNECT to an HTTP port: their requests route by the CONNECT authority. */
   #tunnelTargets = new WeakMap<Duplex, Authority>();
@@ -112,11 +124,21 @@ export class ProxyListener {
   #connections = 0;
   /** Connections whose parser failed: their error reply is written (or waiting) already. */
   #clientErrors = new WeakSet<Duplex>();
+  #guard: DownstreamGuard;
+  #limits: DownstreamLimits;
 
   constructor(deps: ProxyDeps) {
     this.#deps = deps;
+    const limits = (this.#limits = { ...DEFAULT_LIMITS, ...deps.limits });
     // Head limits as Envoy's (admit.ts); only enabled upgrades (websocket) leave the parser for 'upgrade'.
-    const opts = { requestTimeout: 0, keepAliveTimeout: 65_000, maxHeaderSize: HEAD_LIMITS.maxHeaderBytes, shouldUpgradeCallback: shouldUpgrade };
+    // Node's own request and headers timers stay off: the guard times every phase (Node's
+    // headersTimeout is checked only every 30 s and cannot tell a never-used connection apart).
+    // Kept-alive connections still close after the idle timeout by Node's keepAliveTimeout.
+    const opts = {
+      requestTimeout: 0, headersTimeout: 0, keepAliveTimeout: limits.idleTimeoutMs || 65_000,
+      maxHeaderSize: HEAD_LIMITS.maxHeaderBytes, shouldUpgradeCallback: shouldUpgrade,
+      ...(deps.tls ? { handshakeTimeout: limits.requestHeadersTimeoutMs || 120_000 } : {}),
+    };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res);
     this.#h2c = createH2cServer({ settings: { maxConcurrentStreams: 100 } });
     this.#h2c.on('session', (session) => {
@@ -128,25 +150,57 @@ export class ProxyListener {
     this.#server = tls
       ? createTlsServer({ ...opts, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: !!tls.ca, rejectUnauthorized: !!tls.ca, minVersion: 'TLSv1.2' }, onRequest)
       : createServer(opts, onRequest);
+    // Terminated tunnels (CONNECT to an HTTP port, HBONE, PROXY protocol) carry plain HTTP: with a TLS
+    // listener they need a plain parser of their own, or it waits for a handshake that never comes.
+    this.#inner = tls ? createServer(opts, onRequest) : this.#server;
     if (tls?.ca) {
       this.#server.on('secureConnection', (s: TLSSocket) => {
         this.#identities.set(s, s.authorized ? identityFromSan(s.getPeerCertificate().subjectaltname) ?? null : null);
       });
       this.#server.on('tlsClientError', () => {});
     }
+    this.#guard = new DownstreamGuard(limits, { onLimit: deps.onLimit, onStreamIdle: (res) => this.#onStreamIdle(res) });
+    this.#configure(this.#server, tls ? 'secureConnection' : 'connection');
+    if (this.#inner !== this.#server) this.#configure(this.#inner, 'connection');
+  }
+
+  /** The same parser settings and handlers on the listener and on the inner parser for tunnels. */
+  #configure(server: Server, connectionEvent: 'connection' | 'secureConnection'): void {
     // A client may shut its write side right after its request (HBONE streams, `nc -N`): answer
     // anyway, as Envoy does, instead of Node's default of aborting the request.
-    (this.#server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-    this.#server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
-    this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
+    (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
+    server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
     // Node keeps the first N header fields and drops the rest silently: one more than the limit
     // tells admit() the limit was passed.
-    this.#server.maxHeadersCount = HEAD_LIMITS.maxHeaders + 1;
-    this.#server.on('connection', (sock: Socket) => {
+    server.maxHeadersCount = HEAD_LIMITS.maxHeaders + 1;
+    server.on('connection', (sock: Socket) => {
       this.#connections++;
       sock.once('close', () => this.#connections--);
     });
-    this.#server.on('clientError', (err, socket) => this.#onClientError(err, socket));
+    server.on('clientError', (err, socket) => this.#onClientError(err, socket));
+    this.#guard.attach(server, connectionEvent);
+  }
+
+  /** Why this request or tunnel must be refused now (overload guard, connection cap), if it must. */
+  #shed(socket: object): { code: FailureCode; reason: string } | undefined {
+    const o = this.#deps.overload;
+    if (o?.overloaded) return { code: 'overload', reason: o.shed() };
+    if (this.#guard.refusing && this.#guard.isRefused(socket)) {
+      const max = this.#limits.maxConnections;
+      return { code: 'downstream_overflow', reason: `the waypoint has ${max} connections open, its --max-connections; retry later, spread clients over more replicas, or raise the limit (and ulimit -n)` };
+    }
+    return undefined;
+  }
+
+  /** Stream idle timeout: 408 SI while the response has not begun (the upstream try is cancelled), else a reset. */
+  #onStreamIdle(res: ServerResponse): void {
+    const x = (res as ExchangeResponse)[kExchange];
+    if (!x || res.headersSent) return void res.destroy();
+    x.closed?.onDownstreamClose();
+    localReply(res, x.record, 'stream_idle_timeout', `no byte received or sent for ${this.#limits.streamIdleTimeoutMs} ms (--stream-idle-timeout)`, true);
+    // The request body will not come: close once the 408 is out rather than wait for it.
+    res.once('finish', () => res.socket?.destroySoon());
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
@@ -171,13 +225,17 @@ export class ProxyListener {
     this.#draining = true;
     const closed = new Promise<void>((r) => this.#server.close(() => r()));
     this.#server.closeIdleConnections();
+    if (this.#inner !== this.#server) this.#inner.closeIdleConnections();
     const idle = new Promise<void>((r) => (this.#isIdle() ? r() : this.#idleWaiters.push(r)));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((r) => { timer = setTimeout(r, graceMs); });
     await Promise.race([idle, timeout]);
     clearTimeout(timer);
     this.#server.closeAllConnections();
+    if (this.#inner !== this.#server) this.#inner.closeAllConnections();
     for (const t of this.#tunnels) t.destroy();
+    // A refused CONNECT held half open is no longer Node's, but server.close() waits for it.
+    this.#guard.destroyAll();
     await closed;
   }
 
@@ -227,6 +285,16 @@ export class ProxyListener {
    */
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
+    // Pipelined behind a request whose response is still owed: Node hands the socket over at once
+    // (a ServerResponse on it would throw ERR_HTTP_SOCKET_ASSIGNED). Answer in order: after it.
+    const busy = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (busy) {
+      busy.once('close', () => setImmediate(() => {
+        if (socket.destroyed) return;
+        this.#onUpgrade(req, socket, head);
+      }));
+      return;
+    }
     // Node no longer tracks this socket: drain must find it, before and after a 101.
     this.#tunnels.add(socket);
     socket.once('close', () => {
@@ -247,6 +315,11 @@ export class ProxyListener {
     (res as ExchangeResponse)[kExchange] = x;
     res.on('close', onResponseClose);
     if (this.#draining) res.shouldKeepAlive = false;
+    const shed = this.#shed(req.socket);
+    if (shed) {
+      req.resume();
+      return localReply(res, record, shed.code, shed.reason, true);
+    }
     admit(snap, x, record);
   }
 
@@ -346,6 +419,8 @@ export class ProxyListener {
       refuseTunnel(t.respond, record, code, reason, details);
       finish();
     };
+    const shed = this.#shed(t.stream);
+    if (shed) return refuse(shed.code, shed.reason);
     const authority = parseAuthority(t.authority, 0);
     if (!authority || authority.port === 0) return refuse('bad_request', `CONNECT target "${t.authority}" must be host:port`);
     const plan = planRoute(snap, authority.host, authority.port, 'connect');
@@ -366,7 +441,7 @@ export class ProxyListener {
           // Duplex in front makes it read through the stream, unshifted bytes included.
           this.#h2c.emit('connection', t.stream instanceof Socket ? jsDuplex(t.stream) : t.stream);
         } else {
-          this.#server.emit('connection', t.stream);
+          this.#inner.emit('connection', t.stream);
         }
         t.stream.resume();
       });
@@ -374,7 +449,7 @@ export class ProxyListener {
     }
     const input: AuthzInput & { protocol: 'tcp' } = {
       protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port,
-      destinationIp: dialledIp({ authority, tunneled: true }, peer),
+      destinationIp: dialledIp({ authority }, peer),
     };
     if (!needsSni(snap, plan)) {
       const verdict = authorize(snap, plan, input);
@@ -388,12 +463,17 @@ export class ProxyListener {
     t.respond.accept();
     record.responseCode = 200;
     this.#tunnels.add(t.stream);
-    peekClientHello(t.stream, SNI_TIMEOUT_MS).then((sni) => {
+    peekClientHello(t.stream, this.#deps.sniTimeoutMs ?? SNI_TIMEOUT_MS).then((peek) => {
+      const sni = peek.kind === 'sni' ? peek.sni : undefined;
       if (sni !== undefined) record.requestedServerName = sni;
-      if (t.stream.destroyed) {
+      if (t.stream.destroyed || peek.kind === 'refuse') {
         this.#tunnels.delete(t.stream);
         this.#settle();
-        markFailure(record, 'downstream_disconnect');
+        if (peek.kind === 'refuse') {
+          markFailure(record, 'bad_request', peek.reason);
+          record.connectionTerminationDetails = peek.reason;
+          t.stream.destroy();
+        } else markFailure(record, 'downstream_disconnect');
         return finish();
       }
       const verdict = authorize(snap, plan, { ...input, ...(sni !== undefined ? { sni } : {}) });
@@ -446,12 +526,12 @@ export class ProxyListener {
     splice(client, up, (r) => {
       record.bytesReceived = r.received;
       record.bytesSent += r.sent;
-      record.connectionTerminationDetails = r.error ? `${r.closedBy}_error: ${r.error.message}` : '';
+      record.connectionTerminationDetails = r.idleTimeout ? 'idle_timeout' : r.error ? `${r.closedBy}_error: ${r.error.message}` : '';
       if (r.error && r.closedBy === 'upstream') markFailure(record, classifyUpstreamError(r.error, true), r.error.message);
       this.#tunnels.delete(client);
       this.#settle();
       finish();
-    });
+    }, { idleTimeoutMs: this.#limits.tunnelIdleTimeoutMs, onIdleTimeout: () => this.#deps.onLimit?.('tunnel_idle_timeout') });
   }
 
   /**

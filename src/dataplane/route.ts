@@ -146,7 +146,8 @@ export function applyHeaderOps(flat: string[], ops: HeaderOps | undefined): stri
   const drop = new Set([...ops.remove, ...ops.set.map(([k]) => k)]);
   const out: string[] = [];
   for (let i = 0; i < flat.length; i += 2) if (!drop.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
-  for (const [k, v] of ops.set) out.push(k, v);
+  // Set replaces: when merged edits set one name twice (a route's and a destination's), the last wins.
+  for (const [k, v] of new Map(ops.set)) out.push(k, v);
   for (const [k, v] of ops.add) out.push(k, v);
   return out;
 }

@@ -33,13 +33,22 @@ export interface SpliceResult {
   readonly error?: Error;
   /** Which side ended first, for connection_termination_details. */
   readonly closedBy: 'downstream' | 'upstream';
+  /** Closed by the tunnel idle timeout. */
+  readonly idleTimeout?: boolean;
+}
+
+export interface TunnelIdle {
+  /** Envoy tcp_proxy idle_timeout (1 h): no byte either way for this long closes both sides. 0: none. */
+  readonly idleTimeoutMs: number;
+  readonly onIdleTimeout?: () => void;
 }
 
 // How long the surviving side of a tunnel may flush after the other side closed.
 const FLUSH_MS = 1000;
 
-export function splice(client: Duplex, upstream: Socket, done: (r: SpliceResult) => void): void {
+export function splice(client: Duplex, upstream: Socket, done: (r: SpliceResult) => void, idle?: TunnelIdle): void {
   let closed = 0;
+  let idleOut = false;
   let error: Error | undefined;
   let closedBy: SpliceResult['closedBy'] | undefined;
   const onClose = (side: SpliceResult['closedBy']) => () => {
@@ -51,7 +60,7 @@ export function splice(client: Duplex, upstream: Socket, done: (r: SpliceResult)
       setTimeout(() => other.destroy(), FLUSH_MS).unref();
       return;
     }
-    done({ received: upstream.bytesWritten, sent: upstream.bytesRead, error, closedBy });
+    done({ received: upstream.bytesWritten, sent: upstream.bytesRead, error, closedBy, ...(idleOut ? { idleTimeout: true } : {}) });
   };
   const onError = (err: Error) => {
     error ??= err;
@@ -64,4 +73,15 @@ export function splice(client: Duplex, upstream: Socket, done: (r: SpliceResult)
   upstream.once('close', onClose('upstream'));
   client.pipe(upstream);
   upstream.pipe(client);
+  // Every byte of the tunnel is read or written on the upstream socket, so its own activity timer
+  // (reset by reads and writes alike) is the tunnel's idle timer: no timer per chunk.
+  if (idle && idle.idleTimeoutMs > 0) {
+    upstream.setTimeout(idle.idleTimeoutMs, () => {
+      idleOut = true;
+      closedBy ??= 'downstream';
+      idle.onIdleTimeout?.();
+      client.destroy();
+      upstream.destroy();
+    });
+  }
 }

@@ -22,6 +22,7 @@ import { DialPolicy, type AddressOrigin } from './ssrf.ts';
 import { tlsConnector } from './tls-origination.ts';
 import { ignoreUnsolicitedContinue } from './ignore-continue.ts';
 import { formatAuthority } from './authority.ts';
+import { LruMap } from './lru.ts';
 
 export type { PickContext } from './load-balancer.ts';
 export type { Outcome } from './outlier.ts';
@@ -45,6 +46,12 @@ export interface UpstreamOptions {
   readonly dialPolicy?: DialPolicy;
   /** Where credentialName Secrets live: `<dir>/<namespace>/<name>/{tls.crt,tls.key,ca.crt}`. */
   readonly secretsDir?: string;
+  /**
+   * Connection pools kept per cluster, least recently used closed first (gracefully). Pools are
+   * keyed by endpoint, and for passthrough, NONE and DYNAMIC_DNS the endpoint is the request's
+   * host: without a bound, each client-chosen name would keep a pool forever.
+   */
+  readonly maxPoolsPerCluster?: number;
 }
 
 interface ClusterState {
@@ -62,7 +69,7 @@ interface ClusterState {
   /** Whether pools must observe each request (limits, ejection, least-request counts). */
   readonly tracked: boolean;
   readonly active: Map<string, number>;
-  readonly pools: Map<string, Pool>;
+  readonly pools: LruMap<string, Pool>;
 }
 
 interface EndpointSlot {
@@ -88,7 +95,10 @@ const H2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
 export class Upstreams {
   #states = new Map<string, ClusterState>();
   #byCluster = new WeakMap<Cluster, ClusterState>();
+  /** Round-robin positions of config names (bounded by the config). */
   #rr = new Map<string, number>();
+  /** Round-robin positions of request-chosen names, per DNS answer: gone with the answer. */
+  #rrByAnswer = new WeakMap<readonly string[], number>();
   #dns: DnsCache;
   #opts: UpstreamOptions;
   #policy: DialPolicy;
@@ -97,6 +107,10 @@ export class Upstreams {
     this.#dns = dns;
     this.#opts = opts;
     this.#policy = opts.dialPolicy ?? new DialPolicy();
+  }
+
+  get #maxPools(): number {
+    return this.#opts.maxPoolsPerCluster ?? 1024;
   }
 
   get dns(): DnsCache {
@@ -109,10 +123,10 @@ export class Upstreams {
    * STATIC and DNS endpoints come back as shared, frozen objects: one per dialled address.
    */
   pick(cluster: Cluster | undefined, requestHost: string, requestPort: number, ctx?: PickContext): Endpoint | Promise<Endpoint> {
-    if (!cluster) return this.#fromRequest('PassthroughCluster', requestHost, requestPort, undefined, undefined, undefined);
+    if (!cluster) return this.#fromRequest(requestHost, requestPort, undefined, undefined);
     const sni = sniFor(cluster, requestHost);
     if (cluster.resolution === 'NONE' || cluster.resolution === 'DYNAMIC_DNS') {
-      return this.#fromRequest(cluster.name, requestHost, cluster.targetPort, cluster, sni, `${requestHost}:${cluster.targetPort}`);
+      return this.#fromRequest(requestHost, cluster.targetPort, cluster, sni);
     }
     const eps = cluster.endpoints;
     if (eps.length === 0) throw new DataplaneError('no_healthy_upstream', `cluster ${cluster.name} has no endpoints (STATIC ServiceEntry without endpoints, or a subset whose labels select none?)`);
@@ -142,12 +156,15 @@ export class Upstreams {
   }
 
   /** Dials the requested host (passthrough, NONE, DYNAMIC_DNS): its addresses are checked as `request`. */
-  #fromRequest(key: string, name: string, port: number, cluster: Cluster | undefined, sni: string | undefined, hostKey: string | undefined): Endpoint | Promise<Endpoint> {
-    const got = this.#dns.resolve(name);
+  #fromRequest(name: string, port: number, cluster: Cluster | undefined, sni: string | undefined): Endpoint | Promise<Endpoint> {
+    const got = this.#dns.resolve(name, true);
     const choose = (addrs: readonly string[]): Endpoint => {
-      const address = this.#address(addrs, name, key);
+      const address = this.#answerAddress(addrs, name);
       this.#check(address, 'request', name);
-      return cluster ? { address, port, cluster, sni, hostKey } : { address, port };
+      // The endpoint is the address dialled, as Envoy's original-destination hosts are: names that
+      // resolve alike share a pool (and, with TLS, pools still differ by SNI). Keyed by the name, a
+      // flood of client-chosen names meant a pool and an upstream connection per name.
+      return cluster ? { address, port, cluster, sni, hostKey: `${address}:${port}` } : { address, port };
     };
     return Array.isArray(got) ? choose(got as readonly string[]) : (got as Promise<readonly string[]>).then(choose);
   }
@@ -156,6 +173,15 @@ export class Upstreams {
   #address(addrs: readonly string[], name: string, key: string, rrKey?: string): string {
     if (addrs.length === 0) throw new DataplaneError('no_healthy_upstream', `${name} resolved to no addresses`);
     return addrs.length === 1 ? addrs[0]! : addrs[this.#next(rrKey ?? `${key}|${name}`) % addrs.length]!;
+  }
+
+  /** As #address, for a request-chosen name: no per-name key that would outlive its DNS answer. */
+  #answerAddress(addrs: readonly string[], name: string): string {
+    if (addrs.length === 0) throw new DataplaneError('no_healthy_upstream', `${name} resolved to no addresses`);
+    if (addrs.length === 1) return addrs[0]!;
+    const n = this.#rrByAnswer.get(addrs) ?? 0;
+    this.#rrByAnswer.set(addrs, n + 1 > 1e9 ? 0 : n + 1);
+    return addrs[n % addrs.length]!;
   }
 
   #check(address: string, origin: AddressOrigin, name: string): void {
@@ -194,7 +220,7 @@ export class Upstreams {
     let st = this.#states.get(cluster.name);
     if (!st || st.signature !== signature) {
       if (st) closePools(st);
-      st = newState(cluster, signature);
+      st = newState(cluster, signature, undefined, this.#maxPools);
       this.#states.set(cluster.name, st);
     }
     this.#byCluster.set(cluster, st);
@@ -203,7 +229,7 @@ export class Upstreams {
 
   #stateByName(name: string): ClusterState {
     let st = this.#states.get(name);
-    if (!st) this.#states.set(name, (st = newState(undefined, '', name)));
+    if (!st) this.#states.set(name, (st = newState(undefined, '', name, this.#maxPools)));
     return st;
   }
 
@@ -338,7 +364,7 @@ function poolKey(ep: Endpoint, origin: string, tls: TlsOrigination | undefined):
   return `${ep.hostKey ?? ''}|${origin}|${tls ? ep.sni ?? '' : ''}`;
 }
 
-function newState(cluster: Cluster | undefined, signature: string, name = cluster?.name ?? ''): ClusterState {
+function newState(cluster: Cluster | undefined, signature: string, name = cluster?.name ?? '', maxPools = 1024): ClusterState {
   const eps = cluster?.endpoints ?? [];
   const hostKeys = eps.map((e) => `${e.address}:${e.port}`);
   const active = new Map<string, number>();
@@ -353,7 +379,7 @@ function newState(cluster: Cluster | undefined, signature: string, name = cluste
     load: (i) => active.get(hostKeys[i]!) ?? 0,
     limiter, outlier,
     tracked: !!limiter || !!outlier || (eps.length > 1 && lbKind === 'LEAST_REQUEST'),
-    active, pools: new Map(),
+    active, pools: new LruMap<string, Pool>(maxPools, (_key, pool) => void pool.close().catch(() => {})),
   };
 }
 

@@ -24,6 +24,17 @@ export interface HboneListenerOptions {
   readonly keepaliveTimeoutMs?: number;
   /** A refusal made here, before routing (bad method, bad authority, no SPIFFE ID), for logs and tests. */
   readonly onRefused?: (status: number, reason: string) => void;
+  /** Open HBONE connections; more are closed at accept (Envoy global_downstream_max_connections). 0: no cap. */
+  readonly maxConnections?: number;
+  /** A connection with no stream for this long is closed with GOAWAY (Envoy idle_timeout). 0: never. */
+  readonly idleTimeoutMs?: number;
+  /** A limit tripped, for egressway_downstream_limit_total. */
+  readonly onLimit?: (kind: 'hbone_max_connections' | 'hbone_idle_timeout') => void;
+}
+
+interface SessionIdle {
+  streams: number;
+  timer: NodeJS.Timeout | undefined;
 }
 
 interface SessionInfo {
@@ -49,6 +60,7 @@ export class HboneListener {
   #opts: HboneListenerOptions;
   #sessions = new Map<ServerHttp2Session, SessionInfo>();
   #streams = new Set<ServerHttp2Stream>();
+  #idle = new WeakMap<ServerHttp2Session, SessionIdle>();
 
   constructor(opts: HboneListenerOptions) {
     this.#opts = opts;
@@ -65,6 +77,11 @@ export class HboneListener {
     // Handshake failures (no client cert, wrong CA, expired, TLS 1.2) end that connection only.
     this.#server.on('tlsClientError', () => {});
     this.#server.on('unknownProtocol', (socket) => socket.destroy());
+    if (opts.maxConnections) {
+      // net.Server closes connections past maxConnections at accept and says so with 'drop'.
+      this.#server.maxConnections = opts.maxConnections;
+      this.#server.on('drop', () => opts.onLimit?.('hbone_max_connections'));
+    }
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
@@ -119,9 +136,35 @@ export class HboneListener {
     session.setLocalWindowSize(SESSION_WINDOW);
     const stopPing = startKeepalive(session, this.#opts.keepaliveIntervalMs ?? 10_000, this.#opts.keepaliveTimeoutMs ?? 20_000);
     session.on('error', () => {});
+    const idle: SessionIdle = { streams: 0, timer: undefined };
+    this.#idle.set(session, idle);
+    this.#armIdle(session, idle);
     session.once('close', () => {
       stopPing();
+      clearTimeout(idle.timer);
       this.#sessions.delete(session);
+    });
+  }
+
+  /** Keepalive PINGs count as activity for node's own session timeout, so idleness is counted in streams. */
+  #armIdle(session: ServerHttp2Session, idle: SessionIdle): void {
+    const ms = this.#opts.idleTimeoutMs ?? 0;
+    if (ms <= 0) return;
+    idle.timer = setTimeout(() => {
+      this.#opts.onLimit?.('hbone_idle_timeout');
+      session.close();
+    }, ms);
+    idle.timer.unref();
+  }
+
+  #trackStream(stream: ServerHttp2Stream): void {
+    const session = stream.session as ServerHttp2Session;
+    const idle = this.#idle.get(session);
+    if (!idle) return;
+    idle.streams++;
+    clearTimeout(idle.timer);
+    stream.once('close', () => {
+      if (--idle.streams === 0 && !session.closed && !session.destroyed) this.#armIdle(session, idle);
     });
   }
 
@@ -129,6 +172,7 @@ export class HboneListener {
     stream.on('error', () => {});
     this.#streams.add(stream);
     stream.once('close', () => this.#streams.delete(stream));
+    this.#trackStream(stream);
     const info = this.#sessions.get(stream.session as ServerHttp2Session);
     if (!info) return void stream.close();
     const refuse = (status: number, reason: string) => {

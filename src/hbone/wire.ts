@@ -15,6 +15,11 @@ export interface HboneOptions {
   /** Tests shorten these; Istio uses 10 s / 20 s. */
   readonly keepaliveIntervalMs?: number;
   readonly keepaliveTimeoutMs?: number;
+  /** Connection cap, stream cap per connection and idle timeout (see HboneListenerOptions). */
+  readonly maxConnections?: number;
+  readonly maxConcurrentStreams?: number;
+  readonly idleTimeoutMs?: number;
+  readonly onLimit?: (kind: 'hbone_max_connections' | 'hbone_idle_timeout') => void;
 }
 
 export interface RunningHbone {
@@ -28,7 +33,10 @@ export async function startHbone(o: HboneOptions, host: string, accept: (t: Inbo
   const material = await readTlsMaterial(paths).catch((err: Error) => {
     throw new Error(`HBONE listener: ${err.message}; see \`egressway certs --help\``);
   });
-  const listener = new HboneListener({ tls: material, accept, keepaliveIntervalMs: o.keepaliveIntervalMs, keepaliveTimeoutMs: o.keepaliveTimeoutMs });
+  const listener = new HboneListener({
+    tls: material, accept, keepaliveIntervalMs: o.keepaliveIntervalMs, keepaliveTimeoutMs: o.keepaliveTimeoutMs,
+    maxConnections: o.maxConnections, maxConcurrentStreams: o.maxConcurrentStreams, idleTimeoutMs: o.idleTimeoutMs, onLimit: o.onLimit,
+  });
   let a;
   try {
     a = await listener.listen(o.port, host);

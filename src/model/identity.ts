@@ -1,11 +1,14 @@
-// A client's workload identity, from a verified SPIFFE X.509 SVID (URI SAN
-// spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>). Policies see `principal` without the
+// A client's workload identity, from a verified X.509 certificate's SPIFFE URI SAN. Istio's own IDs are
+// spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>; Envoy's principal is the URI SAN
+// whatever its path, and Istio matches `principals` as "spiffe://" + value, so any SPIFFE ID is a
+// principal (a policy may list "example.org/batch/nightly"). Policies see `principal` without the
 // scheme, as Istio writes principals; metrics see `uri` with it, as Istio labels source_principal.
 
 export interface Identity {
   readonly uri: string;
   readonly principal: string;
   readonly trustDomain: string;
+  /** '' when the SPIFFE ID is not Istio-shaped (no /ns/<namespace>/sa/<service-account> path). */
   readonly namespace: string;
   readonly serviceAccount: string;
 }
@@ -19,14 +22,24 @@ export function parseSpiffe(uri: string): Identity | undefined {
   return { uri, principal: rest, trustDomain: parts[0], namespace: parts[2], serviceAccount: parts[4] };
 }
 
-/** The SPIFFE identity in a certificate's subjectaltname string (Node's `URI:a, DNS:b` format). */
+/** Any spiffe://<trust-domain>[/path] URI; namespace and serviceAccount are filled only for Istio's shape. */
+export function parseAnySpiffe(uri: string): Identity | undefined {
+  const istio = parseSpiffe(uri);
+  if (istio || !uri.startsWith('spiffe://')) return istio;
+  const principal = uri.slice('spiffe://'.length);
+  const trustDomain = principal.split('/', 1)[0]!;
+  return trustDomain ? { uri, principal, trustDomain, namespace: '', serviceAccount: '' } : undefined;
+}
+
+/** The identity in a certificate's subjectaltname string (Node's `URI:a, DNS:b` format): an Istio-shaped SPIFFE ID first, else any. */
 export function identityFromSan(subjectaltname: string | undefined): Identity | undefined {
   if (!subjectaltname) return undefined;
+  let other: Identity | undefined;
   for (const part of subjectaltname.split(', ')) {
-    if (part.startsWith('URI:')) {
-      const id = parseSpiffe(part.slice(4));
-      if (id) return id;
-    }
+    if (!part.startsWith('URI:')) continue;
+    const id = parseAnySpiffe(part.slice(4));
+    if (id?.namespace) return id;
+    other ??= id;
   }
-  return undefined;
+  return other;
 }

@@ -119,6 +119,11 @@ export interface AuthzTable {
   readonly providers: ReadonlyMap<string, ExtAuthzHttpProvider>;
   /** meshConfig gatewayTopology.numTrustedProxies / --num-trusted-proxies: X-Forwarded-For hops trusted for remote.ip. */
   readonly numTrustedProxies: number;
+  /** meshConfig pathNormalization.normalization (DEFAULT is BASE): applied to the path before routing and policy. */
+  readonly pathNormalization: PathNormalization;
 }
+
+/** Istio meshConfig ProxyPathNormalization, DEFAULT resolved to BASE. */
+export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
 
 export const EMPTY_POLICY_SET: PolicySet = { custom: [], deny: [], allow: [], audit: [], dryRunDeny: [], dryRunAllow: [], jwt: [] };

@@ -3,10 +3,10 @@
 // headers, no body (content-length 0). 200 allows (copying headersToUpstreamOnAllow onto the request);
 // any other status denies with the server's status, body and headersToDownstreamOnDeny; an unreachable
 // or slow server is an error, which denies with statusOnError (403) unless failOpen.
-import { request } from 'undici';
 import type { ExtAuthzHttpProvider } from '../model/authn.ts';
 import type { StringMatcher } from '../model/policy.ts';
 import { matchString } from './match.ts';
+import { loadUndici } from './undici-lazy.ts';
 import type { HeaderEdits } from './request.ts';
 
 export interface ExtAuthzCheck {
@@ -53,6 +53,7 @@ export async function checkExtAuthz(p: ExtAuthzHttpProvider, c: ExtAuthzCheck): 
   const host = p.host.includes(':') ? `[${p.host}]` : p.host;
   const url = `http://${host}:${p.port}${p.pathPrefix}${c.path}`;
   try {
+    const { request } = await loadUndici();
     const res = await request(url, {
       method: c.method as 'GET', headers: checkHeaders(p, c),
       signal: AbortSignal.timeout(p.timeoutMs), headersTimeout: p.timeoutMs, bodyTimeout: p.timeoutMs,
@@ -64,7 +65,9 @@ export async function checkExtAuthz(p: ExtAuthzHttpProvider, c: ExtAuthzCheck): 
         upstream: { remove: [], set: pick(res.headers, p.headersToUpstreamOnAllow, false), response: pick(res.headers, p.headersToDownstreamOnAllow, false) },
       };
     }
-    return { kind: 'deny', status: res.statusCode, body, headers: pick(res.headers, p.headersToDownstreamOnDeny, true, ALWAYS_ON_DENY) };
+    // A status outside HTTP's 100-599 cannot go out over HTTP/2 (Node refuses it): Envoy's default 403.
+    const status = res.statusCode >= 100 && res.statusCode <= 599 ? res.statusCode : 403;
+    return { kind: 'deny', status, body, headers: pick(res.headers, p.headersToDownstreamOnDeny, true, ALWAYS_ON_DENY) };
   } catch (err) {
     const e = err as Error & { code?: string };
     // The abort signal and undici's own timers race: either one is the provider's timeout.

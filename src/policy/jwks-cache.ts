@@ -4,8 +4,8 @@
 // as istiod does for PILOT_JWT_PUB_KEY_REFRESH_INTERVAL (20 minutes).
 import { createLocalJWKSet } from 'jose';
 import type { JSONWebKeySet } from 'jose';
-import { request } from 'undici';
 import type { CompiledJwtRule } from '../model/authn.ts';
+import { loadUndici } from './undici-lazy.ts';
 
 export type KeyLookup = ReturnType<typeof createLocalJWKSet>;
 export type Keys = { readonly lookup: KeyLookup } | { readonly error: string };
@@ -82,6 +82,7 @@ function parseJwks(text: string): Keys {
 
 async function fetchJwks(uri: string, timeoutMs: number): Promise<Keys> {
   try {
+    const { request } = await loadUndici();
     const res = await request(uri, { signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     const text = await res.body.text();
     if (res.statusCode !== 200) return { error: `GET ${uri}: HTTP ${res.statusCode}` };

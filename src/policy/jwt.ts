@@ -117,7 +117,7 @@ async function verifyAll(found: readonly Found[], jwks: JwksCache): Promise<JwtO
   for (const f of found) {
     const r = await verifyOne(f, jwks);
     if ('fail' in r) return r.fail;
-    first ??= { principal: `${r.payload.iss ?? ''}/${r.payload.sub ?? ''}`, claims: splitSpaceDelimited(r.payload, r.rule.spaceDelimitedClaims), policy: r.rule.policy };
+    first ??= { principal: principalOf(r.payload), claims: rbacClaims(r.payload, r.rule), policy: r.rule.policy };
     if (!r.rule.forwardOriginalToken && f.location.kind === 'header') remove.add(f.location.name);
     if (r.rule.outputPayloadToHeader) set.set(r.rule.outputPayloadToHeader, f.token.split('.')[1]!);
     for (const o of r.rule.outputClaimToHeaders) {
@@ -158,15 +158,53 @@ async function verifyOne(f: Found, jwks: JwksCache): Promise<One> {
   try { header = decodeProtectedHeader(f.token) as JWSHeaderParameters; } catch { return fail(JWT_STATUS.headerParse, `token in ${describe(f.location)} has an unreadable header`); }
   if (typeof header.alg !== 'string') return fail(JWT_STATUS.badAlg, 'token header has no alg');
   try { payload = decodeJwt(f.token); } catch { return fail(JWT_STATUS.payloadParse, `token in ${describe(f.location)} has an unreadable payload`); }
-  const rule = f.rules.find((r) => r.issuer === '' || r.issuer === payload.iss);
-  if (!rule) return fail(JWT_STATUS.unknownIssuer, `issuer ${JSON.stringify(payload.iss ?? '')} is not configured for ${describe(f.location)} (expected ${f.rules.map((r) => r.issuer).join(', ')})`);
+  const checked = checkClaims(f.rules, payload, describe(f.location));
+  if ('fail' in checked) return checked;
+  const rule = checked.rule;
+  const keys = await jwks.keysFor(rule);
+  if ('error' in keys) return fail(JWT_STATUS.fetchFail, `JWKS for ${rule.issuer} unavailable: ${keys.error}`);
+  return (await signatureOk(f.token, header, keys.lookup)) ?? { payload, rule };
+}
+
+/** The claims-only steps of jwt_verify_lib, in its order: issuer, time, audience. */
+function checkClaims(rules: readonly CompiledJwtRule[], payload: JWTPayload, where: string): { rule: CompiledJwtRule } | ReturnType<typeof fail> {
+  const rule = rules.find((r) => r.issuer === '' || r.issuer === payload.iss);
+  if (!rule) return fail(JWT_STATUS.unknownIssuer, `issuer ${JSON.stringify(payload.iss ?? '')} is not configured for ${where} (expected ${rules.map((r) => r.issuer).join(', ')})`);
   const now = Math.floor(Date.now() / 1000);
   if (typeof payload.nbf === 'number' && payload.nbf > now + CLOCK_SKEW_S) return fail(JWT_STATUS.notYetValid, `nbf ${payload.nbf} is in the future`);
   if (typeof payload.exp === 'number' && payload.exp + CLOCK_SKEW_S < now) return fail(JWT_STATUS.expired, `token of ${payload.iss} expired at ${new Date(payload.exp * 1000).toISOString()}`);
   if (!audienceAllowed(rule.audiences, payload.aud)) return fail(JWT_STATUS.audience, `aud ${JSON.stringify(payload.aud ?? null)} is not in [${rule.audiences.join(', ')}] (${rule.policy})`, 403);
-  const keys = await jwks.keysFor(rule);
-  if ('error' in keys) return fail(JWT_STATUS.fetchFail, `JWKS for ${rule.issuer} unavailable: ${keys.error}`);
-  return (await signatureOk(f.token, header, keys.lookup)) ?? { payload, rule };
+  return { rule };
+}
+
+/**
+ * What jwt_authn would hand RBAC for a token carrying `claims` whose signature verified: the same
+ * issuer, time and audience checks and the same outcome as a real token, for `egressway check
+ * --claims`. Every rule that applies is a candidate, since no token location is known.
+ */
+export function assumeVerified(rules: readonly CompiledJwtRule[], claims: Readonly<Record<string, unknown>>): JwtOutcome {
+  const payload = claims as JWTPayload;
+  const checked = checkClaims(rules, payload, 'the asserted claims');
+  if ('fail' in checked) return checked.fail;
+  const set: [string, string][] = [];
+  for (const o of checked.rule.outputClaimToHeaders) {
+    const v = payload[o.claim];
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') set.push([o.header, String(v)]);
+  }
+  return { kind: 'ok', principal: principalOf(payload), claims: rbacClaims(payload, checked.rule), edits: { remove: [], set }, policy: checked.rule.policy };
+}
+
+/**
+ * The claims RBAC reads (request.auth.claims, audiences, presenter) from a verified payload, with the
+ * rule's space-delimited claims split. The listener and `check --claims` both go through here.
+ */
+function rbacClaims(payload: JWTPayload, rule: CompiledJwtRule): Readonly<Record<string, unknown>> {
+  return splitSpaceDelimited(payload, rule.spaceDelimitedClaims);
+}
+
+/** request.auth.principal: `iss/sub`, as Istio builds it from the verified payload. */
+function principalOf(payload: JWTPayload): string {
+  return `${payload.iss ?? ''}/${payload.sub ?? ''}`;
 }
 
 async function signatureOk(token: string, header: JWSHeaderParameters, lookup: KeyLookup): Promise<ReturnType<typeof fail> | undefined> {

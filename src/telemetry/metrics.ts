@@ -5,6 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from './series.ts';
 import type { RequestRecord } from './record.ts';
+import { VERSION } from '../version.ts';
 
 /** Envoy's default histogram buckets (HistogramSettingsImpl::defaultBuckets). */
 export const ENVOY_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -19,7 +20,7 @@ const PEER_LABELS = [
 const HTTP_LABELS = [...PEER_LABELS, 'response_code', 'grpc_response_status', 'response_flags', 'connection_security_policy'] as const;
 const TCP_LABELS = [...PEER_LABELS, 'response_flags', 'connection_security_policy'] as const;
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 type Child = CounterSeries;
 type HChild = HistogramSeries;
@@ -43,6 +44,11 @@ interface HttpMemo extends TcpKey { readonly code: number; readonly grpc: boolea
 /** Tuples remembered per family: 8 covers a typical service mix, and a miss costs 8 short compares. */
 const MEMO_SIZE = 8;
 
+// Label tuples per family. Every label is a closed set or a snapshot or certificate identifier,
+// except source_workload, which an HBONE peer names in its baggage: past this many tuples, new
+// ones are counted under source_workload "unknown" (and in egressway_metric_series_overflow_total).
+export const MAX_SERIES_TUPLES = 10_000;
+
 /** Live process and proxy state read at scrape time (wired by server.ts). */
 export interface HealthSources {
   readonly activeRequests: () => number;
@@ -53,6 +59,12 @@ export interface HealthSources {
   readonly poolStats?: () => readonly PoolStat[];
   /** Access-log lines dropped because stdout fell behind or failed. */
   readonly accessLogDropped?: () => number;
+  /** Open downstream connections on the proxy listener, and sessions on the HBONE listener. */
+  readonly downstreamConnections?: () => { readonly proxy: number; readonly hbone: number };
+  /** Whether the overload guard refuses new requests now. */
+  readonly overloaded?: () => boolean;
+  /** The DNS table of request-chosen names: size, bound and evictions. */
+  readonly dnsRequestHosts?: () => { readonly size: number; readonly max: number; readonly evictions: number };
 }
 
 export interface PoolStat {
@@ -77,7 +89,12 @@ export class Metrics {
   readonly reloads = new Counter({ name: 'egressway_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [this.registry] });
   // Labels are snapshot identifiers (policy `ns/name`, or `none` for the default deny) and a closed set.
   readonly #dryRun = new Counter({ name: 'egressway_authz_dry_run_total', help: 'Requests evaluated by istio.io/dry-run AuthorizationPolicies, by the policy that decided and the shadow result (would_deny | allow)', labelNames: ['policy', 'result'], registers: [this.registry] });
+  readonly #overflow = new Counter({ name: 'egressway_metric_series_overflow_total', help: `Records counted under source_workload="unknown" because a family reached ${MAX_SERIES_TUPLES} label tuples`, registers: [this.registry] });
+  // The closed set of LimitKind (dataplane/downstream-guard.ts).
+  readonly #limits = new Counter({ name: 'egressway_downstream_limit_total', help: 'Downstream limits that tripped: connections and requests cut by a timeout, refused by the connection cap or the overload guard', labelNames: ['limit'], registers: [this.registry] });
   readonly #audit = new Counter({ name: 'egressway_authz_audit_total', help: 'Requests marked by an AUDIT AuthorizationPolicy', labelNames: ['policy'], registers: [this.registry] });
+  // `reason` is a closed set (ProxyRefusal): the PROXY header check that failed, or the peer/limit rule.
+  readonly proxyProtocolRefused = new Counter({ name: 'egressway_proxy_protocol_refused_total', help: 'Connections to the PROXY protocol (sandwich) listener closed before routing, by reason', labelNames: ['reason'], registers: [this.registry] });
   // Bound children by label tuple: prom-client hashes a labels object on every call otherwise.
   #httpChildren = new Map<string, HttpChildren>();
   #tcpChildren = new Map<string, TcpChildren>();
@@ -86,6 +103,11 @@ export class Metrics {
   #httpMemoNext = 0;
   #tcpMemo: TcpMemo[] = [];
   #tcpMemoNext = 0;
+  /** A downstream limit tripped (label from a closed set). */
+  limitTripped(limit: string): void {
+    this.#limits.inc({ limit });
+  }
+
   /** Tunnels whose open was already counted (data-plane open hook); their close must not count it again. */
   #openCounted = new WeakSet<RequestRecord>();
   #loop: ReturnType<typeof monitorEventLoopDelay> | undefined;
@@ -119,6 +141,20 @@ export class Metrics {
         collect() { this.reset(); this.inc(dropped()); },
       });
     }
+    const cx = src.downstreamConnections;
+    if (cx) {
+      new Gauge({
+        name: 'egressway_downstream_cx_active', help: 'Open downstream connections, per listener (proxy: TCP connections; hbone: HTTP/2 sessions)', labelNames: ['listener'], registers: r,
+        collect() { const c = cx(); this.set({ listener: 'proxy' }, c.proxy); this.set({ listener: 'hbone' }, c.hbone); },
+      });
+    }
+    const overloaded = src.overloaded;
+    if (overloaded) new Gauge({ name: 'egressway_overload_active', help: '1 while the overload guard refuses new requests (heap above --overload-heap-threshold)', registers: r, collect() { this.set(overloaded() ? 1 : 0); } });
+    const dns = src.dnsRequestHosts;
+    if (dns) {
+      new Gauge({ name: 'egressway_dns_cache_hosts', help: 'Request-chosen host names in the DNS cache (bounded by --dns-cache-max-hosts)', registers: r, collect() { this.set(dns().size); } });
+      new Counter({ name: 'egressway_dns_cache_evictions_total', help: 'Request-chosen host names evicted from the DNS cache, least recently used first', registers: r, collect() { this.reset(); this.inc(dns().evictions); } });
+    }
     new Gauge({ name: 'egressway_active_tunnels', help: 'CONNECT and Upgrade tunnels open on the proxy listener', registers: r, collect() { this.set(src.activeTunnels()); } });
     new Gauge({
       name: 'egressway_snapshot_age_seconds', help: 'Seconds since the serving config snapshot was swapped in', registers: r,
@@ -150,6 +186,11 @@ export class Metrics {
         loop.reset();
       },
     });
+  }
+
+  /** The PROXY protocol listener's open connections (header phase and tunnels), read at scrape time. */
+  bindProxyProtocol(active: () => number): void {
+    new Gauge({ name: 'egressway_proxy_protocol_connections', help: 'Connections open on the PROXY protocol (sandwich) listener', registers: [this.registry], collect() { this.set(active()); } });
   }
 
   /** Stops the event-loop monitor (waypoint shutdown). */
@@ -204,6 +245,10 @@ export class Metrics {
     }
     const key = `${r.destinationService}\0${r.destinationServiceNamespace}\0${r.responseCode}\0${r.responseFlags}\0${r.sourcePrincipal}\0${r.sourceWorkload}\0${r.sourceNamespace}\0${r.connectionSecurityPolicy}\0${grpc ? 1 : 0}\0${grpcStatus}`;
     let c = this.#httpChildren.get(key);
+    if (!c && this.#httpChildren.size >= MAX_SERIES_TUPLES && r.sourceWorkload) {
+      this.#overflow.inc();
+      return this.#httpFor({ ...r, sourceWorkload: '' });
+    }
     if (!c) {
       const v = [...peerValues(r, grpc ? 'grpc' : 'http'), String(r.responseCode), grpcStatus, r.responseFlags, r.connectionSecurityPolicy];
       c = {
@@ -232,6 +277,10 @@ export class Metrics {
     }
     const key = `${r.destinationService}\0${r.destinationServiceNamespace}\0${r.responseFlags}\0${r.sourcePrincipal}\0${r.sourceWorkload}\0${r.sourceNamespace}\0${r.connectionSecurityPolicy}`;
     let c = this.#tcpChildren.get(key);
+    if (!c && this.#tcpChildren.size >= MAX_SERIES_TUPLES && r.sourceWorkload) {
+      this.#overflow.inc();
+      return this.#tcpFor({ ...r, sourceWorkload: '' });
+    }
     if (!c) {
       const v = [...peerValues(r, 'tcp'), r.responseFlags, r.connectionSecurityPolicy];
       c = { opened: this.#tcpOpened.series(v), closed: this.#tcpClosed.series(v), sent: this.#tcpSent.series(v), received: this.#tcpReceived.series(v) };

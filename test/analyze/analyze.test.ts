@@ -14,7 +14,7 @@ for (const file of readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort()) {
   const code = file.replace('.yaml', '');
   test(`${code}: fires on bad-* and not on the ok-* near miss`, async () => {
     const loaded = await loadForTools([join(DIR, file)]);
-    const found = analyze(loaded.resources, loaded.diagnostics).filter((d) => d.code === code);
+    const found = analyze(loaded.resources, loaded.diagnostics, {}, loaded.rejected).filter((d) => d.code === code);
     const names = found.map((d) => d.resource?.name ?? '');
     assert.ok(names.some((n) => n.startsWith('bad-')), `${code} should fire: ${JSON.stringify(found)}`);
     assert.deepEqual(names.filter((n) => n.startsWith('ok-')), [], `${code} fired on a near miss`);
@@ -24,7 +24,7 @@ for (const file of readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort()) {
 
 test('suppression by code and resource glob, istioctl syntax', async () => {
   const loaded = await loadForTools([join(DIR, 'IST0134.yaml')]);
-  const all = analyze(loaded.resources, loaded.diagnostics);
+  const all = analyze(loaded.resources, loaded.diagnostics, {}, loaded.rejected);
   const rule = parseSuppression('IST0134=ServiceEntry egress/bad-*');
   assert.ok(typeof rule !== 'string');
   assert.equal(all.filter((d) => d.code === 'IST0134' && !suppressed(d, [rule])).length, 0);
@@ -43,7 +43,7 @@ test('exit codes follow istioctl: 79 for issues at the threshold, 65 for unparsa
 
 test('bad input (non-YAML, unknown kinds, half-written resources) gives diagnostics with file:line, never a throw', async () => {
   const loaded = await loadForTools(['test/fixtures/config/syntax-error.yaml', 'test/fixtures/config/missing-name.yaml', 'test/fixtures/config/unknown-kind.yaml']);
-  const all = analyze(loaded.resources, loaded.diagnostics);
+  const all = analyze(loaded.resources, loaded.diagnostics, {}, loaded.rejected);
   assert.ok(all.length > 0);
   for (const d of all.filter((x) => x.level === 'error')) assert.ok(d.file && d.line, JSON.stringify(d));
   // The sidecar-era networking Gateway is read by analyze (not "unknown kind").

@@ -19,7 +19,7 @@ interface Ran {
 
 function exec(file: string, args: readonly string[], cwd: string): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd, timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(file, args, { cwd, timeout: 150_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const code = err ? ((err as NodeJS.ErrnoException).code ?? 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -89,7 +89,7 @@ describe('the packed and installed package', { skip: npmMissing && 'npm is not o
     how = await install(join(dir.path, tarball), app);
     pkg = join(app, 'node_modules/egressway');
     bin = join(app, 'node_modules/.bin/egressway');
-  }, { timeout: 90_000 });
+  }, { timeout: 240_000 });
 
   after(async () => {
     await waypoint?.close();

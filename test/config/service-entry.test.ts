@@ -84,9 +84,11 @@ const cases: Record<string, Case> = {
       `bad-unix ${E} spec.endpoints[0].address @43`,
       `bad-unix ${E} spec.endpoints[0].ports @44`,
       `bad-unix ${E} spec.ports @38`,
+      `bad-network-only ${W} spec.endpoints[0] @67`,
     ],
     messages: {
       [`bad-static-endpoints ${E} spec.endpoints[0].address @12`]: 'db.example.com is not a valid IP',
+      [`bad-network-only ${W} spec.endpoints[0] @67`]: 'address is unset with network "remote-net"',
       [`bad-unix ${E} spec.ports @38`]: 'exactly 1 service port required for unix endpoints',
     },
   },

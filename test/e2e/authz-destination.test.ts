@@ -14,6 +14,7 @@ import { startHttpUpstream, startTlsEcho, type EchoServer, type HttpUpstream } f
 
 const VIP = '240.240.240.10';
 const TLS_VIP = '240.240.240.11';
+const DENIED_VIP = '240.240.240.13';
 
 describe('destination.ip and connection.sni', () => {
   let up: HttpUpstream;
@@ -30,6 +31,8 @@ describe('destination.ip and connection.sni', () => {
     wp = await startInProcess(WAYPOINT_YAML
       + se('vip', VIP, `{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}`)
       + se('local', '240.240.240.12', `{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}`)
+      + se('blocked', DENIED_VIP, `{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}`)
+      + policy('no-vip', 'blocked', `action: DENY\nrules: [{when: [{key: destination.ip, values: ["${DENIED_VIP}"]}]}]\n`)
       + se('tls', TLS_VIP, `{number: 443, name: tls, protocol: TLS, targetPort: ${tlsEcho.port}}`)
       // Allows only traffic dialled to the VIP: the brief's "DENY with notValues denies everything" case.
       + policy('vip-only', 'vip', `action: DENY\nrules: [{when: [{key: destination.ip, notValues: ["${VIP}/32"]}]}]\n`)
@@ -71,6 +74,13 @@ describe('destination.ip and connection.sni', () => {
     const rec = await wp.nextRecord((x) => x.authority === 'vip.test' && x.responseCode === 403);
     assert.equal(rec.responseCodeDetails, 'rbac_access_denied_matched_policy[ns[istio-egress]-policy[vip-only]-rule[0]]');
     assert.equal((await curl(['-x', wp.proxyUrl, 'http://local.test/get'])).status, 200, 'ALLOW on destination.ip 127.0.0.0/8 matches the listener address');
+  });
+
+  test('a DENY on destination.ip holds at every door: a CONNECT to the address and a plain proxy request to it', async () => {
+    assert.deepEqual(await getThroughTunnel(`${DENIED_VIP}:80`, 'blocked.test'), { connect: 200, status: 403 });
+    const plain = await curl(['-x', wp.proxyUrl, `http://${DENIED_VIP}/get`]);
+    assert.equal(plain.status, 403, 'the same address asked for in absolute form is the same destination.ip');
+    assert.equal((await curl(['-x', wp.proxyUrl, 'http://blocked.test/get'])).status, 200, 'by name the client dialled only the listener');
   });
 
   /** CONNECT to `target`, then a TLS handshake inside with `servername`; resolves with what happened. */

@@ -17,6 +17,7 @@ describe('ext-authz deny headers at the listener', () => {
 
   before(async () => {
     authz = createServer((req, res) => {
+      if (req.url?.startsWith('/odd-status')) return void res.writeHead(799).end('odd');
       res.writeHead(401, { 'www-authenticate': 'Bearer realm="shop", error="invalid_token"', 'x-listed': 'yes', 'x-unlisted': 'no', 'content-type': 'text/plain' })
         .end('token required');
     });
@@ -45,6 +46,14 @@ describe('ext-authz deny headers at the listener', () => {
     assert.match(head, /^x-listed: yes$/im);
     assert.doesNotMatch(head, /x-unlisted/i);
     assert.match(r.stdout, /token required$/);
+  });
+
+  test('a provider status no HTTP/2 response can carry (799) is a 403, not a request left hanging', async () => {
+    // HTTP/2 inside a CONNECT tunnel: Node refuses a :status above 599.
+    const r = await curl(['-p', '--proxy', wp.proxyUrl, '--http2-prior-knowledge', '--max-time', '5', 'http://guarded.test/odd-status']);
+    assert.equal(r.status, 403);
+    const rec = await wp.nextRecord((x) => x.path === '/odd-status');
+    assert.deepEqual([rec.responseCode, rec.responseCodeDetails], [403, 'ext_authz_denied']);
   });
 
   test('a gRPC client denied with 401 gets UNAUTHENTICATED with the server\'s body', { skip: grpcioMissing }, async () => {

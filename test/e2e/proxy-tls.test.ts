@@ -57,6 +57,15 @@ describe('mTLS proxy listener', () => {
     assert.equal(rec.connectionSecurityPolicy, 'mutual_tls');
   });
 
+  test('a CONNECT to an HTTP port through the TLS listener is served request by request, with the identity (was: hung)', async () => {
+    const r = await curl(['--proxy', proxyUrl, '--proxy-cacert', files.ca!.cert, '--proxy-cert', files.cart!.cert, '--proxy-key', files.cart!.key,
+      '--proxytunnel', '--max-time', '10', 'http://api.test/in-tunnel']);
+    assert.equal(r.status, 200, r.stderr);
+    const rec = await wp.nextRecord((x) => x.path === '/in-tunnel');
+    assert.equal(rec.sourcePrincipal, 'spiffe://cluster.local/ns/shop/sa/cart');
+    assert.equal(rec.connectionSecurityPolicy, 'mutual_tls');
+  });
+
   test('no client certificate, or one from another CA, is refused at the handshake', async () => {
     const none = await via('', '/none');
     assert.equal(none.status, 0);

@@ -32,7 +32,9 @@ endpoints: [{address: 127.0.0.1}]`);
       + entry('secret')
       + authorizationPolicy('api-deny', 'api', 'action: DENY\nrules:\n- to: [{operation: {paths: ["/admin", "/admin/*"]}}]\n- to: [{operation: {methods: ["DELETE"]}}]\n')
       + authorizationPolicy('denied-all', 'denied', 'action: DENY\nrules: [{}]\n')
-      + authorizationPolicy('secret-by-host', 'secret', 'action: DENY\nrules: [{to: [{operation: {hosts: ["secret.test", "secret.test:*"]}}]}]\n'));
+      + authorizationPolicy('secret-by-host', 'secret', 'action: DENY\nrules: [{to: [{operation: {hosts: ["secret.test", "secret.test:*"]}}]}]\n')
+      + entry('agent')
+      + authorizationPolicy('agent-allow', 'agent', 'action: ALLOW\nrules: [{when: [{key: "request.headers[user-agent]", values: ["good"]}]}]\n'));
     port = Number(wp.proxyUrl.split(':').pop());
   });
   after(async () => {
@@ -177,12 +179,34 @@ endpoints: [{address: 127.0.0.1}]`);
         assert.equal(rec.responseCode, 400, 'the refused request has its access-log line');
       });
 
+      // Review of issue 11: Node hands the socket over for an upgrade pipelined behind a request in
+      // flight; writing its answer then threw ERR_HTTP_SOCKET_ASSIGNED (uncaught) and it was never answered.
+      test('a WebSocket upgrade pipelined behind a request in flight is answered after it, under policy', async () => {
+        const denied = await send([get('/slow') + upgrade('websocket', '/admin')], via, { idleMs: 800 });
+        assert.deepEqual(denied.statuses, [200, 403], denied.text);
+        assert.deepEqual(received(), ['GET /slow api.test']);
+        assertNothingSmuggled(denied);
+        up.reset();
+        const ok = await send([get('/slow') + upgrade('websocket', '/ws')], via, { idleMs: 800 });
+        assert.deepEqual(ok.statuses, [200, 101], ok.text);
+        assert.deepEqual(received(), ['GET /slow api.test', 'GET /ws api.test']);
+      });
+
       test('two good requests then a bad one: both responses, in order, then the 400', async () => {
         const r = await send([get('/slow1') + get('/two') + 'GET /x HTTP/1.1\r\nHost: api.test\r\nBad Header\r\n\r\n'], via, { idleMs: 800 });
         assert.deepEqual(r.statuses, [200, 200, 400], r.text);
         assert.ok(r.text.indexOf('GET /slow1') < r.text.indexOf('GET /two'), r.text);
       });
     });
+
+    // Review of issue 11: policy read the path up to "#", the upstream got all of it.
+    for (const path of ['/x#/../admin', '/admin#x', '/ok?q#/../../admin']) {
+      test(`a #fragment in the request-target (${path}) is 400 and nothing reaches the upstream, as Envoy${where}`, async () => {
+        const r = await send([get(path, 'api.test', 'Connection: close\r\n')], via);
+        assert.equal(r.statuses[0], 400, r.text);
+        assert.equal(up.bytes(), '');
+      });
+    }
 
     test(`a duplicate Host header is 400 (RFC 9112 §3.2) and nothing reaches the upstream${where}`, async () => {
       const r = await send([`GET /ok HTTP/1.1\r\nHost: api.test\r\nHost: denied.test\r\n\r\n`], via);
@@ -236,6 +260,39 @@ endpoints: [{address: 127.0.0.1}]`);
         assert.equal(up.bytes(), '', `${p} with Upgrade: ${token} reached the upstream`);
       }
     }), { seed: 11, numRuns: 60 });
+  });
+
+  // Review of issue 11: routing reads `secret.test.` as secret.test, policy `hosts` read it raw.
+  describe('a trailing FQDN dot in the Host is the same host for policy as for routing', () => {
+    for (const [name, bytes] of [
+      ['Host: secret.test.', get('/ok', 'secret.test.', 'Connection: close\r\n')],
+      ['Host: secret.test.:80', get('/ok', 'secret.test.:80', 'Connection: close\r\n')],
+      ['Host: SECRET.test.', get('/ok', 'SECRET.test.', 'Connection: close\r\n')],
+      ['absolute-form http://secret.test./', 'GET http://secret.test./ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
+    ] as const) {
+      test(`${name} is denied by a hosts DENY on secret.test and nothing reaches the upstream`, async () => {
+        const r = await send([bytes]);
+        assert.equal(r.statuses[0], 403, r.text);
+        assert.equal(up.bytes(), '');
+      });
+    }
+
+    test('an allowed `Host: api.test.` goes upstream as api.test (Envoy strip_trailing_host_dot)', async () => {
+      const r = await send([get('/dot', 'api.test.', 'Connection: close\r\n')]);
+      assert.equal(r.statuses[0], 200, r.text);
+      assert.deepEqual(received(), ['GET /dot api.test']);
+    });
+  });
+
+  // Review of issue 11: Node keeps only the first User-Agent (Authorization, Referer, ...) in
+  // req.headers while every copy goes upstream; policy must see them all, joined with ',' as Envoy.
+  test('a repeated header field is matched with every value, as the upstream receives them all', async () => {
+    const ok = await send([get('/ua', 'agent.test', 'User-Agent: good\r\nConnection: close\r\n')]);
+    assert.equal(ok.statuses[0], 200, ok.text);
+    up.reset();
+    const r = await send([get('/ua', 'agent.test', 'User-Agent: good\r\nUser-Agent: evil\r\nConnection: close\r\n')]);
+    assert.equal(r.statuses[0], 403, r.text);
+    assert.equal(up.bytes(), '');
   });
 
   describe('Host inside a terminated CONNECT (domain fronting)', () => {

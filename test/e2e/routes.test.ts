@@ -304,8 +304,13 @@ describe('routes', () => {
     const always = await get('http://plain.test/flaky', ['-H', 'x-test-id: d2', '-H', 'x-fail-times: 9']);
     assert.equal(always.status, 503);
     assert.equal(always.stdout, 'try 3\n', 'the first try plus 2 retries');
+    // Envoy flags a response forwarded because the retries ran out: "503 URX via_upstream".
+    const spent = await wp.nextRecord((x) => x.authority === 'plain.test' && x.path === '/flaky' && x.responseCode === 503);
+    assert.deepEqual([spent.responseFlags, spent.responseCodeDetails], ['URX', 'via_upstream']);
     const conflict = await get('http://plain.test/flaky-409', ['-H', 'x-test-id: d3', '-H', 'x-fail-times: 1']);
     assert.equal(conflict.status, 409, '409 is not in the default retriable codes');
+    const rec409 = await wp.nextRecord((x) => x.authority === 'plain.test' && x.responseCode === 409);
+    assert.equal(rec409.responseFlags, '-', 'a response that is not retriable is not URX');
   });
 
   // Connection failures are retried too: two endpoints, one refusing connections; round robin sends

@@ -41,6 +41,7 @@ function killAtExit(child: ChildProcess): void {
 }
 
 export interface WaypointOptions {
+  /** Config folder for `--config`; empty with `--kubernetes` in args. */
   configDir: string;
   /** Extra CLI arguments after `run --config <dir> --proxy-port 0 --admin-port 0 ...` (all four ports). */
   args?: readonly string[];
@@ -112,7 +113,7 @@ export async function startWaypoint(opts: WaypointOptions): Promise<Waypoint> {
 function spawnCli(opts: WaypointOptions): ChildProcess {
   const node = existsSync(PINNED_NODE) ? PINNED_NODE : process.execPath;
   const entry = opts.entry ?? 'src/cli/main.ts';
-  const args = [entry, 'run', '--config', opts.configDir, ...EPHEMERAL_PORTS, ...(opts.args ?? [])];
+  const args = [entry, 'run', ...(opts.configDir ? ['--config', opts.configDir] : []), ...EPHEMERAL_PORTS, ...(opts.args ?? [])];
   return spawn(node, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },

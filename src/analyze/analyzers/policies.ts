@@ -1,6 +1,7 @@
 // AuthorizationPolicy analyzers: targetRefs to a missing ServiceEntry (IST0101) or one bound to no
 // waypoint (EGW0014), HTTP fields in a rule that applies to TCP or TLS ports (EGW0015: Istio drops
-// the rule from ALLOW, and ignores the fields in DENY), and a DENY rule with no condition (EGW0018).
+// the rule from ALLOW, and ignores the fields in DENY), a DENY rule with no condition (EGW0018), and
+// from.source.namespaces naming no namespace of the input (IST0101).
 import type { AuthorizationPolicySpec, Rule } from '../../config/kinds/authorization-policy.ts';
 import { isHttpProtocol, parseProtocol } from '../../config/kinds/protocol.ts';
 import type { ServiceEntrySpec } from '../../config/kinds/service-entry.ts';
@@ -18,6 +19,7 @@ export function analyzePolicies(ctx: Context): Diagnostic[] {
     (ap.spec.rules ?? []).forEach((rule, i) => {
       opaquePorts(ap, rule, i, targets, out);
       denyAll(ap, rule, i, out);
+      sourceNamespaces(ctx, ap, rule, i, out);
     });
   }
   return out;
@@ -66,4 +68,22 @@ function denyAll(ap: AP, rule: Rule, i: number, out: Diagnostic[]): void {
   if (ap.spec.action !== 'DENY') return;
   if (rule.from?.length || rule.to?.length || rule.when?.length) return;
   out.push(finding(ap, 'DenyAll', ['spec', 'rules', i], `DENY rule #${i} has no from, to or when, so it denies every request to ${ap.spec.targetRefs?.map((t) => `${t.kind} ${t.name}`).join(', ') || 'its target'}`, 'add conditions to the rule, or delete the policy if blocking everything is not intended'));
+}
+
+/** Istio's namespace matching in policies: exact, `*`, or one `*` at the start or the end. */
+function namespaceMatches(pattern: string, ns: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('*')) return ns.endsWith(pattern.slice(1));
+  if (pattern.endsWith('*')) return ns.startsWith(pattern.slice(0, -1));
+  return pattern === ns;
+}
+
+// IST0101 for from.source.namespaces naming no namespace. Only when the input lists Namespace
+// objects: from files alone, a namespace that is not there may well exist in the cluster.
+function sourceNamespaces(ctx: Context, ap: AP, rule: Rule, i: number, out: Diagnostic[]): void {
+  if (!ctx.hasNamespaceObjects) return;
+  (rule.from ?? []).forEach((f, j) => (f.source?.namespaces ?? []).forEach((ns, k) => {
+    if ([...ctx.namespaces].some((known) => namespaceMatches(ns, known))) return;
+    out.push(finding(ap, 'ReferencedResourceNotFound', ['spec', 'rules', i, 'from', j, 'source', 'namespaces', k], `Referenced namespace not found: "${ns}"`, `create namespace ${ns}, or fix the name`));
+  }));
 }

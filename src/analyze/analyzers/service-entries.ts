@@ -54,22 +54,47 @@ export function originatesTls(dr: Resource['spec'] & { trafficPolicy?: { tls?: {
   return mode === 'SIMPLE' || mode === 'MUTUAL';
 }
 
+/** Namespaces an exportTo list reaches: `*` for all, none for `~`; `.` is the entry's own namespace. */
+function visibility(se: SE): ReadonlySet<string> {
+  const list = se.spec.exportTo?.length ? se.spec.exportTo : ['*'];
+  return new Set(list.filter((e) => e !== '~').map((e) => (e === '.' ? se.metadata.namespace : e)));
+}
+
+function visibleTogether(a: SE, b: SE): boolean {
+  const va = visibility(a);
+  const vb = visibility(b);
+  if (va.size === 0 || vb.size === 0) return false;
+  if (va.has('*') || vb.has('*')) return true;
+  return [...va].some((ns) => vb.has(ns));
+}
+
+const id = (se: SE) => `${se.metadata.namespace}/${se.metadata.name}`;
+
 function claims(ctx: Context, out: Diagnostic[]): void {
-  const first = new Map<string, { se: SE; protocol: string }>();
+  const groups = new Map<string, { se: SE; protocol: string; path: (string | number)[] }[]>();
   for (const se of ctx.serviceEntries) {
     (se.spec.hosts ?? []).forEach((h, i) => {
       for (const p of se.spec.ports ?? []) {
-        const k = `${h.toLowerCase()}:${p.number}`;
-        const protocol = (p.protocol ?? '').toUpperCase();
-        const earlier = first.get(k);
-        if (!earlier) { first.set(k, { se, protocol }); continue; }
-        const other = `${earlier.se.metadata.namespace}/${earlier.se.metadata.name}`;
-        if (earlier.protocol !== protocol) {
-          out.push(finding(se, 'ConflictingServiceEntryProtocol', ['spec', 'hosts', i], `host ${h} port ${p.number} is ${protocol || 'unset'} here but ${earlier.protocol || 'unset'} in ServiceEntry ${other}`, 'declare the port once, with one protocol'));
-        } else {
-          out.push(finding(se, 'DuplicateHostPort', ['spec', 'hosts', i], `host ${h} port ${p.number} is also claimed by ServiceEntry ${other}; only the first (by creation time, then namespace/name) is used`, 'remove the duplicate host or port from one ServiceEntry'));
-        }
+        const k = `${h.toLowerCase()} ${p.number}`;
+        const list = groups.get(k) ?? [];
+        if (!list.some((x) => x.se === se)) list.push({ se, protocol: (p.protocol ?? '').toUpperCase(), path: ['spec', 'hosts', i] });
+        groups.set(k, list);
       }
+    });
+  }
+  for (const [k, list] of groups) {
+    const [host, port] = k.split(' ');
+    // IST0177: every entry whose protocol differs from one it is visible together with, naming the
+    // whole group, so each of them can be fixed from its own message.
+    const conflicting = list.filter((a) => list.some((b) => b !== a && b.protocol !== a.protocol && visibleTogether(a.se, b.se)));
+    const names = conflicting.map((c) => `${id(c.se)} (${c.protocol || 'unset'})`).join(', ');
+    for (const c of conflicting) {
+      out.push(finding(c.se, 'ConflictingServiceEntryProtocol', c.path, `host ${host} port ${port} is declared with different protocols by ServiceEntries ${names}`, 'declare the port once, with one protocol, or keep the entries apart with exportTo'));
+    }
+    // EGW0012: the same claim twice with the same protocol; the first (by namespace/name) is used.
+    list.forEach((c, i) => {
+      const earlier = list.slice(0, i).find((e) => e.protocol === c.protocol && visibleTogether(e.se, c.se));
+      if (earlier) out.push(finding(c.se, 'DuplicateHostPort', c.path, `host ${host} port ${port} is also claimed by ServiceEntry ${id(earlier.se)}; only the first (by creation time, then namespace/name) is used`, 'remove the duplicate host or port from one ServiceEntry'));
     });
   }
 }

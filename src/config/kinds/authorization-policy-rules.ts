@@ -3,7 +3,8 @@
 // users can search them. `rules: []` is treated as absent, as proto3 does; `from: []` is not (Istio
 // checks `From != nil && len == 0`, which YAML `from: []` produces).
 import type { Reporter } from '../diag.ts';
-import { checkIpOrCidr, checkLabelValue, checkQualifiedName } from '../names.ts';
+import { checkWorkloadSelector } from './label-selector.ts';
+import { checkIpOrCidr } from '../names.ts';
 import type { Path } from '../schema.ts';
 import type { Rules } from './common.ts';
 import { OPERATION_FIELDS, SOURCE_FIELDS } from './authorization-policy.ts';
@@ -27,14 +28,7 @@ export function checkSelection(spec: Pick<AuthorizationPolicySpec, 'selector' | 
   const set = [spec.selector != null, spec.targetRef != null, (spec.targetRefs?.length ?? 0) > 0].filter(Boolean).length;
   if (set > 1) report.error(['spec'], 'only one of targetRefs or workloadSelector can be set', 'keep targetRefs for a waypoint; remove selector and targetRef');
   if (spec.selector) {
-    const labels = Object.entries(spec.selector.matchLabels ?? {});
-    if (labels.length === 0) report.warn(['spec', 'selector'], 'selector has no matchLabels: the policy would select every workload in the namespace', 'add matchLabels, or remove selector');
-    for (const [k, v] of labels) {
-      const path = ['spec', 'selector', 'matchLabels', k];
-      if (k === '') report.error(path, 'empty key is not supported in selector', 'remove the empty key');
-      else if (k.includes('*') || v.includes('*')) report.error(path, 'wildcard is not supported in selector', 'select exact label values');
-      else { const p = checkQualifiedName(k) ?? checkLabelValue(v); if (p) report.error(path, p, 'fix the label key or value syntax'); }
-    }
+    checkWorkloadSelector(spec.selector.matchLabels, ['spec', 'selector'], report);
     report.warn(['spec', 'selector'], 'selector policies are enforced by ztunnel (L4) and ignored by a waypoint; this policy does not apply to traffic through Egressway', 'use targetRefs: [{kind: ServiceEntry, group: networking.istio.io, name: ...}] or the waypoint Gateway');
   }
   const refs = spec.targetRefs ?? [];

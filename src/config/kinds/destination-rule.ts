@@ -46,6 +46,8 @@ export interface ConnectionPoolSettings {
     readonly http1MaxPendingRequests?: number; readonly http2MaxRequests?: number; readonly maxRequestsPerConnection?: number;
     readonly maxRetries?: number; readonly idleTimeout?: string; readonly h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
     readonly useClientProtocol?: boolean; readonly maxConcurrentStreams?: number;
+    /** In the current istio/api; not applied by the waypoint (warned). */
+    readonly http2KeepAlive?: { readonly interval?: string; readonly timeout?: string };
   };
 }
 
@@ -65,16 +67,28 @@ export interface LoadBalancerSettings {
   readonly simple?: 'UNSPECIFIED' | 'LEAST_CONN' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST';
   readonly consistentHash?: {
     readonly httpHeaderName?: string;
-    readonly httpCookie?: { readonly name: string; readonly path?: string; readonly ttl?: string };
+    readonly httpCookie?: {
+      readonly name: string; readonly path?: string; readonly ttl?: string;
+      readonly attributes?: readonly { readonly name?: string; readonly value?: string }[];
+    };
     readonly useSourceIp?: boolean;
     readonly httpQueryParameterName?: string;
     readonly ringHash?: { readonly minimumRingSize?: number };
     readonly maglev?: { readonly tableSize?: number };
     readonly minimumRingSize?: number;
   };
-  readonly localityLbSetting?: unknown;
+  readonly localityLbSetting?: {
+    readonly enabled?: boolean;
+    readonly distribute?: readonly { readonly from?: string; readonly to?: Readonly<Record<string, number>> }[];
+    readonly failover?: readonly { readonly from?: string; readonly to?: string }[];
+    readonly failoverPriority?: readonly string[];
+  };
+  readonly zoneAwareLbSetting?: {
+    readonly enabled?: boolean; readonly minClusterSize?: number;
+    readonly failover?: readonly { readonly from?: string; readonly to?: string }[]; readonly failoverPriority?: readonly string[];
+  };
   readonly warmupDurationSecs?: string;
-  readonly warmup?: unknown;
+  readonly warmup?: { readonly duration?: string; readonly minimumPercent?: number; readonly aggression?: number };
 }
 
 export interface PortTrafficPolicy {
@@ -105,6 +119,8 @@ const connectionPool = s.object({
   http: s.object({
     http1MaxPendingRequests: s.integer(), http2MaxRequests: s.integer(), maxRequestsPerConnection: s.integer(), maxRetries: s.integer(),
     idleTimeout: s.string(), h2UpgradePolicy: s.string(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE']), useClientProtocol: s.boolean(), maxConcurrentStreams: s.integer(),
+    // istio/api#3706: HTTPSettings.http2_keep_alive, HTTP/2 PINGs (interval, timeout).
+    http2KeepAlive: s.object({ interval: s.string(), timeout: s.string() }),
   }),
 });
 const outlier = s.object({
@@ -115,11 +131,17 @@ const outlier = s.object({
 const loadBalancer = s.object({
   simple: s.string(['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST']),
   consistentHash: s.object({
-    httpHeaderName: s.string(), httpCookie: s.object({ name: s.string(), path: s.string(), ttl: s.string(), attributes: s.any() }, { required: ['name'] }),
+    httpHeaderName: s.string(), httpCookie: s.object({ name: s.string(), path: s.string(), ttl: s.string(), attributes: s.array(s.object({ name: s.string(), value: s.string() })) }, { required: ['name'] }),
     useSourceIp: s.boolean(), httpQueryParameterName: s.string(), ringHash: s.object({ minimumRingSize: s.integer() }),
     maglev: s.object({ tableSize: s.integer() }), minimumRingSize: s.integer(),
   }),
-  localityLbSetting: s.any(), warmupDurationSecs: s.string(), warmup: s.any(),
+  localityLbSetting: s.object({
+    enabled: s.boolean(), distribute: s.array(s.object({ from: s.string(), to: s.map(s.integer()) })),
+    failover: s.array(s.object({ from: s.string(), to: s.string() })), failoverPriority: s.array(s.string()),
+  }),
+  warmupDurationSecs: s.string(),
+  zoneAwareLbSetting: s.object({ enabled: s.boolean(), failover: s.array(s.object({ from: s.string(), to: s.string() })), failoverPriority: s.array(s.string()), minClusterSize: s.integer() }),
+  warmup: s.object({ duration: s.string(), minimumPercent: s.any(), aggression: s.any() }),
 });
 const portFields = { loadBalancer, connectionPool, outlierDetection: outlier, tls: clientTlsSchema };
 const trafficPolicy = s.object({

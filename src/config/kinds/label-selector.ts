@@ -47,3 +47,25 @@ function validateRequirement(expr: LabelSelectorRequirement, path: Path, report:
     report.error([...path, 'values'], `values must be empty when operator is ${expr.operator}`, 'remove values, or use operator In');
   }
 }
+
+/**
+ * Istio's validateWorkloadSelector (and ValidateAlphaWorkloadSelector): no empty keys, no `*`, label
+ * syntax, and a warning when no label is given, since the selector then picks every workload.
+ * `what` prefixes the warning as Istio does for ServiceEntry ("service entry: ...").
+ */
+export function checkWorkloadSelector(labels: Readonly<Record<string, string>> | undefined, path: Path, report: Reporter, field = 'matchLabels', what?: string): void {
+  const entries = Object.entries(labels ?? {});
+  for (const [k, v] of entries) {
+    const p = [...path, field, k];
+    if (k === '') report.error(p, `empty key is not supported in selector: "${k}=${v}"`, 'remove the empty key');
+    else if (k.includes('*') || v.includes('*')) report.error(p, `wildcard is not supported in selector: "${k}=${v}"`, 'select exact label values');
+    else {
+      const problem = checkQualifiedName(k) ?? checkLabelValue(v);
+      if (problem) report.error(p, problem, 'fix the label key or value syntax');
+    }
+  }
+  if (entries.length === 0) {
+    const message = what ? `${what}: workload selector specified without labels, will be applied to all services in namespace` : 'workload selector specified without labels';
+    report.warn(path, message, `add ${field}, or remove the selector`);
+  }
+}

@@ -3,6 +3,7 @@
 // has one, so users can search them. An empty list is treated like an absent one, as proto3 does.
 import { CODES } from '../../model/codes.ts';
 import type { Reporter } from '../diag.ts';
+import { checkWorkloadSelector as checkSelectorLabels } from './label-selector.ts';
 import { checkFqdn, checkIpOrCidr, checkLabelValue, checkQualifiedName, checkWildcardDomain, isDns1123Label, isIpAddress, isPartialWildcard } from '../names.ts';
 import type { Resource } from '../resource.ts';
 import { suggest } from '../schema.ts';
@@ -35,15 +36,7 @@ const has = (list: readonly unknown[] | undefined): boolean => (list?.length ?? 
 
 function checkWorkloadSelector(spec: ServiceEntrySpec, report: Reporter): void {
   if (spec.workloadSelector == null) return;
-  for (const [key, value] of Object.entries(spec.workloadSelector.labels ?? {})) {
-    const path = ['spec', 'workloadSelector', 'labels', key];
-    if (key === '') report.error(path, 'empty key is not supported in selector', 'remove the empty key');
-    else if (key.includes('*') || value.includes('*')) report.error(path, 'wildcard is not supported in selector', 'select exact label values');
-    else {
-      const problem = checkQualifiedName(key) ?? checkLabelValue(value);
-      if (problem) report.error(path, problem, 'fix the label key or value syntax');
-    }
-  }
+  checkSelectorLabels(spec.workloadSelector.labels, ['spec', 'workloadSelector'], report, 'labels', 'service entry');
   if (has(spec.endpoints)) {
     report.error(['spec', 'endpoints'], 'only one of WorkloadSelector or Endpoints is allowed in Service Entry', 'remove endpoints, or remove workloadSelector');
   }
@@ -163,8 +156,10 @@ function checkUnixEndpoint(e: WorkloadEntry, path: Path, report: Reporter): void
 function checkEndpointAddress(e: WorkloadEntry, resolution: Resolution, path: Path, report: Reporter): void {
   const address = e.address ?? '';
   if (address === '') {
-    // An endpoint with only `network` is reached through that network's gateway.
-    if (e.network == null) report.error([...path, 'address'], 'Address is required', 'set address');
+    // An endpoint with only `network` is reached through that network's gateway: Istio accepts it
+    // with a warning (validateWorkloadEntry).
+    if (!e.network) report.error([...path, 'address'], 'address is required', 'set address');
+    else report.warn(path, `address is unset with network ${JSON.stringify(e.network)}`, 'set address, unless the endpoint is reached only through its network gateway');
   } else if (resolution === 'STATIC' && !isIpAddress(address)) {
     report.error([...path, 'address'], `${address} is not a valid IP`, 'STATIC endpoints are IPs; use resolution DNS for host names');
   } else if (resolution !== 'STATIC' && !isIpAddress(address) && checkFqdn(address) !== undefined) {
@@ -213,7 +208,11 @@ function checkMultipleHosts(spec: ServiceEntrySpec, resolution: Resolution, repo
   if (i >= 0) report.error(['spec', 'ports', i, 'protocol'], 'multiple hosts provided with non-HTTP, non-TLS ports', 'use one ServiceEntry per host for TCP ports, or resolution NONE');
 }
 
-function checkExportTo(exportTo: readonly string[], namespace: string, report: Reporter): void {
+/**
+ * Istio's validateExportTo. Only a ServiceEntry may use "~" (no one); a DestinationRule with a
+ * workloadSelector may export to its own namespace only.
+ */
+export function checkExportTo(exportTo: readonly string[], namespace: string, report: Reporter, kind: 'ServiceEntry' | 'other' | 'selector-DestinationRule' = 'ServiceEntry'): void {
   const seen = new Set<string>();
   exportTo.forEach((entry, i) => {
     const path = ['spec', 'exportTo', i];
@@ -222,10 +221,16 @@ function checkExportTo(exportTo: readonly string[], namespace: string, report: R
     if (seen.has(key)) {
       const message = key !== entry ? `duplicate entries in exportTo: . and current namespace ${namespace}` : `duplicate entries in exportTo for entry ${entry}`;
       report.error(path, message, 'remove the repeated entry');
+    } else if (entry === '~' && kind !== 'ServiceEntry') {
+      report.error(path, 'exportTo ~ (none) is not allowed for Istio configuration objects', 'use "." to keep it in this namespace');
     } else if (entry !== '*' && entry !== '.' && entry !== '~' && !isDns1123Label(entry)) {
       report.error(path, 'only ., *, ~ or a valid DNS 1123 label is allowed as exportTo entry', 'use "." (this namespace), "*" (all), "~" (none) or a namespace name');
     } else seen.add(key);
   });
+  if (kind === 'selector-DestinationRule' && seen.size > 0) {
+    if (!seen.has(namespace)) report.error(['spec', 'exportTo'], 'destination rule with workload selector cannot have exportTo beyond current namespace', 'use exportTo: ["."]');
+    else if (seen.size > 1) report.error(['spec', 'exportTo'], 'destination rule with workload selector cannot have multiple entries in exportTo', 'use exportTo: ["."]');
+  }
   if (seen.has('*') && exportTo.length > 1) {
     report.error(['spec', 'exportTo'], 'cannot have both public (*) and non-public exportTo values for a resource', 'use "*" alone');
   }
@@ -250,6 +255,9 @@ function warnAddressesRequired(spec: ServiceEntrySpec, resolution: Resolution, r
 }
 
 function autoAllocates(spec: ServiceEntrySpec, resolution: Resolution, r: Resource, options: ValidationOptions): boolean {
+  // istiod writes the VIPs it allocated to status.addresses; an exported object shows them.
+  const status = r.status as { addresses?: unknown } | undefined;
+  if (Array.isArray(status?.addresses) && status.addresses.length > 0) return true;
   if (options.ipAutoAllocate === false || resolution === 'NONE') return false;
   if (r.metadata.labels[AUTOALLOCATE]?.toLowerCase() === 'false') return false;
   return (spec.hosts ?? []).some((h) => !h.startsWith('*') || resolution === 'DYNAMIC_DNS');

@@ -1,12 +1,19 @@
-// VirtualService rules: Istio's ValidateVirtualService (pkg/config/validation/virtualservice.go) and
-// agent.ValidateHTTPRetry, as listed in reference §6.3. Messages are Istio's where Istio has one.
-// The duration and host helpers are shared with the DestinationRule and HTTPRoute rules.
+// VirtualService rules: Istio's ValidateVirtualService (pkg/config/validation/validation.go and
+// virtualservice.go) and agent.ValidateHTTPRetry, as listed in reference §6.3. Messages are Istio's
+// where Istio has one. HTTP routes are in virtual-service-http-rules.ts, matches in
+// virtual-service-match-rules.ts. The duration and host helpers are shared with the DestinationRule
+// and HTTPRoute rules.
 import { parseDurationMs } from '../duration.ts';
 import type { Reporter } from '../diag.ts';
-import { checkWildcardDomain } from '../names.ts';
+import { checkGatewayBoundDomain, checkWildcardDomain, isDns1123Label, isIpAddress } from '../names.ts';
 import type { Path } from '../schema.ts';
 import type { Rules } from './common.ts';
-import type { Destination, HTTPRetry, HTTPRoute, StringMatch, VirtualServiceSpec } from './virtual-service.ts';
+import { isJwtClaimRoute } from './header-rules.ts';
+import { checkExportTo } from './service-entry-rules.ts';
+import { hostsOverlap } from './host-match.ts';
+import { checkHttpRoute } from './virtual-service-http-rules.ts';
+import { checkGatewayNames, checkL4Match, checkPort, checkSniHost, re2Problem } from './virtual-service-match-rules.ts';
+import type { Destination, VirtualServiceSpec } from './virtual-service.ts';
 
 /** Envoy's retry policies Istio accepts (agent.ValidateHTTPRetry), besides HTTP status codes. */
 export const RETRY_ON = [
@@ -38,44 +45,41 @@ export function checkHost(host: string, path: Path, report: Reporter): void {
 
 export function checkRegex(v: string | undefined, path: Path, report: Reporter): void {
   if (v === undefined) return;
-  try {
-    new RegExp(v);
-  } catch (e) {
-    report.error(path, `"${v}" is not a valid regex: ${(e as Error).message}`, 'use RE2 syntax');
-  }
+  const problem = re2Problem(v);
+  if (problem) report.error(path, `"${v}" is not a valid regex: ${problem}`, 'use RE2 syntax');
 }
 
 export const virtualServiceRules: Rules<VirtualServiceSpec> = (spec, r, report) => {
   const hosts = spec.hosts ?? [];
+  const gateways = spec.gateways ?? [];
   const delegate = hosts.length === 0;
   if (delegate) checkDelegate(spec, report);
-  const seen = new Set<string>();
-  const mesh = (spec.gateways ?? []).length === 0 || (spec.gateways ?? []).includes('mesh');
-  hosts.forEach((h, i) => {
-    const path = ['spec', 'hosts', i];
-    if (seen.has(h)) report.error(path, `duplicate host ${h}`, 'list each host once');
-    seen.add(h);
-    if (h === '*' && mesh) report.error(path, "wildcard host * is not allowed for virtual services bound to the mesh gateway", 'list the hosts, or bind the VirtualService to a gateway');
-    else if (h !== '*') checkHost(h, path, report);
-  });
-  (spec.gateways ?? []).forEach((g, i) => {
-    if (g !== 'mesh' && !/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(g)) {
-      report.error(['spec', 'gateways', i], `invalid gateway name ${JSON.stringify(g)}`, 'use "mesh", "name" or "namespace/name"');
-    }
-  });
+  // Bound to gateways only when gateways are listed and none is the mesh.
+  const boundToGateway = gateways.length > 0 && !gateways.includes('mesh');
+  checkGatewayNames(gateways, ['spec', 'gateways'], report);
+  if (!boundToGateway) checkJwtClaimRoutes(spec, report);
+  checkHosts(spec, hosts, boundToGateway, report);
   if (!spec.http?.length && !spec.tcp?.length && !spec.tls?.length) {
     report.error(['spec'], 'http, tcp or tls must be provided in virtual service', 'add an http route');
   }
   (spec.http ?? []).forEach((route, i) => checkHttpRoute(route, ['spec', 'http', i], delegate, report));
-  for (const kind of ['tls', 'tcp'] as const) {
-    (spec[kind] ?? []).forEach((route, i) => {
-      const path = ['spec', kind, i];
-      if (!route.route?.length) report.error([...path, 'route'], 'route is required', 'add route: [{destination: {host: ...}}]');
-      (route.route ?? []).forEach((d, j) => checkDestination(d.destination, [...path, 'route', j, 'destination'], report));
-      checkWeights((route.route ?? []).map((d) => d.weight), [...path, 'route'], report);
+  (spec.tls ?? []).forEach((route, i) => {
+    const path = ['spec', 'tls', i];
+    if (!route.match?.length) report.error(path, 'TLS route must have at least one match condition', 'add match: [{sniHosts: [...]}]');
+    (route.match ?? []).forEach((m, j) => {
+      const mp = [...path, 'match', j];
+      if (!m.sniHosts?.length) report.error(mp, 'TLS match must have at least one SNI host', 'add sniHosts');
+      (m.sniHosts ?? []).forEach((sni, k) => checkSniHost(sni, hosts, boundToGateway, [...mp, 'sniHosts', k], report));
+      checkL4Match(m, mp, report);
     });
-  }
-  void r;
+    checkL4Route(route.route, 'TLS', path, report);
+  });
+  (spec.tcp ?? []).forEach((route, i) => {
+    const path = ['spec', 'tcp', i];
+    (route.match ?? []).forEach((m, j) => checkL4Match(m, [...path, 'match', j], report));
+    checkL4Route(route.route, 'TCP', path, report);
+  });
+  checkExportTo(spec.exportTo ?? [], r.metadata.namespace, report, 'other');
 };
 
 function checkDelegate(spec: VirtualServiceSpec, report: Reporter): void {
@@ -84,118 +88,67 @@ function checkDelegate(spec: VirtualServiceSpec, report: Reporter): void {
   if (spec.tcp?.length) report.error(['spec', 'tcp'], 'delegate virtual service must have no tcp route specified', 'add hosts, or remove tcp');
 }
 
-const FORBIDDEN_PAIRS: readonly [keyof HTTPRoute, keyof HTTPRoute][] = [
-  ['route', 'redirect'], ['fault', 'redirect'], ['rewrite', 'redirect'], ['directResponse', 'redirect'],
-  ['route', 'directResponse'], ['fault', 'directResponse'], ['rewrite', 'directResponse'], ['mirror', 'mirrors'],
-];
-
-function present(route: HTTPRoute, key: keyof HTTPRoute): boolean {
-  const v = route[key];
-  return Array.isArray(v) ? v.length > 0 : v !== undefined;
-}
-
-function checkHttpRoute(route: HTTPRoute, path: Path, delegate: boolean, report: Reporter): void {
-  if (!present(route, 'route') && !route.redirect && !route.directResponse && !route.delegate) {
-    report.error(path, 'HTTP route, redirect or directResponse is required', 'add route: [{destination: {host: ...}}]');
-  }
-  if (route.delegate && delegate) report.error([...path, 'delegate'], 'delegate virtual service cannot delegate again', 'route to a destination instead');
-  for (const [a, b] of FORBIDDEN_PAIRS) {
-    if (present(route, a) && present(route, b)) report.error([...path, b], `HTTP route cannot contain both ${a} and ${b}`, `remove ${a} or ${b}`);
-  }
-  (route.match ?? []).forEach((m, j) => {
-    const mp = [...path, 'match', j];
-    for (const f of ['headers', 'queryParams', 'withoutHeaders'] as const) {
-      for (const [k, v] of Object.entries(m[f] ?? {})) checkStringMatch(v, [...mp, f, k], f === 'headers' ? `header match ${k} cannot be null` : undefined, report);
+/** Routing on `@request.auth.claims.*` needs a gateway's JWT filter; the mesh has none. */
+function checkJwtClaimRoutes(spec: VirtualServiceSpec, report: Reporter): void {
+  (spec.http ?? []).forEach((route, i) => (route.match ?? []).forEach((m, j) => {
+    for (const f of ['headers', 'withoutHeaders'] as const) {
+      for (const key of Object.keys(m?.[f] ?? {})) {
+        if (!isJwtClaimRoute(key)) continue;
+        report.error(['spec', 'http', i, 'match', j, f, key], `JWT claim based routing (key: ${key}) is only supported for gateway, found no gateways: [${(spec.gateways ?? []).join(' ')}]`, 'bind the VirtualService to an ingress gateway, or match on a header');
+      }
     }
-    for (const f of ['uri', 'scheme', 'method', 'authority'] as const) if (m[f]) checkStringMatch(m[f]!, [...mp, f], undefined, report);
-    if (m.port !== undefined && (m.port < 1 || m.port > 65535)) report.error([...mp, 'port'], `port number ${m.port} must be in the range 1..65535`, 'use a port between 1 and 65535');
-  });
-  (route.route ?? []).forEach((d, j) => checkDestination(d.destination, [...path, 'route', j, 'destination'], report));
-  checkWeights((route.route ?? []).map((d) => d.weight), [...path, 'route'], report);
-  if (route.mirror) checkDestination(route.mirror, [...path, 'mirror'], report);
-  (route.mirrors ?? []).forEach((m, j) => {
-    checkDestination(m.destination, [...path, 'mirrors', j, 'destination'], report);
-    checkPercent(m.percentage?.value, [...path, 'mirrors', j, 'percentage'], report);
-  });
-  checkPercent(route.mirrorPercentage?.value, [...path, 'mirrorPercentage'], report);
-  checkDuration(route.timeout, [...path, 'timeout'], report, true);
-  if (route.retries) checkRetry(route.retries, [...path, 'retries'], report);
-  checkAuthorityOnce(route, path, report);
-  if (route.redirect?.redirectCode !== undefined && ![301, 302, 303, 307, 308].includes(route.redirect.redirectCode)) {
-    report.error([...path, 'redirect', 'redirectCode'], `%d is not a valid redirect code, must be 301, 302, 303, 307, or 308`.replace('%d', String(route.redirect.redirectCode)), 'use 301, 302, 303, 307 or 308');
-  }
-  if (route.directResponse && (route.directResponse.status < 200 || route.directResponse.status > 599)) {
-    report.error([...path, 'directResponse', 'status'], `directResponse.status must be between 200 and 599, current ${route.directResponse.status}`, 'use an HTTP status code');
-  }
-  checkRegex(route.rewrite?.uriRegexRewrite?.match, [...path, 'rewrite', 'uriRegexRewrite', 'match'], report);
-  if (route.rewrite?.uri !== undefined && route.rewrite.uriRegexRewrite) report.error([...path, 'rewrite'], 'rewrite may only contain one of uri or uriRegexRewrite', 'keep one');
-  if (route.fault) checkFault(route, path, report);
+  }));
 }
 
-function checkStringMatch(m: StringMatch | null, path: Path, nullMessage: string | undefined, report: Reporter): void {
-  // Only a null value is refused (Istio: "header match %v cannot be null"); `{}` is a presence match.
-  if (m === null) {
-    if (nullMessage) report.error(path, nullMessage, 'set exact, prefix or regex, or {} for presence');
-    return;
+function checkHosts(spec: VirtualServiceSpec, hosts: readonly string[], boundToGateway: boolean, report: Reporter): void {
+  const sni = (spec.tls ?? []).some((t) => (t.match ?? []).some((m) => (m.sniHosts ?? []).length > 0));
+  let allValid = true;
+  hosts.forEach((h, i) => {
+    const path = ['spec', 'hosts', i];
+    const problem = boundToGateway ? checkGatewayBoundDomain(sni, h) : checkWildcardDomain(h);
+    if (problem) {
+      // An IP address is accepted as a host.
+      if (!isIpAddress(h)) {
+        report.error(path, problem, 'use a DNS name such as api.example.com, optionally with a leading "*."');
+        allValid = false;
+      }
+    } else if (!boundToGateway && h === '*') {
+      report.error(path, 'wildcard host * is not allowed for virtual services bound to the mesh gateway', 'list the hosts, or bind the VirtualService to a gateway');
+      allValid = false;
+    }
+  });
+  if (!allValid) return;
+  // Duplicates include overlapping wildcards: *.foo.com and *.com in one VirtualService.
+  for (let i = 0; i < hosts.length; i++) {
+    for (let j = i + 1; j < hosts.length; j++) {
+      if (hostsOverlap(hosts[i], hosts[j])) {
+        report.error(['spec', 'hosts', j], `duplicate hosts in virtual service: ${hosts[i]} & ${hosts[j]}`, 'list each host once; a wildcard already covers the names under it');
+      }
+    }
   }
-  const set = (['exact', 'prefix', 'regex'] as const).filter((k) => m[k] !== undefined);
-  if (set.length > 1) report.error(path, `only one of exact, prefix or regex may be set (got ${set.join(', ')})`, 'keep one');
-  checkRegex(m.regex, [...path, 'regex'], report);
 }
 
-function checkDestination(d: Destination, path: Path, report: Reporter): void {
+function checkL4Route(route: readonly { destination: Destination; weight?: number }[] | undefined, kind: 'TLS' | 'TCP', path: Path, report: Reporter): void {
+  if (!route?.length) report.error([...path, 'route'], `${kind} route is required`, 'add route: [{destination: {host: ...}}]');
+  (route ?? []).forEach((d, j) => checkDestination(d.destination, [...path, 'route', j, 'destination'], report));
+  checkWeights((route ?? []).map((d) => d.weight), [...path, 'route'], report);
+}
+
+/** validateDestination: host, subset name and port. */
+export function checkDestination(d: Destination, path: Path, report: Reporter): void {
   if (!d.host) return report.error([...path, 'host'], 'destination must have a host', 'set destination.host');
-  if (d.host === '*') report.error([...path, 'host'], 'destination host cannot be *', 'name a host');
+  if (d.host === '*') report.error([...path, 'host'], 'invalid destination host *', 'name a host');
   else checkHost(d.host, [...path, 'host'], report);
-  const n = d.port?.number;
-  if (n !== undefined && (n < 1 || n > 65535)) report.error([...path, 'port', 'number'], `port number ${n} must be in the range 1..65535`, 'use a port between 1 and 65535');
+  if (d.subset !== undefined) {
+    if (d.subset === '') report.error([...path, 'subset'], 'subset name cannot be empty', 'name the subset, or remove subset');
+    else if (!isDns1123Label(d.subset)) report.error([...path, 'subset'], `subset name is invalid: ${d.subset}`, 'use a DNS label: lower-case letters, digits and dashes');
+  }
+  if (d.port) checkPort(d.port.number ?? 0, [...path, 'port', 'number'], report);
 }
 
-function checkWeights(weights: readonly (number | undefined)[], path: Path, report: Reporter): void {
-  weights.forEach((w, i) => { if (w !== undefined && w < 0) report.error([...path, i, 'weight'], 'weight must not be negative', 'use a weight of 0 or more'); });
-  if (weights.length > 1 && weights.reduce<number>((a, w) => a + (w ?? 0), 0) <= 0) {
+export function checkWeights(weights: readonly (number | undefined)[], path: Path, report: Reporter): void {
+  weights.forEach((w, i) => { if (w !== undefined && w < 0) report.error([...path, i, 'weight'], `weight ${w} < 0`, 'use a weight of 0 or more'); });
+  if (weights.length > 1 && weights.reduce<number>((a, w) => a + (w ?? 0), 0) === 0) {
     report.error(path, 'total destination weight = 0', 'give at least one destination a positive weight');
-  }
-}
-
-function checkPercent(v: unknown, path: Path, report: Reporter): void {
-  if (v === undefined) return;
-  if (typeof v !== 'number' || v < 0 || v > 100) report.error(path, `percentage ${String(v)} is not in range 0..100`, 'use a number between 0 and 100');
-}
-
-function checkRetry(retry: HTTPRetry, path: Path, report: Reporter): void {
-  const attempts = retry.attempts ?? 0;
-  if (attempts < 0) report.error([...path, 'attempts'], 'attempts cannot be negative', 'use 0 (no retries) or more');
-  if (attempts === 0 && (retry.perTryTimeout !== undefined || retry.retryOn !== undefined)) {
-    report.error([...path, 'attempts'], 'http retry policy configured when attempts are set to 0 (disabled)', 'set attempts > 0, or remove perTryTimeout and retryOn');
-  }
-  checkDuration(retry.perTryTimeout, [...path, 'perTryTimeout'], report);
-  checkDuration(retry.backoff, [...path, 'backoff'], report);
-  for (const item of (retry.retryOn ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
-    if (RETRY_ON.includes(item)) continue;
-    const code = Number(item);
-    if (!Number.isInteger(code) || code < 100 || code > 599) {
-      report.error([...path, 'retryOn'], `${item} is not a valid retryOn value`, `use ${RETRY_ON.slice(0, 5).join(', ')}, ... or an HTTP status code`);
-    }
-  }
-}
-
-function checkAuthorityOnce(route: HTTPRoute, path: Path, report: Reporter): void {
-  const set = Object.keys(route.headers?.request?.set ?? {}).map((k) => k.toLowerCase());
-  const count = (route.rewrite?.authority ? 1 : 0) + set.filter((k) => k === 'host' || k === ':authority').length;
-  if (count > 1) report.error([...path, 'headers', 'request', 'set'], 'authority header cannot be set multiple times', 'set it in rewrite.authority or in headers, not both');
-}
-
-function checkFault(route: HTTPRoute, path: Path, report: Reporter): void {
-  const f = route.fault!;
-  if (!f.delay && !f.abort) report.error([...path, 'fault'], 'fault must have at least delay or abort', 'add fault.delay or fault.abort');
-  if (f.delay) {
-    checkDuration(f.delay.fixedDelay, [...path, 'fault', 'delay', 'fixedDelay'], report);
-    checkPercent(f.delay.percentage?.value, [...path, 'fault', 'delay', 'percentage'], report);
-  }
-  if (f.abort) {
-    const s = f.abort.httpStatus;
-    if (s !== undefined && (s < 200 || s > 599)) report.error([...path, 'fault', 'abort', 'httpStatus'], `invalid abort http status ${s}`, 'use a status between 200 and 599');
-    checkPercent(f.abort.percentage?.value, [...path, 'fault', 'abort', 'percentage'], report);
   }
 }

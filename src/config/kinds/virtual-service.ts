@@ -83,7 +83,7 @@ export interface HTTPRetry {
 }
 
 export interface HTTPFaultInjection {
-  readonly delay?: { readonly fixedDelay?: string; readonly percentage?: Percent; readonly percent?: number };
+  readonly delay?: { readonly fixedDelay?: string; readonly exponentialDelay?: string; readonly percentage?: Percent; readonly percent?: number };
   readonly abort?: { readonly httpStatus?: number; readonly grpcStatus?: string; readonly http2Error?: string; readonly percentage?: Percent };
 }
 
@@ -93,7 +93,7 @@ export interface HTTPRoute {
   readonly route?: readonly HTTPRouteDestination[];
   readonly redirect?: {
     readonly uri?: string; readonly authority?: string; readonly port?: number; readonly derivePort?: string;
-    readonly scheme?: string; readonly redirectCode?: number;
+    readonly scheme?: string; readonly redirectCode?: number; readonly prefixRewrite?: string;
   };
   readonly directResponse?: { readonly status: number; readonly body?: { readonly string?: string; readonly bytes?: string } };
   readonly delegate?: { readonly name?: string; readonly namespace?: string };
@@ -150,7 +150,7 @@ const routeDestination = s.object({ destination: destinationSchema, weight: s.in
 
 const httpMatch = s.object({
   name: s.string(), uri: stringMatch, scheme: stringMatch, method: stringMatch, authority: stringMatch,
-  headers: s.map(stringMatch), port: s.integer(), sourceLabels: s.map(s.string()), gateways: strings,
+  headers: s.map(stringMatch, (name) => `header match ${name} cannot be null`), port: s.integer(), sourceLabels: s.map(s.string()), gateways: strings,
   queryParams: s.map(stringMatch), ignoreUriCase: s.boolean(), withoutHeaders: s.map(stringMatch),
   sourceNamespace: s.string(), statPrefix: s.string(),
 });
@@ -159,7 +159,7 @@ const httpRoute = s.object({
   name: s.string(),
   match: s.array(httpMatch),
   route: s.array(s.object({ destination: destinationSchema, weight: s.integer(), headers }, { required: ['destination'] })),
-  redirect: s.object({ uri: s.string(), authority: s.string(), port: s.integer(), derivePort: s.string(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']), scheme: s.string(), redirectCode: s.integer() }),
+  redirect: s.object({ uri: s.string(), authority: s.string(), port: s.integer(), derivePort: s.string(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']), scheme: s.string(), redirectCode: s.integer(), prefixRewrite: s.string() }),
   directResponse: s.object({ status: s.integer(), body: s.object({ string: s.string(), bytes: s.string() }) }, { required: ['status'] }),
   delegate: s.object({ name: s.string(), namespace: s.string() }),
   rewrite: s.object({ uri: s.string(), authority: s.string(), uriRegexRewrite: s.object({ match: s.string(), rewrite: s.string() }) }),

@@ -1,0 +1,274 @@
+// Kubernetes mode: list+watch every kind the loader reads (and the mesh ConfigMap istio-system/istio)
+// through @kubernetes/client-node informers, and feed the same parse → validate → compile path as the
+// file source. A sibling of FileSource, not a fork: each API object becomes one document for the same
+// parser (its diagnostics name `Kind namespace/name@resourceVersion` where files name file:line).
+//
+// Consistency rules:
+// - The first snapshot is compiled only after EVERY informer finished its first list (ready = synced).
+// - A relist (410 Gone, a restarted API server) replaces an informer's cache in one synchronous step, and
+//   compiles are debounced, so a half-listed config is never compiled.
+// - A watch that fails is restarted with backoff; the cache and the served snapshot stay meanwhile.
+// - An object whose new version Egressway rejects keeps its last good version in the compile (istiod
+//   keeps serving the last pushed config too) and the rejection is logged with the object's name.
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { compile, type CompileOptions } from '../compile/compile.ts';
+import { REGISTRY, validateResource, type KindInfo } from '../config/kinds/index.ts';
+import { parseDocuments } from '../config/parse.ts';
+import type { Resource } from '../config/resource.ts';
+import { hasErrors, type Diagnostic } from '../model/diagnostic.ts';
+import { meshConfigOf, type MeshConfig } from './mesh-config.ts';
+import { debounce } from './debounce.ts';
+import type { ReloadResult } from './file-source.ts';
+import type { SnapshotStore } from './store.ts';
+
+export interface KubeSourceOptions {
+  /** kubeconfig file; default: in-cluster config, else $KUBECONFIG / ~/.kube/config. */
+  readonly kubeconfig?: string;
+  readonly compile: CompileOptions;
+  /** Compile options from the mesh ConfigMap, layered under the CLI's (flags win). */
+  readonly fromMesh: (mesh: MeshConfig) => Partial<CompileOptions>;
+  readonly onResult: (r: ReloadResult) => void;
+  readonly warn: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+interface Entry {
+  /** The version in the API server, as parsed. */
+  readonly rv: string;
+  /** The newest version that passed validation; what compile uses. */
+  readonly good?: Resource;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+interface Watched {
+  readonly info: KindInfo;
+  readonly path: string;
+  readonly informer: { start(): Promise<void>; stop(): Promise<void>; on(verb: string, cb: (x: never) => void): void };
+  /** Resolves after the first successful list. */
+  readonly synced: Promise<void>;
+}
+
+/** A list function that reports its first success, for the "ready only after the first full sync" rule. */
+function syncing<T>(list: () => Promise<T>): { list: () => Promise<T>; synced: Promise<void> } {
+  let done!: () => void;
+  const synced = new Promise<void>((r) => (done = r));
+  return { synced, list: async () => { const out = await list(); done(); return out; } };
+}
+
+const MESH_KEY = 'mesh/istio-system/istio';
+
+export class KubeSource {
+  #store: SnapshotStore;
+  #o: KubeSourceOptions;
+  #objects = new Map<string, Entry>();
+  #mesh: MeshConfig = {};
+  #watched: Watched[] = [];
+  #synced = false;
+  #closed = false;
+  #compileSoon = debounce(() => void this.#compile());
+
+  constructor(store: SnapshotStore, o: KubeSourceOptions) {
+    this.#store = store;
+    this.#o = o;
+  }
+
+  /** First call: start every informer and wait for their first lists; then compile now. */
+  async reload(): Promise<ReloadResult> {
+    if (!this.#synced) await this.#start();
+    return this.#compile();
+  }
+
+  /** Informers watch from the start; nothing more to do. */
+  async watch(): Promise<void> {}
+
+  close(): void {
+    this.#closed = true;
+    this.#compileSoon.cancel();
+    for (const w of this.#watched) void w.informer.stop();
+  }
+
+  async #start(): Promise<void> {
+    const k8s = await import('@kubernetes/client-node');
+    const kc = new k8s.KubeConfig();
+    try {
+      if (this.#o.kubeconfig) kc.loadFromFile(this.#o.kubeconfig);
+      else kc.loadFromDefault();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new Error(`cannot read ${this.#o.kubeconfig ? `--kubeconfig ${this.#o.kubeconfig}` : 'the default kubeconfig'}: ${e.code ?? e.message}; pass a readable kubeconfig, or run in a pod with a service account`);
+    }
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('no cluster in the kubeconfig; pass --kubeconfig or run in a pod');
+    const watch = new k8s.Watch(kc);
+    const kinds = [...REGISTRY.values()];
+    const available = await Promise.all(kinds.map((info) => this.#discover(kc, info)));
+    for (const [i, info] of kinds.entries()) {
+      const found = available[i];
+      if (!found) {
+        this.#o.warn(`${info.kind} (${info.group || 'core'}) is not served by the API server; treating it as empty. Install its CRDs, then restart the waypoint`, { kind: info.kind });
+        continue;
+      }
+      this.#watched.push(this.#watch(k8s, kc, watch, info, found.version, found.plural));
+    }
+    this.#watched.push(this.#watchMesh(k8s, kc, watch));
+    for (const w of this.#watched) void w.informer.start();
+    await Promise.all(this.#watched.map((w) => w.synced));
+    this.#synced = true;
+  }
+
+  /** The newest version of the kind the API server serves (CRDs may lag ours), and its resource name. */
+  async #discover(kc: KubeConfig, info: KindInfo): Promise<{ version: string; plural: string } | undefined> {
+    for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+      try {
+        for (const v of info.versions) {
+          const res = await request(kc, apiBase(info.group, v));
+          const r = (res.body as { resources?: { kind: string; name: string }[] }).resources?.find((x) => x.kind === info.kind && !x.name.includes('/'));
+          if (res.status === 200 && r) return { version: v, plural: r.name };
+          if (res.status !== 200 && res.status !== 404) throw new Error(`GET ${apiBase(info.group, v)}: HTTP ${res.status}`);
+        }
+        return undefined;
+      } catch (err) {
+        if (this.#closed) return undefined;
+        this.#o.warn(`API discovery for ${info.kind} failed (${errText(err)}); retrying in ${delay} ms. Next: check the API server address and this identity's RBAC`, { kind: info.kind });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  #watch(k8s: typeof import('@kubernetes/client-node'), kc: KubeConfig, watch: import('@kubernetes/client-node').Watch, info: KindInfo, version: string, resource: string): Watched {
+    const path = `${apiBase(info.group, version)}/${resource}`;
+    const apiVersion = info.group ? `${info.group}/${version}` : version;
+    const { list, synced } = syncing(async () => {
+      const res = await request(kc, path);
+      if (res.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${res.status}`), { statusCode: res.status });
+      return res.body as import('@kubernetes/client-node').KubernetesListObject<KubernetesObject>;
+    });
+    const informer = new k8s.ListWatch<KubernetesObject>(path, watch, list, false);
+    const key = (o: KubernetesObject) => `${info.group}/${info.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+    informer.on('add', (o: KubernetesObject) => this.#put(key(o), { ...o, apiVersion, kind: info.kind }));
+    informer.on('update', (o: KubernetesObject) => this.#put(key(o), { ...o, apiVersion, kind: info.kind }));
+    informer.on('delete', (o: KubernetesObject) => this.#drop(key(o)));
+    return this.#restarting({ info, path, informer: informer as unknown as Watched['informer'], synced });
+  }
+
+  #watchMesh(k8s: typeof import('@kubernetes/client-node'), kc: KubeConfig, watch: import('@kubernetes/client-node').Watch): Watched {
+    const path = '/api/v1/namespaces/istio-system/configmaps';
+    const { list, synced } = syncing(async () => {
+      const res = await request(kc, `${path}?fieldSelector=metadata.name%3Distio`);
+      if (res.status === 404) return { items: [], metadata: {} } as never;
+      if (res.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${res.status}`), { statusCode: res.status });
+      return res.body as never;
+    });
+    const informer = new k8s.ListWatch<KubernetesObject>(path, watch, list, false, undefined, 'metadata.name=istio');
+    const onMesh = (o: KubernetesObject & { data?: Record<string, string> }) => {
+      try {
+        this.#mesh = meshConfigOf({ kind: 'ConfigMap', data: o.data ?? {} }, 'ConfigMap istio-system/istio');
+      } catch (e) {
+        this.#o.warn(`${(e as Error).message}; keeping the previous mesh config`);
+        return;
+      }
+      this.#changed();
+    };
+    informer.on('add', onMesh);
+    informer.on('update', onMesh);
+    informer.on('delete', () => { this.#mesh = {}; this.#changed(); });
+    return this.#restarting({ info: { group: '', kind: 'ConfigMap', versions: ['v1'], clusterScoped: false, validate: () => [] }, path: MESH_KEY, informer: informer as unknown as Watched['informer'], synced });
+  }
+
+  /**
+   * A failed list or watch stops a client-node informer; restart it with capped backoff. Its cache and
+   * the served snapshot stay as they were meanwhile; the relist replaces the cache in one step.
+   */
+  #restarting(w: Watched): Watched {
+    let delay = 500;
+    void w.synced.then(() => (delay = 500));
+    w.informer.on('connect', () => (delay = Math.max(500, delay)));
+    w.informer.on('error', (err: unknown) => {
+      if (this.#closed) return;
+      this.#o.warn(`list/watch ${w.path} failed (${errText(err)}); relisting in ${delay} ms, still serving the last config. Next: check the API server and this identity's RBAC`, { kind: w.info.kind });
+      setTimeout(() => { if (!this.#closed) void w.informer.start(); }, delay).unref();
+      delay = Math.min(delay * 2, 10_000);
+    });
+    return w;
+  }
+
+  #put(key: string, obj: KubernetesObject): void {
+    const rv = obj.metadata?.resourceVersion ?? '';
+    if (this.#objects.get(key)?.rv === rv) return;
+    const { managedFields: _m, ...metadata } = (obj.metadata ?? {}) as Record<string, unknown>;
+    const label = `${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name}@${rv}`;
+    const parsed = parseDocuments(JSON.stringify({ ...obj, metadata }), label);
+    const r = parsed.resources[0];
+    const v = r ? validateResource(r) : { diagnostics: [], known: false };
+    const diagnostics = [...parsed.diagnostics, ...v.diagnostics];
+    const previous = this.#objects.get(key);
+    const ok = !!r && v.known && !hasErrors(diagnostics);
+    if (!ok) this.#o.warn(`${label} rejected, its last good version stays in force: ${diagnostics.filter((d) => d.level === 'error').map((d) => d.message).join('; ')}`, { object: label });
+    this.#objects.set(key, { rv, good: ok ? r : previous?.good, diagnostics });
+    this.#changed();
+  }
+
+  #drop(key: string): void {
+    if (this.#objects.delete(key)) this.#changed();
+  }
+
+  #changed(): void {
+    if (this.#synced) this.#compileSoon.trigger();
+  }
+
+  #compile(): ReloadResult {
+    const resources = [...this.#objects.values()].flatMap((e) => (e.good ? [e.good] : []));
+    const options: CompileOptions = { outboundTrafficPolicy: 'REGISTRY_ONLY', numTrustedProxies: 0, ...definedOnly(this.#o.fromMesh(this.#mesh)), ...definedOnly(this.#o.compile) };
+    const compiled = compile(resources, options);
+    const diagnostics = [...[...this.#objects.values()].flatMap((e) => e.diagnostics), ...compiled.diagnostics];
+    let result: ReloadResult;
+    if (compiled.snapshot) {
+      const changed = !this.#store.hasSnapshot || this.#store.current().version !== compiled.snapshot.version;
+      if (changed) this.#store.swap(compiled.snapshot, diagnostics);
+      result = { ok: true, diagnostics, version: compiled.snapshot.version, changed };
+    } else {
+      this.#store.reject(diagnostics);
+      result = { ok: false, diagnostics, changed: false };
+    }
+    this.#o.onResult(result);
+    return result;
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function apiBase(group: string, version: string): string {
+  return group ? `/apis/${group}/${version}` : `/api/${version}`;
+}
+
+function errText(err: unknown): string {
+  if (err && typeof err === 'object' && 'message' in err) return String((err as Error).message);
+  return String(err);
+}
+
+/** One GET with the kubeconfig's credentials (client-node's generated APIs are heavy to load per kind). */
+async function request(kc: KubeConfig, path: string): Promise<{ status: number; body: unknown }> {
+  const cluster = kc.getCurrentCluster()!;
+  const opts: import('node:https').RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const url = new URL(path, cluster.server);
+  const https = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { ...opts, method: 'GET', headers: { ...(opts.headers ?? {}), accept: 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} });
+        } catch (e) {
+          reject(new Error(`GET ${path}: not JSON (${(e as Error).message})`));
+        }
+      });
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error(`GET ${path}: no answer in 30 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -1,0 +1,4 @@
+import { properties } from './props/route.ts';
+import { testSlice } from './property.ts';
+
+testSlice(properties);

@@ -1,0 +1,169 @@
+// A real Kubernetes control plane for tests: etcd and kube-apiserver built from their Go modules by
+// scripts/build-peers.sh (.peers/bin), started on loopback ports with a fresh data directory, RBAC on,
+// and a static admin token. `kubectl` is the real one. Suites call kubePeers() first: when the
+// binaries are missing it returns the one-line reason to skip.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from './waypoint.ts';
+import { tmpDir, type TmpDir } from './tmp.ts';
+
+const run = promisify(execFile);
+export const PEERS_DIR = process.env.EGRESSWAY_PEERS_DIR ?? join(REPO_ROOT, '.peers');
+const BIN = join(PEERS_DIR, 'bin');
+
+/** undefined when etcd, kube-apiserver and kubectl are built; else why the suite skips. */
+export function kubePeersMissing(): string | undefined {
+  const missing = ['etcd', 'kube-apiserver', 'kubectl'].filter((b) => !existsSync(join(BIN, b)));
+  return missing.length ? `skipped: ${missing.join(', ')} not built (run scripts/build-peers.sh; .ci/run does)` : undefined;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface KubeControlPlane {
+  readonly server: string;
+  /** Admin kubeconfig (system:masters). */
+  readonly kubeconfig: string;
+  readonly dir: string;
+  kubectl(args: readonly string[], input?: string): Promise<string>;
+  /** A kubeconfig for a ServiceAccount token (RBAC applies to it). */
+  kubeconfigFor(namespace: string, serviceAccount: string): Promise<string>;
+  /** Stops kube-apiserver and starts it again on the same port and etcd (watches break). */
+  restartApiServer(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Proc {
+  child: ChildProcess;
+  log: string[];
+}
+
+function start(cmd: string, args: string[], logs: string[]): Proc {
+  const child = spawn(join(BIN, cmd), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log: string[] = [];
+  const keep = (c: Buffer) => {
+    log.push(c.toString());
+    if (log.length > 200) log.shift();
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  logs.push(cmd);
+  return { child, log };
+}
+
+async function stop(p: Proc | undefined): Promise<void> {
+  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => p.child.once('exit', () => r()));
+  p.child.kill('SIGTERM');
+  const t = setTimeout(() => p.child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(t);
+}
+
+async function waitFor(what: string, p: Proc, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (p.child.exitCode !== null) throw new Error(`${what} exited with ${p.child.exitCode}: ${p.log.join('').slice(-2000)}`);
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} not ready after ${timeoutMs} ms: ${p.log.join('').slice(-2000)}`);
+}
+
+export async function startKube(): Promise<KubeControlPlane> {
+  const tmp: TmpDir = await tmpDir('egressway-kube-');
+  const dir = tmp.path;
+  const names: string[] = [];
+  const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+  await mkdir(join(dir, 'etcd'), { recursive: true });
+  await mkdir(join(dir, 'certs'), { recursive: true });
+  const etcd = start('etcd', [
+    '--data-dir', join(dir, 'etcd'), '--name', 'test',
+    '--listen-client-urls', `http://127.0.0.1:${etcdClient}`, '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
+    '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
+    '--initial-cluster', `test=http://127.0.0.1:${etcdPeer}`, '--log-level', 'error',
+  ], names);
+  await waitFor('etcd', etcd, async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, 30_000);
+
+  const sa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  await writeFile(join(dir, 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  await writeFile(join(dir, 'sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
+  const token = `admin-${Math.random().toString(36).slice(2)}`;
+  await writeFile(join(dir, 'tokens.csv'), `${token},admin,admin,system:masters\n`);
+  const apiArgs = [
+    '--etcd-servers', `http://127.0.0.1:${etcdClient}`, '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1',
+    '--secure-port', String(apiPort), '--cert-dir', join(dir, 'certs'),
+    '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
+    '--service-account-key-file', join(dir, 'sa.pub'), '--service-account-signing-key-file', join(dir, 'sa.key'),
+    '--api-audiences', 'https://kubernetes.default.svc.cluster.local,istio-ca',
+    '--token-auth-file', join(dir, 'tokens.csv'), '--authorization-mode', 'RBAC',
+    '--service-cluster-ip-range', '10.96.0.0/16', '--enable-priority-and-fairness=false',
+    '--disable-admission-plugins', 'ServiceAccount', '--v', '0',
+  ];
+  const server = `https://127.0.0.1:${apiPort}`;
+  const kubeconfig = join(dir, 'admin.kubeconfig');
+  await writeFile(kubeconfig, kubeconfigText(server, token));
+  let api = start('kube-apiserver', apiArgs, names);
+  const kubectl = async (args: readonly string[], input?: string) => {
+    const child = execFile(join(BIN, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 64 * 1024 * 1024 });
+    if (input !== undefined) child.stdin!.end(input);
+    else child.stdin!.end();
+    return new Promise<string>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (c) => (out += c));
+      child.stderr!.on('data', (c) => (err += c));
+      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(' ')}: exit ${code}: ${err.trim()}`))));
+    });
+  };
+  const ready = async () => (await run(join(BIN, 'kubectl'), ['--kubeconfig', kubeconfig, 'get', '--raw', '/readyz'])).stdout.trim() === 'ok';
+  await waitFor('kube-apiserver', api, ready, 90_000);
+  return {
+    server, kubeconfig, dir, kubectl,
+    async kubeconfigFor(namespace, serviceAccount) {
+      const tok = (await kubectl(['create', 'token', serviceAccount, '-n', namespace, '--duration', '1h'])).trim();
+      const file = join(dir, `${namespace}-${serviceAccount}.kubeconfig`);
+      await writeFile(file, kubeconfigText(server, tok));
+      return file;
+    },
+    async restartApiServer() {
+      await stop(api);
+      api = start('kube-apiserver', apiArgs, names);
+      await waitFor('kube-apiserver', api, ready, 90_000);
+    },
+    async close() {
+      await stop(api);
+      await stop(etcd);
+      await tmp.close();
+    },
+  };
+}
+
+function kubeconfigText(server: string, token: string): string {
+  return [
+    'apiVersion: v1', 'kind: Config', 'current-context: test',
+    'clusters:', '- name: test', '  cluster:', `    server: ${server}`, '    insecure-skip-tls-verify: true',
+    'users:', '- name: test', '  user:', `    token: ${token}`,
+    'contexts:', '- name: test', '  context: {cluster: test, user: test}', '',
+  ].join('\n');
+}
+
+/** Applies the Istio and Gateway API CRDs that build-peers.sh copied from their modules, and waits for them. */
+export async function installCrds(k: KubeControlPlane): Promise<void> {
+  await k.kubectl(['apply', '--server-side', '-f', join(PEERS_DIR, 'crds', 'istio.yaml')]);
+  await k.kubectl(['apply', '--server-side', '-f', join(PEERS_DIR, 'crds', 'gateway-api')]);
+  await k.kubectl(['wait', '--for', 'condition=Established', '--timeout', '60s', 'crd', '--all']);
+}
