@@ -222,11 +222,12 @@ export class KubeSource {
     const diagnostics = [...[...this.#objects.values()].flatMap((e) => e.diagnostics), ...compiled.diagnostics];
     let result: ReloadResult;
     if (compiled.snapshot) {
-      if (!this.#store.hasSnapshot || this.#store.current().version !== compiled.snapshot.version) this.#store.swap(compiled.snapshot, diagnostics);
-      result = { ok: true, diagnostics, version: compiled.snapshot.version };
+      const changed = !this.#store.hasSnapshot || this.#store.current().version !== compiled.snapshot.version;
+      if (changed) this.#store.swap(compiled.snapshot, diagnostics);
+      result = { ok: true, diagnostics, version: compiled.snapshot.version, changed };
     } else {
       this.#store.reject(diagnostics);
-      result = { ok: false, diagnostics };
+      result = { ok: false, diagnostics, changed: false };
     }
     this.#o.onResult(result);
     return result;
