@@ -75,6 +75,8 @@ export interface RunningWaypoint {
 /** Where snapshots come from: files (FileSource) or the API server (KubeSource). */
 export interface ConfigSource {
   reload(): Promise<ReloadResult>;
+  /** Compile options for the next reload (SIGHUP re-reads --mesh-config); file mode only. */
+  setOptions?(options: CompileOptions): void;
   watch(): Promise<void>;
   close(): void;
 }

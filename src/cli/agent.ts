@@ -70,6 +70,13 @@ export function registerAgent(program: Command): void {
         const stop = () => void a.close().then(() => process.exit(0));
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
+        // SIGHUP reloads the config, as `egressway run` does (Node's default would kill the agent).
+        process.on('SIGHUP', () => {
+          log.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the config');
+          a.config.reload().then((outcome) => {
+            if (outcome === 'unchanged') log.info({ signal: 'SIGHUP' }, 'SIGHUP: config unchanged');
+          }, (err: Error) => log.error(`config reload failed, still routing with the last good config: ${err.message}`));
+        });
       } catch (err) {
         fail(`error: ${(err as Error).message}`);
       }

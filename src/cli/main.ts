@@ -28,11 +28,18 @@ const program = new Command('egressway')
   .version(VERSION)
   .showHelpAfterError('(run with --help for usage)');
 
-// Never show a stack trace to an operator: one line with the cause.
-process.on('uncaughtException', (err) => {
-  process.stderr.write(`egressway: internal error: ${err.message} (please report with the line above it)\n`);
-  if (process.env.EGRESSWAY_DEBUG) process.stderr.write(`${err.stack}\n`);
-});
+// Never show a stack trace to an operator: one line with the cause, and exit 70 (EX_SOFTWARE from
+// sysexits.h) so that a script never reads a crash as success (`analyze` exiting 0 means "no issues").
+// The waypoint exits too: after an uncaught exception its state is unknown, and a supervisor restarts it.
+const EX_SOFTWARE = 70;
+function internalError(err: unknown): never {
+  const e = err instanceof Error ? err : new Error(String(err));
+  process.stderr.write(`egressway: internal error: ${e.message} (please report with the line above it)\n`);
+  if (process.env.EGRESSWAY_DEBUG) process.stderr.write(`${e.stack}\n`);
+  process.exit(EX_SOFTWARE);
+}
+process.on('uncaughtException', internalError);
+process.on('unhandledRejection', internalError);
 
 const name = process.argv[2];
 const only = name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : Object.values(COMMANDS);

@@ -1,17 +1,19 @@
-// `egressway run`: start the waypoint on a config folder and serve until SIGTERM.
+// `egressway run`: start the waypoint on a config folder and serve until SIGTERM; SIGHUP reloads.
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { checkCidr } from '../dataplane/ssrf.ts';
 import { LOOPBACK_CIDRS } from '../dataplane/proxy-protocol-listener.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
-import { startWaypoint, StartupError } from '../server.ts';
+import { startWaypoint, StartupError, type ConfigSource } from '../server.ts';
 import type { AccessLogFormat } from '../telemetry/access-log.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
 import { collect, oneOf, parseDuration, parsePort, parseWaypointRef } from './args.ts';
 import { DEFAULT_LIMITS } from '../dataplane/downstream-guard.ts';
 import { DEFAULT_DNS_MAX_HOSTS } from '../dataplane/resolver.ts';
-import { meshNumTrustedProxies, meshPathNormalization, readMeshConfig } from './mesh-config.ts';
+import { meshNumTrustedProxies, meshPathNormalization, readMeshConfig, type MeshConfig } from './mesh-config.ts';
+import type { CompileOptions } from '../compile/compile.ts';
+import type { Logger } from '../telemetry/logger.ts';
 
 interface RunFlags {
   config?: string[];
@@ -139,7 +141,7 @@ async function run(f: RunFlags): Promise<void> {
     fail(`error: ${(err as Error).message}`);
   }
   // Signal handlers go in before anything listens, so a SIGTERM during startup is clean too.
-  let running: { stop(graceMs: number): Promise<void> } | undefined;
+  let running: { stop(graceMs: number): Promise<void>; source: ConfigSource } | undefined;
   const stop = (signal: string) => {
     logger.info({ signal }, `${signal}: draining for up to ${f.drainDuration} ms, then exiting`);
     if (!running) process.exit(0);
@@ -147,6 +149,12 @@ async function run(f: RunFlags): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // SIGHUP reloads, as nginx does (Node's default would kill the process): --mesh-config and the
+  // config paths are read again; a broken file is refused and the last good config keeps serving.
+  process.on('SIGHUP', () => {
+    if (!running) return logger.warn({ signal: 'SIGHUP' }, 'SIGHUP during startup: ignored; the config is being loaded');
+    void reloadOnHup(f, running.source, logger);
+  });
   let proxyTls;
   const hbone = f.hboneCert || f.hboneKey || f.trustBundle
     ? { port: f.hbonePort, cert: f.hboneCert ?? '', key: f.hboneKey ?? '', trustBundle: f.trustBundle ?? '' } : undefined;
@@ -171,15 +179,7 @@ async function run(f: RunFlags): Promise<void> {
           extensionProviders: m.extensionProviders, numTrustedProxies: meshNumTrustedProxies(m), pathNormalization: meshPathNormalization(m),
         }),
       } : undefined,
-      compile: {
-        waypoint: f.waypoint,
-        // With --kubernetes the istio-system/istio ConfigMap fills what flags and --mesh-config leave out.
-        outboundTrafficPolicy: f.outboundTrafficPolicy ?? mesh.outboundTrafficPolicy?.mode ?? (f.kubernetes ? undefined : 'REGISTRY_ONLY'),
-        serviceEntryVisibility: mesh.serviceEntryVisibility,
-        extensionProviders: mesh.extensionProviders,
-        numTrustedProxies: f.numTrustedProxies ?? meshNumTrustedProxies(mesh) ?? (f.kubernetes ? undefined : 0),
-        pathNormalization: mesh.pathNormalization || !f.kubernetes ? meshPathNormalization(mesh) : undefined,
-      },
+      compile: compileOptions(f, mesh),
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
@@ -203,6 +203,33 @@ async function run(f: RunFlags): Promise<void> {
     }
     throw err;
   }
+}
+
+/** Flags win over --mesh-config, which wins over Istio's defaults. */
+function compileOptions(f: RunFlags, mesh: MeshConfig): CompileOptions {
+  return {
+    waypoint: f.waypoint,
+    // With --kubernetes the istio-system/istio ConfigMap fills what flags and --mesh-config leave out.
+    outboundTrafficPolicy: f.outboundTrafficPolicy ?? mesh.outboundTrafficPolicy?.mode ?? (f.kubernetes ? undefined : 'REGISTRY_ONLY'),
+    serviceEntryVisibility: mesh.serviceEntryVisibility,
+    extensionProviders: mesh.extensionProviders,
+    numTrustedProxies: f.numTrustedProxies ?? meshNumTrustedProxies(mesh) ?? (f.kubernetes ? undefined : 0),
+    pathNormalization: mesh.pathNormalization || !f.kubernetes ? meshPathNormalization(mesh) : undefined,
+  };
+}
+
+async function reloadOnHup(f: RunFlags, source: ConfigSource, logger: Logger): Promise<void> {
+  logger.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the config');
+  if (f.meshConfig && source.setOptions) {
+    try {
+      source.setOptions(compileOptions(f, await readMeshConfig(f.meshConfig)));
+    } catch (err) {
+      logger.error({ signal: 'SIGHUP' }, `SIGHUP: ${(err as Error).message}; still serving the last good config`);
+      return;
+    }
+  }
+  const r = await source.reload();
+  if (r.ok && !r.changed) logger.info({ signal: 'SIGHUP', version: r.version }, `SIGHUP: config unchanged (snapshot ${r.version})`);
 }
 
 async function readProxyTls(f: RunFlags): Promise<{ cert: string; key: string; ca?: string } | undefined> {

@@ -14,6 +14,11 @@ import type { LoadResult, Resource } from './resource.ts';
 
 const CONFIG_FILE = /\.(ya?ml|json)$/i;
 
+/** Whether a directory scan reads a file of this name (the watcher asks, to ignore everything else). */
+export function isConfigFileName(name: string): boolean {
+  return CONFIG_FILE.test(name) && !name.startsWith('.');
+}
+
 /**
  * Reads every path (files, or directories recursively: .yaml, .yml, .json, skipping dotfiles) in
  * sorted order, so results do not depend on argument or directory order. `resources` holds only

@@ -84,7 +84,7 @@ export class KubeSource {
   async reload(): Promise<ReloadResult> {
     if (!this.#synced) await this.#start();
     // Closed during the first sync (SIGTERM while starting): nothing was listed in full, so nothing is compiled.
-    if (this.#closed) return { ok: false, diagnostics: [] };
+    if (this.#closed) return { ok: false, diagnostics: [], changed: false };
     return this.#compile();
   }
 
@@ -291,11 +291,12 @@ export class KubeSource {
     const diagnostics = [...[...this.#objects.values()].flatMap((e) => e.diagnostics), ...compiled.diagnostics];
     let result: ReloadResult;
     if (compiled.snapshot) {
-      if (!this.#store.hasSnapshot || this.#store.current().version !== compiled.snapshot.version) this.#store.swap(compiled.snapshot, diagnostics);
-      result = { ok: true, diagnostics, version: compiled.snapshot.version };
+      const changed = !this.#store.hasSnapshot || this.#store.current().version !== compiled.snapshot.version;
+      if (changed) this.#store.swap(compiled.snapshot, diagnostics);
+      result = { ok: true, diagnostics, version: compiled.snapshot.version, changed };
     } else {
       this.#store.reject(diagnostics);
-      result = { ok: false, diagnostics };
+      result = { ok: false, diagnostics, changed: false };
     }
     this.#o.onResult(result);
     return result;

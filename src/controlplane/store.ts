@@ -42,6 +42,11 @@ export class SnapshotStore {
     this.#last = { ok: false, at: Date.now(), diagnostics };
   }
 
+  /** A reload after failed ones produced the snapshot already served: the status is good again. */
+  recovered(diagnostics: readonly Diagnostic[]): void {
+    this.#last = { ok: true, at: Date.now(), version: this.#current?.version, diagnostics };
+  }
+
   swap(next: Snapshot, diagnostics: readonly Diagnostic[]): void {
     const prev = this.#current;
     this.#current = next;

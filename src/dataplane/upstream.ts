@@ -20,6 +20,7 @@ import { PolicyPool } from './policy-pool.ts';
 import type { DnsCache } from './resolver.ts';
 import { DialPolicy, type AddressOrigin } from './ssrf.ts';
 import { tlsConnector } from './tls-origination.ts';
+import { ignoreUnsolicitedContinue } from './ignore-continue.ts';
 import { formatAuthority } from './authority.ts';
 import { LruMap } from './lru.ts';
 
@@ -255,7 +256,11 @@ export class Upstreams {
     const policy = cluster?.policy;
     const cp = policy?.connectionPool;
     const timeoutMs = cp?.connectTimeoutMs ?? this.#opts.connectTimeoutMs ?? 10_000;
-    const onSocket = cp?.maxConnectionDurationMs ? expireAfter(cp.maxConnectionDurationMs) : undefined;
+    const expire = cp?.maxConnectionDurationMs ? expireAfter(cp.maxConnectionDurationMs) : undefined;
+    const onSocket = (s: Socket) => {
+      ignoreUnsolicitedContinue(s);
+      expire?.(s);
+    };
     // h2 needs ALPN, so only over TLS: undici speaks no h2c (prior knowledge) upstream.
     const h2 = !!policy?.tls && (H2_PROTOCOLS.has(cluster!.protocol) || policy.h2Upgrade);
     const connect = policy?.tls

@@ -62,6 +62,7 @@ describe('egressway agent flags: bad values are one line naming the flag and the
 /** The agent CLI as a child process, ready once it logs its listeners. */
 interface AgentProcess {
   readonly http: string;
+  readonly pid: number;
   readonly logs: LogCollector;
   stop(): Promise<void>;
 }
@@ -84,7 +85,7 @@ async function startAgentCli(args: string[]): Promise<AgentProcess> {
   };
   try {
     const ready = await logs.waitFor((l) => typeof l.http === 'string', 15_000, describe);
-    return { http: ready.http as string, logs, stop };
+    return { http: ready.http as string, pid: child.pid ?? -1, logs, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -199,6 +200,15 @@ describe('egressway agent flags reach the running agent', () => {
     const r = await get(agent.http, `${m.up.url}/no-proxy-flag`);
     assert.equal(r.status, 200, r.body);
     assert.equal(m.wp.records.some((x) => x.path === '/no-proxy-flag'), false);
+  });
+
+  // Regression (issue 11): SIGHUP killed the agent.
+  test('SIGHUP reloads the config and the agent keeps running', async () => {
+    const from = agent.logs.lines.length;
+    const after = (pred: (l: LogLine) => boolean) => (l: LogLine) => agent.logs.lines.indexOf(l) >= from && pred(l);
+    process.kill(agent.pid, 'SIGHUP');
+    await agent.logs.waitFor(after((l) => l.msg === 'SIGHUP: config unchanged'), 5_000, () => 'no SIGHUP reload logged');
+    assert.equal((await get(agent.http, 'http://api.test/after-hup')).status, 200, 'still serving');
   });
 
   test('the config is watched: a new host is routed, bad YAML is one error line and the old config stays', async () => {

@@ -1,13 +1,13 @@
 // Golden files for compiled snapshots of the bundled examples. UPDATE_GOLDEN=1 rewrites them;
 // review the diff like code.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { compile } from '../../src/compile/compile.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { snapshotToJson } from '../../src/model/snapshot-json.ts';
+import { assertGolden } from '../helpers/golden.ts';
 
 const EXAMPLES = 'examples';
 const GOLDEN = 'test/golden';
@@ -20,11 +20,7 @@ for (const example of readdirSync(EXAMPLES)) {
     assert.ok(out.snapshot, JSON.stringify(out.diagnostics));
     const text = `${JSON.stringify(snapshotToJson(out.snapshot), null, 2)}\n`;
     const file = join(GOLDEN, `snapshot-${example}.json`);
-    if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) {
-      if (process.env.CI) assert.fail(`${file} is missing; run UPDATE_GOLDEN=1 npm test and commit it`);
-      await writeFile(file, text);
-    }
-    assert.equal(text, await readFile(file, 'utf8'));
+    await assertGolden(file, text);
   });
 }
 

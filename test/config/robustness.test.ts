@@ -45,3 +45,29 @@ for (const file of files) {
     }
   });
 }
+
+// Regression (issue 11): parsing turned a null list item into `undefined`, which the schema walk let
+// through and the rules then dereferenced (`ports: [null]` crashed every command). Through the real
+// parser, every null list item is now one error at its path.
+const kindsDirs = ['service-entry', 'gateway'];
+const listFiles = kindsDirs.flatMap((dir) => readdirSync(fixture(dir)).map((f) => `${dir}/${f}`));
+
+for (const file of listFiles) {
+  test(`a null list item is an error at its path, through the parser: ${file}`, () => {
+    const resources = parseDocuments(readFileSync(fixture(file), 'utf8'), file).resources;
+    for (const r of resources) {
+      const doc = { apiVersion: r.apiVersion, kind: r.kind, metadata: { name: r.metadata.name, namespace: r.metadata.namespace, labels: r.metadata.labels }, spec: r.spec };
+      const itemPaths = leafPaths({ spec: r.spec }).filter((p) => typeof p.at(-1) === 'number');
+      for (const path of itemPaths) {
+        const text = JSON.stringify(replaced(doc, path, null));
+        const [parsed] = parseDocuments(text, 'x.json').resources;
+        assert.ok(parsed, `${file} ${path.join('.')}`);
+        const { diagnostics } = validateResource(parsed);
+        const want = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').slice(1);
+        const hit = diagnostics.find((d) => d.path === want && d.message === 'list item must not be null');
+        const anyItems = path.includes('certificateRefs');
+        assert.ok(hit || anyItems, `${r.metadata.name} ${want}: ${diagnostics.map((d) => `${d.path}: ${d.message}`).join('; ')}`);
+      }
+    }
+  });
+}

@@ -12,6 +12,8 @@ describe('parseAuthority', () => {
     ['httpbin.org:', 80, { host: 'httpbin.org', port: 80 }], // an empty port means the default
     ['10.0.0.1:9000', 80, { host: '10.0.0.1', port: 9000 }],
     ['a_b-c.d:1', 80, { host: 'a_b-c.d', port: 1 }],
+    ['zz.z09:9', 80, { host: 'zz.z09', port: 9 }], // the table's edges: z, 9, Z, A
+    ['ZEBRA.AZ', 80, { host: 'zebra.az', port: 80 }],
     // upper case is folded, a trailing FQDN dot dropped
     ['HttpBin.ORG', 80, { host: 'httpbin.org', port: 80 }],
     ['HTTPBIN.ORG.:8443', 80, { host: 'httpbin.org', port: 8443 }],
@@ -29,6 +31,11 @@ describe('parseAuthority', () => {
     ['[]', 80, undefined],
     ['[::g]', 80, undefined],
     ['::1', 80, undefined], // unbracketed IPv6
+    ['[2001:db8::9]:9', 80, { host: '2001:db8::9', port: 9 }], // the table's edges: 9, a-f, A-F
+    ['[ABCDEF::abcdef]', 80, { host: 'abcdef::abcdef', port: 80 }],
+    ['[::1]:8/', 80, undefined], // a port char below "0" must not count as a digit
+    ['[::1]:+80', 80, undefined],
+    ['[.]', 80, undefined],
     // ports: 1-5 digits, 1..65535
     ['h:0', 80, undefined],
     ['h:65535', 80, { host: 'h', port: 65535 }],
@@ -68,6 +75,11 @@ describe('splitAbsolute', () => {
     ['HTTP://HttpBin.org:8080/a/b', { scheme: 'http', authority: 'HttpBin.org:8080', path: '/a/b' }],
     ['https://h/', { scheme: 'https', authority: 'h', path: '/' }],
     ['Ftp://h/x', { scheme: 'ftp', authority: 'h', path: '/x' }],
+    // other schemes of 4 and 5 letters, and ones that only begin with http(s), keep their names
+    ['ftps://h/http', { scheme: 'ftps', authority: 'h', path: '/http' }],
+    ['rsync://h/https', { scheme: 'rsync', authority: 'h', path: '/https' }],
+    ['httpsx://h/', { scheme: 'httpsx', authority: 'h', path: '/' }],
+    ['httpx://h/', { scheme: 'httpx', authority: 'h', path: '/' }],
     ['http://h', { scheme: 'http', authority: 'h', path: '/' }],
     ['http://h?q=1', { scheme: 'http', authority: 'h', path: '/?q=1' }],
     ['http://h?q=1#frag', { scheme: 'http', authority: 'h', path: '/?q=1' }],

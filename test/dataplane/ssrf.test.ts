@@ -19,6 +19,19 @@ test('by origin: registry IPs trusted, DNS answers never special-use, request ho
   assert.deepEqual(rules(p, 'fe80::1'), ['ok', 'link-local', 'link-local']);
   assert.deepEqual(rules(p, 'fd00::1'), ['ok', 'ok', 'unique-local']);
   assert.deepEqual(rules(p, '2606:4700::1111'), ['ok', 'ok', 'ok']);
+  // Every range by its edges (each rule's name is what the refusal says).
+  assert.deepEqual(rules(p, '::'), ['ok', 'unspecified', 'unspecified']);
+  assert.deepEqual(rules(p, '0.255.255.255'), ['ok', 'unspecified', 'unspecified']);
+  assert.deepEqual(rules(p, '127.255.255.254'), ['ok', 'loopback', 'loopback']);
+  assert.deepEqual(rules(p, '172.16.0.1'), ['ok', 'ok', 'private']);
+  assert.deepEqual(rules(p, '172.31.255.255'), ['ok', 'ok', 'private']);
+  assert.deepEqual(rules(p, '172.32.0.1'), ['ok', 'ok', 'ok']);
+  assert.deepEqual(rules(p, '192.168.1.1'), ['ok', 'ok', 'private']);
+  assert.deepEqual(rules(p, '192.169.0.1'), ['ok', 'ok', 'ok']);
+  assert.deepEqual(rules(p, '100.127.255.255'), ['ok', 'ok', 'cgnat']);
+  assert.deepEqual(rules(p, '100.128.0.1'), ['ok', 'ok', 'ok']);
+  assert.deepEqual(rules(p, 'febf::1'), ['ok', 'link-local', 'link-local']);
+  assert.deepEqual(rules(p, 'fc00::1'), ['ok', 'ok', 'unique-local']);
   // IPv4-mapped IPv6 is judged as the IPv4 address it carries.
   assert.deepEqual(rules(p, '::ffff:127.0.0.1'), ['ok', 'loopback', 'loopback']);
   assert.deepEqual(rules(p, '::ffff:10.0.0.1'), ['ok', 'ok', 'private']);
@@ -48,4 +61,14 @@ test('checkCidr validates flag values', () => {
   assert.equal(checkCidr('::1'), undefined);
   assert.equal(checkCidr('10.0.0.0/33'), '"10.0.0.0/33" has an invalid prefix length');
   assert.equal(checkCidr('nope/8'), '"nope/8" is not an IP or CIDR');
+  assert.equal(checkCidr('10.0.0.0/24'), undefined);
+  assert.equal(checkCidr('10.0.0.0/32'), undefined);
+  assert.equal(checkCidr('10.0.0.0/0'), undefined);
+  assert.equal(checkCidr('::/128'), undefined);
+  assert.equal(checkCidr('::/129'), '"::/129" has an invalid prefix length');
+  // Only plain decimal digits: Number() would also take these.
+  for (const bits of ['1e1', '0x10', ' 8', '8 ', '+8', '']) assert.equal(checkCidr(`10.0.0.0/${bits}`), `"10.0.0.0/${bits}" has an invalid prefix length`, bits);
+  assert.equal(checkCidr('10.0.0.0/8/9'), '"10.0.0.0/8/9" is not an IP or CIDR');
+  assert.equal(checkCidr('/8'), '"/8" is not an IP or CIDR');
+  assert.equal(checkCidr(''), '"" is not an IP or CIDR');
 });

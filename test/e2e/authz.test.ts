@@ -69,9 +69,30 @@ describe('AuthorizationPolicy at the listener', () => {
     assert.equal(rec.responseCodeDetails, 'rbac_access_denied_matched_policy[ns[istio-egress]-policy[payments-deny]-rule[0]]');
   });
 
-  test('paths are normalised before matching, so dot-segments cannot dodge a DENY', async () => {
-    const r = await as('cart', ['--path-as-is', '-X', 'POST', 'http://payments.test/v1/x/../charges/refund/2']);
-    assert.equal(r.status, 403);
+  // The DENY's own details are asserted: a bare 403 would also come from the ALLOW's default deny
+  // (cart may POST only /v1/charges), so it would pass with DENY, or normalisation, switched off.
+  const refundDeny = 'rbac_access_denied_matched_policy[ns[istio-egress]-policy[payments-deny]-rule[0]]';
+  for (const [label, path] of [
+    ['dot-segments', '/v1/x/../charges/refund/2'],
+    ['a single-dot segment', '/v1/./charges/refund/3'],
+    ['a percent-encoded unreserved character', '/v1/charges/%72efund/4'],
+    ['a backslash', '/v1/charges\\refund/5'],
+  ] as const) {
+    test(`paths are normalised before matching, so ${label} cannot dodge a DENY`, async () => {
+      const r = await as('cart', ['--path-as-is', '-X', 'POST', `http://payments.test${path}`]);
+      assert.equal(r.status, 403);
+      const rec = await wp.nextRecord((x) => x.authority === 'payments.test' && x.responseCode === 403 && x.path === path);
+      assert.equal(rec.responseCodeDetails, refundDeny);
+      const n = path.at(-1)!;
+      assert.ok(!up.received.some((e) => e.url.includes(`efund/${n}`)), 'nothing reached the upstream');
+    });
+  }
+
+  test('the normalised path is what goes upstream, and what an ALLOW matches', async () => {
+    const r = await as('cart', ['--path-as-is', '-X', 'POST', 'http://payments.test/v1/x/../%63harges']);
+    assert.equal(r.status, 200, 'allowed as POST /v1/charges');
+    assert.ok(up.received.some((e) => e.method === 'POST' && e.url === '/v1/charges'), 'the upstream saw POST /v1/charges');
+    assert.ok(!up.received.some((e) => e.url.includes('..') || e.url.includes('%63')));
   });
 
   test('a service with no policy is open; a CONNECT denied at L4 gets a 403, not a silent close', async () => {

@@ -1,6 +1,7 @@
 // VirtualService and HTTPRoute at the waypoint over real sockets: matching, weights, rewrites,
 // header edits, redirects, direct responses, timeouts, retries, faults, mirrors and CORS.
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,15 @@ spec:
 ${rules.trim().split('\n').map((l) => `  ${l}`).join('\n')}
 `;
 
+/** A loopback port with nothing listening: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
 describe('routes', () => {
   let a: HttpUpstream;
   let b: HttpUpstream;
@@ -46,7 +56,9 @@ describe('routes', () => {
     a = await startHttpUpstream({ name: 'a', routes: { '/flaky': failing(503), '/flaky-409': failing(409) } });
     b = await startHttpUpstream({ name: 'b' });
     const se = (name: string, port: number) => serviceEntry(name, `hosts: [${name}.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
-    wp = await startInProcess(WAYPOINT_YAML + se('a', a.port) + se('b', b.port) + se('gw', a.port) + se('plain', a.port)
+    const dead = await closedPort();
+    const halfDead = serviceEntry('halfdead', `hosts: [halfdead.test]\nports: [{number: 80, name: http, protocol: HTTP}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1, ports: {http: ${dead}}}, {address: 127.0.0.1, ports: {http: ${a.port}}}]`);
+    wp = await startInProcess(WAYPOINT_YAML + se('a', a.port) + se('b', b.port) + se('gw', a.port) + se('plain', a.port) + halfDead
       + vs('a', 'a.test', `
 - name: to-b
   match: [{uri: {prefix: /v2/}, headers: {x-canary: {exact: "yes"}}}]
@@ -299,5 +311,14 @@ describe('routes', () => {
     assert.equal(conflict.status, 409, '409 is not in the default retriable codes');
     const rec409 = await wp.nextRecord((x) => x.authority === 'plain.test' && x.responseCode === 409);
     assert.equal(rec409.responseFlags, '-', 'a response that is not retriable is not URX');
+  });
+
+  // Connection failures are retried too: two endpoints, one refusing connections; round robin sends
+  // half the first tries there, and each is retried on the live one, so every request succeeds
+  // (without retries, half would be 503 UF). Upstream attempts are counted.
+  test('without a route object, the default retry policy retries a refused connection on another endpoint', async () => {
+    const before = a.stats.paths.get('/half') ?? 0;
+    for (let i = 0; i < 6; i++) assert.equal((await get('http://halfdead.test/half')).status, 200, `request ${i}`);
+    assert.equal((a.stats.paths.get('/half') ?? 0) - before, 6, 'each request reached the live endpoint once');
   });
 });

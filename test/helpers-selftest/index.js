@@ -5,6 +5,7 @@
 
 import './certs.test.ts';
 import './dns-server.test.ts';
+import './golden.test.ts';
 import './proxy-fetch.test.ts';
 import './run.test.ts';
 import './upstream.test.ts';

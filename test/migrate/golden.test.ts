@@ -2,25 +2,17 @@
 // the ambient YAML and the report (with --verify) must match test/golden/migrate/<pattern>.{yaml,txt}.
 // UPDATE_GOLDEN=1 rewrites them. The output must analyze with no error, and verify must agree.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadForTools } from '../../src/analyze/load.ts';
 import { migrate } from '../../src/migrate/migrate.ts';
 import { formatReport } from '../../src/migrate/report.ts';
+import { assertGolden } from '../helpers/golden.ts';
 
 const INPUTS = 'test/fixtures/migrate';
 const GOLDEN = 'test/golden/migrate';
 const ACCOUNTS: Record<string, Map<string, string>> = { 'asm-http': new Map([['app=sleep-a', 'mytest/sleep-a']]) };
-
-async function golden(file: string, text: string): Promise<void> {
-  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) {
-    if (process.env.CI && !existsSync(file)) assert.fail(`${file} is missing; run UPDATE_GOLDEN=1 npm test`);
-    await writeFile(file, text);
-  }
-  assert.equal(text, await readFile(file, 'utf8'));
-}
 
 const patterns = readdirSync(INPUTS).sort();
 
@@ -33,8 +25,8 @@ for (const pattern of patterns) {
     const result = migrate(loaded.resources, { serviceAccounts: ACCOUNTS[pattern], verify: true });
     assert.deepEqual(result.analysis.filter((d) => d.level === 'error'), []);
     assert.ok(result.verify!.length > 0 && result.verify!.every((v) => v.same), formatReport(result));
-    await golden(join(GOLDEN, `${pattern}.yaml`), result.yaml);
-    await golden(join(GOLDEN, `${pattern}.report.txt`), formatReport(result));
+    await assertGolden(join(GOLDEN, `${pattern}.yaml`), result.yaml);
+    await assertGolden(join(GOLDEN, `${pattern}.report.txt`), formatReport(result));
   });
 }
 
