@@ -8,24 +8,10 @@ import { parseDocuments } from '../../src/config/parse.ts';
 import type { Resource } from '../../src/config/resource.ts';
 import { isPlainObject } from '../../src/config/schema.ts';
 import { fixture } from './fixtures.ts';
+import { replacedAt, treePaths, type TreePath } from '../helpers/tree-paths.ts';
 
 const WEIRD: unknown[] = [null, 0, -1, 1.5, '', '*', 'x/y', true, [], [null], {}, { a: null }];
 
-type Path = (string | number)[];
-
-function leafPaths(value: unknown, path: Path = []): Path[] {
-  const children = Array.isArray(value) ? value.map((v, i) => [i, v] as const) : isPlainObject(value) ? Object.entries(value) : [];
-  return [path, ...children.flatMap(([k, v]) => leafPaths(v, [...path, k]))];
-}
-
-function replaced(value: unknown, path: Path, next: unknown): unknown {
-  if (path.length === 0) return next;
-  const [head, ...rest] = path;
-  if (Array.isArray(value)) return value.map((v, i) => (i === head ? replaced(v, rest, next) : v));
-  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-  copy[head] = replaced(copy[head], rest, next);
-  return copy;
-}
 
 const files = ['service-entry', 'gateway'].flatMap((dir) => readdirSync(fixture(dir)).map((f) => `${dir}/${f}`));
 
@@ -34,9 +20,9 @@ for (const file of files) {
     const resources = parseDocuments(readFileSync(fixture(file), 'utf8'), file).resources;
     for (const r of resources) {
       const body = { spec: r.spec, status: r.status };
-      for (const path of leafPaths(body).filter((p) => p.length > 0)) {
+      for (const path of treePaths(body).filter((p) => p.length > 0)) {
         for (const weird of WEIRD) {
-          const mutated: Resource = { ...r, ...(replaced(body, path, weird) as object) };
+          const mutated: Resource = { ...r, ...(replacedAt(body, path, weird) as object) };
           const label = `${r.metadata.name} ${path.join('.')} = ${JSON.stringify(weird)}`;
           const { diagnostics } = validateResource(mutated);
           for (const d of diagnostics) assert.ok(d.code && d.message && d.line, label);
@@ -57,9 +43,9 @@ for (const file of listFiles) {
     const resources = parseDocuments(readFileSync(fixture(file), 'utf8'), file).resources;
     for (const r of resources) {
       const doc = { apiVersion: r.apiVersion, kind: r.kind, metadata: { name: r.metadata.name, namespace: r.metadata.namespace, labels: r.metadata.labels }, spec: r.spec };
-      const itemPaths = leafPaths({ spec: r.spec }).filter((p) => typeof p.at(-1) === 'number');
+      const itemPaths = treePaths({ spec: r.spec }).filter((p) => typeof p.at(-1) === 'number');
       for (const path of itemPaths) {
-        const text = JSON.stringify(replaced(doc, path, null));
+        const text = JSON.stringify(replacedAt(doc, path, null));
         const [parsed] = parseDocuments(text, 'x.json').resources;
         assert.ok(parsed, `${file} ${path.join('.')}`);
         const { diagnostics } = validateResource(parsed);

@@ -13,6 +13,7 @@ import { hasErrors } from '../../../src/model/diagnostic.ts';
 import type { Diagnostic } from '../../../src/model/diagnostic.ts';
 import { jsonish, resourceish, yamlText } from '../../helpers/arbitraries.ts';
 import { fuzzProperty } from '../property.ts';
+import { replacedAt, treePaths, type TreePath } from '../../helpers/tree-paths.ts';
 
 const FIXTURES = new URL('../../fixtures/', import.meta.url);
 const BASE = readFileSync(new URL('policy/base.yaml', FIXTURES), 'utf8');
@@ -39,27 +40,12 @@ function seeds(): Record<string, unknown>[] {
 
 const SEEDS = seeds();
 
-type Path = (string | number)[];
-
-function paths(value: unknown, path: Path = []): Path[] {
-  const kids = Array.isArray(value) ? value.map((v, i) => [i, v] as const) : isPlainObject(value) ? Object.entries(value) : [];
-  return [path, ...kids.flatMap(([k, v]) => paths(v, [...path, k]))];
-}
-
-function replaced(value: unknown, path: Path, next: unknown): unknown {
-  if (path.length === 0) return next;
-  const [head, ...rest] = path;
-  if (Array.isArray(value)) return value.map((v, i) => (i === head ? replaced(v, rest, next) : v));
-  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-  copy[head] = replaced(copy[head], rest, next);
-  return copy;
-}
 
 /** A fixture object with one to three of its fields (at any depth, metadata and kind included) replaced. */
 const mutatedSeed: fc.Arbitrary<unknown> = fc.tuple(fc.nat(SEEDS.length - 1), fc.array(fc.tuple(fc.nat(), jsonish), { minLength: 1, maxLength: 3 }))
   .map(([i, edits]) => edits.reduce((doc: unknown, [at, value]) => {
-    const all = paths(doc).filter((p) => p.length > 0);
-    return all.length ? replaced(doc, all[at % all.length], value) : doc;
+    const all = treePaths(doc).filter((p) => p.length > 0);
+    return all.length ? replacedAt(doc, all[at % all.length], value) : doc;
   }, SEEDS[i] as unknown));
 
 function wellFormed(d: Diagnostic): void {
