@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { CA_CERT_FILE, CA_KEY_FILE, readText, writeAtomic, writePair } from '../certs/files.ts';
 import { checkName, createMeshCa, DEFAULT_WORKLOAD_TTL_MS, issueWorkload, loadMeshCa } from '../certs/pki.ts';
-import { parseDuration, parseWaypointRef } from './args.ts';
+import { parseDuration, parseWaypointRef, durationOption } from './args.ts';
 
 interface InitFlags { trustDomain: string; out: string; ttl?: number; force?: boolean }
 interface IssueFlags { ca: string; out: string; ns?: string; sa?: string; waypoint?: string; ttl: number; name?: string; dns?: string[] }
@@ -28,7 +28,7 @@ export function registerCerts(program: Command): void {
     .option('--ns <namespace>', 'workload namespace', nameArg('namespace'))
     .option('--sa <serviceaccount>', 'workload service account', nameArg('service account'))
     .option('--waypoint <namespace/name>', "the waypoint's own certificate (SA named after its Gateway)", parseWaypointRef)
-    .option('--ttl <duration>', 'validity (Istio issues 24h workload certificates)', parseDuration, DEFAULT_WORKLOAD_TTL_MS)
+    .addOption(durationOption('--ttl <duration>', 'validity (Istio issues 24h workload certificates)', DEFAULT_WORKLOAD_TTL_MS))
     .option('--name <file-base>', 'file name without extension (default: the service account)')
     .action(async (f: IssueFlags) => guard(() => issue(f)));
 }

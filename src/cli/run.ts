@@ -8,7 +8,7 @@ import { startWaypoint, StartupError, type ConfigSource } from '../server.ts';
 import type { AccessLogFormat } from '../telemetry/access-log.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
-import { collect, oneOf, parseDuration, parsePort, parseWaypointRef } from './args.ts';
+import { collect, oneOf, parseDuration, parsePort, parseWaypointRef, durationOption } from './args.ts';
 import { DEFAULT_LIMITS } from '../dataplane/downstream-guard.ts';
 import { DEFAULT_DNS_MAX_HOSTS } from '../dataplane/resolver.ts';
 import { meshNumTrustedProxies, meshPathNormalization, readMeshConfig, type MeshConfig } from './mesh-config.ts';
@@ -77,8 +77,8 @@ export function registerRun(program: Command): void {
     .option('--status-port <port>', 'readiness probe: /healthz/ready', parsePort, 15021)
     .option('--stats-port <port>', 'Prometheus scrape: /stats/prometheus', parsePort, 15020)
     .option('--dns-server <host:port>', 'query this DNS server (repeatable) and honour record TTLs; default: the system resolver', collect)
-    .option('--dns-refresh-rate <duration>', 'how long system-resolver answers are cached', parseDuration, 60_000)
-    .option('--connect-timeout <duration>', 'upstream TCP connect timeout', parseDuration, 10_000)
+    .addOption(durationOption('--dns-refresh-rate <duration>', 'how long system-resolver answers are cached', 60_000))
+    .addOption(durationOption('--connect-timeout <duration>', 'upstream TCP connect timeout', 10_000))
     .option('--allow-cidr <cidr>', 'let the SSRF guard dial this range even for DNS-resolved or request-supplied hosts (repeatable)', cidrArg, [])
     .option('--deny-cidr <cidr>', 'never dial this range, whatever the ServiceEntry says (repeatable)', cidrArg, [])
     .option('--proxy-tls-cert <file>', 'serve the proxy listener over TLS with this certificate (PEM)')
@@ -90,17 +90,17 @@ export function registerRun(program: Command): void {
     .option('--trust-bundle <file>', 'roots HBONE client certificates must chain to (several allowed, for rotation)')
     .option('--proxy-protocol-port <port>', 'sandwich listener: TCP from ztunnel led by a PROXY v2 header (GatewayClass ambient.istio.io/waypoint-inbound-binding: PROXY/<port>, e.g. 15088); off by default', parsePort)
     .option('--proxy-protocol-trusted-cidr <cidr>', 'peers allowed to send PROXY headers besides loopback: the node\'s ztunnel (repeatable)', cidrArg, [])
-    .option('--proxy-protocol-header-timeout <duration>', 'close a connection whose PROXY header is not complete by then', parseDuration, 15_000)
+    .addOption(durationOption('--proxy-protocol-header-timeout <duration>', 'close a connection whose PROXY header is not complete by then', 15_000))
     .option('--proxy-protocol-max-connections <n>', 'open connections on the PROXY listener; more are closed at once', parseMaxConnections, 10_000)
     .option('--num-trusted-proxies <n>', 'X-Forwarded-For hops to trust for remoteIpBlocks / remote.ip (meshConfig gatewayTopology.numTrustedProxies)', parseCount)
     .option('--secrets-dir <dir>', 'DestinationRule credentialName Secrets, laid out as <dir>/<namespace>/<name>/tls.crt, tls.key, ca.crt')
     .option('--access-log <format>', 'json | text | off', oneOf(['json', 'text', 'off'] as const), 'json')
     .option('--otlp-endpoint <url>', 'export one span per request or tunnel over OTLP/HTTP (JSON) to this collector, e.g. http://127.0.0.1:4318', httpUrl)
-    .option('--drain-duration <duration>', 'on SIGTERM, how long in-flight requests may finish', parseDuration, 5_000)
-    .option('--request-headers-timeout <duration>', 'a request head must arrive within this of its first byte, else 408 (0: off)', parseDuration, DEFAULT_LIMITS.requestHeadersTimeoutMs)
-    .option('--idle-timeout <duration>', 'close a downstream connection (proxy or HBONE) with no request in flight after this (0: off)', parseDuration, DEFAULT_LIMITS.idleTimeoutMs)
-    .option('--stream-idle-timeout <duration>', 'no byte either way on a request in flight for this long: 408 SI, or a reset (0: off)', parseDuration, DEFAULT_LIMITS.streamIdleTimeoutMs)
-    .option('--tunnel-idle-timeout <duration>', 'close a CONNECT, HBONE or Upgrade tunnel with no byte either way for this long (0: off)', parseDuration, DEFAULT_LIMITS.tunnelIdleTimeoutMs)
+    .addOption(durationOption('--drain-duration <duration>', 'on SIGTERM, how long in-flight requests may finish', 5_000))
+    .addOption(durationOption('--request-headers-timeout <duration>', 'a request head must arrive within this of its first byte, else 408 (0: off)', DEFAULT_LIMITS.requestHeadersTimeoutMs))
+    .addOption(durationOption('--idle-timeout <duration>', 'close a downstream connection (proxy or HBONE) with no request in flight after this (0: off)', DEFAULT_LIMITS.idleTimeoutMs))
+    .addOption(durationOption('--stream-idle-timeout <duration>', 'no byte either way on a request in flight for this long: 408 SI, or a reset (0: off)', DEFAULT_LIMITS.streamIdleTimeoutMs))
+    .addOption(durationOption('--tunnel-idle-timeout <duration>', 'close a CONNECT, HBONE or Upgrade tunnel with no byte either way for this long (0: off)', DEFAULT_LIMITS.tunnelIdleTimeoutMs))
     .option('--max-connections <n>', 'open connections per listener (proxy, HBONE); more are refused with 503 OM or closed (0: no cap)', countArg('a connection count', 0, 10_000_000, DEFAULT_LIMITS.maxConnections), DEFAULT_LIMITS.maxConnections)
     .option('--overload-heap-threshold <percent>', "refuse new requests with 503 OM while the JS heap is above this % of node's heap limit (0: off)", countArg('a percentage', 0, 100, 95), 95)
     .option('--dns-cache-max-hosts <n>', 'request-chosen host names kept in the DNS cache (and connection pools per cluster), least recently used out', countArg('a host count', 1, 10_000_000, DEFAULT_DNS_MAX_HOSTS), DEFAULT_DNS_MAX_HOSTS)

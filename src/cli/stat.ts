@@ -2,7 +2,7 @@
 // table in the spirit of `linkerd viz stat` (or JSON with -o json). It only reads /stats/summary.
 import type { Command } from 'commander';
 import type { SummaryBody } from '../dashboard/admin-server.ts';
-import { oneOf, parseDuration } from './args.ts';
+import { oneOf, parseDuration, durationOption } from './args.ts';
 
 interface StatFlags {
   admin: string;
@@ -18,7 +18,7 @@ export function registerStat(program: Command): void {
     .description('per-service RPS, success rate and latency percentiles from a running waypoint')
     .option('--admin <url>', 'admin URL of the waypoint (its /stats/summary)', DEFAULT_ADMIN)
     .option('-w, --watch', 'refresh until interrupted', false)
-    .option('--interval <duration>', 'refresh period with --watch', parseDuration, 2000)
+    .addOption(durationOption('--interval <duration>', 'refresh period with --watch', 2000))
     .option('-o, --output <format>', 'table | json', oneOf(['table', 'json'] as const), 'table')
     .action(async (flags: StatFlags) => stat(flags));
 }
