@@ -10,6 +10,7 @@ import { listen } from './listen.ts';
 import type { TunnelResponder } from './local-reply.ts';
 import type { InboundTunnel } from './proxy-listener.ts';
 import { parseProxyHeader, type ProxyAddress, type ProxyHeader, type ProxyHeaderError } from './proxy-protocol.ts';
+import { limitedWarn } from '../telemetry/log-limiter.ts';
 
 /** Why a connection was closed before it became a tunnel: the `reason` metric label. */
 export type ProxyRefusal = ProxyHeaderError | 'untrusted_peer' | 'header_timeout' | 'truncated' | 'max_connections';
@@ -173,13 +174,15 @@ interface Wiring {
   readonly refused: { inc(labels: { reason: ProxyRefusal }): void };
 }
 
-/** Starts the listener with refusals logged (one line each) and counted by reason. */
+/** Starts the listener with refusals counted by reason and logged (one line per reason per 10 s). */
 export async function startProxyProtocol(o: ProxyProtocolOptions, host: string, w: Wiring): Promise<{ readonly address: string; readonly listener: ProxyProtocolListener }> {
+  // Every refusal is counted; the log gets one line per reason every 10 s, whatever a peer sends.
+  const warn = limitedWarn(w.log);
   const listener = new ProxyProtocolListener({
     accept: w.accept, trustedCidrs: o.trustedCidrs, headerTimeoutMs: o.headerTimeoutMs, maxConnections: o.maxConnections,
     onRefused: (reason, message, peer) => {
       w.refused.inc({ reason });
-      w.log.warn({ reason, peer }, `PROXY protocol connection from ${peer} closed (${reason}): ${message}`);
+      warn(reason, { reason, peer }, `PROXY protocol connection from ${peer} closed (${reason}): ${message}`);
     },
   });
   try {
