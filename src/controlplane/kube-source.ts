@@ -47,17 +47,23 @@ interface Watched {
   readonly informer: { start(): Promise<void>; stop(): Promise<void>; on(verb: string, cb: (x: never) => void): void };
   /** Resolves after the first successful list. */
   readonly synced: Promise<void>;
+  /** Calls `cb` after every successful list (first sync and relists). */
+  readonly onListed: (cb: () => void) => void;
   /** Reports a failure and schedules the restart (set by #restarting). */
   fail?: (err: unknown) => void;
 }
 
 /** A list function that reports its first success, for the "ready only after the first full sync" rule. */
-function syncing<T>(list: () => Promise<T>): { list: () => Promise<T>; synced: Promise<void> } {
+function syncing<T>(list: () => Promise<T>): { list: () => Promise<T>; synced: Promise<void>; onListed: (cb: () => void) => void } {
   let done!: () => void;
   const synced = new Promise<void>((r) => (done = r));
+  const listed: (() => void)[] = [];
   // ListWatch files the listed items into its cache (and calls add/update/delete) only after this
   // returns: report the sync a macrotask later, so the first compile never misses the last kind's items.
-  return { synced, list: async () => { const out = await list(); setImmediate(done); return out; } };
+  return {
+    synced, onListed: (cb) => void listed.push(cb),
+    list: async () => { const out = await list(); setImmediate(done); for (const cb of listed) cb(); return out; },
+  };
 }
 
 const MESH_KEY = 'mesh/istio-system/istio';
@@ -196,7 +202,7 @@ export class KubeSource {
   #watch(k8s: typeof import('@kubernetes/client-node'), kc: KubeConfig, watch: import('@kubernetes/client-node').Watch, info: KindInfo, version: string, resource: string): Watched {
     const path = `${apiBase(info.group, version)}/${resource}`;
     const apiVersion = info.group ? `${info.group}/${version}` : version;
-    const { list, synced } = syncing(async () => {
+    const { list, synced, onListed } = syncing(async () => {
       const res = await request(kc, path);
       // ListWatch does not look at stop() once a list is under way: it would open a watch nobody stops.
       if (this.#closed) throw new Error('closed');
@@ -208,12 +214,12 @@ export class KubeSource {
     informer.on('add', (o: KubernetesObject) => this.#put(key(o), { ...o, apiVersion, kind: info.kind }));
     informer.on('update', (o: KubernetesObject) => this.#put(key(o), { ...o, apiVersion, kind: info.kind }));
     informer.on('delete', (o: KubernetesObject) => this.#drop(key(o)));
-    return this.#restarting({ info, path, informer: informer as unknown as Watched['informer'], synced });
+    return this.#restarting({ info, path, informer: informer as unknown as Watched['informer'], synced, onListed });
   }
 
   #watchMesh(k8s: typeof import('@kubernetes/client-node'), kc: KubeConfig, watch: import('@kubernetes/client-node').Watch): Watched {
     const path = '/api/v1/namespaces/istio-system/configmaps';
-    const { list, synced } = syncing(async () => {
+    const { list, synced, onListed } = syncing(async () => {
       const res = await request(kc, `${path}?fieldSelector=metadata.name%3Distio`);
       if (this.#closed) throw new Error('closed');
       if (res.status === 404) return { items: [], metadata: {} } as never;
@@ -233,7 +239,7 @@ export class KubeSource {
     informer.on('add', onMesh);
     informer.on('update', onMesh);
     informer.on('delete', () => { this.#mesh = {}; this.#changed(); });
-    return this.#restarting({ info: { group: '', kind: 'ConfigMap', versions: ['v1'], clusterScoped: false, validate: () => [] }, path: MESH_KEY, informer: informer as unknown as Watched['informer'], synced });
+    return this.#restarting({ info: { group: '', kind: 'ConfigMap', versions: ['v1'], clusterScoped: false, validate: () => [] }, path: MESH_KEY, informer: informer as unknown as Watched['informer'], synced, onListed });
   }
 
   /**
@@ -242,8 +248,8 @@ export class KubeSource {
    */
   #restarting(w: Watched): Watched {
     let delay = 500;
-    void w.synced.then(() => (delay = 500));
-    w.informer.on('connect', () => (delay = Math.max(500, delay)));
+    // Every list that succeeds ends an outage: the next one starts again from the short delay.
+    w.onListed(() => (delay = 500));
     const fail = (err: unknown) => {
       if (this.#closed) return;
       const serving = this.#synced ? 'still serving the last config' : 'the waypoint stays unready until every kind is listed';
