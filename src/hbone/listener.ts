@@ -32,15 +32,13 @@ export interface HboneListenerOptions {
   readonly onLimit?: (kind: 'hbone_max_connections' | 'hbone_idle_timeout') => void;
 }
 
-interface SessionIdle {
-  streams: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
 interface SessionInfo {
   readonly identity: Identity | null;
   readonly local: string;
   readonly remote: string;
+  /** Open streams, and the idle timer armed while there are none. */
+  streams: number;
+  idleTimer: NodeJS.Timeout | undefined;
 }
 
 // 1 MiB per stream and 16 MiB per connection: enough window for a fast upstream over loopback
@@ -60,7 +58,6 @@ export class HboneListener {
   #opts: HboneListenerOptions;
   #sessions = new Map<ServerHttp2Session, SessionInfo>();
   #streams = new Set<ServerHttp2Stream>();
-  #idle = new WeakMap<ServerHttp2Session, SessionIdle>();
 
   constructor(opts: HboneListenerOptions) {
     this.#opts = opts;
@@ -129,42 +126,39 @@ export class HboneListener {
   #onSession(session: ServerHttp2Session): void {
     const sock = session.socket as TLSSocket;
     const san = sock.getPeerCertificate?.()?.subjectaltname;
-    this.#sessions.set(session, {
+    const info: SessionInfo = {
       identity: identityFromSan(san) ?? null,
       local: addr(sock.localAddress, sock.localPort), remote: addr(sock.remoteAddress, sock.remotePort),
-    });
+      streams: 0, idleTimer: undefined,
+    };
+    this.#sessions.set(session, info);
     session.setLocalWindowSize(SESSION_WINDOW);
     const stopPing = startKeepalive(session, this.#opts.keepaliveIntervalMs ?? 10_000, this.#opts.keepaliveTimeoutMs ?? 20_000);
     session.on('error', () => {});
-    const idle: SessionIdle = { streams: 0, timer: undefined };
-    this.#idle.set(session, idle);
-    this.#armIdle(session, idle);
+    this.#armIdle(session, info);
     session.once('close', () => {
       stopPing();
-      clearTimeout(idle.timer);
+      clearTimeout(info.idleTimer);
       this.#sessions.delete(session);
     });
   }
 
   /** Keepalive PINGs count as activity for node's own session timeout, so idleness is counted in streams. */
-  #armIdle(session: ServerHttp2Session, idle: SessionIdle): void {
+  #armIdle(session: ServerHttp2Session, info: SessionInfo): void {
     const ms = this.#opts.idleTimeoutMs ?? 0;
     if (ms <= 0) return;
-    idle.timer = setTimeout(() => {
+    info.idleTimer = setTimeout(() => {
       this.#opts.onLimit?.('hbone_idle_timeout');
       session.close();
     }, ms);
-    idle.timer.unref();
+    info.idleTimer.unref();
   }
 
-  #trackStream(stream: ServerHttp2Stream): void {
-    const session = stream.session as ServerHttp2Session;
-    const idle = this.#idle.get(session);
-    if (!idle) return;
-    idle.streams++;
-    clearTimeout(idle.timer);
+  #trackStream(session: ServerHttp2Session, info: SessionInfo, stream: ServerHttp2Stream): void {
+    info.streams++;
+    clearTimeout(info.idleTimer);
     stream.once('close', () => {
-      if (--idle.streams === 0 && !session.closed && !session.destroyed) this.#armIdle(session, idle);
+      if (--info.streams === 0 && !session.closed && !session.destroyed) this.#armIdle(session, info);
     });
   }
 
@@ -172,9 +166,10 @@ export class HboneListener {
     stream.on('error', () => {});
     this.#streams.add(stream);
     stream.once('close', () => this.#streams.delete(stream));
-    this.#trackStream(stream);
-    const info = this.#sessions.get(stream.session as ServerHttp2Session);
+    const session = stream.session as ServerHttp2Session;
+    const info = this.#sessions.get(session);
     if (!info) return void stream.close();
+    this.#trackStream(session, info, stream);
     const refuse = (status: number, reason: string) => {
       this.#opts.onRefused?.(status, reason);
       h2Responder(stream).refuse(status, { 'content-type': 'text/plain; charset=utf-8' }, `egressway: ${reason}\n`);
