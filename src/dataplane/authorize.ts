@@ -87,7 +87,7 @@ const readsSni = new WeakMap<PolicySet, boolean>();
  * the client's ClientHello before it can be authorized. Computed once per snapshot's policy set.
  */
 export function needsSni(snap: Snapshot, plan: Plan): boolean {
-  const set = plan.kind === 'forward' ? snap.authz.services.get(plan.destination.service.key) ?? snap.authz.waypoint : snap.authz.waypoint;
+  const set = policySetFor(snap, plan);
   let known = readsSni.get(set);
   if (known === undefined) {
     const all = [...set.custom, ...set.deny, ...set.allow, ...set.audit, ...set.dryRunDeny, ...set.dryRunAllow];
