@@ -4,7 +4,6 @@
 import type { AddressInfo } from 'node:net';
 import type { CompileOptions } from './compile/compile.ts';
 import { FileSource, type ReloadResult } from './controlplane/file-source.ts';
-import type { MeshConfig } from './controlplane/mesh-config.ts';
 import { SnapshotStore } from './controlplane/store.ts';
 import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, summaryHandler, type AdminDeps } from './dashboard/admin-server.ts';
 import { dashboardRoutes } from './dashboard/dashboard.ts';
@@ -28,7 +27,7 @@ import { startProxyProtocol, type ProxyProtocolOptions } from './dataplane/proxy
 export interface WaypointOptions {
   readonly configPaths: readonly string[];
   /** Kubernetes mode: list+watch the API server instead of reading configPaths. */
-  readonly kubernetes?: { readonly kubeconfig?: string; readonly fromMesh: (mesh: MeshConfig) => Partial<CompileOptions> };
+  readonly kubernetes?: { readonly kubeconfig?: string };
   readonly compile: CompileOptions;
   readonly listenAddress: string;
   readonly adminAddress: string;
@@ -208,7 +207,7 @@ async function configSource(o: WaypointOptions, store: SnapshotStore, onResult: 
   if (!o.kubernetes) return new FileSource(store, o.configPaths, o.compile, onResult);
   const { KubeSource } = await import('./controlplane/kube-source.ts');
   return new KubeSource(store, {
-    kubeconfig: o.kubernetes.kubeconfig, compile: o.compile, fromMesh: o.kubernetes.fromMesh, onResult,
+    kubeconfig: o.kubernetes.kubeconfig, compile: o.compile, onResult,
     warn: (message, fields) => o.logger.warn(fields ?? {}, message),
   });
 }

@@ -172,13 +172,7 @@ async function run(f: RunFlags): Promise<void> {
   try {
     const wp = await startWaypoint({
       configPaths: f.config ?? [],
-      kubernetes: f.kubernetes ? {
-        kubeconfig: f.kubeconfig,
-        fromMesh: (m) => ({
-          outboundTrafficPolicy: m.outboundTrafficPolicy?.mode, serviceEntryVisibility: m.serviceEntryVisibility,
-          extensionProviders: m.extensionProviders, numTrustedProxies: meshNumTrustedProxies(m), pathNormalization: meshPathNormalization(m),
-        }),
-      } : undefined,
+      kubernetes: f.kubernetes ? { kubeconfig: f.kubeconfig } : undefined,
       compile: compileOptions(f, mesh),
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },

@@ -16,7 +16,7 @@ import { REGISTRY, validateResource, type KindInfo } from '../config/kinds/index
 import { parseDocuments } from '../config/parse.ts';
 import type { Resource } from '../config/resource.ts';
 import { hasErrors, type Diagnostic } from '../model/diagnostic.ts';
-import { meshConfigOf, type MeshConfig } from './mesh-config.ts';
+import { meshCompileOptions, meshConfigOf, type MeshConfig } from './mesh-config.ts';
 import { debounce } from './debounce.ts';
 import type { ReloadResult } from './file-source.ts';
 import type { SnapshotStore } from './store.ts';
@@ -24,9 +24,8 @@ import type { SnapshotStore } from './store.ts';
 export interface KubeSourceOptions {
   /** kubeconfig file; default: in-cluster config, else $KUBECONFIG / ~/.kube/config. */
   readonly kubeconfig?: string;
+  /** Layered over the mesh ConfigMap's options (flags win). */
   readonly compile: CompileOptions;
-  /** Compile options from the mesh ConfigMap, layered under the CLI's (flags win). */
-  readonly fromMesh: (mesh: MeshConfig) => Partial<CompileOptions>;
   readonly onResult: (r: ReloadResult) => void;
   readonly warn: (message: string, fields?: Record<string, unknown>) => void;
   /** How often a kind the API server did not serve at start is looked for again. Default 60 s. */
@@ -292,7 +291,7 @@ export class KubeSource {
 
   #compile(): ReloadResult {
     const resources = [...this.#objects.values()].flatMap((e) => (e.good ? [e.good] : []));
-    const options: CompileOptions = { outboundTrafficPolicy: 'REGISTRY_ONLY', numTrustedProxies: 0, ...definedOnly(this.#o.fromMesh(this.#mesh)), ...definedOnly(this.#o.compile) };
+    const options: CompileOptions = { outboundTrafficPolicy: 'REGISTRY_ONLY', numTrustedProxies: 0, ...definedOnly(meshCompileOptions(this.#mesh)), ...definedOnly(this.#o.compile) };
     const compiled = compile(resources, options);
     const diagnostics = [...[...this.#objects.values()].flatMap((e) => e.diagnostics), ...compiled.diagnostics];
     let result: ReloadResult;

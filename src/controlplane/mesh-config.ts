@@ -4,7 +4,7 @@
 // CLI's --mesh-config file and the Kubernetes source's istio-system/istio ConfigMap.
 import { parse } from 'yaml';
 import type { ExtensionProviderConfig } from '../compile/authn.ts';
-import type { ServiceEntryVisibility } from '../compile/compile.ts';
+import type { CompileOptions, ServiceEntryVisibility } from '../compile/compile.ts';
 import type { PathNormalization } from '../model/policy.ts';
 import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
 
@@ -28,6 +28,14 @@ export function meshPathNormalization(m: MeshConfig): PathNormalization {
 /** gatewayTopology.numTrustedProxies, from proxy defaultConfig (where Istio keeps it) or the top level. */
 export function meshNumTrustedProxies(m: MeshConfig): number | undefined {
   return m.defaultConfig?.gatewayTopology?.numTrustedProxies ?? m.gatewayTopology?.numTrustedProxies;
+}
+
+/** The compile options a MeshConfig sets (undefined where it is silent). */
+export function meshCompileOptions(m: MeshConfig): Partial<CompileOptions> {
+  return {
+    outboundTrafficPolicy: m.outboundTrafficPolicy?.mode, serviceEntryVisibility: m.serviceEntryVisibility,
+    extensionProviders: m.extensionProviders, numTrustedProxies: meshNumTrustedProxies(m), pathNormalization: meshPathNormalization(m),
+  };
 }
 
 const MESH_FIELDS = ['outboundTrafficPolicy', 'serviceEntryVisibility', 'extensionProviders', 'defaultConfig', 'gatewayTopology', 'rootNamespace', 'trustDomain', 'accessLogFile', 'accessLogEncoding', 'enableTracing', 'defaultProviders', 'pathNormalization', 'meshMTLS', 'discoverySelectors'];

@@ -8,7 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { issueCert, makeCa } from '../helpers/certs.ts';
 import { curl } from '../helpers/curl.ts';
-import { authorizationPolicy as policy, serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { authorizationPolicy as policy, startInProcess, vipEntry, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { openTunnel } from '../helpers/proxy-fetch.ts';
 import { startHttpUpstream, startTlsEcho, type EchoServer, type HttpUpstream } from '../helpers/upstream.ts';
 
@@ -27,13 +27,12 @@ describe('destination.ip and connection.sni', () => {
     const server = await issueCert(ca, { dnsNames: ['api.tls.test', 'other.tls.test'] });
     up = await startHttpUpstream();
     tlsEcho = await startTlsEcho({ cert: server.cert, key: server.key });
-    const se = (name: string, address: string, port: string) => serviceEntry(name, `hosts: [${name}.test]\naddresses: [${address}]\nports: [${port}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
     wp = await startInProcess(WAYPOINT_YAML
-      + se('vip', VIP, `{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}`)
-      + se('local', '240.240.240.12', `{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}`)
-      + se('blocked', DENIED_VIP, `{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}`)
+      + vipEntry('vip', VIP, `{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}`)
+      + vipEntry('local', '240.240.240.12', `{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}`)
+      + vipEntry('blocked', DENIED_VIP, `{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}`)
       + policy('no-vip', 'blocked', `action: DENY\nrules: [{when: [{key: destination.ip, values: ["${DENIED_VIP}"]}]}]\n`)
-      + se('tls', TLS_VIP, `{number: 443, name: tls, protocol: TLS, targetPort: ${tlsEcho.port}}`)
+      + vipEntry('tls', TLS_VIP, `{number: 443, name: tls, protocol: TLS, targetPort: ${tlsEcho.port}}`)
       // Allows only traffic dialled to the VIP: the brief's "DENY with notValues denies everything" case.
       + policy('vip-only', 'vip', `action: DENY\nrules: [{when: [{key: destination.ip, notValues: ["${VIP}/32"]}]}]\n`)
       + policy('local-allow', 'local', 'action: ALLOW\nrules: [{when: [{key: destination.ip, values: ["127.0.0.0/8"]}]}]\n')

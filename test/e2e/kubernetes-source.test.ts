@@ -102,7 +102,7 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     // Closed before discovery answers, and while the lists are under way, as a SIGTERM would.
     for (const ms of [0, 20, 60, 120]) {
       const source = new KubeSource(new SnapshotStore(), {
-        kubeconfig: kube.kubeconfig, compile: {}, fromMesh: () => ({}), onResult: () => {}, warn: () => {},
+        kubeconfig: kube.kubeconfig, compile: {}, onResult: () => {}, warn: () => {},
       });
       let synced = false;
       const first = source.reload().then((r) => ((synced = true), r));
@@ -152,7 +152,7 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     await kube.kubectl(['create', 'clusterrolebinding', 'no-authz', '--clusterrole', 'no-authz', '--serviceaccount', 'istio-egress:no-authz']);
     const warnings: string[] = [];
     const source = new KubeSource(new SnapshotStore(), {
-      kubeconfig: await kube.kubeconfigFor('istio-egress', 'no-authz'), compile: {}, fromMesh: () => ({}), onResult: () => {}, warn: (m) => void warnings.push(m),
+      kubeconfig: await kube.kubeconfigFor('istio-egress', 'no-authz'), compile: {}, onResult: () => {}, warn: (m) => void warnings.push(m),
     });
     let synced = false;
     const first = source.reload().then((r) => ((synced = true), r));
@@ -182,7 +182,7 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     await kube.kubectl(['delete', 'crd', crd]);
     const warnings: string[] = [];
     const source = new KubeSource(new SnapshotStore(), {
-      kubeconfig: kube.kubeconfig, compile: {}, fromMesh: () => ({}), onResult: () => {}, warn: (m) => void warnings.push(m), rediscoverMs: 200,
+      kubeconfig: kube.kubeconfig, compile: {}, onResult: () => {}, warn: (m) => void warnings.push(m), rediscoverMs: 200,
     });
     try {
       assert.equal((await source.reload()).ok, true);

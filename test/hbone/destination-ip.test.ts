@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { issueCert, makeCa } from '../helpers/certs.ts';
+import { vipEntry } from '../helpers/inprocess.ts';
 import { startTcpEcho, startTlsEcho, type EchoServer } from '../helpers/upstream.ts';
 import { connectStream, h2Session, policy, startMesh, type Mesh } from './fixture.ts';
 
@@ -23,27 +24,10 @@ describe('HBONE destination.ip', () => {
     ca = await makeCa();
     const leaf = await issueCert(ca, { dnsNames: ['api.tls.test', 'other.tls.test'] });
     tlsEcho = await startTlsEcho({ cert: leaf.cert, key: leaf.key });
-    m = await startMesh(`---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: tls, namespace: istio-egress, labels: {istio.io/use-waypoint: waypoint}}
-spec:
-  hosts: [tls.test]
-  addresses: [${TLS_VIP}]
-  ports: [{number: 443, name: tls, protocol: TLS, targetPort: ${tlsEcho.port}}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
-` + policy('sni', 'tls', 'action: ALLOW\nrules: [{when: [{key: connection.sni, values: [api.tls.test]}]}]\n') + `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: vip, namespace: istio-egress, labels: {istio.io/use-waypoint: waypoint}}
-spec:
-  hosts: [vip.test]
-  addresses: [${VIP}]
-  ports: [{number: 9000, name: tcp, protocol: TCP, targetPort: ${echo.port}}]
-  resolution: STATIC
-  endpoints: [{address: 127.0.0.1}]
-` + policy('vip-only', 'vip', `action: DENY\nrules: [{when: [{key: destination.ip, notValues: ["${VIP}"]}]}]\n`));
+    m = await startMesh(vipEntry('tls', TLS_VIP, `{number: 443, name: tls, protocol: TLS, targetPort: ${tlsEcho.port}}`)
+      + policy('sni', 'tls', 'action: ALLOW\nrules: [{when: [{key: connection.sni, values: [api.tls.test]}]}]\n')
+      + vipEntry('vip', VIP, `{number: 9000, name: tcp, protocol: TCP, targetPort: ${echo.port}}`)
+      + policy('vip-only', 'vip', `action: DENY\nrules: [{when: [{key: destination.ip, notValues: ["${VIP}"]}]}]\n`));
   });
   after(async () => {
     await m?.close();

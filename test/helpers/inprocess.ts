@@ -84,6 +84,11 @@ export function loopbackEntry(name: string, targetPort: number, opts: { port?: n
   return serviceEntry(name, `hosts: [${name}.test]\nports: [{number: ${port}, name: ${portName}, protocol: ${protocol}, targetPort: ${targetPort}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
 }
 
+/** A STATIC ServiceEntry `<name>.test` with one VIP, one port (a YAML flow mapping) and 127.0.0.1 as its endpoint. */
+export function vipEntry(name: string, address: string, port: string): string {
+  return serviceEntry(name, `hosts: [${name}.test]\naddresses: [${address}]\nports: [${port}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
+}
+
 /** An AuthorizationPolicy in istio-egress targeting one ServiceEntry; `body` is YAML under spec. */
 export function authorizationPolicy(name: string, target: string, body: string, annotations = ''): string {
   return `---
