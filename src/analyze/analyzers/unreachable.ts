@@ -17,18 +17,16 @@ type VS = Resource<VirtualServiceSpec>;
 type Kind = 'http' | 'tcp' | 'tls';
 
 interface Reporter {
-  unreachable(rule: number, name: string, reason: string, path: Path): void;
-  ineffective(rule: number, name: string, match: string, dup: string, path: Path): void;
+  unreachable(name: string, reason: string, path: Path): void;
+  ineffective(name: string, match: string, dup: string, path: Path): void;
 }
 
 export function analyzeUnreachable(vs: VS, out: Diagnostic[]): void {
-  for (const kind of ['http', 'tcp', 'tls'] as const) {
-    const report: Reporter = {
-      unreachable: (_i, name, reason, path) => out.push(finding(vs, 'VirtualServiceUnreachableRule', path, `VirtualService rule ${name} not used (${reason}).`, 'reorder the rules, most specific first, or delete this one')),
-      ineffective: (_i, name, match, dup, path) => out.push(finding(vs, 'VirtualServiceIneffectiveMatch', path, `VirtualService rule ${name} match ${match} is not used (duplicate/overlapping match in rule ${dup}).`, 'reorder the rules, most specific first, or delete this match')),
-    };
-    rules(vs, kind, report);
-  }
+  const report: Reporter = {
+    unreachable: (name, reason, path) => out.push(finding(vs, 'VirtualServiceUnreachableRule', path, `VirtualService rule ${name} not used (${reason}).`, 'reorder the rules, most specific first, or delete this one')),
+    ineffective: (name, match, dup, path) => out.push(finding(vs, 'VirtualServiceIneffectiveMatch', path, `VirtualService rule ${name} match ${match} is not used (duplicate/overlapping match in rule ${dup}).`, 'reorder the rules, most specific first, or delete this match')),
+  };
+  for (const kind of ['http', 'tcp', 'tls'] as const) rules(vs, kind, report);
 }
 
 /** Istio's routeName / requestName: a quoted name for HTTP rules and matches that have one, else #n. */
@@ -44,18 +42,18 @@ function rules(vs: VS, kind: Kind, report: Reporter): void {
     const ruleName = nameOf(route, i, kind);
     const matches = route.match ?? [];
     if (matches.length === 0) {
-      if (emptyAt >= 0) report.unreachable(i, ruleName, 'only the last rule can have no matches', path);
+      if (emptyAt >= 0) report.unreachable(ruleName, 'only the last rule can have no matches', path);
       emptyAt = i;
       return;
     }
     let duplicates = 0;
     matches.forEach((m, j) => {
       const mp: Path = [...path, 'match', j];
-      if (emptyAt >= 0) return report.unreachable(i, ruleName, 'route without matches defined before', mp);
+      if (emptyAt >= 0) return report.unreachable(ruleName, 'route without matches defined before', mp);
       const key = canonical(m);
       const dup = seen.get(key);
       if (dup !== undefined) {
-        report.ineffective(i, ruleName, nameOf(m as { name?: string }, j, kind), nameOf(routes[dup], dup, kind), mp);
+        report.ineffective(ruleName, nameOf(m as { name?: string }, j, kind), nameOf(routes[dup], dup, kind), mp);
         duplicates++;
         return;
       }
@@ -65,7 +63,7 @@ function rules(vs: VS, kind: Kind, report: Reporter): void {
         if (p) prefixes.push(p);
       }
     });
-    if (duplicates === matches.length) report.unreachable(i, ruleName, 'all matches used by prior rules', path);
+    if (duplicates === matches.length) report.unreachable(ruleName, 'all matches used by prior rules', path);
   });
   overlaps(prefixes, report);
 }
@@ -127,7 +125,7 @@ function overlaps(list: readonly PrefixMatch[], report: Reporter): void {
     for (const b of list.slice(i + 1)) {
       // Equal prefixes were compared as whole matches above.
       if (b.prefix === a.prefix || !covered(a, b)) continue;
-      report.ineffective(-1, b.route, `${b.match} of prefix ${b.prefix}`, `${a.match} of prefix ${a.prefix} on ${a.route}`, b.path);
+      report.ineffective(b.route, `${b.match} of prefix ${b.prefix}`, `${a.match} of prefix ${a.prefix} on ${a.route}`, b.path);
     }
   });
 }

@@ -5,6 +5,7 @@ import { checkFqdn, checkLabelValue, checkQualifiedName, isDns1123Label, isIpAdd
 import { checkWorkloadSelector } from './label-selector.ts';
 import { checkExportTo } from './service-entry-rules.ts';
 import type { Path } from '../schema.ts';
+import { portInRange, portRangeMessage } from './common.ts';
 import type { Rules } from './common.ts';
 import type { ClientTLSSettings, DestinationRuleSpec, LoadBalancerSettings, PortTrafficPolicy, TrafficPolicy } from './destination-rule.ts';
 import { checkDuration, checkHost } from './virtual-service-rules.ts';
@@ -39,7 +40,7 @@ function checkTrafficPolicy(tp: TrafficPolicy, path: Path, report: Reporter): vo
   (tp.portLevelSettings ?? []).forEach((p, i) => {
     const pp = [...path, 'portLevelSettings', i];
     if (!p.port) report.error([...pp, 'port'], 'portTrafficPolicy must have valid port', 'add port: {number: 80}');
-    else if (p.port.number === undefined || p.port.number < 1 || p.port.number > 65535) report.error([...pp, 'port', 'number'], `port number ${p.port.number ?? 0} must be in the range 1..65535`, 'use a service port');
+    else if (!portInRange(p.port.number ?? 0)) report.error([...pp, 'port', 'number'], portRangeMessage(p.port.number ?? 0), 'use a service port');
     if (!p.loadBalancer && !p.connectionPool && !p.outlierDetection && !p.tls) report.error(pp, 'port traffic policy must have at least one field', 'set tls, connectionPool, outlierDetection or loadBalancer');
     else checkPortPolicy(p, pp, report);
   });
@@ -49,7 +50,7 @@ function checkTunnel(t: NonNullable<TrafficPolicy['tunnel']>, path: Path, report
   if (t.protocol && t.protocol !== 'CONNECT' && t.protocol !== 'POST') report.error([...path, 'protocol'], 'tunnel protocol must be "CONNECT" or "POST"', 'use CONNECT or POST');
   const fqdn = checkFqdn(t.targetHost);
   if (fqdn && !isIpAddress(t.targetHost)) report.error([...path, 'targetHost'], `tunnel target host must be valid FQDN or IP address: ${fqdn}; ${t.targetHost} is not a valid IP`, 'use a DNS name or an IP');
-  if (t.targetPort < 1 || t.targetPort > 65535) report.error([...path, 'targetPort'], `tunnel target port is invalid: port number ${t.targetPort} must be in the range 1..65535`, 'use a port between 1 and 65535');
+  if (!portInRange(t.targetPort)) report.error([...path, 'targetPort'], `tunnel target port is invalid: ${portRangeMessage(t.targetPort)}`, 'use a port between 1 and 65535');
 }
 
 const NON_NEGATIVE: Readonly<Record<string, string>> = {

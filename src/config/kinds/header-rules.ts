@@ -12,7 +12,7 @@ const PSEUDO_HEADERS = new Set([':method', ':scheme', ':authority', ':path', ':s
 const HEADER_VALUE = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
 const CLAIM_PREFIX = '@request.auth.claims';
 
-const isAuthority = (k: string) => k.toLowerCase() === ':authority' || k.toLowerCase() === 'host';
+export const isAuthority = (k: string) => k.toLowerCase() === ':authority' || k.toLowerCase() === 'host';
 const isInternal = (k: string) => k.startsWith(':') || k.toLowerCase() === 'host';
 
 /** `@request.auth.claims.sub` / `@request.auth.claims[nested][key]`: routing on a JWT claim. */

@@ -2,7 +2,7 @@
 // (virtualservice.go, validation.go). Messages are Istio's, so users can search them.
 import type { Reporter } from '../diag.ts';
 import type { Path } from '../schema.ts';
-import { checkHeaderOperations } from './header-rules.ts';
+import { checkHeaderOperations, isAuthority } from './header-rules.ts';
 import { checkHttpMatch, checkPort, checkRegexAt } from './virtual-service-match-rules.ts';
 import type { HTTPRetry, HTTPRoute, Percent } from './virtual-service.ts';
 import { checkDestination, checkDuration, checkWeights, RETRY_ON } from './virtual-service-rules.ts';
@@ -117,14 +117,12 @@ function checkRewrite(r: NonNullable<HTTPRoute['rewrite']>, path: Path, report: 
   checkRegexAt(rr.match, 'HTTPRewrite.UriRegexRewrite.Match', [...path, 'uriRegexRewrite', 'match'], report);
 }
 
-const isAuthorityKey = (k: string) => k.toLowerCase() === ':authority' || k.toLowerCase() === 'host';
-
 /** validateAuthorityRewrite: the authority may be rewritten in one place only. */
 function checkAuthorityOnce(route: HTTPRoute, path: Path, report: Reporter): void {
   let current = route.rewrite?.authority ?? '';
   for (const op of ['set', 'add'] as const) {
     for (const [k, v] of Object.entries(route.headers?.request?.[op] ?? {})) {
-      if (!isAuthorityKey(k)) continue;
+      if (!isAuthority(k)) continue;
       if (current !== '') {
         return report.error([...path, 'headers', 'request', op, k], `authority header cannot be set multiple times: have ${JSON.stringify(current)}, attempting to set ${JSON.stringify(v)}`, 'set it in rewrite.authority or in headers, not both');
       }

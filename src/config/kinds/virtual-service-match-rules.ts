@@ -4,6 +4,7 @@
 import type { Reporter } from '../diag.ts';
 import { checkGatewayBoundDomain, checkIpOrCidr, checkLabelValue, checkQualifiedName, checkWildcardDomain, isDns1123Label, isIpAddress, checkFqdn } from '../names.ts';
 import type { Path } from '../schema.ts';
+import { portInRange, portRangeMessage } from './common.ts';
 import { checkMatchHeaderName } from './header-rules.ts';
 import { hostSubsetOf } from './host-match.ts';
 import type { HTTPMatchRequest, L4MatchAttributes, StringMatch } from './virtual-service.ts';
@@ -92,7 +93,7 @@ export function checkL4Match(m: L4MatchAttributes, path: Path, report: Reporter)
 }
 
 export function checkPort(n: number, path: Path, report: Reporter): void {
-  if (n < 1 || n > 65535) report.error(path, `port number ${n} must be in the range 1..65535`, 'use a port between 1 and 65535');
+  if (!portInRange(n)) report.error(path, portRangeMessage(n), 'use a port between 1 and 65535');
 }
 
 function checkLabels(labels: Readonly<Record<string, string>> | undefined, path: Path, report: Reporter): void {
