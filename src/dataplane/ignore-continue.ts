@@ -7,6 +7,7 @@
 // expireAfter (upstream.ts) does; if undici ever renames them, the hook does nothing and the old
 // behaviour (503 UC) returns, which test/e2e/upstream-continue.test.ts reports.
 import type { Socket } from 'node:net';
+import { symbolNamed } from './undici-symbol.ts';
 
 interface H1Parser {
   statusCode: number;
@@ -18,15 +19,6 @@ interface H1Parser {
 
 // llhttp: 1 from on_headers_complete means "no body follows" (undici returns it for 1xx heads).
 const SKIP_BODY = 1;
-
-// Own symbols, then the prototype chain's (the client's `running` is a getter on Client).
-function symbolNamed(o: object, description: string): symbol | undefined {
-  for (let p: object | null = o; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
-    const found = Object.getOwnPropertySymbols(p).find((k) => k.description === description);
-    if (found) return found;
-  }
-  return undefined;
-}
 
 /** Installs the 100-skipping parser hook once undici has attached its parser (before any response byte is read). */
 export function ignoreUnsolicitedContinue(s: Socket): void {
@@ -52,6 +44,7 @@ export function ignoreUnsolicitedContinue(s: Socket): void {
 }
 
 function requestRunning(parser: H1Parser): boolean {
+  // The client's `running` is a getter on Client's prototype.
   const key = symbolNamed(parser.client, 'running');
   return !!key && Number((parser.client as Record<symbol, unknown>)[key]) > 0;
 }

@@ -17,6 +17,7 @@ import type { ClusterLimiter } from './connection-limits.ts';
 import { DataplaneError } from './errors.ts';
 import { failHandler, observe } from './observe-dispatch.ts';
 import type { OutlierDetector } from './outlier.ts';
+import { symbolNamed } from './undici-symbol.ts';
 
 /** What a pool needs of its cluster's state (upstream.ts ClusterState). */
 export interface PoolCluster {
@@ -28,8 +29,7 @@ export interface PoolCluster {
   readonly active: Map<string, number>;
 }
 
-const symbolOf = (o: object, description: string) => Object.getOwnPropertySymbols(o).find((s) => s.description === description);
-const kGetDispatcher = symbolOf(Pool.prototype, 'get dispatcher');
+const kGetDispatcher = symbolNamed(Pool.prototype, 'get dispatcher');
 let poolSymbols: { readonly clients?: symbol; readonly needDrain?: symbol } | undefined;
 
 type DialCallback = (err: Error | null, socket: unknown) => void;
@@ -129,7 +129,7 @@ export class PolicyPool extends Pool {
     if (!limiter?.limitsConnections) return base.call(this);
     const self = this as unknown as Record<symbol, unknown>;
     // PoolBase's instance fields, looked up once (a scan of the instance's symbols).
-    const kClients = (poolSymbols ??= { clients: symbolOf(this, 'clients'), needDrain: symbolOf(this, 'needDrain') }).clients;
+    const kClients = (poolSymbols ??= { clients: symbolNamed(this, 'clients'), needDrain: symbolNamed(this, 'needDrain') }).clients;
     const kNeedDrain = poolSymbols.needDrain;
     if (!kClients || !kNeedDrain) return base.call(this);
     let unconnected: Dispatcher | undefined;

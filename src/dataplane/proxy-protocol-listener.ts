@@ -6,10 +6,11 @@
 // 0xD0's identity, HTTP served request by request, TCP spliced.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { cidrContains, parseCidr, parseIp, type Cidr } from '../model/cidr.ts';
+import { formatAuthority } from './authority.ts';
 import { listen } from './listen.ts';
 import type { TunnelResponder } from './local-reply.ts';
 import type { InboundTunnel } from './proxy-listener.ts';
-import { parseProxyHeader, type ProxyAddress, type ProxyHeader, type ProxyHeaderError } from './proxy-protocol.ts';
+import { parseProxyHeader, type ProxyHeader, type ProxyHeaderError } from './proxy-protocol.ts';
 import { limitedWarn } from '../telemetry/log-limiter.ts';
 
 /** Why a connection was closed before it became a tunnel: the `reason` metric label. */
@@ -127,13 +128,13 @@ export class ProxyProtocolListener {
     // (a 'data' listener or pipe()) starts the flow, and the bytes after the header come first.
     (sock as { readableFlowing: boolean | null }).readableFlowing = null;
     if (rest.length > 0) sock.unshift(rest);
-    const local = formatAddress(h.destination);
+    const local = formatAuthority(h.destination.ip, h.destination.port);
     this.#opts.accept({
       stream: sock,
       // ztunnel sends 0xD1 when the HBONE authority was a hostname; the address is then one of the
       // service's, and the hostname is what routes (a VIP is cluster-local).
       authority: h.hostname ? `${h.hostname}:${h.destination.port}` : local,
-      identity: h.identity, local, remote: formatAddress(h.source), protocol: 'PROXY',
+      identity: h.identity, local, remote: formatAuthority(h.source.ip, h.source.port), protocol: 'PROXY',
       respond: closeResponder(sock),
     });
   }
@@ -153,10 +154,6 @@ function closeResponder(sock: Socket): TunnelResponder {
     },
     closesOnly: true,
   };
-}
-
-function formatAddress(a: ProxyAddress): string {
-  return a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`;
 }
 
 export interface ProxyProtocolOptions {
@@ -187,7 +184,7 @@ export async function startProxyProtocol(o: ProxyProtocolOptions, host: string, 
   });
   try {
     const a = await listener.listen(o.port, host);
-    return { address: a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`, listener };
+    return { address: formatAuthority(a.address, a.port), listener };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new Error(`cannot listen for proxyProtocol: ${e.code === 'EADDRINUSE' ? `port ${o.port} is already in use; pass --proxy-protocol-port <port>` : e.message}`);

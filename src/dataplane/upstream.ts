@@ -23,6 +23,7 @@ import { tlsConnector } from './tls-origination.ts';
 import { ignoreUnsolicitedContinue } from './ignore-continue.ts';
 import { formatAuthority } from './authority.ts';
 import { LruMap } from './lru.ts';
+import { symbolNamed } from './undici-symbol.ts';
 
 export type { PickContext } from './load-balancer.ts';
 export type { Outcome } from './outlier.ts';
@@ -413,9 +414,8 @@ function expireAfter(ms: number): (s: Socket) => void {
   return (s) => {
     const t = setTimeout(() => {
       const slots = s as unknown as Record<symbol, unknown>;
-      const sym = (d: string) => Object.getOwnPropertySymbols(s).find((k) => k.description === d);
-      const parserKey = sym('parser');
-      const resetKey = sym('reset');
+      const parserKey = symbolNamed(s, 'parser');
+      const resetKey = symbolNamed(s, 'reset');
       const parser = parserKey ? (slots[parserKey] as { timeoutType?: number } | null) : null;
       if (parser && ((parser.timeoutType ?? 0) & KEEP_ALIVE_TIMEOUT_BIT)) s.destroy();
       else if (resetKey && parser) slots[resetKey] = true;

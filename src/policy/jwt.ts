@@ -120,10 +120,7 @@ async function verifyAll(found: readonly Found[], jwks: JwksCache): Promise<JwtO
     first ??= { principal: principalOf(r.payload), claims: rbacClaims(r.payload, r.rule), policy: r.rule.policy };
     if (!r.rule.forwardOriginalToken && f.location.kind === 'header') remove.add(f.location.name);
     if (r.rule.outputPayloadToHeader) set.set(r.rule.outputPayloadToHeader, f.token.split('.')[1]!);
-    for (const o of r.rule.outputClaimToHeaders) {
-      const v = r.payload[o.claim];
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') set.set(o.header, String(v));
-    }
+    for (const [h, v] of claimHeaders(r.payload, r.rule)) set.set(h, v);
   }
   return { kind: 'ok', ...first!, edits: { remove: [...remove], set: [...set] } };
 }
@@ -186,12 +183,17 @@ export function assumeVerified(rules: readonly CompiledJwtRule[], claims: Readon
   const payload = claims as JWTPayload;
   const checked = checkClaims(rules, payload, 'the asserted claims');
   if ('fail' in checked) return checked.fail;
-  const set: [string, string][] = [];
-  for (const o of checked.rule.outputClaimToHeaders) {
+  return { kind: 'ok', principal: principalOf(payload), claims: rbacClaims(payload, checked.rule), edits: { remove: [], set: claimHeaders(payload, checked.rule) }, policy: checked.rule.policy };
+}
+
+/** outputClaimToHeaders: the rule's headers for the payload's scalar claims. */
+function claimHeaders(payload: JWTPayload, rule: CompiledJwtRule): [string, string][] {
+  const out: [string, string][] = [];
+  for (const o of rule.outputClaimToHeaders) {
     const v = payload[o.claim];
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') set.push([o.header, String(v)]);
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out.push([o.header, String(v)]);
   }
-  return { kind: 'ok', principal: principalOf(payload), claims: rbacClaims(payload, checked.rule), edits: { remove: [], set }, policy: checked.rule.policy };
+  return out;
 }
 
 /**
