@@ -85,12 +85,9 @@ export class FileSource {
       this.#onResult(failed);
       return failed;
     }
-    const store = this.#store;
-    const same = store.hasSnapshot && store.current().version === built.snapshot.version;
-    const result: ReloadResult = { ok: true, diagnostics: built.diagnostics, version: built.snapshot.version, changed: !same || store.lastReload?.ok === false };
-    if (!same) store.swap(built.snapshot, built.diagnostics);
-    else if (result.changed) store.recovered(built.diagnostics);
-    if (result.changed) this.#onResult(result);
+    const changed = this.#store.offer(built.snapshot, built.diagnostics);
+    const result: ReloadResult = { ok: true, diagnostics: built.diagnostics, version: built.snapshot.version, changed };
+    if (changed) this.#onResult(result);
     return result;
   }
 

@@ -296,8 +296,7 @@ export class KubeSource {
     const diagnostics = [...[...this.#objects.values()].flatMap((e) => e.diagnostics), ...compiled.diagnostics];
     let result: ReloadResult;
     if (compiled.snapshot) {
-      const changed = !this.#store.hasSnapshot || this.#store.current().version !== compiled.snapshot.version;
-      if (changed) this.#store.swap(compiled.snapshot, diagnostics);
+      const changed = this.#store.offer(compiled.snapshot, diagnostics);
       result = { ok: true, diagnostics, version: compiled.snapshot.version, changed };
     } else {
       this.#store.reject(diagnostics);

@@ -47,6 +47,22 @@ export class SnapshotStore {
     this.#last = { ok: true, at: Date.now(), version: this.#current?.version, diagnostics };
   }
 
+  /**
+   * A reload produced `next`: swap it in when it differs from the served one; when it is the same
+   * after failed reloads, only the status is good again. True when anything changed (a swap, or a
+   * recovery), which is when a source reports the reload. Both sources go through here.
+   */
+  offer(next: Snapshot, diagnostics: readonly Diagnostic[]): boolean {
+    const same = this.hasSnapshot && this.current().version === next.version;
+    if (!same) {
+      this.swap(next, diagnostics);
+      return true;
+    }
+    if (this.#last?.ok !== false) return false;
+    this.recovered(diagnostics);
+    return true;
+  }
+
   swap(next: Snapshot, diagnostics: readonly Diagnostic[]): void {
     const prev = this.#current;
     this.#current = next;
