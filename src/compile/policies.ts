@@ -51,9 +51,10 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
   const perService = new Map<string, CompiledPolicy[]>(options.services.map((s) => [s.key, []]));
   const all: CompiledPolicy[] = [];
   const providers = compileProviders(options.extensionProviders, diagnostics);
+  const lookup = targetLookup(options);
   for (const ap of resources.filter(isAuthorizationPolicy)) {
     if (ap.spec.selector) continue;
-    const targets = targetsOf(ap, options, root, diagnostics);
+    const targets = targetsOf(ap, lookup, root, diagnostics);
     if (!targets.waypoint && targets.services.length === 0) continue;
     const policy = compilePolicy(ap, targets.waypoint ? 'waypoint' : 'service', diagnostics);
     if (policy.provider && !providers.has(policy.provider)) {
@@ -63,7 +64,7 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
     if (targets.waypoint) waypointWide.push(policy);
     else for (const key of targets.services) perService.get(key)!.push(policy);
   }
-  const jwt = jwtByTarget(resources, options, root, diagnostics);
+  const jwt = jwtByTarget(resources, lookup, root, diagnostics);
   const services = new Map<string, PolicySet>();
   for (const [key, list] of perService) services.set(key, policySet([...waypointWide, ...list], [...jwt.waypoint, ...(jwt.services.get(key) ?? [])]));
   all.sort(byEnvoyName);
@@ -74,7 +75,7 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
 }
 
 /** RequestAuthentications attach like AuthorizationPolicies; jwtRules of all that apply are merged. */
-function jwtByTarget(resources: readonly Resource[], options: AuthzOptions, root: string, diagnostics: Diagnostic[]): { waypoint: CompiledJwtRule[]; services: Map<string, CompiledJwtRule[]> } {
+function jwtByTarget(resources: readonly Resource[], options: TargetLookup, root: string, diagnostics: Diagnostic[]): { waypoint: CompiledJwtRule[]; services: Map<string, CompiledJwtRule[]> } {
   const waypoint: CompiledJwtRule[] = [];
   const services = new Map<string, CompiledJwtRule[]>();
   for (const ra of resources.filter(isRequestAuthentication)) {
@@ -87,7 +88,23 @@ function jwtByTarget(resources: readonly Resource[], options: AuthzOptions, root
   return { waypoint, services };
 }
 
-function targetsOf(ap: Targeted, options: AuthzOptions, root: string, diagnostics: Diagnostic[]): { waypoint: boolean; services: string[] } {
+/** Sets, not arrays: each policy looks its targets up (a scan per policy was quadratic at 1,000s). */
+interface TargetLookup {
+  readonly waypoint: AuthzOptions['waypoint'];
+  readonly services: ReadonlySet<string>;
+  readonly known?: { readonly gateways: ReadonlySet<string>; readonly serviceEntries: ReadonlySet<string> };
+}
+
+function targetLookup(options: AuthzOptions): TargetLookup {
+  const { known } = options;
+  return {
+    waypoint: options.waypoint,
+    services: new Set(options.services.map((s) => s.key)),
+    ...(known ? { known: { gateways: new Set(known.gateways), serviceEntries: new Set(known.serviceEntries) } } : {}),
+  };
+}
+
+function targetsOf(ap: Targeted, options: TargetLookup, root: string, diagnostics: Diagnostic[]): { waypoint: boolean; services: string[] } {
   const ns = ap.metadata.namespace;
   const refs: PolicyTargetReference[] = [...(ap.spec.targetRef ? [ap.spec.targetRef] : []), ...(ap.spec.targetRefs ?? [])];
   let waypoint = false;
@@ -97,14 +114,14 @@ function targetsOf(ap: Targeted, options: AuthzOptions, root: string, diagnostic
     const at = ['spec', ap.spec.targetRef ? 'targetRef' : 'targetRefs', ...(ap.spec.targetRef ? [] : [i])];
     if (kind === 'gateway.networking.k8s.io/Gateway') {
       waypoint ||= ns === options.waypoint.namespace && ref.name === options.waypoint.name;
-      if (options.known && !options.known.gateways.includes(`${ns}/${ref.name}`)) diagnostics.push(missing(ap, at, 'Gateway', `${ns}/${ref.name}`));
+      if (options.known && !options.known.gateways.has(`${ns}/${ref.name}`)) diagnostics.push(missing(ap, at, 'Gateway', `${ns}/${ref.name}`));
     } else if (kind === 'gateway.networking.k8s.io/GatewayClass' && ref.name === 'istio-waypoint') {
       if (ns === root) waypoint = true;
       else diagnostics.push(warn(ap, at, `a policy targeting GatewayClass istio-waypoint applies only in the root namespace ${root}; this one in ${ns} is ignored`, `move it to namespace ${root}, or target the waypoint Gateway`));
     } else if (kind === 'networking.istio.io/ServiceEntry') {
       const key = `${ns}/${ref.name}`;
-      if (options.services.some((s) => s.key === key)) services.push(key);
-      else if (options.known && !options.known.serviceEntries.includes(key)) diagnostics.push(missing(ap, at, 'ServiceEntry', key));
+      if (options.services.has(key)) services.push(key);
+      else if (options.known && !options.known.serviceEntries.has(key)) diagnostics.push(missing(ap, at, 'ServiceEntry', key));
     }
   });
   return { waypoint, services };

@@ -92,6 +92,7 @@ export function compileRoutes(
       return { route, verdicts, attached: verdicts.map(() => []) };
     });
   const vsStatus = new Map(vss.map((v) => [v, { attached: [] as string[], ignored: [] as { cluster: string; reason: string }[] }]));
+  const index = routeIndex(vss, hrs);
   const routes = new Map<string, RouteTable>();
   const seen = new Set<string>();
   for (const table of [snap.hosts.exact, snap.hosts.wildcard]) {
@@ -99,7 +100,7 @@ export function compileRoutes(
       for (const d of ports.values()) {
         if (d.cluster.kind !== 'http' || seen.has(d.cluster.name)) continue;
         seen.add(d.cluster.name);
-        const t = tableFor(d, vss, hrs, snap.waypoint, ctx, vsStatus);
+        const t = tableFor(d, index, snap.waypoint, ctx, vsStatus);
         if (t) routes.set(d.cluster.name, t);
       }
     }
@@ -129,12 +130,57 @@ export interface AttachedRoute {
 
 type VsStatus = Map<VS, { attached: string[]; ignored: { cluster: string; reason: string }[] }>;
 
+/**
+ * Candidates per destination, so that finding a host's routes does not scan every route (it did:
+ * 1,000 VirtualServices x 1,000 clusters took 0.8 s of a 1.3 s compile). Exact hosts and
+ * ServiceEntry parents are looked up; wildcard VirtualService hosts and Gateway parents (which
+ * match by hostname) are scanned. `order` keeps the callers' (creation, name) order.
+ */
+interface RouteIndex {
+  readonly vsByHost: Map<string, VS[]>;
+  readonly vsWildcard: VS[];
+  readonly hrByEntry: Map<string, RouteParents[]>;
+  readonly hrViaGateway: RouteParents[];
+  readonly order: Map<VS | RouteParents, number>;
+}
+
+function routeIndex(vss: readonly VS[], hrs: readonly RouteParents[]): RouteIndex {
+  const index: RouteIndex = { vsByHost: new Map(), vsWildcard: [], hrByEntry: new Map(), hrViaGateway: [], order: new Map() };
+  const add = <T>(map: Map<string, T[]>, key: string, v: T) => {
+    const list = map.get(key);
+    if (!list) map.set(key, [v]);
+    else if (list.at(-1) !== v) list.push(v);
+  };
+  vss.forEach((vs, i) => {
+    index.order.set(vs, i);
+    for (const h of vs.spec.hosts ?? []) {
+      if (h.startsWith('*')) {
+        if (index.vsWildcard.at(-1) !== vs) index.vsWildcard.push(vs);
+      } else add(index.vsByHost, h.toLowerCase(), vs);
+    }
+  });
+  hrs.forEach((h, i) => {
+    index.order.set(h, i);
+    for (const v of h.verdicts) {
+      if (v.ref.kind === 'ServiceEntry') add(index.hrByEntry, `${v.ref.namespace}/${v.ref.name}`, h);
+      else if (index.hrViaGateway.at(-1) !== h) index.hrViaGateway.push(h);
+    }
+  });
+  return index;
+}
+
+function candidates<T extends VS | RouteParents>(index: RouteIndex, a: readonly T[] | undefined, b: readonly T[]): T[] {
+  const all = [...new Set([...(a ?? []), ...b])];
+  return all.length < 2 ? all : all.sort((x, y) => index.order.get(x)! - index.order.get(y)!);
+}
+
 function tableFor(
-  d: Destination, vss: readonly VS[], hrs: readonly RouteParents[], waypoint: Snapshot['waypoint'], ctx: RouteContext, vsStatus: VsStatus,
+  d: Destination, index: RouteIndex, waypoint: Snapshot['waypoint'], ctx: RouteContext, vsStatus: VsStatus,
 ): RouteTable | undefined {
   const cluster = d.cluster.name;
   const attachedRoutes: AttachedRoute[] = [];
-  for (const h of hrs) {
+  const vss = candidates(index, index.vsByHost.get(d.host), index.vsWildcard);
+  for (const h of candidates(index, index.hrByEntry.get(d.service.key), index.hrViaGateway)) {
     let any = false;
     let viaGateway = false;
     h.verdicts.forEach((v, i) => {

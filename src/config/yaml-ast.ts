@@ -1,7 +1,7 @@
 // The YAML side of parsing: turning field paths into line:column through the document's AST, and
 // syntax errors into diagnostics with a hint.
-import { isAlias, isMap, isScalar, isSeq } from 'yaml';
-import type { Document, LineCounter, Node, YAMLError } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import type { Document, Node, YAMLError, YAMLSeq } from 'yaml';
 import { CODES } from '../model/codes.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { SourceLocation } from './resource.ts';
@@ -39,6 +39,48 @@ function child(node: unknown, seg: string | number): { at: number | undefined; n
     return item ? { at: (item as Node).range?.[0], node: item } : undefined;
   }
   return undefined;
+}
+
+/** A file's text and, while something still holds them, its parsed documents. */
+export interface SourceText {
+  readonly text: string;
+  readonly file: string;
+  parsed?: WeakRef<ParsedText>;
+}
+
+export interface ParsedText {
+  readonly docs: Document.Parsed[];
+  readonly lines: LineCounter;
+}
+
+/** The one set of parse options, so a re-parse for a locator sees the same tree as the first parse. */
+export function parseText(src: SourceText): ParsedText {
+  const lines = new LineCounter();
+  // `merge` accepts `<<: *anchor` as kubectl does; YAML 1.2 otherwise reads it as a plain key.
+  const parsed = { docs: parseAllDocuments(src.text, { lineCounter: lines, merge: true }) as Document.Parsed[], lines };
+  src.parsed = new WeakRef(parsed);
+  return parsed;
+}
+
+/**
+ * A locator that keeps the file's text, not its syntax tree. Trees cost about 20 times the text
+ * (issue 16: the trees of 3,000 resources were most of a 289 MB RSS), and positions are only
+ * needed for diagnostics, which are few: the tree is re-parsed on demand and shared, through a
+ * WeakRef, until the next garbage collection.
+ */
+export function lazyLocator(src: SourceText, docIndex: number, itemIndex?: number): Locator {
+  return (path) => {
+    const { docs, lines } = src.parsed?.deref() ?? parseText(src);
+    const doc = docs[docIndex]!;
+    let root = doc.contents as Node;
+    if (itemIndex !== undefined) root = (itemsNode(root)?.items[itemIndex] as Node | undefined) ?? root;
+    return makeLocator(root, doc, lines, src.file)(path);
+  };
+}
+
+export function itemsNode(root: Node): YAMLSeq | undefined {
+  const items = isMap(root) ? root.get('items', true) : undefined;
+  return isSeq(items) ? items : undefined;
 }
 
 const HINTS: Partial<Record<string, string>> = {
