@@ -15,6 +15,12 @@ import { compileAuthz } from './policies.ts';
 import { compileServices } from './services.ts';
 import { compileRoutes, defaultRule } from './routes.ts';
 import { compileWaypoints, isWaypoint, selectWaypoint } from './waypoints.ts';
+import { CompileMemo, digestOf } from './memo.ts';
+
+// A caller that compiles again and again (a config source) keeps one CompileMemo and passes it to
+// every compile; the result is the same as without it, only faster when most resources are the
+// same objects as last time (memo.ts says what is reused under which key).
+export { CompileMemo };
 
 export interface ServiceEntryVisibility {
   readonly defaultVisibility?: Visibility;
@@ -45,8 +51,9 @@ export interface CompileResult {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-export function compile(input: readonly Resource[], options: CompileOptions = {}): CompileResult {
-  const resources = [...input].sort(byCreationThenName);
+export function compile(input: readonly Resource[], options: CompileOptions = {}, memo: CompileMemo = new CompileMemo()): CompileResult {
+  const resources = sortResources(input);
+  memo.begin(globalKey(resources, options));
   const diagnostics: Diagnostic[] = [];
   const gateways = resources.filter(isWaypoint);
   const selected = selectWaypoint(gateways, options.waypoint);
@@ -57,9 +64,11 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
   const bindings = new Map<string, Binding>();
   for (const se of entries) {
     const { namespace, name, labels } = se.metadata;
-    bindings.set(`${namespace}/${name}`, resolveWaypoint({ kind: 'ServiceEntry', namespace, name, labels }, 'service', ctx));
+    let binding = memo.bindings.get(se);
+    if (!binding) memo.bindings.set(se, (binding = resolveWaypoint({ kind: 'ServiceEntry', namespace, name, labels }, 'service', ctx)));
+    bindings.set(`${namespace}/${name}`, binding);
   }
-  const compiled = compileServices(entries, bindings);
+  const compiled = compileServices(entries, bindings, memo);
   diagnostics.push(...compiled.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics };
   const wp = ctx.waypoints.get(self)!;
@@ -69,10 +78,10 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
   const authz = compileAuthz(resources, {
     waypoint: wp, services: compiled.services, rootNamespace: options.rootNamespace, known,
     extensionProviders: options.extensionProviders, numTrustedProxies: options.numTrustedProxies, pathNormalization: options.pathNormalization,
-  });
+  }, memo);
   diagnostics.push(...authz.diagnostics);
   // Routes resolve against the DestinationRule-applied clusters, so subsets exist to route to.
-  const routes = compileRoutes(resources, { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp });
+  const routes = compileRoutes(resources, { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp }, memo);
   diagnostics.push(...routes.diagnostics);
   // Compile-time errors (a regex RE2 refuses, for one) keep the last good snapshot too.
   if (hasErrors(diagnostics)) return { diagnostics };
@@ -121,21 +130,28 @@ function bindingContext(
   };
 }
 
-// istiod orders conflicting configs by creation time, then namespace/name.
-function byCreationThenName(a: Resource, b: Resource): number {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  return keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0;
+// istiod orders conflicting configs by creation time, then namespace/name. The key is built once
+// per resource (the comparator built four strings per comparison: 10% of a 10,000-resource compile).
+function sortResources(input: readonly Resource[]): Resource[] {
+  const keyed = input.map((r) => ({ r, t: r.metadata.creationTimestamp ?? '', k: keyOf(r) }));
+  keyed.sort((a, b) => (a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  return keyed.map((x) => x.r);
 }
 
 function keyOf(r: Resource): string {
   return `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
 }
 
+// The inputs every binding (and so everything after it) depends on.
+function globalKey(resources: readonly Resource[], options: CompileOptions): string {
+  const parts = [JSON.stringify(options)];
+  for (const r of resources) if (r.kind === 'Gateway' || r.kind === 'GatewayClass' || r.kind === 'Namespace') parts.push(digestOf(r));
+  return parts.join('\n');
+}
+
 function versionOf(resources: readonly Resource[], options: CompileOptions): string {
   const h = createHash('sha256');
   h.update(JSON.stringify(options));
-  for (const r of resources) h.update(JSON.stringify([r.apiVersion, r.kind, r.metadata, r.spec, r.status ?? null]));
+  for (const r of resources) h.update(digestOf(r));
   return h.digest('hex').slice(0, 16);
 }

@@ -15,6 +15,7 @@ import type { Service, WaypointInfo } from '../model/snapshot.ts';
 import { compileJwtRules, compileProviders, isRequestAuthentication, type ExtensionProviderConfig } from './authn.ts';
 import { conditionConstraint, operationConstraints, sourceConstraints } from './policy-matchers.ts';
 import type { CompiledJwtRule } from '../model/authn.ts';
+import { CompileMemo, sameItems, type PolicySetMemo } from './memo.ts';
 
 export interface AuthzOptions {
   readonly waypoint: Pick<WaypointInfo, 'namespace' | 'name'>;
@@ -44,7 +45,7 @@ export function isAuthorizationPolicy(r: Resource): r is AP {
   return r.kind === 'AuthorizationPolicy' && r.group === 'security.istio.io';
 }
 
-export function compileAuthz(resources: readonly Resource[], options: AuthzOptions): AuthzResult {
+export function compileAuthz(resources: readonly Resource[], options: AuthzOptions, memo = new CompileMemo()): AuthzResult {
   const root = options.rootNamespace ?? 'istio-system';
   const diagnostics: Diagnostic[] = [];
   const waypointWide: CompiledPolicy[] = [];
@@ -56,7 +57,7 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
     if (ap.spec.selector) continue;
     const targets = targetsOf(ap, lookup, root, diagnostics);
     if (!targets.waypoint && targets.services.length === 0) continue;
-    const policy = compilePolicy(ap, targets.waypoint ? 'waypoint' : 'service', diagnostics);
+    const policy = compiledPolicy(ap, targets.waypoint ? 'waypoint' : 'service', diagnostics, memo);
     if (policy.provider && !providers.has(policy.provider)) {
       diagnostics.push(warn(ap, ['spec', 'provider', 'name'], `provider ${policy.provider} is not an envoyExtAuthzHttp provider in meshConfig extensionProviders; as in Istio, the policy denies every request it matches`, 'add the provider to --mesh-config extensionProviders, or fix the name'));
     }
@@ -66,8 +67,17 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
   }
   const jwt = jwtByTarget(resources, lookup, root, diagnostics);
   const services = new Map<string, PolicySet>();
-  for (const [key, list] of perService) services.set(key, policySet([...waypointWide, ...list], [...jwt.waypoint, ...(jwt.services.get(key) ?? [])]));
-  all.sort(byEnvoyName);
+  const sets = new Map<string, PolicySetMemo>();
+  for (const [key, list] of perService) {
+    const policies = [...waypointWide, ...list];
+    const rules = [...jwt.waypoint, ...(jwt.services.get(key) ?? [])];
+    const before = memo.policySets.get(key);
+    const entry = before && sameItems(before.policies, policies) && sameItems(before.jwt, rules) ? before : { policies, jwt: rules, set: policySet(policies, rules) };
+    sets.set(key, entry);
+    services.set(key, entry.set);
+  }
+  memo.policySets = sets;
+  sortByEnvoyName(all);
   return {
     authz: { waypoint: policySet(waypointWide, jwt.waypoint), services, policies: all, providers, numTrustedProxies: options.numTrustedProxies ?? 0, pathNormalization: options.pathNormalization ?? 'BASE' },
     diagnostics,
@@ -127,6 +137,20 @@ function targetsOf(ap: Targeted, options: TargetLookup, root: string, diagnostic
   return { waypoint, services };
 }
 
+// A compiled policy depends on the policy and its scope only; its diagnostics are replayed (memo.ts).
+function compiledPolicy(ap: AP, scope: 'waypoint' | 'service', diagnostics: Diagnostic[], memo: CompileMemo): CompiledPolicy {
+  const before = memo.policies.get(ap);
+  if (before?.scope === scope) {
+    diagnostics.push(...before.diagnostics);
+    return before.policy;
+  }
+  const mine: Diagnostic[] = [];
+  const policy = compilePolicy(ap, scope, mine);
+  memo.policies.set(ap, { scope, policy, diagnostics: mine });
+  diagnostics.push(...mine);
+  return policy;
+}
+
 function compilePolicy(ap: AP, scope: 'waypoint' | 'service', diagnostics: Diagnostic[]): CompiledPolicy {
   const { namespace, name } = ap.metadata;
   const action = ap.spec.action ?? 'ALLOW';
@@ -161,16 +185,19 @@ function envoyPrefix(p: CompiledPolicy): string {
 }
 
 // Envoy's RBAC engine keeps policies in a std::map keyed by name, so it tries them in name order;
-// that order decides which DENY policy a denial names.
-function byEnvoyName(a: CompiledPolicy, b: CompiledPolicy): number {
-  const x = envoyPrefix(a);
-  const y = envoyPrefix(b);
-  return x < y ? -1 : x > y ? 1 : 0;
+// that order decides which DENY policy a denial names. Sorted on keys built once (building two
+// strings per comparison was a tenth of a 10,000-resource compile).
+function sortByEnvoyName(list: CompiledPolicy[]): CompiledPolicy[] {
+  if (list.length < 2) return list;
+  const keyed = list.map((p) => ({ p, k: envoyPrefix(p) }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  keyed.forEach((x, i) => (list[i] = x.p));
+  return list;
 }
 
 function policySet(input: readonly CompiledPolicy[], jwt: readonly CompiledJwtRule[]): PolicySet {
   if (input.length === 0 && jwt.length === 0) return EMPTY_POLICY_SET;
-  const list = [...input].sort(byEnvoyName);
+  const list = sortByEnvoyName([...input]);
   const pick = (action: string, dryRun: boolean) => list.filter((p) => p.action === action && p.dryRun === dryRun);
   return {
     // Istio supports dry-run only for ALLOW and DENY; CUSTOM and AUDIT are always enforced.

@@ -117,7 +117,9 @@ function buildResource(value: Record<string, unknown>, locate: Locator, defaultN
     // An absent or null spec is an empty one, as the API server's zero value is (compile reads
     // spec fields without a guard; `spec:` with nothing after it crashed it, found by test/fuzz/config.test.ts).
     spec: withoutNulls(value.spec) ?? {},
-    ...(value.status != null ? { status: withoutNulls(value.status) } : {}),
+    // Always present (undefined when absent): one object shape for every resource keeps the
+    // kind filters of a 10,000-resource compile on a fast path.
+    status: value.status != null ? withoutNulls(value.status) : undefined,
     source: locate([]),
     locate,
   };
