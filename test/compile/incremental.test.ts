@@ -12,19 +12,7 @@ import { parseDocuments } from '../../src/config/parse.ts';
 import type { Resource } from '../../src/config/resource.ts';
 import { hasErrors } from '../../src/model/diagnostic.ts';
 import { policySpec } from '../helpers/arbitraries.ts';
-
-/** Everything reachable, Maps and Sets in their order, RegExps by source; functions by text. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v instanceof Map) return { map: [...v.entries()] };
-    if (v instanceof Set) return { set: [...v] };
-    if (v instanceof RegExp) return { re: `/${v.source}/${v.flags}` };
-    if (typeof v === 'function') return { fn: String(v) };
-    if (typeof v === 'bigint') return { big: String(v) };
-    if (v === undefined) return { undef: true };
-    return v;
-  });
-}
+import { canonical } from '../helpers/canonical.ts';
 
 const NS = 'istio-egress';
 const HOSTS = ['a.test', 'b.test', 'c.test', '*.w.test', 'x.w.test'];
@@ -33,11 +21,11 @@ const WAYPOINT = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', 
 
 const host = fc.constantFrom(...HOSTS);
 const slot = fc.constantFrom('0', '1', '2');
-const ns = fc.constantFrom(NS, NS, 'shop');
+const ns = fc.constantFrom(NS, NS, NS, 'shop');
 
-const serviceEntry = fc.record({
+export const serviceEntry = fc.record({
   slot, ns, hosts: fc.uniqueArray(host, { minLength: 1, maxLength: 2 }), ports: fc.subarray(PORTS, { minLength: 1 }),
-  bound: fc.boolean(), dns: fc.boolean(),
+  bound: fc.constantFrom(true, true, true, false), dns: fc.boolean(),
 }).map(({ slot: s, ns: n, hosts, ports, bound, dns }) => ({
   apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry',
   metadata: { name: `se-${s}`, namespace: n, labels: { 'istio.io/use-waypoint': bound ? 'waypoint' : 'none', ...(n === NS ? {} : { 'istio.io/use-waypoint-namespace': NS }) } },
@@ -46,12 +34,12 @@ const serviceEntry = fc.record({
     : { hosts, ports, resolution: dns ? 'DNS' : 'STATIC', ...(dns ? {} : { endpoints: [{ address: '127.0.0.1', labels: { v: '1' } }] }) },
 }));
 
-const destination = fc.record({ host: fc.constantFrom('a.test', 'b.test', 'c.test', 'x.w.test'), port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }), subset: fc.option(fc.constant('v1'), { nil: undefined }) })
+const destination = fc.record({ host: fc.constantFrom('a.test', 'b.test', 'c.test', 'x.w.test'), port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }), subset: fc.option(fc.constant('v1'), { nil: undefined, freq: 4 }) })
   .map(({ host: h, port, subset }) => ({ host: h, ...(port ? { port: { number: port } } : {}), ...(subset ? { subset } : {}) }));
 
-const virtualService = fc.record({
+export const virtualService = fc.record({
   slot, ns, hosts: fc.uniqueArray(host, { minLength: 1, maxLength: 2 }),
-  http: fc.array(fc.record({ prefix: fc.option(fc.constantFrom('/a', '/b'), { nil: undefined }), to: destination, port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }) }), { maxLength: 2 }),
+  http: fc.array(fc.record({ prefix: fc.option(fc.constantFrom('/a', '/b'), { nil: undefined }), to: destination, port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }) }), { minLength: 1, maxLength: 2 }),
 }).map(({ slot: s, ns: n, hosts, http }) => ({
   apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${s}`, namespace: n },
   spec: { hosts, http: http.map((r) => ({ ...(r.prefix || r.port ? { match: [{ ...(r.prefix ? { uri: { prefix: r.prefix } } : {}), ...(r.port ? { port: r.port } : {}) }] } : {}), route: [{ destination: r.to }] })) },
@@ -65,7 +53,7 @@ const authorizationPolicy = fc.record({ slot, target: fc.constantFrom('se-0', 's
   },
 }));
 
-const destinationRule = fc.record({ slot, host: fc.constantFrom('a.test', 'b.test', '*.w.test'), subsets: fc.boolean(), lb: fc.boolean() }).map(({ slot: s, host: h, subsets, lb }) => ({
+const destinationRule = fc.record({ slot, host: fc.constantFrom('a.test', 'c.test', '*.w.test', 'other.test'), subsets: fc.boolean(), lb: fc.boolean() }).map(({ slot: s, host: h, subsets, lb }) => ({
   apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: `dr-${s}`, namespace: NS },
   spec: { host: h, ...(lb ? { trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } } : {}), ...(subsets ? { subsets: [{ name: 'v1', labels: { v: '1' } }] } : {}) },
 }));
@@ -82,12 +70,12 @@ const namespace = fc.boolean().map((label) => ({ apiVersion: 'v1', kind: 'Namesp
 
 type Doc = { kind: string; metadata: { name: string; namespace?: string } };
 const put = fc.oneof(
-  { weight: 3, arbitrary: serviceEntry }, { weight: 3, arbitrary: virtualService }, { weight: 3, arbitrary: authorizationPolicy },
+  { weight: 4, arbitrary: serviceEntry }, { weight: 4, arbitrary: virtualService }, { weight: 2, arbitrary: authorizationPolicy },
   { weight: 1, arbitrary: destinationRule }, { weight: 1, arbitrary: httpRoute }, { weight: 1, arbitrary: namespace },
 ).map((doc) => ({ put: doc as Doc }));
 const del = fc.record({ kind: fc.constantFrom('ServiceEntry', 'VirtualService', 'AuthorizationPolicy', 'DestinationRule', 'HTTPRoute'), slot, ns })
   .map(({ kind, slot: s, ns: n }) => ({ del: `${kind}/${n}/${{ ServiceEntry: 'se', VirtualService: 'vs', AuthorizationPolicy: 'ap', DestinationRule: 'dr', HTTPRoute: 'hr' }[kind]}-${s}` }));
-const steps = fc.array(fc.oneof({ weight: 3, arbitrary: put }, { weight: 1, arbitrary: del }), { minLength: 1, maxLength: 25 });
+const steps = fc.array(fc.oneof({ weight: 3, arbitrary: put }, { weight: 1, arbitrary: del }), { minLength: 1, maxLength: 40 });
 
 /** One document -> one validated Resource (as a config source hands it to compile), or undefined. */
 export function resourceOf(doc: object, file = 'mem.yaml'): Resource | undefined {
