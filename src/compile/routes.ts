@@ -244,7 +244,9 @@ function routeIndex(vss: readonly VS[], hrs: readonly RouteParents[]): RouteInde
 }
 
 function candidates<T extends VS | RouteParents>(index: RouteIndex, a: readonly T[] | undefined, b: readonly T[]): T[] {
-  const all = [...new Set([...(a ?? []), ...b])];
+  if (!a?.length) return b.length ? [...b] : [];
+  if (!b.length) return a.length === 1 ? [a[0]!] : [...a];
+  const all = [...new Set([...a, ...b])];
   return all.length < 2 ? all : all.sort((x, y) => index.order.get(x)! - index.order.get(y)!);
 }
 

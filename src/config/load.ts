@@ -10,6 +10,7 @@ import { validateResource } from './kinds/index.ts';
 import { WELL_SHAPED } from './kinds/common.ts';
 import type { ValidationOptions, ValidationResult } from './kinds/index.ts';
 import { parseDocuments } from './parse.ts';
+import { forgetParsed } from './yaml-ast.ts';
 import type { LoadResult, Resource } from './resource.ts';
 
 const CONFIG_FILE = /\.(ya?ml|json)$/i;
@@ -80,7 +81,9 @@ export async function loadConfig(
     cache.scanned = diagnostics.some((d) => d.code === CODES.UnreadablePath.code) ? undefined : files;
   }
   const rejected: Resource[] = [];
-  return { resources: validateAll(parsed, options, diagnostics, rejected, cache), diagnostics, files, rejected };
+  const resources = validateAll(parsed, options, diagnostics, rejected, cache);
+  forgetParsed();
+  return { resources, diagnostics, files, rejected };
 }
 
 // The last scan's files, with each changed one added or dropped by whether it is still a file.

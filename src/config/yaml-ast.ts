@@ -41,11 +41,10 @@ function child(node: unknown, seg: string | number): { at: number | undefined; n
   return undefined;
 }
 
-/** A file's text and, while something still holds them, its parsed documents. */
+/** A file's text: what a locator keeps instead of its syntax tree. */
 export interface SourceText {
   readonly text: string;
   readonly file: string;
-  parsed?: WeakRef<ParsedText>;
 }
 
 export interface ParsedText {
@@ -53,29 +52,39 @@ export interface ParsedText {
   readonly lines: LineCounter;
 }
 
+// The last file parsed, with its tree: validation and compile ask for positions resource after
+// resource in file order, so one slot serves runs of them, and at most one tree is kept. (A WeakRef
+// was tried first: V8 keeps WeakRef targets alive until the job ends, and a load is one long async
+// job, so every tree stayed.)
+let recent: { readonly src: SourceText; readonly parsed: ParsedText } | undefined;
+
 /** The one set of parse options, so a re-parse for a locator sees the same tree as the first parse. */
 export function parseText(src: SourceText): ParsedText {
   const lines = new LineCounter();
   // `merge` accepts `<<: *anchor` as kubectl does; YAML 1.2 otherwise reads it as a plain key.
   const parsed = { docs: parseAllDocuments(src.text, { lineCounter: lines, merge: true }) as Document.Parsed[], lines };
-  src.parsed = new WeakRef(parsed);
+  recent = { src, parsed };
   return parsed;
 }
 
 /**
  * A locator that keeps the file's text, not its syntax tree. Trees cost about 20 times the text
  * (issue 16: the trees of 3,000 resources were most of a 289 MB RSS), and positions are only
- * needed for diagnostics, which are few: the tree is re-parsed on demand and shared, through a
- * WeakRef, until the next garbage collection.
+ * needed for diagnostics, which are few: the tree is parsed again on demand.
  */
 export function lazyLocator(src: SourceText, docIndex: number, itemIndex?: number): Locator {
   return (path) => {
-    const { docs, lines } = src.parsed?.deref() ?? parseText(src);
+    const { docs, lines } = recent?.src === src ? recent.parsed : parseText(src);
     const doc = docs[docIndex]!;
     let root = doc.contents as Node;
     if (itemIndex !== undefined) root = (itemsNode(root)?.items[itemIndex] as Node | undefined) ?? root;
     return makeLocator(root, doc, lines, src.file)(path);
   };
+}
+
+/** Drops the one tree kept for positions (after a load, so an idle process holds none). */
+export function forgetParsed(): void {
+  recent = undefined;
 }
 
 export function itemsNode(root: Node): YAMLSeq | undefined {
