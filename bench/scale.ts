@@ -6,7 +6,8 @@
 //     "apply" is FileSource.reload() in this process (re-read, compile, swap), "end to end" is the
 //     file write until the running waypoint answers the new path with 403 (includes the 100 ms
 //     debounce of convention 4).
-// Run alone, niced: `nice -n 10 ./node_modules/.bin/node bench/scale.ts [--n 1000,3334] [--rounds 40]`.
+// Run alone, niced: `nice -n 10 ./node_modules/.bin/node --expose-gc bench/scale.ts [--n 0,1000,3334] [--rounds 40]`
+// (n = 0: the waypoint alone, the anchor the per-resource figures are taken against).
 // `--heap FILE` writes a heap snapshot of the in-process store after the first load (see heap-summary.ts).
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -21,7 +22,7 @@ import { fetchVia } from '../test/helpers/proxy-fetch.ts';
 import { startHttpUpstream } from '../test/helpers/upstream.ts';
 import { REPO_ROOT, startWaypoint } from '../test/helpers/waypoint.ts';
 
-const { values: flags } = parseArgs({ options: { n: { type: 'string', default: '1000,3334' }, rounds: { type: 'string', default: '40' }, heap: { type: 'string' }, 'no-process': { type: 'boolean' } } });
+const { values: flags } = parseArgs({ options: { n: { type: 'string', default: '0,1000,3334' }, rounds: { type: 'string', default: '40' }, heap: { type: 'string' }, 'no-process': { type: 'boolean' } } });
 const ROUNDS = Number(flags.rounds);
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 
@@ -74,6 +75,7 @@ async function inProcess(dir: string, n: number, port: number): Promise<void> {
     writeHeapSnapshot(flags.heap);
     console.log(`  heap snapshot: ${flags.heap}`);
   }
+  if (n === 0) return source.close();
   const lat: number[] = [];
   const cpu: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
@@ -105,6 +107,11 @@ async function asProcess(dir: string, n: number, port: number): Promise<void> {
   const wp = await startWaypoint({ configDir: dir, args: ['--access-log', 'off'], startTimeoutMs: 300_000 });
   const ready = performance.now() - s;
   const rssReady = await rssMiB(wp.pid);
+  if (n === 0) {
+    await new Promise((r) => setTimeout(r, 2000));
+    console.log(`  egressway run, the waypoint alone (the anchor for the rows below): start -> ready ${ms(ready)}; RSS at ready ${rssReady.toFixed(0)} MiB, 2 s later ${(await rssMiB(wp.pid)).toFixed(0)} MiB`);
+    return wp.close();
+  }
   const last = n - 1;
   const st = (await fetchVia(wp.proxyUrl, `http://svc-${last}.test/deny-${last}`, {}, { tunnel: false })).status;
   await new Promise((r) => setTimeout(r, 2000));
