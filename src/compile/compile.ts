@@ -60,28 +60,38 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
   if (selected.diagnostic) return { diagnostics: [selected.diagnostic] };
   const self = selected.key!;
   const ctx = bindingContext(resources, gateways, self, options);
-  const entries = resources.filter(isServiceEntry);
-  const bindings = new Map<string, Binding>();
-  for (const se of entries) {
-    const { namespace, name, labels } = se.metadata;
-    let binding = memo.bindings.get(se);
-    if (!binding) memo.bindings.set(se, (binding = resolveWaypoint({ kind: 'ServiceEntry', namespace, name, labels }, 'service', ctx)));
-    bindings.set(`${namespace}/${name}`, binding);
-  }
-  const compiled = compileServices(entries, bindings, memo);
+  // Each stage is reused whole when the resources it reads (by kind) and the stages it reads are the
+  // same objects as last time (memo.ts): a changed AuthorizationPolicy recompiles policies only.
+  const byKind = partition(resources);
+  const kinds = (...names: string[]) => names.map((k) => byKind.get(k) ?? []);
+  const entries = (byKind.get('ServiceEntry') ?? []).filter(isServiceEntry);
+  const { bindings, compiled } = memo.stage('services', kinds('ServiceEntry'), () => {
+    const bindings = new Map<string, Binding>();
+    for (const se of entries) {
+      const { namespace, name, labels } = se.metadata;
+      let binding = memo.bindings.get(se);
+      if (!binding) memo.bindings.set(se, (binding = resolveWaypoint({ kind: 'ServiceEntry', namespace, name, labels }, 'service', ctx)));
+      bindings.set(`${namespace}/${name}`, binding);
+    }
+    return { bindings, compiled: compileServices(entries, bindings, memo) };
+  });
   diagnostics.push(...compiled.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics };
   const wp = ctx.waypoints.get(self)!;
-  const drs = compileDestinationRules(resources, compiled.clusters, compiled.hosts, { waypointNamespace: wp.namespace, rootNamespace: options.rootNamespace ?? 'istio-system' });
+  const drs = memo.stage('destinationRules', [...kinds('DestinationRule'), [compiled]], () =>
+    compileDestinationRules(resources, compiled.clusters, compiled.hosts, { waypointNamespace: wp.namespace, rootNamespace: options.rootNamespace ?? 'istio-system' }));
   diagnostics.push(...drs.diagnostics);
-  const known = { gateways: resources.filter((r) => r.kind === 'Gateway' && r.group === 'gateway.networking.k8s.io').map((g) => `${g.metadata.namespace}/${g.metadata.name}`), serviceEntries: entries.map((e) => `${e.metadata.namespace}/${e.metadata.name}`) };
-  const authz = compileAuthz(resources, {
-    waypoint: wp, services: compiled.services, rootNamespace: options.rootNamespace, known,
-    extensionProviders: options.extensionProviders, numTrustedProxies: options.numTrustedProxies, pathNormalization: options.pathNormalization,
-  }, memo);
+  const authz = memo.stage('authz', [...kinds('AuthorizationPolicy', 'RequestAuthentication'), [compiled]], () => {
+    const known = { gateways: resources.filter((r) => r.kind === 'Gateway' && r.group === 'gateway.networking.k8s.io').map((g) => `${g.metadata.namespace}/${g.metadata.name}`), serviceEntries: entries.map((e) => `${e.metadata.namespace}/${e.metadata.name}`) };
+    return compileAuthz(resources, {
+      waypoint: wp, services: compiled.services, rootNamespace: options.rootNamespace, known,
+      extensionProviders: options.extensionProviders, numTrustedProxies: options.numTrustedProxies, pathNormalization: options.pathNormalization,
+    }, memo);
+  });
   diagnostics.push(...authz.diagnostics);
   // Routes resolve against the DestinationRule-applied clusters, so subsets exist to route to.
-  const routes = compileRoutes(resources, { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp }, memo);
+  const routes = memo.stage('routes', [...kinds('VirtualService', 'HTTPRoute', 'ReferenceGrant', 'ServiceEntry'), [drs]], () =>
+    compileRoutes(resources, { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp }, memo));
   diagnostics.push(...routes.diagnostics);
   // Compile-time errors (a regex RE2 refuses, for one) keep the last good snapshot too.
   if (hasErrors(diagnostics)) return { diagnostics };
@@ -100,6 +110,16 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
     routeStatus: routes.routeStatus,
   };
   return { snapshot, diagnostics };
+}
+
+function partition(resources: readonly Resource[]): Map<string, Resource[]> {
+  const out = new Map<string, Resource[]>();
+  for (const r of resources) {
+    const list = out.get(r.kind);
+    if (list) list.push(r);
+    else out.set(r.kind, [r]);
+  }
+  return out;
 }
 
 function isServiceEntry(r: Resource): r is Resource<ServiceEntrySpec> {

@@ -3,7 +3,10 @@
 // parsed, so "the same" is object identity: a config source that re-parses only the file or the
 // Kubernetes object that changed hands compile the very same Resource objects for everything else.
 //
-// What depends on what (each entry names the key it is reused under):
+// What depends on what (each entry names the key it is reused under). Whole stages first: services
+// <- ServiceEntries; DestinationRules <- DestinationRules, services; authorization <-
+// AuthorizationPolicies, RequestAuthentications, services; routes <- VirtualServices, HTTPRoutes,
+// ReferenceGrants, ServiceEntries, DestinationRule output. Within a stage that runs:
 //   - everything      <- the waypoint-wide inputs: options, Gateways, GatewayClasses, Namespaces
 //                        (binding, visibility); when their digest changes the memo starts empty;
 //   - a binding       <- its ServiceEntry;
@@ -66,6 +69,19 @@ export class CompileMemo {
   routes = new Map<string, RouteMemo>();
   /** namespace/name/host -> its first-choice VIP slot (a hash of the key; never stale). */
   vipHashes = new Map<string, number>();
+  #stages = new Map<string, { readonly inputs: readonly (readonly unknown[])[]; readonly out: unknown }>();
+
+  /**
+   * A whole compile stage, reused when each of its input lists holds the same objects as last time
+   * (the resources of the kinds it reads, and the outputs of the stages it reads).
+   */
+  stage<T>(name: string, inputs: readonly (readonly unknown[])[], build: () => T): T {
+    const before = this.#stages.get(name);
+    if (before && before.inputs.length === inputs.length && before.inputs.every((list, i) => sameItems(list, inputs[i]!))) return before.out as T;
+    const out = build();
+    this.#stages.set(name, { inputs, out });
+    return out;
+  }
 
   /** Starts empty when the waypoint-wide inputs changed: every entry may depend on them. */
   begin(globalKey: string): void {
@@ -77,6 +93,7 @@ export class CompileMemo {
     this.policySets = new Map();
     this.routes = new Map();
     this.vipHashes = new Map();
+    this.#stages = new Map();
   }
 }
 
