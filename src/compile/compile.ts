@@ -153,9 +153,19 @@ function bindingContext(
 // istiod orders conflicting configs by creation time, then namespace/name. The key is built once
 // per resource (the comparator built four strings per comparison: 10% of a 10,000-resource compile).
 function sortResources(input: readonly Resource[]): Resource[] {
-  const keyed = input.map((r) => ({ r, t: r.metadata.creationTimestamp ?? '', k: keyOf(r) }));
-  keyed.sort((a, b) => (a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  const keyed = input.map((r) => ({ r, k: sortKey(r) }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
   return keyed.map((x) => x.r);
+}
+
+// Creation time, then kind/namespace/name, in one string ("\0" sorts before any character, so a
+// shorter timestamp still sorts first); resources are immutable, so it is built once per resource.
+const SORT_KEYS = new WeakMap<Resource, string>();
+
+function sortKey(r: Resource): string {
+  let k = SORT_KEYS.get(r);
+  if (k === undefined) SORT_KEYS.set(r, (k = `${r.metadata.creationTimestamp ?? ''}\0${keyOf(r)}`));
+  return k;
 }
 
 function keyOf(r: Resource): string {
