@@ -10,6 +10,7 @@ import { validateResource } from './kinds/index.ts';
 import { WELL_SHAPED } from './kinds/common.ts';
 import type { ValidationOptions, ValidationResult } from './kinds/index.ts';
 import { parseDocuments } from './parse.ts';
+import { RAW_SPEC } from './schema.ts';
 import { forgetParsed } from './yaml-ast.ts';
 import type { LoadResult, Resource } from './resource.ts';
 
@@ -69,7 +70,7 @@ export async function loadConfig(
     if (text === undefined) return void diagnostics.push(errors[i]!);
     files.push(file);
     const before = cache?.files.get(file);
-    const entry = before?.text === text ? before : { text, ...parseDocuments(text, file, defaultNamespace) };
+    const entry = before?.text === text ? before : keepUnchanged(before, { text, ...parseDocuments(text, file, defaultNamespace) });
     entries.set(file, entry);
     diagnostics.push(...entry.diagnostics);
     parsed.push(...entry.resources);
@@ -84,6 +85,23 @@ export async function loadConfig(
   const resources = validateAll(parsed, options, diagnostics, rejected, cache);
   forgetParsed();
   return { resources, diagnostics, files, rejected };
+}
+
+/**
+ * A changed file often changes one document of several: the others keep their Resource objects
+ * (same content at the same position, so positions stay right), and compile reuses what it built
+ * from them.
+ */
+function keepUnchanged(before: FileEntry | undefined, after: FileEntry): FileEntry {
+  if (!before) return after;
+  const old = new Map<string, Resource>();
+  for (const r of before.resources) old.set(`${r.apiVersion}/${r.kind}/${r.metadata.namespace}/${r.metadata.name}`, r);
+  const content = (r: Resource) => JSON.stringify([r.metadata, RAW_SPEC.get(r) ?? null, r.status ?? null, r.source.line, r.source.column]);
+  const resources = after.resources.map((r) => {
+    const was = old.get(`${r.apiVersion}/${r.kind}/${r.metadata.namespace}/${r.metadata.name}`);
+    return was && content(was) === content(r) ? was : r;
+  });
+  return { ...after, resources };
 }
 
 // The last scan's files, with each changed one added or dropped by whether it is still a file.

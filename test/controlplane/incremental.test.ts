@@ -74,6 +74,19 @@ describe('incremental reload equals a full build', () => {
     assert.equal(snap.routes.has('inbound-vip|80|http|a.test'), true);
   });
 
+  test('in a file of several documents, the unchanged ones keep their positions when an earlier one grows or shrinks', async () => {
+    // ap-missing targets a ServiceEntry that does not exist: a warning naming its line.
+    const missing = authorizationPolicy('missing', 'nowhere', 'action: DENY\nrules: [{to: [{operation: {ports: ["80"], paths: ["/x"]}}]}]');
+    const first = (extra: string) => authorizationPolicy('first', 'a', `action: DENY\nrules:\n${extra}- to: [{operation: {ports: ["80"], paths: ["/y"]}}]`);
+    await change('multi', first('') + missing);
+    await change('multi', first('- to: [{operation: {ports: ["80"], paths: ["/z"]}}]\n') + missing);
+    const r = await source.reload([file('multi')]);
+    const warning = r.diagnostics.find((d) => d.resource?.name === 'missing');
+    assert.ok(warning?.line, 'the missing target is reported with a line');
+    await change('multi', first('') + missing);
+    await change('multi', undefined);
+  });
+
   test('a file that breaks is refused and the last good snapshot stays; fixing it reloads', async () => {
     const before = store.current().version;
     const same = await source.reload([file('se-a')]);
