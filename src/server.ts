@@ -23,6 +23,7 @@ import { startHbone, type HboneOptions } from './hbone/wire.ts';
 import { DEFAULT_LIMITS, type DownstreamLimits, type LimitKind } from './dataplane/downstream-guard.ts';
 import { OverloadMonitor } from './dataplane/overload.ts';
 import { startProxyProtocol, type ProxyProtocolOptions } from './dataplane/proxy-protocol-listener.ts';
+import type { IstiodIdentity, IstiodIdentityOptions } from './identity/istiod-identity.ts';
 
 export interface WaypointOptions {
   readonly configPaths: readonly string[];
@@ -45,6 +46,8 @@ export interface WaypointOptions {
   readonly proxyTls?: { readonly cert: string; readonly key: string; readonly ca?: string };
   /** The HBONE listener (15008): mTLS HTTP/2 CONNECT. File paths, reloaded when they change. */
   readonly hbone?: HboneOptions;
+  /** HBONE certificates from istiod's CA instead of files (needs `hbone` with a port only). */
+  readonly istiodCa?: Omit<IstiodIdentityOptions, 'log'>;
   /** The sandwich listener: plain TCP from the node's ztunnel, each connection led by a PROXY v2 header. */
   readonly proxyProtocol?: ProxyProtocolOptions;
   readonly accessLog: AccessLogFormat;
@@ -99,6 +102,8 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   if (!first.ok && !o.kubernetes) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
   // In a cluster, a bad object must not crash-loop the pod: stay unready until a config compiles.
   if (!first.ok) await new Promise<void>((r) => store.onSwap(() => r()));
+  const identity = o.istiodCa ? await startIdentity(o.istiodCa, log) : undefined;
+  if (identity) metrics.bindIdentity(() => identity.stats);
   const accessLog = createAccessLog(o.accessLog, 1, (err) => {
     log.error({ err: err.message }, `access log: writing to stdout failed (${err.message}); access-log lines are now dropped and counted in egressway_access_log_dropped_total — check what reads this process's stdout, or run with --access-log off`);
   });
@@ -162,10 +167,11 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   await bind('stats', '--stats-port', () => stats.listen(o.ports.stats, o.listenAddress));
   started.push(stats);
   const hboneOpts = o.hbone && {
-    maxConnections: limits.maxConnections, idleTimeoutMs: limits.idleTimeoutMs, maxConcurrentStreams: o.hboneMaxConcurrentStreams, onLimit, ...o.hbone,
+    maxConnections: limits.maxConnections, idleTimeoutMs: limits.idleTimeoutMs, maxConcurrentStreams: o.hboneMaxConcurrentStreams, onLimit, ...o.hbone, identity,
   };
   hbone = hboneOpts ? await startHbone(hboneOpts, o.listenAddress, (t) => proxy.acceptTunnel(t), log).catch(async (err: Error) => {
     await Promise.allSettled(started.map((s) => s.close()));
+    identity?.close();
     throw new StartupError(err.message);
   }) : undefined;
   if (hbone) (listeners as Record<string, string>).hbone = hbone.address;
@@ -184,6 +190,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
       draining = true;
       source.close();
       await Promise.all([proxy.drain(graceMs), hbone?.close(graceMs), pp?.listener.close(graceMs)]);
+      identity?.close();
       await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
       metrics.close();
       overload.close();
@@ -191,6 +198,15 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
       await spans?.shutdown(2000);
     },
   };
+}
+
+/** gRPC is loaded only when the certificates come from istiod. Waits for the first certificate. */
+async function startIdentity(o: Omit<IstiodIdentityOptions, 'log'>, log: Logger): Promise<IstiodIdentity> {
+  const { IstiodIdentity } = await import('./identity/istiod-identity.ts');
+  log.info({ caAddress: o.address, spiffeId: `spiffe://${o.trustDomain}/ns/${o.namespace}/sa/${o.serviceAccount}` }, `istiod CA: requesting a certificate from ${o.address}`);
+  return IstiodIdentity.start({ ...o, log }).catch((err: Error) => {
+    throw new StartupError(err.message);
+  });
 }
 
 /** The SDK is imported only here, so a waypoint without --otlp-endpoint never loads it. */

@@ -14,8 +14,9 @@ import { DEFAULT_DNS_MAX_HOSTS } from '../dataplane/resolver.ts';
 import { meshNumTrustedProxies, meshPathNormalization, readMeshConfig, type MeshConfig } from './mesh-config.ts';
 import type { CompileOptions } from '../compile/compile.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { addIstiodCaOptions, istiodCaOptions, type IstiodCaFlags } from './istiod-ca-flags.ts';
 
-interface RunFlags {
+interface RunFlags extends IstiodCaFlags {
   config?: string[];
   kubernetes: boolean;
   kubeconfig?: string;
@@ -62,7 +63,7 @@ interface RunFlags {
 }
 
 export function registerRun(program: Command): void {
-  program.command('run')
+  const cmd = program.command('run')
     .description('run the waypoint on a folder or files of YAML')
     .option('-c, --config <paths...>', 'config files or directories (YAML/JSON, searched recursively)')
     .option('--kubernetes', 'read the config from the Kubernetes API server (list+watch) instead of files', false)
@@ -106,15 +107,15 @@ export function registerRun(program: Command): void {
     .option('--dns-cache-max-hosts <n>', 'request-chosen host names kept in the DNS cache (and connection pools per cluster), least recently used out', countArg('a host count', 1, 10_000_000, DEFAULT_DNS_MAX_HOSTS), DEFAULT_DNS_MAX_HOSTS)
     .option('--hbone-max-concurrent-streams <n>', 'streams per HBONE connection (SETTINGS_MAX_CONCURRENT_STREAMS)', countArg('a stream count', 1, 100_000, 100), 100)
     .option('--no-watch', 'do not reload when config files change')
-    .option('--log-level <level>', 'debug | info | warn | error', 'info')
-    .action(async (flags: RunFlags) => run(flags));
+    .option('--log-level <level>', 'debug | info | warn | error', 'info');
+  addIstiodCaOptions(cmd).action(async (flags: RunFlags) => run(flags));
 }
 
 function portClash(f: RunFlags): string | undefined {
   const ports: [string, number, string][] = [
     ['--proxy-port', f.proxyPort, f.listenAddress], ['--admin-port', f.adminPort, f.adminAddress],
     ['--status-port', f.statusPort, f.listenAddress], ['--stats-port', f.statsPort, f.listenAddress],
-    ...(f.hboneCert ? [['--hbone-port', f.hbonePort, f.listenAddress] as [string, number, string]] : []),
+    ...(f.hboneCert || f.caAddress ? [['--hbone-port', f.hbonePort, f.listenAddress] as [string, number, string]] : []),
     ...(f.proxyProtocolPort !== undefined ? [['--proxy-protocol-port', f.proxyProtocolPort, f.listenAddress] as [string, number, string]] : []),
   ];
   for (let i = 0; i < ports.length; i++) {
@@ -156,9 +157,15 @@ async function run(f: RunFlags): Promise<void> {
     void reloadOnHup(f, running.source, logger);
   });
   let proxyTls;
-  const hbone = f.hboneCert || f.hboneKey || f.trustBundle
+  let istiodCa;
+  try {
+    istiodCa = istiodCaOptions(f);
+  } catch (err) {
+    fail(`error: ${(err as Error).message}`);
+  }
+  const hbone = istiodCa ? { port: f.hbonePort } : f.hboneCert || f.hboneKey || f.trustBundle
     ? { port: f.hbonePort, cert: f.hboneCert ?? '', key: f.hboneKey ?? '', trustBundle: f.trustBundle ?? '' } : undefined;
-  if (hbone && (!hbone.cert || !hbone.key || !hbone.trustBundle)) fail('error: --hbone-cert, --hbone-key and --trust-bundle go together (make them with `egressway certs init` and `certs issue --waypoint ns/name`)');
+  if (hbone && !istiodCa && (!hbone.cert || !hbone.key || !hbone.trustBundle)) fail('error: --hbone-cert, --hbone-key and --trust-bundle go together (make them with `egressway certs init` and `certs issue --waypoint ns/name`)');
   if (f.proxyProtocolPort === undefined && f.proxyProtocolTrustedCidr.length > 0) fail('error: --proxy-protocol-trusted-cidr needs --proxy-protocol-port <port> (the sandwich listener is off without it)');
   const proxyProtocol = f.proxyProtocolPort === undefined ? undefined : {
     port: f.proxyProtocolPort, trustedCidrs: [...LOOPBACK_CIDRS, ...f.proxyProtocolTrustedCidr],
@@ -177,7 +184,7 @@ async function run(f: RunFlags): Promise<void> {
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
-      accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, logger, proxyTls, hbone, proxyProtocol,
+      accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, logger, proxyTls, hbone, proxyProtocol, istiodCa,
       dialPolicy: { allowCidrs: f.allowCidr, denyCidrs: f.denyCidr }, secretsDir: f.secretsDir,
       limits: {
         requestHeadersTimeoutMs: f.requestHeadersTimeout, idleTimeoutMs: f.idleTimeout, streamIdleTimeoutMs: f.streamIdleTimeout,

@@ -131,5 +131,6 @@ function hostOf(address: string): string {
 /** The useful end of grpc-js's "No connection established. Last error: …" text. */
 function tail(details: string): string {
   const i = details.lastIndexOf('Last error: ');
-  return (i >= 0 ? details.slice(i + 'Last error: '.length) : details).replace(/^Error: /, '').slice(0, 200);
+  const last = i >= 0 ? details.slice(i + 'Last error: '.length) : details;
+  return last.replace(/^Error: /, '').replace(/\.? ?Resolution note:.*$/s, '').slice(0, 200);
 }
