@@ -219,6 +219,32 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
     held.close();
   });
 
+  test('trust-bundle update: a new root in the mounted root file is trusted for clients and a new certificate is fetched', async () => {
+    const own = join(dir.path, 'root-bundle.pem');
+    await writeFile(own, root);
+    const args = caArgs(await token('istio-egress', 'waypoint'));
+    args[args.indexOf('--ca-root-cert') + 1] = own;
+    const wp = await startWaypoint({ configDir, args, startTimeoutMs: 60_000 });
+    waypoints.push(wp);
+    await wp.waitForLog((l) => l.msg === 'istiod CA: certificate issued');
+    const otherCa = await createMeshCa({ trustDomain: 'cluster.local' });
+    const other = await issueWorkload(otherCa, { namespace: 'shop', serviceAccount: 'cart' });
+    const tryOther = async () => {
+      const s = await h2Session(hbonePort(wp), { cert: other.cert, key: other.key, ca: root });
+      try {
+        return await getVia(s, 'payments.test', '/other');
+      } finally {
+        s.close();
+      }
+    };
+    await assert.rejects(tryOther(), 'before the update the other root is not trusted');
+    // What the kubelet does when istio-ca-root-cert gains a root (a CA migration): the file changes.
+    await writeFile(own, root + otherCa.cert);
+    await wp.waitForLog((l) => /mesh root changed/.test(String(l.msg)), 10_000);
+    await wp.waitForLog((l) => /certificate rotated/.test(String(l.msg)), 20_000);
+    assert.match(await tryOther(), /^HTTP\/1\.1 200 /, 'a client of the added root is accepted');
+  });
+
   test('clear one-line errors against the real istiod: wrong audience, unknown service account, wrong cluster ID, root mismatch, unreachable', async () => {
     const run = (args: string[]) => startWaypoint({ configDir, args, startTimeoutMs: 60_000 });
     const exitLine = async (args: string[]): Promise<string> => {
