@@ -73,6 +73,7 @@ export async function startIstiod(kube: KubeControlPlane, o: IstiodOptions = {})
   });
   const mesh = join(dir, 'mesh.yaml');
   await writeFile(mesh, 'trustDomain: cluster.local\nrootNamespace: istio-system\n');
+  await writeFile(join(dir, 'mesh-networks.yaml'), 'networks: {}\n');
   const [http, https, grpc, grpcs, monitoring] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const args = [
     'discovery', '--kubeconfig', kube.kubeconfig, '--meshConfig', mesh, '--networksConfig', join(dir, 'mesh-networks.yaml'),

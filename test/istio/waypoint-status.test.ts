@@ -109,6 +109,7 @@ spec:
       const s = (await ambientz()).services?.find((x) => x.hostname === 'httpbin.org');
       return s?.waypoint ? s : undefined;
     });
+    console.log(`# /debug/ambientz service: ${JSON.stringify(svc)}`);
     assert.deepEqual(svc.waypoint, { hostname: { namespace: NS, hostname: WAYPOINT_HOST }, hboneMtlsPort: 15008 });
   });
 
@@ -128,6 +129,7 @@ spec: {address: 10.0.0.5, serviceAccount: egress}
       const w = (await ambientz()).workloads?.find((x) => x.name === 'egress-0');
       return w?.applicationTunnel ? w : undefined;
     });
+    console.log(`# /debug/ambientz waypoint workload: ${JSON.stringify(sandwich)}`);
     assert.deepEqual(sandwich.applicationTunnel, { protocol: 'PROXY', port: 15088 });
     // The binding also moves attachment to the PROXY listener; the service stays bound.
     assert.equal((await condition('httpbin'))?.status, 'True');
