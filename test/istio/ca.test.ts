@@ -54,7 +54,7 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
   const waypoints: Waypoint[] = [];
 
   const token = async (ns: string, sa: string, audience = 'istio-ca'): Promise<string> => {
-    const file = join(dir.path, `${ns}-${sa}-${audience}.token`);
+    const file = join(dir.path, `${ns}-${sa}-${audience.replace(/[^a-z0-9.-]/gi, '_')}.token`);
     await writeFile(file, (await kube.kubectl(['create', 'token', sa, '-n', ns, '--audience', audience, '--duration', '1h'])).trim());
     return file;
   };
@@ -74,13 +74,34 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
     '--ca-root-cert', rootFile, '--ca-token-file', tokenFile, '--pod-namespace', 'istio-egress', '--service-account', 'waypoint', ...extra,
   ];
   const hbonePort = (w: Waypoint) => w.listeners.hbone!.port;
+  /**
+   * One CONNECT on a new connection, described: "response 200", or how it failed. With TLS 1.3 the
+   * client finishes its side of the handshake first and learns of a refused certificate on its next
+   * read, so a refusal shows up as the connection closing, not as a handshake error.
+   */
+  const connectOutcome = (port: number, pem: Pem, authority: string) => h2Session(port, pem).then((s) => new Promise<string>((resolve) => {
+    const stream = s.request({ ':method': 'CONNECT', ':authority': authority });
+    stream.once('response', (h) => resolve(`response ${h[':status']}`));
+    stream.once('error', (err: Error) => resolve(`stream error: ${err.message}`));
+    stream.once('close', () => resolve('closed without a response'));
+    s.once('error', (err: Error) => resolve(`session error: ${err.message}`));
+  }).finally(() => s.destroy()), (err: Error) => `handshake error: ${err.message}`);
   /** HTTP/1.1 GET through one CONNECT stream; resolves with the status line or the CONNECT status. */
   const getVia = async (s: ClientHttp2Session, host: string, path: string): Promise<string> => {
     const { status, stream } = await connectStream(s, `${host}:80`);
     if (status !== 200) return `CONNECT ${status}`;
-    stream.end(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
-    let text = '';
-    for await (const c of stream) text += c;
+    stream.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    // The response head is enough; the tunnel may stay half-open after the upstream closes.
+    const text = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      stream.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        if (got.includes('\r\n\r\n')) resolve(got);
+      });
+      stream.once('end', () => resolve(got));
+      stream.once('error', reject);
+    });
+    stream.close();
     return text.split('\r\n')[0]!;
   };
 
@@ -112,7 +133,7 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
     await kube?.close();
   });
 
-  test('the waypoint serves HBONE with its istiod certificate; istiod-signed clients are accepted, their SPIFFE ID is source.principal; another CA is refused', async () => {
+  test('the waypoint serves HBONE with its istiod certificate; istiod-signed clients are accepted, their SPIFFE ID is source.principal; another CA is refused', { timeout: 120_000 }, async () => {
     const wp = await startWaypoint({ configDir, args: caArgs(await token('istio-egress', 'waypoint')), startTimeoutMs: 60_000 });
     waypoints.push(wp);
     const asked = wp.logs.find((l) => /requesting a certificate/.test(String(l.msg)))!;
@@ -150,15 +171,14 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
     // Same SPIFFE ID, another CA: the TLS handshake fails.
     const rogueCa = await createMeshCa({ trustDomain: 'cluster.local' });
     const rogue = await issueWorkload(rogueCa, { namespace: 'shop', serviceAccount: 'cart' });
-    await assert.rejects(async () => {
-      const s = await h2Session(hbonePort(wp), { cert: rogue.cert, key: rogue.key, ca: root });
-      await connectStream(s, 'payments.test:80');
-    }, 'a client certificate from another CA is refused');
+    const rogueTry = await connectOutcome(hbonePort(wp), { cert: rogue.cert, key: rogue.key, ca: root }, 'payments.test:80');
+    console.log(`# client from another CA: ${rogueTry}`);
+    assert.doesNotMatch(rogueTry, /^response/, 'a client certificate from another CA is refused');
     // And a client that trusts only the other CA does not accept the waypoint either.
     await assert.rejects(h2Session(hbonePort(wp), { ...cart, ca: rogueCa.cert }));
   });
 
-  test('rotation: short-lived certificates from istiod are replaced several times while tunnels stay up; no request fails', async () => {
+  test('rotation: short-lived certificates from istiod are replaced several times while tunnels stay up; no request fails', { timeout: 120_000 }, async () => {
     const ttlS = 6;
     const wp = await startWaypoint({ configDir, args: caArgs(await token('istio-egress', 'waypoint'), ['--cert-ttl', `${ttlS}s`]), startTimeoutMs: 60_000 });
     waypoints.push(wp);
@@ -177,11 +197,13 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
         got += d.toString();
         if (got.length >= text.length) {
           s.off('data', onData);
+          s.off('error', onError);
           resolve(got);
         }
       };
+      const onError = (err: Error) => reject(err);
       s.on('data', onData);
-      s.once('error', reject);
+      s.once('error', onError);
       s.write(text);
     });
     const serials = new Set<string>();
@@ -219,7 +241,7 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
     held.close();
   });
 
-  test('trust-bundle update: a new root in the mounted root file is trusted for clients and a new certificate is fetched', async () => {
+  test('trust-bundle update: a new root in the mounted root file is trusted for clients and a new certificate is fetched', { timeout: 120_000 }, async () => {
     const own = join(dir.path, 'root-bundle.pem');
     await writeFile(own, root);
     const args = caArgs(await token('istio-egress', 'waypoint'));
@@ -229,23 +251,19 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
     await wp.waitForLog((l) => l.msg === 'istiod CA: certificate issued');
     const otherCa = await createMeshCa({ trustDomain: 'cluster.local' });
     const other = await issueWorkload(otherCa, { namespace: 'shop', serviceAccount: 'cart' });
-    const tryOther = async () => {
-      const s = await h2Session(hbonePort(wp), { cert: other.cert, key: other.key, ca: root });
-      try {
-        return await getVia(s, 'payments.test', '/other');
-      } finally {
-        s.close();
-      }
-    };
-    await assert.rejects(tryOther(), 'before the update the other root is not trusted');
+    const tryOther = () => connectOutcome(hbonePort(wp), { cert: other.cert, key: other.key, ca: root }, 'payments.test:80');
+    const before = await tryOther();
+    assert.doesNotMatch(before, /^response/, 'before the update the other root is not trusted');
     // What the kubelet does when istio-ca-root-cert gains a root (a CA migration): the file changes.
     await writeFile(own, root + otherCa.cert);
     await wp.waitForLog((l) => /mesh root changed/.test(String(l.msg)), 10_000);
     await wp.waitForLog((l) => /certificate rotated/.test(String(l.msg)), 20_000);
-    assert.match(await tryOther(), /^HTTP\/1\.1 200 /, 'a client of the added root is accepted');
+    const afterUpdate = await tryOther();
+    console.log(`# trust bundle: client of an added root before the file changed: ${before}; after: ${afterUpdate}`);
+    assert.equal(afterUpdate, 'response 200', 'a client of the added root is accepted');
   });
 
-  test('clear one-line errors against the real istiod: wrong audience, unknown service account, wrong cluster ID, root mismatch, unreachable', async () => {
+  test('clear one-line errors against the real istiod: wrong audience, unknown service account, wrong cluster ID, root mismatch, unreachable', { timeout: 120_000 }, async () => {
     const run = (args: string[]) => startWaypoint({ configDir, args, startTimeoutMs: 60_000 });
     const exitLine = async (args: string[]): Promise<string> => {
       const w = await run(args).then((x) => { waypoints.push(x); return x; }, (err: Error) => err);
