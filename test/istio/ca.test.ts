@@ -280,10 +280,12 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
     const goneToken = await token('shop', 'gone');
     await kube.kubectl(['delete', 'serviceaccount', 'gone', '-n', 'shop']);
     const gone = await firstWarn(caArgs(goneToken, ['--pod-namespace', 'shop', '--service-account', 'gone']));
+    console.log(`# gone: ${String(gone.msg)}`);
     assert.equal(gone.kind, 'unauthenticated');
     assert.match(String(gone.msg), /istiod at \S+ refused the token in \S+ \(request authenticate failure\): the service account must exist/);
     // 3. A cluster ID istiod does not know.
     const cluster = await firstWarn(caArgs(await token('istio-egress', 'waypoint'), ['--cluster-id', 'elsewhere']));
+    console.log(`# cluster: ${String(cluster.msg)}`);
     assert.equal(cluster.kind, 'unauthenticated');
     assert.match(String(cluster.msg), /--cluster-id \(elsewhere\) must be istiod's cluster ID/);
     // 4. A root that is not istiod's.
@@ -292,12 +294,14 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
     const args = caArgs(await token('istio-egress', 'waypoint'));
     args[args.indexOf('--ca-root-cert') + 1] = otherRoot;
     const mismatch = await firstWarn(args);
+    console.log(`# mismatch: ${String(mismatch.msg)}`);
     assert.equal(mismatch.kind, 'root_mismatch');
     assert.match(String(mismatch.msg), /istiod's certificate at \S+ does not chain to the root in \S+other-root\.pem .*use root-cert\.pem from the istio-ca-root-cert ConfigMap/);
     // 5. Nothing listening.
     const closed = caArgs(await token('istio-egress', 'waypoint'));
     closed[closed.indexOf('--ca-address') + 1] = '127.0.0.1:1';
     const unreachable = await firstWarn(closed);
+    console.log(`# unreachable: ${String(unreachable.msg)}`);
     assert.equal(unreachable.kind, 'unreachable');
     assert.match(String(unreachable.msg), /istiod at 127\.0\.0\.1:1 is unreachable \(connect ECONNREFUSED 127\.0\.0\.1:1\); check --ca-address/);
   });
