@@ -132,5 +132,6 @@ function hostOf(address: string): string {
 function tail(details: string): string {
   const i = details.lastIndexOf('Last error: ');
   const last = i >= 0 ? details.slice(i + 'Last error: '.length) : details;
-  return last.replace(/^Error: /, '').replace(/\.? ?Resolution note:.*$/s, '').slice(0, 200);
+  // Node's hint about --use-system-ca is wrong here: the mesh root is never a system CA.
+  return last.replace(/^Error( \[[A-Z_]+\])?: /, '').replace(/\.? ?Resolution note:.*$/s, '').replace(/; if the root CA is installed locally.*$/s, '').slice(0, 200);
 }

@@ -297,7 +297,15 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
     console.log(`# mismatch: ${String(mismatch.msg)}`);
     assert.equal(mismatch.kind, 'root_mismatch');
     assert.match(String(mismatch.msg), /istiod's certificate at \S+ does not chain to the root in \S+other-root\.pem .*use root-cert\.pem from the istio-ca-root-cert ConfigMap/);
-    // 5. Nothing listening.
+    assert.doesNotMatch(String(mismatch.msg), /use-system-ca/, "node's system-CA hint does not apply to a mesh root");
+    // 5. A server name istiod's certificate does not carry.
+    const named = caArgs(await token('istio-egress', 'waypoint'));
+    named[named.indexOf('--ca-server-name') + 1] = 'istiod.elsewhere.svc';
+    const wrongName = await firstWarn(named);
+    console.log(`# server name: ${String(wrongName.msg)}`);
+    assert.equal(wrongName.kind, 'server_name');
+    assert.match(String(wrongName.msg), /istiod's certificate at \S+ is not for the name istiod\.elsewhere\.svc .*set --ca-server-name to a name it carries/);
+    // 6. Nothing listening.
     const closed = caArgs(await token('istio-egress', 'waypoint'));
     closed[closed.indexOf('--ca-address') + 1] = '127.0.0.1:1';
     const unreachable = await firstWarn(closed);
