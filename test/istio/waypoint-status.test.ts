@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { installCrds, startKube, type KubeControlPlane } from '../helpers/kube.ts';
 import { istiodMissing, startIstiod, type Istiod } from '../helpers/istiod.ts';
+import { subscribeWds, type WdsSubscription } from '../helpers/wds.ts';
 
 const skip = istiodMissing();
 if (skip) console.log(`# istio waypoint status: ${skip}`);
@@ -43,6 +44,10 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
 describe('a real istiod treats an Egressway Gateway as a waypoint', { skip, timeout: 600_000 }, () => {
   let kube: KubeControlPlane;
   let istiod: Istiod;
+  /** What istiod pushes to ztunnel: a delta xDS subscription to istio.workload.Address on 15010. */
+  let wds: WdsSubscription;
+  const wdsService = (host: string) => [...wds.addresses.values()].find((a) => a.service?.hostname === host)?.service;
+  const wdsWorkload = (name: string) => [...wds.addresses.values()].find((a) => a.workload?.name === name)?.workload;
 
   const condition = async (name: string): Promise<Condition | undefined> => {
     const se = JSON.parse(await kube.kubectl(['get', 'serviceentry', name, '-n', NS, '-o', 'json'])) as { status?: { conditions?: Condition[] } };
@@ -55,6 +60,7 @@ describe('a real istiod treats an Egressway Gateway as a waypoint', { skip, time
     await installCrds(kube);
     await kube.kubectl(['create', 'namespace', NS]);
     istiod = await startIstiod(kube);
+    wds = subscribeWds(istiod.grpcAddress);
     console.log(`# istiod ready in ${Math.round(istiod.startMs)} ms; env ${JSON.stringify(istiod.env)}; args ${istiod.args.join(' ')}`);
     await kube.kubectl(['apply', '-f', '-'], `
 apiVersion: gateway.networking.k8s.io/v1
@@ -81,6 +87,7 @@ spec:
 `);
   });
   after(async () => {
+    wds?.close();
     await istiod?.close();
     await kube?.close();
   });
@@ -111,6 +118,10 @@ spec:
     });
     console.log(`# /debug/ambientz service: ${JSON.stringify(svc)}`);
     assert.deepEqual(svc.waypoint, { hostname: { namespace: NS, hostname: WAYPOINT_HOST }, hboneMtlsPort: 15008 });
+    // What ztunnel receives over xDS says the same.
+    const pushed = await eventually('the service with its waypoint over WDS', async () => wdsService('httpbin.org')?.waypoint ? wdsService('httpbin.org') : undefined);
+    console.log(`# WDS service pushed to ztunnel: ${JSON.stringify(pushed)}`);
+    assert.deepEqual(pushed.waypoint, { hostname: { namespace: NS, hostname: WAYPOINT_HOST }, hboneMtlsPort: 15008 });
   });
 
   test('the sandwich annotation on the GatewayClass gives the waypoint workloads the PROXY inbound binding', async () => {
@@ -124,6 +135,8 @@ spec: {address: 10.0.0.5, serviceAccount: egress}
 `);
     const plain = await eventually('the waypoint instance in /debug/ambientz', async () => (await ambientz()).workloads?.find((w) => w.name === 'egress-0'));
     assert.equal(plain.applicationTunnel, undefined, 'without the annotation ztunnel speaks HBONE to the waypoint');
+    assert.ok(wdsWorkload('egress-0'), 'the waypoint instance is pushed over WDS');
+    assert.equal(wdsWorkload('egress-0')!.applicationTunnel, undefined);
     await kube.kubectl(['annotate', 'gatewayclass', 'egressway', 'ambient.istio.io/waypoint-inbound-binding=PROXY/15088']);
     const sandwich = await eventually('applicationTunnel PROXY/15088', async () => {
       const w = (await ambientz()).workloads?.find((x) => x.name === 'egress-0');
@@ -131,6 +144,9 @@ spec: {address: 10.0.0.5, serviceAccount: egress}
     });
     console.log(`# /debug/ambientz waypoint workload: ${JSON.stringify(sandwich)}`);
     assert.deepEqual(sandwich.applicationTunnel, { protocol: 'PROXY', port: 15088 });
+    const pushed = await eventually('applicationTunnel over WDS', async () => wdsWorkload('egress-0')?.applicationTunnel ? wdsWorkload('egress-0') : undefined);
+    console.log(`# WDS workload pushed to ztunnel: ${JSON.stringify(pushed)}`);
+    assert.deepEqual(pushed.applicationTunnel, { protocol: 'PROXY', port: 15088 });
     // The binding also moves attachment to the PROXY listener; the service stays bound.
     assert.equal((await condition('httpbin'))?.status, 'True');
   });
