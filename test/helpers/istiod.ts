@@ -13,9 +13,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { kubePeersMissing, PEERS_DIR, type KubeControlPlane } from './kube.ts';
 
-/** .peers/bin/pilot-discovery, else the coordinator's early copy, else $EGRESSWAY_ISTIOD. */
+/** $EGRESSWAY_ISTIOD, else .peers/bin/pilot-discovery (scripts/build-peers.sh). */
 export function istiodBinary(): string | undefined {
-  return [process.env.EGRESSWAY_ISTIOD, join(PEERS_DIR, 'bin', 'pilot-discovery'), '/work/peers-istio/pilot-discovery']
+  return [process.env.EGRESSWAY_ISTIOD, join(PEERS_DIR, 'bin', 'pilot-discovery')]
     .find((p): p is string => !!p && existsSync(p));
 }
 
