@@ -39,13 +39,18 @@ describe('helm chart: lint and template', { skip }, () => {
     const d = pick(o, 'Deployment', 'egressway-controller');
     assert.equal((d.spec as { replicas: number }).replicas, 2);
     const c = container(d);
-    assert.equal(c.image, 'egressway:0.1.0');
-    assert.deepEqual(c.args, ['controller', '--controller-name=egressway.io/gateway-controller', '--image=egressway:0.1.0',
-      '--lease-namespace=egressway-system', '--lease-name=egressway-controller', '--lease-duration=15s', '--health-port=15021', '--log-level=info']);
-    assert.deepEqual(c.env.find((e: { name: string }) => e.name === 'POD_NAMESPACE'), { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
-    assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz/ready', port: 'http-health' });
-    assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz/ready', port: 'http-health' });
-    assert.deepEqual(c.ports, [{ name: 'http-health', containerPort: 15021, protocol: 'TCP' }]);
+    assert.equal(c.image, 'ghcr.io/egressway/egressway:0.1.0');
+    assert.deepEqual(c.args, ['controller', '--controller-name=egressway.io/gateway-controller', '--image=ghcr.io/egressway/egressway:0.1.0',
+      '--lease-namespace=egressway-system', '--lease-name=egressway-controller', '--lease-duration=15s', '--metrics-port=15014',
+      '--istiod=auto', '--istio-namespace=istio-system', '--log-level=info']);
+    const env = Object.fromEntries(c.env.map((e: { name: string; value?: string; valueFrom?: unknown }) => [e.name, e.value ?? e.valueFrom]));
+    assert.deepEqual(env, {
+      POD_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } }, POD_NAME: { fieldRef: { fieldPath: 'metadata.name' } },
+      EGRESSWAY_WAYPOINT_CLUSTER_ROLE: 'egressway-waypoint', EGRESSWAY_WAYPOINT_SECRETS_CLUSTER_ROLE: 'egressway-waypoint-secrets',
+    });
+    assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz/ready', port: 'http-metrics' });
+    assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz/ready', port: 'http-metrics' });
+    assert.deepEqual(c.ports, [{ name: 'http-metrics', containerPort: 15014, protocol: 'TCP' }]);
     assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
     assert.deepEqual(c.resources, { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } });
     assert.deepEqual(c.volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }]);
@@ -53,9 +58,9 @@ describe('helm chart: lint and template', { skip }, () => {
     assert.equal(pod.serviceAccountName, 'egressway-controller');
     assert.equal(pod.securityContext.runAsUser, 65532);
     assert.equal(pick(o, 'PodDisruptionBudget', 'egressway-controller').spec !== undefined, true);
+    // Exactly the keys `egressway controller` reads (it refuses a class whose ConfigMap has others).
     assert.deepEqual(data(o), {
-      replicas: '2', image: 'egressway:0.1.0', imagePullPolicy: 'IfNotPresent', proxyPort: '15001', istioCAAddress: '', podIdentity: 'false',
-      waypointClusterRole: 'egressway-waypoint', waypointSecretsClusterRole: 'egressway-waypoint-secrets',
+      replicas: '2', image: 'ghcr.io/egressway/egressway:0.1.0',
       resources: 'limits:\n  memory: 1Gi\nrequests:\n  cpu: 100m\n  memory: 256Mi\n', args: '[]\n',
     });
     assert.ok(!rules(pick(o, 'ClusterRole', 'egressway-waypoint')).some((r) => r.resources.includes('pods')), 'no pods access without pod-IP identity');
@@ -68,7 +73,8 @@ describe('helm chart: lint and template', { skip }, () => {
       'gatewayClass.sandwich.enabled': 'true', 'gatewayClass.sandwich.port': '15099',
       'image.repository': 'registry.test/egressway', 'image.tag': '9.9.9', 'controller.replicas': '3',
       'controller.resources.limits.memory': '1Gi', 'controller.lease.name': 'lead', 'controller.extraArgs[0]': '--verbose',
-      'waypoint.podIdentity': 'true', 'waypoint.readSecrets': 'false', 'waypoint.replicas': '4',
+      'waypoint.podIdentity.enabled': 'true', 'waypoint.readSecrets': 'false', 'waypoint.replicas': '4',
+      'waypoint.nodeSelector.pool': 'egress',
       'waypoint.extraArgs[0]': '--outbound-traffic-policy', 'waypoint.extraArgs[1]': 'ALLOW_ANY',
       'waypoint.istioCAAddress': 'istiod.istio-system.svc:15012', 'waypoint.image': 'registry.test/waypoint:1',
     }, 'edge');
@@ -81,13 +87,12 @@ describe('helm chart: lint and template', { skip }, () => {
     assert.equal(c.image, 'registry.test/egressway:9.9.9');
     for (const a of ['--controller-name=example.com/egress', '--image=registry.test/waypoint:1', '--lease-namespace=edge', '--lease-name=lead', '--verbose']) assert.ok(c.args.includes(a), a);
     assert.equal(c.resources.limits.memory, '1Gi');
+    assert.equal(c.env.find((e: { name: string }) => e.name === 'EGRESSWAY_WAYPOINT_SECRETS_CLUSTER_ROLE').value, '');
     const p = data(o);
     assert.equal(p.replicas, '4');
     assert.equal(p.image, 'registry.test/waypoint:1');
-    assert.equal(p.podIdentity, 'true');
-    assert.equal(p.istioCAAddress, 'istiod.istio-system.svc:15012');
-    assert.equal(p.waypointSecretsClusterRole, '');
-    assert.equal(p.args, '- --outbound-traffic-policy\n- ALLOW_ANY\n');
+    assert.equal(p.args, '- --outbound-traffic-policy\n- ALLOW_ANY\n- --ca-address\n- istiod.istio-system.svc:15012\n- --pod-ip-identity\n');
+    assert.equal(p.nodeSelector, 'pool: egress\n');
     assert.ok(rules(pick(o, 'ClusterRole', 'egressway-waypoint')).some((r) => r.resources.includes('pods') && r.verbs.join() === 'list,watch'));
     assert.ok(!o.some((x) => x.metadata.name === 'egressway-waypoint-secrets'), 'no Secrets role when readSecrets is false');
     const bind = rules(pick(o, 'ClusterRole', 'egressway-controller')).find((r) => r.verbs.includes('bind'))!;
@@ -120,9 +125,13 @@ describe('helm install against a real API server, RBAC enforced', { skip: skipKu
   const WAYPOINT = 'system:serviceaccount:istio-egress:egress';
   let controllerConfig: string;
 
-  /** `kubectl auth can-i` as `user`: true for yes, false for no; anything else fails the test. */
+  /**
+   * `kubectl auth can-i` as `user`: true for yes, false for no; anything else fails the test.
+   * `resource` is `plural[.group][/name][:subresource]`.
+   */
   const canI = (user: string, verb: string, resource: string, namespace?: string) => new Promise<boolean>((resolve, reject) => {
-    const args = ['--kubeconfig', kube.kubeconfig, 'auth', 'can-i', verb, resource, `--as=${user}`, ...(namespace ? ['-n', namespace] : ['--all-namespaces'])];
+    const [res, sub] = resource.split(':');
+    const args = ['--kubeconfig', kube.kubeconfig, 'auth', 'can-i', verb, res!, ...(sub ? [`--subresource=${sub}`] : []), `--as=${user}`, ...(namespace ? ['-n', namespace] : ['--all-namespaces'])];
     execFile(join(PEERS_DIR, 'bin', 'kubectl'), args, (err, stdout, stderr) => {
       if (!err && stdout.trim() === 'yes') resolve(true);
       else if (err?.code === 1 && stdout.trim() === 'no') resolve(false);
@@ -158,24 +167,26 @@ describe('helm install against a real API server, RBAC enforced', { skip: skipKu
   test('controller ServiceAccount: every verb it needs, nothing it must not (kubectl auth can-i)', async () => {
     await expectCan(CONTROLLER, [
       ...['gatewayclasses', 'gateways', 'httproutes'].flatMap((r) => ['get', 'list', 'watch'].map((v) => [true, v, `${r}.gateway.networking.k8s.io`] as const)),
-      ...['gatewayclasses', 'gateways', 'httproutes'].map((r) => [true, 'patch', `${r}.gateway.networking.k8s.io/status`] as const),
+      ...['gatewayclasses', 'gateways', 'httproutes'].map((r) => [true, 'patch', `${r}.gateway.networking.k8s.io:status`] as const),
       [true, 'list', 'serviceentries.networking.istio.io'], [true, 'watch', 'serviceentries.networking.istio.io'],
-      [true, 'patch', 'serviceentries.networking.istio.io/status'],
+      [true, 'patch', 'serviceentries.networking.istio.io:status'],
       ...['serviceaccounts', 'services', 'deployments.apps', 'poddisruptionbudgets.policy'].flatMap((r) => ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'].map((v) => [true, v, r, 'istio-egress'] as const)),
       [true, 'get', 'configmaps', 'istio-egress'], [true, 'list', 'configmaps'],
       [true, 'create', 'events', 'istio-egress'], [true, 'patch', 'events', 'istio-egress'],
       [true, 'create', 'clusterrolebindings.rbac.authorization.k8s.io'], [true, 'create', 'rolebindings.rbac.authorization.k8s.io', 'istio-egress'],
       [true, 'bind', 'clusterroles.rbac.authorization.k8s.io/egressway-waypoint'], [true, 'bind', 'clusterroles.rbac.authorization.k8s.io/egressway-waypoint-secrets'],
+      [true, 'get', 'customresourcedefinitions.apiextensions.k8s.io/gateways.gateway.networking.k8s.io'],
+      [false, 'get', 'customresourcedefinitions.apiextensions.k8s.io/serviceentries.networking.istio.io'],
       [true, 'create', 'leases.coordination.k8s.io', NS], [true, 'get', 'leases.coordination.k8s.io/egressway-controller', NS], [true, 'update', 'leases.coordination.k8s.io/egressway-controller', NS],
       // Must not:
       [false, 'delete', 'gatewayclasses.gateway.networking.k8s.io'], [false, 'update', 'gateways.gateway.networking.k8s.io', 'istio-egress'],
       [false, 'patch', 'serviceentries.networking.istio.io', 'istio-egress'], [false, 'update', 'httproutes.gateway.networking.k8s.io', 'istio-egress'],
-      [false, 'get', 'secrets', 'istio-egress'], [false, 'list', 'secrets'], [false, 'create', 'pods', 'istio-egress'], [false, 'create', 'pods/exec', 'istio-egress'],
+      [false, 'get', 'secrets', 'istio-egress'], [false, 'list', 'secrets'], [false, 'create', 'pods', 'istio-egress'], [false, 'create', 'pods:exec', 'istio-egress'],
       [false, 'create', 'configmaps', 'istio-egress'], [false, 'create', 'namespaces'],
       [false, 'escalate', 'clusterroles.rbac.authorization.k8s.io'], [false, 'bind', 'clusterroles.rbac.authorization.k8s.io/cluster-admin'],
       [false, 'create', 'clusterroles.rbac.authorization.k8s.io'], [false, 'update', 'clusterroles.rbac.authorization.k8s.io/egressway-waypoint'],
       [false, 'update', 'leases.coordination.k8s.io/other', NS], [false, 'create', 'leases.coordination.k8s.io', 'kube-system'],
-      [false, 'create', 'serviceaccounts/token', 'istio-egress'], [false, 'impersonate', 'serviceaccounts'],
+      [false, 'create', 'serviceaccounts:token', 'istio-egress'], [false, 'impersonate', 'serviceaccounts'],
     ]);
   });
 
@@ -194,13 +205,14 @@ describe('helm install against a real API server, RBAC enforced', { skip: skipKu
       'authorizationpolicies.security.istio.io', 'requestauthentications.security.istio.io', 'namespaces'];
     await expectCan(WAYPOINT, [
       ...kinds.flatMap((k) => ['get', 'list', 'watch'].map((v) => [true, v, k] as const)),
-      [true, 'get', 'configmaps/istio', 'istio-system'], [true, 'get', 'configmaps/istio-ca-root-cert', 'istio-egress'],
+      [true, 'get', 'configmaps/istio', 'istio-system'], [true, 'list', 'configmaps/istio', 'istio-system'],
       [true, 'get', 'secrets', 'istio-egress'], [true, 'list', 'secrets', 'istio-egress'], [true, 'watch', 'secrets', 'istio-egress'],
-      [true, 'create', 'events', 'other'], [true, 'patch', 'events', 'other'],
+      [true, 'create', 'events', 'other'], [true, 'get', 'events', 'other'], [true, 'patch', 'events', 'other'],
       // Must not:
       [false, 'get', 'secrets', 'other'], [false, 'list', 'secrets'], [false, 'list', 'configmaps', 'istio-system'], [false, 'get', 'configmaps/other', 'istio-system'],
+      [false, 'get', 'configmaps/istio-ca-root-cert', 'istio-egress'],
       [false, 'list', 'pods'], [false, 'create', 'pods', 'istio-egress'], [false, 'patch', 'serviceentries.networking.istio.io', 'istio-egress'],
-      [false, 'patch', 'gateways.gateway.networking.k8s.io/status', 'istio-egress'], [false, 'delete', 'gatewayclasses.gateway.networking.k8s.io'],
+      [false, 'patch', 'gateways.gateway.networking.k8s.io:status', 'istio-egress'], [false, 'delete', 'gatewayclasses.gateway.networking.k8s.io'],
       [false, 'create', 'clusterrolebindings.rbac.authorization.k8s.io'], [false, 'escalate', 'clusterroles.rbac.authorization.k8s.io'],
       [false, 'update', 'leases.coordination.k8s.io/egressway-controller', NS],
     ]);
@@ -231,9 +243,9 @@ describe('helm install against a real API server, RBAC enforced', { skip: skipKu
     }
   });
 
-  test('waypoint.podIdentity=true (helm upgrade) grants pods list/watch and nothing more on pods', async () => {
+  test('waypoint.podIdentity.enabled=true (helm upgrade) grants pods list/watch and nothing more on pods', async () => {
     assert.equal(await canI(WAYPOINT, 'list', 'pods'), false);
-    const r = await helm(['upgrade', 'egressway', CHART, '--namespace', NS, '--reuse-values', '--set', 'waypoint.podIdentity=true', '--kubeconfig', kube.kubeconfig]);
+    const r = await helm(['upgrade', 'egressway', CHART, '--namespace', NS, '--reuse-values', '--set', 'waypoint.podIdentity.enabled=true', '--kubeconfig', kube.kubeconfig]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     await expectCan(WAYPOINT, [[true, 'list', 'pods'], [true, 'watch', 'pods'], [false, 'get', 'pods', 'istio-egress'], [false, 'create', 'pods', 'istio-egress'], [false, 'delete', 'pods', 'istio-egress']]);
   });
