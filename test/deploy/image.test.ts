@@ -4,7 +4,7 @@
 // waypoint as UID 65532 on a read-only root filesystem (only /tmp writable, as the chart mounts it)
 // that answers its readiness probe and proxies a request. Its config agrees with the Dockerfile.
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,7 +21,8 @@ import { VERSION } from '../../src/version.ts';
 const run = promisify(execFile);
 const BUILDAH = ['/usr/bin/buildah', '/usr/local/bin/buildah'].find((p) => existsSync(p));
 const skip = !BUILDAH ? 'skipped: buildah not installed (apt-get install buildah; .ci/run does)'
-  : process.getuid?.() !== 0 ? 'skipped: building and chrooting into the image needs root (.ci/run runs as root)' : undefined;
+  : process.getuid?.() !== 0 ? 'skipped: building and chrooting into the image needs root (.ci/run runs as root)'
+  : spawnSync('unshare', ['--mount', 'true']).status !== 0 ? 'skipped: this machine may not create a mount namespace (unshare --mount failed; a container without CAP_SYS_ADMIN?)' : undefined;
 if (skip) console.log(`# image: ${skip}`);
 
 const TAG = 'localhost/egressway:test';
