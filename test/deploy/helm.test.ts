@@ -58,7 +58,13 @@ describe('helm chart: lint and template', { skip }, () => {
     const pod = (d.spec as { template: { spec: Record<string, any> } }).template.spec;
     assert.equal(pod.serviceAccountName, 'egressway-controller');
     assert.equal(pod.securityContext.runAsUser, 65532);
-    assert.equal(pick(o, 'PodDisruptionBudget', 'egressway-controller').spec !== undefined, true);
+    const pdb = pick(o, 'PodDisruptionBudget', 'egressway-controller').spec as { minAvailable: number; selector: unknown };
+    assert.equal(pdb.minAvailable, 1);
+    assert.deepEqual(pdb.selector, (d.spec as { selector: unknown }).selector, 'the PDB selects the controller pods');
+    assert.deepEqual(rules(pick(o, 'Role', 'egressway-controller-leader')), [
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['egressway-controller'], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
+    ]);
     // Exactly the keys `egressway controller` reads (it refuses a class whose ConfigMap has others).
     assert.deepEqual(data(o), {
       replicas: '2', image: 'ghcr.io/egressway/egressway:0.1.0',

@@ -54,6 +54,20 @@ describe('container image (scripts/build-image.sh, buildah, no daemon)', { skip,
     assert.equal(stdout.trim(), VERSION);
   });
 
+  test('every production dependency loads inside the image (the lazily imported ones too)', async () => {
+    // reflect-metadata first: @peculiar/x509 needs its polyfill, as src/ imports it first.
+    const script = `import { readFileSync } from 'node:fs';
+      const deps = Object.keys(JSON.parse(readFileSync('/app/package.json', 'utf8')).dependencies).sort((a, b) => (b === 'reflect-metadata') - (a === 'reflect-metadata'));
+      const failed = [];
+      for (const d of deps) await import(d).catch((e) => failed.push(d + ': ' + e.message));
+      console.log(JSON.stringify({ deps: deps.length, failed }));
+      process.exit(0);`;
+    const { stdout } = await bah(['run', '--isolation', 'chroot', '--workingdir', '/app', ctr, '--', '/usr/local/bin/node', '--input-type=module', '-e', script]);
+    const r = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    assert.deepEqual(r.failed, []);
+    assert.ok(r.deps >= 10, `${r.deps} dependencies checked`);
+  });
+
   test('the image config matches the Dockerfile: numeric non-root user, entrypoint, workdir', async () => {
     const cfg = JSON.parse((await bah(['inspect', '--type', 'image', TAG])).stdout).OCIv1.config;
     const dockerfile = await readFile(join(REPO_ROOT, 'Dockerfile'), 'utf8');
