@@ -8,10 +8,11 @@
 #   user 65532:65532, nothing writable but /tmp (mount an emptyDir there with readOnlyRootFilesystem)
 #
 #   scripts/build-image.sh                          # -> localhost/egressway:<version> in buildah's store
-#   scripts/build-image.sh --tag my.registry/egressway:dev --output oci-archive:egressway.tar
+#   scripts/build-image.sh --output docker://my.registry/egressway:0.1.0   # push it (any buildah push
+#   scripts/build-image.sh --output oci-archive:egressway.tar              #  destination works)
 #   BUILDAH_ROOT=/tmp/store scripts/build-image.sh  # private storage (root/ and run/ below it)
-# Then: `buildah push localhost/egressway:<version> docker://my.registry/egressway:<version>`, or load
-# the archive into your cluster's runtime, and `helm install ... --set image.repository=...`.
+# Then `helm install ... --set image.repository=my.registry/egressway`. (A later `buildah push` by
+# hand needs the same `--storage-driver vfs`.)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
