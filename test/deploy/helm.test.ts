@@ -80,7 +80,7 @@ describe('helm chart: lint and template', { skip }, () => {
       'gatewayClass.sandwich.enabled': 'true', 'gatewayClass.sandwich.port': '15099',
       'image.repository': 'registry.test/egressway', 'image.tag': '9.9.9', 'controller.replicas': '3',
       'controller.resources.limits.memory': '1Gi', 'controller.lease.name': 'lead', 'controller.extraArgs[0]': '--verbose',
-      'waypoint.podIdentity.enabled': 'true', 'waypoint.readSecrets': 'false', 'waypoint.replicas': '4',
+      'waypoint.podIdentity.enabled': 'true', 'waypoint.podIdentity.mode': 'namespaces', 'waypoint.readSecrets': 'false', 'waypoint.replicas': '4',
       'waypoint.nodeSelector.pool': 'egress',
       'waypoint.extraArgs[0]': '--outbound-traffic-policy', 'waypoint.extraArgs[1]': 'ALLOW_ANY',
       'waypoint.istioCAAddress': 'istiod.istio-system.svc:15012', 'waypoint.image': 'registry.test/waypoint:1',
@@ -98,7 +98,7 @@ describe('helm chart: lint and template', { skip }, () => {
     const p = data(o);
     assert.equal(p.replicas, '4');
     assert.equal(p.image, 'registry.test/waypoint:1');
-    assert.equal(p.args, '- --outbound-traffic-policy\n- ALLOW_ANY\n- --ca-address\n- istiod.istio-system.svc:15012\n- --pod-ip-identity\n');
+    assert.equal(p.args, '- --outbound-traffic-policy\n- ALLOW_ANY\n- --ca-address\n- istiod.istio-system.svc:15012\n- --identify-pods-by-ip=namespaces\n');
     assert.equal(p.nodeSelector, 'pool: egress\n');
     assert.ok(rules(pick(o, 'ClusterRole', 'egressway-waypoint')).some((r) => r.resources.includes('pods') && r.verbs.join() === 'list,watch'));
     assert.ok(!o.some((x) => x.metadata.name === 'egressway-waypoint-secrets'), 'no Secrets role when readSecrets is false');
