@@ -4,12 +4,14 @@
 // requests with their tokens: the controller binds a waypoint, a waypoint process lists and watches
 // every kind and becomes ready), and `helm uninstall` removes it.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CHART, helm, helmMissing, pick, renderChart, type K8sObject } from '../helpers/helm.ts';
 import { installCrds, kubePeersMissing, PEERS_DIR, startKube, type KubeControlPlane } from '../helpers/kube.ts';
-import { startWaypoint, type Waypoint } from '../helpers/waypoint.ts';
+import { REPO_ROOT, startWaypoint, type Waypoint } from '../helpers/waypoint.ts';
+import { LogCollector } from '../helpers/log-lines.ts';
 import { WAYPOINT_YAML } from '../helpers/inprocess.ts';
 
 const skip = helmMissing();
@@ -254,6 +256,37 @@ describe('helm install against a real API server, RBAC enforced', { skip: skipKu
       await wp?.close();
     }
   });
+
+  test('`egressway controller` with exactly the controller role: takes the Lease, provisions a Gateway of the class, no 403',
+    { skip: existsSync(join(REPO_ROOT, 'src/cli/controller.ts')) ? undefined : 'skipped: no `egressway controller` in this tree (src/cli/controller.ts)' }, async () => {
+      await kube.kubectl(['apply', '-f', '-'], 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: edge, namespace: istio-egress}\nspec:\n  gatewayClassName: egressway\n  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n');
+      const child = spawn(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'src/cli/main.ts'), 'controller', '--kubeconfig', controllerConfig,
+        '--lease-namespace', NS, '--metrics-port', '0', '--metrics-address', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (c) => (stderr += c));
+      const logs = new LogCollector(child.stdout!);
+      child.once('exit', (code) => logs.end(new Error(`controller exited ${code}: ${stderr.slice(-2000)}`)));
+      const describe = () => `${stderr.slice(-2000)}\n${logs.lines.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`;
+      try {
+        await logs.waitFor((l) => l.msg === 'controller started', 60_000, describe);
+        const deadline = Date.now() + 60_000;
+        const want = ['serviceaccount/edge', 'deployment.apps/edge', 'service/edge', 'poddisruptionbudget.policy/edge'];
+        for (;;) {
+          const have = (await kube.kubectl(['get', 'serviceaccount,deployment,service,pdb', '-n', 'istio-egress', '-o', 'name'])).split('\n');
+          const lease = JSON.parse(await kube.kubectl(['get', 'lease', 'egressway-controller', '-n', NS, '-o', 'json']).catch(() => '{}'));
+          if (want.every((w) => have.includes(w)) && lease.spec?.holderIdentity) break;
+          if (Date.now() > deadline) assert.fail(`not provisioned in 60 s (have ${have.join(' ')}; lease ${JSON.stringify(lease.spec)}): ${describe()}`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        const gc = JSON.parse(await kube.kubectl(['get', 'gatewayclass', 'egressway', '-o', 'json']));
+        assert.equal(gc.status?.conditions?.find((c: { type: string }) => c.type === 'Accepted')?.status, 'True', JSON.stringify(gc.status));
+        const denied = logs.lines.filter((l) => /\b403\b|forbidden/i.test(JSON.stringify(l)));
+        assert.deepEqual(denied, [], 'the controller hit no RBAC denial');
+      } finally {
+        child.kill('SIGTERM');
+        if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+      }
+    });
 
   test('waypoint.podIdentity.enabled=true (helm upgrade) grants pods list/watch and nothing more on pods', async () => {
     assert.equal(await canI(WAYPOINT, 'list', 'pods'), false);
