@@ -3,6 +3,7 @@
 // admin, status and stats endpoints.
 import type { AddressInfo } from 'node:net';
 import type { CompileOptions } from './compile/compile.ts';
+import type { CredentialProvider } from './model/credentials.ts';
 import { FileSource, type ReloadResult } from './controlplane/file-source.ts';
 import { SnapshotStore } from './controlplane/store.ts';
 import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, summaryHandler, type AdminDeps } from './dashboard/admin-server.ts';
@@ -78,6 +79,8 @@ export interface ConfigSource {
   setOptions?(options: CompileOptions): void;
   watch(): Promise<void>;
   close(): void;
+  /** credentialName Secrets from the source (Kubernetes mode); files use --secrets-dir. */
+  readonly credentials?: CredentialProvider;
 }
 
 export class StartupError extends Error {
@@ -103,7 +106,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
     log.error({ err: err.message }, `access log: writing to stdout failed (${err.message}); access-log lines are now dropped and counted in egressway_access_log_dropped_total — check what reads this process's stdout, or run with --access-log off`);
   });
   const dns = new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs, maxHosts: o.dnsMaxHosts });
-  const upstreams = new Upstreams(dns, { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy), secretsDir: o.secretsDir, maxPoolsPerCluster: o.dnsMaxHosts });
+  const upstreams = new Upstreams(dns, { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy), secretsDir: o.secretsDir, credentials: source.credentials, maxPoolsPerCluster: o.dnsMaxHosts });
   const limits = { ...DEFAULT_LIMITS, ...o.limits };
   const onLimit = (kind: LimitKind) => metrics.limitTripped(kind);
   const overload = new OverloadMonitor({ heapFraction: o.overloadHeapFraction, onShed: () => onLimit('overload') });
@@ -209,6 +212,7 @@ async function configSource(o: WaypointOptions, store: SnapshotStore, onResult: 
   return new KubeSource(store, {
     kubeconfig: o.kubernetes.kubeconfig, compile: o.compile, onResult,
     warn: (message, fields) => o.logger.warn(fields ?? {}, message),
+    info: (message, fields) => o.logger.info(fields ?? {}, message),
   });
 }
 

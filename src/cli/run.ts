@@ -93,7 +93,7 @@ export function registerRun(program: Command): void {
     .addOption(durationOption('--proxy-protocol-header-timeout <duration>', 'close a connection whose PROXY header is not complete by then', 15_000))
     .option('--proxy-protocol-max-connections <n>', 'open connections on the PROXY listener; more are closed at once', parseMaxConnections, 10_000)
     .option('--num-trusted-proxies <n>', 'X-Forwarded-For hops to trust for remoteIpBlocks / remote.ip (meshConfig gatewayTopology.numTrustedProxies)', parseCount)
-    .option('--secrets-dir <dir>', 'DestinationRule credentialName Secrets, laid out as <dir>/<namespace>/<name>/tls.crt, tls.key, ca.crt')
+    .option('--secrets-dir <dir>', 'DestinationRule credentialName Secrets, laid out as <dir>/<namespace>/<name>/tls.crt, tls.key, ca.crt (--config only; --kubernetes reads the Secrets)')
     .option('--access-log <format>', 'json | text | off', oneOf(['json', 'text', 'off'] as const), 'json')
     .option('--otlp-endpoint <url>', 'export one span per request or tunnel over OTLP/HTTP (JSON) to this collector, e.g. http://127.0.0.1:4318', httpUrl)
     .addOption(durationOption('--drain-duration <duration>', 'on SIGTERM, how long in-flight requests may finish', 5_000))
@@ -132,6 +132,7 @@ async function run(f: RunFlags): Promise<void> {
   if (!f.kubernetes && !f.config?.length) fail('error: give the config: --config <paths...> (files or directories), or --kubernetes to read it from the API server');
   if (f.kubernetes && f.config?.length) fail('error: --config and --kubernetes are two sources; choose one');
   if (f.kubeconfig && !f.kubernetes) fail('error: --kubeconfig only applies with --kubernetes');
+  if (f.secretsDir && f.kubernetes) fail('error: --secrets-dir is for --config; with --kubernetes, credentialName Secrets are read from the API server (drop --secrets-dir)');
   const clash = portClash(f);
   if (clash) fail(`error: port clash: ${clash}`);
   let mesh;

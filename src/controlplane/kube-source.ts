@@ -20,6 +20,8 @@ import { meshCompileOptions, meshConfigOf, type MeshConfig } from './mesh-config
 import { debounce } from './debounce.ts';
 import type { ReloadResult } from './file-source.ts';
 import type { SnapshotStore } from './store.ts';
+import type { CredentialProvider, SecretData } from '../model/credentials.ts';
+import { credentialRefs, SecretCache } from './kube-secrets.ts';
 
 export interface KubeSourceOptions {
   /** kubeconfig file; default: in-cluster config, else $KUBECONFIG / ~/.kube/config. */
@@ -28,6 +30,7 @@ export interface KubeSourceOptions {
   readonly compile: CompileOptions;
   readonly onResult: (r: ReloadResult) => void;
   readonly warn: (message: string, fields?: Record<string, unknown>) => void;
+  readonly info?: (message: string, fields?: Record<string, unknown>) => void;
   /** How often a kind the API server did not serve at start is looked for again. Default 60 s. */
   readonly rediscoverMs?: number;
 }
@@ -61,11 +64,17 @@ function syncing<T>(list: () => Promise<T>): { list: () => Promise<T>; synced: P
   // returns: report the sync a macrotask later, so the first compile never misses the last kind's items.
   return {
     synced, onListed: (cb) => void listed.push(cb),
-    list: async () => { const out = await list(); setImmediate(done); for (const cb of listed) cb(); return out; },
+    list: async () => { const out = await list(); for (const cb of listed) cb(); setImmediate(done); return out; },
   };
 }
 
 const MESH_KEY = 'mesh/istio-system/istio';
+
+interface Client {
+  readonly k8s: typeof import('@kubernetes/client-node');
+  readonly kc: KubeConfig;
+  readonly watch: import('@kubernetes/client-node').Watch;
+}
 
 export class KubeSource {
   #store: SnapshotStore;
@@ -79,18 +88,33 @@ export class KubeSource {
   #closing = new Promise<void>((r) => (this.#onClose = r));
   #rediscovery?: NodeJS.Timeout;
   #compileSoon = debounce(() => void this.#compile());
+  #client?: Client;
+  #secrets: SecretCache;
 
   constructor(store: SnapshotStore, o: KubeSourceOptions) {
     this.#store = store;
     this.#o = o;
+    this.#secrets = new SecretCache((ns, name, on) => this.#watchSecret(ns, name, on), o.warn, o.info);
   }
 
-  /** First call: start every informer and wait for their first lists; then compile now. */
+  /** credentialName Secrets, read from the API server (only the ones the served config references). */
+  get credentials(): CredentialProvider {
+    return this.#secrets;
+  }
+
+  /**
+   * First call: start every informer and wait for their first lists; then compile now, and (first
+   * call) wait for the credentialName Secrets the config references, so the waypoint is not ready
+   * before it can dial them.
+   */
   async reload(): Promise<ReloadResult> {
-    if (!this.#synced) await this.#start();
+    const first = !this.#synced;
+    if (first) await this.#start();
     // Closed during the first sync (SIGTERM while starting): nothing was listed in full, so nothing is compiled.
     if (this.#closed) return { ok: false, diagnostics: [], changed: false };
-    return this.#compile();
+    const r = this.#compile();
+    if (first) await Promise.race([this.#secrets.synced(), this.#closing]);
+    return r;
   }
 
   /** Informers watch from the start; nothing more to do. */
@@ -101,6 +125,7 @@ export class KubeSource {
     this.#compileSoon.cancel();
     this.#onClose();
     clearInterval(this.#rediscovery);
+    this.#secrets.close();
     for (const w of this.#watched) void w.informer.stop();
   }
 
@@ -131,6 +156,7 @@ export class KubeSource {
         return c;
       },
     } as unknown as typeof raw;
+    this.#client = { k8s, kc, watch };
     const kinds = [...REGISTRY.values()];
     const available = await Promise.all(kinds.map((info) => this.#discover(kc, info)));
     const every = this.#o.rediscoverMs ?? 60_000;
@@ -163,7 +189,7 @@ export class KubeSource {
         if (!missing.length) clearInterval(this.#rediscovery);
       })().finally(() => (busy = false));
     }, every).unref();
-    this.#watched.push(this.#watchMesh(k8s, kc, watch));
+    this.#watched.push(this.#watchMesh());
     for (const w of this.#watched) this.#run(w);
     await Promise.race([Promise.all(this.#watched.map((w) => w.synced)), this.#closing]);
     this.#synced = !this.#closed;
@@ -216,16 +242,7 @@ export class KubeSource {
     return this.#restarting({ info, path, informer: informer as unknown as Watched['informer'], synced, onListed });
   }
 
-  #watchMesh(k8s: typeof import('@kubernetes/client-node'), kc: KubeConfig, watch: import('@kubernetes/client-node').Watch): Watched {
-    const path = '/api/v1/namespaces/istio-system/configmaps';
-    const { list, synced, onListed } = syncing(async () => {
-      const res = await request(kc, `${path}?fieldSelector=metadata.name%3Distio`);
-      if (this.#closed) throw new Error('closed');
-      if (res.status === 404) return { items: [], metadata: {} } as never;
-      if (res.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${res.status}`), { statusCode: res.status });
-      return res.body as never;
-    });
-    const informer = new k8s.ListWatch<KubernetesObject>(path, watch, list, false, undefined, 'metadata.name=istio');
+  #watchMesh(): Watched {
     const onMesh = (o: KubernetesObject & { data?: Record<string, string> }) => {
       try {
         this.#mesh = meshConfigOf({ kind: 'ConfigMap', data: o.data ?? {} }, 'ConfigMap istio-system/istio');
@@ -235,10 +252,40 @@ export class KubeSource {
       }
       this.#changed();
     };
-    informer.on('add', onMesh);
-    informer.on('update', onMesh);
-    informer.on('delete', () => { this.#mesh = {}; this.#changed(); });
-    return this.#restarting({ info: { group: '', kind: 'ConfigMap', versions: ['v1'], clusterScoped: false, validate: () => [] }, path: MESH_KEY, informer: informer as unknown as Watched['informer'], synced, onListed });
+    const deleted = () => { this.#mesh = {}; this.#changed(); };
+    return this.#watchNamed('/api/v1/namespaces/istio-system/configmaps', 'istio', MESH_KEY, { put: onMesh, del: deleted });
+  }
+
+  /** One Secret by name (list+watch with a field selector: RBAC may restrict it with resourceNames). */
+  #watchSecret(ns: string, name: string, on: { put(d: SecretData): void }): { stop(): void; synced: Promise<void> } {
+    if (this.#closed || !this.#client) return { stop: () => {}, synced: Promise.resolve() };
+    let seen = false;
+    const put = (o: KubernetesObject & { data?: Record<string, string> }) => {
+      seen = true;
+      on.put(Object.fromEntries(Object.entries(o.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])));
+    };
+    const w = this.#watchNamed(`/api/v1/namespaces/${ns}/secrets`, name, `secret/${ns}/${name}`, { put, del: () => on.put(null) });
+    // A list with no such Secret calls no handler: report "does not exist" once listed.
+    w.onListed(() => setImmediate(() => { if (!seen) on.put(null); }));
+    this.#run(w);
+    return { stop: () => void w.informer.stop(), synced: Promise.race([w.synced, this.#closing]) };
+  }
+
+  /** list+watch of one object by name (`fieldSelector=metadata.name=<name>`); a missing namespace lists nothing. */
+  #watchNamed<T extends KubernetesObject>(path: string, name: string, key: string, on: { put(o: T): void; del(): void }): Watched {
+    const { k8s, kc, watch } = this.#client!;
+    const { list, synced, onListed } = syncing(async () => {
+      const res = await request(kc, `${path}?fieldSelector=metadata.name%3D${encodeURIComponent(name)}`);
+      if (this.#closed) throw new Error('closed');
+      if (res.status === 404) return { items: [], metadata: {} } as never;
+      if (res.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${res.status}`), { statusCode: res.status });
+      return res.body as never;
+    });
+    const informer = new k8s.ListWatch<T>(path, watch, list, false, undefined, `metadata.name=${name}`);
+    informer.on('add', on.put);
+    informer.on('update', on.put);
+    informer.on('delete', on.del);
+    return this.#restarting({ info: { group: '', kind: key.startsWith('secret/') ? 'Secret' : 'ConfigMap', versions: ['v1'], clusterScoped: false, validate: () => [] }, path: key, informer: informer as unknown as Watched['informer'], synced, onListed });
   }
 
   /**
@@ -253,7 +300,7 @@ export class KubeSource {
       if (this.#closed) return;
       const serving = this.#synced ? 'still serving the last config' : 'the waypoint stays unready until every kind is listed';
       const next = (err as { statusCode?: number } | undefined)?.statusCode === 403
-        ? `this identity may not list or watch ${w.path.startsWith('mesh/') ? 'configmaps in istio-system' : w.path}: grant it get, list and watch there (a ClusterRole bound to the waypoint's ServiceAccount)`
+        ? forbiddenHint(w.path)
         : "check the API server and this identity's RBAC";
       this.#o.warn(`list/watch ${w.path} failed (${errText(err)}); relisting in ${delay} ms, ${serving}. Next: ${next}`, { kind: w.info.kind, status: (err as { statusCode?: number } | undefined)?.statusCode });
       setTimeout(() => this.#run(w), delay).unref();
@@ -297,6 +344,7 @@ export class KubeSource {
     let result: ReloadResult;
     if (compiled.snapshot) {
       const changed = this.#store.offer(compiled.snapshot, diagnostics);
+      this.#secrets.track(credentialRefs(this.#store.current()));
       result = { ok: true, diagnostics, version: compiled.snapshot.version, changed };
     } else {
       this.#store.reject(diagnostics);
@@ -305,6 +353,15 @@ export class KubeSource {
     this.#o.onResult(result);
     return result;
   }
+}
+
+function forbiddenHint(path: string): string {
+  if (path.startsWith('mesh/')) return "this identity may not list or watch configmaps in istio-system: grant it get, list and watch there (a Role bound to the waypoint's ServiceAccount)";
+  if (path.startsWith('secret/')) {
+    const [, ns, name] = path.split('/');
+    return `this identity may not list or watch Secret ${ns}/${name} (credentialName): grant it get, list and watch on secrets in ${ns} (a Role; resourceNames may name just the credential Secrets)`;
+  }
+  return `this identity may not list or watch ${path}: grant it get, list and watch there (a ClusterRole bound to the waypoint's ServiceAccount)`;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
