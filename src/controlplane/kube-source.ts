@@ -22,6 +22,7 @@ import type { ReloadResult } from './file-source.ts';
 import type { SnapshotStore } from './store.ts';
 import type { CredentialProvider, SecretData } from '../model/credentials.ts';
 import { credentialRefs, SecretCache } from './kube-secrets.ts';
+import { EventRecorder } from './kube-events.ts';
 
 export interface KubeSourceOptions {
   /** kubeconfig file; default: in-cluster config, else $KUBECONFIG / ~/.kube/config. */
@@ -31,6 +32,8 @@ export interface KubeSourceOptions {
   readonly onResult: (r: ReloadResult) => void;
   readonly warn: (message: string, fields?: Record<string, unknown>) => void;
   readonly info?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Report rejected objects as Kubernetes Events (default true). */
+  readonly events?: boolean;
   /** How often a kind the API server did not serve at start is looked for again. Default 60 s. */
   readonly rediscoverMs?: number;
 }
@@ -41,6 +44,8 @@ interface Entry {
   /** The newest version that passed validation; what compile uses. */
   readonly good?: Resource;
   readonly diagnostics: readonly Diagnostic[];
+  /** The newest version was rejected. */
+  readonly rejected: boolean;
 }
 
 interface Watched {
@@ -90,6 +95,7 @@ export class KubeSource {
   #compileSoon = debounce(() => void this.#compile());
   #client?: Client;
   #secrets: SecretCache;
+  #events?: EventRecorder;
 
   constructor(store: SnapshotStore, o: KubeSourceOptions) {
     this.#store = store;
@@ -126,6 +132,7 @@ export class KubeSource {
     this.#onClose();
     clearInterval(this.#rediscovery);
     this.#secrets.close();
+    this.#events?.close();
     for (const w of this.#watched) void w.informer.stop();
   }
 
@@ -157,6 +164,7 @@ export class KubeSource {
       },
     } as unknown as typeof raw;
     this.#client = { k8s, kc, watch };
+    if (this.#o.events !== false) this.#events = new EventRecorder((method, path, body) => request(kc, path, method, body), (m) => this.#o.warn(m));
     const kinds = [...REGISTRY.values()];
     const available = await Promise.all(kinds.map((info) => this.#discover(kc, info)));
     const every = this.#o.rediscoverMs ?? 60_000;
@@ -322,9 +330,14 @@ export class KubeSource {
     const diagnostics = [...parsed.diagnostics, ...v.diagnostics];
     const previous = this.#objects.get(key);
     const ok = !!r && v.known && !hasErrors(diagnostics);
-    const kept = previous?.good ? 'its last good version stays in force' : 'it has no good version yet and is left out';
-    if (!ok) this.#o.warn(`${label} rejected, ${kept}: ${diagnostics.filter((d) => d.level === 'error').map((d) => d.message).join('; ')}`, { object: label });
-    this.#objects.set(key, { rv, good: ok ? r : previous?.good, diagnostics });
+    const target = { apiVersion: obj.apiVersion ?? '', kind: obj.kind ?? '', namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? '', uid: obj.metadata?.uid, resourceVersion: rv };
+    if (!ok) {
+      const reasons = diagnostics.filter((d) => d.level === 'error').map((d) => d.message).join('; ') || 'not a kind or version Egressway reads';
+      const kept = previous?.good ? 'its last good version stays in force' : 'it has no good version yet and is left out';
+      this.#o.warn(`${label} rejected, ${kept}: ${reasons}`, { object: label });
+      this.#events?.rejected(target, `${reasons} (${kept})`);
+    } else if (previous?.rejected) this.#events?.accepted(target);
+    this.#objects.set(key, { rv, good: ok ? r : previous?.good, diagnostics, rejected: !ok });
     this.#changed();
   }
 
@@ -378,14 +391,17 @@ function errText(err: unknown): string {
 }
 
 /** One GET with the kubeconfig's credentials (client-node's generated APIs are heavy to load per kind). */
-async function request(kc: KubeConfig, path: string): Promise<{ status: number; body: unknown }> {
+async function request(kc: KubeConfig, path: string, method: 'GET' | 'POST' | 'PATCH' = 'GET', body?: unknown): Promise<{ status: number; body: unknown }> {
   const cluster = kc.getCurrentCluster()!;
   const opts: import('node:https').RequestOptions = {};
   await kc.applyToHTTPSOptions(opts);
   const url = new URL(path, cluster.server);
   const https = await import('node:https');
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { ...opts, method: 'GET', headers: { ...(opts.headers ?? {}), accept: 'application/json' } }, (res) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const type = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
+    const headers = { ...(opts.headers ?? {}), accept: 'application/json', ...(payload ? { 'content-type': type } : {}) };
+    const req = https.request(url, { ...opts, method, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (text += c));
@@ -393,12 +409,12 @@ async function request(kc: KubeConfig, path: string): Promise<{ status: number; 
         try {
           resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} });
         } catch (e) {
-          reject(new Error(`GET ${path}: not JSON (${(e as Error).message})`));
+          reject(new Error(`${method} ${path}: not JSON (${(e as Error).message})`));
         }
       });
     });
-    req.setTimeout(30_000, () => req.destroy(new Error(`GET ${path}: no answer in 30 s`)));
+    req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: no answer in 30 s`)));
     req.on('error', reject);
-    req.end();
+    req.end(payload);
   });
 }
