@@ -13,7 +13,8 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { compile, type CompileOptions } from '../compile/compile.ts';
 import { REGISTRY, validateResource, type KindInfo } from '../config/kinds/index.ts';
-import { parseDocuments } from '../config/parse.ts';
+import { parseObject } from '../config/parse.ts';
+import { RAW_SPEC } from '../config/schema.ts';
 import type { Resource } from '../config/resource.ts';
 import { hasErrors, type Diagnostic } from '../model/diagnostic.ts';
 import { meshCompileOptions, meshConfigOf, type MeshConfig } from './mesh-config.ts';
@@ -92,7 +93,7 @@ export class KubeSource {
   #onClose!: () => void;
   #closing = new Promise<void>((r) => (this.#onClose = r));
   #rediscovery?: NodeJS.Timeout;
-  #compileSoon = debounce(() => void this.#compile());
+  #compileSoon = debounce(() => void this.#compile(), 100, 10_000, true);
   #client?: Client;
   #secrets: SecretCache;
   #events?: EventRecorder;
@@ -155,6 +156,8 @@ export class KubeSource {
     // And stop() between the watch request and its answer finds nothing to abort: abort it here.
     const watch = {
       watch: async (...a: Parameters<typeof raw.watch>) => {
+        const onEvent = a[2];
+        a[2] = (phase, obj, watchObj) => onEvent(phase, trimOnReceipt(obj), watchObj);
         const c = await raw.watch(...a).catch((err: unknown) => {
           a[3](err);
           return new AbortController();
@@ -240,12 +243,20 @@ export class KubeSource {
       // ListWatch does not look at stop() once a list is under way: it would open a watch nobody stops.
       if (this.#closed) throw new Error('closed');
       if (res.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${res.status}`), { statusCode: res.status });
-      return res.body as import('@kubernetes/client-node').KubernetesListObject<KubernetesObject>;
+      const body = res.body as import('@kubernetes/client-node').KubernetesListObject<KubernetesObject>;
+      for (const o of body.items ?? []) trimOnReceipt(o);
+      return body;
     });
     const informer = new k8s.ListWatch<KubernetesObject>(path, watch, list, false);
     const key = (o: KubernetesObject) => `${info.group}/${info.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
-    informer.on('add', (o: KubernetesObject) => this.#put(key(o), { ...o, apiVersion, kind: info.kind }));
-    informer.on('update', (o: KubernetesObject) => this.#put(key(o), { ...o, apiVersion, kind: info.kind }));
+    // The informer's cache needs only names and versions (relist diffs, deletes); once parsed, the
+    // object it holds is cut down to them, so each object's spec lives once, in its Resource.
+    const put = (o: KubernetesObject) => {
+      this.#put(key(o), { ...o, apiVersion, kind: info.kind });
+      skeleton(o);
+    };
+    informer.on('add', put);
+    informer.on('update', put);
     informer.on('delete', (o: KubernetesObject) => this.#drop(key(o)));
     return this.#restarting({ info, path, informer: informer as unknown as Watched['informer'], synced, onListed });
   }
@@ -287,6 +298,7 @@ export class KubeSource {
       if (this.#closed) throw new Error('closed');
       if (res.status === 404) return { items: [], metadata: {} } as never;
       if (res.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${res.status}`), { statusCode: res.status });
+      for (const o of (res.body as { items?: KubernetesObject[] }).items ?? []) trimOnReceipt(o);
       return res.body as never;
     });
     const informer = new k8s.ListWatch<T>(path, watch, list, false, undefined, `metadata.name=${name}`);
@@ -322,11 +334,13 @@ export class KubeSource {
   #put(key: string, obj: KubernetesObject): void {
     const rv = obj.metadata?.resourceVersion ?? '';
     if (this.#objects.get(key)?.rv === rv) return;
-    const { managedFields: _m, ...metadata } = (obj.metadata ?? {}) as Record<string, unknown>;
     const label = `${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name}@${rv}`;
-    const parsed = parseDocuments(JSON.stringify({ ...obj, metadata }), label);
+    // The informer's object itself (trimmed on receipt): the Resource shares its spec, no copy.
+    const parsed = parseObject(obj, label);
     const r = parsed.resources[0];
     const v = r ? validateResource(r) : { diagnostics: [], known: false };
+    // Validation was its only reader: the raw spec (the informer's copy) can go.
+    if (r) RAW_SPEC.delete(r);
     const diagnostics = [...parsed.diagnostics, ...v.diagnostics];
     const previous = this.#objects.get(key);
     const ok = !!r && v.known && !hasErrors(diagnostics);
@@ -366,6 +380,30 @@ export class KubeSource {
     this.#o.onResult(result);
     return result;
   }
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * Fields no Egressway code reads, dropped as each object arrives (list or watch event), before any
+ * cache holds it: managedFields, and kubectl's last-applied annotation (a second copy of the object).
+ */
+function trimOnReceipt<T>(obj: T): T {
+  const m = (obj as KubernetesObject | undefined)?.metadata;
+  if (!m) return obj;
+  delete m.managedFields;
+  if (m.annotations && LAST_APPLIED in m.annotations) {
+    delete m.annotations[LAST_APPLIED];
+    if (!Object.keys(m.annotations).length) delete m.annotations;
+  }
+  return obj;
+}
+
+/** What ListWatch's cache reads of an object it holds: namespace, name, resourceVersion. */
+function skeleton(o: KubernetesObject): void {
+  const { name, namespace, resourceVersion } = o.metadata ?? {};
+  for (const k of Object.keys(o)) delete (o as Record<string, unknown>)[k];
+  o.metadata = { name, namespace, resourceVersion };
 }
 
 function forbiddenHint(path: string): string {
