@@ -28,7 +28,11 @@ import { startProxyProtocol, type ProxyProtocolOptions } from './dataplane/proxy
 export interface WaypointOptions {
   readonly configPaths: readonly string[];
   /** Kubernetes mode: list+watch the API server instead of reading configPaths. */
-  readonly kubernetes?: { readonly kubeconfig?: string };
+  readonly kubernetes?: {
+    readonly kubeconfig?: string;
+    /** Identify plaintext clients by pod IP: for telemetry, or also for `namespaces` in policy. */
+    readonly identifyPodsByIp?: 'telemetry' | 'namespaces';
+  };
   readonly compile: CompileOptions;
   readonly listenAddress: string;
   readonly adminAddress: string;
@@ -95,7 +99,8 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const log = o.logger;
   const store = new SnapshotStore();
   const metrics = new Metrics();
-  const source = await configSource(o, store, (r) => reportReload(log, metrics, r, !!o.kubernetes));
+  const pods = o.kubernetes?.identifyPodsByIp ? await podIndex(o, metrics) : undefined;
+  const source = await configSource(o, store, (r) => reportReload(log, metrics, r, !!o.kubernetes), pods);
   const first = await source.reload().catch((err: Error) => {
     throw new StartupError(err.message);
   });
@@ -121,7 +126,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   // is established (a pending hook, issue 3); until then tunnels are counted at close only. Passed as
   // a non-literal object so this wiring compiles both before and after ProxyDeps declares it.
   const proxyDeps = {
-    snapshots: store, upstreams, connectTimeoutMs: o.connectTimeoutMs, sniTimeoutMs: o.sniTimeoutMs, tls: o.proxyTls,
+    snapshots: store, upstreams, pods, connectTimeoutMs: o.connectTimeoutMs, sniTimeoutMs: o.sniTimeoutMs, tls: o.proxyTls,
     sink: (r: RequestRecord) => { metrics.record(r); summary.record(r); accessLog.write(r); spans?.record(r); o.onRecord?.(r); },
     onTunnelOpen: (r: RequestRecord) => { metrics.tunnelOpened(r); summary.tunnelOpened(r); },
     ownSpans: !!spans, limits, overload, onLimit,
@@ -206,11 +211,18 @@ async function startSpans(endpoint: string, snap: Snapshot, log: Logger): Promis
 }
 
 /** The Kubernetes client is loaded only in Kubernetes mode. */
-async function configSource(o: WaypointOptions, store: SnapshotStore, onResult: (r: ReloadResult) => void): Promise<ConfigSource> {
+async function podIndex(o: WaypointOptions, metrics: Metrics) {
+  const { PodIndex } = await import('./controlplane/kube-pods.ts');
+  const index = new PodIndex({ namespacesInPolicy: o.kubernetes?.identifyPodsByIp === 'namespaces', warn: (m) => o.logger.warn(m) });
+  metrics.bindPodIndex(() => index.size);
+  return index;
+}
+
+async function configSource(o: WaypointOptions, store: SnapshotStore, onResult: (r: ReloadResult) => void, pods?: import('./controlplane/kube-pods.ts').PodIndex): Promise<ConfigSource> {
   if (!o.kubernetes) return new FileSource(store, o.configPaths, o.compile, onResult);
   const { KubeSource } = await import('./controlplane/kube-source.ts');
   return new KubeSource(store, {
-    kubeconfig: o.kubernetes.kubeconfig, compile: o.compile, onResult,
+    kubeconfig: o.kubernetes.kubeconfig, compile: o.compile, onResult, pods,
     warn: (message, fields) => o.logger.warn(fields ?? {}, message),
     info: (message, fields) => o.logger.info(fields ?? {}, message),
   });

@@ -19,6 +19,7 @@ interface RunFlags {
   config?: string[];
   kubernetes: boolean;
   kubeconfig?: string;
+  identifyPodsByIp?: true | string;
   waypoint?: string;
   outboundTrafficPolicy?: OutboundTrafficPolicy;
   meshConfig?: string;
@@ -67,6 +68,7 @@ export function registerRun(program: Command): void {
     .option('-c, --config <paths...>', 'config files or directories (YAML/JSON, searched recursively)')
     .option('--kubernetes', 'read the config from the Kubernetes API server (list+watch) instead of files', false)
     .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig to use (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
+    .option('--identify-pods-by-ip [use]', 'with --kubernetes: name plaintext (non-mTLS) clients by their pod IP in telemetry (connection_security_policy stays "none"); "=namespaces" also lets from.source.namespaces match them (never principals)')
     .option('--waypoint <namespace/name>', 'which istio-waypoint Gateway this process is (default: the only one)', parseWaypointRef)
     .option('--outbound-traffic-policy <mode>', 'REGISTRY_ONLY refuses unknown hosts; ALLOW_ANY passes them through', oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const))
     .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility, extensionProviders, pathNormalization, gatewayTopology)')
@@ -132,6 +134,8 @@ async function run(f: RunFlags): Promise<void> {
   if (!f.kubernetes && !f.config?.length) fail('error: give the config: --config <paths...> (files or directories), or --kubernetes to read it from the API server');
   if (f.kubernetes && f.config?.length) fail('error: --config and --kubernetes are two sources; choose one');
   if (f.kubeconfig && !f.kubernetes) fail('error: --kubeconfig only applies with --kubernetes');
+  if (f.identifyPodsByIp !== undefined && !f.kubernetes) fail('error: --identify-pods-by-ip only applies with --kubernetes (it looks pods up through the API server)');
+  if (f.identifyPodsByIp !== undefined && f.identifyPodsByIp !== true && f.identifyPodsByIp !== 'telemetry' && f.identifyPodsByIp !== 'namespaces') fail(`error: --identify-pods-by-ip=${f.identifyPodsByIp}: use it bare (telemetry only) or =namespaces`);
   if (f.secretsDir && f.kubernetes) fail('error: --secrets-dir is for --config; with --kubernetes, credentialName Secrets are read from the API server (drop --secrets-dir)');
   const clash = portClash(f);
   if (clash) fail(`error: port clash: ${clash}`);
@@ -173,7 +177,10 @@ async function run(f: RunFlags): Promise<void> {
   try {
     const wp = await startWaypoint({
       configPaths: f.config ?? [],
-      kubernetes: f.kubernetes ? { kubeconfig: f.kubeconfig } : undefined,
+      kubernetes: f.kubernetes ? {
+        kubeconfig: f.kubeconfig,
+        ...(f.identifyPodsByIp !== undefined ? { identifyPodsByIp: f.identifyPodsByIp === 'namespaces' ? 'namespaces' as const : 'telemetry' as const } : {}),
+      } : undefined,
       compile: compileOptions(f, mesh),
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },

@@ -24,6 +24,7 @@ import type { SnapshotStore } from './store.ts';
 import type { CredentialProvider, SecretData } from '../model/credentials.ts';
 import { credentialRefs, SecretCache } from './kube-secrets.ts';
 import { EventRecorder } from './kube-events.ts';
+import type { PodIndex, PodObject } from './kube-pods.ts';
 
 export interface KubeSourceOptions {
   /** kubeconfig file; default: in-cluster config, else $KUBECONFIG / ~/.kube/config. */
@@ -33,6 +34,8 @@ export interface KubeSourceOptions {
   readonly onResult: (r: ReloadResult) => void;
   readonly warn: (message: string, fields?: Record<string, unknown>) => void;
   readonly info?: (message: string, fields?: Record<string, unknown>) => void;
+  /** --identify-pods-by-ip: list+watch Pods into this index (cluster-wide: list and watch on pods). */
+  readonly pods?: PodIndex;
   /** Report rejected objects as Kubernetes Events (default true). */
   readonly events?: boolean;
   /** How often a kind the API server did not serve at start is looked for again. Default 60 s. */
@@ -201,6 +204,7 @@ export class KubeSource {
       })().finally(() => (busy = false));
     }, every).unref();
     this.#watched.push(this.#watchMesh());
+    if (this.#o.pods) this.#watched.push(this.#watchPods(this.#o.pods));
     for (const w of this.#watched) this.#run(w);
     await Promise.race([Promise.all(this.#watched.map((w) => w.synced)), this.#closing]);
     this.#synced = !this.#closed;
@@ -273,6 +277,31 @@ export class KubeSource {
     };
     const deleted = () => { this.#mesh = {}; this.#changed(); };
     return this.#watchNamed('/api/v1/namespaces/istio-system/configmaps', 'istio', MESH_KEY, { put: onMesh, del: deleted });
+  }
+
+  /**
+   * Every live Pod (Succeeded/Failed ones may still show an IP that a new pod now holds), cut down to
+   * what the IP index keeps as soon as it is indexed. Not part of the compiled config: no compile.
+   */
+  #watchPods(index: PodIndex): Watched {
+    const { k8s, kc, watch } = this.#client!;
+    const path = '/api/v1/pods';
+    const selector = 'status.phase!=Succeeded,status.phase!=Failed';
+    const { list, synced, onListed } = syncing(async () => {
+      const res = await request(kc, `${path}?fieldSelector=${encodeURIComponent(selector)}`);
+      if (this.#closed) throw new Error('closed');
+      if (res.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${res.status}`), { statusCode: res.status });
+      return res.body as never;
+    });
+    const informer = new k8s.ListWatch<KubernetesObject>(path, watch, list, false, undefined, selector);
+    const put = (o: KubernetesObject) => {
+      index.put(o as PodObject);
+      skeleton(o);
+    };
+    informer.on('add', put);
+    informer.on('update', put);
+    informer.on('delete', (o: KubernetesObject) => index.delete(o as PodObject));
+    return this.#restarting({ info: { group: '', kind: 'Pod', versions: ['v1'], clusterScoped: false, validate: () => [] }, path: 'pods/', informer: informer as unknown as Watched['informer'], synced, onListed });
   }
 
   /** One Secret by name (list+watch with a field selector: RBAC may restrict it with resourceNames). */
@@ -408,6 +437,7 @@ function skeleton(o: KubernetesObject): void {
 
 function forbiddenHint(path: string): string {
   if (path.startsWith('mesh/')) return "this identity may not list or watch configmaps in istio-system: grant it get, list and watch there (a Role bound to the waypoint's ServiceAccount)";
+  if (path === 'pods/') return "this identity may not list or watch pods (--identify-pods-by-ip): grant it list and watch on pods cluster-wide (a ClusterRole), or drop the flag";
   if (path.startsWith('secret/')) {
     const [, ns, name] = path.split('/');
     return `this identity may not list or watch Secret ${ns}/${name} (credentialName): grant it get, list and watch on secrets in ${ns} (a Role; resourceNames may name just the credential Secrets)`;
