@@ -34,8 +34,8 @@ test('scripts/kube-env.sh prints working kubectl lines and stops everything on C
     assert.match(out, /run --kubernetes --kubeconfig \S+/);
     // The printed lines, as typed into a shell.
     const { stdout } = await run('bash', ['-c', `${exportLine}\n${getLine}`]);
-    assert.match(stdout, /istio-egress\s+httpbin/, stdout);
-    assert.match(stdout, /istio-egress\s+waypoint/, stdout);
+    assert.match(stdout, /istio-egress\s+serviceentry\.networking\.istio\.io\/httpbin\s/, stdout);
+    assert.match(stdout, /istio-egress\s+gateway\.gateway\.networking\.k8s\.io\/waypoint\s/, stdout);
     child.kill('SIGINT');
     assert.equal(await exited, 0, err);
     assert.match(out, /stopped/);
