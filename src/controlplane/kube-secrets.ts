@@ -39,7 +39,8 @@ export class SecretCache implements CredentialProvider {
   #warn: Log;
   #info: Log;
   #tracked = new Map<string, Tracked>();
-  #pending: Promise<void>[] = [];
+  /** First lists still awaited by synced(); only the first sync waits (later ones fail closed meanwhile). */
+  #pending: Promise<void>[] | undefined = [];
 
   constructor(watch: NamedWatch, warn: Log, info: Log = warn) {
     this.#watch = watch;
@@ -74,13 +75,14 @@ export class SecretCache implements CredentialProvider {
       const main = this.#watch(ns, name, { put: (d) => { t.main = d; this.#check(key, t); } });
       const ca = this.#watch(ns, `${name}-cacert`, { put: (d) => { t.cacert = d; this.#check(key, t); } });
       t.stops.push(main.stop, ca.stop);
-      this.#pending.push(main.synced, ca.synced);
+      this.#pending?.push(main.synced, ca.synced);
     }
   }
 
   /** Resolves when every watch started so far has listed once. */
   async synced(): Promise<void> {
-    const p = this.#pending.splice(0);
+    const p = this.#pending ?? [];
+    this.#pending = undefined;
     await Promise.all(p);
   }
 

@@ -62,6 +62,8 @@ interface Watched {
   readonly onListed: (cb: () => void) => void;
   /** Reports a failure and schedules the restart (set by #restarting). */
   fail?: (err: unknown) => void;
+  /** Stopped for good (a Secret no longer referenced): its abort is not a failure to restart from. */
+  stopped?: boolean;
 }
 
 /** A list function that reports its first success, for the "ready only after the first full sync" rule. */
@@ -212,7 +214,7 @@ export class KubeSource {
 
   /** Starts (or restarts) an informer; a failure it throws instead of reporting goes the same way as 'error'. */
   #run(w: Watched): void {
-    if (this.#closed) return;
+    if (this.#closed || w.stopped) return;
     w.informer.start().catch((err: unknown) => w.fail?.(err));
   }
 
@@ -316,7 +318,13 @@ export class KubeSource {
     // A list with no such Secret calls no handler: report "does not exist" once listed.
     w.onListed(() => setImmediate(() => { if (!seen) on.put(null); }));
     this.#run(w);
-    return { stop: () => void w.informer.stop(), synced: Promise.race([w.synced, this.#closing]) };
+    return {
+      stop: () => {
+        w.stopped = true;
+        void w.informer.stop();
+      },
+      synced: Promise.race([w.synced, this.#closing]),
+    };
   }
 
   /** list+watch of one object by name (`fieldSelector=metadata.name=<name>`); a missing namespace lists nothing. */
@@ -346,7 +354,7 @@ export class KubeSource {
     // Every list that succeeds ends an outage: the next one starts again from the short delay.
     w.onListed(() => (delay = 500));
     const fail = (err: unknown) => {
-      if (this.#closed) return;
+      if (this.#closed || w.stopped) return;
       const serving = this.#synced ? 'still serving the last config' : 'the waypoint stays unready until every kind is listed';
       const next = (err as { statusCode?: number } | undefined)?.statusCode === 403
         ? forbiddenHint(w.path)

@@ -154,4 +154,17 @@ describe('credentialName Secrets from the API server', { skip, timeout: 300_000 
     await kube.kubectl(['apply', '-f', '-'], secret('upstream-client', { cert: again.cert, key: again.key }));
     await eventually('client-three in use', async () => (await seenCn()) === 'client-three');
   });
+
+  test('a Secret no longer referenced is no longer watched (and its watch is not restarted)', async () => {
+    const secretWatches = async () => (await kube.kubectl(['get', '--raw', '/metrics'])).split('\n')
+      .filter((l) => l.startsWith('apiserver_longrunning_requests{') && l.includes('verb="WATCH"') && l.includes('resource="secrets"'))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    // The API server's own informers watch Secrets too: count the difference.
+    const before = await secretWatches();
+    await kube.kubectl(['delete', 'destinationrule', 'missing-client', '-n', 'istio-egress']);
+    await eventually('the Secret and its -cacert companion unwatched', async () => (await secretWatches()) === before - 2);
+    // A stopped watch's abort once read as a failure, and the watch came back after the backoff.
+    await new Promise((r) => setTimeout(r, 2_500));
+    assert.equal(await secretWatches(), before - 2);
+  });
 });
