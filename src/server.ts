@@ -100,7 +100,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const store = new SnapshotStore();
   const metrics = new Metrics();
   const pods = o.kubernetes?.identifyPodsByIp ? await podIndex(o, metrics) : undefined;
-  const source = await configSource(o, store, (r) => reportReload(log, metrics, r, !!o.kubernetes), pods);
+  const source = await configSource(o, store, reloadReporter(log, metrics, !!o.kubernetes), pods);
   const first = await source.reload().catch((err: Error) => {
     throw new StartupError(err.message);
   });
@@ -228,13 +228,32 @@ async function configSource(o: WaypointOptions, store: SnapshotStore, onResult: 
   });
 }
 
+/**
+ * Files: every reload logs all its diagnostics (a save shows the warnings again). Kubernetes: a change
+ * to one object recompiles everything, so only diagnostics that were not in the previous reload are
+ * logged; thousands of unchanged warnings per `kubectl apply` blocked the event loop (a synchronous
+ * stdout write waits on a full pipe) for up to a second, and the new config with it.
+ */
+function reloadReporter(log: Logger, metrics: Metrics, kube: boolean): (r: ReloadResult) => void {
+  let previous = new Set<string>();
+  return (r) => {
+    const now = new Set<string>();
+    const logged = kube ? previous : new Set<string>();
+    for (const d of r.diagnostics) {
+      if (d.level !== 'error' && d.level !== 'warning') continue;
+      const line = formatDiagnostic(d);
+      now.add(line);
+      if (logged.has(line)) continue;
+      if (d.level === 'error') log.error({ code: d.code }, line);
+      else log.warn({ code: d.code }, line);
+    }
+    previous = now;
+    reportReload(log, metrics, r, kube);
+  };
+}
+
 function reportReload(log: Logger, metrics: Metrics, r: ReloadResult, kube = false): void {
   metrics.reloads.inc({ result: r.ok ? 'success' : 'failure' });
-  for (const d of r.diagnostics) {
-    const line = formatDiagnostic(d);
-    if (d.level === 'error') log.error({ code: d.code }, line);
-    else if (d.level === 'warning') log.warn({ code: d.code }, line);
-  }
   if (r.ok) log.info({ version: r.version }, `config loaded (snapshot ${r.version})`);
   else log.error(`config rejected: ${r.diagnostics.filter((d) => d.level === 'error').length} error(s) above; still serving the last good config — ${kube ? 'fix the objects named above (kubectl edit)' : 'fix the file and save again'}`);
 }

@@ -75,6 +75,22 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     console.log(`# kubectl apply -> effect ${applied.toFixed(0)} ms; kubectl delete -> effect ${deleted.toFixed(0)} ms`);
   });
 
+  test('an unchanged warning is not logged again on every change (it blocked the event loop at scale)', async () => {
+    const warning = /will deny all traffic to TCP ports under its scope/;
+    const count = () => wp.logs.filter((l) => warning.test(String(l.msg))).length;
+    const loaded = () => wp.logs.filter((l) => String(l.msg).startsWith('config loaded')).length;
+    await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('warned', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {paths: ["/warned"]}}]}]'));
+    await eventually('the warning is logged', async () => count() === 1);
+    for (const path of ['/a', '/b']) {
+      const before = loaded();
+      await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('other', 'httpbin', `action: DENY\nrules: [{to: [{operation: {paths: ["${path}"], ports: ["80"]}}]}]`));
+      await eventually('the change is loaded', async () => loaded() > before);
+    }
+    assert.equal(count(), 1, 'logged once, not once per reload');
+    await kube.kubectl(['delete', 'authorizationpolicy', 'warned', 'other', '-n', 'istio-egress']);
+    await eventually('deleted', async () => (await status('/warned')) === 200);
+  });
+
   test('an object the API server accepts but Egressway rejects keeps its last good version', async () => {
     await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('deny-post', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {methods: ["POST"]}}]}]'));
     await eventually('DENY POST applied', async () => (await get('http://httpbin.test/post', { method: 'POST', body: 'x' })).status === 403);
