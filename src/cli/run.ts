@@ -20,6 +20,7 @@ interface RunFlags extends IstiodCaFlags {
   config?: string[];
   kubernetes: boolean;
   kubeconfig?: string;
+  identifyPodsByIp?: true | string;
   waypoint?: string;
   outboundTrafficPolicy?: OutboundTrafficPolicy;
   meshConfig?: string;
@@ -68,6 +69,7 @@ export function registerRun(program: Command): void {
     .option('-c, --config <paths...>', 'config files or directories (YAML/JSON, searched recursively)')
     .option('--kubernetes', 'read the config from the Kubernetes API server (list+watch) instead of files', false)
     .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig to use (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
+    .option('--identify-pods-by-ip [use]', 'with --kubernetes: name plaintext (non-mTLS) clients by their pod IP in telemetry (connection_security_policy stays "none"); "=namespaces" also lets from.source.namespaces match them (never principals)')
     .option('--waypoint <namespace/name>', 'which istio-waypoint Gateway this process is (default: the only one)', parseWaypointRef)
     .option('--outbound-traffic-policy <mode>', 'REGISTRY_ONLY refuses unknown hosts; ALLOW_ANY passes them through', oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const))
     .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility, extensionProviders, pathNormalization, gatewayTopology)')
@@ -94,7 +96,7 @@ export function registerRun(program: Command): void {
     .addOption(durationOption('--proxy-protocol-header-timeout <duration>', 'close a connection whose PROXY header is not complete by then', 15_000))
     .option('--proxy-protocol-max-connections <n>', 'open connections on the PROXY listener; more are closed at once', parseMaxConnections, 10_000)
     .option('--num-trusted-proxies <n>', 'X-Forwarded-For hops to trust for remoteIpBlocks / remote.ip (meshConfig gatewayTopology.numTrustedProxies)', parseCount)
-    .option('--secrets-dir <dir>', 'DestinationRule credentialName Secrets, laid out as <dir>/<namespace>/<name>/tls.crt, tls.key, ca.crt')
+    .option('--secrets-dir <dir>', 'DestinationRule credentialName Secrets, laid out as <dir>/<namespace>/<name>/tls.crt, tls.key, ca.crt (--config only; --kubernetes reads the Secrets)')
     .option('--access-log <format>', 'json | text | off', oneOf(['json', 'text', 'off'] as const), 'json')
     .option('--otlp-endpoint <url>', 'export one span per request or tunnel over OTLP/HTTP (JSON) to this collector, e.g. http://127.0.0.1:4318', httpUrl)
     .addOption(durationOption('--drain-duration <duration>', 'on SIGTERM, how long in-flight requests may finish', 5_000))
@@ -133,6 +135,9 @@ async function run(f: RunFlags): Promise<void> {
   if (!f.kubernetes && !f.config?.length) fail('error: give the config: --config <paths...> (files or directories), or --kubernetes to read it from the API server');
   if (f.kubernetes && f.config?.length) fail('error: --config and --kubernetes are two sources; choose one');
   if (f.kubeconfig && !f.kubernetes) fail('error: --kubeconfig only applies with --kubernetes');
+  if (f.identifyPodsByIp !== undefined && !f.kubernetes) fail('error: --identify-pods-by-ip only applies with --kubernetes (it looks pods up through the API server)');
+  if (f.identifyPodsByIp !== undefined && f.identifyPodsByIp !== true && f.identifyPodsByIp !== 'telemetry' && f.identifyPodsByIp !== 'namespaces') fail(`error: --identify-pods-by-ip=${f.identifyPodsByIp}: use it bare (telemetry only) or =namespaces`);
+  if (f.secretsDir && f.kubernetes) fail('error: --secrets-dir is for --config; with --kubernetes, credentialName Secrets are read from the API server (drop --secrets-dir)');
   const clash = portClash(f);
   if (clash) fail(`error: port clash: ${clash}`);
   let mesh;
@@ -179,7 +184,10 @@ async function run(f: RunFlags): Promise<void> {
   try {
     const wp = await startWaypoint({
       configPaths: f.config ?? [],
-      kubernetes: f.kubernetes ? { kubeconfig: f.kubeconfig } : undefined,
+      kubernetes: f.kubernetes ? {
+        kubeconfig: f.kubeconfig,
+        ...(f.identifyPodsByIp !== undefined ? { identifyPodsByIp: f.identifyPodsByIp === 'namespaces' ? 'namespaces' as const : 'telemetry' as const } : {}),
+      } : undefined,
       compile: compileOptions(f, mesh),
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },

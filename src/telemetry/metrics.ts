@@ -189,6 +189,11 @@ export class Metrics {
   }
 
   /** The PROXY protocol listener's open connections (header phase and tunnels), read at scrape time. */
+  /** --identify-pods-by-ip: how many pods the IP index holds (bounded). */
+  bindPodIndex(size: () => number): void {
+    new Gauge({ name: 'egressway_pod_ip_index_pods', help: 'Pods indexed by IP for --identify-pods-by-ip (bounded; plaintext clients from other IPs are unknown)', registers: [this.registry], collect() { this.set(size()); } });
+  }
+
   bindProxyProtocol(active: () => number): void {
     new Gauge({ name: 'egressway_proxy_protocol_connections', help: 'Connections open on the PROXY protocol (sandwich) listener', registers: [this.registry], collect() { this.set(active()); } });
   }
