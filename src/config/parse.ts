@@ -49,7 +49,7 @@ export function parseDocuments(text: string, file: string, defaultNamespace = 'd
 export function parseObject(value: unknown, label: string): ParseResult {
   const out: ParseResult = { resources: [], diagnostics: [] };
   const at = { file: label, line: 1, column: 1 };
-  addResource(value, () => at, { lines: new LineCounter(), file: label, out, defaultNamespace: 'default' });
+  addResource(value, () => at, { out, defaultNamespace: 'default' });
   return out;
 }
 
@@ -81,7 +81,7 @@ function parseDocument(doc: Document, root: Node, ctx: Ctx): void {
   addResource(value, lazyLocator(ctx.src, ctx.docIndex), ctx);
 }
 
-function addResource(value: unknown, locate: Locator, ctx: Ctx): void {
+function addResource(value: unknown, locate: Locator, ctx: Pick<Ctx, 'out' | 'defaultNamespace'>): void {
   // No name means no identity: these diagnostics carry a position but no resource.
   const malformed = (message: string, path: string[], hint: string) => {
     const loc = locate(path);
