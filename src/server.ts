@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { CompileOptions } from './compile/compile.ts';
 import { FileSource, type ReloadResult } from './controlplane/file-source.ts';
 import { SnapshotStore } from './controlplane/store.ts';
-import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, summaryHandler, type AdminDeps } from './dashboard/admin-server.ts';
+import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, summaryHandler, type AdminDeps, type SummaryBody } from './dashboard/admin-server.ts';
 import { dashboardRoutes } from './dashboard/dashboard.ts';
 import { ProxyListener } from './dataplane/proxy-listener.ts';
 import { DnsCache } from './dataplane/resolver.ts';
@@ -13,7 +13,7 @@ import { Upstreams } from './dataplane/upstream.ts';
 import { DialPolicy, type DialPolicyOptions } from './dataplane/ssrf.ts';
 import { formatDiagnostic, type Diagnostic } from './model/diagnostic.ts';
 import type { Binding, Snapshot } from './model/snapshot.ts';
-import { createAccessLog, type AccessLogFormat } from './telemetry/access-log.ts';
+import { createAccessLog, type AccessLogFormat, type LogTarget } from './telemetry/access-log.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { Metrics, VERSION } from './telemetry/metrics.ts';
 import type { SpanExport } from './telemetry/otlp.ts';
@@ -92,14 +92,102 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const log = o.logger;
   const store = new SnapshotStore();
   const metrics = new Metrics();
-  const source = await configSource(o, store, (r) => reportReload(log, metrics, r, !!o.kubernetes));
+  const source = await loadFirst(o, store, metrics);
+  logBindings(log, undefined, store.current());
+  store.onSwap((next, prev) => logBindings(log, prev, next));
+  const dp = await startDataPlane(o, store, metrics, { log, accessLog: 1 });
+  let draining = false;
+  const deps: AdminDeps = { store, metrics, isDraining: () => draining };
+  const endpoints = await bindEndpoints(o, deps, dp.summary).catch(async (err: unknown) => {
+    await dp.stop(0);
+    throw err;
+  });
+  if (o.watch) await source.watch();
+  return {
+    listeners: { ...dp.listeners, ...endpoints.listeners }, store, source,
+    async stop(graceMs) {
+      draining = true;
+      source.close();
+      await dp.drain(graceMs);
+      await endpoints.close();
+      await dp.stop(0);
+    },
+  };
+}
+
+/** The config source, and its first snapshot (StartupError when a file config has errors). */
+export async function loadFirst(o: WaypointOptions, store: SnapshotStore, metrics: Metrics): Promise<ConfigSource> {
+  const source = await configSource(o, store, (r) => reportReload(o.logger, metrics, r, !!o.kubernetes));
   const first = await source.reload().catch((err: Error) => {
     throw new StartupError(err.message);
   });
   if (!first.ok && !o.kubernetes) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
   // In a cluster, a bad object must not crash-loop the pod: stay unready until a config compiles.
   if (!first.ok) await new Promise<void>((r) => store.onSwap(() => r()));
-  const accessLog = createAccessLog(o.accessLog, 1, (err) => {
+  return source;
+}
+
+/** The admin, status and stats endpoints, bound in that order; all closed again if one cannot bind. */
+export async function bindEndpoints(o: WaypointOptions, deps: AdminDeps, summary: () => SummaryBody | Promise<SummaryBody>) {
+  const admin = new HttpEndpoint({
+    ...dashboardRoutes(), '/config_dump': configDumpHandler(deps), '/healthz/ready': readyHandler(deps),
+    '/stats/prometheus': statsHandler(deps), '/stats/summary': summaryHandler(summary),
+  });
+  const status = new HttpEndpoint({ '/healthz/ready': readyHandler(deps) });
+  const stats = new HttpEndpoint({ '/stats/prometheus': statsHandler(deps) });
+  const started: HttpEndpoint[] = [];
+  const listeners = {} as Record<'admin' | 'status' | 'stats', string>;
+  const table = [['admin', '--admin-port', admin, o.adminAddress], ['status', '--status-port', status, o.listenAddress], ['stats', '--stats-port', stats, o.listenAddress]] as const;
+  for (const [name, flag, ep, host] of table) {
+    try {
+      listeners[name] = authority(await ep.listen(o.ports[name], host));
+      started.push(ep);
+    } catch (err) {
+      await Promise.allSettled(started.map((s) => s.close()));
+      throw bindError(name, flag, o.ports[name], err);
+    }
+  }
+  return { listeners, close: async () => void (await Promise.allSettled(started.map((s) => s.close()))) };
+}
+
+function authority(a: AddressInfo): string {
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+function bindError(name: string, flag: string, port: number, err: unknown): StartupError {
+  const e = err as { code?: string; message: string };
+  const hint = e.code === 'EADDRINUSE' ? `port ${port} is already in use; stop the other process or pass ${flag} <port>` : e.message;
+  return new StartupError(`cannot listen for ${name}: ${hint}`);
+}
+
+/** How a data plane writes: the operational log, and where access-log batches go. */
+export interface DataPlaneIo {
+  readonly log: Logger;
+  readonly accessLog: LogTarget;
+  /** `run --concurrency N`: every listener binds with SO_REUSEPORT, beside the other workers'. */
+  readonly reusePort?: boolean;
+  /** Ports to bind instead of o.ports / o.hbone.port / o.proxyProtocol.port (workers after the first). */
+  readonly ports?: { readonly proxy: number; readonly hbone?: number; readonly proxyProtocol?: number };
+}
+
+export interface DataPlane {
+  readonly listeners: { readonly proxy: string; readonly hbone?: string; readonly proxyProtocol?: string };
+  readonly summaries: ServiceSummaries;
+  summary(): SummaryBody;
+  /** Stops accepting and lets what is in flight finish for up to graceMs (the listeners only). */
+  drain(graceMs: number): Promise<void>;
+  /** drain(graceMs), then closes pools, timers, the access log and the span exporter. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/**
+ * The request path of one event loop: the proxy, HBONE and PROXY-protocol listeners on `store`'s
+ * snapshot, upstream pools, DNS, the access log and spans, counted in `metrics`. `run` runs one;
+ * `run --concurrency N` runs one per worker thread (src/workers/).
+ */
+export async function startDataPlane(o: WaypointOptions, store: SnapshotStore, metrics: Metrics, io: DataPlaneIo): Promise<DataPlane> {
+  const log = io.log;
+  const accessLog = createAccessLog(o.accessLog, io.accessLog, (err) => {
     log.error({ err: err.message }, `access log: writing to stdout failed (${err.message}); access-log lines are now dropped and counted in egressway_access_log_dropped_total — check what reads this process's stdout, or run with --access-log off`);
   });
   const dns = new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs, maxHosts: o.dnsMaxHosts });
@@ -107,11 +195,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const limits = { ...DEFAULT_LIMITS, ...o.limits };
   const onLimit = (kind: LimitKind) => metrics.limitTripped(kind);
   const overload = new OverloadMonitor({ heapFraction: o.overloadHeapFraction, onShed: () => onLimit('overload') });
-  logBindings(log, undefined, store.current());
-  store.onSwap((next, prev) => {
-    upstreams.retain(new Set(next.clusters.keys()));
-    logBindings(log, prev, next);
-  });
+  store.onSwap((next) => upstreams.retain(new Set(next.clusters.keys())));
   const summary = new ServiceSummaries();
   const spans = o.otlpEndpoint ? await startSpans(o.otlpEndpoint, store.current(), log) : undefined;
   // `onTunnelOpen` takes effect once ProxyListener calls `deps.onTunnelOpen?.(record)` when a tunnel
@@ -124,71 +208,54 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
     ownSpans: !!spans, limits, overload, onLimit,
   };
   const proxy = new ProxyListener(proxyDeps);
+  let hbone: Awaited<ReturnType<typeof startHbone>> | undefined;
   metrics.bindHealth({
     activeRequests: () => proxy.activeRequests, activeTunnels: () => proxy.activeTunnels, snapshotSwappedAt: () => store.swappedAt,
     poolStats: () => upstreams.poolStats(), accessLogDropped: () => accessLog.dropped,
     downstreamConnections: () => ({ proxy: proxy.activeConnections, hbone: hbone?.listener.activeSessions ?? 0 }),
     overloaded: () => overload.overloaded, dnsRequestHosts: () => dns.requestHosts,
   });
-  let draining = false;
-  let hbone: Awaited<ReturnType<typeof startHbone>> | undefined;
-  const deps: AdminDeps = { store, metrics, isDraining: () => draining };
-  const summaryBody = () => ({ ...summary.snapshot(Date.now()), totals: { activeRequests: proxy.activeRequests, activeTunnels: proxy.activeTunnels } });
-  const admin = new HttpEndpoint({
-    ...dashboardRoutes(), '/config_dump': configDumpHandler(deps), '/healthz/ready': readyHandler(deps),
-    '/stats/prometheus': statsHandler(deps), '/stats/summary': summaryHandler(summaryBody),
-  });
-  const status = new HttpEndpoint({ '/healthz/ready': readyHandler(deps) });
-  const stats = new HttpEndpoint({ '/stats/prometheus': statsHandler(deps) });
-  const started: { close(): Promise<void> }[] = [];
-  const listeners = {} as Record<'proxy' | 'admin' | 'status' | 'stats', string>;
-  const bind = async (name: keyof typeof listeners, flag: string, fn: () => Promise<AddressInfo>) => {
-    try {
-      const a = await fn();
-      listeners[name] = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-    } catch (err) {
-      await Promise.allSettled(started.map((s) => s.close()));
-      const e = err as { code?: string; message: string };
-      const hint = e.code === 'EADDRINUSE' ? `port ${o.ports[name]} is already in use; stop the other process or pass ${flag} <port>` : e.message;
-      throw new StartupError(`cannot listen for ${name}: ${hint}`);
-    }
+  const closeAll = async () => {
+    await Promise.allSettled([upstreams.close()]);
+    metrics.close();
+    overload.close();
+    await accessLog.close();
+    await spans?.shutdown(2000);
   };
-  await bind('proxy', '--proxy-port', () => proxy.listen(o.ports.proxy, o.listenAddress));
-  started.push({ close: () => proxy.drain(0) });
-  await bind('admin', '--admin-port', () => admin.listen(o.ports.admin, o.adminAddress));
-  started.push(admin);
-  await bind('status', '--status-port', () => status.listen(o.ports.status, o.listenAddress));
-  started.push(status);
-  await bind('stats', '--stats-port', () => stats.listen(o.ports.stats, o.listenAddress));
-  started.push(stats);
+  const reusePort = io.reusePort ?? false;
+  let proxyAt: string;
+  try {
+    proxyAt = authority(await proxy.listen(io.ports?.proxy ?? o.ports.proxy, o.listenAddress, reusePort));
+  } catch (err) {
+    await closeAll();
+    throw bindError('proxy', '--proxy-port', io.ports?.proxy ?? o.ports.proxy, err);
+  }
   const hboneOpts = o.hbone && {
     maxConnections: limits.maxConnections, idleTimeoutMs: limits.idleTimeoutMs, maxConcurrentStreams: o.hboneMaxConcurrentStreams, onLimit, ...o.hbone,
+    reusePort, port: io.ports?.hbone ?? o.hbone.port,
   };
   hbone = hboneOpts ? await startHbone(hboneOpts, o.listenAddress, (t) => proxy.acceptTunnel(t), log).catch(async (err: Error) => {
-    await Promise.allSettled(started.map((s) => s.close()));
+    await proxy.drain(0);
+    await closeAll();
     throw new StartupError(err.message);
   }) : undefined;
-  if (hbone) (listeners as Record<string, string>).hbone = hbone.address;
-  const pp = o.proxyProtocol ? await startProxyProtocol(o.proxyProtocol, o.listenAddress, { accept: (t) => proxy.acceptTunnel(t), log, refused: metrics.proxyProtocolRefused }).catch(async (err: Error) => {
-    await Promise.allSettled([...started.map((s) => s.close()), hbone?.close(0)]);
+  const ppOpts = o.proxyProtocol && { ...o.proxyProtocol, reusePort, port: io.ports?.proxyProtocol ?? o.proxyProtocol.port };
+  const pp = ppOpts ? await startProxyProtocol(ppOpts, o.listenAddress, { accept: (t) => proxy.acceptTunnel(t), log, refused: metrics.proxyProtocolRefused }).catch(async (err: Error) => {
+    await Promise.allSettled([proxy.drain(0), hbone?.close(0)]);
+    await closeAll();
     throw new StartupError(err.message);
   }) : undefined;
-  if (pp) {
-    (listeners as Record<string, string>).proxyProtocol = pp.address;
-    metrics.bindProxyProtocol(() => pp.listener.activeConnections);
-  }
-  if (o.watch) await source.watch();
+  if (pp) metrics.bindProxyProtocol(() => pp.listener.activeConnections);
+  let drained: Promise<void> | undefined;
+  const drain = (graceMs: number) => (drained ??= Promise.all([proxy.drain(graceMs), hbone?.close(graceMs), pp?.listener.close(graceMs)]).then(() => undefined));
   return {
-    listeners, store, source,
+    listeners: { proxy: proxyAt, ...(hbone ? { hbone: hbone.address } : {}), ...(pp ? { proxyProtocol: pp.address } : {}) },
+    summaries: summary,
+    summary: () => ({ ...summary.snapshot(Date.now()), totals: { activeRequests: proxy.activeRequests, activeTunnels: proxy.activeTunnels } }),
+    drain,
     async stop(graceMs) {
-      draining = true;
-      source.close();
-      await Promise.all([proxy.drain(graceMs), hbone?.close(graceMs), pp?.listener.close(graceMs)]);
-      await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
-      metrics.close();
-      overload.close();
-      await accessLog.close();
-      await spans?.shutdown(2000);
+      await drain(graceMs);
+      await closeAll();
     },
   };
 }
@@ -224,7 +291,7 @@ function reportReload(log: Logger, metrics: Metrics, r: ReloadResult, kube = fal
 }
 
 /** Logs each ServiceEntry's binding once, and again only when it changes. */
-function logBindings(log: Logger, prev: Snapshot | undefined, next: Snapshot): void {
+export function logBindings(log: Logger, prev: Snapshot | undefined, next: Snapshot): void {
   const before = new Map<string, Binding>();
   for (const b of prev?.bindings ?? []) before.set(`${b.resource.namespace}/${b.resource.name}`, b);
   for (const b of next.bindings) {
