@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { SnapshotStore } from '../controlplane/store.ts';
-import { startDataPlane, type DataPlane } from '../server.ts';
+import { startDataPlane, type DataPlane } from '../data-plane.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 
