@@ -219,7 +219,8 @@ async function run(flags: RunFlags): Promise<void> {
   } catch (err) {
     if (err instanceof StartupError) {
       for (const d of err.diagnostics) if (d.level !== 'info') process.stderr.write(`${formatDiagnostic(d)}\n`);
-      fail(`error: ${err.message}`);
+      process.stderr.write(`error: ${err.message}\n`);
+      return exit(1); // after the log lines queued for stdout (--concurrency > 1)
     }
     throw err;
   }

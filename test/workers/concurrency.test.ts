@@ -167,3 +167,43 @@ describe('run --concurrency 2 (real CLI, worker threads)', () => {
     assert.equal(wp.logs.filter((l) => typeof l.path === 'string' && (l.path as string).startsWith('/delay/1500')).length, 10);
   });
 });
+
+describe('run --concurrency 2: failures end the process non-zero', () => {
+  let up: HttpUpstream;
+  let dir: TmpDir;
+  before(async () => {
+    up = await startHttpUpstream();
+    dir = await tmpDir();
+    await writeFile(join(dir.path, 'c.yaml'), WAYPOINT_YAML + se('api', up.port));
+  });
+  after(async () => {
+    await up?.close();
+    await dir?.close();
+  });
+
+  test('a worker that cannot start (an unreadable HBONE certificate) fails startup: exit 1 and one line', async () => {
+    const missing = join(dir.path, 'missing.pem');
+    const wp = startWaypoint({ configDir: join(dir.path, 'c.yaml'), args: ['--concurrency', '2', '--hbone-port', '0', '--hbone-cert', missing, '--hbone-key', missing, '--trust-bundle', missing], startTimeoutMs: 60_000 });
+    await assert.rejects(wp, (err: Error) => {
+      assert.match(err.message, /waypoint exited with code 1/);
+      assert.match(err.message, /error: HBONE listener: .*missing\.pem/);
+      return true;
+    });
+  });
+
+  test(`a worker that keeps crashing ends the process with exit code 70, never 0`, async () => {
+    const wp = await startWaypoint({ configDir: join(dir.path, 'c.yaml'), args: ['--no-watch', '--concurrency', '2'], env: { EGRESSWAY_TEST_HOOKS: '1' }, startTimeoutMs: 60_000 });
+    try {
+      for (let i = 1; i < 5; i++) {
+        const from = wp.logs.length;
+        process.kill(wp.pid, 'SIGUSR2');
+        await wp.waitForLog((l) => /^worker 0 restarted/.test(String(l.msg)) && wp.logs.indexOf(l) >= from, 60_000);
+      }
+      process.kill(wp.pid, 'SIGUSR2');
+      assert.equal(await wp.waitForExit(30_000), 70);
+      assert.ok(wp.logs.some((l) => /^worker 0 died \(Error: crash requested.*\) 5 times within 60 s; giving up/.test(String(l.msg))), 'the reason is logged');
+    } finally {
+      await wp.close();
+    }
+  });
+});
