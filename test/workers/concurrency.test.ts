@@ -4,7 +4,8 @@
 // Which worker served a request is read from egressway_worker_requests_total{worker}.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
@@ -35,6 +36,25 @@ async function statuses(wp: Waypoint, urls: readonly string[]): Promise<number[]
   return out;
 }
 
+/** An OTLP/HTTP JSON receiver that keeps the url.path of every span. */
+async function startReceiver(): Promise<{ url: string; paths: string[]; server: Server }> {
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      type Body = { resourceSpans: { scopeSpans: { spans: { attributes: { key: string; value: { stringValue?: string } }[] }[] }[] }[] };
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Body;
+      for (const s of body.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((ss) => ss.spans))) {
+        paths.push(s.attributes.find((a) => a.key === 'url.path')?.value.stringValue ?? '');
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, paths, server };
+}
+
 const range = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
 
 /** Sum of a metric's samples whose label set contains every `labels` pair. */
@@ -52,6 +72,7 @@ describe('run --concurrency 2 (real CLI, worker threads)', () => {
   let dir: TmpDir;
   let wp: Waypoint;
   let file: string;
+  let otlp: Awaited<ReturnType<typeof startReceiver>>;
   const get = async (listener: string, path: string) => {
     const res = await fetch(`${wp.listeners[listener]!.url}${path}`);
     return { status: res.status, body: await res.text() };
@@ -71,10 +92,15 @@ describe('run --concurrency 2 (real CLI, worker threads)', () => {
     dir = await tmpDir();
     file = join(dir.path, 'c.yaml');
     await writeFile(file, WAYPOINT_YAML + se('api', up.port));
-    wp = await startWaypoint({ configDir: file, args: ['--no-watch', '--concurrency', '2', '--drain-duration', '10s'], env: { EGRESSWAY_TEST_HOOKS: '1' }, startTimeoutMs: 60_000 });
+    otlp = await startReceiver();
+    wp = await startWaypoint({
+      configDir: file, env: { EGRESSWAY_TEST_HOOKS: '1' }, startTimeoutMs: 60_000,
+      args: ['--no-watch', '--concurrency', '2', '--drain-duration', '10s', '--otlp-endpoint', otlp.url, '--proxy-protocol-port', '0'],
+    });
   });
   after(async () => {
     await wp?.close();
+    otlp?.server.close();
     await up?.close();
     await dir?.close();
   });
@@ -103,6 +129,24 @@ describe('run --concurrency 2 (real CLI, worker threads)', () => {
     await wp.waitForLog(() => wp.logs.filter((l) => typeof l.path === 'string' && /^\/r\d+$/.test(l.path)).length === n, 5_000);
     const paths = wp.logs.filter((l) => typeof l.path === 'string' && /^\/r\d+$/.test(l.path as string)).map((l) => l.path).sort();
     assert.deepEqual(paths, range(n, (i) => `/r${i}`).sort());
+    // --otlp-endpoint: one span per request, from whichever worker served it (batches every second).
+    const deadline = Date.now() + 10_000;
+    while (otlp.paths.filter((p) => /^\/r\d+$/.test(p)).length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(otlp.paths.filter((p) => /^\/r\d+$/.test(p)).sort(), range(n, (i) => `/r${i}`).sort());
+  });
+
+  test('the PROXY-protocol port is shared too: refusals from either worker add up', async () => {
+    const pp = wp.listeners.proxyProtocol!;
+    assert.ok(pp, 'listening');
+    // 20 connections that send no PROXY header but plain HTTP: each is refused (not_proxy_protocol or the like).
+    await Promise.all(range(20, () => new Promise<void>((resolve) => {
+      const s = connect(pp.port, pp.host);
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+      s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    })));
+    const text = (await get('stats', '/stats/prometheus')).body;
+    assert.equal(sample(text, 'egressway_proxy_protocol_refused_total'), 20);
   });
 
   test('/healthz/ready is 200 with every worker serving; config_dump is the one snapshot', async () => {
