@@ -230,7 +230,7 @@ async function run(flags: RunFlags): Promise<void> {
 async function startWorkers(options: WaypointOptions, f: RunFlags & { concurrency: number }, out: Output, onFatal: () => void) {
   const { startPrimary } = await import('../workers/primary.ts');
   const testHooks = process.env.EGRESSWAY_TEST_HOOKS === '1';
-  const wp = await startPrimary(options, { concurrency: f.concurrency, logLevel: f.logLevel, out: (s) => out.write(s), testHooks, onFatal });
+  const wp = await startPrimary(options, { concurrency: f.concurrency, logLevel: f.logLevel, out: (s) => out.write(s), outDropped: () => out.dropped, testHooks, onFatal });
   // Tests of the restart path: SIGUSR2 makes worker 0 throw, as a bug would.
   if (testHooks) process.on('SIGUSR2', () => wp.crashWorker(0));
   return wp;

@@ -164,13 +164,7 @@ export class Metrics {
     // The histogram records whole timer periods; the lag is what exceeds the period.
     const lag = (ns: number) => Math.max(0, ns / 1e6 - resolutionMs) / 1000;
     new Gauge({ name: 'egressway_downstream_active_requests', help: 'HTTP requests in flight on the proxy listener', registers: r, collect() { this.set(src.activeRequests()); } });
-    const dropped = src.accessLogDropped;
-    if (dropped) {
-      new Counter({
-        name: 'egressway_access_log_dropped_total', help: 'Access-log lines dropped because stdout fell more than 16 MiB behind or failed', registers: r,
-        collect() { this.reset(); this.inc(dropped()); },
-      });
-    }
+    if (src.accessLogDropped) this.bindAccessLogDropped(src.accessLogDropped);
     const cx = src.downstreamConnections;
     if (cx) {
       new Gauge({
@@ -231,6 +225,14 @@ export class Metrics {
     new Counter({
       name: 'egressway_worker_requests_total', help: 'Requests and tunnels completed, per data-plane worker (run --concurrency)', labelNames: ['worker'], registers: [this.registry],
       collect() { this.reset(); this.inc({ worker: String(index) }, completed()); },
+    });
+  }
+
+  /** Access-log lines dropped (and, under `run --concurrency N`, the primary's stdout writes dropped). */
+  bindAccessLogDropped(dropped: () => number): void {
+    new Counter({
+      name: 'egressway_access_log_dropped_total', help: 'Access-log lines dropped because stdout fell more than 16 MiB behind or failed', registers: [this.registry],
+      collect() { this.reset(); this.inc(dropped()); },
     });
   }
 

@@ -21,6 +21,8 @@ export interface PrimaryOptions {
   readonly logLevel: string;
   /** The primary's stdout writer: workers' lines go through it. */
   readonly out: (s: string) => void;
+  /** Writes the primary dropped because stdout fell 16 MiB behind or failed (each a batch of lines). */
+  readonly outDropped: () => number;
   readonly testHooks?: boolean;
   /** A worker keeps dying: the process must exit non-zero. */
   readonly onFatal: (message: string) => void;
@@ -49,6 +51,7 @@ export async function startPrimary(o: WaypointOptions, p: PrimaryOptions): Promi
   const log = o.logger;
   const store = new SnapshotStore();
   const metrics = new Metrics();
+  metrics.bindAccessLogDropped(p.outDropped);
   const source = await loadFirst(o, store, metrics);
   logBindings(log, undefined, store.current());
   const pool = new WorkerPool({
