@@ -64,7 +64,8 @@ export interface DataPlane {
 /**
  * The request path of one event loop: the proxy, HBONE and PROXY-protocol listeners on `store`'s
  * snapshot, upstream pools, DNS, the access log and spans, counted in `metrics`. `run` runs one;
- * `run --concurrency N` runs one per worker thread (src/workers/).
+ * `run --concurrency N` runs one per worker thread (src/workers/). Over 60 lines: it is the wiring
+ * list, one part per statement, with each listener's unwinding on a bind failure next to it.
  */
 export async function startDataPlane(o: WaypointOptions, store: SnapshotStore, metrics: Metrics, io: DataPlaneIo): Promise<DataPlane> {
   const log = io.log;
