@@ -17,6 +17,7 @@ interface ControllerFlags {
   metricsPort: number;
   istiod: 'auto' | 'present' | 'absent';
   istioNamespace: string;
+  resyncPeriod: number;
   logLevel: string;
 }
 
@@ -44,6 +45,7 @@ export function registerController(program: Command): void {
     .option('--metrics-port <port>', 'port for /healthz/ready and /metrics', parsePort, 15014)
     .option('--istiod <mode>', 'auto: write istio.io/WaypointBound only while no istiod Deployment (label app=istiod) is in --istio-namespace; present: never; absent: always', oneOf(['auto', 'present', 'absent'] as const), 'auto')
     .option('--istio-namespace <ns>', "istiod's namespace", 'istio-system')
+    .addOption(durationOption('--resync-period <duration>', 'apply every provisioned object again this often, even unchanged (a deleted or edited child is restored)', 300_000))
     .option('--log-level <level>', 'debug | info | warn | error', 'info')
     .action(async (f: ControllerFlags) => runController(f));
 }
@@ -71,7 +73,7 @@ async function runController(f: ControllerFlags): Promise<void> {
     running = await startController({
       kubeconfig: f.kubeconfig, controllerName: f.controllerName, image: f.image, leaseNamespace: f.leaseNamespace, leaseName: f.leaseName,
       leaseDurationMs: f.leaseDuration, identity: f.identity, metricsAddress: f.metricsAddress, metricsPort: f.metricsPort,
-      istiod: f.istiod, istioNamespace: f.istioNamespace, logger,
+      istiod: f.istiod, istioNamespace: f.istioNamespace, resyncMs: f.resyncPeriod, logger,
     });
   } catch (err) {
     process.stderr.write(`egressway controller: ${(err as Error).message}\n`);
