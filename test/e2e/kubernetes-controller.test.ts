@@ -28,7 +28,8 @@ metadata: {name: ${name}, namespace: istio-egress}
 spec:
   gatewayClassName: ${cls}
   listeners: ${listeners}
-${extra}`;
+${extra}
+`;
 }
 
 function entry(name: string, labels = 'istio.io/use-waypoint: egress'): string {
@@ -163,5 +164,181 @@ spec: {controllerName: example.com/other-controller}
     const d = await get('get deployment egress -n istio-egress');
     assert.equal(d.spec.revisionHistoryLimit, 3);
     assert.equal(d.metadata.annotations.team, 'payments');
+  });
+
+  test('parametersRef: the Gateway ConfigMap overrides the class ConfigMap, args from both; a missing ConfigMap is reported', async () => {
+    await kube.kubectl(['apply', '-f', '-'], `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: class-params, namespace: egressway-system}
+data: {replicas: "2", args: "[--ca-address, istiod.istio-system.svc:15012]", resources: "{requests: {cpu: 50m}}"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: gw-params, namespace: istio-egress}
+data: {replicas: "3", image: "registry.test/egressway:dev", args: "[--log-level, debug]"}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: egressway-tuned
+  annotations: {ambient.istio.io/waypoint-inbound-binding: PROXY/15088}
+spec:
+  controllerName: egressway.io/gateway-controller
+  parametersRef: {group: "", kind: ConfigMap, name: class-params, namespace: egressway-system}
+` + gateway('tuned', '  infrastructure: {parametersRef: {group: "", kind: ConfigMap, name: gw-params}}', undefined, 'egressway-tuned')
+      + gateway('untuned', '  infrastructure: {parametersRef: {group: "", kind: ConfigMap, name: no-such-params}}', undefined, 'egressway-tuned'));
+    await programmed('tuned');
+    const d = await get('get deployment tuned -n istio-egress');
+    const c = d.spec.template.spec.containers[0];
+    assert.equal(d.spec.replicas, 3);
+    assert.equal(c.image, 'registry.test/egressway:dev');
+    assert.deepEqual(c.resources, { requests: { cpu: '50m' } });
+    assert.deepEqual(c.args.slice(6), ['--proxy-protocol-port', '15088', '--ca-address', 'istiod.istio-system.svc:15012', '--log-level', 'debug']);
+    assert.ok(c.ports.some((p: Json) => p.containerPort === 15088 && p.name === 'proxy-protocol'));
+    assert.ok((await get('get service tuned -n istio-egress')).spec.ports.some((p: Json) => p.port === 15088));
+    assert.equal((await get('get pdb tuned -n istio-egress')).spec.minAvailable, 1);
+    const bad = await eventually('untuned refused', async () => {
+      const g = await get('get gateway untuned -n istio-egress');
+      return condition(g, 'Accepted')?.status === 'False' ? g : undefined;
+    });
+    assert.equal(condition(bad, 'Accepted')!.reason, 'InvalidParameters');
+    assert.equal(condition(bad, 'Accepted')!.message, 'Gateway parametersRef ConfigMap istio-egress/no-such-params not found');
+    await assert.rejects(kube.kubectl(['get', 'deployment', 'untuned', '-n', 'istio-egress']), /NotFound/);
+    // Fixed by creating it: provisioned without touching the Gateway.
+    await kube.kubectl(['create', 'configmap', 'no-such-params', '-n', 'istio-egress', '--from-literal=replicas=1']);
+    await programmed('untuned');
+    assert.equal((await get('get deployment untuned -n istio-egress')).spec.replicas, 1);
+  });
+
+  test('a Gateway of our class without an HBONE listener is refused with a clear condition, and nothing is provisioned', async () => {
+    await kube.kubectl(['apply', '-f', '-'], gateway('http-only', '', '[{name: http, port: 80, protocol: HTTP}]'));
+    const g = await eventually('http-only refused', async () => {
+      const o = await get('get gateway http-only -n istio-egress');
+      return condition(o, 'Accepted')?.status === 'False' ? o : undefined;
+    });
+    assert.equal(condition(g, 'Accepted')!.reason, 'ListenersNotValid');
+    assert.match(condition(g, 'Accepted')!.message, /no HBONE listener/);
+    assert.equal(condition(g, 'Programmed')!.status, 'False');
+    assert.equal(g.status.listeners[0].conditions.find((c: Json) => c.type === 'Accepted').reason, 'UnsupportedProtocol');
+    await assert.rejects(kube.kubectl(['get', 'deployment', 'http-only', '-n', 'istio-egress']), /NotFound/);
+  });
+
+  test('HTTPRoute: our parent entries are written, another controller\'s entry is left intact', async () => {
+    await programmed('egress');
+    await kube.kubectl(['apply', '-f', '-'], entry('httpbin') + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: httpbin, namespace: istio-egress}
+spec:
+  parentRefs:
+  - {group: networking.istio.io, kind: ServiceEntry, name: httpbin}
+  - {name: elsewhere}
+  rules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: httpbin.example.com, port: 80}]}]
+`);
+    const other = { parentRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'elsewhere' }, controllerName: 'example.com/other-controller',
+      conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'theirs', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 }] };
+    await kube.kubectl(['patch', 'httproute', 'httpbin', '-n', 'istio-egress', '--subresource', 'status', '--type', 'merge', '-p', JSON.stringify({ status: { parents: [other] } })]);
+    const hr = await eventually('our parent entry', async () => {
+      const o = await get('get httproute httpbin -n istio-egress');
+      return o.status?.parents?.some((p: Json) => p.controllerName === 'egressway.io/gateway-controller') ? o : undefined;
+    });
+    const ours = hr.status.parents.filter((p: Json) => p.controllerName === 'egressway.io/gateway-controller');
+    assert.deepEqual(ours.map((p: Json) => p.parentRef), [{ group: 'networking.istio.io', kind: 'ServiceEntry', name: 'httpbin' }], 'only the parent bound to our waypoint');
+    assert.deepEqual(ours[0].conditions.map((c: Json) => `${c.type}=${c.status}:${c.reason}`), ['Accepted=True:Accepted', 'ResolvedRefs=True:ResolvedRefs', 'ResolvedWaypoints=True:ResolvedWaypoints']);
+    assert.deepEqual(hr.status.parents.find((p: Json) => p.controllerName === 'example.com/other-controller'), other);
+    // A broken backend shows on our entry; theirs still untouched.
+    await kube.kubectl(['patch', 'httproute', 'httpbin', '-n', 'istio-egress', '--type', 'json', '-p', '[{"op":"replace","path":"/spec/rules/0/backendRefs/0/name","value":"nowhere.example.com"}]']);
+    const broken = await eventually('ResolvedRefs False', async () => {
+      const o = await get('get httproute httpbin -n istio-egress');
+      const p = o.status.parents.find((x: Json) => x.controllerName === 'egressway.io/gateway-controller');
+      return p?.conditions.find((c: Json) => c.type === 'ResolvedRefs')?.status === 'False' ? o : undefined;
+    });
+    assert.equal(broken.status.parents.find((x: Json) => x.controllerName === 'egressway.io/gateway-controller').conditions.find((c: Json) => c.type === 'ResolvedRefs').message, 'backend(nowhere.example.com) not found');
+    assert.deepEqual(broken.status.parents.find((p: Json) => p.controllerName === 'example.com/other-controller'), other);
+  });
+
+  test('ServiceEntry WaypointBound: written with istiod\'s strings while no istiod runs, never once an istiod Deployment exists', async () => {
+    await programmed('egress');
+    await kube.kubectl(['apply', '-f', '-'], entry('bound') + entry('not-ready', 'istio.io/use-waypoint: http-only') + entry('unrelated', 'istio.io/use-waypoint: someone-elses'));
+    const bound = await eventually('bound', async () => {
+      const o = await get('get serviceentry bound -n istio-egress');
+      return condition(o, 'istio.io/WaypointBound') ? o : undefined;
+    });
+    assert.deepEqual(Object.fromEntries(Object.entries(condition(bound, 'istio.io/WaypointBound')!).filter(([k]) => k !== 'lastTransitionTime')),
+      { type: 'istio.io/WaypointBound', status: 'True', reason: 'WaypointAccepted', message: 'Successfully attached to waypoint istio-egress/egress', observedGeneration: 1 });
+    const notReady = await eventually('not-ready', async () => condition(await get('get serviceentry not-ready -n istio-egress'), 'istio.io/WaypointBound'));
+    assert.deepEqual([notReady.status, notReady.reason, notReady.message], ['False', 'WaypointIsNotReady', 'waypoint "istio-egress/http-only" is not ready']);
+    assert.equal(condition(await get('get serviceentry unrelated -n istio-egress'), 'istio.io/WaypointBound'), undefined, 'a waypoint that is not ours');
+    // Opting out removes the condition we wrote.
+    await kube.kubectl(['label', 'serviceentry', 'not-ready', '-n', 'istio-egress', '--overwrite', 'istio.io/use-waypoint=none']);
+    await eventually('condition removed', async () => condition(await get('get serviceentry not-ready -n istio-egress'), 'istio.io/WaypointBound') === undefined);
+    // istiod appears: from now on it writes WaypointBound; the controller does not.
+    const leader = controllers.find((c) => c.child.exitCode === null && c.logs.lines.some((l) => l.msg === 'leading: this replica writes now'))!;
+    await kube.kubectl(['apply', '-f', '-'], `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istiod, namespace: istio-system, labels: {app: istiod}}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: istiod}}
+  template: {metadata: {labels: {app: istiod}}, spec: {containers: [{name: discovery, image: istio/pilot}]}}
+`);
+    await leader.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('istiod manages this cluster'), 15_000);
+    await kube.kubectl(['apply', '-f', '-'], entry('after-istiod'));
+    await new Promise((r) => setTimeout(r, 3_000));
+    const after = await get('get serviceentry after-istiod -n istio-egress');
+    assert.equal(condition(after, 'istio.io/WaypointBound'), undefined);
+    assert.ok(!(after.metadata.managedFields ?? []).some((f: Json) => f.manager === 'egressway-controller'));
+    await kube.kubectl(['delete', 'deployment', 'istiod', '-n', 'istio-system']);
+    await eventually('written again without istiod', async () => condition(await get('get serviceentry after-istiod -n istio-egress'), 'istio.io/WaypointBound'));
+  });
+
+  test('two replicas: only the leader writes; SIGKILL the leader and the other takes over within a lease duration', async () => {
+    const first = await holder();
+    const leader = controllers.find((c) => c.child.exitCode === null && c.logs.lines.some((l) => l.msg === 'leading: this replica writes now'))!;
+    const follower = controllers.find((c) => c !== leader && c.child.exitCode === null)!;
+    assert.ok(first && leader && follower);
+    assert.equal(await follower.metric('egressway_controller_writes_total'), 0, 'the follower wrote nothing');
+    assert.equal(await follower.metric('egressway_controller_is_leader'), 0);
+    assert.equal(await leader.metric('egressway_controller_is_leader'), 1);
+    assert.ok(await leader.metric('egressway_controller_writes_total', 'result="ok"') > 0);
+    const killedAt = Date.now();
+    await leader.stop('SIGKILL');
+    await kube.kubectl(['apply', '-f', '-'], gateway('after-failover'));
+    await follower.waitForLog((l) => l.msg === 'leading: this replica writes now', LEASE_MS * 3);
+    const tookOver = Date.now() - killedAt;
+    await programmed('after-failover');
+    const flowing = Date.now() - killedAt;
+    assert.notEqual(await holder(), first);
+    console.log(`# failover after SIGKILL (lease ${LEASE_MS} ms): new leader after ${tookOver} ms, new Gateway Programmed ${flowing} ms after the kill`);
+    // client-go's rule: a follower waits one lease duration from the last renewal it saw (its own
+    // clock), then takes the lease at its next retry (retry period = 2/15 of the lease duration).
+    const retry = Math.round(LEASE_MS * 2 / 15);
+    assert.ok(tookOver >= LEASE_MS - retry, `not before the lease could have expired (${tookOver} ms)`);
+    assert.ok(tookOver < LEASE_MS + 2 * retry + 500, `took over in ${tookOver} ms`);
+    // SIGTERM releases the lease: a fresh follower takes over at its next retry, not a lease duration later.
+    const third = await start('replica-c');
+    const termAt = Date.now();
+    await follower.stop('SIGTERM');
+    await third.waitForLog((l) => l.msg === 'leading: this replica writes now', LEASE_MS * 3);
+    const handover = Date.now() - termAt;
+    console.log(`# handover after SIGTERM (lease released): ${handover} ms`);
+    assert.ok(handover < LEASE_MS, `released lease taken in ${handover} ms`);
+  });
+
+  test('deleting a Gateway garbage-collects its objects (kube-controller-manager)', { skip: noKcm }, async () => {
+    await programmed('after-failover');
+    await kube.kubectl(['delete', 'gateway', 'after-failover', '-n', 'istio-egress']);
+    for (const kind of ['deployment', 'service', 'serviceaccount', 'poddisruptionbudget']) {
+      await eventually(`${kind} collected`, async () => {
+        try {
+          await kube.kubectl(['get', kind, 'after-failover', '-n', 'istio-egress']);
+          return false;
+        } catch (err) {
+          return /NotFound/.test((err as Error).message);
+        }
+      }, 60_000);
+    }
   });
 });
