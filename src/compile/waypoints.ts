@@ -8,9 +8,15 @@ import { WAYPOINT_FOR, type TrafficType, type WaypointGateway } from './binding.
 export const WAYPOINT_CLASS = 'istio-waypoint';
 const TRAFFIC_TYPES: ReadonlySet<string> = new Set(['service', 'workload', 'all', 'none']);
 
+/**
+ * A waypoint: a Gateway of class istio-waypoint, or of any class with an HBONE listener (istiod has
+ * no requirement on the class, istio/istio#48362; `egressway controller` provisions Gateways of its
+ * own class, and their pods run `run --kubernetes --waypoint <ns>/<name>`).
+ */
 export function isWaypoint(r: Resource): r is Resource<GatewaySpec> {
-  return r.kind === 'Gateway' && r.group === 'gateway.networking.k8s.io'
-    && (r.spec as GatewaySpec | undefined)?.gatewayClassName === WAYPOINT_CLASS;
+  if (r.kind !== 'Gateway' || r.group !== 'gateway.networking.k8s.io') return false;
+  const spec = r.spec as GatewaySpec | undefined;
+  return spec?.gatewayClassName === WAYPOINT_CLASS || (spec?.listeners ?? []).some((l) => l.protocol === 'HBONE');
 }
 
 export function compileWaypoints(
@@ -48,7 +54,7 @@ export function selectWaypoint(
   if (requested) {
     if (keys.includes(requested)) return { key: requested };
     return fail(
-      `waypoint ${requested} is not in the config (istio-waypoint Gateways found: ${keys.join(', ') || 'none'})`,
+      `waypoint ${requested} is not in the config (waypoint Gateways found: ${keys.join(', ') || 'none'}; a waypoint is a Gateway of class istio-waypoint or with an HBONE listener)`,
       `add a Gateway ${requested} with gatewayClassName: ${WAYPOINT_CLASS}, or pass --waypoint with one of the names above`,
     );
   }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startControllerProcess, type ControllerProcess } from '../helpers/controller.ts';
+import { startWaypoint } from '../helpers/waypoint.ts';
 import { controllerManagerMissing, installCrds, kubePeersMissing, startControllerManager, startKube, type KubeControlPlane } from '../helpers/kube.ts';
 
 const skip = kubePeersMissing();
@@ -73,6 +74,11 @@ describe('egressway controller against a real API server', { skip, timeout: 600_
     return c;
   };
   const holder = async () => (await get('get lease egressway-controller -n egressway-system')).spec?.holderIdentity as string | undefined;
+  /** Each test creates what it needs (idempotent), so any one of them can run alone. */
+  const ensure = async (name: string) => {
+    await kube.kubectl(['apply', '-f', '-'], gateway(name));
+    return programmed(name);
+  };
   const programmed = (name: string) => eventually(`Gateway ${name} Programmed`, async () => {
     const g = await get(`get gateway ${name} -n istio-egress`);
     return condition(g, 'Programmed')?.status === 'True' ? g : undefined;
@@ -151,8 +157,24 @@ spec: {controllerName: example.com/other-controller}
     assert.deepEqual((await get('get pdb egress -n istio-egress')).spec.maxUnavailable, 1);
   });
 
+  test('the provisioned command line runs: `egressway run` with the Deployment\'s args serves as that waypoint', async () => {
+    await ensure('egress');
+    const args: string[] = (await get('get deployment egress -n istio-egress')).spec.template.spec.containers[0].args;
+    assert.equal(args[0], 'run');
+    // As in the pod, but on loopback and with the test's kubeconfig instead of the service account.
+    const local = args.slice(1).map((a, i, all) => (all[i - 1] === '--listen-address' ? '127.0.0.1' : a));
+    const wp = await startWaypoint({ configDir: '', args: [...local, '--kubeconfig', kube.kubeconfig, '--access-log', 'off'], startTimeoutMs: 60_000 });
+    try {
+      const line = await wp.waitForLog((l) => l.msg === 'listening', 30_000);
+      assert.equal(line.waypoint, 'istio-egress/egress');
+      assert.equal((await fetch(`${wp.listeners.status!.url}/healthz/ready`)).status, 200);
+    } finally {
+      await wp.close();
+    }
+  });
+
   test('re-applies are idempotent and status does not flap; a field we do not manage survives, one we manage is restored', async () => {
-    await programmed('egress');
+    await ensure('egress');
     await kube.kubectl(['patch', 'deployment', 'egress', '-n', 'istio-egress', '--type', 'merge', '-p', '{"spec":{"revisionHistoryLimit":3},"metadata":{"annotations":{"team":"payments"}}}']);
     await kube.kubectl(['scale', 'deployment', 'egress', '-n', 'istio-egress', '--replicas', '5']);
     // The leader applies every object again each --resync-period (2 s): wait for two of them.
@@ -225,7 +247,7 @@ spec:
   });
 
   test('HTTPRoute: our parent entries are written, another controller\'s entry is left intact', async () => {
-    await programmed('egress');
+    await ensure('egress');
     await kube.kubectl(['apply', '-f', '-'], entry('httpbin') + `---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -259,8 +281,8 @@ spec:
   });
 
   test('ServiceEntry WaypointBound: written with istiod\'s strings while no istiod runs, never once an istiod Deployment exists', async () => {
-    await programmed('egress');
-    await kube.kubectl(['apply', '-f', '-'], entry('bound') + entry('not-ready', 'istio.io/use-waypoint: http-only') + entry('unrelated', 'istio.io/use-waypoint: someone-elses'));
+    await ensure('egress');
+    await kube.kubectl(['apply', '-f', '-'], gateway('http-only', '', '[{name: http, port: 80, protocol: HTTP}]') + entry('bound') + entry('not-ready', 'istio.io/use-waypoint: http-only') + entry('unrelated', 'istio.io/use-waypoint: someone-elses'));
     const bound = await eventually('bound', async () => {
       const o = await get('get serviceentry bound -n istio-egress');
       return condition(o, 'istio.io/WaypointBound') ? o : undefined;
@@ -328,7 +350,7 @@ spec:
   });
 
   test('deleting a Gateway garbage-collects its objects (kube-controller-manager)', { skip: noKcm }, async () => {
-    await programmed('after-failover');
+    await ensure('after-failover');
     await kube.kubectl(['delete', 'gateway', 'after-failover', '-n', 'istio-egress']);
     for (const kind of ['deployment', 'service', 'serviceaccount', 'poddisruptionbudget']) {
       await eventually(`${kind} collected`, async () => {
