@@ -44,6 +44,8 @@ export interface ParamsInput {
 }
 
 export const INBOUND_BINDING = 'ambient.istio.io/waypoint-inbound-binding';
+// The waypoint's own listeners: admin, proxy, HBONE, stats, status.
+const RESERVED_PORTS = new Set([15000, 15001, 15008, 15020, 15021]);
 const KEYS = new Set(['replicas', 'image', 'resources', 'args', 'nodeSelector', 'tolerations']);
 
 type Partial = { -readonly [K in keyof Settings]?: Settings[K] };
@@ -62,6 +64,7 @@ export function resolveSettings(i: ParamsInput): { settings?: Settings; error?: 
     const m = /^PROXY\/(\d{1,5})$/.exec(binding.trim());
     const port = m ? Number(m[1]) : NaN;
     if (!(port >= 1 && port <= 65535)) return { error: invalid(`annotation ${INBOUND_BINDING}: "${binding}" is not PROXY/<port> (example: PROXY/15088)`) };
+    if (RESERVED_PORTS.has(port)) return { error: invalid(`annotation ${INBOUND_BINDING}: port ${port} is taken by the waypoint (${[...RESERVED_PORTS].join(', ')}); use another, e.g. PROXY/15088`) };
     proxyProtocolPort = port;
   }
   const merged: Partial = {};

@@ -132,7 +132,7 @@ export class Reconciler {
     const view = { name: g.metadata!.name!, namespace: g.metadata!.namespace!, generation: g.metadata?.generation ?? 0, listeners: spec.listeners ?? [] };
     const classErr = classErrors.get(gc.metadata!.name!);
     const resolved = resolveSettings(this.#paramsInput(gc, g));
-    const err: Err | undefined = gatewayShapeError(view) ?? (classErr ? { reason: 'InvalidParameters', message: `GatewayClass ${gc.metadata!.name}: ${classErr.message}` } : undefined) ?? resolved.error;
+    const err: Err | undefined = gatewayShapeError(view) ?? (classErr ? { reason: 'InvalidParameters', message: `${classErr.message} (GatewayClass ${gc.metadata!.name} is not accepted)` } : undefined) ?? resolved.error;
     this.#report(`Gateway ${key}`, err ? `Gateway ${key} not accepted (${err.reason}): ${err.message}; its objects are left as they are` : undefined);
     if (err || !resolved.settings) return err;
     const objects = renderGateway({ ...view, uid: g.metadata!.uid!, className: spec.gatewayClassName, infrastructure: spec.infrastructure }, resolved.settings, this.#o.controllerName);
