@@ -280,6 +280,32 @@ spec:
     assert.deepEqual(broken.status.parents.find((p: Json) => p.controllerName === 'example.com/other-controller'), other);
   });
 
+  test('HTTPRoute parents: a Gateway of ours counts in attachedRoutes; a Kubernetes Service bound to our waypoint is refused with the reason', async () => {
+    await ensure('egress');
+    await kube.kubectl(['apply', '-f', '-'], `
+apiVersion: v1
+kind: Service
+metadata: {name: in-cluster, namespace: istio-egress, labels: {istio.io/use-waypoint: egress}}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: via-gateway, namespace: istio-egress}
+spec:
+  parentRefs: [{name: egress}, {group: "", kind: Service, name: in-cluster}, {group: "", kind: Service, name: unbound-or-missing}]
+  rules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: httpbin.example.com, port: 80}]}]
+` + entry('httpbin'));
+    const hr = await eventually('parents written', async () => {
+      const o = await get('get httproute via-gateway -n istio-egress');
+      return o.status?.parents?.length === 2 ? o : undefined;
+    });
+    const byKind = Object.fromEntries(hr.status.parents.map((p: Json) => [p.parentRef.kind, p.conditions.find((c: Json) => c.type === 'Accepted')]));
+    assert.equal(byKind.Gateway.status, 'True');
+    assert.deepEqual([byKind.Service.status, byKind.Service.reason], ['False', 'UnsupportedValue']);
+    assert.equal(byKind.Service.message, 'parent Service "istio-egress/in-cluster" is bound to waypoint istio-egress/egress, but Egressway waypoints route ServiceEntry hosts only; attach the route to a ServiceEntry');
+    await eventually('attachedRoutes', async () => (await get('get gateway egress -n istio-egress')).status.listeners[0].attachedRoutes >= 1);
+  });
+
   test('ServiceEntry WaypointBound: written with istiod\'s strings while no istiod runs, never once an istiod Deployment exists', async () => {
     await ensure('egress');
     await kube.kubectl(['apply', '-f', '-'], gateway('http-only', '', '[{name: http, port: 80, protocol: HTTP}]') + entry('bound') + entry('not-ready', 'istio.io/use-waypoint: http-only') + entry('unrelated', 'istio.io/use-waypoint: someone-elses'));
