@@ -179,7 +179,13 @@ spec: {controllerName: example.com/other-controller}
     await kube.kubectl(['scale', 'deployment', 'egress', '-n', 'istio-egress', '--replicas', '5']);
     // The leader applies every object again each --resync-period (2 s): wait for two of them.
     await eventually('replicas restored', async () => (await get('get deployment egress -n istio-egress')).spec.replicas === 1, 15_000);
-    const rv = async () => Promise.all(['gateway', 'serviceaccount', 'deployment', 'service', 'poddisruptionbudget'].map(async (k) => (await get(`get ${k} egress -n istio-egress`)).metadata.resourceVersion));
+    // Our field manager's entries change time only when an apply changed something; the Deployment's
+    // resourceVersion also moves with kube-controller-manager's status updates, so it is not compared.
+    const rv = async () => Promise.all(['gateway', 'serviceaccount', 'deployment', 'service', 'poddisruptionbudget'].map(async (k) => {
+      const o = await get(`get ${k} egress -n istio-egress`);
+      const ours = o.metadata.managedFields.filter((f: Json) => f.manager === 'egressway-controller').map((f: Json) => `${f.subresource ?? ''}@${f.time}`);
+      return [k, k === 'deployment' ? o.metadata.generation : o.metadata.resourceVersion, ours];
+    }));
     const before = await rv();
     await new Promise((r) => setTimeout(r, 5_000));
     assert.deepEqual(await rv(), before, 'two resyncs later nothing changed: no write changed any object');
@@ -340,6 +346,85 @@ spec:
     assert.ok(!(after.metadata.managedFields ?? []).some((f: Json) => f.manager === 'egressway-controller'));
     await kube.kubectl(['delete', 'deployment', 'istiod', '-n', 'istio-system']);
     await eventually('written again without istiod', async () => condition(await get('get serviceentry after-istiod -n istio-egress'), 'istio.io/WaypointBound'));
+  });
+
+  test('the RBAC listed in controller.ts is enough: a controller on exactly those permissions provisions and writes every status', async () => {
+    await kube.kubectl(['apply', '-f', '-'], `
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: rbac-check, namespace: egressway-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: rbac-check}
+rules:
+- {apiGroups: [gateway.networking.k8s.io], resources: [gatewayclasses, gateways, httproutes, referencegrants], verbs: [get, list, watch]}
+- {apiGroups: [gateway.networking.k8s.io], resources: [gatewayclasses/status, gateways/status, httproutes/status], verbs: [patch]}
+- {apiGroups: [networking.istio.io], resources: [serviceentries], verbs: [get, list, watch]}
+- {apiGroups: [networking.istio.io], resources: [serviceentries/status], verbs: [patch]}
+- {apiGroups: [""], resources: [namespaces, services, configmaps], verbs: [get, list, watch]}
+- {apiGroups: [""], resources: [services, serviceaccounts], verbs: [create, patch]}
+- {apiGroups: [apps], resources: [deployments], verbs: [create, patch]}
+- {apiGroups: [policy], resources: [poddisruptionbudgets], verbs: [create, patch]}
+- {apiGroups: [apiextensions.k8s.io], resources: [customresourcedefinitions], resourceNames: [gateways.gateway.networking.k8s.io], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: rbac-check}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: rbac-check}
+subjects: [{kind: ServiceAccount, name: rbac-check, namespace: egressway-system}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: rbac-check-lease, namespace: egressway-system}
+rules: [{apiGroups: [coordination.k8s.io], resources: [leases], verbs: [get, create, update]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: rbac-check-lease, namespace: egressway-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: rbac-check-lease}
+subjects: [{kind: ServiceAccount, name: rbac-check, namespace: egressway-system}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: rbac-check-istiod, namespace: istio-system}
+rules: [{apiGroups: [apps], resources: [deployments], verbs: [list, watch]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: rbac-check-istiod, namespace: istio-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: rbac-check-istiod}
+subjects: [{kind: ServiceAccount, name: rbac-check, namespace: egressway-system}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: egressway-rbac}
+spec: {controllerName: egressway.io/rbac-check}
+` + gateway('rbac', '', undefined, 'egressway-rbac') + entry('rbac-bound', 'istio.io/use-waypoint: rbac') + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: rbac, namespace: istio-egress}
+spec:
+  parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: rbac-bound}]
+`);
+    const restricted = await kube.kubeconfigFor('egressway-system', 'rbac-check');
+    const c = await startControllerProcess(['--kubeconfig', restricted, '--identity', 'rbac', '--lease-namespace', 'egressway-system', '--lease-name', 'rbac-check', '--controller-name', 'egressway.io/rbac-check', '--lease-duration', '3s']);
+    controllers.push(c);
+    try {
+      const g = await programmed('rbac');
+      assert.equal(g.status.addresses.length, 2);
+      const gc = await get('get gatewayclass egressway-rbac');
+      assert.equal(condition(gc, 'SupportedVersion')?.status, 'True');
+      await eventually('WaypointBound', async () => condition(await get('get serviceentry rbac-bound -n istio-egress'), 'istio.io/WaypointBound')?.status === 'True');
+      await eventually('route parent', async () => (await get('get httproute rbac -n istio-egress')).status?.parents?.some((p: Json) => p.controllerName === 'egressway.io/rbac-check'));
+      for (const kind of ['serviceaccount', 'deployment', 'poddisruptionbudget']) await kube.kubectl(['get', kind, 'rbac', '-n', 'istio-egress']);
+      const denied = c.logs.lines.filter((l) => /403|forbidden/i.test(String(l.msg)));
+      assert.deepEqual(denied, [], 'no request was refused');
+      assert.equal(await c.metric('egressway_controller_writes_total', 'result="error"'), 0);
+    } finally {
+      await c.stop('SIGTERM');
+      controllers.splice(controllers.indexOf(c), 1);
+    }
   });
 
   test('two replicas: only the leader writes; SIGKILL the leader and the other takes over within a lease duration', async () => {
