@@ -187,8 +187,12 @@ spec: {controllerName: example.com/other-controller}
       return [k, k === 'deployment' ? o.metadata.generation : o.metadata.resourceVersion, ours];
     }));
     const before = await rv();
+    const leader = (await Promise.all(controllers.map(async (c) => [c, c.child.exitCode === null && await c.metric('egressway_controller_is_leader')] as const))).find(([, l]) => l === 1)![0];
+    const statusWrites = () => leader.metric('egressway_controller_writes_total', 'kind="Gateway"');
+    const writesBefore = await statusWrites();
     await new Promise((r) => setTimeout(r, 5_000));
     assert.deepEqual(await rv(), before, 'two resyncs later nothing changed: no write changed any object');
+    assert.equal(await statusWrites(), writesBefore, 'and the unchanged Gateway status was not even sent');
     const d = await get('get deployment egress -n istio-egress');
     assert.equal(d.spec.revisionHistoryLimit, 3);
     assert.equal(d.metadata.annotations.team, 'payments');
