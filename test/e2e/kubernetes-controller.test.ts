@@ -478,4 +478,19 @@ spec:
       }, 60_000);
     }
   });
+
+  // Last: it removes the ServiceEntry CRD for good.
+  test('without Istio\'s CRDs the controller still syncs, becomes ready and provisions (regression: it waited for ServiceEntries forever)', async () => {
+    await kube.kubectl(['delete', 'crd', 'serviceentries.networking.istio.io']);
+    await kube.kubectl(['apply', '-f', '-'], `
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: egressway-no-istio}
+spec: {controllerName: egressway.io/no-istio}
+` + gateway('no-istio', '', undefined, 'egressway-no-istio'));
+    const c = await startControllerProcess(['--kubeconfig', kube.kubeconfig, '--identity', 'no-istio', '--lease-namespace', 'egressway-system', '--lease-name', 'no-istio', '--controller-name', 'egressway.io/no-istio', '--lease-duration', '3s'], 30_000);
+    controllers.push(c);
+    assert.equal((await fetch(`${c.url}/healthz/ready`)).status, 200);
+    await programmed('no-istio');
+  });
 });

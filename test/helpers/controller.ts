@@ -34,7 +34,11 @@ export async function startControllerProcess(args: readonly string[], timeoutMs 
   }));
   const describe = () => `stderr: ${stderr.slice(-2000)}\nlast logs: ${logs.lines.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`;
   const waitForLog = (p: LogPredicate, ms = 30_000) => logs.waitFor(p, ms, describe);
-  const started = await waitForLog((l) => l.msg === 'controller started', timeoutMs);
+  // A controller that never starts must not outlive the failed test (it would keep this process alive).
+  const started = await waitForLog((l) => l.msg === 'controller started', timeoutMs).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
   const url = String(started.metrics).replace(/\/metrics$/, '');
   return {
     child, logs, url, waitForLog,

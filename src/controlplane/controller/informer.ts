@@ -41,12 +41,13 @@ export async function startInformer<T extends KubernetesObject>(api: KubeApi, pa
   const list = async (): Promise<KubernetesListObject<T>> => {
     const res = await api.get(`${path}${query}`);
     if (stopped) throw new Error('stopped');
-    // A CRD that is not installed lists as empty; the failing watch relists it with backoff.
-    if (res.status === 404) return { apiVersion: 'v1', kind: 'List', items: [], metadata: {} } as never;
-    if (res.status !== 200) throw Object.assign(new Error(`list ${path}: ${apiError(res)}`), { statusCode: res.status });
+    if (res.status !== 200 && res.status !== 404) throw Object.assign(new Error(`list ${path}: ${apiError(res)}`), { statusCode: res.status });
     delay = 500;
     // ListWatch files the items after this returns: report the sync a macrotask later.
     setImmediate(done);
+    // A CRD that is not installed (Istio's, without Istio) lists as empty and counts as synced; its
+    // watch fails, and the restart lists it again with backoff until the CRD appears.
+    if (res.status === 404) return { apiVersion: 'v1', kind: 'List', items: [], metadata: {} } as never;
     return res.body as unknown as KubernetesListObject<T>;
   };
   const informer = new k8s.ListWatch<T>(path, watch, list, false, o.labelSelector);
