@@ -438,6 +438,7 @@ spec:
     assert.ok(first && leader && follower);
     assert.equal(await follower.metric('egressway_controller_writes_total'), 0, 'the follower wrote nothing');
     assert.equal(await follower.metric('egressway_controller_is_leader'), 0);
+    assert.equal((await fetch(`${follower.url}/healthz/ready`)).status, 200, 'a follower is ready: its caches are warm');
     assert.equal(await leader.metric('egressway_controller_is_leader'), 1);
     assert.ok(await leader.metric('egressway_controller_writes_total', 'result="ok"') > 0);
     const killedAt = Date.now();
