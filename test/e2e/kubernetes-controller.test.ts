@@ -254,6 +254,11 @@ spec:
     assert.equal(condition(g, 'Programmed')!.status, 'False');
     assert.equal(g.status.listeners[0].conditions.find((c: Json) => c.type === 'Accepted').reason, 'UnsupportedProtocol');
     await assert.rejects(kube.kubectl(['get', 'deployment', 'http-only', '-n', 'istio-egress']), /NotFound/);
+    // One log line for the problem, not one per pass (the leader re-runs every 2 s resync).
+    await new Promise((r) => setTimeout(r, 4_500));
+    const lines = controllers.flatMap((c) => c.logs.lines).filter((l) => String(l.msg).startsWith('Gateway istio-egress/http-only not accepted'));
+    assert.equal(lines.length, 1, JSON.stringify(lines));
+    assert.equal(lines[0]!.msg, 'Gateway istio-egress/http-only not accepted (ListenersNotValid): no HBONE listener: an Egressway waypoint needs one, e.g. {name: mesh, port: 15008, protocol: HBONE}; its objects are left as they are');
   });
 
   test('HTTPRoute: our parent entries are written, another controller\'s entry is left intact', async () => {
