@@ -105,7 +105,7 @@ export class LeaderElector {
       const made = await this.#api.call('POST', this.#path, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.#o.name, namespace: this.#o.namespace }, spec });
       if (made.status === 201) return true;
       if (made.status === 409) return false; // another candidate created it first
-      throw new Error(`create: ${apiError(made)}; grant create on leases in ${this.#o.namespace}`);
+      throw new Error(`create: ${apiError(made)}; ${made.status === 404 ? `create the namespace ${this.#o.namespace}, or pass --lease-namespace` : `grant create on leases in ${this.#o.namespace}`}`);
     }
     if (got.status !== 200) throw new Error(`get: ${apiError(got)}; grant get and update on leases in ${this.#o.namespace}`);
     const lease = got.body as unknown as Lease;
