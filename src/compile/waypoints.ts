@@ -21,7 +21,8 @@ export function isWaypoint(r: Resource): r is Resource<GatewaySpec> {
 
 export function compileWaypoints(
   gateways: readonly Resource<GatewaySpec>[],
-  classLabels: Readonly<Record<string, string>>,
+  /** Labels of a GatewayClass by name (its istio.io/waypoint-for is the default for its Gateways). */
+  classLabels: (className: string) => Readonly<Record<string, string>>,
   self: string | undefined,
 ): Map<string, WaypointGateway> {
   const out = new Map<string, WaypointGateway>();
@@ -31,7 +32,7 @@ export function compileWaypoints(
     const hbone = (g.spec.listeners ?? []).find((l) => l.protocol === 'HBONE');
     const ns = hbone?.allowedRoutes?.namespaces;
     const from = ns?.from === 'All' || ns?.from === 'Selector' ? ns.from : 'Same';
-    const label = g.metadata.labels[WAYPOINT_FOR] ?? classLabels[WAYPOINT_FOR] ?? 'service';
+    const label = g.metadata.labels[WAYPOINT_FOR] ?? classLabels(g.spec.gatewayClassName)[WAYPOINT_FOR] ?? 'service';
     const status = g.status as { addresses?: unknown[] } | undefined;
     out.set(key, {
       namespace: g.metadata.namespace, name: g.metadata.name,

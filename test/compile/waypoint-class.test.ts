@@ -26,3 +26,19 @@ test('a Gateway of another class with an HBONE listener is a waypoint; one witho
   const d = wrong.diagnostics.find((x) => x.code === 'EGW0010');
   assert.match(d?.message ?? '', /^waypoint istio-egress\/ingress is not in the config \(waypoint Gateways found: istio-egress\/mesh, istio-egress\/ours;/);
 });
+
+test("a waypoint's own GatewayClass gives its istio.io/waypoint-for default, whatever the class name", () => {
+  const yaml = gateway('ours', 'egressway', 'HBONE') + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: egressway, labels: {istio.io/waypoint-for: workload}}
+spec: {controllerName: egressway.io/gateway-controller}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se, namespace: istio-egress, labels: {istio.io/use-waypoint: ours}}
+spec: {hosts: [se.example.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+`;
+  const r = compile(parseDocuments(yaml, 'x.yaml').resources, { waypoint: 'istio-egress/ours' });
+  assert.equal(r.snapshot?.bindings.find((b) => b.resource.name === 'se')?.reason, 'UnsupportedTrafficType');
+});

@@ -33,11 +33,7 @@ export function keyOf(o: KubernetesObject): string {
 
 /** Our waypoints as the binding rules see them (ready once status.addresses is set). */
 export function ourWaypoints(gateways: readonly Resource<GatewaySpec>[], classLabels: (cls: string) => Readonly<Record<string, string>>): Map<string, WaypointGateway> {
-  const out = new Map<string, WaypointGateway>();
-  const byClass = new Map<string, Resource<GatewaySpec>[]>();
-  for (const g of gateways) byClass.set(g.spec.gatewayClassName, [...(byClass.get(g.spec.gatewayClassName) ?? []), g]);
-  for (const [cls, gs] of byClass) for (const [k, v] of compileWaypoints(gs, classLabels(cls), undefined)) out.set(k, v);
-  return out;
+  return compileWaypoints(gateways, classLabels, undefined);
 }
 
 export function bindingContext(waypoints: ReadonlyMap<string, WaypointGateway>, namespaces: ReadonlyMap<string, Readonly<Record<string, string>>>): BindingContext {
