@@ -459,7 +459,8 @@ spec:
     // clock), then takes the lease at its next retry (retry period = 2/15 of the lease duration).
     const retry = Math.round(LEASE_MS * 2 / 15);
     assert.ok(tookOver >= LEASE_MS - retry, `not before the lease could have expired (${tookOver} ms)`);
-    assert.ok(tookOver < LEASE_MS + 2 * retry + 500, `took over in ${tookOver} ms`);
+    // + 1.5 s of slack for a busy shared machine (measured: 3.4 to 3.7 s).
+    assert.ok(tookOver < LEASE_MS + 2 * retry + 1_500, `took over in ${tookOver} ms`);
     // SIGTERM releases the lease: a fresh follower takes over at its next retry, not a lease duration later.
     const third = await start('replica-c');
     const termAt = Date.now();
