@@ -74,6 +74,7 @@ async function runController(f: ControllerFlags): Promise<void> {
       kubeconfig: f.kubeconfig, controllerName: f.controllerName, image: f.image, leaseNamespace: f.leaseNamespace, leaseName: f.leaseName,
       leaseDurationMs: f.leaseDuration, identity: f.identity, metricsAddress: f.metricsAddress, metricsPort: f.metricsPort,
       istiod: f.istiod, istioNamespace: f.istioNamespace, resyncMs: f.resyncPeriod, logger,
+      waypointRoles: { cluster: process.env.EGRESSWAY_WAYPOINT_CLUSTER_ROLE || undefined, secrets: process.env.EGRESSWAY_WAYPOINT_SECRETS_CLUSTER_ROLE || undefined },
     });
   } catch (err) {
     process.stderr.write(`egressway controller: ${(err as Error).message}\n`);

@@ -2,7 +2,7 @@
 // Labels come from closed sets: the kinds the controller writes, and ok|error.
 import { Counter, Gauge, Registry } from 'prom-client';
 
-export type WrittenKind = 'GatewayClass' | 'Gateway' | 'HTTPRoute' | 'ServiceEntry' | 'ServiceAccount' | 'Deployment' | 'Service' | 'PodDisruptionBudget';
+export type WrittenKind = 'GatewayClass' | 'Gateway' | 'HTTPRoute' | 'ServiceEntry' | 'ServiceAccount' | 'Deployment' | 'Service' | 'PodDisruptionBudget' | 'ClusterRoleBinding' | 'RoleBinding';
 
 export class ControllerMetrics {
   readonly registry = new Registry();

@@ -69,7 +69,8 @@ describe('egressway controller against a real API server', { skip, timeout: 600_
   const get = async (args: string): Promise<Json> => JSON.parse(await kube.kubectl([...args.split(' '), '-o', 'json', '--show-managed-fields']));
   const condition = (o: Json, type: string): Json | undefined => (o.status?.conditions ?? []).find((c: Json) => c.type === type);
   const start = async (id: string, extra: string[] = []) => {
-    const c = await startControllerProcess(['--kubeconfig', kube.kubeconfig, '--identity', id, '--lease-namespace', 'egressway-system', '--lease-duration', `${LEASE_MS}ms`, '--resync-period', '2s', ...extra]);
+    const c = await startControllerProcess(['--kubeconfig', kube.kubeconfig, '--identity', id, '--lease-namespace', 'egressway-system', '--lease-duration', `${LEASE_MS}ms`, '--resync-period', '2s', ...extra], 60_000,
+      { EGRESSWAY_WAYPOINT_CLUSTER_ROLE: 'egressway-waypoint', EGRESSWAY_WAYPOINT_SECRETS_CLUSTER_ROLE: 'egressway-waypoint-secrets' });
     controllers.push(c);
     return c;
   };
@@ -155,6 +156,12 @@ spec: {controllerName: example.com/other-controller}
     assert.deepEqual(c.volumeMounts.find((m: Json) => m.name === 'istio-token').mountPath, '/var/run/secrets/tokens');
     assert.deepEqual(pod.spec.volumes.find((v: Json) => v.name === 'istiod-ca-cert').configMap, { name: 'istio-ca-root-cert', optional: true, defaultMode: 420 });
     assert.deepEqual((await get('get pdb egress -n istio-egress')).spec.maxUnavailable, 1);
+    const subjects = [{ kind: 'ServiceAccount', name: 'egress', namespace: 'istio-egress' }];
+    // Applied after the Service (whose address makes the Gateway Programmed): may come a moment later.
+    const crb = await eventually('ClusterRoleBinding', () => get('get clusterrolebinding egressway-waypoint-istio-egress-egress'));
+    assert.deepEqual([crb.roleRef.name, crb.subjects, crb.metadata.ownerReferences], ['egressway-waypoint', subjects, undefined]);
+    const rb = await eventually('RoleBinding', () => get('get rolebinding egress-egressway-secrets -n istio-egress'));
+    assert.deepEqual([rb.roleRef.name, rb.subjects, rb.metadata.ownerReferences[0].uid], ['egressway-waypoint-secrets', subjects, uid]);
   });
 
   test('the provisioned command line runs: `egressway run` with the Deployment\'s args serves as that waypoint', async () => {
@@ -473,11 +480,14 @@ spec:
 
   test('deleting a Gateway garbage-collects its objects (kube-controller-manager)', { skip: noKcm }, async () => {
     await ensure('after-failover');
+    await eventually('its bindings exist first', () => get('get clusterrolebinding egressway-waypoint-istio-egress-after-failover'));
+    await eventually('its bindings exist first', () => get('get rolebinding after-failover-egressway-secrets -n istio-egress'));
     await kube.kubectl(['delete', 'gateway', 'after-failover', '-n', 'istio-egress']);
-    for (const kind of ['deployment', 'service', 'serviceaccount', 'poddisruptionbudget']) {
+    for (const [kind, name] of [['deployment', 'after-failover'], ['service', 'after-failover'], ['serviceaccount', 'after-failover'], ['poddisruptionbudget', 'after-failover'],
+      ['rolebinding', 'after-failover-egressway-secrets'], ['clusterrolebinding', 'egressway-waypoint-istio-egress-after-failover']]) {
       await eventually(`${kind} collected`, async () => {
         try {
-          await kube.kubectl(['get', kind, 'after-failover', '-n', 'istio-egress']);
+          await kube.kubectl(['get', kind!, name!, '-n', 'istio-egress']);
           return false;
         } catch (err) {
           return /NotFound/.test((err as Error).message);

@@ -21,8 +21,8 @@ process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-export async function startControllerProcess(args: readonly string[], timeoutMs = 60_000): Promise<ControllerProcess> {
-  const child = spawn(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'src/cli/main.ts'), 'controller', '--metrics-port', '0', '--metrics-address', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startControllerProcess(args: readonly string[], timeoutMs = 60_000, env: Readonly<Record<string, string>> = {}): Promise<ControllerProcess> {
+  const child = spawn(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'src/cli/main.ts'), 'controller', '--metrics-port', '0', '--metrics-address', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   live.add(child);
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr = (stderr + c).slice(-8000)));

@@ -15,6 +15,11 @@
 //     policy                     poddisruptionbudgets                                    create, patch
 //     apiextensions.k8s.io       customresourcedefinitions (resourceNames: gateways.gateway.networking.k8s.io)  get
 //                                (optional: only for the GatewayClass SupportedVersion condition)
+//   Only when $EGRESSWAY_WAYPOINT_CLUSTER_ROLE / $EGRESSWAY_WAYPOINT_SECRETS_CLUSTER_ROLE name roles to
+//   bind to each waypoint's ServiceAccount (a ClusterRoleBinding, and a RoleBinding in its namespace):
+//     rbac.authorization.k8s.io  clusterrolebindings, rolebindings                      create, patch
+//     rbac.authorization.k8s.io  clusterrolebindings                                   list, delete (those of deleted Gateways)
+//     rbac.authorization.k8s.io  clusterroles (resourceNames: those two roles)          bind
 //   Role in --lease-namespace:
 //     coordination.k8s.io        leases                                                  get, create, update
 //   Role in --istio-namespace (only with --istiod auto, the default):
@@ -36,6 +41,8 @@ export interface ControllerOptions {
   readonly kubeconfig?: string;
   readonly controllerName: string;
   readonly image: string;
+  /** ClusterRoles bound to each waypoint's ServiceAccount ($EGRESSWAY_WAYPOINT_CLUSTER_ROLE, ..._SECRETS_CLUSTER_ROLE). */
+  readonly waypointRoles?: { readonly cluster?: string; readonly secrets?: string };
   readonly leaseNamespace: string;
   readonly leaseName: string;
   readonly leaseDurationMs: number;
@@ -108,7 +115,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
 
   let elector: LeaderElector | undefined;
   reconciler = new Reconciler({
-    api, caches, controllerName: o.controllerName, defaultImage: o.image, istiodPresent, bundleVersion: () => bundleVersion,
+    api, caches, controllerName: o.controllerName, defaultImage: o.image, waypointRoles: o.waypointRoles ?? {}, istiodPresent, bundleVersion: () => bundleVersion,
     isLeader: () => !stopped && !!elector?.isLeader, metrics, log: { info: (m) => log.info(m), warn },
   });
   let running = false;

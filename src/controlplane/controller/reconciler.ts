@@ -13,7 +13,7 @@ import { classConditions, gatewayShapeError, gatewayStatus, type GatewayStatusRe
 import type { Cache } from './informer.ts';
 import { apiError, FIELD_MANAGER, type KubeApi } from './kube-api.ts';
 import { resolveSettings, type ParamsError } from './params.ts';
-import { renderGateway } from './render.ts';
+import { clusterBindingName, GATEWAY_CLASS_NAME as GATEWAY_CLASS_LABEL, GATEWAY_NAMESPACE, renderGateway, type WaypointRoles } from './render.ts';
 import { routeParents, type Ownership, type ParentStatus } from './route-parents.ts';
 import { nextConditions, waypointBoundCondition } from './waypoint-bound.ts';
 import { bind, bindingContext, keyOf, ourWaypoints, toResource, type Obj } from './world.ts';
@@ -34,6 +34,7 @@ export interface ReconcilerOptions {
   readonly caches: Caches;
   readonly controllerName: string;
   readonly defaultImage: string;
+  readonly waypointRoles: WaypointRoles;
   /** Whether istiod runs now (it writes WaypointBound then, not us). */
   readonly istiodPresent: () => boolean;
   /** Gateway API CRD bundle version, when readable. */
@@ -86,6 +87,7 @@ export class Reconciler {
       if (!this.#leading()) return true;
       errors.set(keyOf(g), await this.#provision(g, classes.get(String(g.spec?.gatewayClassName))!, classErrors));
     }
+    if (this.#o.waypointRoles.cluster && this.#leading()) await this.#dropStaleBindings(gateways, new Set(classes.keys()));
     const namespaces = new Map(c.namespaces.list().map((n) => [n.metadata!.name!, n.metadata?.labels ?? {}]));
     const gwResources = gateways.map((g) => toResource<GatewaySpec>(g, GATEWAY_GROUP, 'Gateway'));
     const ctx = bindingContext(ourWaypoints(gwResources, (cls) => classes.get(cls)?.metadata?.labels ?? {}), namespaces);
@@ -135,10 +137,10 @@ export class Reconciler {
     const err: Err | undefined = gatewayShapeError(view) ?? (classErr ? { reason: 'InvalidParameters', message: `${classErr.message} (GatewayClass ${gc.metadata!.name} is not accepted)` } : undefined) ?? resolved.error;
     this.#report(`Gateway ${key}`, err ? `Gateway ${key} not accepted (${err.reason}): ${err.message}; its objects are left as they are` : undefined);
     if (err || !resolved.settings) return err;
-    const objects = renderGateway({ ...view, uid: g.metadata!.uid!, className: spec.gatewayClassName, infrastructure: spec.infrastructure }, resolved.settings, this.#o.controllerName);
+    const objects = renderGateway({ ...view, uid: g.metadata!.uid!, className: spec.gatewayClassName, infrastructure: spec.infrastructure }, resolved.settings, this.#o.controllerName, this.#o.waypointRoles);
     for (const r of objects) {
       if (!this.#leading()) break;
-      const path = `${r.path}/${view.name}`;
+      const path = `${r.path}/${(r.body.metadata as { name: string }).name}`;
       const body = JSON.stringify(r.body);
       if (this.#applied.get(path) === body) continue;
       if (await this.#apply(r.body.kind as WrittenKind, path, r.body)) this.#applied.set(path, body);
@@ -227,6 +229,26 @@ export class Reconciler {
       await this.#apply('ServiceEntry', `/apis/${group}/${version}/namespaces/${m.namespace}/serviceentries/${m.name}/status`, {
         apiVersion: se.apiVersion ?? 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: m.name, namespace: m.namespace }, status: { conditions: next },
       });
+    }
+  }
+
+  /** ClusterRoleBindings of Gateways that are gone (no owner reference can collect them). */
+  async #dropStaleBindings(gateways: readonly Obj[], classes: ReadonlySet<string>): Promise<void> {
+    const path = '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings';
+    const res = await this.#o.api.get(`${path}?labelSelector=${encodeURIComponent(GATEWAY_NAMESPACE)}`).catch(() => undefined);
+    if (!res || res.status !== 200) return;
+    const live = new Set(gateways.map((g) => clusterBindingName(g.metadata!.namespace!, g.metadata!.name!)));
+    for (const b of (res.body.items ?? []) as Obj[]) {
+      const name = b.metadata!.name!;
+      // Only bindings of our classes: another controller's are not ours to judge.
+      if (live.has(name) || !classes.has(b.metadata?.labels?.[GATEWAY_CLASS_LABEL] ?? '')) continue;
+      const del = await this.#o.api.call('DELETE', `${path}/${name}`).catch(() => undefined);
+      const ok = !!del && (del.status === 200 || del.status === 404);
+      this.#o.metrics.write('ClusterRoleBinding', ok);
+      if (ok) {
+        this.#applied.delete(`${path}/${name}`);
+        this.#o.log.info(`ClusterRoleBinding ${name}: its Gateway is gone; deleted`);
+      } else this.#o.log.warn(`delete ClusterRoleBinding ${name}: ${del ? apiError(del) : 'no answer'}; retrying`);
     }
   }
 

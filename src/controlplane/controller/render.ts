@@ -31,7 +31,17 @@ export const PORTS = { hbone: 15008, proxy: 15001, stats: 15020, status: 15021 }
 // Kubernetes port names: IANA service names (at most 15 characters, a letter among them).
 const PORT_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
 
-export function renderGateway(g: GatewayInput, s: Settings, controllerName: string): Rendered[] {
+/** ClusterRoles bound to each waypoint's ServiceAccount (the chart passes their names). */
+export interface WaypointRoles {
+  /** Bound with a ClusterRoleBinding: what a waypoint lists and watches cluster-wide. */
+  readonly cluster?: string;
+  /** Bound with a RoleBinding in the Gateway's namespace: credentialName Secrets. */
+  readonly secrets?: string;
+}
+
+export const GATEWAY_NAMESPACE = 'egressway.io/gateway-namespace';
+
+export function renderGateway(g: GatewayInput, s: Settings, controllerName: string, roles: WaypointRoles = {}): Rendered[] {
   const meta = (extra: Record<string, string> = {}) => ({
     name: g.name, namespace: g.namespace,
     labels: { ...(g.infrastructure?.labels ?? {}), [GATEWAY_NAME]: g.name, [GATEWAY_CLASS_NAME]: g.className, ...extra },
@@ -44,7 +54,38 @@ export function renderGateway(g: GatewayInput, s: Settings, controllerName: stri
     { path: `/apis/apps/v1${ns}/deployments`, body: deployment(g, s, meta({ [MANAGED]: MANAGED_VALUE }), controllerName) },
     { path: `/api/v1${ns}/services`, body: service(g, s, meta({ [MANAGED]: MANAGED_VALUE })) },
     { path: `/apis/policy/v1${ns}/poddisruptionbudgets`, body: pdb(g, s, meta()) },
+    ...bindings(g, roles, meta()),
   ];
+}
+
+/** The name of a waypoint's ClusterRoleBinding (cluster-wide, so it carries the namespace). */
+export function clusterBindingName(namespace: string, name: string): string {
+  return `egressway-waypoint-${namespace}-${name}`;
+}
+
+function bindings(g: GatewayInput, roles: WaypointRoles, metadata: { labels: Record<string, string> }): Rendered[] {
+  const subjects = [{ kind: 'ServiceAccount', name: g.name, namespace: g.namespace }];
+  const roleRef = (name: string) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name });
+  const out: Rendered[] = [];
+  // A cluster-scoped object cannot be owned by a namespaced Gateway: no ownerReferences; the
+  // controller deletes it when its Gateway is gone (found by these labels).
+  if (roles.cluster) {
+    out.push({
+      path: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
+      body: {
+        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding',
+        metadata: { name: clusterBindingName(g.namespace, g.name), labels: { ...metadata.labels, [GATEWAY_NAMESPACE]: g.namespace } },
+        roleRef: roleRef(roles.cluster), subjects,
+      },
+    });
+  }
+  if (roles.secrets) {
+    out.push({
+      path: `/apis/rbac.authorization.k8s.io/v1/namespaces/${g.namespace}/rolebindings`,
+      body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { ...metadata, name: `${g.name}-egressway-secrets` }, roleRef: roleRef(roles.secrets), subjects },
+    });
+  }
+  return out;
 }
 
 function hboneListeners(g: GatewayInput): GatewayInput['listeners'] {
