@@ -65,6 +65,9 @@ export class LeaderElector {
     return `/apis/coordination.k8s.io/v1/namespaces/${this.#o.namespace}/leases`;
   }
 
+  /** The attempt under way, if any: release() waits for it, or its renewal would beat the release (409). */
+  #inflight?: Promise<void>;
+
   start(): void {
     void this.#tick();
   }
@@ -72,10 +75,14 @@ export class LeaderElector {
   async #tick(): Promise<void> {
     if (this.#stopped) return;
     let ok = false;
+    let settle!: () => void;
+    this.#inflight = new Promise((r) => (settle = r));
     try {
       ok = await this.#tryAcquireOrRenew();
     } catch (err) {
       this.#o.warn(`lease ${this.#o.namespace}/${this.#o.name}: ${(err as Error).message}; retrying in ${this.retryMs} ms`);
+    } finally {
+      settle();
     }
     if (this.#stopped) return;
     if (ok) {
@@ -135,14 +142,23 @@ export class LeaderElector {
   async release(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    await this.#inflight;
     if (!this.#leader) return;
     this.#stepDown();
     try {
-      const got = await this.#api.get(`${this.#path}/${this.#o.name}`);
-      const lease = got.body as unknown as Lease;
-      if (got.status !== 200 || lease.spec?.holderIdentity !== this.#o.identity) return;
-      const now = microTime();
-      await this.#api.call('PUT', `${this.#path}/${this.#o.name}`, { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } });
+      // A 409 means the lease changed since we read it (our own renewal, just finished): read again.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const got = await this.#api.get(`${this.#path}/${this.#o.name}`);
+        const lease = got.body as unknown as Lease;
+        if (got.status !== 200 || lease.spec?.holderIdentity !== this.#o.identity) return;
+        const now = microTime();
+        const put = await this.#api.call('PUT', `${this.#path}/${this.#o.name}`, { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } });
+        if (put.status !== 409) {
+          if (put.status !== 200) throw new Error(apiError(put));
+          return;
+        }
+      }
+      throw new Error('the lease kept changing (HTTP 409)');
     } catch (err) {
       this.#o.warn(`lease ${this.#o.namespace}/${this.#o.name}: release failed (${(err as Error).message}); a follower takes over when it expires`);
     }
