@@ -2,7 +2,7 @@
 // file source -> compile -> SnapshotStore -> proxy listener -> metrics + access log, plus the
 // admin, status and stats endpoints.
 import type { CompileOptions } from './compile/compile.ts';
-import type { CredentialProvider } from './model/credentials.ts';
+import type { CredentialFeed } from './model/credentials.ts';
 import { FileSource, type ReloadResult } from './controlplane/file-source.ts';
 import { SnapshotStore } from './controlplane/store.ts';
 import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, summaryHandler, type AdminDeps, type SummaryBody } from './dashboard/admin-server.ts';
@@ -85,7 +85,7 @@ export interface ConfigSource {
   watch(): Promise<void>;
   close(): void;
   /** credentialName Secrets from the source (Kubernetes mode); files use --secrets-dir. */
-  readonly credentials?: CredentialProvider;
+  readonly credentials?: CredentialFeed;
 }
 
 
@@ -174,7 +174,7 @@ export async function bindEndpoints(o: WaypointOptions, deps: AdminDeps, summary
 }
 
 /** The Kubernetes client is loaded only in Kubernetes mode. */
-async function podIndex(o: WaypointOptions, metrics: Metrics) {
+export async function podIndex(o: WaypointOptions, metrics: Metrics) {
   const { PodIndex } = await import('./controlplane/kube-pods.ts');
   const index = new PodIndex({ namespacesInPolicy: o.kubernetes?.identifyPodsByIp === 'namespaces', warn: (m) => o.logger.warn(m) });
   metrics.bindPodIndex(() => index.size);

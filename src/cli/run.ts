@@ -144,16 +144,11 @@ function portClash(f: RunFlags): string | undefined {
 }
 
 async function run(flags: RunFlags): Promise<void> {
-  const wanted = flags.concurrency ?? defaultConcurrency();
-  // Worker threads do not receive the Kubernetes source's Secrets and Pods or istiod's certificates
-  // yet: those modes run one event loop (said once at start, below).
-  const oneLoopOnly = wanted > 1 && (flags.kubernetes || !!flags.caAddress);
-  const f = { ...flags, concurrency: oneLoopOnly ? 1 : wanted };
+  const f = { ...flags, concurrency: flags.concurrency ?? defaultConcurrency() };
   // With workers, every stdout line goes through one writer (workers/output.ts), this thread's log too.
   const out = f.concurrency > 1 ? new Output((err) => process.stderr.write(`egressway: writing to stdout failed (${err.message}); log and access-log lines are dropped from now on\n`)) : undefined;
   const logger = createLogger(f.logLevel, out && { write: (s: string) => out.write(s) });
   const exit = (code: number) => void (out ? out.end() : Promise.resolve()).then(() => process.exit(code));
-  if (oneLoopOnly) logger.warn(`--concurrency ${wanted}: --kubernetes and --ca-address run one event loop for now (workers do not yet share Secrets, Pods and istiod certificates); serving on 1`);
   if (!f.kubernetes && !f.config?.length) fail('error: give the config: --config <paths...> (files or directories), or --kubernetes to read it from the API server');
   if (f.kubernetes && f.config?.length) fail('error: --config and --kubernetes are two sources; choose one');
   if (f.kubeconfig && !f.kubernetes) fail('error: --kubeconfig only applies with --kubernetes');

@@ -20,6 +20,7 @@ export class PodIndex implements PodIdentities {
   #max: number;
   #full = false;
   #warn: (m: string) => void;
+  #listeners: ((ip: string) => void)[] = [];
 
   constructor(o: { namespacesInPolicy: boolean; maxPods?: number; warn: (m: string) => void }) {
     this.namespacesInPolicy = o.namespacesInPolicy;
@@ -30,6 +31,22 @@ export class PodIndex implements PodIdentities {
   lookup(ip: string): PodWorkload | undefined {
     const ws = this.#byIp.get(ip);
     return ws?.length === 1 ? ws[0] : undefined;
+  }
+
+  /** Called for each IP whose lookup() may have changed (`run --concurrency N` sends deltas to the workers). */
+  onChange(listener: (ip: string) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Every IP that lookup() identifies, with its pod (a worker's initial copy). */
+  entries(): [string, PodWorkload][] {
+    const out: [string, PodWorkload][] = [];
+    for (const [ip, ws] of this.#byIp) if (ws.length === 1) out.push([ip, ws[0]!]);
+    return out;
+  }
+
+  #touched(ip: string): void {
+    for (const l of this.#listeners) l(ip);
   }
 
   /** Pods indexed (for the egressway_pod_ip_index_pods gauge). */
@@ -58,6 +75,7 @@ export class PodIndex implements PodIdentities {
       const list = this.#byIp.get(ip);
       if (list) list.push(w);
       else this.#byIp.set(ip, [w]);
+      this.#touched(ip);
     }
   }
 
@@ -71,6 +89,7 @@ export class PodIndex implements PodIdentities {
       const rest = (this.#byIp.get(ip) ?? []).filter((x) => x !== held.w);
       if (rest.length) this.#byIp.set(ip, rest);
       else this.#byIp.delete(ip);
+      this.#touched(ip);
     }
   }
 }

@@ -5,7 +5,7 @@
 // narrowed with resourceNames to exactly the credential Secrets (RBAC allows list/watch by name when
 // the request carries that field selector).
 import type { TlsOrigination } from '../model/cluster-policy.ts';
-import { credentialMaterial, type CredentialProvider, type SecretData } from '../model/credentials.ts';
+import { credentialMaterial, type CredentialEntries, type CredentialFeed, type SecretData } from '../model/credentials.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 
 /** Starts a named-object watch; returns stop and a promise of its first list. */
@@ -34,13 +34,14 @@ export function credentialRefs(snap: Snapshot): Map<string, boolean> {
   return refs;
 }
 
-export class SecretCache implements CredentialProvider {
+export class SecretCache implements CredentialFeed {
   #watch: NamedWatch;
   #warn: Log;
   #info: Log;
   #tracked = new Map<string, Tracked>();
   /** First lists still awaited by synced(); only the first sync waits (later ones fail closed meanwhile). */
   #pending: Promise<void>[] | undefined = [];
+  #listeners: (() => void)[] = [];
 
   constructor(watch: NamedWatch, warn: Log, info: Log = warn) {
     this.#watch = watch;
@@ -54,6 +55,25 @@ export class SecretCache implements CredentialProvider {
     return { main: t?.cacert === undefined ? undefined : t.main, cacert: t?.cacert };
   }
 
+  /** Every tracked Secret as lookup() answers for it (`run --concurrency N` sends it to the workers). */
+  entries(): CredentialEntries {
+    const out: Record<string, ReturnType<SecretCache['lookup']>> = {};
+    for (const key of this.#tracked.keys()) {
+      const [ns, name] = key.split('/') as [string, string];
+      out[key] = this.lookup(ns, name);
+    }
+    return out;
+  }
+
+  /** Called after a tracked Secret changes, or stops being tracked. */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #changed(): void {
+    for (const l of this.#listeners) l();
+  }
+
   /** Number of Secrets watched (each credential and its `-cacert` companion). */
   get watches(): number {
     return this.#tracked.size * 2;
@@ -61,11 +81,14 @@ export class SecretCache implements CredentialProvider {
 
   /** Watches exactly the Secrets in `refs`: new ones start, ones no longer referenced stop. */
   track(refs: ReadonlyMap<string, boolean>): void {
+    let dropped = false;
     for (const [key, t] of this.#tracked) {
       if (refs.get(key) === t.mutual) continue;
       for (const stop of t.stops) stop();
       this.#tracked.delete(key);
+      dropped = true;
     }
+    if (dropped) this.#changed();
     for (const [key, mutual] of refs) {
       if (this.#tracked.has(key)) continue;
       const [ns, name] = key.split('/') as [string, string];
@@ -92,6 +115,7 @@ export class SecretCache implements CredentialProvider {
   }
 
   #check(key: string, t: Tracked): void {
+    this.#changed();
     if (t.main === undefined || t.cacert === undefined) return;
     const m = credentialMaterial(key, t.main, t.cacert, t.mutual);
     const problem = typeof m === 'string' ? m : undefined;

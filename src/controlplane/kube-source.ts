@@ -21,7 +21,7 @@ import { meshCompileOptions, meshConfigOf, type MeshConfig } from './mesh-config
 import { debounce } from './debounce.ts';
 import type { ReloadResult } from './file-source.ts';
 import type { SnapshotStore } from './store.ts';
-import type { CredentialProvider, SecretData } from '../model/credentials.ts';
+import type { CredentialFeed, SecretData } from '../model/credentials.ts';
 import { credentialRefs, SecretCache } from './kube-secrets.ts';
 import { apiBase, errText, forbiddenHint, request, skeleton, trimOnReceipt } from './kube-client.ts';
 import { EventRecorder } from './kube-events.ts';
@@ -111,7 +111,7 @@ export class KubeSource {
   }
 
   /** credentialName Secrets, read from the API server (only the ones the served config references). */
-  get credentials(): CredentialProvider {
+  get credentials(): CredentialFeed {
     return this.#secrets;
   }
 

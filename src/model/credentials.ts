@@ -22,6 +22,15 @@ export interface CredentialProvider {
   lookup(namespace: string, name: string): { readonly main: SecretData | undefined; readonly cacert: SecretData | undefined };
 }
 
+/** What each referenced Secret holds (`namespace/name` -> lookup()'s answer): plain data, for the workers. */
+export type CredentialEntries = Readonly<Record<string, { readonly main: SecretData | undefined; readonly cacert: SecretData | undefined }>>;
+
+/** A provider that can be replicated: its whole state, and a call after each change. */
+export interface CredentialFeed extends CredentialProvider {
+  entries(): CredentialEntries;
+  onChange(listener: () => void): void;
+}
+
 const present = (d: Readonly<Record<string, string>>, ...keys: string[]) => keys.every((k) => !!d[k]);
 const has = (d: Readonly<Record<string, string>>, ...keys: string[]) => keys.every((k) => k in d);
 

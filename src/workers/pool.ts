@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Collected, FromWorker, ToWorker, WorkerInit, WorkerOptions } from './protocol.ts';
+import type { Collected, FromWorker, Replicas, ToWorker, WorkerInit, WorkerOptions } from './protocol.ts';
 
 const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
 
@@ -38,6 +38,8 @@ export interface PoolOptions {
   /** Where workers' stdout lines go (the primary's one writer). */
   readonly out: (s: string) => void;
   readonly testHooks: boolean;
+  /** The primary's current Secrets, pods and certificate, for a worker's init (a restart gets them too). */
+  readonly replicas: () => Replicas;
   /** A worker crashed MAX_CRASHES times within a minute: the process must exit non-zero. */
   readonly onFatal: (message: string) => void;
 }
@@ -79,6 +81,14 @@ export class WorkerPool {
   broadcast(snapshot: Snapshot): void {
     this.#snapshot = snapshot;
     for (const s of this.#slots) if (s.state === 'ready') this.#send(s, { t: 'snapshot', snapshot });
+  }
+
+  /**
+   * A change to the replicated state, to every worker that has one: a starting worker too (its
+   * init was taken before this change; the message waits in its port until it listens).
+   */
+  replicate(m: ToWorker & { t: 'credentials' | 'pods' | 'identity' }): void {
+    for (const s of this.#slots) if (s.state === 'ready' || s.state === 'starting') this.#send(s, m);
   }
 
   /** Why the workers are not all serving the current snapshot, if they are not. */
@@ -134,7 +144,7 @@ export class WorkerPool {
   /** Starts the worker of `s` and resolves with its listeners once it listens. */
   #spawn(s: Slot): Promise<Listeners> {
     const init: WorkerInit = {
-      index: s.index, options: this.#o.options, logLevel: this.#o.logLevel, snapshot: this.#snapshot, ports: this.#ports, testHooks: this.#o.testHooks,
+      index: s.index, replicas: this.#o.replicas(), options: this.#o.options, logLevel: this.#o.logLevel, snapshot: this.#snapshot, ports: this.#ports, testHooks: this.#o.testHooks,
     };
     const w = new Worker(ENTRY, { workerData: init, stdout: false, stderr: false });
     s.worker = w;

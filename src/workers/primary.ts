@@ -1,6 +1,8 @@
 // `run --concurrency N` (N > 1): this thread is the primary. It owns what there is one of: the
 // config source (file watcher, Kubernetes watch, SIGHUP), the snapshot store and its reload
 // reports, the admin, status and stats ports, and stdout. N worker threads run the request path.
+// It also owns the Kubernetes source's credentialName Secrets, the pod-IP index and the istiod CA
+// client; workers hold copies (replicas.ts): the state in their init, then every change.
 //
 // Each snapshot is compiled once, here, and sent to every worker as it is (structured clone): the
 // workers never load the config or compile code, the config is read and validated once, and every
@@ -10,10 +12,11 @@ import { SnapshotStore } from '../controlplane/store.ts';
 import type { AdminDeps, SummaryBody } from '../dashboard/admin-server.ts';
 import { DEFAULT_LIMITS } from '../dataplane/downstream-guard.ts';
 import { DEFAULT_MAX_CONNECTIONS } from '../dataplane/proxy-protocol-listener.ts';
-import { bindEndpoints, loadFirst, logBindings, StartupError, type RunningWaypoint, type WaypointOptions } from '../server.ts';
+import { bindEndpoints, loadFirst, logBindings, podIndex, startIdentity, StartupError, type RunningWaypoint, type WaypointOptions } from '../server.ts';
 import { mergeExpositions, Metrics } from '../telemetry/metrics.ts';
 import { ServiceSummaries } from '../telemetry/summary.ts';
-import type { WorkerOptions } from './protocol.ts';
+import type { PodWorkload } from '../model/identity.ts';
+import type { Replicas, WorkerOptions } from './protocol.ts';
 import { WorkerPool } from './pool.ts';
 
 export interface PrimaryOptions {
@@ -52,12 +55,45 @@ export async function startPrimary(o: WaypointOptions, p: PrimaryOptions): Promi
   const store = new SnapshotStore();
   const metrics = new Metrics();
   metrics.bindAccessLogDropped(p.outDropped);
-  const source = await loadFirst(o, store, metrics);
+  const pods = o.kubernetes?.identifyPodsByIp ? await podIndex(o, metrics) : undefined;
+  const source = await loadFirst(o, store, metrics, pods);
   logBindings(log, undefined, store.current());
+  const identity = o.istiodCa ? await startIdentity(o.istiodCa, log).catch((err: unknown) => {
+    source.close();
+    throw err;
+  }) : undefined;
+  if (identity) metrics.bindIdentity(() => identity.stats);
+  const credentials = source.credentials;
+  const replicas = (): Replicas => ({
+    credentials: credentials?.entries(),
+    pods: pods && { namespacesInPolicy: pods.namespacesInPolicy, entries: pods.entries() },
+    identity: identity?.current,
+  });
   const pool = new WorkerPool({
     size: p.concurrency, options: workerOptions(o, p.concurrency), logLevel: p.logLevel, log, out: p.out,
-    testHooks: p.testHooks ?? false, onFatal: p.onFatal,
+    testHooks: p.testHooks ?? false, onFatal: p.onFatal, replicas,
   });
+  // Changes are sent once per event-loop turn: a relist of thousands of pods is one message.
+  let credentialsDue = false;
+  credentials?.onChange(() => {
+    if (credentialsDue) return;
+    credentialsDue = true;
+    setImmediate(() => {
+      credentialsDue = false;
+      pool.replicate({ t: 'credentials', entries: credentials.entries() });
+    });
+  });
+  let touched: Set<string> | undefined;
+  pods?.onChange((ip) => {
+    if (touched) return void touched.add(ip);
+    touched = new Set([ip]);
+    setImmediate(() => {
+      const ips = touched!;
+      touched = undefined;
+      pool.replicate({ t: 'pods', delta: [...ips].map((i): [string, PodWorkload | null] => [i, pods.lookup(i) ?? null]) });
+    });
+  });
+  identity?.onChange((material) => pool.replicate({ t: 'identity', material }));
   store.onSwap((next, prev) => {
     logBindings(log, prev, next);
     pool.broadcast(next);
@@ -67,6 +103,7 @@ export async function startPrimary(o: WaypointOptions, p: PrimaryOptions): Promi
     dataListeners = await pool.start(store.current());
   } catch (err) {
     source.close();
+    identity?.close();
     throw err instanceof StartupError ? err : new StartupError((err as Error).message);
   }
   let draining = false;
@@ -83,6 +120,7 @@ export async function startPrimary(o: WaypointOptions, p: PrimaryOptions): Promi
   };
   const endpoints = await bindEndpoints(o, deps, summary).catch(async (err: unknown) => {
     source.close();
+    identity?.close();
     await pool.drain(0);
     throw err;
   });
@@ -94,6 +132,7 @@ export async function startPrimary(o: WaypointOptions, p: PrimaryOptions): Promi
       draining = true;
       source.close();
       await pool.drain(graceMs);
+      identity?.close();
       await endpoints.close();
       metrics.close();
     },

@@ -2,6 +2,9 @@
 // and the data-plane workers of `run --concurrency N` (one worker thread each). Everything here
 // crosses postMessage, so it is plain data: the snapshot is structured-cloned as it is (Maps,
 // arrays, RegExps; test/workers/snapshot-transfer.test.ts holds that no class or function creeps in).
+import type { TlsMaterial } from '../identity/source.ts';
+import type { CredentialEntries } from '../model/credentials.ts';
+import type { PodWorkload } from '../model/identity.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { WaypointOptions } from '../server.ts';
 import type { MetricsState } from '../telemetry/metrics.ts';
@@ -10,7 +13,22 @@ import type { SummaryState } from '../telemetry/summary.ts';
 /** What a worker needs of the run options: all of them but the logger and the in-process hooks. */
 export type WorkerOptions = Omit<WaypointOptions, 'logger' | 'onRecord'>;
 
+/**
+ * What the primary owns and workers replicate (workers/replicas.ts): credentialName Secrets of the
+ * Kubernetes source, the pod-IP index (--identify-pods-by-ip) and istiod's certificate (--ca-address).
+ * A worker gets the current state in its init, then every change.
+ */
+export interface Replicas {
+  readonly credentials?: CredentialEntries;
+  readonly pods?: { readonly namespacesInPolicy: boolean; readonly entries: readonly (readonly [string, PodWorkload])[] };
+  readonly identity?: TlsMaterial;
+}
+
+/** Pod-IP changes: the pod an IP now identifies, or null (no pod, or two at once). */
+export type PodDelta = readonly (readonly [string, PodWorkload | null])[];
+
 export interface WorkerInit {
+  readonly replicas: Replicas;
   readonly index: number;
   readonly options: WorkerOptions;
   readonly logLevel: string;
@@ -25,7 +43,11 @@ export type ToWorker =
   | { readonly t: 'snapshot'; readonly snapshot: Snapshot }
   | { readonly t: 'collect'; readonly id: number }
   | { readonly t: 'drain'; readonly graceMs: number }
-  | { readonly t: 'crash' };
+  | { readonly t: 'crash' }
+  /** Every referenced Secret (few and small): sent whole on each change. */
+  | { readonly t: 'credentials'; readonly entries: CredentialEntries }
+  | { readonly t: 'pods'; readonly delta: PodDelta }
+  | { readonly t: 'identity'; readonly material: TlsMaterial };
 
 export interface Collected {
   readonly metrics: MetricsState;

@@ -9,6 +9,7 @@ import { SnapshotStore } from '../controlplane/store.ts';
 import { startDataPlane, type DataPlane } from '../data-plane.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
+import { CredentialReplica, IdentityReplica, PodReplica } from './replicas.ts';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -20,6 +21,11 @@ store.swap(init.snapshot, []);
 const metrics = new Metrics();
 let completed = 0;
 metrics.bindWorker(init.index, () => completed);
+
+const r = init.replicas;
+const credentials = r.credentials && new CredentialReplica(r.credentials);
+const pods = r.pods && new PodReplica(r.pods.namespacesInPolicy, r.pods.entries);
+const identity = r.identity && new IdentityReplica(r.identity);
 
 let dp: DataPlane | undefined;
 port.on('message', (m: ToWorker) => void onMessage(m));
@@ -40,6 +46,12 @@ async function onMessage(m: ToWorker): Promise<void> {
     case 'drain':
       await dp?.stop(m.graceMs);
       return post({ t: 'drained' });
+    case 'credentials':
+      return credentials?.set(m.entries);
+    case 'pods':
+      return pods?.apply(m.delta);
+    case 'identity':
+      return identity?.set(m.material);
     case 'crash':
       if (!init.testHooks) return;
       // An uncaught exception, as a bug would throw: the primary sees the worker die and restarts it.
@@ -49,7 +61,7 @@ async function onMessage(m: ToWorker): Promise<void> {
 
 try {
   dp = await startDataPlane({ ...init.options, logger: log, onRecord: () => void completed++ }, store, metrics, {
-    log, accessLog: (batch) => post({ t: 'out', s: batch }), reusePort: true, ports: init.ports,
+    log, accessLog: (batch) => post({ t: 'out', s: batch }), reusePort: true, ports: init.ports, credentials, pods, identity,
   });
   post({ t: 'listening', listeners: dp.listeners });
 } catch (err) {
