@@ -242,6 +242,45 @@ describe("HBONE identity from a real istiod's CA", { skip, timeout: 600_000 }, (
     held.close();
   });
 
+  test('--concurrency 2: both workers serve HBONE with the primary\'s istiod certificate, and each rotation reaches both', { timeout: 120_000 }, async () => {
+    const ttlS = 8;
+    const wp = await startWaypoint({ configDir, args: caArgs(await token('istio-egress', 'waypoint'), ['--cert-ttl', `${ttlS}s`, '--concurrency', '2']), startTimeoutMs: 60_000 });
+    waypoints.push(wp);
+    const cart = { ...(await istiodCert('shop', 'cart')), ca: root };
+    const stats = async () => (await fetch(`${wp.listeners.stats!.url}/stats/prometheus`)).text();
+    const perWorker = (text: string, w: string) => Number(new RegExp(`^egressway_worker_requests_total\\{worker="${w}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    /** `n` new connections (the kernel spreads them over the workers): the served certificates' serials. */
+    const served = async (n: number) => {
+      const serials = new Set<string>();
+      for (let i = 0; i < n; i++) {
+        const s = await h2Session(hbonePort(wp), cart);
+        serials.add((s.socket as import('node:tls').TLSSocket).getPeerX509Certificate()!.serialNumber);
+        assert.equal(await getVia(s, 'payments.test', `/w${i}`), 'HTTP/1.1 200 OK');
+        s.close();
+      }
+      return [...serials];
+    };
+    const before = await stats();
+    const first = await served(30);
+    assert.equal(first.length, 1, `one certificate on every worker, saw ${first.length}`);
+    const after = await stats();
+    for (const w of ['0', '1']) assert.ok(perWorker(after, w) > perWorker(before, w), `worker ${w} served some of the tunnels`);
+    // The primary's CA client alone: its metrics appear once in the merged exposition.
+    assert.equal(after.split('\n').filter((l) => l.startsWith('egressway_identity_cert_expiry_timestamp_seconds ')).length, 1);
+    await wp.waitForLog((l) => /certificate rotated/.test(String(l.msg)), 20_000);
+    const start = Date.now();
+    let now: string[] = first;
+    let both = false;
+    while (Date.now() - start < 20_000) {
+      const was = await stats();
+      now = await served(10);
+      const is = await stats();
+      both = ['0', '1'].every((w) => perWorker(is, w) > perWorker(was, w));
+      if (both && now.length === 1 && now[0] !== first[0]) break;
+    }
+    assert.ok(both && now.length === 1 && now[0] !== first[0], `after a rotation, new handshakes on both workers see one new certificate (saw ${now.join(', ')}; first ${first[0]}; both workers: ${both})`);
+  });
+
   test('trust-bundle update: a new root in the mounted root file is trusted for clients and a new certificate is fetched', { timeout: 120_000 }, async () => {
     const own = join(dir.path, 'root-bundle.pem');
     await writeFile(own, root);
