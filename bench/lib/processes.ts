@@ -66,10 +66,11 @@ function tail(file: string, lines = 15): string {
  */
 export async function startServer(
   name: string, args: string[], logDir: string, ready: ReadyParser = findListeners, timeoutMs = 20_000,
+  env?: NodeJS.ProcessEnv,
 ): Promise<Server> {
   const logFile = join(logDir, `${name}.log`);
   const fd = openSync(logFile, 'w');
-  const child = track(spawn(process.execPath, args, { stdio: ['ignore', fd, fd] }));
+  const child = track(spawn(process.execPath, args, { stdio: ['ignore', fd, fd], ...(env ? { env: { ...process.env, ...env } } : {}) }));
   closeSync(fd);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
