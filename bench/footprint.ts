@@ -9,7 +9,7 @@
 //
 //   node bench/footprint.ts [--only idle,cli,saturation,hbone] [--rounds 3] [--idle-seconds 5]
 //                           [--dist] [--duration 10] [--warmup 2] [--connections 50] [--rate 1000]
-//                           [--egressway-root DIR]
+//                           [--egressway-root DIR] [--node-options '--max-semi-space-size=8']
 //
 // --dist also measures the compiled package (`tsc -p tsconfig.build.json` into .bench/dist/), which is
 // what an installed egressway runs. Writes .bench/footprint-<stamp>.json. See bench/README.md.
@@ -32,6 +32,8 @@ interface Options extends CommonOptions {
   readonly rounds: number;
   readonly idleSeconds: number;
   readonly dist: boolean;
+  /** NODE_OPTIONS for the Egressway processes only (e.g. a V8 flag under trial). */
+  readonly nodeOptions: string | undefined;
 }
 
 /** One row of the summary: Egressway's median against the anchor's, and the issue's goal. */
@@ -66,6 +68,8 @@ const BENCH_CACHE = { NODE_COMPILE_CACHE: join(REPO, '.bench', 'compile-cache') 
 const IDLE_NODE = `console.log(JSON.stringify({ msg: 'listening', listeners: {} })); setInterval(() => {}, 1000);`;
 const PORTS = ['--proxy-port', '0', '--admin-port', '0', '--status-port', '0', '--stats-port', '0'];
 
+const egwEnv = (o: Options): NodeJS.ProcessEnv | undefined => (o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : undefined);
+
 type Starter = (runDir: string, name: string) => Promise<Server>;
 
 /** Starts a process, lets it sit idle for `seconds` after it reported its listeners, reads its RSS. */
@@ -87,7 +91,7 @@ function buildDist(o: Options): string {
 
 async function idleRows(o: Options, runDir: string): Promise<Row[]> {
   const quickstart = join(o.egresswayRoot, 'examples/quickstart');
-  const egw = (entry: string): Starter => (dir, name) => startServer(name, [entry, 'run', '--config', quickstart, ...PORTS], dir);
+  const egw = (entry: string): Starter => (dir, name) => startServer(name, [entry, 'run', '--config', quickstart, ...PORTS], dir, undefined, undefined, egwEnv(o));
   const starters: [string, Starter][] = [
     ['node', (dir, name) => startServer(name, ['-e', IDLE_NODE], dir)],
     ['forwarder', (dir, name) => startServer(name, [join(REPO, 'bench/baseline-forwarder.ts')], dir, undefined, undefined, BENCH_CACHE)],
@@ -154,7 +158,7 @@ async function saturationRows(o: Options, runDir: string): Promise<Row[]> {
   const target = `http://${HOST}:${port}/`;
   const starters: [string, Starter][] = [
     ['forwarder', (dir, name) => startServer(name, [join(REPO, 'bench/baseline-forwarder.ts')], dir, undefined, undefined, BENCH_CACHE)],
-    ['egressway', (dir, name) => startServer(name, [cliPath(o), 'run', '--config', configDir, ...PORTS, '--access-log', o.accessLog], dir)],
+    ['egressway', (dir, name) => startServer(name, [cliPath(o), 'run', '--config', configDir, ...PORTS, '--access-log', o.accessLog], dir, undefined, undefined, egwEnv(o))],
   ];
   const s = { forwarder: { peak: [] as number[], p999: [] as number[], rps: [] as number[] }, egressway: { peak: [] as number[], p999: [] as number[], rps: [] as number[] } };
   for (let r = 0; r < o.rounds; r++) {
@@ -210,13 +214,14 @@ function markdown(rows: readonly Row[], load: readonly number[]): string {
 main('footprint', async () => {
   const { common, values } = parseOptions({
     only: { type: 'string', default: SECTIONS.join(',') }, rounds: { type: 'string', default: '3' },
-    'idle-seconds': { type: 'string', default: '5' }, dist: { type: 'boolean', default: false },
+    'idle-seconds': { type: 'string', default: '5' }, dist: { type: 'boolean', default: false }, 'node-options': { type: 'string' },
   });
   const only = String(values.only).split(',').map((x) => x.trim());
   for (const x of only) if (!(SECTIONS as readonly string[]).includes(x)) throw new Error(`--only: unknown section "${x}" (one of ${SECTIONS.join(', ')})`);
   const o: Options = {
     ...common, only: only as Section[], rounds: intOption('rounds', values.rounds!, 1),
     idleSeconds: intOption('idle-seconds', values['idle-seconds']!, 0), dist: (values as Record<string, unknown>).dist === true,
+    nodeOptions: values['node-options'],
   };
   if (!existsSync(join(o.egresswayRoot, 'examples/quickstart'))) throw new Error(`--egressway-root ${o.egresswayRoot} has no examples/quickstart`);
   const loadAvg = os.loadavg();
