@@ -187,14 +187,21 @@ async function hboneRows(o: Options): Promise<Row[]> {
     say(`hbone round ${r + 1}: bench/hbone-bench.ts`);
     const args = [join(REPO, 'bench/hbone-bench.ts'), '--duration', String(o.seconds), '--warmup', String(o.warmupSeconds),
       '--connections', String(o.connections), '--rate', String(o.rate), '--access-log', o.accessLog, '--egressway-root', o.egresswayRoot];
-    const out = await runToCompletion(process.execPath, args, 900_000);
+    let out: string;
+    try {
+      out = await runToCompletion(process.execPath, args, 900_000);
+    } catch (err) {
+      // hbone-bench exits 1 when its counts do not reconcile (errors, a loaded machine): drop the round.
+      say(`hbone round ${r + 1} dropped: ${(err as Error).message.split('\n')[0]}`);
+      continue;
+    }
     const file = /^wrote (.+)$/m.exec(out)?.[1];
     if (!file) throw new Error(`hbone-bench printed no report path:\n${out}`);
     const j = JSON.parse(readFileSync(file, 'utf8')) as { results: { variant: string; paced: { cpuSPer1k: Record<string, number> } }[] };
     samples.push(j.results.find((x) => x.variant === 'hbone')!.paced.cpuSPer1k.waypoint!);
     say(`hbone round ${r + 1}: waypoint ${samples.at(-1)!.toFixed(3)} CPU-s / 1k req (${file})`);
   }
-  const m = median(samples);
+  const m = samples.length ? median(samples) : NaN;
   return [{ what: `HBONE path, waypoint CPU-s per 1k req at ${o.rate} rps`, egressway: m, anchor: 0.25, anchorName: 'Istio waypoint (published)', goal: '<= 0.125', pass: m <= 0.125, unit: 'CPU-s/1k', samples: { egressway: samples, anchor: [0.25] } }];
 }
 
