@@ -8,6 +8,12 @@ import type * as U from 'undici';
 
 const requireCjs = createRequire(import.meta.url);
 
+// The index also gives every dispatcher its convenience API (request, stream, pipeline, connect,
+// upgrade: lib/api); mirror.ts calls pool.request(). Done here the same way, so the classes behave
+// as the index's whichever module loads first.
+const Dispatcher = requireCjs('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
+Object.assign(Dispatcher.prototype, requireCjs('undici/lib/api/index.js'));
+
 export const Pool = requireCjs('undici/lib/dispatcher/pool.js') as typeof U.Pool;
 export type Pool = U.Pool;
 export declare namespace Pool { type Options = U.Pool.Options }
