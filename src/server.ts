@@ -22,6 +22,7 @@ import { ServiceSummaries } from './telemetry/summary.ts';
 import { startHbone, type HboneOptions } from './hbone/wire.ts';
 import { DEFAULT_LIMITS, type DownstreamLimits, type LimitKind } from './dataplane/downstream-guard.ts';
 import { OverloadMonitor } from './dataplane/overload.ts';
+import { warmUpFor } from './policy/warm-up.ts';
 import { startProxyProtocol, type ProxyProtocolOptions } from './dataplane/proxy-protocol-listener.ts';
 
 export interface WaypointOptions {
@@ -108,7 +109,9 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const onLimit = (kind: LimitKind) => metrics.limitTripped(kind);
   const overload = new OverloadMonitor({ heapFraction: o.overloadHeapFraction, onShed: () => onLimit('overload') });
   logBindings(log, undefined, store.current());
+  warmUpFor(store.current().authz);
   store.onSwap((next, prev) => {
+    warmUpFor(next.authz);
     upstreams.retain(new Set(next.clusters.keys()));
     logBindings(log, prev, next);
   });

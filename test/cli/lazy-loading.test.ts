@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { authorizationPolicy, loopbackEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 import { REPO_ROOT, startWaypoint, tmpDir } from '../helpers/run.ts';
 import type { TmpDir } from '../helpers/run.ts';
 
@@ -68,4 +69,25 @@ test('one `egressway check` loads neither jose, undici nor node:http', async () 
   assert.deepEqual(fromPackage(list, 'undici'), [], 'undici: no ext-authz call, no remote JWKS');
   assert.deepEqual(list.filter((u) => u === 'NativeModule http' || u.includes('internal/deps/undici')), [],
     "node:http brings Node's bundled undici: about 0.1 s of CPU per check");
+});
+
+// The other side of the same coin: a config that will verify JWTs or call an ext-authz provider loads
+// jose and undici's request API as soon as it is in force, not on the first such request (which then
+// waited for 50 to 150 modules: past a client's patience on a busy machine).
+test('a config with a RequestAuthentication (jwksUri) and a CUSTOM policy loads jose and undici before any request', async () => {
+  const out = join(dir.path, 'warm.txt');
+  const config = join(dir.path, 'warm');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(config);
+  await writeFile(join(config, 'config.yaml'), WAYPOINT_YAML + loopbackEntry('guarded', 9)
+    + authorizationPolicy('guard', 'guarded', 'action: CUSTOM\nprovider: {name: checker}\nrules: [{}]\n')
+    + authorizationPolicy('guard', 'guarded', 'jwtRules: [{issuer: https://issuer.test, jwksUri: "http://127.0.0.1:9/jwks"}]\n').replace('kind: AuthorizationPolicy', 'kind: RequestAuthentication'));
+  const mesh = join(dir.path, 'mesh.yaml');
+  await writeFile(mesh, 'extensionProviders:\n- name: checker\n  envoyExtAuthzHttp: {service: authz.local/127.0.0.1, port: 9, timeout: 2s}\n');
+  const w = await startWaypoint({ configDir: config, args: ['--mesh-config', mesh, '--drain-duration', '0s'], env: { NODE_OPTIONS: `--import ${recorder}`, LOADED_OUT: out } });
+  await new Promise((r) => setTimeout(r, 3000));
+  await w.close();
+  const list = loaded(out);
+  assert.ok(fromPackage(list, 'jose', 'dist/webapi/index.js').length === 1, 'jose is loaded');
+  assert.ok(fromPackage(list, 'undici', 'index.js').length === 1, "undici's request API is loaded");
 });
