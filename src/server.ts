@@ -3,6 +3,7 @@
 // admin, status and stats endpoints.
 import type { AddressInfo } from 'node:net';
 import type { CompileOptions } from './compile/compile.ts';
+import type { CredentialProvider } from './model/credentials.ts';
 import { FileSource, type ReloadResult } from './controlplane/file-source.ts';
 import { SnapshotStore } from './controlplane/store.ts';
 import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, summaryHandler, type AdminDeps } from './dashboard/admin-server.ts';
@@ -24,11 +25,16 @@ import { DEFAULT_LIMITS, type DownstreamLimits, type LimitKind } from './datapla
 import { OverloadMonitor } from './dataplane/overload.ts';
 import { warmUpFor } from './policy/warm-up.ts';
 import { startProxyProtocol, type ProxyProtocolOptions } from './dataplane/proxy-protocol-listener.ts';
+import type { IstiodIdentity, IstiodIdentityOptions } from './identity/istiod-identity.ts';
 
 export interface WaypointOptions {
   readonly configPaths: readonly string[];
   /** Kubernetes mode: list+watch the API server instead of reading configPaths. */
-  readonly kubernetes?: { readonly kubeconfig?: string };
+  readonly kubernetes?: {
+    readonly kubeconfig?: string;
+    /** Identify plaintext clients by pod IP: for telemetry, or also for `namespaces` in policy. */
+    readonly identifyPodsByIp?: 'telemetry' | 'namespaces';
+  };
   readonly compile: CompileOptions;
   readonly listenAddress: string;
   readonly adminAddress: string;
@@ -46,6 +52,8 @@ export interface WaypointOptions {
   readonly proxyTls?: { readonly cert: string; readonly key: string; readonly ca?: string };
   /** The HBONE listener (15008): mTLS HTTP/2 CONNECT. File paths, reloaded when they change. */
   readonly hbone?: HboneOptions;
+  /** HBONE certificates from istiod's CA instead of files (needs `hbone` with a port only). */
+  readonly istiodCa?: Omit<IstiodIdentityOptions, 'log'>;
   /** The sandwich listener: plain TCP from the node's ztunnel, each connection led by a PROXY v2 header. */
   readonly proxyProtocol?: ProxyProtocolOptions;
   readonly accessLog: AccessLogFormat;
@@ -79,6 +87,8 @@ export interface ConfigSource {
   setOptions?(options: CompileOptions): void;
   watch(): Promise<void>;
   close(): void;
+  /** credentialName Secrets from the source (Kubernetes mode); files use --secrets-dir. */
+  readonly credentials?: CredentialProvider;
 }
 
 export class StartupError extends Error {
@@ -93,18 +103,21 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   const log = o.logger;
   const store = new SnapshotStore();
   const metrics = new Metrics();
-  const source = await configSource(o, store, (r) => reportReload(log, metrics, r, !!o.kubernetes));
+  const pods = o.kubernetes?.identifyPodsByIp ? await podIndex(o, metrics) : undefined;
+  const source = await configSource(o, store, reloadReporter(log, metrics, !!o.kubernetes), pods);
   const first = await source.reload().catch((err: Error) => {
     throw new StartupError(err.message);
   });
   if (!first.ok && !o.kubernetes) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
   // In a cluster, a bad object must not crash-loop the pod: stay unready until a config compiles.
   if (!first.ok) await new Promise<void>((r) => store.onSwap(() => r()));
+  const identity = o.istiodCa ? await startIdentity(o.istiodCa, log) : undefined;
+  if (identity) metrics.bindIdentity(() => identity.stats);
   const accessLog = createAccessLog(o.accessLog, 1, (err) => {
     log.error({ err: err.message }, `access log: writing to stdout failed (${err.message}); access-log lines are now dropped and counted in egressway_access_log_dropped_total — check what reads this process's stdout, or run with --access-log off`);
   });
   const dns = new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs, maxHosts: o.dnsMaxHosts });
-  const upstreams = new Upstreams(dns, { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy), secretsDir: o.secretsDir, maxPoolsPerCluster: o.dnsMaxHosts });
+  const upstreams = new Upstreams(dns, { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy), secretsDir: o.secretsDir, credentials: source.credentials, maxPoolsPerCluster: o.dnsMaxHosts });
   const limits = { ...DEFAULT_LIMITS, ...o.limits };
   const onLimit = (kind: LimitKind) => metrics.limitTripped(kind);
   const overload = new OverloadMonitor({ heapFraction: o.overloadHeapFraction, onShed: () => onLimit('overload') });
@@ -121,7 +134,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   // is established (a pending hook, issue 3); until then tunnels are counted at close only. Passed as
   // a non-literal object so this wiring compiles both before and after ProxyDeps declares it.
   const proxyDeps = {
-    snapshots: store, upstreams, connectTimeoutMs: o.connectTimeoutMs, sniTimeoutMs: o.sniTimeoutMs, tls: o.proxyTls,
+    snapshots: store, upstreams, pods, connectTimeoutMs: o.connectTimeoutMs, sniTimeoutMs: o.sniTimeoutMs, tls: o.proxyTls,
     sink: (r: RequestRecord) => { metrics.record(r); summary.record(r); accessLog.write(r); spans?.record(r); o.onRecord?.(r); },
     onTunnelOpen: (r: RequestRecord) => { metrics.tunnelOpened(r); summary.tunnelOpened(r); },
     ownSpans: !!spans, limits, overload, onLimit,
@@ -165,10 +178,11 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
   await bind('stats', '--stats-port', () => stats.listen(o.ports.stats, o.listenAddress));
   started.push(stats);
   const hboneOpts = o.hbone && {
-    maxConnections: limits.maxConnections, idleTimeoutMs: limits.idleTimeoutMs, maxConcurrentStreams: o.hboneMaxConcurrentStreams, onLimit, ...o.hbone,
+    maxConnections: limits.maxConnections, idleTimeoutMs: limits.idleTimeoutMs, maxConcurrentStreams: o.hboneMaxConcurrentStreams, onLimit, ...o.hbone, identity,
   };
   hbone = hboneOpts ? await startHbone(hboneOpts, o.listenAddress, (t) => proxy.acceptTunnel(t), log).catch(async (err: Error) => {
     await Promise.allSettled(started.map((s) => s.close()));
+    identity?.close();
     throw new StartupError(err.message);
   }) : undefined;
   if (hbone) (listeners as Record<string, string>).hbone = hbone.address;
@@ -187,6 +201,7 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
       draining = true;
       source.close();
       await Promise.all([proxy.drain(graceMs), hbone?.close(graceMs), pp?.listener.close(graceMs)]);
+      identity?.close();
       await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
       metrics.close();
       overload.close();
@@ -194,6 +209,15 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
       await spans?.shutdown(2000);
     },
   };
+}
+
+/** gRPC is loaded only when the certificates come from istiod. Waits for the first certificate. */
+async function startIdentity(o: Omit<IstiodIdentityOptions, 'log'>, log: Logger): Promise<IstiodIdentity> {
+  const { IstiodIdentity } = await import('./identity/istiod-identity.ts');
+  log.info({ caAddress: o.address, spiffeId: `spiffe://${o.trustDomain}/ns/${o.namespace}/sa/${o.serviceAccount}` }, `istiod CA: requesting a certificate from ${o.address}`);
+  return IstiodIdentity.start({ ...o, log }).catch((err: Error) => {
+    throw new StartupError(err.message);
+  });
 }
 
 /** The SDK is imported only here, so a waypoint without --otlp-endpoint never loads it. */
@@ -206,22 +230,49 @@ async function startSpans(endpoint: string, snap: Snapshot, log: Logger): Promis
 }
 
 /** The Kubernetes client is loaded only in Kubernetes mode. */
-async function configSource(o: WaypointOptions, store: SnapshotStore, onResult: (r: ReloadResult) => void): Promise<ConfigSource> {
+async function podIndex(o: WaypointOptions, metrics: Metrics) {
+  const { PodIndex } = await import('./controlplane/kube-pods.ts');
+  const index = new PodIndex({ namespacesInPolicy: o.kubernetes?.identifyPodsByIp === 'namespaces', warn: (m) => o.logger.warn(m) });
+  metrics.bindPodIndex(() => index.size);
+  return index;
+}
+
+async function configSource(o: WaypointOptions, store: SnapshotStore, onResult: (r: ReloadResult) => void, pods?: import('./controlplane/kube-pods.ts').PodIndex): Promise<ConfigSource> {
   if (!o.kubernetes) return new FileSource(store, o.configPaths, o.compile, onResult);
   const { KubeSource } = await import('./controlplane/kube-source.ts');
   return new KubeSource(store, {
-    kubeconfig: o.kubernetes.kubeconfig, compile: o.compile, onResult,
+    kubeconfig: o.kubernetes.kubeconfig, compile: o.compile, onResult, pods,
     warn: (message, fields) => o.logger.warn(fields ?? {}, message),
+    info: (message, fields) => o.logger.info(fields ?? {}, message),
   });
+}
+
+/**
+ * Files: every reload logs all its diagnostics (a save shows the warnings again). Kubernetes: a change
+ * to one object recompiles everything, so only diagnostics that were not in the previous reload are
+ * logged; thousands of unchanged warnings per `kubectl apply` blocked the event loop (a synchronous
+ * stdout write waits on a full pipe) for up to a second, and the new config with it.
+ */
+function reloadReporter(log: Logger, metrics: Metrics, kube: boolean): (r: ReloadResult) => void {
+  let previous = new Set<string>();
+  return (r) => {
+    const now = new Set<string>();
+    const logged = kube ? previous : new Set<string>();
+    for (const d of r.diagnostics) {
+      if (d.level !== 'error' && d.level !== 'warning') continue;
+      const line = formatDiagnostic(d);
+      now.add(line);
+      if (logged.has(line)) continue;
+      if (d.level === 'error') log.error({ code: d.code }, line);
+      else log.warn({ code: d.code }, line);
+    }
+    previous = now;
+    reportReload(log, metrics, r, kube);
+  };
 }
 
 function reportReload(log: Logger, metrics: Metrics, r: ReloadResult, kube = false): void {
   metrics.reloads.inc({ result: r.ok ? 'success' : 'failure' });
-  for (const d of r.diagnostics) {
-    const line = formatDiagnostic(d);
-    if (d.level === 'error') log.error({ code: d.code }, line);
-    else if (d.level === 'warning') log.warn({ code: d.code }, line);
-  }
   if (r.ok) log.info({ version: r.version }, `config loaded (snapshot ${r.version})`);
   else log.error(`config rejected: ${r.diagnostics.filter((d) => d.level === 'error').length} error(s) above; still serving the last good config — ${kube ? 'fix the objects named above (kubectl edit)' : 'fix the file and save again'}`);
 }

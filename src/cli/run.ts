@@ -14,11 +14,13 @@ import { DEFAULT_DNS_MAX_HOSTS } from '../dataplane/resolver.ts';
 import { meshNumTrustedProxies, meshPathNormalization, readMeshConfig, type MeshConfig } from './mesh-config.ts';
 import type { CompileOptions } from '../compile/compile.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { addIstiodCaOptions, istiodCaOptions, type IstiodCaFlags } from './istiod-ca-flags.ts';
 
-interface RunFlags {
+interface RunFlags extends IstiodCaFlags {
   config?: string[];
   kubernetes: boolean;
   kubeconfig?: string;
+  identifyPodsByIp?: true | string;
   waypoint?: string;
   outboundTrafficPolicy?: OutboundTrafficPolicy;
   meshConfig?: string;
@@ -62,11 +64,12 @@ interface RunFlags {
 }
 
 export function registerRun(program: Command): void {
-  program.command('run')
+  const cmd = program.command('run')
     .description('run the waypoint on a folder or files of YAML')
     .option('-c, --config <paths...>', 'config files or directories (YAML/JSON, searched recursively)')
     .option('--kubernetes', 'read the config from the Kubernetes API server (list+watch) instead of files', false)
     .option('--kubeconfig <file>', 'with --kubernetes: kubeconfig to use (default: in-cluster, else $KUBECONFIG or ~/.kube/config)')
+    .option('--identify-pods-by-ip [use]', 'with --kubernetes: name plaintext (non-mTLS) clients by their pod IP in telemetry (connection_security_policy stays "none"); "=namespaces" also lets from.source.namespaces match them (never principals)')
     .option('--waypoint <namespace/name>', 'which istio-waypoint Gateway this process is (default: the only one)', parseWaypointRef)
     .option('--outbound-traffic-policy <mode>', 'REGISTRY_ONLY refuses unknown hosts; ALLOW_ANY passes them through', oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const))
     .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility, extensionProviders, pathNormalization, gatewayTopology)')
@@ -93,7 +96,7 @@ export function registerRun(program: Command): void {
     .addOption(durationOption('--proxy-protocol-header-timeout <duration>', 'close a connection whose PROXY header is not complete by then', 15_000))
     .option('--proxy-protocol-max-connections <n>', 'open connections on the PROXY listener; more are closed at once', parseMaxConnections, 10_000)
     .option('--num-trusted-proxies <n>', 'X-Forwarded-For hops to trust for remoteIpBlocks / remote.ip (meshConfig gatewayTopology.numTrustedProxies)', parseCount)
-    .option('--secrets-dir <dir>', 'DestinationRule credentialName Secrets, laid out as <dir>/<namespace>/<name>/tls.crt, tls.key, ca.crt')
+    .option('--secrets-dir <dir>', 'DestinationRule credentialName Secrets, laid out as <dir>/<namespace>/<name>/tls.crt, tls.key, ca.crt (--config only; --kubernetes reads the Secrets)')
     .option('--access-log <format>', 'json | text | off', oneOf(['json', 'text', 'off'] as const), 'json')
     .option('--otlp-endpoint <url>', 'export one span per request or tunnel over OTLP/HTTP (JSON) to this collector, e.g. http://127.0.0.1:4318', httpUrl)
     .addOption(durationOption('--drain-duration <duration>', 'on SIGTERM, how long in-flight requests may finish', 5_000))
@@ -106,15 +109,15 @@ export function registerRun(program: Command): void {
     .option('--dns-cache-max-hosts <n>', 'request-chosen host names kept in the DNS cache (and connection pools per cluster), least recently used out', countArg('a host count', 1, 10_000_000, DEFAULT_DNS_MAX_HOSTS), DEFAULT_DNS_MAX_HOSTS)
     .option('--hbone-max-concurrent-streams <n>', 'streams per HBONE connection (SETTINGS_MAX_CONCURRENT_STREAMS)', countArg('a stream count', 1, 100_000, 100), 100)
     .option('--no-watch', 'do not reload when config files change')
-    .option('--log-level <level>', 'debug | info | warn | error', 'info')
-    .action(async (flags: RunFlags) => run(flags));
+    .option('--log-level <level>', 'debug | info | warn | error', 'info');
+  addIstiodCaOptions(cmd).action(async (flags: RunFlags) => run(flags));
 }
 
 function portClash(f: RunFlags): string | undefined {
   const ports: [string, number, string][] = [
     ['--proxy-port', f.proxyPort, f.listenAddress], ['--admin-port', f.adminPort, f.adminAddress],
     ['--status-port', f.statusPort, f.listenAddress], ['--stats-port', f.statsPort, f.listenAddress],
-    ...(f.hboneCert ? [['--hbone-port', f.hbonePort, f.listenAddress] as [string, number, string]] : []),
+    ...(f.hboneCert || f.caAddress ? [['--hbone-port', f.hbonePort, f.listenAddress] as [string, number, string]] : []),
     ...(f.proxyProtocolPort !== undefined ? [['--proxy-protocol-port', f.proxyProtocolPort, f.listenAddress] as [string, number, string]] : []),
   ];
   for (let i = 0; i < ports.length; i++) {
@@ -132,6 +135,9 @@ async function run(f: RunFlags): Promise<void> {
   if (!f.kubernetes && !f.config?.length) fail('error: give the config: --config <paths...> (files or directories), or --kubernetes to read it from the API server');
   if (f.kubernetes && f.config?.length) fail('error: --config and --kubernetes are two sources; choose one');
   if (f.kubeconfig && !f.kubernetes) fail('error: --kubeconfig only applies with --kubernetes');
+  if (f.identifyPodsByIp !== undefined && !f.kubernetes) fail('error: --identify-pods-by-ip only applies with --kubernetes (it looks pods up through the API server)');
+  if (f.identifyPodsByIp !== undefined && f.identifyPodsByIp !== true && f.identifyPodsByIp !== 'telemetry' && f.identifyPodsByIp !== 'namespaces') fail(`error: --identify-pods-by-ip=${f.identifyPodsByIp}: use it bare (telemetry only) or =namespaces`);
+  if (f.secretsDir && f.kubernetes) fail('error: --secrets-dir is for --config; with --kubernetes, credentialName Secrets are read from the API server (drop --secrets-dir)');
   const clash = portClash(f);
   if (clash) fail(`error: port clash: ${clash}`);
   let mesh;
@@ -156,9 +162,15 @@ async function run(f: RunFlags): Promise<void> {
     void reloadOnHup(f, running.source, logger);
   });
   let proxyTls;
-  const hbone = f.hboneCert || f.hboneKey || f.trustBundle
+  let istiodCa;
+  try {
+    istiodCa = istiodCaOptions(f);
+  } catch (err) {
+    fail(`error: ${(err as Error).message}`);
+  }
+  const hbone = istiodCa ? { port: f.hbonePort } : f.hboneCert || f.hboneKey || f.trustBundle
     ? { port: f.hbonePort, cert: f.hboneCert ?? '', key: f.hboneKey ?? '', trustBundle: f.trustBundle ?? '' } : undefined;
-  if (hbone && (!hbone.cert || !hbone.key || !hbone.trustBundle)) fail('error: --hbone-cert, --hbone-key and --trust-bundle go together (make them with `egressway certs init` and `certs issue --waypoint ns/name`)');
+  if (hbone && !istiodCa && (!hbone.cert || !hbone.key || !hbone.trustBundle)) fail('error: --hbone-cert, --hbone-key and --trust-bundle go together (make them with `egressway certs init` and `certs issue --waypoint ns/name`)');
   if (f.proxyProtocolPort === undefined && f.proxyProtocolTrustedCidr.length > 0) fail('error: --proxy-protocol-trusted-cidr needs --proxy-protocol-port <port> (the sandwich listener is off without it)');
   const proxyProtocol = f.proxyProtocolPort === undefined ? undefined : {
     port: f.proxyProtocolPort, trustedCidrs: [...LOOPBACK_CIDRS, ...f.proxyProtocolTrustedCidr],
@@ -172,12 +184,15 @@ async function run(f: RunFlags): Promise<void> {
   try {
     const wp = await startWaypoint({
       configPaths: f.config ?? [],
-      kubernetes: f.kubernetes ? { kubeconfig: f.kubeconfig } : undefined,
+      kubernetes: f.kubernetes ? {
+        kubeconfig: f.kubeconfig,
+        ...(f.identifyPodsByIp !== undefined ? { identifyPodsByIp: f.identifyPodsByIp === 'namespaces' ? 'namespaces' as const : 'telemetry' as const } : {}),
+      } : undefined,
       compile: compileOptions(f, mesh),
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
-      accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, logger, proxyTls, hbone, proxyProtocol,
+      accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, logger, proxyTls, hbone, proxyProtocol, istiodCa,
       dialPolicy: { allowCidrs: f.allowCidr, denyCidrs: f.denyCidr }, secretsDir: f.secretsDir,
       limits: {
         requestHeadersTimeoutMs: f.requestHeadersTimeout, idleTimeoutMs: f.idleTimeout, streamIdleTimeoutMs: f.streamIdleTimeout,

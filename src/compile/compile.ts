@@ -15,6 +15,12 @@ import { compileAuthz } from './policies.ts';
 import { compileServices } from './services.ts';
 import { compileRoutes, defaultRule } from './routes.ts';
 import { compileWaypoints, isWaypoint, selectWaypoint } from './waypoints.ts';
+import { CompileMemo, digestOf } from './memo.ts';
+
+// A caller that compiles again and again (a config source) keeps one CompileMemo and passes it to
+// every compile; the result is the same as without it, only faster when most resources are the
+// same objects as last time (memo.ts says what is reused under which key).
+export { CompileMemo };
 
 export interface ServiceEntryVisibility {
   readonly defaultVisibility?: Visibility;
@@ -45,34 +51,47 @@ export interface CompileResult {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-export function compile(input: readonly Resource[], options: CompileOptions = {}): CompileResult {
-  const resources = [...input].sort(byCreationThenName);
+export function compile(input: readonly Resource[], options: CompileOptions = {}, memo: CompileMemo = new CompileMemo()): CompileResult {
+  const resources = sortResources(input);
+  memo.begin(globalKey(resources, options));
   const diagnostics: Diagnostic[] = [];
   const gateways = resources.filter(isWaypoint);
   const selected = selectWaypoint(gateways, options.waypoint);
   if (selected.diagnostic) return { diagnostics: [selected.diagnostic] };
   const self = selected.key!;
   const ctx = bindingContext(resources, gateways, self, options);
-  const entries = resources.filter(isServiceEntry);
-  const bindings = new Map<string, Binding>();
-  for (const se of entries) {
-    const { namespace, name, labels } = se.metadata;
-    bindings.set(`${namespace}/${name}`, resolveWaypoint({ kind: 'ServiceEntry', namespace, name, labels }, 'service', ctx));
-  }
-  const compiled = compileServices(entries, bindings);
+  // Each stage is reused whole when the resources it reads (by kind) and the stages it reads are the
+  // same objects as last time (memo.ts): a changed AuthorizationPolicy recompiles policies only.
+  const byKind = partition(resources);
+  const kinds = (...names: string[]) => names.map((k) => byKind.get(k) ?? []);
+  const entries = (byKind.get('ServiceEntry') ?? []).filter(isServiceEntry);
+  const { bindings, compiled } = memo.stage('services', kinds('ServiceEntry'), () => {
+    const bindings = new Map<string, Binding>();
+    for (const se of entries) {
+      const { namespace, name, labels } = se.metadata;
+      let binding = memo.bindings.get(se);
+      if (!binding) memo.bindings.set(se, (binding = resolveWaypoint({ kind: 'ServiceEntry', namespace, name, labels }, 'service', ctx)));
+      bindings.set(`${namespace}/${name}`, binding);
+    }
+    return { bindings, compiled: compileServices(entries, bindings, memo) };
+  });
   diagnostics.push(...compiled.diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics };
   const wp = ctx.waypoints.get(self)!;
-  const drs = compileDestinationRules(resources, compiled.clusters, compiled.hosts, { waypointNamespace: wp.namespace, rootNamespace: options.rootNamespace ?? 'istio-system' });
+  const drs = memo.stage('destinationRules', [...kinds('DestinationRule'), [compiled]], () =>
+    compileDestinationRules(resources, compiled.clusters, compiled.hosts, { waypointNamespace: wp.namespace, rootNamespace: options.rootNamespace ?? 'istio-system' }));
   diagnostics.push(...drs.diagnostics);
-  const known = { gateways: resources.filter((r) => r.kind === 'Gateway' && r.group === 'gateway.networking.k8s.io').map((g) => `${g.metadata.namespace}/${g.metadata.name}`), serviceEntries: entries.map((e) => `${e.metadata.namespace}/${e.metadata.name}`) };
-  const authz = compileAuthz(resources, {
-    waypoint: wp, services: compiled.services, rootNamespace: options.rootNamespace, known,
-    extensionProviders: options.extensionProviders, numTrustedProxies: options.numTrustedProxies, pathNormalization: options.pathNormalization,
+  const authz = memo.stage('authz', [...kinds('AuthorizationPolicy', 'RequestAuthentication'), [compiled]], () => {
+    const known = { gateways: resources.filter((r) => r.kind === 'Gateway' && r.group === 'gateway.networking.k8s.io').map((g) => `${g.metadata.namespace}/${g.metadata.name}`), serviceEntries: entries.map((e) => `${e.metadata.namespace}/${e.metadata.name}`) };
+    return compileAuthz(resources, {
+      waypoint: wp, services: compiled.services, rootNamespace: options.rootNamespace, known,
+      extensionProviders: options.extensionProviders, numTrustedProxies: options.numTrustedProxies, pathNormalization: options.pathNormalization,
+    }, memo);
   });
   diagnostics.push(...authz.diagnostics);
   // Routes resolve against the DestinationRule-applied clusters, so subsets exist to route to.
-  const routes = compileRoutes(resources, { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp });
+  const routes = memo.stage('routes', [...kinds('VirtualService', 'HTTPRoute', 'ReferenceGrant', 'ServiceEntry'), [drs]], () =>
+    compileRoutes(resources, { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp }, memo));
   diagnostics.push(...routes.diagnostics);
   // Compile-time errors (a regex RE2 refuses, for one) keep the last good snapshot too.
   if (hasErrors(diagnostics)) return { diagnostics };
@@ -91,6 +110,16 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
     routeStatus: routes.routeStatus,
   };
   return { snapshot, diagnostics };
+}
+
+function partition(resources: readonly Resource[]): Map<string, Resource[]> {
+  const out = new Map<string, Resource[]>();
+  for (const r of resources) {
+    const list = out.get(r.kind);
+    if (list) list.push(r);
+    else out.set(r.kind, [r]);
+  }
+  return out;
 }
 
 function isServiceEntry(r: Resource): r is Resource<ServiceEntrySpec> {
@@ -121,21 +150,38 @@ function bindingContext(
   };
 }
 
-// istiod orders conflicting configs by creation time, then namespace/name.
-function byCreationThenName(a: Resource, b: Resource): number {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  return keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0;
+// istiod orders conflicting configs by creation time, then namespace/name. The key is built once
+// per resource (the comparator built four strings per comparison: 10% of a 10,000-resource compile).
+function sortResources(input: readonly Resource[]): Resource[] {
+  const keyed = input.map((r) => ({ r, k: sortKey(r) }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  return keyed.map((x) => x.r);
+}
+
+// Creation time, then kind/namespace/name, in one string ("\0" sorts before any character, so a
+// shorter timestamp still sorts first); resources are immutable, so it is built once per resource.
+const SORT_KEYS = new WeakMap<Resource, string>();
+
+function sortKey(r: Resource): string {
+  let k = SORT_KEYS.get(r);
+  if (k === undefined) SORT_KEYS.set(r, (k = `${r.metadata.creationTimestamp ?? ''}\0${keyOf(r)}`));
+  return k;
 }
 
 function keyOf(r: Resource): string {
   return `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
 }
 
+// The inputs every binding (and so everything after it) depends on.
+function globalKey(resources: readonly Resource[], options: CompileOptions): string {
+  const parts = [JSON.stringify(options)];
+  for (const r of resources) if (r.kind === 'Gateway' || r.kind === 'GatewayClass' || r.kind === 'Namespace') parts.push(digestOf(r));
+  return parts.join('\n');
+}
+
 function versionOf(resources: readonly Resource[], options: CompileOptions): string {
   const h = createHash('sha256');
   h.update(JSON.stringify(options));
-  for (const r of resources) h.update(JSON.stringify([r.apiVersion, r.kind, r.metadata, r.spec, r.status ?? null]));
+  for (const r of resources) h.update(digestOf(r));
   return h.digest('hex').slice(0, 16);
 }

@@ -51,6 +51,9 @@ export function compileDestinationRules(
   resources: readonly Resource[], clusters: ReadonlyMap<string, Cluster>, hosts: HostTable, ctx: DestinationRuleContext,
 ): AppliedRules {
   const drs = resources.filter(isDestinationRule).filter((d) => !d.spec.workloadSelector);
+  // Nothing to apply: the clusters and host table stay the very objects compileServices built, so
+  // route tables keyed on them are reused by an incremental compile (memo.ts).
+  if (drs.length === 0) return { clusters: new Map(clusters), hosts, diagnostics: [] };
   const diagnostics = drs.flatMap(istioMutualWarnings);
   const byNs = mergeByNamespace(drs);
   const out = new Map<string, Cluster>();

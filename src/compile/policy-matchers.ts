@@ -78,7 +78,8 @@ function sourceFields(ns: string): Record<string, FieldSpec> {
   return {
     principals: { attribute: 'source.principal', http: false, build: (v) => v.map((x) => stringMatcher(x)) },
     requestPrincipals: { attribute: 'request.jwt', http: true, build: (v) => v.map(jwtPrincipalMatcher) },
-    namespaces: { attribute: 'source.principal', http: false, build: (v) => v.map(namespaceMatcher) },
+    // Its own attribute (same regex on the principal) so a pod-IP namespace can reach it and nothing else.
+    namespaces: { attribute: 'source.namespace', http: false, build: (v) => v.map(namespaceMatcher) },
     serviceAccounts: { attribute: 'source.principal', http: false, build: (v) => v.map((x) => serviceAccountMatcher(x, ns)) },
     ipBlocks: { attribute: 'source.ip', http: false, build: cidrMatchers },
     remoteIpBlocks: { attribute: 'remote.ip', http: false, build: cidrMatchers },
@@ -123,7 +124,7 @@ function conditionSpec(key: string, ns: string): FieldSpec & { arg?: string | re
   switch (key) {
     case 'source.ip': case 'remote.ip': case 'destination.ip': return { attribute: key, http: false, build: cidrMatchers };
     case 'destination.port': return { attribute: key, http: false, build: portMatchers };
-    case 'source.namespace': return { attribute: 'source.principal', http: false, build: (v) => v.map(namespaceMatcher) };
+    case 'source.namespace': return { attribute: 'source.namespace', http: false, build: (v) => v.map(namespaceMatcher) };
     case 'source.serviceAccount': return { attribute: 'source.principal', http: false, build: (v) => v.map((x) => serviceAccountMatcher(x, ns)) };
     case 'source.principal': case 'source.trustDomain': case 'connection.sni': return { attribute: key, http: false, build: str };
     case 'request.auth.principal': case 'request.auth.audiences': case 'request.auth.presenter': return { attribute: key, http: true, build: str };

@@ -19,6 +19,7 @@ import { compileVirtualServiceRules } from './routes-virtual-service.ts';
 import { compileHttpRouteRules } from './routes-http-route.ts';
 import type { GrantIndex } from './reference-grants.ts';
 import { GATEWAY_GROUP, ISTIO_GROUP, parentConditions, parentVerdicts, refsError, statusWorld, type ParentVerdict } from './route-status.ts';
+import { CompileMemo, sameItems, type RouteMemo } from './memo.ts';
 
 export function defaultRule(): RouteRule {
   return { name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 }, retry: DEFAULT_RETRY, mirrors: [] };
@@ -80,42 +81,117 @@ function attaches(r: HR, v: ParentVerdict, d: Destination, waypoint: Snapshot['w
 }
 
 export function compileRoutes(
-  resources: readonly Resource[], snap: Pick<Snapshot, 'hosts' | 'clusters' | 'waypoint'>,
+  resources: readonly Resource[], snap: Pick<Snapshot, 'hosts' | 'clusters' | 'waypoint'>, memo = new CompileMemo(),
 ): { routes: Map<string, RouteTable>; routeStatus: RouteStatus; diagnostics: Diagnostic[] } {
-  const world = statusWorld(resources);
-  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [], grants: world.grants };
   const vss = resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP);
-  const hrs: RouteParents[] = resources
-    .filter((r): r is HR => r.kind === 'HTTPRoute' && r.group === GATEWAY_GROUP)
-    .map((route) => {
-      const verdicts = parentVerdicts(route, world);
-      return { route, verdicts, attached: verdicts.map(() => []) };
-    });
+  const httpRoutes = resources.filter((r): r is HR => r.kind === 'HTTPRoute' && r.group === GATEWAY_GROUP);
+  // The Gateway API world (parents, grants) only matters to HTTPRoutes; most configs have none.
+  const world = httpRoutes.length > 0 ? statusWorld(resources) : undefined;
+  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [], grants: world?.grants ?? new Map() };
+  const hrs: RouteParents[] = httpRoutes.map((route) => {
+    const verdicts = parentVerdicts(route, world!);
+    return { route, verdicts, attached: verdicts.map(() => []) };
+  });
   const vsStatus = new Map(vss.map((v) => [v, { attached: [] as string[], ignored: [] as { cluster: string; reason: string }[] }]));
+  const sink: StatusSink = {
+    ignore: (vs, cluster, reason) => vsStatus.get(vs)!.ignored.push({ cluster, reason }),
+    attach: (vs, cluster) => vsStatus.get(vs)!.attached.push(cluster),
+  };
+  const index = routeIndex(vss, hrs);
   const routes = new Map<string, RouteTable>();
   const seen = new Set<string>();
+  const reused = new Map<string, RouteMemo>();
+  const signatures = new Map<string, string>();
+  const signature = (host: string) => {
+    let sig = signatures.get(host);
+    if (sig === undefined) signatures.set(host, (sig = hostSignature(snap, host)));
+    return sig;
+  };
   for (const table of [snap.hosts.exact, snap.hosts.wildcard]) {
     for (const ports of table.values()) {
       for (const d of ports.values()) {
         if (d.cluster.kind !== 'http' || seen.has(d.cluster.name)) continue;
         seen.add(d.cluster.name);
-        const t = tableFor(d, vss, hrs, snap.waypoint, ctx, vsStatus);
+        const hrFor = candidates(index, index.hrByEntry.get(d.service.key), index.hrViaGateway);
+        const vsFor = candidates(index, index.vsByHost.get(d.host), index.vsWildcard);
+        const t = hrFor.length > 0
+          ? tableFor(d, vsFor, hrFor, snap.waypoint, ctx, sink)
+          : memoTable(d, vsFor, snap.waypoint, ctx, sink, memo.routes.get(d.cluster.name), signature, reused);
         if (t) routes.set(d.cluster.name, t);
       }
     }
   }
+  memo.routes = reused;
   const routeStatus: RouteStatus = {
     httpRoutes: hrs.map(({ route, verdicts, attached }) => {
       return {
         namespace: route.metadata.namespace, name: route.metadata.name,
         parents: verdicts.map((v, i) => ({
-          parentRef: v.ref, conditions: parentConditions(v, refsError(route, world, v.ref.kind === 'Gateway')), attachedClusters: attached[i]!,
+          parentRef: v.ref, conditions: parentConditions(v, refsError(route, world!, v.ref.kind === 'Gateway')), attachedClusters: attached[i]!,
         })),
       };
     }),
     virtualServices: vss.map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name, ...vsStatus.get(v)! })),
   };
   return { routes, routeStatus, diagnostics: ctx.diagnostics };
+}
+
+/** Where tableFor reports what happened to each VirtualService (for route status). */
+interface StatusSink {
+  ignore(vs: VS, cluster: string, reason: string): void;
+  attach(vs: VS, cluster: string): void;
+}
+
+/** What a destination host resolves to, as route rules read it: its ports, clusters and subsets. */
+function hostSignature(snap: Pick<Snapshot, 'hosts' | 'clusters'>, host: string): string {
+  const ports = snap.hosts.exact.get(host);
+  if (!ports) return '';
+  let sig = '';
+  for (const [p, d] of ports) {
+    sig += `${p}=${d.cluster.name}`;
+    for (const [sub, name] of Object.entries(d.cluster.subsets ?? {})) sig += `,${sub}:${name}:${snap.clusters.has(name)}`;
+    sig += ';';
+  }
+  return sig;
+}
+
+/**
+ * A route table without HTTPRoutes, reused when its inputs are the ones it was built from (memo.ts);
+ * else built while recording the hosts its rules read, its diagnostics and its status.
+ */
+function memoTable(
+  d: Destination, vss: readonly VS[], waypoint: Snapshot['waypoint'], ctx: RouteContext, sink: StatusSink,
+  before: RouteMemo | undefined, signature: (host: string) => string, reused: Map<string, RouteMemo>,
+): RouteTable | undefined {
+  const fresh = before && before.service === d.service && before.cluster === d.cluster && before.host === d.host
+    && sameItems(before.virtualServices, vss) && [...before.reads].every(([h, sig]) => signature(h) === sig);
+  if (fresh) return replay(before, ctx, sink, reused);
+  const reads = new Map<string, string>();
+  const exact = ctx.hosts.exact;
+  const recording: typeof exact = {
+    get: (host: string) => {
+      reads.set(host, signature(host));
+      return exact.get(host);
+    },
+  } as typeof exact;
+  const diagnostics: Diagnostic[] = [];
+  const status: RouteMemo['status'][number][] = [];
+  const recorder: StatusSink = {
+    ignore: (vs, cluster, reason) => status.push({ vs, ignored: { cluster, reason } }),
+    attach: (vs, cluster) => status.push({ vs, attached: cluster }),
+  };
+  const table = tableFor(d, vss, [], waypoint, { ...ctx, hosts: { ...ctx.hosts, exact: recording }, diagnostics }, recorder);
+  return replay({ service: d.service, cluster: d.cluster, host: d.host, virtualServices: vss, reads, table, diagnostics, status }, ctx, sink, reused);
+}
+
+function replay(entry: RouteMemo, ctx: RouteContext, sink: StatusSink, reused: Map<string, RouteMemo>): RouteTable | undefined {
+  ctx.diagnostics.push(...entry.diagnostics);
+  for (const e of entry.status) {
+    if (e.ignored) sink.ignore(e.vs as VS, e.ignored.cluster, e.ignored.reason);
+    else sink.attach(e.vs as VS, e.attached!);
+  }
+  reused.set(entry.cluster.name, entry);
+  return entry.table;
 }
 
 /**
@@ -127,10 +203,55 @@ export interface AttachedRoute {
   readonly enforceGrants: boolean;
 }
 
-type VsStatus = Map<VS, { attached: string[]; ignored: { cluster: string; reason: string }[] }>;
+
+/**
+ * Candidates per destination, so that finding a host's routes does not scan every route (it did:
+ * 1,000 VirtualServices x 1,000 clusters took 0.8 s of a 1.3 s compile). Exact hosts and
+ * ServiceEntry parents are looked up; wildcard VirtualService hosts and Gateway parents (which
+ * match by hostname) are scanned. `order` keeps the callers' (creation, name) order.
+ */
+interface RouteIndex {
+  readonly vsByHost: Map<string, VS[]>;
+  readonly vsWildcard: VS[];
+  readonly hrByEntry: Map<string, RouteParents[]>;
+  readonly hrViaGateway: RouteParents[];
+  readonly order: Map<VS | RouteParents, number>;
+}
+
+function routeIndex(vss: readonly VS[], hrs: readonly RouteParents[]): RouteIndex {
+  const index: RouteIndex = { vsByHost: new Map(), vsWildcard: [], hrByEntry: new Map(), hrViaGateway: [], order: new Map() };
+  const add = <T>(map: Map<string, T[]>, key: string, v: T) => {
+    const list = map.get(key);
+    if (!list) map.set(key, [v]);
+    else if (list.at(-1) !== v) list.push(v);
+  };
+  vss.forEach((vs, i) => {
+    index.order.set(vs, i);
+    for (const h of vs.spec.hosts ?? []) {
+      if (h.startsWith('*')) {
+        if (index.vsWildcard.at(-1) !== vs) index.vsWildcard.push(vs);
+      } else add(index.vsByHost, h.toLowerCase(), vs);
+    }
+  });
+  hrs.forEach((h, i) => {
+    index.order.set(h, i);
+    for (const v of h.verdicts) {
+      if (v.ref.kind === 'ServiceEntry') add(index.hrByEntry, `${v.ref.namespace}/${v.ref.name}`, h);
+      else if (index.hrViaGateway.at(-1) !== h) index.hrViaGateway.push(h);
+    }
+  });
+  return index;
+}
+
+function candidates<T extends VS | RouteParents>(index: RouteIndex, a: readonly T[] | undefined, b: readonly T[]): T[] {
+  if (!a?.length) return b.length ? [...b] : [];
+  if (!b.length) return a.length === 1 ? [a[0]!] : [...a];
+  const all = [...new Set([...a, ...b])];
+  return all.length < 2 ? all : all.sort((x, y) => index.order.get(x)! - index.order.get(y)!);
+}
 
 function tableFor(
-  d: Destination, vss: readonly VS[], hrs: readonly RouteParents[], waypoint: Snapshot['waypoint'], ctx: RouteContext, vsStatus: VsStatus,
+  d: Destination, vss: readonly VS[], hrs: readonly RouteParents[], waypoint: Snapshot['waypoint'], ctx: RouteContext, sink: StatusSink,
 ): RouteTable | undefined {
   const cluster = d.cluster.name;
   const attachedRoutes: AttachedRoute[] = [];
@@ -148,7 +269,7 @@ function tableFor(
   }
   const httpRoutes = attachedRoutes.map((a) => a.route);
   const covering = vss.filter((r) => (r.spec.hosts ?? []).some((h) => vsCovers(h, d.host)) && (r.spec.http ?? []).length > 0);
-  const ignore = (vs: VS, reason: string) => vsStatus.get(vs)!.ignored.push({ cluster, reason });
+  const ignore = (vs: VS, reason: string) => sink.ignore(vs, cluster, reason);
   // listener_waypoint.go getVirtualServiceForWaypoint: only the service's and the waypoint's namespaces.
   const virtualServices = covering.filter((r) => {
     const ok = r.metadata.namespace === d.service.namespace || r.metadata.namespace === waypoint.namespace;
@@ -178,6 +299,6 @@ function tableFor(
     ignore(vs, `no http rule applies to port ${d.port.number}; the waypoint default route is used`);
     return undefined;
   }
-  vsStatus.get(vs)!.attached.push(cluster);
+  sink.attach(vs, cluster);
   return { source: `VirtualService ${names([vs])}`, rules };
 }

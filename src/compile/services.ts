@@ -8,6 +8,7 @@ import type {
   Binding, Cluster, Destination, Endpoint, HostTable, Protocol, Resolution, Service, ServicePort,
 } from '../model/snapshot.ts';
 import { allocateVips } from './vip.ts';
+import { CompileMemo, type ServiceMemo } from './memo.ts';
 import { isHttpProtocol, parseProtocol } from '../model/protocol.ts';
 
 const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
@@ -35,8 +36,8 @@ export interface CompiledServices {
 }
 
 /** `entries` must be sorted (creation time, namespace, name); earlier entries win host conflicts. */
-export function compileServices(entries: readonly SE[], bindings: ReadonlyMap<string, Binding>): CompiledServices {
-  const vips = allocateVips(vipRequests(entries));
+export function compileServices(entries: readonly SE[], bindings: ReadonlyMap<string, Binding>, memo = new CompileMemo()): CompiledServices {
+  const vips = allocateVips(vipRequests(entries), memo.vipHashes);
   const out: CompiledServices = {
     services: [], clusters: new Map(), unserved: new Map(), diagnostics: [],
     hosts: { exact: new Map(), wildcard: new Map(), addresses: new Map() },
@@ -48,11 +49,24 @@ export function compileServices(entries: readonly SE[], bindings: ReadonlyMap<st
       for (const h of se.spec.hosts ?? []) if (!out.unserved.has(h.toLowerCase())) out.unserved.set(h.toLowerCase(), binding);
       continue;
     }
-    const service = compileService(se, vips);
-    out.services.push(service);
-    addToTables(se, service, out);
+    const compiled = compiledEntry(se, vips, memo);
+    out.services.push(compiled.service);
+    addToTables(se, compiled, out);
   }
   return out;
+}
+
+// A Service and its clusters depend on the entry and its VIPs only (memo.ts).
+function compiledEntry(se: SE, vips: ReadonlyMap<string, string>, memo: CompileMemo): ServiceMemo {
+  const mine = wantsAutoVip(se) ? (se.spec.hosts ?? []).map((h) => vips.get(`${se.metadata.namespace}/${se.metadata.name}/${h.toLowerCase()}`)).join(',') : '';
+  const before = memo.services.get(se);
+  if (before && before.vips === mine) return before;
+  const service = compileService(se, vips);
+  const clusters: Cluster[] = [];
+  for (const host of service.hosts) for (const port of service.ports) clusters.push(compileCluster(se, service, host, port));
+  const entry = { vips: mine, service, clusters };
+  memo.services.set(se, entry);
+  return entry;
 }
 
 function vipRequests(entries: readonly SE[]): { key: string }[] {
@@ -121,10 +135,11 @@ function endpointsFor(se: SE, service: Service, host: string, port: ServicePort)
   }));
 }
 
-function addToTables(se: SE, service: Service, out: CompiledServices): void {
+function addToTables(se: SE, { service, clusters }: ServiceMemo, out: CompiledServices): void {
+  let next = 0;
   for (const [i, host] of service.hosts.entries()) {
     for (const port of service.ports) {
-      const cluster = compileCluster(se, service, host, port);
+      const cluster = clusters[next++]!;
       out.clusters.set(cluster.name, cluster);
       const dest: Destination = { service, host, port, cluster };
       const wildcard = host.startsWith('*.');

@@ -12,11 +12,12 @@ export interface VipRequest {
 }
 
 /** Returns key -> VIP. `requests` must already be sorted; the result depends only on their order. */
-export function allocateVips(requests: readonly VipRequest[]): Map<string, string> {
+export function allocateVips(requests: readonly VipRequest[], hashes?: Map<string, number>): Map<string, string> {
   const used = new Set<number>();
   const out = new Map<string, string>();
   for (const r of requests) {
-    let slot = createHash('sha256').update(r.key).digest().readUInt16BE(0);
+    let slot = hashes?.get(r.key) ?? createHash('sha256').update(r.key).digest().readUInt16BE(0);
+    hashes?.set(r.key, slot);
     while (used.has(slot) || isReserved(slot)) slot = (slot + 1) % SLOTS;
     used.add(slot);
     out.set(r.key, `240.240.${slot >> 8}.${slot & 255}`);

@@ -1,8 +1,8 @@
 // YAML/JSON text -> Resources + Diagnostics. Pure: no I/O, never throws on bad input. One file may
 // hold many documents, and a kubectl `kind: List` holds many objects; each becomes a Resource that
 // can locate its own fields.
-import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
-import type { Document, Node, YAMLSeq } from 'yaml';
+import { isScalar } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import { CODES } from '../model/codes.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { diagnosticAt } from './diag.ts';
@@ -11,8 +11,8 @@ import { metadataSchema, normalizeMetadata } from './metadata.ts';
 import type { Resource } from './resource.ts';
 import { checkSchema, describe, isPlainObject, RAW_SPEC, s, withoutNulls } from './schema.ts';
 import type { Issue } from './schema.ts';
-import { makeLocator, syntaxDiagnostic } from './yaml-ast.ts';
-import type { Locator } from './yaml-ast.ts';
+import { itemsNode, lazyLocator, parseText, syntaxDiagnostic } from './yaml-ast.ts';
+import type { Locator, SourceText } from './yaml-ast.ts';
 
 export interface ParseResult {
   resources: Resource[];
@@ -25,25 +25,38 @@ const envelopeSchema = s.object({ apiVersion: s.string(), kind: s.string(), meta
 /** `defaultNamespace` is what kubectl's -n gives documents that name none (else `default`). */
 export function parseDocuments(text: string, file: string, defaultNamespace = 'default'): ParseResult {
   const out: ParseResult = { resources: [], diagnostics: [] };
-  const lines = new LineCounter();
-  // `merge` accepts `<<: *anchor` as kubectl does; YAML 1.2 otherwise reads it as a plain key.
-  const docs = parseAllDocuments(text.replace(/^\uFEFF/, ''), { lineCounter: lines, merge: true });
-  for (const doc of docs) {
+  const src: SourceText = { text: text.replace(/^\uFEFF/, ''), file };
+  const { docs, lines } = parseText(src);
+  docs.forEach((doc, docIndex) => {
     for (const w of doc.warnings) out.diagnostics.push(syntaxDiagnostic(w, lines, file, 'warning'));
     if (doc.errors.length > 0) {
       // The document's tree is unreliable after an error; report every error and skip it.
       for (const e of doc.errors) out.diagnostics.push(syntaxDiagnostic(e, lines, file));
-      continue;
+      return;
     }
     const root = doc.contents;
-    if (root === null || (isScalar(root) && root.value === null)) continue;
-    parseDocument(doc, root, { lines, file, out, defaultNamespace });
-  }
+    if (root === null || (isScalar(root) && root.value === null)) return;
+    parseDocument(doc, root, { lines, file, out, defaultNamespace, src, docIndex });
+  });
+  return out;
+}
+
+/**
+ * One object that is already decoded (the Kubernetes source: JSON from the API server), without
+ * YAML: every location is the object itself (`label`, line 1), as on a line of JSON text. About ten
+ * times faster than parseDocuments(JSON.stringify(object)), and keeps no syntax tree alive.
+ */
+export function parseObject(value: unknown, label: string): ParseResult {
+  const out: ParseResult = { resources: [], diagnostics: [] };
+  const at = { file: label, line: 1, column: 1 };
+  addResource(value, () => at, { out, defaultNamespace: 'default' });
   return out;
 }
 
 interface Ctx {
   readonly defaultNamespace: string;
+  readonly src: SourceText;
+  readonly docIndex: number;
   readonly lines: LineCounter;
   readonly file: string;
   readonly out: ParseResult;
@@ -62,21 +75,13 @@ function parseDocument(doc: Document, root: Node, ctx: Ctx): void {
   if (isPlainObject(value) && value.kind === 'List' && value.apiVersion === 'v1') {
     const items = Array.isArray(value.items) ? value.items : [];
     const seq = itemsNode(root);
-    items.forEach((item, i) => {
-      const node = (seq?.items[i] as Node | undefined) ?? root;
-      addResource(item, makeLocator(node, doc, ctx.lines, ctx.file), ctx);
-    });
+    items.forEach((item, i) => addResource(item, lazyLocator(ctx.src, ctx.docIndex, seq?.items[i] ? i : undefined), ctx));
     return;
   }
-  addResource(value, makeLocator(root, doc, ctx.lines, ctx.file), ctx);
+  addResource(value, lazyLocator(ctx.src, ctx.docIndex), ctx);
 }
 
-function itemsNode(root: Node): YAMLSeq | undefined {
-  const items = isMap(root) ? root.get('items', true) : undefined;
-  return isSeq(items) ? items : undefined;
-}
-
-function addResource(value: unknown, locate: Locator, ctx: Ctx): void {
+function addResource(value: unknown, locate: Locator, ctx: Pick<Ctx, 'out' | 'defaultNamespace'>): void {
   // No name means no identity: these diagnostics carry a position but no resource.
   const malformed = (message: string, path: string[], hint: string) => {
     const loc = locate(path);
@@ -124,7 +129,9 @@ function buildResource(value: Record<string, unknown>, locate: Locator, defaultN
     // An absent or null spec is an empty one, as the API server's zero value is (compile reads
     // spec fields without a guard; `spec:` with nothing after it crashed it, found by test/fuzz/config.test.ts).
     spec: withoutNulls(value.spec) ?? {},
-    ...(value.status != null ? { status: withoutNulls(value.status) } : {}),
+    // Always present (undefined when absent): one object shape for every resource keeps the
+    // kind filters of a 10,000-resource compile on a fast path.
+    status: value.status != null ? withoutNulls(value.status) : undefined,
     source: locate([]),
     locate,
   };

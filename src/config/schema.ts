@@ -142,16 +142,38 @@ export const RAW_SPEC: WeakMap<object, unknown> = new WeakMap();
 
 export function withoutNulls(value: unknown): unknown {
   // A null item must stay null (not become undefined, which reads as absent) so the walk reports it.
-  if (Array.isArray(value)) return value.map((v) => (v === null ? null : withoutNulls(v)));
-  if (!isPlainObject(value)) return value ?? undefined;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (v === null || v === undefined) continue;
-    // Defined, not assigned: `out["__proto__"] = v` would make v the copy's prototype, so the schema
-    // walk (own fields) would not see v's fields while compile read them (found by test/fuzz/config.test.ts).
-    Object.defineProperty(out, k, { value: withoutNulls(v), enumerable: true, writable: true, configurable: true });
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const w = v === null ? null : withoutNulls(v);
+      if (w !== v && !out) out = value.slice(0, i);
+      out?.push(w);
+    }
+    return out ?? value;
   }
-  return out;
+  if (!isPlainObject(value)) return value ?? undefined;
+  // Copy on write: a value without nulls is returned as it is, so RAW_SPEC and Resource.spec share
+  // one object instead of holding two (issue 16: memory per resource), and a second pass is cheap.
+  let out: Record<string, unknown> | undefined;
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = value[k];
+    const w = v === null || v === undefined ? undefined : withoutNulls(v);
+    if (w !== v && !out) {
+      out = {};
+      for (let j = 0; j < i; j++) define(out, keys[j]!, value[keys[j]!]);
+    }
+    if (out && w !== undefined) define(out, k, w);
+  }
+  return out ?? value;
+}
+
+// Defined, not assigned: `out["__proto__"] = v` would make v the copy's prototype, so the schema
+// walk (own fields) would not see v's fields while compile read them (found by test/fuzz/config.test.ts).
+function define(out: Record<string, unknown>, k: string, v: unknown): void {
+  Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
 export function describe(value: unknown): string {

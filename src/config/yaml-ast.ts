@@ -1,7 +1,7 @@
 // The YAML side of parsing: turning field paths into line:column through the document's AST, and
 // syntax errors into diagnostics with a hint.
-import { isAlias, isMap, isScalar, isSeq } from 'yaml';
-import type { Document, LineCounter, Node, YAMLError } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import type { Document, Node, YAMLError, YAMLSeq } from 'yaml';
 import { CODES } from '../model/codes.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { SourceLocation } from './resource.ts';
@@ -39,6 +39,57 @@ function child(node: unknown, seg: string | number): { at: number | undefined; n
     return item ? { at: (item as Node).range?.[0], node: item } : undefined;
   }
   return undefined;
+}
+
+/** A file's text: what a locator keeps instead of its syntax tree. */
+export interface SourceText {
+  readonly text: string;
+  readonly file: string;
+}
+
+export interface ParsedText {
+  readonly docs: Document.Parsed[];
+  readonly lines: LineCounter;
+}
+
+// The last file parsed, with its tree: validation and compile ask for positions resource after
+// resource in file order, so one slot serves runs of them, and at most one tree is kept. (A WeakRef
+// was tried first: V8 keeps WeakRef targets alive until the job ends, and a load is one long async
+// job, so every tree stayed.)
+let recent: { readonly src: SourceText; readonly parsed: ParsedText } | undefined;
+
+/** The one set of parse options, so a re-parse for a locator sees the same tree as the first parse. */
+export function parseText(src: SourceText): ParsedText {
+  const lines = new LineCounter();
+  // `merge` accepts `<<: *anchor` as kubectl does; YAML 1.2 otherwise reads it as a plain key.
+  const parsed = { docs: parseAllDocuments(src.text, { lineCounter: lines, merge: true }) as Document.Parsed[], lines };
+  recent = { src, parsed };
+  return parsed;
+}
+
+/**
+ * A locator that keeps the file's text, not its syntax tree. Trees cost about 20 times the text
+ * (issue 16: the trees of 3,000 resources were most of a 289 MB RSS), and positions are only
+ * needed for diagnostics, which are few: the tree is parsed again on demand.
+ */
+export function lazyLocator(src: SourceText, docIndex: number, itemIndex?: number): Locator {
+  return (path) => {
+    const { docs, lines } = recent?.src === src ? recent.parsed : parseText(src);
+    const doc = docs[docIndex]!;
+    let root = doc.contents as Node;
+    if (itemIndex !== undefined) root = (itemsNode(root)?.items[itemIndex] as Node | undefined) ?? root;
+    return makeLocator(root, doc, lines, src.file)(path);
+  };
+}
+
+/** Drops the one tree kept for positions (after a load, so an idle process holds none). */
+export function forgetParsed(): void {
+  recent = undefined;
+}
+
+export function itemsNode(root: Node): YAMLSeq | undefined {
+  const items = isMap(root) ? root.get('items', true) : undefined;
+  return isSeq(items) ? items : undefined;
 }
 
 const HINTS: Partial<Record<string, string>> = {

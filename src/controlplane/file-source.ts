@@ -5,8 +5,8 @@
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve, sep } from 'node:path';
-import { compile, type CompileOptions } from '../compile/compile.ts';
-import { isConfigFileName, loadConfig } from '../config/load.ts';
+import { compile, CompileMemo, type CompileOptions } from '../compile/compile.ts';
+import { isConfigFileName, LoadCache, loadConfig } from '../config/load.ts';
 import { hasErrors, type Diagnostic } from '../model/diagnostic.ts';
 import { debounce } from './debounce.ts';
 import type { SnapshotStore } from './store.ts';
@@ -22,12 +22,21 @@ export interface ReloadResult {
   readonly changed: boolean;
 }
 
-/** Load + validate + compile. Diagnostics from every stage, snapshot only if none is an error. */
-export async function buildSnapshot(paths: readonly string[], options: CompileOptions) {
-  const loaded = await loadConfig([...paths]);
+/**
+ * Load + validate + compile. Diagnostics from every stage, snapshot only if none is an error. With
+ * `cache` (and the files that `changed`, from the watcher), unchanged files are not parsed again and
+ * compile reuses what it built from their resources (issue 16: incremental compile).
+ */
+export async function buildSnapshot(paths: readonly string[], options: CompileOptions, cache?: BuildCache, changed?: ReadonlySet<string>) {
+  const loaded = await loadConfig([...paths], {}, 'default', cache?.load, changed);
   if (hasErrors(loaded.diagnostics)) return { diagnostics: loaded.diagnostics, files: loaded.files };
-  const compiled = compile(loaded.resources, options);
+  const compiled = compile(loaded.resources, options, cache?.compile);
   return { snapshot: compiled.snapshot, diagnostics: [...loaded.diagnostics, ...compiled.diagnostics], files: loaded.files };
+}
+
+export interface BuildCache {
+  readonly load: LoadCache;
+  readonly compile: CompileMemo;
 }
 
 export class FileSource {
@@ -38,6 +47,9 @@ export class FileSource {
   #running: Promise<ReloadResult> | undefined;
   #again = false;
   #watch: PathWatch | undefined;
+  #cache: BuildCache = { load: new LoadCache(), compile: new CompileMemo() };
+  /** Files changed since the last reload started; undefined: scan everything. */
+  #changed: Set<string> | undefined;
 
   constructor(store: SnapshotStore, paths: readonly string[], options: CompileOptions, onResult: (r: ReloadResult) => void) {
     this.#store = store;
@@ -53,9 +65,11 @@ export class FileSource {
 
   /**
    * One reload; triggers while one runs coalesce into one more run after it, and every caller gets
-   * the result of the last run.
+   * the result of the last run. `changed`: the files that changed (absolute paths), when the
+   * caller knows them (the watcher does); only those are read again. Without it, every file is.
    */
-  reload(): Promise<ReloadResult> {
+  reload(changed?: Iterable<string>): Promise<ReloadResult> {
+    this.#hint(changed);
     if (this.#running) {
       this.#again = true;
       return this.#running;
@@ -77,8 +91,24 @@ export class FileSource {
 
   // An unchanged snapshot does nothing at all: no swap, no log, no metric. Saving a file without
   // changes, or a burst of events that ends where it began, is not a reload.
+  // Hints accumulate until a reload takes them; one reload without hints makes the next a full scan.
+  #hinted = false;
+  #hint(changed: Iterable<string> | undefined): void {
+    if (!changed) {
+      this.#hinted = true;
+      this.#changed = undefined;
+    } else if (!this.#hinted || this.#changed) {
+      this.#hinted = true;
+      this.#changed ??= new Set();
+      for (const f of changed) this.#changed.add(resolve(f));
+    }
+  }
+
   async #reloadOnce(): Promise<ReloadResult> {
-    const built = await buildSnapshot(this.#paths, this.#options);
+    const files = this.#changed;
+    this.#changed = undefined;
+    this.#hinted = false;
+    const built = await buildSnapshot(this.#paths, this.#options, this.#cache, files);
     if (!built.snapshot) {
       const failed: ReloadResult = { ok: false, diagnostics: built.diagnostics, changed: false };
       this.#store.reject(built.diagnostics);
@@ -92,7 +122,7 @@ export class FileSource {
   }
 
   async watch(): Promise<void> {
-    this.#watch = await watchPaths(this.#paths, () => void this.reload());
+    this.#watch = await watchPaths(this.#paths, (changed) => void this.reload(changed));
   }
 
   close(): void {
@@ -105,19 +135,40 @@ export interface PathWatch {
   close(): void;
 }
 
-/** Calls `onChange` once per debounced burst of changes under `paths` (files or directories). */
-export async function watchPaths(paths: readonly string[], onChange: () => void): Promise<PathWatch> {
-  const debounced = debounce(onChange);
+/**
+ * Calls `onChange` once per debounced burst of changes under `paths` (files or directories), with
+ * the config files that changed when every event of the burst named one, else with undefined
+ * (a directory, a ConfigMap swap, an event without a name: the caller rescans everything).
+ */
+export async function watchPaths(paths: readonly string[], onChange: (changed?: ReadonlySet<string>) => void): Promise<PathWatch> {
+  let changed: Set<string> | undefined = new Set();
+  const debounced = debounce(() => {
+    const files = changed;
+    changed = new Set();
+    onChange(files);
+  });
+  const note = (file: string | undefined) => {
+    if (file === undefined) changed = undefined;
+    else changed?.add(file);
+    debounced.trigger();
+  };
   const watchers: FSWatcher[] = [];
   for (const p of paths.map((x) => resolve(x))) {
     const isDir = (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
     const dir = isDir ? p : dirname(p);
     const name = basename(p);
     const w = watch(dir, { recursive: isDir, persistent: false }, (_event, file) => {
-      const relevant = isDir ? readByLoader(dir, file) : !file || file === name || String(file).startsWith('..');
-      if (relevant) debounced.trigger();
+      if (!isDir) {
+        if (file && file === name) note(p);
+        else if (!file || String(file).startsWith('..')) note(undefined);
+        return;
+      }
+      const relevant = readByLoader(dir, file);
+      if (!relevant) return;
+      const rel = String(file);
+      note(rel.split(sep).some((part) => part.startsWith('..')) || !isConfigFileName(basename(rel)) ? undefined : join(dir, rel));
     });
-    w.on('error', () => debounced.trigger());
+    w.on('error', () => note(undefined));
     watchers.push(w);
   }
   return {

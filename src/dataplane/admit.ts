@@ -48,6 +48,8 @@ export interface Target {
 
 export interface Peer {
   readonly identity: Identity | null | undefined;
+  /** Namespace of a plaintext client found by pod IP, when policy may use it (--identify-pods-by-ip=namespaces). */
+  readonly podNamespace?: string;
   readonly remoteIp: string;
   /** The address the client connected to (the listener's, or the tunnel's local end). */
   readonly localIp: string;
@@ -132,7 +134,7 @@ export function admit(snap: Snapshot, a: Arrival, record: RequestRecord): void {
   // 6. Authorization. Hot path: with no policy on the destination there is nothing to build or wait for.
   if (!hasAuthorization(snap, plan)) return a.onAdmission(admit1(plan, target, path, undefined, tunnelable, close));
   const verdict = authorize(snap, plan, {
-    protocol: 'http', sourceIp: a.peer.remoteIp, identity: a.peer.identity, destinationIp: dialledIp(target, a.peer),
+    protocol: 'http', sourceIp: a.peer.remoteIp, identity: a.peer.identity, plaintextNamespace: a.peer.podNamespace, destinationIp: dialledIp(target, a.peer),
     host: target.host, port: target.authority.port, method: req.method, path, headers: h, rawHeaders: req.rawHeaders,
   });
   withAuthorization(verdict, record, () => req.destroyed || a.res.destroyed, (v) => a.onAdmission({ denied: v, close }),

@@ -28,6 +28,8 @@ export interface AuthzInput {
   readonly protocol: 'http' | 'tcp';
   readonly sourceIp: string;
   readonly identity: Identity | null | undefined;
+  /** A plaintext client's pod namespace (IP lookup), for `namespaces` only; ignored with an mTLS identity. */
+  readonly plaintextNamespace?: string;
   readonly host: string;
   readonly port: number;
   readonly method?: string;
@@ -137,6 +139,7 @@ export function authzRequest(snap: Snapshot, plan: Plan, input: AuthzInput): Aut
     sourceIp: input.sourceIp,
     remoteIp: remoteIpFromXff(Array.isArray(xff) ? xff.join(',') : xff, snap.authz.numTrustedProxies, input.sourceIp),
     principal: input.identity?.principal,
+    ...(input.plaintextNamespace !== undefined && !input.identity ? { plaintextNamespace: input.plaintextNamespace } : {}),
     host: input.host,
     method: input.method,
     path: input.path,

@@ -9,7 +9,7 @@ import { createServer as createTlsServer } from 'node:https';
 import { createServer as createH2cServer, type Http2Server } from 'node:http2';
 import { Socket, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { identityFromSan, type Identity } from '../model/identity.ts';
+import { identityFromSan, type Identity, type PodIdentities, type PodWorkload } from '../model/identity.ts';
 import { Duplex } from 'node:stream';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
@@ -35,6 +35,8 @@ export interface SnapshotSource {
 
 export interface ProxyDeps {
   readonly snapshots: SnapshotSource;
+  /** Plaintext clients looked up among the Pods by source IP (--identify-pods-by-ip). */
+  readonly pods?: PodIdentities;
   readonly upstreams: Upstreams;
   readonly sink: RecordSink;
   readonly connectTimeoutMs?: number;
@@ -81,6 +83,10 @@ export interface InboundTunnel {
 
 interface Peer {
   readonly identity: Identity | null | undefined;
+  /** A plaintext client found among the Pods by its IP (--identify-pods-by-ip); never with mTLS. */
+  readonly pod?: PodWorkload;
+  /** The pod's namespace, for `namespaces` in policy, when the operator enabled it. */
+  readonly podNamespace?: string;
   readonly local: string;
   readonly remote: string;
   readonly remoteIp: string;
@@ -246,13 +252,25 @@ export class ProxyListener {
     const s = stream as Socket;
     const remoteIp = s.remoteAddress ?? '';
     // Once per connection: kept-alive connections carry many requests with the same peer.
-    const peer = { identity: this.#identities.get(stream), local: addr(s.localAddress, s.localPort), remote: addr(remoteIp, s.remotePort), remoteIp, localIp: unmapped(s.localAddress ?? '') };
+    const identity = this.#identities.get(stream);
+    const pods = this.#deps.pods;
+    const pod = identity === undefined && pods ? pods.lookup(unmapped(remoteIp)) : undefined;
+    const peer: Peer = {
+      identity, local: addr(s.localAddress, s.localPort), remote: addr(remoteIp, s.remotePort), remoteIp, localIp: unmapped(s.localAddress ?? ''),
+      ...(pod ? { pod, ...(pods!.namespacesInPolicy ? { podNamespace: pod.namespace } : {}) } : {}),
+    };
     if (remoteIp) this.#peers.set(stream, peer);
     return peer;
   }
 
   #identify(record: RequestRecord, peer: Peer): void {
     if (peer.sourceWorkload) record.sourceWorkload = peer.sourceWorkload;
+    if (peer.pod) {
+      // Known by its IP only: telemetry says where it came from, and that the connection was plaintext
+      // (connection_security_policy stays "none", source_principal "unknown").
+      record.sourceNamespace = peer.pod.namespace;
+      record.sourceWorkload ||= peer.pod.workload;
+    }
     if (peer.identity === undefined) return;
     // A client certificate was verified at the handshake: mutual TLS, with or without a SPIFFE ID.
     record.connectionSecurityPolicy = 'mutual_tls';
@@ -448,7 +466,7 @@ export class ProxyListener {
       return;
     }
     const input: AuthzInput & { protocol: 'tcp' } = {
-      protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, host: t.authority, port: authority.port,
+      protocol: 'tcp', sourceIp: peer.remoteIp, identity: peer.identity, plaintextNamespace: peer.podNamespace, host: t.authority, port: authority.port,
       destinationIp: dialledIp({ authority }, peer),
     };
     if (!needsSni(snap, plan)) {

@@ -4,19 +4,25 @@
 // transport failure reason ("certificate verify failed: ..."). A failure is always an error on the
 // connect callback, bounded by the connect timeout: never a hang.
 // Certificate files are read here, not in compile (which stays pure), on a pool's first connect,
-// and kept for the pool's life; a read failure is retried on the next connect.
+// and kept for the pool's life; a read failure is retried on the next connect. credentialName
+// Secrets from the API server (a CredentialProvider) are looked up on every connect instead, so a
+// rotated Secret is used by the next connection without a restart (Envoy SDS: connections already
+// open keep the certificate they were made with).
 import { readFileSync } from 'node:fs';
 import { isIP, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import type { buildConnector } from 'undici';
 import type { TlsOrigination } from '../model/cluster-policy.ts';
+import { credentialMaterial, type CredentialProvider, type SecretData, type TlsMaterial } from '../model/credentials.ts';
 import { DataplaneError } from './errors.ts';
 
 export interface ConnectorOptions {
   readonly tls: TlsOrigination;
   readonly servername: string;
   readonly secretsDir?: string;
+  /** credentialName Secrets from the API server; wins over secretsDir. */
+  readonly credentials?: CredentialProvider;
   readonly timeoutMs: number;
   readonly keepAliveMs?: number;
   readonly alpn: readonly string[];
@@ -24,19 +30,17 @@ export interface ConnectorOptions {
   readonly onSocket?: (s: Socket) => void;
 }
 
-interface Material {
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
+interface Material extends TlsMaterial {
   readonly crl?: string;
 }
 
 export function tlsConnector(o: ConnectorOptions): buildConnector.connector {
   let material: Material | undefined;
+  const live = o.tls.credential && o.credentials ? liveMaterial(o.tls, o.credentials) : undefined;
   return (opts, cb) => {
     let m: Material;
     try {
-      m = material ??= loadMaterial(o.tls, o.secretsDir);
+      m = live ? live() : (material ??= loadMaterial(o.tls, o.secretsDir));
     } catch (err) {
       cb(err as Error, null);
       return;
@@ -82,21 +86,62 @@ function read(path: string, what: string): string {
   }
 }
 
-function loadMaterial(t: TlsOrigination, secretsDir: string | undefined): Material {
-  const out: { ca?: string; cert?: string; key?: string; crl?: string } = {};
-  if (t.credential) {
-    if (!secretsDir) throw new DataplaneError('tls_failure', `credentialName ${t.credential.name} needs --secrets-dir (Secrets laid out as <dir>/<namespace>/<name>/tls.crt)`);
-    const dir = join(secretsDir, t.credential.namespace, t.credential.name);
-    if (t.mode === 'MUTUAL') {
-      out.cert = read(join(dir, 'tls.crt'), `Secret ${t.credential.namespace}/${t.credential.name}`);
-      out.key = read(join(dir, 'tls.key'), `Secret ${t.credential.namespace}/${t.credential.name}`);
-    }
+/** A folder laid out like a Secret: one file per key. A missing folder is a missing Secret (null). */
+function readSecretDir(dir: string): SecretData {
+  const out: Record<string, string> = {};
+  let found = false;
+  for (const key of ['tls.crt', 'tls.key', 'ca.crt', 'cert', 'key', 'cacert']) {
     try {
-      out.ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
-    } catch {
-      // no ca.crt: the system CAs verify the server, as for caCertificates unset
+      out[key] = readFileSync(join(dir, key), 'utf8');
+      found = true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new DataplaneError('tls_failure', `cannot read ${join(dir, key)}: ${code ?? (err as Error).message}`);
     }
   }
+  return found ? out : null;
+}
+
+function fileCredential(t: TlsOrigination, secretsDir: string | undefined): TlsMaterial {
+  const c = t.credential!;
+  if (!secretsDir) throw new DataplaneError('tls_failure', `credentialName ${c.name} needs --secrets-dir (Secrets laid out as <dir>/<namespace>/<name>/tls.crt) or --kubernetes`);
+  const dir = join(secretsDir, c.namespace, c.name);
+  const m = credentialMaterial(`${c.namespace}/${c.name} (${dir})`, readSecretDir(dir), readSecretDir(`${dir}-cacert`), t.mode === 'MUTUAL');
+  if (typeof m === 'string') throw new DataplaneError('tls_failure', m);
+  return m;
+}
+
+/**
+ * Per connect: the provider's current Secrets. The material is rebuilt only when a Secret object
+ * changed (the provider hands out the same object until then).
+ */
+function liveMaterial(t: TlsOrigination, provider: CredentialProvider): () => Material {
+  const c = t.credential!;
+  let seen: { main: SecretData | undefined; cacert: SecretData | undefined } | undefined;
+  let built: Material | string = '';
+  return () => {
+    const now = provider.lookup(c.namespace, c.name);
+    if (!seen || now.main !== seen.main || now.cacert !== seen.cacert) {
+      seen = now;
+      const m = credentialMaterial(`${c.namespace}/${c.name}`, now.main, now.cacert, t.mode === 'MUTUAL');
+      built = typeof m === 'string' ? m : withStatic(t, m);
+    }
+    if (typeof built === 'string') throw new DataplaneError('tls_failure', built);
+    return built;
+  };
+}
+
+/** caCertificates / caCrl files next to a credential (validation forbids most combinations). */
+function withStatic(t: TlsOrigination, m: TlsMaterial): Material {
+  const out: { ca?: string; cert?: string; key?: string; crl?: string } = { ...m };
+  if (t.insecureSkipVerify) delete out.ca;
+  if (t.caCrl && !t.insecureSkipVerify) out.crl = read(t.caCrl, 'caCrl');
+  return out;
+}
+
+function loadMaterial(t: TlsOrigination, secretsDir: string | undefined): Material {
+  let out: { ca?: string; cert?: string; key?: string; crl?: string } = {};
+  if (t.credential) out = { ...fileCredential(t, secretsDir) };
   if (t.caCertificates && !t.insecureSkipVerify) out.ca = read(t.caCertificates, 'caCertificates');
   if (t.caCrl && !t.insecureSkipVerify) out.crl = read(t.caCrl, 'caCrl');
   if (t.mode === 'MUTUAL' && !t.credential) {

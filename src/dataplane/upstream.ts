@@ -11,6 +11,7 @@
 import { isIP, type Socket } from 'node:net';
 import { buildConnector, Pool } from './undici-core.ts';
 import type { TlsOrigination } from '../model/cluster-policy.ts';
+import type { CredentialProvider } from '../model/credentials.ts';
 import type { Cluster, Endpoint as ModelEndpoint } from '../model/snapshot.ts';
 import { ClusterLimiter } from './connection-limits.ts';
 import { DataplaneError } from './errors.ts';
@@ -47,6 +48,8 @@ export interface UpstreamOptions {
   readonly dialPolicy?: DialPolicy;
   /** Where credentialName Secrets live: `<dir>/<namespace>/<name>/{tls.crt,tls.key,ca.crt}`. */
   readonly secretsDir?: string;
+  /** credentialName Secrets from the API server (--kubernetes); looked up per connection. */
+  readonly credentials?: CredentialProvider;
   /**
    * Connection pools kept per cluster, least recently used closed first (gracefully). Pools are
    * keyed by endpoint, and for passthrough, NONE and DYNAMIC_DNS the endpoint is the request's
@@ -266,7 +269,7 @@ export class Upstreams {
     const h2 = !!policy?.tls && (H2_PROTOCOLS.has(cluster!.protocol) || policy.h2Upgrade);
     const connect = policy?.tls
       ? tlsConnector({
-          tls: policy.tls, servername: ep.sni ?? ep.address, secretsDir: this.#opts.secretsDir, timeoutMs,
+          tls: policy.tls, servername: ep.sni ?? ep.address, secretsDir: this.#opts.secretsDir, credentials: this.#opts.credentials, timeoutMs,
           keepAliveMs: cp?.tcpKeepaliveMs, alpn: h2 ? ['h2', 'http/1.1'] : ['http/1.1'], onSocket,
         })
       : plainConnector(timeoutMs, cp?.tcpKeepaliveMs, onSocket);

@@ -43,3 +43,23 @@ export function identityFromSan(subjectaltname: string | undefined): Identity | 
   }
   return other;
 }
+
+/**
+ * A plaintext client identified by its source IP among the cluster's Pods (`--identify-pods-by-ip`):
+ * NOT a cryptographic identity. It labels telemetry (source namespace and workload, with
+ * connection_security_policy "none"), and matches `namespaces` in policy only when the operator
+ * opted in; it never matches `principals`, `serviceAccounts` or `trustDomains`.
+ */
+export interface PodWorkload {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly serviceAccount: string;
+  /** Istio's source_workload: the `app.kubernetes.io/name` or `app` label, else the pod's name. */
+  readonly workload: string;
+}
+
+export interface PodIdentities {
+  lookup(ip: string): PodWorkload | undefined;
+  /** Whether `from.source.namespaces` and `when source.namespace` may match the pod's namespace. */
+  readonly namespacesInPolicy: boolean;
+}

@@ -59,7 +59,8 @@ function explain(c: Constraint, v: RequestView): string {
 function describeAttribute(c: Constraint, v: RequestView): string {
   const a = attribute(c, v);
   if (c.attribute === 'request.jwt') return v.req.claims ? `iss=${String(v.req.claims.iss)} sub=${String(v.req.claims.sub)}` : 'no request principal';
-  if (a === undefined || a === null) return `no ${c.attribute}${typeof c.arg === 'string' ? `[${c.arg}]` : ''}`;
+  // `namespaces` reads the mTLS principal, as in Istio: the explanation names what is missing.
+  if (a === undefined || a === null) return `no ${c.attribute === 'source.namespace' ? 'source.principal' : c.attribute}${typeof c.arg === 'string' ? `[${c.arg}]` : ''}`;
   if (Array.isArray(a)) return JSON.stringify(a);
   return JSON.stringify(typeof a === 'object' ? String(c.attribute) : a);
 }
@@ -79,6 +80,9 @@ function attribute(c: Constraint, v: RequestView): Value {
   const r = v.req;
   switch (c.attribute) {
     case 'source.principal': return r.principal;
+    // Istio matches namespaces as a regex on the mTLS principal; a plaintext client identified by pod
+    // IP (opt-in) gets a stand-in that only the namespace regex (`.*/ns/<ns>/.*`) can match.
+    case 'source.namespace': return r.principal ?? (r.plaintextNamespace !== undefined ? `pod-ip/ns/${r.plaintextNamespace}/` : undefined);
     case 'source.trustDomain': return r.principal === undefined ? undefined : r.principal.split('/', 1)[0];
     case 'source.ip': case 'remote.ip': case 'destination.ip': return ip(c.attribute, v);
     case 'host': return r.host;

@@ -10,6 +10,11 @@ export interface AuthzRequest {
   readonly remoteIp?: string;
   /** Peer SPIFFE identity without `spiffe://`, e.g. `cluster.local/ns/shop/sa/cart`; undefined if none. */
   readonly principal?: string;
+  /**
+   * Namespace of a plaintext client found by its pod IP (--identify-pods-by-ip=namespaces): matched by
+   * `namespaces` / `source.namespace` only, never by principals, serviceAccounts or trustDomains.
+   */
+  readonly plaintextNamespace?: string;
   /** `iss/sub` of a validated JWT (RequestAuthentication); undefined without one. */
   readonly requestPrincipal?: string;
   /** Validated JWT claims (`iss`, `sub`, `aud`, `azp`, ...); undefined without one. */

@@ -198,8 +198,30 @@ export class Metrics {
   }
 
   /** The PROXY protocol listener's open connections (header phase and tunnels), read at scrape time. */
+  /** --identify-pods-by-ip: how many pods the IP index holds (bounded). */
+  bindPodIndex(size: () => number): void {
+    new Gauge({ name: 'egressway_pod_ip_index_pods', help: 'Pods indexed by IP for --identify-pods-by-ip (bounded; plaintext clients from other IPs are unknown)', registers: [this.registry], collect() { this.set(size()); } });
+  }
+
   bindProxyProtocol(active: () => number): void {
     new Gauge({ name: 'egressway_proxy_protocol_connections', help: 'Connections open on the PROXY protocol (sandwich) listener', registers: [this.registry], collect() { this.set(active()); } });
+  }
+
+  /**
+   * The workload certificate from istiod's CA (pilot-agent exports istio_agent_cert_expiry_seconds;
+   * a timestamp alerts the same way and needs no clock at scrape time). Read at scrape time.
+   */
+  bindIdentity(stats: () => { notAfter: Date | undefined; rotations: number; errors: ReadonlyMap<string, number> }): void {
+    const r = [this.registry];
+    new Gauge({ name: 'egressway_identity_cert_expiry_timestamp_seconds', help: 'When the HBONE certificate from istiod expires (Unix seconds)', registers: r, collect() { const t = stats().notAfter; if (t) this.set(t.getTime() / 1000); } });
+    new Counter({ name: 'egressway_identity_cert_rotations_total', help: 'HBONE certificates obtained from istiod after the first one', registers: r, collect() { this.reset(); this.inc(stats().rotations); } });
+    new Counter({
+      name: 'egressway_identity_cert_errors_total', help: 'Failed certificate requests to istiod, by reason (token, unreachable, root_mismatch, server_name, unauthenticated, rejected, bad_response)', labelNames: ['reason'], registers: r,
+      collect() {
+        this.reset();
+        for (const [reason, n] of stats().errors) this.inc({ reason }, n);
+      },
+    });
   }
 
   /** Stops the event-loop monitor (waypoint shutdown). */

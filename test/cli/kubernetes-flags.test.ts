@@ -34,3 +34,15 @@ test('--config and --kubernetes together, or neither, are refused with the choic
   assert.equal(stray.code, 1);
   assert.match(stray.stderr, /--kubeconfig only applies with --kubernetes/);
 });
+
+test('--secrets-dir with --kubernetes, --identify-pods-by-ip without it or with a bad value: one-line errors', async () => {
+  const secrets = await cli(['--kubernetes', '--secrets-dir', '/tmp']);
+  assert.equal(secrets.code, 1);
+  assert.match(secrets.stderr, /--secrets-dir is for --config; with --kubernetes, credentialName Secrets are read from the API server/);
+  const pods = await cli(['--config', 'examples/quickstart', '--identify-pods-by-ip']);
+  assert.equal(pods.code, 1);
+  assert.match(pods.stderr, /--identify-pods-by-ip only applies with --kubernetes/);
+  const bad = await cli(['--kubernetes', '--identify-pods-by-ip=principals']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--identify-pods-by-ip=principals: use it bare \(telemetry only\) or =namespaces/);
+});

@@ -75,6 +75,22 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     console.log(`# kubectl apply -> effect ${applied.toFixed(0)} ms; kubectl delete -> effect ${deleted.toFixed(0)} ms`);
   });
 
+  test('an unchanged warning is not logged again on every change (it blocked the event loop at scale)', async () => {
+    const warning = /will deny all traffic to TCP ports under its scope/;
+    const count = () => wp.logs.filter((l) => warning.test(String(l.msg)) && String(l.msg).includes('istio-egress/warned@')).length;
+    const loaded = () => wp.logs.filter((l) => String(l.msg).startsWith('config loaded')).length;
+    await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('warned', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {paths: ["/warned"]}}]}]'));
+    await eventually('the warning is logged', async () => count() === 1);
+    for (const path of ['/a', '/b']) {
+      const before = loaded();
+      await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('other', 'httpbin', `action: DENY\nrules: [{to: [{operation: {paths: ["${path}"], ports: ["80"]}}]}]`));
+      await eventually('the change is loaded', async () => loaded() > before);
+    }
+    assert.equal(count(), 1, 'logged once, not once per reload');
+    await kube.kubectl(['delete', 'authorizationpolicy', 'warned', 'other', '-n', 'istio-egress']);
+    await eventually('deleted', async () => (await status('/warned')) === 200);
+  });
+
   test('an object the API server accepts but Egressway rejects keeps its last good version', async () => {
     await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('deny-post', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {methods: ["POST"]}}]}]'));
     await eventually('DENY POST applied', async () => (await get('http://httpbin.test/post', { method: 'POST', body: 'x' })).status === 403);
@@ -82,6 +98,25 @@ describe('Kubernetes config source against a real API server', { skip, timeout: 
     await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('deny-post', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {methods: ["POST"], ports: ["abc"]}}]}]'));
     await wp.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('AuthorizationPolicy istio-egress/deny-post@') && l.msg.includes('last good version'), 15_000);
     assert.equal((await get('http://httpbin.test/post', { method: 'POST', body: 'x' })).status, 403, 'the last good version still denies');
+    // Reported on the object as an Event: one, though two waypoints (wp and wpExec) rejected it.
+    const events = async (name: string) => JSON.parse(await kube.kubectl(['get', 'events', '-n', 'istio-egress', '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])).items as { reason: string; type: string; count: number; message: string; involvedObject: { kind: string; uid: string } }[];
+    await eventually('an EgresswayRejected Event', async () => (await events('deny-post')).some((e) => e.reason === 'EgresswayRejected'));
+    await new Promise((r) => setTimeout(r, 1_000));
+    let rejected = (await events('deny-post')).filter((e) => e.reason === 'EgresswayRejected');
+    assert.equal(rejected.length, 1, JSON.stringify(rejected));
+    assert.equal(rejected[0]!.type, 'Warning');
+    assert.equal(rejected[0]!.count, 1, 'two waypoints, one occurrence');
+    assert.equal(rejected[0]!.involvedObject.kind, 'AuthorizationPolicy');
+    assert.match(rejected[0]!.message, /AuthorizationPolicy istio-egress\/deny-post@\d+: .*abc.*last good version stays in force/);
+    // A new version rejected for the same reason: the same Event, count 2 (a series, not a new Event).
+    await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('deny-post', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {methods: ["POST", "PUT"], ports: ["abc"]}}]}]'));
+    await eventually('count 2', async () => (await events('deny-post')).some((e) => e.reason === 'EgresswayRejected' && e.count === 2));
+    await new Promise((r) => setTimeout(r, 1_000));
+    rejected = (await events('deny-post')).filter((e) => e.reason === 'EgresswayRejected');
+    assert.deepEqual(rejected.map((e) => e.count), [2], 'one Event, counted once per new version whichever waypoint saw it first');
+    // Fixed: one Normal Event says so.
+    await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('deny-post', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {methods: ["POST"]}}]}]'));
+    await eventually('EgresswayAccepted', async () => (await events('deny-post')).some((e) => e.reason === 'EgresswayAccepted' && e.type === 'Normal'));
     // A new object whose first version is rejected has nothing to keep: it is left out, and says so.
     await kube.kubectl(['apply', '-f', '-'], authorizationPolicy('bad-first', 'httpbin', 'action: DENY\nrules: [{to: [{operation: {ports: ["abc"]}}]}]'));
     const line = await wp.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('AuthorizationPolicy istio-egress/bad-first@'), 15_000);
