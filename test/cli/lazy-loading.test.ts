@@ -42,7 +42,7 @@ function fromPackage(list: readonly string[], name: string, file = ''): string[]
   return list.filter((u) => u.includes(`/node_modules/${name}/${file}`));
 }
 
-test('an idle waypoint on the quickstart loads neither jose, OpenTelemetry, client-node, nor the indexes of undici and prom-client', async () => {
+test('an idle waypoint on the quickstart loads neither jose, OpenTelemetry, client-node, x509, gRPC, nor the indexes of undici and prom-client', async () => {
   const out = join(dir.path, 'run.txt');
   const w = await startWaypoint({ configDir: QUICKSTART, args: ['--drain-duration', '0s'], env: { NODE_OPTIONS: `--import ${recorder}`, LOADED_OUT: out } });
   await w.close();
@@ -51,6 +51,8 @@ test('an idle waypoint on the quickstart loads neither jose, OpenTelemetry, clie
   assert.deepEqual(fromPackage(list, 'jose'), [], 'jose: only a RequestAuthentication token needs it');
   assert.deepEqual(list.filter((u) => u.includes('/node_modules/@opentelemetry/')), [], 'OpenTelemetry: only --otlp-endpoint needs it');
   assert.deepEqual(fromPackage(list, '@kubernetes/client-node'), [], 'client-node: only --kubernetes needs it');
+  assert.deepEqual(fromPackage(list, '@peculiar/x509'), [], '@peculiar/x509: only `certs` and the istiod CA client need it');
+  assert.deepEqual(list.filter((u) => u.includes('/node_modules/@grpc/')), [], 'gRPC: only the istiod CA client needs it');
   assert.deepEqual(fromPackage(list, 'undici', 'index.js'), [], "undici's index (fetch, WebSocket, cache...): the data plane uses Pool and Client only");
   assert.deepEqual(fromPackage(list, 'prom-client', 'index.js'), [], "prom-client's index (default metrics, push gateway)");
   assert.ok(fromPackage(list, 'undici', 'lib/dispatcher/pool.js').length === 1, 'the data plane still has its Pool');
