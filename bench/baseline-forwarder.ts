@@ -4,6 +4,9 @@
 // no policy, metrics, logs or request IDs. Egressway's overhead is measured against it.
 //
 //   node bench/baseline-forwarder.ts [--port 0] [--upstream-address 127.0.0.1]
+//
+// bench/lib/forwarder-pool.ts runs several of these in one port (cluster or worker threads) through
+// startForwarder(), to compare the two ways of using every core.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -107,17 +110,23 @@ function createForwarder(upstreamAddress: string): (req: IncomingMessage, res: S
   };
 }
 
-function main(): void {
-  const { values } = parseArgs({
-    options: { port: { type: 'string', default: '0' }, 'upstream-address': { type: 'string', default: '127.0.0.1' } },
-  });
+/** Listens on 127.0.0.1:`port` (reusePort: share it with other threads, SO_REUSEPORT). */
+export function startForwarder(port: number, upstreamAddress: string, reusePort = false): Promise<AddressInfo> {
   // Same server timeouts as Egressway's proxy listener.
-  const server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, createForwarder(values['upstream-address']));
-  server.listen(Number(values.port), '127.0.0.1', () => {
-    const { port } = server.address() as AddressInfo;
-    const listeners = { proxy: `127.0.0.1:${port}` };
-    process.stdout.write(`${JSON.stringify({ msg: `listening: baseline forwarder http://${listeners.proxy}`, listeners })}\n`);
+  const server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, createForwarder(upstreamAddress));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host: '127.0.0.1', reusePort }, () => resolve(server.address() as AddressInfo));
   });
 }
 
-main();
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { port: { type: 'string', default: '0' }, 'upstream-address': { type: 'string', default: '127.0.0.1' } },
+  });
+  const { port } = await startForwarder(Number(values.port), values['upstream-address']);
+  const listeners = { proxy: `127.0.0.1:${port}` };
+  process.stdout.write(`${JSON.stringify({ msg: `listening: baseline forwarder http://${listeners.proxy}`, listeners })}\n`);
+}
+
+if (import.meta.main) void main();

@@ -1,31 +1,28 @@
 // Wires the pipeline for one waypoint process:
 // file source -> compile -> SnapshotStore -> proxy listener -> metrics + access log, plus the
 // admin, status and stats endpoints.
-import type { AddressInfo } from 'node:net';
 import type { CompileOptions } from './compile/compile.ts';
 import type { CredentialProvider } from './model/credentials.ts';
 import { FileSource, type ReloadResult } from './controlplane/file-source.ts';
 import { SnapshotStore } from './controlplane/store.ts';
-import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, summaryHandler, type AdminDeps } from './dashboard/admin-server.ts';
+import { configDumpHandler, HttpEndpoint, readyHandler, statsHandler, summaryHandler, type AdminDeps, type SummaryBody } from './dashboard/admin-server.ts';
 import { dashboardRoutes } from './dashboard/dashboard.ts';
-import { ProxyListener } from './dataplane/proxy-listener.ts';
-import { DnsCache } from './dataplane/resolver.ts';
-import { Upstreams } from './dataplane/upstream.ts';
-import { DialPolicy, type DialPolicyOptions } from './dataplane/ssrf.ts';
+import type { DialPolicyOptions } from './dataplane/ssrf.ts';
 import { formatDiagnostic, type Diagnostic } from './model/diagnostic.ts';
 import type { Binding, Snapshot } from './model/snapshot.ts';
-import { createAccessLog, type AccessLogFormat } from './telemetry/access-log.ts';
+import type { AccessLogFormat } from './telemetry/access-log.ts';
 import type { Logger } from './telemetry/logger.ts';
-import { Metrics, VERSION } from './telemetry/metrics.ts';
-import type { SpanExport } from './telemetry/otlp.ts';
+import { Metrics } from './telemetry/metrics.ts';
 import type { RequestRecord } from './telemetry/record.ts';
-import { ServiceSummaries } from './telemetry/summary.ts';
-import { startHbone, type HboneOptions } from './hbone/wire.ts';
-import { DEFAULT_LIMITS, type DownstreamLimits, type LimitKind } from './dataplane/downstream-guard.ts';
-import { OverloadMonitor } from './dataplane/overload.ts';
-import { warmUpFor } from './policy/warm-up.ts';
-import { startProxyProtocol, type ProxyProtocolOptions } from './dataplane/proxy-protocol-listener.ts';
+import type { HboneOptions } from './hbone/wire.ts';
+import type { DownstreamLimits } from './dataplane/downstream-guard.ts';
+import type { ProxyProtocolOptions } from './dataplane/proxy-protocol-listener.ts';
 import type { IstiodIdentity, IstiodIdentityOptions } from './identity/istiod-identity.ts';
+import type { PodIndex } from './controlplane/kube-pods.ts';
+import { authority, bindError, startDataPlane, StartupError } from './data-plane.ts';
+
+export { startDataPlane, StartupError } from './data-plane.ts';
+export type { DataPlane, DataPlaneIo } from './data-plane.ts';
 
 export interface WaypointOptions {
   readonly configPaths: readonly string[];
@@ -91,128 +88,61 @@ export interface ConfigSource {
   readonly credentials?: CredentialProvider;
 }
 
-export class StartupError extends Error {
-  readonly diagnostics: readonly Diagnostic[];
-  constructor(message: string, diagnostics: readonly Diagnostic[] = []) {
-    super(message);
-    this.diagnostics = diagnostics;
-  }
-}
 
 export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint> {
   const log = o.logger;
   const store = new SnapshotStore();
   const metrics = new Metrics();
   const pods = o.kubernetes?.identifyPodsByIp ? await podIndex(o, metrics) : undefined;
-  const source = await configSource(o, store, reloadReporter(log, metrics, !!o.kubernetes), pods);
+  const source = await loadFirst(o, store, metrics, pods);
+  logBindings(log, undefined, store.current());
+  store.onSwap((next, prev) => logBindings(log, prev, next));
+  const identity = o.istiodCa ? await startIdentity(o.istiodCa, log).catch((err: unknown) => {
+    source.close();
+    throw err;
+  }) : undefined;
+  if (identity) metrics.bindIdentity(() => identity.stats);
+  const dp = await startDataPlane(o, store, metrics, { log, accessLog: 1, credentials: source.credentials, pods, identity }).catch((err: unknown) => {
+    source.close();
+    identity?.close();
+    throw err;
+  });
+  let draining = false;
+  const deps: AdminDeps = { store, metrics, isDraining: () => draining };
+  const endpoints = await bindEndpoints(o, deps, dp.summary).catch(async (err: unknown) => {
+    await dp.stop(0);
+    source.close();
+    identity?.close();
+    throw err;
+  });
+  if (o.watch) await source.watch();
+  return {
+    listeners: { ...dp.listeners, ...endpoints.listeners }, store, source,
+    async stop(graceMs) {
+      draining = true;
+      source.close();
+      await dp.drain(graceMs);
+      identity?.close();
+      await endpoints.close();
+      await dp.stop(0);
+    },
+  };
+}
+
+/** The config source, and its first snapshot (StartupError when a file config has errors). */
+export async function loadFirst(o: WaypointOptions, store: SnapshotStore, metrics: Metrics, pods?: PodIndex): Promise<ConfigSource> {
+  const source = await configSource(o, store, reloadReporter(o.logger, metrics, !!o.kubernetes), pods);
   const first = await source.reload().catch((err: Error) => {
     throw new StartupError(err.message);
   });
   if (!first.ok && !o.kubernetes) throw new StartupError('the config has errors; nothing was started', first.diagnostics);
   // In a cluster, a bad object must not crash-loop the pod: stay unready until a config compiles.
   if (!first.ok) await new Promise<void>((r) => store.onSwap(() => r()));
-  const identity = o.istiodCa ? await startIdentity(o.istiodCa, log) : undefined;
-  if (identity) metrics.bindIdentity(() => identity.stats);
-  const accessLog = createAccessLog(o.accessLog, 1, (err) => {
-    log.error({ err: err.message }, `access log: writing to stdout failed (${err.message}); access-log lines are now dropped and counted in egressway_access_log_dropped_total — check what reads this process's stdout, or run with --access-log off`);
-  });
-  const dns = new DnsCache({ servers: o.dnsServers, refreshMs: o.dnsRefreshMs, maxHosts: o.dnsMaxHosts });
-  const upstreams = new Upstreams(dns, { connectTimeoutMs: o.connectTimeoutMs, dialPolicy: new DialPolicy(o.dialPolicy), secretsDir: o.secretsDir, credentials: source.credentials, maxPoolsPerCluster: o.dnsMaxHosts });
-  const limits = { ...DEFAULT_LIMITS, ...o.limits };
-  const onLimit = (kind: LimitKind) => metrics.limitTripped(kind);
-  const overload = new OverloadMonitor({ heapFraction: o.overloadHeapFraction, onShed: () => onLimit('overload') });
-  logBindings(log, undefined, store.current());
-  warmUpFor(store.current().authz);
-  store.onSwap((next, prev) => {
-    warmUpFor(next.authz);
-    upstreams.retain(new Set(next.clusters.keys()));
-    logBindings(log, prev, next);
-  });
-  const summary = new ServiceSummaries();
-  const spans = o.otlpEndpoint ? await startSpans(o.otlpEndpoint, store.current(), log) : undefined;
-  // `onTunnelOpen` takes effect once ProxyListener calls `deps.onTunnelOpen?.(record)` when a tunnel
-  // is established (a pending hook, issue 3); until then tunnels are counted at close only. Passed as
-  // a non-literal object so this wiring compiles both before and after ProxyDeps declares it.
-  const proxyDeps = {
-    snapshots: store, upstreams, pods, connectTimeoutMs: o.connectTimeoutMs, sniTimeoutMs: o.sniTimeoutMs, tls: o.proxyTls,
-    sink: (r: RequestRecord) => { metrics.record(r); summary.record(r); accessLog.write(r); spans?.record(r); o.onRecord?.(r); },
-    onTunnelOpen: (r: RequestRecord) => { metrics.tunnelOpened(r); summary.tunnelOpened(r); },
-    ownSpans: !!spans, limits, overload, onLimit,
-  };
-  const proxy = new ProxyListener(proxyDeps);
-  metrics.bindHealth({
-    activeRequests: () => proxy.activeRequests, activeTunnels: () => proxy.activeTunnels, snapshotSwappedAt: () => store.swappedAt,
-    poolStats: () => upstreams.poolStats(), accessLogDropped: () => accessLog.dropped,
-    downstreamConnections: () => ({ proxy: proxy.activeConnections, hbone: hbone?.listener.activeSessions ?? 0 }),
-    overloaded: () => overload.overloaded, dnsRequestHosts: () => dns.requestHosts,
-  });
-  let draining = false;
-  let hbone: Awaited<ReturnType<typeof startHbone>> | undefined;
-  const deps: AdminDeps = { store, metrics, isDraining: () => draining };
-  const summaryBody = () => ({ ...summary.snapshot(Date.now()), totals: { activeRequests: proxy.activeRequests, activeTunnels: proxy.activeTunnels } });
-  const admin = new HttpEndpoint({
-    ...dashboardRoutes(), '/config_dump': configDumpHandler(deps), '/healthz/ready': readyHandler(deps),
-    '/stats/prometheus': statsHandler(deps), '/stats/summary': summaryHandler(summaryBody),
-  });
-  const status = new HttpEndpoint({ '/healthz/ready': readyHandler(deps) });
-  const stats = new HttpEndpoint({ '/stats/prometheus': statsHandler(deps) });
-  const started: { close(): Promise<void> }[] = [];
-  const listeners = {} as Record<'proxy' | 'admin' | 'status' | 'stats', string>;
-  const bind = async (name: keyof typeof listeners, flag: string, fn: () => Promise<AddressInfo>) => {
-    try {
-      const a = await fn();
-      listeners[name] = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-    } catch (err) {
-      await Promise.allSettled(started.map((s) => s.close()));
-      const e = err as { code?: string; message: string };
-      const hint = e.code === 'EADDRINUSE' ? `port ${o.ports[name]} is already in use; stop the other process or pass ${flag} <port>` : e.message;
-      throw new StartupError(`cannot listen for ${name}: ${hint}`);
-    }
-  };
-  await bind('proxy', '--proxy-port', () => proxy.listen(o.ports.proxy, o.listenAddress));
-  started.push({ close: () => proxy.drain(0) });
-  await bind('admin', '--admin-port', () => admin.listen(o.ports.admin, o.adminAddress));
-  started.push(admin);
-  await bind('status', '--status-port', () => status.listen(o.ports.status, o.listenAddress));
-  started.push(status);
-  await bind('stats', '--stats-port', () => stats.listen(o.ports.stats, o.listenAddress));
-  started.push(stats);
-  const hboneOpts = o.hbone && {
-    maxConnections: limits.maxConnections, idleTimeoutMs: limits.idleTimeoutMs, maxConcurrentStreams: o.hboneMaxConcurrentStreams, onLimit, ...o.hbone, identity,
-  };
-  hbone = hboneOpts ? await startHbone(hboneOpts, o.listenAddress, (t) => proxy.acceptTunnel(t), log).catch(async (err: Error) => {
-    await Promise.allSettled(started.map((s) => s.close()));
-    identity?.close();
-    throw new StartupError(err.message);
-  }) : undefined;
-  if (hbone) (listeners as Record<string, string>).hbone = hbone.address;
-  const pp = o.proxyProtocol ? await startProxyProtocol(o.proxyProtocol, o.listenAddress, { accept: (t) => proxy.acceptTunnel(t), log, refused: metrics.proxyProtocolRefused }).catch(async (err: Error) => {
-    await Promise.allSettled([...started.map((s) => s.close()), hbone?.close(0)]);
-    throw new StartupError(err.message);
-  }) : undefined;
-  if (pp) {
-    (listeners as Record<string, string>).proxyProtocol = pp.address;
-    metrics.bindProxyProtocol(() => pp.listener.activeConnections);
-  }
-  if (o.watch) await source.watch();
-  return {
-    listeners, store, source,
-    async stop(graceMs) {
-      draining = true;
-      source.close();
-      await Promise.all([proxy.drain(graceMs), hbone?.close(graceMs), pp?.listener.close(graceMs)]);
-      identity?.close();
-      await Promise.allSettled([admin.close(), status.close(), stats.close(), upstreams.close()]);
-      metrics.close();
-      overload.close();
-      await accessLog.close();
-      await spans?.shutdown(2000);
-    },
-  };
+  return source;
 }
 
 /** gRPC is loaded only when the certificates come from istiod. Waits for the first certificate. */
-async function startIdentity(o: Omit<IstiodIdentityOptions, 'log'>, log: Logger): Promise<IstiodIdentity> {
+export async function startIdentity(o: Omit<IstiodIdentityOptions, 'log'>, log: Logger): Promise<IstiodIdentity> {
   const { IstiodIdentity } = await import('./identity/istiod-identity.ts');
   log.info({ caAddress: o.address, spiffeId: `spiffe://${o.trustDomain}/ns/${o.namespace}/sa/${o.serviceAccount}` }, `istiod CA: requesting a certificate from ${o.address}`);
   return IstiodIdentity.start({ ...o, log }).catch((err: Error) => {
@@ -220,13 +150,27 @@ async function startIdentity(o: Omit<IstiodIdentityOptions, 'log'>, log: Logger)
   });
 }
 
-/** The SDK is imported only here, so a waypoint without --otlp-endpoint never loads it. */
-async function startSpans(endpoint: string, snap: Snapshot, log: Logger): Promise<SpanExport> {
-  const { startOtlpExport } = await import('./telemetry/otlp.ts');
-  const wp = snap.waypoint;
-  const spans = startOtlpExport({ endpoint, serviceName: `${wp.name}.${wp.namespace}`, serviceNamespace: wp.namespace, serviceVersion: VERSION, log });
-  log.info({ url: spans.url }, `exporting one span per request to ${spans.url} (OTLP/HTTP JSON)`);
-  return spans;
+/** The admin, status and stats endpoints, bound in that order; all closed again if one cannot bind. */
+export async function bindEndpoints(o: WaypointOptions, deps: AdminDeps, summary: () => SummaryBody | Promise<SummaryBody>) {
+  const admin = new HttpEndpoint({
+    ...dashboardRoutes(), '/config_dump': configDumpHandler(deps), '/healthz/ready': readyHandler(deps),
+    '/stats/prometheus': statsHandler(deps), '/stats/summary': summaryHandler(summary),
+  });
+  const status = new HttpEndpoint({ '/healthz/ready': readyHandler(deps) });
+  const stats = new HttpEndpoint({ '/stats/prometheus': statsHandler(deps) });
+  const started: HttpEndpoint[] = [];
+  const listeners = {} as Record<'admin' | 'status' | 'stats', string>;
+  const table = [['admin', '--admin-port', admin, o.adminAddress], ['status', '--status-port', status, o.listenAddress], ['stats', '--stats-port', stats, o.listenAddress]] as const;
+  for (const [name, flag, ep, host] of table) {
+    try {
+      listeners[name] = authority(await ep.listen(o.ports[name], host));
+      started.push(ep);
+    } catch (err) {
+      await Promise.allSettled(started.map((s) => s.close()));
+      throw bindError(name, flag, o.ports[name], err);
+    }
+  }
+  return { listeners, close: async () => void (await Promise.allSettled(started.map((s) => s.close()))) };
 }
 
 /** The Kubernetes client is loaded only in Kubernetes mode. */
@@ -278,7 +222,7 @@ function reportReload(log: Logger, metrics: Metrics, r: ReloadResult, kube = fal
 }
 
 /** Logs each ServiceEntry's binding once, and again only when it changes. */
-function logBindings(log: Logger, prev: Snapshot | undefined, next: Snapshot): void {
+export function logBindings(log: Logger, prev: Snapshot | undefined, next: Snapshot): void {
   const before = new Map<string, Binding>();
   for (const b of prev?.bindings ?? []) before.set(`${b.resource.namespace}/${b.resource.name}`, b);
   for (const b of next.bindings) {

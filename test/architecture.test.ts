@@ -41,3 +41,19 @@ test('compile does no I/O', () => {
   const bad = files('src/compile').filter((f) => /from 'node:(fs|net|http|https|dns|child_process)(\/promises)?'/.test(readFileSync(f, 'utf8')));
   assert.deepEqual(bad, []);
 });
+
+/** Modules `file` loads at run time, transitively (type-only imports are erased and load nothing). */
+function runtimeClosure(file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  const src = readFileSync(file, 'utf8');
+  for (const m of src.matchAll(/^import (?!type )[^;]*? from '(\.[^']+)';/gms)) runtimeClosure(join(file, '..', m[1]!), seen);
+  for (const m of src.matchAll(/^export (?!type )[^;]*? from '(\.[^']+)';/gms)) runtimeClosure(join(file, '..', m[1]!), seen);
+  return seen;
+}
+
+test('a run --concurrency worker never loads the config or compile code (it is sent the compiled snapshot)', () => {
+  const loaded = [...runtimeClosure('src/workers/worker.ts')];
+  assert.ok(loaded.includes(join('src/dataplane/proxy-listener.ts')), 'the scanner follows imports');
+  assert.deepEqual(loaded.filter((f) => /^src\/(config|compile)\/|controlplane\/(file|kube)-source/.test(f)), []);
+});

@@ -87,7 +87,7 @@ export function startWaypoint(
   return startServer(name, [
     cliPath(o), 'run', '--config', configDir, '--proxy-port', '0', '--admin-port', '0',
     '--status-port', '0', '--stats-port', '0', '--access-log', o.accessLog, ...extra,
-  ], runDir);
+  ], runDir, undefined, 60_000, { EGRESSWAY_CONCURRENCY: String(o.concurrency) });
 }
 
 /** The agent logs `{http, socks, identity}` once its listeners are up. */

@@ -7,7 +7,7 @@ import { COUNT_PATH } from '../upstream-server.ts';
 import { runPaced, runWrk, type Endpoint, type LoadResult, type LoadSpec } from './load.ts';
 
 export type { Endpoint } from './load.ts';
-import { cpuSeconds, otherCpuShare, peakRssMiB, sampleMachine, type MachineSample, type Server } from './processes.ts';
+import { cpuSeconds, otherCpuShare, sampleMachine, treeCpuSeconds, treePeakRssMiB, type MachineSample, type Server } from './processes.ts';
 import { reconcile, type Phase, type PhaseCore } from './report.ts';
 
 /** A process whose CPU and peak RSS a phase reports, by name (`proxy`, `agent`, `waypoint`...). */
@@ -66,7 +66,8 @@ interface Sample {
 async function sample(upstream: Server, watched: readonly Watched[]): Promise<Sample> {
   return {
     served: await upstreamCount(upstream), machine: sampleMachine(),
-    cpuS: watched.map((w) => cpuSeconds(w.pid)), upstreamCpuS: cpuSeconds(upstream.pid),
+    // A watched server's children count too (a node:cluster primary and its workers).
+    cpuS: watched.map((w) => treeCpuSeconds(w.pid)), upstreamCpuS: cpuSeconds(upstream.pid),
   };
 }
 
@@ -85,7 +86,7 @@ export async function measure(
   return {
     phase, load, upstreamServed: served, verified: reconcile(load, served, inflight),
     cpuSPer1k: Object.fromEntries(watched.map((w, i) => [w.name, per1k(b.cpuS[i]! - a.cpuS[i]!)])),
-    peakRssMiB: Object.fromEntries(watched.map((w) => [w.name, peakRssMiB(w.pid)])),
+    peakRssMiB: Object.fromEntries(watched.map((w) => [w.name, treePeakRssMiB(w.pid)])),
     upstreamCpuSPer1k: per1k(b.upstreamCpuS - a.upstreamCpuS),
     otherCpuShare: otherCpuShare(a.machine, b.machine, os.cpus().length),
   };

@@ -2,7 +2,7 @@
 // that /proc can tell their CPU apart and none shares an event loop with another. All of them are
 // tracked here so that an interrupted bench leaves nothing running.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,12 +65,11 @@ function tail(file: string, lines = 15): string {
  * spend bench CPU during the measurement.
  */
 export async function startServer(
-  name: string, args: string[], logDir: string, ready: ReadyParser = findListeners, timeoutMs = 20_000,
-  env?: NodeJS.ProcessEnv,
+  name: string, args: string[], logDir: string, ready: ReadyParser = findListeners, timeoutMs = 20_000, env: NodeJS.ProcessEnv = {},
 ): Promise<Server> {
   const logFile = join(logDir, `${name}.log`);
   const fd = openSync(logFile, 'w');
-  const child = track(spawn(process.execPath, args, { stdio: ['ignore', fd, fd], ...(env ? { env: { ...process.env, ...env } } : {}) }));
+  const child = track(spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } }));
   closeSync(fd);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -123,6 +122,32 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+/** `pid` and every live process below it (node:cluster workers), from /proc. */
+export function processTree(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch { /* gone meanwhile */ }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) for (const [child, ppid] of parent) if (ppid === out[i]) out.push(child);
+  return out;
+}
+
+/** cpuSeconds of a process and its live descendants: a cluster's primary and workers together. */
+export function treeCpuSeconds(pid: number): number {
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    try {
+      sum += cpuSeconds(p);
+    } catch { /* exited between the listing and the read */ }
+  }
+  return sum;
+}
+
 /** CPU seconds of every bench server still running (generators are sampled once reaped, below). */
 function liveChildrenCpuSeconds(): number {
   let sum = 0;
@@ -173,6 +198,20 @@ export function sampleMachine(): MachineSample {
 export function otherCpuShare(a: MachineSample, b: MachineSample, cores: number): number {
   const other = (b.busyS - a.busyS) - (b.benchS - a.benchS);
   return Math.max(0, other / ((b.wallS - a.wallS) * cores));
+}
+
+/**
+ * Sum of VmHWM over a process and its live descendants, in MiB: the peak of a one-process server,
+ * and an upper bound for a cluster (each process's own peak, which need not coincide).
+ */
+export function treePeakRssMiB(pid: number): number {
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    try {
+      sum += peakRssMiB(p);
+    } catch { /* exited */ }
+  }
+  return sum;
 }
 
 /** VmHWM: the peak resident set size since the process started, in MiB. */

@@ -16,6 +16,11 @@ export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface CommonOptions extends PhaseOptions {
   readonly accessLog: 'off' | 'json';
+  /**
+   * `egressway run --concurrency`, passed as EGRESSWAY_CONCURRENCY so that a checkout from before
+   * the flag (--egressway-root) still starts. Default 1: the figures stay comparable with older runs.
+   */
+  readonly concurrency: number;
   /** Checkout whose src/ is benchmarked: lets one harness measure another commit. */
   readonly egresswayRoot: string;
 }
@@ -26,6 +31,7 @@ const COMMON: OptionSpec = {
   duration: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' },
   connections: { type: 'string', default: '50' }, rate: { type: 'string', default: '1000' },
   'access-log': { type: 'string', default: 'off' }, 'egressway-root': { type: 'string', default: REPO },
+  concurrency: { type: 'string', default: '1' },
 };
 
 export function intOption(name: string, s: string, min: number): number {
@@ -47,7 +53,7 @@ export function parseOptions(extra: OptionSpec = {}): { common: CommonOptions; v
     common: {
       seconds: intOption('duration', v.duration!, 1), warmupSeconds: intOption('warmup', v.warmup!, 0),
       connections: intOption('connections', v.connections!, 1), rate: intOption('rate', v.rate!, 1),
-      accessLog, egresswayRoot: resolve(v['egressway-root']!),
+      accessLog, egresswayRoot: resolve(v['egressway-root']!), concurrency: intOption('concurrency', v.concurrency!, 1),
     },
     values: v,
   };

@@ -21,6 +21,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   migrate: async () => (await import('./migrate.ts')).registerMigrate,
   certs: async () => (await import('./certs.ts')).registerCerts,
   agent: async () => (await import('./agent.ts')).registerAgent,
+  controller: async () => (await import('./controller.ts')).registerController,
 };
 
 const program = new Command('egressway')

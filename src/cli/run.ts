@@ -1,10 +1,12 @@
 // `egressway run`: start the waypoint on a config folder and serve until SIGTERM; SIGHUP reloads.
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import { checkCidr } from '../dataplane/ssrf.ts';
 import { LOOPBACK_CIDRS } from '../dataplane/proxy-protocol-listener.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
-import { startWaypoint, StartupError, type ConfigSource } from '../server.ts';
+import { startWaypoint, StartupError, type ConfigSource, type WaypointOptions } from '../server.ts';
+import { Output } from '../workers/output.ts';
 import type { AccessLogFormat } from '../telemetry/access-log.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
@@ -61,6 +63,7 @@ interface RunFlags extends IstiodCaFlags {
   hboneMaxConcurrentStreams: number;
   watch: boolean;
   logLevel: string;
+  concurrency?: number;
 }
 
 export function registerRun(program: Command): void {
@@ -109,8 +112,18 @@ export function registerRun(program: Command): void {
     .option('--dns-cache-max-hosts <n>', 'request-chosen host names kept in the DNS cache (and connection pools per cluster), least recently used out', countArg('a host count', 1, 10_000_000, DEFAULT_DNS_MAX_HOSTS), DEFAULT_DNS_MAX_HOSTS)
     .option('--hbone-max-concurrent-streams <n>', 'streams per HBONE connection (SETTINGS_MAX_CONCURRENT_STREAMS)', countArg('a stream count', 1, 100_000, 100), 100)
     .option('--no-watch', 'do not reload when config files change')
-    .option('--log-level <level>', 'debug | info | warn | error', 'info');
+    .option('--log-level <level>', 'debug | info | warn | error', 'info')
+    .option('--concurrency <n>', 'event loops serving traffic (worker threads sharing the listeners); 1 runs everything in one thread (default: $EGRESSWAY_CONCURRENCY, else the cores available)', countArg('a worker count', 1, 256, availableParallelism()));
   addIstiodCaOptions(cmd).action(async (flags: RunFlags) => run(flags));
+}
+
+/** EGRESSWAY_CONCURRENCY (the test suite sets 1), else one event loop per available core. */
+function defaultConcurrency(): number {
+  const env = process.env.EGRESSWAY_CONCURRENCY;
+  if (env === undefined || env === '') return availableParallelism();
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1 || n > 256) fail(`error: EGRESSWAY_CONCURRENCY="${env}" is not a worker count; set a whole number from 1 to 256, or unset it`);
+  return n;
 }
 
 function portClash(f: RunFlags): string | undefined {
@@ -130,8 +143,17 @@ function portClash(f: RunFlags): string | undefined {
   return undefined;
 }
 
-async function run(f: RunFlags): Promise<void> {
-  const logger = createLogger(f.logLevel);
+async function run(flags: RunFlags): Promise<void> {
+  const wanted = flags.concurrency ?? defaultConcurrency();
+  // Worker threads do not receive the Kubernetes source's Secrets and Pods or istiod's certificates
+  // yet: those modes run one event loop (said once at start, below).
+  const oneLoopOnly = wanted > 1 && (flags.kubernetes || !!flags.caAddress);
+  const f = { ...flags, concurrency: oneLoopOnly ? 1 : wanted };
+  // With workers, every stdout line goes through one writer (workers/output.ts), this thread's log too.
+  const out = f.concurrency > 1 ? new Output((err) => process.stderr.write(`egressway: writing to stdout failed (${err.message}); log and access-log lines are dropped from now on\n`)) : undefined;
+  const logger = createLogger(f.logLevel, out && { write: (s: string) => out.write(s) });
+  const exit = (code: number) => void (out ? out.end() : Promise.resolve()).then(() => process.exit(code));
+  if (oneLoopOnly) logger.warn(`--concurrency ${wanted}: --kubernetes and --ca-address run one event loop for now (workers do not yet share Secrets, Pods and istiod certificates); serving on 1`);
   if (!f.kubernetes && !f.config?.length) fail('error: give the config: --config <paths...> (files or directories), or --kubernetes to read it from the API server');
   if (f.kubernetes && f.config?.length) fail('error: --config and --kubernetes are two sources; choose one');
   if (f.kubeconfig && !f.kubernetes) fail('error: --kubeconfig only applies with --kubernetes');
@@ -148,10 +170,18 @@ async function run(f: RunFlags): Promise<void> {
   }
   // Signal handlers go in before anything listens, so a SIGTERM during startup is clean too.
   let running: { stop(graceMs: number): Promise<void>; source: ConfigSource } | undefined;
+  let stopping = false;
   const stop = (signal: string) => {
     logger.info({ signal }, `${signal}: draining for up to ${f.drainDuration} ms, then exiting`);
-    if (!running) process.exit(0);
-    running.stop(f.drainDuration).then(() => process.exit(0), () => process.exit(0));
+    stopping = true;
+    if (!running) return exit(0);
+    running.stop(f.drainDuration).then(() => exit(0), () => exit(0));
+  };
+  // A worker that keeps dying (workers/pool.ts): stop the rest at once and exit 70, never 0.
+  const fatal = () => {
+    if (stopping) return;
+    stopping = true;
+    void (running ? running.stop(0) : Promise.resolve()).finally(() => exit(70));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
@@ -182,7 +212,7 @@ async function run(f: RunFlags): Promise<void> {
     fail(`error: ${(err as Error).message}`);
   }
   try {
-    const wp = await startWaypoint({
+    const options: WaypointOptions = {
       configPaths: f.config ?? [],
       kubernetes: f.kubernetes ? {
         kubeconfig: f.kubeconfig,
@@ -199,19 +229,31 @@ async function run(f: RunFlags): Promise<void> {
         tunnelIdleTimeoutMs: f.tunnelIdleTimeout, maxConnections: f.maxConnections,
       },
       overloadHeapFraction: f.overloadHeapThreshold / 100, dnsMaxHosts: f.dnsCacheMaxHosts, hboneMaxConcurrentStreams: f.hboneMaxConcurrentStreams,
-    });
+    };
+    const wp = out ? await startWorkers(options, f, out, fatal) : await startWaypoint(options);
     running = wp;
     const snap = wp.store.current();
     const l = wp.listeners;
-    logger.info({ listeners: wp.listeners, waypoint: `${snap.waypoint.namespace}/${snap.waypoint.name}` }, 'listening');
+    logger.info({ listeners: wp.listeners, waypoint: `${snap.waypoint.namespace}/${snap.waypoint.name}`, concurrency: f.concurrency }, 'listening');
     logger.info(`waypoint ${snap.waypoint.namespace}/${snap.waypoint.name} — proxy http://${l.proxy} (HTTP_PROXY)${l.hbone ? `, HBONE ${l.hbone}` : ''}${l.proxyProtocol ? `, PROXY protocol ${l.proxyProtocol}` : ''}, admin http://${l.admin}/config_dump, readiness http://${l.status}/healthz/ready, metrics http://${l.stats}/stats/prometheus`);
   } catch (err) {
     if (err instanceof StartupError) {
       for (const d of err.diagnostics) if (d.level !== 'info') process.stderr.write(`${formatDiagnostic(d)}\n`);
-      fail(`error: ${err.message}`);
+      process.stderr.write(`error: ${err.message}\n`);
+      return exit(1); // after the log lines queued for stdout (--concurrency > 1)
     }
     throw err;
   }
+}
+
+/** N worker threads behind this one (workers/primary.ts); the primary module loads only then. */
+async function startWorkers(options: WaypointOptions, f: RunFlags & { concurrency: number }, out: Output, onFatal: () => void) {
+  const { startPrimary } = await import('../workers/primary.ts');
+  const testHooks = process.env.EGRESSWAY_TEST_HOOKS === '1';
+  const wp = await startPrimary(options, { concurrency: f.concurrency, logLevel: f.logLevel, out: (s) => out.write(s), outDropped: () => out.dropped, testHooks, onFatal });
+  // Tests of the restart path: SIGUSR2 makes worker 0 throw, as a bug would.
+  if (testHooks) process.on('SIGUSR2', () => wp.crashWorker(0));
+  return wp;
 }
 
 /** Flags win over --mesh-config, which wins over Istio's defaults. */

@@ -131,7 +131,9 @@ function bindingContext(
 ): BindingContext {
   const nsLabels = new Map<string, Readonly<Record<string, string>>>();
   for (const r of resources) if (r.kind === 'Namespace' && r.group === '') nsLabels.set(r.metadata.name, r.metadata.labels);
-  const classLabels = resources.find((r) => r.kind === 'GatewayClass' && r.metadata.name === 'istio-waypoint')?.metadata.labels ?? {};
+  // Each Gateway's own class (istio-waypoint, or a third-party waypoint's such as egressway).
+  const classes = new Map(resources.filter((r) => r.kind === 'GatewayClass' && r.group === 'gateway.networking.k8s.io').map((r) => [r.metadata.name, r.metadata.labels]));
+  const classLabels = (name: string) => classes.get(name) ?? {};
   // Kubernetes sets kubernetes.io/metadata.name on every namespace; selectors rely on it.
   const namespaceLabels = (ns: string) => ({ ...(nsLabels.get(ns) ?? {}), 'kubernetes.io/metadata.name': ns });
   const vis = options.serviceEntryVisibility;

@@ -8,14 +8,21 @@ import { WAYPOINT_FOR, type TrafficType, type WaypointGateway } from './binding.
 export const WAYPOINT_CLASS = 'istio-waypoint';
 const TRAFFIC_TYPES: ReadonlySet<string> = new Set(['service', 'workload', 'all', 'none']);
 
+/**
+ * A waypoint: a Gateway of class istio-waypoint, or of any class with an HBONE listener (istiod has
+ * no requirement on the class, istio/istio#48362; `egressway controller` provisions Gateways of its
+ * own class, and their pods run `run --kubernetes --waypoint <ns>/<name>`).
+ */
 export function isWaypoint(r: Resource): r is Resource<GatewaySpec> {
-  return r.kind === 'Gateway' && r.group === 'gateway.networking.k8s.io'
-    && (r.spec as GatewaySpec | undefined)?.gatewayClassName === WAYPOINT_CLASS;
+  if (r.kind !== 'Gateway' || r.group !== 'gateway.networking.k8s.io') return false;
+  const spec = r.spec as GatewaySpec | undefined;
+  return spec?.gatewayClassName === WAYPOINT_CLASS || (spec?.listeners ?? []).some((l) => l.protocol === 'HBONE');
 }
 
 export function compileWaypoints(
   gateways: readonly Resource<GatewaySpec>[],
-  classLabels: Readonly<Record<string, string>>,
+  /** Labels of a GatewayClass by name (its istio.io/waypoint-for is the default for its Gateways). */
+  classLabels: (className: string) => Readonly<Record<string, string>>,
   self: string | undefined,
 ): Map<string, WaypointGateway> {
   const out = new Map<string, WaypointGateway>();
@@ -25,7 +32,7 @@ export function compileWaypoints(
     const hbone = (g.spec.listeners ?? []).find((l) => l.protocol === 'HBONE');
     const ns = hbone?.allowedRoutes?.namespaces;
     const from = ns?.from === 'All' || ns?.from === 'Selector' ? ns.from : 'Same';
-    const label = g.metadata.labels[WAYPOINT_FOR] ?? classLabels[WAYPOINT_FOR] ?? 'service';
+    const label = g.metadata.labels[WAYPOINT_FOR] ?? classLabels(g.spec.gatewayClassName)[WAYPOINT_FOR] ?? 'service';
     const status = g.status as { addresses?: unknown[] } | undefined;
     out.set(key, {
       namespace: g.metadata.namespace, name: g.metadata.name,
@@ -48,7 +55,7 @@ export function selectWaypoint(
   if (requested) {
     if (keys.includes(requested)) return { key: requested };
     return fail(
-      `waypoint ${requested} is not in the config (istio-waypoint Gateways found: ${keys.join(', ') || 'none'})`,
+      `waypoint ${requested} is not in the config (waypoint Gateways found: ${keys.join(', ') || 'none'}; a waypoint is a Gateway of class istio-waypoint or with an HBONE listener)`,
       `add a Gateway ${requested} with gatewayClassName: ${WAYPOINT_CLASS}, or pass --waypoint with one of the names above`,
     );
   }

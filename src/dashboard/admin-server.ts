@@ -13,6 +13,10 @@ export interface AdminDeps {
   readonly store: SnapshotStore;
   readonly metrics: Metrics;
   readonly isDraining: () => boolean;
+  /** `run --concurrency N`: why the process is not ready besides draining (a worker down), if it is not. */
+  readonly notReady?: () => string | undefined;
+  /** `run --concurrency N`: every worker's metrics merged; default: `metrics.exposition()`. */
+  readonly exposition?: () => Promise<string>;
 }
 
 /** What /stats/summary serves: the rolling per-service window plus listener totals. */
@@ -31,16 +35,18 @@ export function readyHandler(deps: AdminDeps): Handler {
   return (_req, res) => {
     if (deps.isDraining()) return send(res, 503, 'draining\n');
     if (!deps.store.hasSnapshot) return send(res, 503, 'no config loaded yet\n');
+    const why = deps.notReady?.();
+    if (why) return send(res, 503, `${why}\n`);
     send(res, 200, 'ready\n');
   };
 }
 
 export function statsHandler(deps: AdminDeps): Handler {
-  return async (_req, res) => send(res, 200, await deps.metrics.exposition(), deps.metrics.registry.contentType);
+  return async (_req, res) => send(res, 200, await (deps.exposition?.() ?? deps.metrics.exposition()), deps.metrics.registry.contentType);
 }
 
-export function summaryHandler(summary: () => SummaryBody): Handler {
-  return (_req, res) => send(res, 200, `${JSON.stringify(summary())}\n`, 'application/json');
+export function summaryHandler(summary: () => SummaryBody | Promise<SummaryBody>): Handler {
+  return async (_req, res) => send(res, 200, `${JSON.stringify(await summary())}\n`, 'application/json');
 }
 
 export function configDumpHandler(deps: AdminDeps): Handler {

@@ -209,8 +209,8 @@ export class ProxyListener {
     res.once('finish', () => res.socket?.destroySoon());
   }
 
-  listen(port: number, host: string): Promise<AddressInfo> {
-    return listen(this.#server, port, host);
+  listen(port: number, host: string, reusePort = false): Promise<AddressInfo> {
+    return listen(this.#server, port, host, reusePort);
   }
 
   get activeRequests(): number {

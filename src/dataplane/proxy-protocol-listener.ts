@@ -56,8 +56,8 @@ export class ProxyProtocolListener {
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.#onConnection(s));
   }
 
-  listen(port: number, host: string): Promise<AddressInfo> {
-    return listen(this.#server, port, host);
+  listen(port: number, host: string, reusePort = false): Promise<AddressInfo> {
+    return listen(this.#server, port, host, reusePort);
   }
 
   get activeConnections(): number {
@@ -163,6 +163,8 @@ export interface ProxyProtocolOptions {
   readonly trustedCidrs?: readonly string[];
   readonly headerTimeoutMs?: number;
   readonly maxConnections?: number;
+  /** SO_REUSEPORT: one listener per data-plane worker on the same port (`run --concurrency`). */
+  readonly reusePort?: boolean;
 }
 
 interface Wiring {
@@ -183,7 +185,7 @@ export async function startProxyProtocol(o: ProxyProtocolOptions, host: string, 
     },
   });
   try {
-    const a = await listener.listen(o.port, host);
+    const a = await listener.listen(o.port, host, o.reusePort);
     return { address: formatAuthority(a.address, a.port), listener };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -81,8 +81,8 @@ export class HboneListener {
     }
   }
 
-  listen(port: number, host: string): Promise<AddressInfo> {
-    return listen(this.#server, port, host);
+  listen(port: number, host: string, reusePort = false): Promise<AddressInfo> {
+    return listen(this.#server, port, host, reusePort);
   }
 
   /** New handshakes use the new material; open connections and their tunnels keep going. */

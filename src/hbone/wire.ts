@@ -24,6 +24,8 @@ export interface HboneOptions {
   readonly maxConcurrentStreams?: number;
   readonly idleTimeoutMs?: number;
   readonly onLimit?: (kind: 'hbone_max_connections' | 'hbone_idle_timeout') => void;
+  /** SO_REUSEPORT: one listener per data-plane worker on the same port (`run --concurrency`). */
+  readonly reusePort?: boolean;
 }
 
 export interface RunningHbone {
@@ -41,7 +43,7 @@ export async function startHbone(o: HboneOptions, host: string, accept: (t: Inbo
   });
   let a;
   try {
-    a = await listener.listen(o.port, host);
+    a = await listener.listen(o.port, host, o.reusePort);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new Error(`cannot listen for hbone: ${e.code === 'EADDRINUSE' ? `port ${o.port} is already in use; pass --hbone-port <port>` : e.message}`);

@@ -117,8 +117,22 @@ const BATCH_CHARS = 64 * 1024;
 const FLUSH_MS = 250;
 const MAX_BACKLOG_CHARS = 16 * 1024 * 1024;
 
+/** Where batches go: stdout's descriptor, or (a `run --concurrency` worker) a function that hands them to the one writer. */
+export type LogTarget = number | ((batch: string) => void);
+
+/** A batch consumer with a WriteStream's backlog and end() (a function target has no backlog). */
+type Out = Pick<WriteStream, 'write' | 'writableLength' | 'end' | 'on'>;
+
+function toOut(target: LogTarget): Out {
+  if (typeof target === 'number') return createWriteStream('', { fd: target, autoClose: false });
+  return {
+    write: (batch: string) => { target(batch); return true; },
+    writableLength: 0, on: () => undefined, end: (cb?: () => void) => { cb?.(); },
+  } as unknown as Out;
+}
+
 class BatchedLines {
-  readonly #stream: WriteStream;
+  readonly #stream: Out;
   readonly #timer: NodeJS.Timeout;
   #lines: string[] = [];
   #chars = 0;
@@ -126,8 +140,8 @@ class BatchedLines {
   #closed = false;
   dropped = 0;
 
-  constructor(fd: number, onError: (err: Error) => void) {
-    this.#stream = createWriteStream('', { fd, autoClose: false });
+  constructor(target: LogTarget, onError: (err: Error) => void) {
+    this.#stream = toOut(target);
     this.#stream.on('error', (err) => {
       // EPIPE (the reader went away), EBADF...: stop writing; the proxy keeps serving.
       if (!this.#failed) onError(err);
@@ -175,9 +189,9 @@ class BatchedLines {
 }
 
 /** `onError` hears once that the destination failed (then lines are dropped and counted). */
-export function createAccessLog(format: AccessLogFormat, fd = 1, onError: (err: Error) => void = () => {}): AccessLog {
+export function createAccessLog(format: AccessLogFormat, target: LogTarget = 1, onError: (err: Error) => void = () => {}): AccessLog {
   if (format === 'off') return { write() {}, close: () => Promise.resolve(), dropped: 0 };
-  const out = new BatchedLines(fd, onError);
+  const out = new BatchedLines(target, onError);
   const line = format === 'text' ? textLine : jsonLine;
   return {
     write: (r) => out.write(line(r)),

@@ -3,6 +3,7 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-export function createLogger(level = 'info'): Logger {
-  return pino({ level, base: { component: 'egressway' } }, pino.destination({ dest: 1, sync: true }));
+/** `dest`: where lines go instead of stdout (`run --concurrency N` sends them through one writer). */
+export function createLogger(level = 'info', dest?: { write(s: string): void }): Logger {
+  return pino({ level, base: { component: 'egressway' } }, dest ?? pino.destination({ dest: 1, sync: true }));
 }

@@ -4,7 +4,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
-import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from './series.ts';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { CounterFamily, familyLike, HistogramFamily, type CounterSeries, type FamilyState, type HistogramSeries } from './series.ts';
 import type { RequestRecord } from './record.ts';
 import { VERSION } from '../version.ts';
 
@@ -30,6 +31,8 @@ const requireCjs = createRequire(import.meta.url);
 const Counter = requireCjs('prom-client/lib/counter.js') as typeof PromClient.Counter;
 const Gauge = requireCjs('prom-client/lib/gauge.js') as typeof PromClient.Gauge;
 const Registry = requireCjs('prom-client/lib/registry.js') as typeof PromClient.Registry;
+/** Merging workers' registries (--concurrency) only: loaded on first use. */
+const aggregatorRegistry = (): typeof PromClient.AggregatorRegistry => requireCjs('prom-client/lib/cluster.js') as typeof PromClient.AggregatorRegistry;
 
 type Child = CounterSeries;
 type HChild = HistogramSeries;
@@ -83,6 +86,36 @@ export interface PoolStat {
   readonly running: number;
 }
 
+/**
+ * One event loop's metrics as plain data (`run --concurrency N`): prom-client's JSON, which carries
+ * each metric's `aggregator`, and the per-request families.
+ */
+export interface MetricsState {
+  readonly registry: readonly MetricObjectWithValues<MetricValue<string>>[];
+  readonly families: readonly FamilyState[];
+}
+
+/**
+ * The exposition of several event loops read as one process: counters and histograms add up, and
+ * so do gauges of things that are open (requests, connections, pools); the rest say how they merge
+ * with prom-client's `aggregator` (istio_build: first; lag, snapshot age, overload: max). The
+ * per-request families are added series by series and rendered by the same code as one loop's.
+ */
+export async function mergeExpositions(states: readonly MetricsState[]): Promise<string> {
+  const merged = aggregatorRegistry().aggregate(states.map((s) => s.registry as MetricObjectWithValues<MetricValue<string>>[]));
+  let out = await merged.metrics();
+  const families = new Map<string, CounterFamily | HistogramFamily>();
+  for (const s of states) {
+    for (const f of s.families) {
+      let into = families.get(f.name);
+      if (!into) families.set(f.name, (into = familyLike(f)));
+      into.absorb(f);
+    }
+  }
+  for (const f of families.values()) out += f.render();
+  return out;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly #requests = new CounterFamily('istio_requests_total', 'Requests through the waypoint', HTTP_LABELS);
@@ -122,7 +155,7 @@ export class Metrics {
   #loop: ReturnType<typeof monitorEventLoopDelay> | undefined;
 
   constructor() {
-    new Gauge({ name: 'istio_build', help: 'Build information', labelNames: ['component', 'tag'], registers: [this.registry] })
+    new Gauge({ name: 'istio_build', help: 'Build information', labelNames: ['component', 'tag'], registers: [this.registry], aggregator: 'first' })
       .set({ component: 'proxy', tag: `egressway-${VERSION}` }, 1);
   }
 
@@ -143,13 +176,7 @@ export class Metrics {
     // The histogram records whole timer periods; the lag is what exceeds the period.
     const lag = (ns: number) => Math.max(0, ns / 1e6 - resolutionMs) / 1000;
     new Gauge({ name: 'egressway_downstream_active_requests', help: 'HTTP requests in flight on the proxy listener', registers: r, collect() { this.set(src.activeRequests()); } });
-    const dropped = src.accessLogDropped;
-    if (dropped) {
-      new Counter({
-        name: 'egressway_access_log_dropped_total', help: 'Access-log lines dropped because stdout fell more than 16 MiB behind or failed', registers: r,
-        collect() { this.reset(); this.inc(dropped()); },
-      });
-    }
+    if (src.accessLogDropped) this.bindAccessLogDropped(src.accessLogDropped);
     const cx = src.downstreamConnections;
     if (cx) {
       new Gauge({
@@ -158,7 +185,7 @@ export class Metrics {
       });
     }
     const overloaded = src.overloaded;
-    if (overloaded) new Gauge({ name: 'egressway_overload_active', help: '1 while the overload guard refuses new requests (heap above --overload-heap-threshold)', registers: r, collect() { this.set(overloaded() ? 1 : 0); } });
+    if (overloaded) new Gauge({ name: 'egressway_overload_active', help: '1 while the overload guard refuses new requests (heap above --overload-heap-threshold)', registers: r, aggregator: 'max', collect() { this.set(overloaded() ? 1 : 0); } });
     const dns = src.dnsRequestHosts;
     if (dns) {
       new Gauge({ name: 'egressway_dns_cache_hosts', help: 'Request-chosen host names in the DNS cache (bounded by --dns-cache-max-hosts)', registers: r, collect() { this.set(dns().size); } });
@@ -166,7 +193,7 @@ export class Metrics {
     }
     new Gauge({ name: 'egressway_active_tunnels', help: 'CONNECT and Upgrade tunnels open on the proxy listener', registers: r, collect() { this.set(src.activeTunnels()); } });
     new Gauge({
-      name: 'egressway_snapshot_age_seconds', help: 'Seconds since the serving config snapshot was swapped in', registers: r,
+      name: 'egressway_snapshot_age_seconds', help: 'Seconds since the serving config snapshot was swapped in', registers: r, aggregator: 'max',
       collect() { const at = src.snapshotSwappedAt(); this.set(at ? (Date.now() - at) / 1000 : 0); },
     });
     // Envoy's cluster.upstream_cx_active / upstream_rq_pending_active / upstream_rq_active, labelled by
@@ -186,7 +213,7 @@ export class Metrics {
     }
     // `stat`, not `quantile`: Prometheus reserves quantile for summaries (promtool lints it).
     new Gauge({
-      name: 'egressway_event_loop_lag_seconds', help: 'Node.js event-loop lag since the last scrape (perf_hooks, 100 ms sampling)', labelNames: ['stat'], registers: r,
+      name: 'egressway_event_loop_lag_seconds', help: 'Node.js event-loop lag since the last scrape (perf_hooks, 100 ms sampling)', labelNames: ['stat'], registers: r, aggregator: 'max',
       collect() {
         if (loop.count === 0) return;
         this.set({ stat: 'p50' }, lag(loop.percentile(50)));
@@ -222,6 +249,30 @@ export class Metrics {
         for (const [reason, n] of stats().errors) this.inc({ reason }, n);
       },
     });
+  }
+
+  /**
+   * `run --concurrency N`: requests and tunnels this worker completed, labelled by its index, so an
+   * operator (and the tests) can see the kernel spread connections over the workers.
+   */
+  bindWorker(index: number, completed: () => number): void {
+    new Counter({
+      name: 'egressway_worker_requests_total', help: 'Requests and tunnels completed, per data-plane worker (run --concurrency)', labelNames: ['worker'], registers: [this.registry],
+      collect() { this.reset(); this.inc({ worker: String(index) }, completed()); },
+    });
+  }
+
+  /** Access-log lines dropped (and, under `run --concurrency N`, the primary's stdout writes dropped). */
+  bindAccessLogDropped(dropped: () => number): void {
+    new Counter({
+      name: 'egressway_access_log_dropped_total', help: 'Access-log lines dropped because stdout fell more than 16 MiB behind or failed', registers: [this.registry],
+      collect() { this.reset(); this.inc(dropped()); },
+    });
+  }
+
+  /** This loop's metrics as plain data, for the primary to merge (mergeExpositions). */
+  async state(): Promise<MetricsState> {
+    return { registry: await this.registry.getMetricsAsJSON(), families: this.#families.map((f) => f.state()) };
   }
 
   /** Stops the event-loop monitor (waypoint shutdown). */

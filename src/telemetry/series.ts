@@ -22,6 +22,26 @@ export interface HistogramSeries {
   observe(v: number): void;
 }
 
+/**
+ * A family's series as plain data, so `run --concurrency N` can move them between threads and add
+ * them up: a counter's value, or a histogram's per-bucket counts (not cumulative), sum and count.
+ */
+export interface FamilyState {
+  readonly kind: 'counter' | 'histogram';
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  readonly bounds?: readonly number[];
+  /** [rendered label string, value] in first-seen order. */
+  readonly series: readonly (readonly [string, number | HistogramState])[];
+}
+
+export interface HistogramState {
+  readonly counts: readonly number[];
+  readonly sum: number;
+  readonly count: number;
+}
+
 abstract class Family<S> {
   readonly name: string;
   readonly help: string;
@@ -44,6 +64,15 @@ abstract class Family<S> {
 
   protected abstract create(): S;
   abstract render(): string;
+  abstract state(): FamilyState;
+  /** Adds another family's series (same name, labels and buckets) to this one's. */
+  abstract absorb(s: FamilyState): void;
+
+  protected seriesByLabels(labels: string): S {
+    let s = this.all.get(labels);
+    if (!s) this.all.set(labels, (s = this.create()));
+    return s;
+  }
 }
 
 class CounterValue implements CounterSeries {
@@ -62,6 +91,14 @@ export class CounterFamily extends Family<CounterValue> {
     let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n`;
     for (const [labels, s] of this.all) out += `${this.name}{${labels}} ${s.value}\n`;
     return out;
+  }
+
+  state(): FamilyState {
+    return { kind: 'counter', name: this.name, help: this.help, labelNames: this.labelNames, series: [...this.all].map(([l, s]) => [l, s.value] as const) };
+  }
+
+  absorb(st: FamilyState): void {
+    for (const [labels, v] of st.series) this.seriesByLabels(labels).inc(v as number);
   }
 }
 
@@ -115,4 +152,26 @@ export class HistogramFamily extends Family<HistogramValue> {
     }
     return out;
   }
+
+  state(): FamilyState {
+    return {
+      kind: 'histogram', name: this.name, help: this.help, labelNames: this.labelNames, bounds: this.#bounds,
+      series: [...this.all].map(([l, s]) => [l, { counts: [...s.counts], sum: s.sum, count: s.count }] as const),
+    };
+  }
+
+  absorb(st: FamilyState): void {
+    for (const [labels, v] of st.series) {
+      const h = v as HistogramState;
+      const s = this.seriesByLabels(labels);
+      for (let i = 0; i < h.counts.length; i++) s.counts[i]! += h.counts[i]!;
+      s.sum += h.sum;
+      s.count += h.count;
+    }
+  }
+}
+
+/** An empty family shaped like `s`, to absorb several workers' states into. */
+export function familyLike(s: FamilyState): CounterFamily | HistogramFamily {
+  return s.kind === 'counter' ? new CounterFamily(s.name, s.help, s.labelNames) : new HistogramFamily(s.name, s.help, s.labelNames, s.bounds ?? []);
 }

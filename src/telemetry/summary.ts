@@ -54,11 +54,20 @@ export interface Summary {
   readonly recent: readonly RecentEvent[];
 }
 
+/** One event loop's window as plain data (`run --concurrency N`), for the primary to add up. */
+export interface SummaryState {
+  readonly services: readonly (readonly [string, ServiceState])[];
+  /** Oldest first. */
+  readonly recent: readonly RecentEvent[];
+  readonly startSec: number | undefined;
+  readonly opensReported: boolean;
+}
+
 const GAMMA = 1.1;
 const LOG_GAMMA = Math.log(GAMMA);
 const ZERO = -1_000_000; // sketch index for durations under 0.1 ms (in practice: 0 ms)
 
-interface Bucket {
+export interface Bucket {
   sec: number;
   requests: number;
   failures: number; // 5xx
@@ -67,7 +76,7 @@ interface Bucket {
   sketch: Map<number, number>;
 }
 
-interface ServiceState {
+export interface ServiceState {
   namespace: string;
   ring: (Bucket | undefined)[];
   lastSec: number;
@@ -149,6 +158,40 @@ export class ServiceSummaries {
     return { generatedAt: new Date(nowMs).toISOString(), windowSeconds: this.#window, services, recent: this.recent() };
   }
 
+  /** The window as plain data (structured-clone safe: Maps and arrays). */
+  state(): SummaryState {
+    return { services: [...this.#services], recent: this.recent().reverse(), startSec: this.#startSec, opensReported: this.#opensReported };
+  }
+
+  /**
+   * Adds another loop's window to this one: buckets of the same second add up (sketches too, so
+   * percentiles are of all the requests), open tunnels add up, recent events interleave by time.
+   */
+  absorb(st: SummaryState): void {
+    if (st.startSec !== undefined) this.#startSec = Math.min(this.#startSec ?? st.startSec, st.startSec);
+    this.#opensReported ||= st.opensReported;
+    for (const [name, other] of st.services) {
+      let s = this.#services.get(name);
+      if (!s) this.#services.set(name, (s = { namespace: other.namespace, ring: new Array(this.#window), lastSec: other.lastSec, active: 0 }));
+      s.lastSec = Math.max(s.lastSec, other.lastSec);
+      s.active += other.active;
+      for (const b of other.ring) {
+        const mine = b && s.ring[b.sec % this.#window];
+        if (!b || (mine && mine.sec > b.sec)) continue; // a second this window has already left
+        const into = this.#bucket(s, b.sec);
+        into.requests += b.requests;
+        into.failures += b.failures;
+        into.denials += b.denials;
+        into.tunnels += b.tunnels;
+        for (const [i, c] of b.sketch) into.sketch.set(i, (into.sketch.get(i) ?? 0) + c);
+      }
+    }
+    const events = [...this.recent().reverse(), ...st.recent].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+    this.#recent.length = 0;
+    this.#recentNext = 0;
+    for (const e of events.slice(-this.#recentCap)) this.#push(e);
+  }
+
   /** Recent denials and errors, newest first. */
   recent(): RecentEvent[] {
     const n = this.#recent.length;
@@ -217,6 +260,10 @@ export class ServiceSummaries {
       method: r.method, path: r.path.slice(0, 200), code: r.responseCode, flags: r.responseFlags,
       details: r.responseCodeDetails, protocol: r.protocolKind,
     };
+    this.#push(e);
+  }
+
+  #push(e: RecentEvent): void {
     if (this.#recent.length < this.#recentCap) this.#recent.push(e);
     else this.#recent[this.#recentNext] = e;
     this.#recentNext = (this.#recentNext + 1) % this.#recentCap;

@@ -152,6 +152,26 @@ export async function startKube(): Promise<KubeControlPlane> {
   };
 }
 
+/** undefined when kube-controller-manager is built; else why a test needing it skips. */
+export function controllerManagerMissing(): string | undefined {
+  return existsSync(join(BIN, 'kube-controller-manager')) ? undefined : 'skipped: kube-controller-manager not built (run scripts/build-peers.sh; .ci/run does)';
+}
+
+/**
+ * A real kube-controller-manager on the admin kubeconfig, for garbage collection (owner references)
+ * and Deployments. No leader election, no serving port, no per-controller service accounts.
+ */
+export async function startControllerManager(k: KubeControlPlane, controllers: readonly string[] = ['garbagecollector', 'deployment', 'replicaset']): Promise<{ close(): Promise<void> }> {
+  const p = start('kube-controller-manager', [
+    '--kubeconfig', k.kubeconfig, '--controllers', controllers.join(','), '--leader-elect=false',
+    '--use-service-account-credentials=false', '--secure-port', '0', '--v', '0',
+  ], []);
+  // Running means: still alive after its start-up (a bad flag exits at once).
+  await new Promise((r) => setTimeout(r, 1_000));
+  if (p.child.exitCode !== null) throw new Error(`kube-controller-manager exited with ${p.child.exitCode}: ${p.log.join('').slice(-2000)}`);
+  return { close: () => stop(p) };
+}
+
 function kubeconfigText(server: string, token: string): string {
   return [
     'apiVersion: v1', 'kind: Config', 'current-context: test',

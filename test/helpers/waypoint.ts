@@ -116,7 +116,10 @@ function spawnCli(opts: WaypointOptions): ChildProcess {
   const args = [entry, 'run', ...(opts.configDir ? ['--config', opts.configDir] : []), ...EPHEMERAL_PORTS, ...(opts.args ?? [])];
   return spawn(node, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...opts.env },
+    // One event loop unless a test asks for more (`--concurrency N` in args wins): the default, one
+    // worker per core, would start two workers per waypoint on the 2-core CI machine.
+    // EGRESSWAY_TEST_CONCURRENCY=2 runs every such test against two workers instead.
+    env: { ...process.env, EGRESSWAY_CONCURRENCY: process.env.EGRESSWAY_TEST_CONCURRENCY ?? '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

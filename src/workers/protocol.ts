@@ -1,0 +1,44 @@
+// Messages between the primary (main thread: config source, admin/status/stats endpoints, stdout)
+// and the data-plane workers of `run --concurrency N` (one worker thread each). Everything here
+// crosses postMessage, so it is plain data: the snapshot is structured-cloned as it is (Maps,
+// arrays, RegExps; test/workers/snapshot-transfer.test.ts holds that no class or function creeps in).
+import type { Snapshot } from '../model/snapshot.ts';
+import type { WaypointOptions } from '../server.ts';
+import type { MetricsState } from '../telemetry/metrics.ts';
+import type { SummaryState } from '../telemetry/summary.ts';
+
+/** What a worker needs of the run options: all of them but the logger and the in-process hooks. */
+export type WorkerOptions = Omit<WaypointOptions, 'logger' | 'onRecord'>;
+
+export interface WorkerInit {
+  readonly index: number;
+  readonly options: WorkerOptions;
+  readonly logLevel: string;
+  readonly snapshot: Snapshot;
+  /** The ports to bind: the flags' for the first worker, the ones it got (port 0) for the others. */
+  readonly ports: { readonly proxy: number; readonly hbone?: number; readonly proxyProtocol?: number };
+  /** EGRESSWAY_TEST_HOOKS=1: a `crash` message makes the worker throw (tests of the restart path). */
+  readonly testHooks: boolean;
+}
+
+export type ToWorker =
+  | { readonly t: 'snapshot'; readonly snapshot: Snapshot }
+  | { readonly t: 'collect'; readonly id: number }
+  | { readonly t: 'drain'; readonly graceMs: number }
+  | { readonly t: 'crash' };
+
+export interface Collected {
+  readonly metrics: MetricsState;
+  readonly summary: SummaryState;
+  readonly activeRequests: number;
+  readonly activeTunnels: number;
+}
+
+export type FromWorker =
+  | { readonly t: 'listening'; readonly listeners: { readonly proxy: string; readonly hbone?: string; readonly proxyProtocol?: string } }
+  | { readonly t: 'failed'; readonly message: string }
+  /** Lines for stdout (operational log and access-log batches): the primary is its only writer. */
+  | { readonly t: 'out'; readonly s: string }
+  | { readonly t: 'swapped'; readonly version: string }
+  | { readonly t: 'collected'; readonly id: number; readonly data: Collected }
+  | { readonly t: 'drained' };

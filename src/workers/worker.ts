@@ -1,0 +1,57 @@
+// One data-plane worker of `run --concurrency N` (a worker thread): the same request path as a
+// single-process `run` (server.ts startDataPlane), on the snapshot the primary sends, with every
+// listener bound with SO_REUSEPORT beside the other workers'. It has no config source of its own,
+// no admin port and no stdout: log lines and access-log batches go to the primary, which writes
+// them, and metrics and summaries are read by the primary on each scrape.
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { SnapshotStore } from '../controlplane/store.ts';
+import { startDataPlane, type DataPlane } from '../data-plane.ts';
+import { Metrics } from '../telemetry/metrics.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const post = (m: FromWorker): void => port.postMessage(m);
+
+const log = pino({ level: init.logLevel, base: { component: 'egressway', worker: init.index } }, { write: (s: string) => post({ t: 'out', s }) });
+const store = new SnapshotStore();
+store.swap(init.snapshot, []);
+const metrics = new Metrics();
+let completed = 0;
+metrics.bindWorker(init.index, () => completed);
+
+let dp: DataPlane | undefined;
+port.on('message', (m: ToWorker) => void onMessage(m));
+
+async function onMessage(m: ToWorker): Promise<void> {
+  switch (m.t) {
+    case 'snapshot':
+      // Same rule as the store's offer(): a snapshot already served is not swapped again.
+      if (store.current().version !== m.snapshot.version) store.swap(m.snapshot, []);
+      return post({ t: 'swapped', version: store.current().version });
+    case 'collect': {
+      const s = dp?.summary();
+      return post({
+        t: 'collected', id: m.id,
+        data: { metrics: await metrics.state(), summary: dp!.summaries.state(), activeRequests: s?.totals.activeRequests ?? 0, activeTunnels: s?.totals.activeTunnels ?? 0 },
+      });
+    }
+    case 'drain':
+      await dp?.stop(m.graceMs);
+      return post({ t: 'drained' });
+    case 'crash':
+      if (!init.testHooks) return;
+      // An uncaught exception, as a bug would throw: the primary sees the worker die and restarts it.
+      setImmediate(() => { throw new Error('crash requested by a test (EGRESSWAY_TEST_HOOKS=1)'); });
+  }
+}
+
+try {
+  dp = await startDataPlane({ ...init.options, logger: log, onRecord: () => void completed++ }, store, metrics, {
+    log, accessLog: (batch) => post({ t: 'out', s: batch }), reusePort: true, ports: init.ports,
+  });
+  post({ t: 'listening', listeners: dp.listeners });
+} catch (err) {
+  post({ t: 'failed', message: (err as Error).message });
+}
