@@ -91,11 +91,13 @@ function buildDist(o: Options): string {
 
 async function idleRows(o: Options, runDir: string): Promise<Row[]> {
   const quickstart = join(o.egresswayRoot, 'examples/quickstart');
-  const egw = (entry: string): Starter => (dir, name) => startServer(name, [entry, 'run', '--config', quickstart, ...PORTS], dir, undefined, undefined, egwEnv(o));
+  const egw = (entry: string, extra: readonly string[] = []): Starter => (dir, name) => startServer(name, [entry, 'run', '--config', quickstart, ...PORTS, ...extra], dir, undefined, undefined, egwEnv(o));
   const starters: [string, Starter][] = [
     ['node', (dir, name) => startServer(name, ['-e', IDLE_NODE], dir)],
     ['forwarder', (dir, name) => startServer(name, [join(REPO, 'bench/baseline-forwarder.ts')], dir, undefined, undefined, BENCH_CACHE)],
     ['egressway', egw(cliPath(o))],
+    // --concurrency defaults to the cores available: each worker is an event loop with its own heap.
+    ['egressway --concurrency 1', egw(cliPath(o), ['--concurrency', '1'])],
   ];
   if (o.dist) starters.push(['egressway (dist)', egw(buildDist(o))]);
   // One unmeasured start each fills the compile caches: a user's second start is the steady state.
@@ -113,7 +115,7 @@ async function idleRows(o: Options, runDir: string): Promise<Row[]> {
     return { what: `RSS idle, quickstart config (${name})`, egressway: e, anchor: median(samples.get(anchorName)!), anchorName: anchorName === 'node' ? 'idle `node`' : 'bare undici forwarder, idle',
       goal: '<= 70', pass: e <= 70, unit: 'MiB', samples: { egressway: samples.get(name)!, anchor: samples.get(anchorName)! } };
   };
-  const rows = [row('egressway', 'node')];
+  const rows = [row('egressway', 'node'), row('egressway --concurrency 1', 'node')];
   rows.push({ ...row('egressway', 'forwarder'), what: 'RSS idle, quickstart config (egressway vs forwarder)' });
   if (o.dist) rows.push(row('egressway (dist)', 'node'));
   return rows;
