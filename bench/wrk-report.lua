@@ -29,7 +29,7 @@ function done(summary, latency, requests)
   io.write(string.format(
     '{"tool":"wrk","requests":%d,"durationUs":%d,"non2xx":%d,' ..
     '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},' ..
-    '"latencyUs":{"p50":%d,"p90":%d,"p99":%d,"max":%d}}\n',
+    '"latencyUs":{"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d}}\n',
     summary.requests, summary.duration, bad, e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9), latency.max))
 end

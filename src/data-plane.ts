@@ -25,6 +25,7 @@ import { VERSION, type Metrics } from './telemetry/metrics.ts';
 import type { SpanExport } from './telemetry/otlp.ts';
 import type { RequestRecord } from './telemetry/record.ts';
 import { ServiceSummaries } from './telemetry/summary.ts';
+import { warmUpFor } from './policy/warm-up.ts';
 
 export class StartupError extends Error {
   readonly diagnostics: readonly Diagnostic[];
@@ -86,7 +87,11 @@ export async function startDataPlane(o: WaypointOptions, store: SnapshotStore, m
   const limits = { ...DEFAULT_LIMITS, ...o.limits };
   const onLimit = (kind: LimitKind) => metrics.limitTripped(kind);
   const overload = new OverloadMonitor({ heapFraction: o.overloadHeapFraction, onShed: () => onLimit('overload') });
-  store.onSwap((next) => upstreams.retain(new Set(next.clusters.keys())));
+  warmUpFor(store.current().authz);
+  store.onSwap((next) => {
+    warmUpFor(next.authz);
+    upstreams.retain(new Set(next.clusters.keys()));
+  });
   const summary = new ServiceSummaries();
   const spans = o.otlpEndpoint ? await startSpans(o.otlpEndpoint, store.current(), log) : undefined;
   // `onTunnelOpen` takes effect once ProxyListener calls `deps.onTunnelOpen?.(record)` when a tunnel

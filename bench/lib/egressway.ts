@@ -1,7 +1,7 @@
 // The servers of a bench: the upstream, the generated waypoint config (a waypoint Gateway and STATIC
 // ServiceEntries on 127.0.0.1, so nothing resolves DNS), and the `egressway` processes started from
 // the checkout under test.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO, type CommonOptions } from './run.ts';
@@ -71,8 +71,13 @@ export async function importFromRoot<T>(o: CommonOptions, path: string): Promise
   return (await import(pathToFileURL(join(o.egresswayRoot, path)).href)) as T;
 }
 
+/**
+ * The launcher, as `npm start` and an installed package run it (it turns Node's compile cache on
+ * before the first module loads); a checkout from before it existed runs src/cli/main.ts.
+ */
 export function cliPath(o: CommonOptions): string {
-  return join(o.egresswayRoot, 'src/cli/main.ts');
+  const bin = join(o.egresswayRoot, 'bin/egressway.js');
+  return existsSync(bin) ? bin : join(o.egresswayRoot, 'src/cli/main.ts');
 }
 
 /** `egressway run` on `configDir` with every port ephemeral; `extra` adds flags (HBONE, secrets). */

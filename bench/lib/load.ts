@@ -30,6 +30,7 @@ export interface LoadResult {
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  readonly p999Ms: number;
   readonly maxMs: number;
   /** 2xx responses of an unrecorded lead-in inside the same run (paced-client's warm-up). */
   readonly warmupOk: number;
@@ -52,7 +53,7 @@ interface WrkJson {
   durationUs: number;
   non2xx: number;
   errors: { connect: number; read: number; write: number; timeout: number };
-  latencyUs: { p50: number; p99: number; max: number };
+  latencyUs: { p50: number; p99: number; p999: number; max: number };
 }
 
 /** Closed loop: `connections` keep-alive connections, each sending as soon as the last answer arrives. */
@@ -72,7 +73,7 @@ export async function runWrk(spec: LoadSpec): Promise<LoadResult> {
   return {
     tool: 'wrk', seconds: took, requests: j.requests, ok,
     errors: j.non2xx + e.connect + e.read + e.write + e.timeout,
-    rps: ok / took, p50Ms: j.latencyUs.p50 / 1000, p99Ms: j.latencyUs.p99 / 1000, maxMs: j.latencyUs.max / 1000,
+    rps: ok / took, p50Ms: j.latencyUs.p50 / 1000, p99Ms: j.latencyUs.p99 / 1000, p999Ms: j.latencyUs.p999 / 1000, maxMs: j.latencyUs.max / 1000,
     warmupOk: 0,
   };
 }
@@ -84,7 +85,7 @@ interface PacedJson {
   non2xx: number;
   errors: number;
   warmupOk: number;
-  latencyMs: { p50: number; p99: number; max: number };
+  latencyMs: { p50: number; p99: number; p999: number; max: number };
 }
 
 /** Open loop at `rate` requests per second, after a `warmupSeconds` unrecorded lead-in. */
@@ -99,6 +100,6 @@ export async function runPaced(spec: LoadSpec, rate: number, warmupSeconds: numb
   return {
     tool: 'paced-client', seconds: j.seconds, requests: j.requests, ok: j.ok,
     errors: j.non2xx + j.errors, rps: j.ok / j.seconds,
-    p50Ms: j.latencyMs.p50, p99Ms: j.latencyMs.p99, maxMs: j.latencyMs.max, warmupOk: j.warmupOk,
+    p50Ms: j.latencyMs.p50, p99Ms: j.latencyMs.p99, p999Ms: j.latencyMs.p999, maxMs: j.latencyMs.max, warmupOk: j.warmupOk,
   };
 }

@@ -8,7 +8,8 @@
 // headers (identity by certificate, `forwarded: for=` source address, `host=` service) are the same
 // for every request a stream may carry. Bounded: at most `maxPerDestination` streams per pool, an idle
 // stream is closed after `idleTimeoutMs`, and a pool left with no stream is dropped.
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Pool } from '../dataplane/undici-core.ts';
 import type { Socket } from 'node:net';
 import { adaptStream } from '../hbone/stream-adapter.ts';
 import { openHbone, type Destination, type DialDeps } from './dial.ts';

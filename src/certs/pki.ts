@@ -55,14 +55,7 @@ export interface IssueParams {
   readonly notAfter?: Date;
 }
 
-const LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const TD_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-
-/** Returns a problem with a trust domain, namespace or service account name, or undefined. */
-export function checkName(kind: 'trust domain' | 'namespace' | 'service account', v: string): string | undefined {
-  const ok = kind === 'trust domain' ? TD_RE.test(v) : LABEL_RE.test(v) || (kind === 'service account' && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v));
-  return ok ? undefined : `"${v}" is not a valid ${kind} (lower-case letters, digits and '-'${kind === 'namespace' ? '' : " and '.'"})`;
-}
+export { checkName } from './names.ts';
 
 export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { IstiodIdentityOptions } from '../identity/istiod-identity.ts';
-import { checkName } from '../certs/pki.ts';
+import { checkName } from '../certs/names.ts';
 import { decodeJwtClaims, tokenServiceAccount } from '../identity/token.ts';
 import { durationOption } from './args.ts';
 

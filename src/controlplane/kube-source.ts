@@ -11,7 +11,7 @@
 // - An object whose new version Egressway rejects keeps its last good version in the compile (istiod
 //   keeps serving the last pushed config too) and the rejection is logged with the object's name.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import type { CompileOptions } from '../compile/compile.ts';
+import { compile, CompileMemo, type CompileOptions } from '../compile/compile.ts';
 import { REGISTRY, validateResource, type KindInfo } from '../config/kinds/index.ts';
 import { parseObject } from '../config/parse.ts';
 import { RAW_SPEC } from '../config/schema.ts';
@@ -90,6 +90,8 @@ interface Client {
 
 export class KubeSource {
   #store: SnapshotStore;
+  /** Incremental compile (issue 16): the same Resource object per unchanged API object, so only a change's dependants recompile. */
+  #memo = new CompileMemo();
   #o: KubeSourceOptions;
   #objects = new Map<string, Entry>();
   #mesh: MeshConfig = {};
@@ -404,7 +406,7 @@ export class KubeSource {
   #compile(): ReloadResult {
     const resources = [...this.#objects.values()].flatMap((e) => (e.good ? [e.good] : []));
     const options: CompileOptions = { outboundTrafficPolicy: 'REGISTRY_ONLY', numTrustedProxies: 0, ...definedOnly(meshCompileOptions(this.#mesh)), ...definedOnly(this.#o.compile) };
-    const compiled = this.#store.compile(resources, options);
+    const compiled = compile(resources, options, this.#memo);
     const diagnostics = [...[...this.#objects.values()].flatMap((e) => e.diagnostics), ...compiled.diagnostics];
     let result: ReloadResult;
     if (compiled.snapshot) {

@@ -1,7 +1,5 @@
 // The snapshot store: current snapshot, atomic swap, last good kept. A compile with errors never
 // swaps; readers see either the old snapshot or the new one, never a mix.
-import { compile, CompileMemo, type CompileOptions, type CompileResult } from '../compile/compile.ts';
-import type { Resource } from '../config/resource.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 
@@ -17,16 +15,6 @@ export class SnapshotStore {
   #swappedAt = 0;
   #last: ReloadStatus | undefined;
   #listeners: ((next: Snapshot, prev: Snapshot | undefined) => void)[] = [];
-  #memo = new CompileMemo();
-
-  /**
-   * compile() with this store's memo (issue 16: incremental compile): a source that hands the same
-   * Resource objects for what did not change (the Kubernetes source keeps one per object) gets only
-   * the changed object's dependants recompiled. The result equals a plain compile().
-   */
-  compile(resources: readonly Resource[], options: CompileOptions): CompileResult {
-    return compile(resources, options, this.#memo);
-  }
 
   current(): Snapshot {
     if (!this.#current) throw new Error('invariant: no snapshot loaded yet');

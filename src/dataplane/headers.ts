@@ -1,10 +1,8 @@
 // Header handling between client and upstream: hop-by-hop removal (RFC 9110 §7.6.1), Host
 // rewrite for absolute-form targets, x-request-id generation as Envoy does it, and W3C Trace Context.
-import { util } from 'undici';
+import { headerNameToString } from './undici-core.ts';
 import { TRACEPARENT } from '../telemetry/trace-context.ts';
 import { randomHex, rootTraceparent, uuid4 } from './ids.ts';
-
-const { headerNameToString } = util;
 
 // Connection-specific fields plus the proxy-only ones a forward proxy consumes.
 const HOP_BY_HOP = new Set([

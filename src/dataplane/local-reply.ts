@@ -2,8 +2,6 @@
 // for raw sockets after CONNECT. One line of body: the cause and, where known, the next step.
 // gRPC requests get the trailers-only form (grpc-reply.ts).
 import type { ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { FAILURES, type FailureCode } from './errors.ts';
 import { sendLocal } from './grpc-reply.ts';
@@ -42,21 +40,6 @@ export interface TunnelResponder {
   refuse(status: number, headers: Readonly<Record<string, string>>, body: string): void;
   /** The refusal sends nothing, it only closes (PROXY protocol has no reply): 0 bytes sent. */
   readonly closesOnly?: boolean;
-}
-
-/** Answers on a raw HTTP/1.1 socket, as a CONNECT or Upgrade request arrives. */
-export function http1Responder(socket: Duplex): TunnelResponder {
-  return {
-    accept() {
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    },
-    refuse(status, headers, body) {
-      if (socket.destroyed || !socket.writable) return;
-      let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
-      for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
-      socket.end(`${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-    },
-  };
 }
 
 /** Refuses a tunnel request through its responder, and records why. */

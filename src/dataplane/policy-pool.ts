@@ -12,7 +12,8 @@
 // replaces its client choice (Pool's `get dispatcher` method, found by its symbol's description as
 // expireAfter in upstream.ts finds undici's) and counts sockets through each Client's connector.
 // If undici ever renames it, the per-cluster count falls back to undici's per-endpoint one.
-import { Client, Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Client, Pool } from './undici-core.ts';
 import type { ClusterLimiter } from './connection-limits.ts';
 import { DataplaneError } from './errors.ts';
 import { failHandler, observe } from './observe-dispatch.ts';

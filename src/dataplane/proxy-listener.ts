@@ -18,12 +18,12 @@ import { formatAuthority, parseAuthority, type Authority } from './authority.ts'
 import { classifyUpstreamError, DataplaneError, type FailureCode } from './errors.ts';
 import { errReason, type DownstreamClose } from './http-forward.ts';
 import { serveHttp } from './serve-http.ts';
-import { http1Responder, localReply, refuseTunnel, type TunnelResponder } from './local-reply.ts';
+import { localReply, refuseTunnel, type TunnelResponder } from './local-reply.ts';
 import { planRoute, type Plan } from './plan.ts';
 import { authorize, needsSni, noteVerdict, replyDenied, type AuthzInput } from './authorize.ts';
 import { peekClientHello } from './client-hello.ts';
 import { addr, finisher, finishRecord, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink, type TraceHeaders } from './record.ts';
-import { clientErrorReply, lingeringClose, upgradeResponse } from './socket-response.ts';
+import { clientErrorReply, http1Responder, lingeringClose, upgradeResponse } from './socket-response.ts';
 import { dialTcp, splice } from './tunnel.ts';
 import { DEFAULT_LIMITS, DownstreamGuard, type DownstreamLimits, type LimitKind } from './downstream-guard.ts';
 import type { OverloadMonitor } from './overload.ts';

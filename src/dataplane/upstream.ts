@@ -9,7 +9,7 @@
 // Per-cluster state (limits, ejections, outstanding counts, pools) is rebuilt when the cluster's
 // policy or endpoints change across snapshots; pools of clusters that left are closed gracefully.
 import { isIP, type Socket } from 'node:net';
-import { buildConnector, Pool } from 'undici';
+import { buildConnector, Pool } from './undici-core.ts';
 import type { TlsOrigination } from '../model/cluster-policy.ts';
 import type { CredentialProvider } from '../model/credentials.ts';
 import type { Cluster, Endpoint as ModelEndpoint } from '../model/snapshot.ts';

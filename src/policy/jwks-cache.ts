@@ -2,8 +2,8 @@
 // undici, cached, and refreshed in the background once stale (the request that notices uses the keys
 // it has). A fetch is bounded by the rule's timeout, and a failing refresh keeps the last good keys,
 // as istiod does for PILOT_JWT_PUB_KEY_REFRESH_INTERVAL (20 minutes).
-import { createLocalJWKSet } from 'jose';
-import type { JSONWebKeySet } from 'jose';
+import type { JSONWebKeySet, createLocalJWKSet } from 'jose';
+import { loadJose } from './jose-lazy.ts';
 import type { CompiledJwtRule } from '../model/authn.ts';
 import { loadUndici } from './undici-lazy.ts';
 
@@ -25,7 +25,7 @@ export interface JwksCacheOptions {
 }
 
 export class JwksCache {
-  #inline = new WeakMap<CompiledJwtRule, Keys>();
+  #inline = new WeakMap<CompiledJwtRule, Keys | Promise<Keys>>();
   #remote = new Map<string, Entry>();
   #refreshMs: number;
   #now: () => number;
@@ -39,7 +39,10 @@ export class JwksCache {
   keysFor(rule: CompiledJwtRule): Keys | Promise<Keys> {
     if (rule.jwks !== undefined) {
       let k = this.#inline.get(rule);
-      if (!k) this.#inline.set(rule, (k = parseJwks(rule.jwks)));
+      if (!k) {
+        const parsed = parseJwks(rule.jwks).then((keys) => { this.#inline.set(rule, keys); return keys; });
+        this.#inline.set(rule, (k = parsed));
+      }
       return k;
     }
     if (!rule.jwksUri) return { error: 'the rule has neither jwks nor jwksUri' };
@@ -72,7 +75,8 @@ export class JwksCache {
   }
 }
 
-function parseJwks(text: string): Keys {
+async function parseJwks(text: string): Promise<Keys> {
+  const { createLocalJWKSet } = await loadJose();
   try {
     return { lookup: createLocalJWKSet(JSON.parse(text) as JSONWebKeySet) };
   } catch (err) {
@@ -87,7 +91,7 @@ async function fetchJwks(uri: string, timeoutMs: number): Promise<Keys> {
     const text = await res.body.text();
     if (res.statusCode !== 200) return { error: `GET ${uri}: HTTP ${res.statusCode}` };
     if (text.length > MAX_JWKS_BYTES) return { error: `GET ${uri}: JWKS larger than 1 MiB` };
-    return parseJwks(text);
+    return await parseJwks(text);
   } catch (err) {
     const e = err as Error & { code?: string };
     return { error: `GET ${uri}: ${e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : e.code ?? e.message}` };

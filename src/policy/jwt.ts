@@ -2,8 +2,8 @@
 // in a configured location must verify (a bad token next to a good one fails the request); no token
 // passes authentication with no request principal. Failures answer with jwt_verify_lib's status
 // strings, 401 (403 for audiences), so clients see what Envoy would say.
-import { compactVerify, decodeJwt, decodeProtectedHeader } from 'jose';
-import type { JWTPayload, JWSHeaderParameters, FlattenedJWSInput } from 'jose';
+import type { JWTPayload, JWSHeaderParameters, FlattenedJWSInput, compactVerify } from 'jose';
+import { loadJose } from './jose-lazy.ts';
 import type { CompiledJwtRule, JwtLocation } from '../model/authn.ts';
 import type { JwksCache, KeyLookup } from './jwks-cache.ts';
 import type { HeaderEdits } from './request.ts';
@@ -152,6 +152,7 @@ async function verifyOne(f: Found, jwks: JwksCache): Promise<One> {
   if (parts.length !== 3) return fail(JWT_STATUS.badFormat, `token in ${describe(f.location)} is not a JWS compact token`);
   let header: JWSHeaderParameters;
   let payload: JWTPayload;
+  const { decodeJwt, decodeProtectedHeader } = await loadJose();
   try { header = decodeProtectedHeader(f.token) as JWSHeaderParameters; } catch { return fail(JWT_STATUS.headerParse, `token in ${describe(f.location)} has an unreadable header`); }
   if (typeof header.alg !== 'string') return fail(JWT_STATUS.badAlg, 'token header has no alg');
   try { payload = decodeJwt(f.token); } catch { return fail(JWT_STATUS.payloadParse, `token in ${describe(f.location)} has an unreadable payload`); }
@@ -221,6 +222,7 @@ async function signatureOk(token: string, header: JWSHeaderParameters, lookup: K
     } else if (code === 'ERR_JOSE_NOT_SUPPORTED') return fail(JWT_STATUS.algNotImplemented, `alg ${header.alg} is not supported`);
     else return fail(JWT_STATUS.noKey, `no key in the JWKS matches kid ${JSON.stringify(header.kid ?? null)} alg ${header.alg}`);
   }
+  const { compactVerify } = await loadJose();
   for (const key of candidates) {
     try {
       await compactVerify(token, key as Parameters<typeof compactVerify>[1] & object);
