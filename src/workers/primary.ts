@@ -66,7 +66,7 @@ export async function startPrimary(o: WaypointOptions, p: PrimaryOptions): Promi
   const credentials = source.credentials;
   const replicas = (): Replicas => ({
     credentials: credentials?.entries(),
-    pods: pods && { namespacesInPolicy: pods.namespacesInPolicy, entries: pods.entries() },
+    pods: pods && { namespacesInPolicy: pods.namespacesInPolicy, entries: JSON.stringify(pods.entries()) },
     identity: identity?.current,
   });
   const pool = new WorkerPool({

@@ -20,7 +20,11 @@ export type WorkerOptions = Omit<WaypointOptions, 'logger' | 'onRecord'>;
  */
 export interface Replicas {
   readonly credentials?: CredentialEntries;
-  readonly pods?: { readonly namespacesInPolicy: boolean; readonly entries: readonly (readonly [string, PodWorkload])[] };
+  /**
+   * `entries`: JSON of [ip, PodWorkload][]. A string because it may hold 100,000 pods: structured
+   * clone of the array took 430 ms of the primary's loop per worker start, JSON.stringify 57 ms.
+   */
+  readonly pods?: { readonly namespacesInPolicy: boolean; readonly entries: string };
   readonly identity?: TlsMaterial;
 }
 

@@ -9,6 +9,7 @@ import { SnapshotStore } from '../controlplane/store.ts';
 import { startDataPlane, type DataPlane } from '../data-plane.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
+import type { PodWorkload } from '../model/identity.ts';
 import { CredentialReplica, IdentityReplica, PodReplica } from './replicas.ts';
 
 const port = parentPort!;
@@ -24,7 +25,7 @@ metrics.bindWorker(init.index, () => completed);
 
 const r = init.replicas;
 const credentials = r.credentials && new CredentialReplica(r.credentials);
-const pods = r.pods && new PodReplica(r.pods.namespacesInPolicy, r.pods.entries);
+const pods = r.pods && new PodReplica(r.pods.namespacesInPolicy, JSON.parse(r.pods.entries) as [string, PodWorkload][]);
 const identity = r.identity && new IdentityReplica(r.identity);
 
 let dp: DataPlane | undefined;
