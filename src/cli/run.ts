@@ -153,7 +153,8 @@ async function run(flags: RunFlags): Promise<void> {
   const out = f.concurrency > 1 ? new Output((err) => process.stderr.write(`egressway: writing to stdout failed (${err.message}); log and access-log lines are dropped from now on\n`)) : undefined;
   const logger = createLogger(f.logLevel, out && { write: (s: string) => out.write(s) });
   const exit = (code: number) => void (out ? out.end() : Promise.resolve()).then(() => process.exit(code));
-  if (oneLoopOnly) logger.warn(`--concurrency ${wanted}: --kubernetes and --ca-address run one event loop for now (workers do not yet share Secrets, Pods and istiod certificates); serving on 1`);
+  // Asked for on the command line: a warning; the default (one loop per core): said once, as info.
+  if (oneLoopOnly) logger[flags.concurrency === undefined ? 'info' : 'warn'](`--concurrency ${wanted}: --kubernetes and --ca-address run one event loop for now (workers do not yet share Secrets, Pods and istiod certificates); serving on 1`);
   if (!f.kubernetes && !f.config?.length) fail('error: give the config: --config <paths...> (files or directories), or --kubernetes to read it from the API server');
   if (f.kubernetes && f.config?.length) fail('error: --config and --kubernetes are two sources; choose one');
   if (f.kubeconfig && !f.kubernetes) fail('error: --kubeconfig only applies with --kubernetes');
