@@ -135,8 +135,9 @@ spec: {address: 10.0.0.5, serviceAccount: egress}
 `);
     const plain = await eventually('the waypoint instance in /debug/ambientz', async () => (await ambientz()).workloads?.find((w) => w.name === 'egress-0'));
     assert.equal(plain.applicationTunnel, undefined, 'without the annotation ztunnel speaks HBONE to the waypoint');
-    assert.ok(wdsWorkload('egress-0'), 'the waypoint instance is pushed over WDS');
-    assert.equal(wdsWorkload('egress-0')!.applicationTunnel, undefined);
+    // istiod's debug index and its push to ztunnel are not one step: wait for the push too.
+    const pushedPlain = await eventually('the waypoint instance pushed over WDS', async () => wdsWorkload('egress-0'));
+    assert.equal(pushedPlain.applicationTunnel, undefined);
     await kube.kubectl(['annotate', 'gatewayclass', 'egressway', 'ambient.istio.io/waypoint-inbound-binding=PROXY/15088']);
     const sandwich = await eventually('applicationTunnel PROXY/15088', async () => {
       const w = (await ambientz()).workloads?.find((x) => x.name === 'egress-0');
