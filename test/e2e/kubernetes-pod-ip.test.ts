@@ -9,18 +9,11 @@ import { installCrds, kubePeersMissing, startKube, type KubeControlPlane } from 
 import { authorizationPolicy, loopbackEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 import { startWaypoint, type Waypoint } from '../helpers/waypoint.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const skip = kubePeersMissing();
 if (skip) console.log(`# kubernetes-pod-ip: ${skip}`);
 
-async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const start = performance.now();
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (performance.now() - start > timeoutMs) assert.fail(`${what}: not true after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** An absolute-form GET through the proxy from a chosen loopback source address. */
 function getFrom(wp: Waypoint, from: string, url: string): Promise<number> {

@@ -11,18 +11,11 @@ import { installCrds, kubePeersMissing, startKube, type KubeControlPlane } from 
 import { serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 import { fetchVia } from '../helpers/proxy-fetch.ts';
 import { startWaypoint, type Waypoint } from '../helpers/waypoint.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const skip = kubePeersMissing();
 if (skip) console.log(`# kubernetes-secrets: ${skip}`);
 
-async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const start = performance.now();
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (performance.now() - start > timeoutMs) assert.fail(`${what}: not true after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const dr = (name: string, tls: string) => `---
 apiVersion: networking.istio.io/v1

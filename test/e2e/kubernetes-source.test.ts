@@ -13,19 +13,12 @@ import { KubeSource } from '../../src/controlplane/kube-source.ts';
 import { SnapshotStore } from '../../src/controlplane/store.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 import { startWaypoint, type Waypoint } from '../helpers/waypoint.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const skip = kubePeersMissing();
 if (skip) console.log(`# kubernetes-source: ${skip}`);
 
 /** Polls `probe` until it returns true; resolves with the elapsed milliseconds. */
-async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (await probe().catch(() => false)) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) assert.fail(`${what}: not true after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('Kubernetes config source against a real API server', { skip, timeout: 300_000 }, () => {
   let kube: KubeControlPlane;

@@ -9,9 +9,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { kubePeersMissing, PEERS_DIR, type KubeControlPlane } from './kube.ts';
+import { freePort, kubePeersMissing, PEERS_DIR, type KubeControlPlane } from './kube.ts';
 
 /** $EGRESSWAY_ISTIOD, else .peers/bin/pilot-discovery (scripts/build-peers.sh). */
 export function istiodBinary(): string | undefined {
@@ -52,16 +51,6 @@ export interface IstiodOptions {
   readonly startTimeoutMs?: number;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startIstiod(kube: KubeControlPlane, o: IstiodOptions = {}): Promise<Istiod> {
   const bin = istiodBinary();

@@ -22,7 +22,7 @@ export function kubePeersMissing(): string | undefined {
   return missing.length ? `skipped: ${missing.join(', ')} not built (run scripts/build-peers.sh; .ci/run does)` : undefined;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -16,18 +16,13 @@ import { installCrds, kubePeersMissing, startKube, type KubeControlPlane } from 
 import { authorizationPolicy, loopbackEntry, serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 import { startWaypoint, type Waypoint } from '../helpers/waypoint.ts';
+import { eventually as poll } from '../helpers/eventually.ts';
+
+const eventually = (what: string, probe: () => Promise<boolean>, timeoutMs = 20_000) => poll(what, probe, timeoutMs, 100);
 
 const skip = kubePeersMissing();
 if (skip) console.log(`# concurrency-kubernetes: ${skip}`);
 
-async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const start = performance.now();
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (performance.now() - start > timeoutMs) assert.fail(`${what}: not true after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** One GET on a connection of its own, from `from`: "<status>", or "<status> <CN>" from the TLS upstream. */
 function oneShot(wp: Waypoint, url: string, from = '127.0.0.1'): Promise<string> {
