@@ -176,16 +176,21 @@ class BatchedLines {
     this.flush();
     this.#closed = true;
     if (this.#failed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, timeoutMs);
-      t.unref();
-      // autoClose is off: end() drains the queued writes and leaves the descriptor (stdout) open.
-      this.#stream.end(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    // autoClose is off: end() drains the queued writes and leaves the descriptor (stdout) open.
+    return endWithin(this.#stream, timeoutMs);
   }
+}
+
+/** stream.end(), resolved when the queued writes are out or after `timeoutMs`, whichever is first. */
+export function endWithin(stream: { end(cb: () => void): unknown }, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, timeoutMs);
+    t.unref();
+    stream.end(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }
 
 /** `onError` hears once that the destination failed (then lines are dropped and counted). */

@@ -3,6 +3,7 @@
 // write to fd 1 comes from one ordered stream: lines from different workers never interleave
 // mid-line, whatever stdout is (a pipe splits writes over 4 KiB between concurrent writers).
 import { createWriteStream } from 'node:fs';
+import { endWithin } from '../telemetry/access-log.ts';
 
 /** As the access log's backlog bound (access-log.ts): past it, lines are dropped and counted. */
 const MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
@@ -30,13 +31,6 @@ export class Output {
   /** Writes what is queued; gives up after `timeoutMs` so a stalled stdout cannot hold up the exit. */
   end(timeoutMs = 2000): Promise<void> {
     if (this.#failed || this.#stream.writableEnded) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, timeoutMs);
-      t.unref();
-      this.#stream.end(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    return endWithin(this.#stream, timeoutMs);
   }
 }
