@@ -27,6 +27,8 @@ import type { Diagnostic } from '../model/diagnostic.ts';
 import type { CompiledPolicy, PolicySet } from '../model/policy.ts';
 import type { RouteTable } from '../model/route.ts';
 import type { Binding, Cluster, Service } from '../model/snapshot.ts';
+import type { SortedInput } from './sorted-input.ts';
+import type { AuthzMemo, PolicyEntry } from './policies-delta.ts';
 
 export interface ServiceMemo {
   readonly vips: string;
@@ -62,10 +64,16 @@ export interface RouteMemo {
 
 export class CompileMemo {
   #global = '';
+  /** The last input, sorted (sorted-input.ts); depends on nothing else, so begin() keeps it. */
+  input: SortedInput | undefined;
   bindings = new WeakMap<Resource, Binding>();
   services = new WeakMap<Resource, ServiceMemo>();
   policies = new WeakMap<Resource, PolicyMemo>();
   policySets = new Map<string, PolicySetMemo>();
+  /** Each AuthorizationPolicy's targets, compiled policy and diagnostics (policies.ts). */
+  policyEntries = new WeakMap<Resource, PolicyEntry>();
+  /** The last authorization pass, to patch when only a few policies changed (policies-delta.ts). */
+  authz: AuthzMemo | undefined;
   routes = new Map<string, RouteMemo>();
   /** namespace/name/host -> its first-choice VIP slot (a hash of the key; never stale). */
   vipHashes = new Map<string, number>();
@@ -91,6 +99,8 @@ export class CompileMemo {
     this.services = new WeakMap();
     this.policies = new WeakMap();
     this.policySets = new Map();
+    this.policyEntries = new WeakMap();
+    this.authz = undefined;
     this.routes = new Map();
     this.vipHashes = new Map();
     this.#stages = new Map();
@@ -111,6 +121,7 @@ export function digestOf(r: Resource): string {
 }
 
 export function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -9,13 +9,14 @@ import type { AuthorizationPolicySpec, Condition, Operation, PolicyTargetReferen
 import { CODES } from '../model/codes.ts';
 import { formatPath } from '../model/diagnostic.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
-import { EMPTY_POLICY_SET } from '../model/policy.ts';
 import type { AuthzTable, CompiledPolicy, CompiledRule, Constraint, PathNormalization, PolicySet } from '../model/policy.ts';
 import type { Service, WaypointInfo } from '../model/snapshot.ts';
 import { compileJwtRules, compileProviders, isRequestAuthentication, type ExtensionProviderConfig } from './authn.ts';
 import { conditionConstraint, operationConstraints, sourceConstraints } from './policy-matchers.ts';
 import type { CompiledJwtRule } from '../model/authn.ts';
 import { CompileMemo, sameItems, type PolicySetMemo } from './memo.ts';
+import { policySet, sortByEnvoyName } from './policy-set.ts';
+import { patchAuthz, type JwtTargets, type PolicyEntry, type TargetLookup } from './policies-delta.ts';
 
 export interface AuthzOptions {
   readonly waypoint: Pick<WaypointInfo, 'namespace' | 'name'>;
@@ -46,49 +47,79 @@ export function isAuthorizationPolicy(r: Resource): r is AP {
 }
 
 export function compileAuthz(resources: readonly Resource[], options: AuthzOptions, memo = new CompileMemo()): AuthzResult {
+  const aps = resources.filter(isAuthorizationPolicy);
+  const ras = resources.filter(isRequestAuthentication);
   const root = options.rootNamespace ?? 'istio-system';
+  // A few policies changed and nothing else: patch the last table (policies-delta.ts).
+  const last = memo.authz;
+  const patched = last && patchAuthz(last, aps, ras, options.services, (ap) => policyEntry(ap as AP, options.services, last.lookup, root, memo), policySetEntry, memo.policySets);
+  if (patched) return (memo.authz = patched).result;
   const diagnostics: Diagnostic[] = [];
   const waypointWide: CompiledPolicy[] = [];
   const perService = new Map<string, CompiledPolicy[]>(options.services.map((s) => [s.key, []]));
   const all: CompiledPolicy[] = [];
   const providers = compileProviders(options.extensionProviders, diagnostics);
-  const lookup = targetLookup(options);
-  for (const ap of resources.filter(isAuthorizationPolicy)) {
-    if (ap.spec.selector) continue;
-    const targets = targetsOf(ap, lookup, root, diagnostics);
-    if (!targets.waypoint && targets.services.length === 0) continue;
-    const policy = compiledPolicy(ap, targets.waypoint ? 'waypoint' : 'service', diagnostics, memo);
-    if (policy.provider && !providers.has(policy.provider)) {
-      diagnostics.push(warn(ap, ['spec', 'provider', 'name'], `provider ${policy.provider} is not an envoyExtAuthzHttp provider in meshConfig extensionProviders; as in Istio, the policy denies every request it matches`, 'add the provider to --mesh-config extensionProviders, or fix the name'));
-    }
-    all.push(policy);
-    if (targets.waypoint) waypointWide.push(policy);
-    else for (const key of targets.services) perService.get(key)!.push(policy);
+  const targets = last?.services === options.services ? last.lookup : targetLookup(options, providers);
+  for (const ap of aps) {
+    const entry = policyEntry(ap, options.services, targets, root, memo);
+    diagnostics.push(...entry.diagnostics);
+    if (!entry.policy) continue;
+    all.push(entry.policy);
+    if (entry.waypoint) waypointWide.push(entry.policy);
+    else for (const key of entry.services) perService.get(key)!.push(entry.policy);
   }
-  const jwt = jwtByTarget(resources, lookup, root, diagnostics);
+  const jwt = jwtByTarget(ras, targets, root, diagnostics);
   const services = new Map<string, PolicySet>();
   const sets = new Map<string, PolicySetMemo>();
   for (const [key, list] of perService) {
-    const policies = [...waypointWide, ...list];
-    const rules = [...jwt.waypoint, ...(jwt.services.get(key) ?? [])];
-    const before = memo.policySets.get(key);
-    const entry = before && sameItems(before.policies, policies) && sameItems(before.jwt, rules) ? before : { policies, jwt: rules, set: policySet(policies, rules) };
+    const entry = policySetEntry(memo.policySets.get(key), [...waypointWide, ...list], [...jwt.waypoint, ...(jwt.services.get(key) ?? [])]);
     sets.set(key, entry);
     services.set(key, entry.set);
   }
   memo.policySets = sets;
   sortByEnvoyName(all);
-  return {
+  const result = {
     authz: { waypoint: policySet(waypointWide, jwt.waypoint), services, policies: all, providers, numTrustedProxies: options.numTrustedProxies ?? 0, pathNormalization: options.pathNormalization ?? 'BASE' },
     diagnostics,
   };
+  memo.authz = { aps, ras, services: options.services, lookup: targets, perService, waypointWide, jwt, result };
+  return result;
+}
+
+/** A service's PolicySet, the last one when its policies and JWT rules are the same objects. */
+export function policySetEntry(before: PolicySetMemo | undefined, policies: readonly CompiledPolicy[], jwt: readonly CompiledJwtRule[]): PolicySetMemo {
+  return before && sameItems(before.policies, policies) && sameItems(before.jwt, jwt) ? before : { policies, jwt, set: policySet(policies, jwt) };
+}
+
+/**
+ * What one AuthorizationPolicy contributes: its targets, its compiled policy (none when it applies to
+ * nothing here) and its diagnostics in the order a full pass emits them. Kept per policy object
+ * while the services it can target are the same list.
+ */
+function policyEntry(ap: AP, services: AuthzOptions['services'], lookup: TargetLookup, root: string, memo: CompileMemo): PolicyEntry {
+  const before = memo.policyEntries.get(ap);
+  if (before?.context === services) return before;
+  const diagnostics: Diagnostic[] = [];
+  let entry: PolicyEntry = { context: services, waypoint: false, services: [], diagnostics };
+  if (!ap.spec.selector) {
+    const targets = targetsOf(ap, lookup, root, diagnostics);
+    if (targets.waypoint || targets.services.length > 0) {
+      const policy = compiledPolicy(ap, targets.waypoint ? 'waypoint' : 'service', diagnostics, memo);
+      if (policy.provider && !lookup.providers.has(policy.provider)) {
+        diagnostics.push(warn(ap, ['spec', 'provider', 'name'], `provider ${policy.provider} is not an envoyExtAuthzHttp provider in meshConfig extensionProviders; as in Istio, the policy denies every request it matches`, 'add the provider to --mesh-config extensionProviders, or fix the name'));
+      }
+      entry = { ...entry, ...targets, policy };
+    }
+  }
+  memo.policyEntries.set(ap, entry);
+  return entry;
 }
 
 /** RequestAuthentications attach like AuthorizationPolicies; jwtRules of all that apply are merged. */
-function jwtByTarget(resources: readonly Resource[], options: TargetLookup, root: string, diagnostics: Diagnostic[]): { waypoint: CompiledJwtRule[]; services: Map<string, CompiledJwtRule[]> } {
+function jwtByTarget(ras: readonly Resource[], options: TargetLookup, root: string, diagnostics: Diagnostic[]): JwtTargets {
   const waypoint: CompiledJwtRule[] = [];
   const services = new Map<string, CompiledJwtRule[]>();
-  for (const ra of resources.filter(isRequestAuthentication)) {
+  for (const ra of ras.filter(isRequestAuthentication)) {
     if (ra.spec.selector) continue;
     const targets = targetsOf(ra, options, root, diagnostics);
     const rules = compileJwtRules(ra);
@@ -98,18 +129,12 @@ function jwtByTarget(resources: readonly Resource[], options: TargetLookup, root
   return { waypoint, services };
 }
 
-/** Sets, not arrays: each policy looks its targets up (a scan per policy was quadratic at 1,000s). */
-interface TargetLookup {
-  readonly waypoint: AuthzOptions['waypoint'];
-  readonly services: ReadonlySet<string>;
-  readonly known?: { readonly gateways: ReadonlySet<string>; readonly serviceEntries: ReadonlySet<string> };
-}
-
-function targetLookup(options: AuthzOptions): TargetLookup {
+function targetLookup(options: AuthzOptions, providers: ReadonlyMap<string, unknown>): TargetLookup {
   const { known } = options;
   return {
     waypoint: options.waypoint,
     services: new Set(options.services.map((s) => s.key)),
+    providers: new Set(providers.keys()),
     ...(known ? { known: { gateways: new Set(known.gateways), serviceEntries: new Set(known.serviceEntries) } } : {}),
   };
 }
@@ -177,37 +202,6 @@ function compileRule(rule: Rule, index: number, ns: string, policy: string, unsu
   return {
     index, name: `ns[${ns}]-policy[${policy}]-rule[${index}]`,
     ...(from ? { from } : {}), ...(to ? { to } : {}), when, http: httpFields.length > 0, httpFields,
-  };
-}
-
-function envoyPrefix(p: CompiledPolicy): string {
-  return `ns[${p.namespace}]-policy[${p.name}]`;
-}
-
-// Envoy's RBAC engine keeps policies in a std::map keyed by name, so it tries them in name order;
-// that order decides which DENY policy a denial names. Sorted on keys built once (building two
-// strings per comparison was a tenth of a 10,000-resource compile).
-function sortByEnvoyName(list: CompiledPolicy[]): CompiledPolicy[] {
-  if (list.length < 2) return list;
-  const keyed = list.map((p) => ({ p, k: envoyPrefix(p) }));
-  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-  keyed.forEach((x, i) => (list[i] = x.p));
-  return list;
-}
-
-function policySet(input: readonly CompiledPolicy[], jwt: readonly CompiledJwtRule[]): PolicySet {
-  if (input.length === 0 && jwt.length === 0) return EMPTY_POLICY_SET;
-  const list = sortByEnvoyName([...input]);
-  const pick = (action: string, dryRun: boolean) => list.filter((p) => p.action === action && p.dryRun === dryRun);
-  return {
-    // Istio supports dry-run only for ALLOW and DENY; CUSTOM and AUDIT are always enforced.
-    custom: list.filter((p) => p.action === 'CUSTOM'),
-    audit: list.filter((p) => p.action === 'AUDIT'),
-    deny: pick('DENY', false),
-    allow: pick('ALLOW', false),
-    dryRunDeny: pick('DENY', true),
-    dryRunAllow: pick('ALLOW', true),
-    jwt,
   };
 }
 

@@ -1,0 +1,111 @@
+// The authorization table after a few AuthorizationPolicies changed, from the last one (issue 16):
+// only the services those policies target get a new PolicySet, the table's maps are copies with
+// those entries replaced, and the sorted policy list has the changed policies taken out and put back
+// in by name. Anything wider falls back to the full pass in policies.ts (which reuses each policy's
+// compiled entry): a changed waypoint-wide policy (it is in every set), a changed
+// RequestAuthentication or service list, a policy with diagnostics (their order is the policies'
+// order), or more than a few policies at once. test/compile/incremental.test.ts compares both.
+import type { Resource } from '../config/resource.ts';
+import type { CompiledJwtRule } from '../model/authn.ts';
+import type { Diagnostic } from '../model/diagnostic.ts';
+import type { AuthzTable, CompiledPolicy, PolicySet } from '../model/policy.ts';
+import type { Service, WaypointInfo } from '../model/snapshot.ts';
+import { sameItems } from './memo.ts';
+import { envoyPrefix } from './policy-set.ts';
+import { changedRun } from './sorted-input.ts';
+
+/** Sets, not arrays: each policy looks its targets up (a scan per policy was quadratic at 1,000s). */
+export interface TargetLookup {
+  readonly waypoint: Pick<WaypointInfo, 'namespace' | 'name'>;
+  readonly services: ReadonlySet<string>;
+  readonly known?: { readonly gateways: ReadonlySet<string>; readonly serviceEntries: ReadonlySet<string> };
+  /** Valid CUSTOM providers. */
+  readonly providers: ReadonlySet<string>;
+}
+
+export interface JwtTargets {
+  readonly waypoint: CompiledJwtRule[];
+  readonly services: Map<string, CompiledJwtRule[]>;
+}
+
+type Services = readonly Pick<Service, 'key' | 'namespace' | 'name'>[];
+
+/** What one policy contributes (policies.ts policyEntry); valid while `context` is the service list. */
+export interface PolicyEntry {
+  readonly context: Services;
+  readonly waypoint: boolean;
+  readonly services: readonly string[];
+  readonly policy?: CompiledPolicy;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** The last authorization pass: its inputs, its intermediate lists, its result. */
+export interface AuthzMemo {
+  readonly aps: readonly Resource[];
+  readonly ras: readonly Resource[];
+  readonly services: Services;
+  readonly lookup: TargetLookup;
+  /** Service key -> the service-scoped policies targeting it (any order: policySet sorts). */
+  readonly perService: ReadonlyMap<string, readonly CompiledPolicy[]>;
+  readonly waypointWide: readonly CompiledPolicy[];
+  readonly jwt: JwtTargets;
+  readonly result: { readonly authz: AuthzTable; readonly diagnostics: Diagnostic[] };
+}
+
+/** Beyond this many changed policies the full pass is as cheap. */
+const MAX_CHANGED = 32;
+
+type SetEntry = (before: { readonly policies: readonly CompiledPolicy[]; readonly jwt: readonly CompiledJwtRule[]; readonly set: PolicySet } | undefined,
+  policies: readonly CompiledPolicy[], jwt: readonly CompiledJwtRule[]) => { readonly policies: readonly CompiledPolicy[]; readonly jwt: readonly CompiledJwtRule[]; readonly set: PolicySet };
+
+/**
+ * The table for `aps`, patched from `last`; undefined when the change is not a few service-scoped
+ * policies without diagnostics (the caller then runs the full pass). `entryOf` compiles (or recalls)
+ * one policy's entry; `setEntry` builds a service's PolicySet (policies.ts policySetEntry).
+ */
+export function patchAuthz(
+  last: AuthzMemo, aps: readonly Resource[], ras: readonly Resource[], services: Services,
+  entryOf: (ap: Resource) => PolicyEntry, setEntry: SetEntry, sets: Map<string, ReturnType<SetEntry>>,
+): AuthzMemo | undefined {
+  if (last.services !== services || !sameItems(last.ras, ras)) return undefined;
+  const run = changedRun(last.aps, aps);
+  if (run.endA - run.start + (run.endB - run.start) > MAX_CHANGED) return undefined;
+  const removed = last.aps.slice(run.start, run.endA).map(entryOf);
+  const added = aps.slice(run.start, run.endB).map(entryOf);
+  const changed = [...removed, ...added];
+  if (changed.some((e) => e.context !== services || e.waypoint || e.diagnostics.length > 0)) return undefined;
+  const gone = new Set(removed.flatMap((e) => (e.policy ? [e.policy] : [])));
+  const perService = new Map(last.perService);
+  const table = new Map(last.result.authz.services);
+  const touched = new Set(changed.flatMap((e) => (e.policy ? e.services : [])));
+  for (const key of touched) {
+    const list = (perService.get(key) ?? []).filter((p) => !gone.has(p));
+    for (const e of added) if (e.policy && e.services.includes(key)) list.push(e.policy);
+    perService.set(key, list);
+    const entry = setEntry(sets.get(key), [...last.waypointWide, ...list], [...last.jwt.waypoint, ...(last.jwt.services.get(key) ?? [])]);
+    sets.set(key, entry);
+    table.set(key, entry.set);
+  }
+  const policies = resorted(last.result.authz.policies, gone, added.flatMap((e) => (e.policy ? [e.policy] : [])));
+  if (!policies) return undefined;
+  const result = { authz: { ...last.result.authz, services: table, policies }, diagnostics: last.result.diagnostics };
+  return { ...last, aps, perService, result };
+}
+
+/** `sorted` (by Envoy name) without `gone` and with `added`; undefined when a name repeats. */
+function resorted(sorted: readonly CompiledPolicy[], gone: ReadonlySet<CompiledPolicy>, added: readonly CompiledPolicy[]): CompiledPolicy[] | undefined {
+  const out = gone.size > 0 ? sorted.filter((p) => !gone.has(p)) : [...sorted];
+  for (const p of added) {
+    const k = envoyPrefix(p);
+    let lo = 0;
+    let hi = out.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (envoyPrefix(out[mid]!) < k) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < out.length && envoyPrefix(out[lo]!) === k) return undefined;
+    out.splice(lo, 0, p);
+  }
+  return out;
+}
