@@ -25,8 +25,8 @@ import type { Resource } from '../config/resource.ts';
 import type { CompiledJwtRule } from '../model/authn.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { CompiledPolicy, PolicySet } from '../model/policy.ts';
-import type { RouteTable } from '../model/route.ts';
-import type { Binding, Cluster, Service } from '../model/snapshot.ts';
+import type { RouteTable, VirtualServiceStatus } from '../model/route.ts';
+import type { Binding, Cluster, Destination, HostTable, Service } from '../model/snapshot.ts';
 import type { SortedInput } from './sorted-input.ts';
 import type { AuthzMemo, PolicyEntry } from './policies-delta.ts';
 
@@ -35,6 +35,8 @@ export interface ServiceMemo {
   readonly service: Service;
   /** In (host, port) order. */
   readonly clusters: readonly Cluster[];
+  /** One per cluster, in the same order: the host-table entries. */
+  readonly destinations: readonly Destination[];
 }
 
 export interface PolicyMemo {
@@ -75,6 +77,10 @@ export class CompileMemo {
   /** The last authorization pass, to patch when only a few policies changed (policies-delta.ts). */
   authz: AuthzMemo | undefined;
   routes = new Map<string, RouteMemo>();
+  /** The last host table compileServices built: an unchanged host keeps its port map (services.ts). */
+  hosts: HostTable | undefined;
+  /** Each VirtualService's last status entry, kept while equal (routes.ts). */
+  vsStatus = new WeakMap<Resource, VirtualServiceStatus>();
   /** namespace/name/host -> its first-choice VIP slot (a hash of the key; never stale). */
   vipHashes = new Map<string, number>();
   #stages = new Map<string, { readonly inputs: readonly (readonly unknown[])[]; readonly out: unknown }>();
@@ -102,6 +108,8 @@ export class CompileMemo {
     this.policyEntries = new WeakMap();
     this.authz = undefined;
     this.routes = new Map();
+    this.hosts = undefined;
+    this.vsStatus = new WeakMap();
     this.vipHashes = new Map();
     this.#stages = new Map();
   }

@@ -10,7 +10,7 @@ import type { VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
 import type { HTTPRouteSpec } from '../config/kinds/http-route.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { CODES } from '../model/codes.ts';
-import type { RouteRule, RouteStatus, RouteTable } from '../model/route.ts';
+import type { RouteRule, RouteStatus, RouteTable, VirtualServiceStatus } from '../model/route.ts';
 
 export { DEFAULT_RETRY };
 import type { Cluster, Destination, HostTable, Snapshot } from '../model/snapshot.ts';
@@ -131,9 +131,23 @@ export function compileRoutes(
         })),
       };
     }),
-    virtualServices: vss.map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name, ...vsStatus.get(v)! })),
+    virtualServices: vss.map((v) => vsStatusEntry(v, vsStatus.get(v)!, memo)),
   };
   return { routes, routeStatus, diagnostics: ctx.diagnostics };
+}
+
+/** A VirtualService's status, last compile's object when equal (a snapshot change stays small). */
+function vsStatusEntry(v: VS, st: { attached: string[]; ignored: { cluster: string; reason: string }[] }, memo: CompileMemo): VirtualServiceStatus {
+  const before = memo.vsStatus.get(v);
+  if (before && sameStrings(before.attached, st.attached) && before.ignored.length === st.ignored.length
+    && before.ignored.every((x, i) => x.cluster === st.ignored[i]!.cluster && x.reason === st.ignored[i]!.reason)) return before;
+  const entry = { namespace: v.metadata.namespace, name: v.metadata.name, ...st };
+  memo.vsStatus.set(v, entry);
+  return entry;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Where tableFor reports what happened to each VirtualService (for route status). */

@@ -53,7 +53,33 @@ export function compileServices(entries: readonly SE[], bindings: ReadonlyMap<st
     out.services.push(compiled.service);
     addToTables(se, compiled, out);
   }
+  if (memo.hosts) keepSamePorts(out.hosts, memo.hosts);
+  memo.hosts = out.hosts;
   return out;
+}
+
+/**
+ * A host whose ports map to the same destinations as last time keeps last time's map: a snapshot
+ * change then shows as the few hosts that changed (workers/snapshot-delta.ts sends only those).
+ */
+function keepSamePorts(next: HostTable, prev: HostTable): void {
+  for (const t of ['exact', 'wildcard', 'addresses'] as const) {
+    const table = next[t] as Map<string, ReadonlyMap<number, Destination>>;
+    for (const [key, ports] of table) {
+      const before = prev[t].get(key);
+      if (before && before !== ports && samePorts(before, ports)) table.set(key, before);
+    }
+  }
+}
+
+function samePorts(a: ReadonlyMap<number, Destination>, b: ReadonlyMap<number, Destination>): boolean {
+  if (a.size !== b.size) return false;
+  const ai = a.entries();
+  for (const [port, dest] of b) {
+    const [p, d] = ai.next().value!;
+    if (p !== port || d !== dest) return false;
+  }
+  return true;
 }
 
 // A Service and its clusters depend on the entry and its VIPs only (memo.ts).
@@ -64,7 +90,10 @@ function compiledEntry(se: SE, vips: ReadonlyMap<string, string>, memo: CompileM
   const service = compileService(se, vips);
   const clusters: Cluster[] = [];
   for (const host of service.hosts) for (const port of service.ports) clusters.push(compileCluster(se, service, host, port));
-  const entry = { vips: mine, service, clusters };
+  const destinations: Destination[] = [];
+  let next = 0;
+  for (const host of service.hosts) for (const port of service.ports) destinations.push({ service, host, port, cluster: clusters[next++]! });
+  const entry = { vips: mine, service, clusters, destinations };
   memo.services.set(se, entry);
   return entry;
 }
@@ -135,13 +164,13 @@ function endpointsFor(se: SE, service: Service, host: string, port: ServicePort)
   }));
 }
 
-function addToTables(se: SE, { service, clusters }: ServiceMemo, out: CompiledServices): void {
+function addToTables(se: SE, { service, clusters, destinations }: ServiceMemo, out: CompiledServices): void {
   let next = 0;
   for (const [i, host] of service.hosts.entries()) {
     for (const port of service.ports) {
-      const cluster = clusters[next++]!;
+      const cluster = clusters[next]!;
+      const dest = destinations[next++]!;
       out.clusters.set(cluster.name, cluster);
-      const dest: Destination = { service, host, port, cluster };
       const wildcard = host.startsWith('*.');
       const table = wildcard ? out.hosts.wildcard : out.hosts.exact;
       const claimed = claim(table as Map<string, Map<number, Destination>>, wildcard ? host.slice(1) : host, dest);

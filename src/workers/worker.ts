@@ -11,6 +11,7 @@ import { Metrics } from '../telemetry/metrics.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 import type { PodWorkload } from '../model/identity.ts';
 import { CredentialReplica, IdentityReplica, PodReplica } from './replicas.ts';
+import { applyDelta } from './snapshot-delta.ts';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -36,6 +37,11 @@ async function onMessage(m: ToWorker): Promise<void> {
     case 'snapshot':
       // Same rule as the store's offer(): a snapshot already served is not swapped again.
       if (store.current().version !== m.snapshot.version) store.swap(m.snapshot, []);
+      return post({ t: 'swapped', version: store.current().version });
+    case 'delta':
+      // The primary sends a delta only on the snapshot it sent last; anything else is a bug, repaired.
+      if (store.current().version !== m.delta.base) return post({ t: 'resync', version: store.current().version });
+      store.swap(applyDelta(store.current(), m.delta), []);
       return post({ t: 'swapped', version: store.current().version });
     case 'collect': {
       const s = dp?.summary();
