@@ -55,6 +55,7 @@ export interface CompileResult {
 export function compile(input: readonly Resource[], options: CompileOptions = {}, memo: CompileMemo = new CompileMemo()): CompileResult {
   // Sorted once; a memo's next compile merges the changed resources into the last order (sorted-input.ts).
   const sortedInput = (memo.input = sortInput(memo.input, input, sortKey));
+  if (sortedInput.merged) memo.counts.merged++;
   const resources = sortedInput.sorted;
   const byKind = sortedInput.byKind;
   const kinds = (...names: string[]) => names.map((k) => byKind.get(k) ?? EMPTY);

@@ -68,6 +68,8 @@ export class CompileMemo {
   #global = '';
   /** The last input, sorted (sorted-input.ts); depends on nothing else, so begin() keeps it. */
   input: SortedInput | undefined;
+  /** How often a compile merged its changes into the last order, and patched the last authz table (tests check both run). */
+  readonly counts = { merged: 0, authzPatched: 0 };
   bindings = new WeakMap<Resource, Binding>();
   services = new WeakMap<Resource, ServiceMemo>();
   policies = new WeakMap<Resource, PolicyMemo>();

@@ -3,8 +3,7 @@
 // those entries replaced, and the sorted policy list has the changed policies taken out and put back
 // in by name. Anything wider falls back to the full pass in policies.ts (which reuses each policy's
 // compiled entry): a changed waypoint-wide policy (it is in every set), a changed
-// RequestAuthentication or service list, a policy with diagnostics (their order is the policies'
-// order), or more than a few policies at once. test/compile/incremental.test.ts compares both.
+// RequestAuthentication or service list, or more than a few policies at once. test/compile/incremental.test.ts compares both.
 import type { Resource } from '../config/resource.ts';
 import type { CompiledJwtRule } from '../model/authn.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
@@ -49,6 +48,9 @@ export interface AuthzMemo {
   readonly perService: ReadonlyMap<string, readonly CompiledPolicy[]>;
   readonly waypointWide: readonly CompiledPolicy[];
   readonly jwt: JwtTargets;
+  /** Diagnostics before the policies' (extension providers) and after them (RequestAuthentications). */
+  readonly head: readonly Diagnostic[];
+  readonly tail: readonly Diagnostic[];
   readonly result: { readonly authz: AuthzTable; readonly diagnostics: Diagnostic[] };
 }
 
@@ -73,7 +75,7 @@ export function patchAuthz(
   const removed = last.aps.slice(run.start, run.endA).map(entryOf);
   const added = aps.slice(run.start, run.endB).map(entryOf);
   const changed = [...removed, ...added];
-  if (changed.some((e) => e.context !== services || e.waypoint || e.diagnostics.length > 0)) return undefined;
+  if (changed.some((e) => e.context !== services || e.waypoint)) return undefined;
   const gone = new Set(removed.flatMap((e) => (e.policy ? [e.policy] : [])));
   const perService = new Map(last.perService);
   const table = new Map(last.result.authz.services);
@@ -88,7 +90,10 @@ export function patchAuthz(
   }
   const policies = resorted(last.result.authz.policies, gone, added.flatMap((e) => (e.policy ? [e.policy] : [])));
   if (!policies) return undefined;
-  const result = { authz: { ...last.result.authz, services: table, policies }, diagnostics: last.result.diagnostics };
+  // Diagnostics follow the policies' order: the last list stands unless a changed policy has some.
+  const diagnostics = changed.some((e) => e.diagnostics.length > 0)
+    ? [...last.head, ...aps.flatMap((ap) => entryOf(ap).diagnostics), ...last.tail] : last.result.diagnostics;
+  const result = { authz: { ...last.result.authz, services: table, policies }, diagnostics };
   return { ...last, aps, perService, result };
 }
 

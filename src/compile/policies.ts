@@ -53,12 +53,16 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
   // A few policies changed and nothing else: patch the last table (policies-delta.ts).
   const last = memo.authz;
   const patched = last && patchAuthz(last, aps, ras, options.services, (ap) => policyEntry(ap as AP, options.services, last.lookup, root, memo), policySetEntry, memo.policySets);
-  if (patched) return (memo.authz = patched).result;
+  if (patched) {
+    memo.counts.authzPatched++;
+    return (memo.authz = patched).result;
+  }
   const diagnostics: Diagnostic[] = [];
   const waypointWide: CompiledPolicy[] = [];
   const perService = new Map<string, CompiledPolicy[]>(options.services.map((s) => [s.key, []]));
   const all: CompiledPolicy[] = [];
   const providers = compileProviders(options.extensionProviders, diagnostics);
+  const head = [...diagnostics];
   const targets = last?.services === options.services ? last.lookup : targetLookup(options, providers);
   for (const ap of aps) {
     const entry = policyEntry(ap, options.services, targets, root, memo);
@@ -68,7 +72,9 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
     if (entry.waypoint) waypointWide.push(entry.policy);
     else for (const key of entry.services) perService.get(key)!.push(entry.policy);
   }
+  const beforeJwt = diagnostics.length;
   const jwt = jwtByTarget(ras, targets, root, diagnostics);
+  const tail = diagnostics.slice(beforeJwt);
   const services = new Map<string, PolicySet>();
   const sets = new Map<string, PolicySetMemo>();
   for (const [key, list] of perService) {
@@ -82,7 +88,7 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
     authz: { waypoint: policySet(waypointWide, jwt.waypoint), services, policies: all, providers, numTrustedProxies: options.numTrustedProxies ?? 0, pathNormalization: options.pathNormalization ?? 'BASE' },
     diagnostics,
   };
-  memo.authz = { aps, ras, services: options.services, lookup: targets, perService, waypointWide, jwt, result };
+  memo.authz = { aps, ras, services: options.services, lookup: targets, perService, waypointWide, jwt, head, tail, result };
   return result;
 }
 

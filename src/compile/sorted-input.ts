@@ -19,6 +19,8 @@ export interface SortedInput {
    * only a full sort reproduces.
    */
   readonly unique: boolean;
+  /** Built by merging a change into the last one (not sorted from scratch). */
+  readonly merged: boolean;
 }
 
 /** More changed resources than this: a full sort (each merge step moves the whole list). */
@@ -31,7 +33,7 @@ export function sortInput(prev: SortedInput | undefined, input: readonly Resourc
     if (start === endA && start === endB) return prev.input === input ? prev : { ...prev, input };
     if (endA - start + endB - start <= MAX_MERGED) {
       const merged = merge(prev, prev.input.slice(start, endA), input.slice(start, endB), key);
-      if (merged) return { ...merged, input };
+      if (merged) return { ...merged, input, merged: true };
     }
   }
   return sortAll(input, key);
@@ -63,7 +65,7 @@ function sortAll(input: readonly Resource[], key: (r: Resource) => string): Sort
     if (list) list.push(r);
     else byKind.set(r.kind, [r]);
   }
-  return { input, sorted, byKind, unique };
+  return { input, sorted, byKind, unique, merged: false };
 }
 
 /** The last sorted lists without `removed` and with `added`; undefined when a key repeats. */
