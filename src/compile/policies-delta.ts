@@ -11,7 +11,7 @@ import type { AuthzTable, CompiledPolicy, PolicySet } from '../model/policy.ts';
 import type { Service, WaypointInfo } from '../model/snapshot.ts';
 import { sameItems } from './memo.ts';
 import { envoyPrefix } from './policy-set.ts';
-import { changedRun } from './sorted-input.ts';
+import { listChanges } from './sorted-input.ts';
 
 /** Sets, not arrays: each policy looks its targets up (a scan per policy was quadratic at 1,000s). */
 export interface TargetLookup {
@@ -70,10 +70,10 @@ export function patchAuthz(
   entryOf: (ap: Resource) => PolicyEntry, setEntry: SetEntry, sets: Map<string, ReturnType<SetEntry>>,
 ): AuthzMemo | undefined {
   if (last.services !== services || !sameItems(last.ras, ras)) return undefined;
-  const run = changedRun(last.aps, aps);
-  if (run.endA - run.start + (run.endB - run.start) > MAX_CHANGED) return undefined;
-  const removed = last.aps.slice(run.start, run.endA).map(entryOf);
-  const added = aps.slice(run.start, run.endB).map(entryOf);
+  const change = listChanges(last.aps, aps);
+  if (change.removed.length + change.added.length > MAX_CHANGED) return undefined;
+  const removed = change.removed.map(entryOf);
+  const added = change.added.map(entryOf);
   const changed = [...removed, ...added];
   if (changed.some((e) => e.context !== services || e.waypoint)) return undefined;
   const gone = new Set(removed.flatMap((e) => (e.policy ? [e.policy] : [])));

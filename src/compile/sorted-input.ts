@@ -29,14 +29,28 @@ const MAX_MERGED = 64;
 /** `key` gives the total order (creation time, kind, namespace, name); it must be cheap (cached). */
 export function sortInput(prev: SortedInput | undefined, input: readonly Resource[], key: (r: Resource) => string): SortedInput {
   if (prev?.unique) {
-    const { start, endA, endB } = changedRun(prev.input, input);
-    if (start === endA && start === endB) return prev.input === input ? prev : { ...prev, input };
-    if (endA - start + endB - start <= MAX_MERGED) {
-      const merged = merge(prev, prev.input.slice(start, endA), input.slice(start, endB), key);
+    const { removed, added } = listChanges(prev.input, input);
+    if (removed.length === 0 && added.length === 0) return prev.input === input ? prev : { ...prev, input };
+    if (removed.length + added.length <= MAX_MERGED) {
+      const merged = merge(prev, removed, added, key);
       if (merged) return { ...merged, input, merged: true };
     }
   }
   return sortAll(input, key);
+}
+
+/**
+ * What `b` has that `a` has not, and the reverse, by identity. Within the run where they differ: two
+ * changes far apart (two files, two objects) make a long run of the same objects in between.
+ */
+export function listChanges<T>(a: readonly T[], b: readonly T[]): { removed: T[]; added: T[] } {
+  const { start, endA, endB } = changedRun(a, b);
+  const runA = a.slice(start, endA);
+  const runB = b.slice(start, endB);
+  if (runA.length === 0 || runB.length === 0) return { removed: runA, added: runB };
+  const inA = new Set(runA);
+  const inB = new Set(runB);
+  return { removed: runA.filter((x) => !inB.has(x)), added: runB.filter((x) => !inA.has(x)) };
 }
 
 /** The run where two lists differ: a[start, endA) was replaced by b[start, endB). */

@@ -82,8 +82,12 @@ const put = fc.tuple(fc.oneof(
 ), created).map(([doc, at]) => ({ put: (at ? { ...doc, metadata: { ...doc.metadata, creationTimestamp: at } } : doc) as Doc }));
 const del = fc.record({ kind: fc.constantFrom('ServiceEntry', 'VirtualService', 'AuthorizationPolicy', 'AuthorizationPolicy', 'DestinationRule', 'HTTPRoute'), slot: apSlot, ns })
   .map(({ kind, slot: s, ns: n }) => ({ del: `${kind}/${n}/${{ ServiceEntry: 'se', VirtualService: 'vs', AuthorizationPolicy: 'ap', DestinationRule: 'dr', HTTPRoute: 'hr' }[kind]}-${s}` }));
-/** Random sequences of puts (add or change) and deletes of a config's resources. */
-export const steps = fc.array(fc.oneof({ weight: 3, arbitrary: put }, { weight: 1, arbitrary: del }), { minLength: 1, maxLength: 40 });
+const one = fc.oneof({ weight: 3, arbitrary: put }, { weight: 1, arbitrary: del });
+/** Several changes compiled at once (a debounced burst): changes far apart in the input. */
+const batch = fc.array(one, { minLength: 2, maxLength: 4 }).map((ops) => ({ batch: ops }));
+type Op = { put: Doc } | { del: string };
+/** Random sequences of puts (add or change) and deletes of a config's resources, one or a few per step. */
+export const steps: fc.Arbitrary<(Op | { batch: Op[] })[]> = fc.array(fc.oneof({ weight: 4, arbitrary: one }, { weight: 1, arbitrary: batch }), { minLength: 1, maxLength: 40 });
 
 /** One document -> one validated Resource (as a config source hands it to compile), or undefined. */
 export function resourceOf(doc: object, file = 'mem.yaml'): Resource | undefined {
@@ -97,14 +101,16 @@ export function resourceOf(doc: object, file = 'mem.yaml'): Resource | undefined
 export const keyOf = (d: Doc) => `${d.kind}/${d.metadata.namespace ?? ''}/${d.metadata.name}`;
 
 /** The resources after each step of `ops`, in the order a config source keeps them (a changed one keeps its place). */
-export function* configAfterEachStep(ops: readonly ({ put: Doc } | { del: string })[]): Generator<readonly Resource[]> {
+export function* configAfterEachStep(steps: readonly (Op | { batch: Op[] })[]): Generator<readonly Resource[]> {
   const current = new Map<string, Resource>([['Gateway/istio-egress/waypoint', resourceOf(WAYPOINT)!]]);
   yield [...current.values()];
-  for (const op of ops) {
-    if ('del' in op) current.delete(op.del);
-    else {
-      const r = resourceOf(op.put);
-      if (r) current.set(keyOf(op.put), r);
+  for (const step of steps) {
+    for (const op of 'batch' in step ? step.batch : [step]) {
+      if ('del' in op) current.delete(op.del);
+      else {
+        const r = resourceOf(op.put);
+        if (r) current.set(keyOf(op.put), r);
+      }
     }
     yield [...current.values()];
   }
