@@ -42,7 +42,11 @@ export interface PolicyEntry {
 export interface AuthzMemo {
   readonly aps: readonly Resource[];
   readonly ras: readonly Resource[];
+  /** The service list the policy entries were made against (their validity token). */
   readonly services: Services;
+  /** Its keys, and every ServiceEntry's namespace/name: what targeting reads (policies.ts sameTargets). */
+  readonly keys: readonly string[];
+  readonly known: readonly string[] | undefined;
   readonly lookup: TargetLookup;
   /** Service key -> the service-scoped policies targeting it (any order: policySet sorts). */
   readonly perService: ReadonlyMap<string, readonly CompiledPolicy[]>;
@@ -72,6 +76,7 @@ export function patchAuthz(
   if (last.services !== services || !sameItems(last.ras, ras)) return undefined;
   const change = listChanges(last.aps, aps);
   if (change.removed.length + change.added.length > MAX_CHANGED) return undefined;
+  if (change.removed.length === 0 && change.added.length === 0) return { ...last, aps };
   const removed = change.removed.map(entryOf);
   const added = change.added.map(entryOf);
   const changed = [...removed, ...added];

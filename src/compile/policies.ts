@@ -16,7 +16,7 @@ import { conditionConstraint, operationConstraints, sourceConstraints } from './
 import type { CompiledJwtRule } from '../model/authn.ts';
 import { CompileMemo, sameItems, type PolicySetMemo } from './memo.ts';
 import { policySet, sortByEnvoyName } from './policy-set.ts';
-import { patchAuthz, type JwtTargets, type PolicyEntry, type TargetLookup } from './policies-delta.ts';
+import { patchAuthz, type AuthzMemo, type JwtTargets, type PolicyEntry, type TargetLookup } from './policies-delta.ts';
 
 export interface AuthzOptions {
   readonly waypoint: Pick<WaypointInfo, 'namespace' | 'name'>;
@@ -51,8 +51,12 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
   const ras = resources.filter(isRequestAuthentication);
   const root = options.rootNamespace ?? 'istio-system';
   // A few policies changed and nothing else: patch the last table (policies-delta.ts).
+  // Targeting reads the services' keys and every ServiceEntry's name (IST0101): a changed
+  // ServiceEntry that keeps its name changes neither, and every policy keeps its entry (the token
+  // stays the list the entries were made against).
   const last = memo.authz;
-  const patched = last && patchAuthz(last, aps, ras, options.services, (ap) => policyEntry(ap as AP, options.services, last.lookup, root, memo), policySetEntry, memo.policySets);
+  const token = last && sameTargets(last, options) ? last.services : options.services;
+  const patched = last && patchAuthz(last, aps, ras, token, (ap) => policyEntry(ap as AP, token, last.lookup, root, memo), policySetEntry, memo.policySets);
   if (patched) {
     memo.counts.authzPatched++;
     return (memo.authz = patched).result;
@@ -63,9 +67,9 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
   const all: CompiledPolicy[] = [];
   const providers = compileProviders(options.extensionProviders, diagnostics);
   const head = [...diagnostics];
-  const targets = last?.services === options.services ? last.lookup : targetLookup(options, providers);
+  const targets = last?.services === token ? last.lookup : targetLookup(options, providers);
   for (const ap of aps) {
-    const entry = policyEntry(ap, options.services, targets, root, memo);
+    const entry = policyEntry(ap, token, targets, root, memo);
     diagnostics.push(...entry.diagnostics);
     if (!entry.policy) continue;
     all.push(entry.policy);
@@ -88,8 +92,14 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
     authz: { waypoint: policySet(waypointWide, jwt.waypoint), services, policies: all, providers, numTrustedProxies: options.numTrustedProxies ?? 0, pathNormalization: options.pathNormalization ?? 'BASE' },
     diagnostics,
   };
-  memo.authz = { aps, ras, services: options.services, lookup: targets, perService, waypointWide, jwt, head, tail, result };
+  memo.authz = { aps, ras, services: token, keys: options.services.map((s) => s.key), known: options.known?.serviceEntries, lookup: targets, perService, waypointWide, jwt, head, tail, result };
   return result;
+}
+
+function sameTargets(last: AuthzMemo, options: AuthzOptions): boolean {
+  const known = options.known?.serviceEntries;
+  return last.keys.length === options.services.length && options.services.every((s, i) => s.key === last.keys[i])
+    && (known === last.known || (!!known && !!last.known && known.length === last.known.length && known.every((k, i) => k === last.known![i])));
 }
 
 /** A service's PolicySet, the last one when its policies and JWT rules are the same objects. */
