@@ -29,6 +29,7 @@ import type { RouteTable, VirtualServiceStatus } from '../model/route.ts';
 import type { Binding, Cluster, Destination, HostTable, Service } from '../model/snapshot.ts';
 import type { SortedInput } from './sorted-input.ts';
 import type { AuthzMemo, PolicyEntry } from './policies-delta.ts';
+import type { ServicesMemo } from './services-delta.ts';
 
 export interface ServiceMemo {
   readonly vips: string;
@@ -68,8 +69,8 @@ export class CompileMemo {
   #global = '';
   /** The last input, sorted (sorted-input.ts); depends on nothing else, so begin() keeps it. */
   input: SortedInput | undefined;
-  /** How often a compile merged its changes into the last order, and patched the last authz table (tests check both run). */
-  readonly counts = { merged: 0, authzPatched: 0 };
+  /** How often a compile merged its changes into the last order, and patched the last authz table or services (tests check each runs). */
+  readonly counts = { merged: 0, authzPatched: 0, servicesPatched: 0 };
   bindings = new WeakMap<Resource, Binding>();
   services = new WeakMap<Resource, ServiceMemo>();
   policies = new WeakMap<Resource, PolicyMemo>();
@@ -79,6 +80,8 @@ export class CompileMemo {
   /** The last authorization pass, to patch when only a few policies changed (policies-delta.ts). */
   authz: AuthzMemo | undefined;
   routes = new Map<string, RouteMemo>();
+  /** The last compileServices pass, to patch when a few entries changed in place (services-delta.ts). */
+  servicesLast: ServicesMemo | undefined;
   /** The last host table compileServices built: an unchanged host keeps its port map (services.ts). */
   hosts: HostTable | undefined;
   /** Each VirtualService's last status entry, kept while equal (routes.ts). */
@@ -111,6 +114,7 @@ export class CompileMemo {
     this.authz = undefined;
     this.routes = new Map();
     this.hosts = undefined;
+    this.servicesLast = undefined;
     this.vsStatus = new WeakMap();
     this.vipHashes = new Map();
     this.#stages = new Map();

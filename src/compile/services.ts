@@ -10,6 +10,7 @@ import type {
 import { allocateVips } from './vip.ts';
 import { CompileMemo, type ServiceMemo } from './memo.ts';
 import { isHttpProtocol, parseProtocol } from '../model/protocol.ts';
+import { patchServices } from './services-delta.ts';
 
 const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
 
@@ -37,6 +38,14 @@ export interface CompiledServices {
 
 /** `entries` must be sorted (creation time, namespace, name); earlier entries win host conflicts. */
 export function compileServices(entries: readonly SE[], bindings: ReadonlyMap<string, Binding>, memo = new CompileMemo()): CompiledServices {
+  // A few entries changed in place (same name, hosts and ports): patch the last tables (services-delta.ts).
+  const patched = memo.servicesLast && patchServices(memo.servicesLast, entries, bindings, (se, vips) => compiledEntry(se, vips, memo));
+  if (patched) {
+    if (patched !== memo.servicesLast!.out) memo.counts.servicesPatched++;
+    memo.hosts = patched.hosts;
+    memo.servicesLast = { entries, bindings, vips: memo.servicesLast!.vips, out: patched };
+    return patched;
+  }
   const vips = allocateVips(vipRequests(entries), memo.vipHashes);
   const out: CompiledServices = {
     services: [], clusters: new Map(), unserved: new Map(), diagnostics: [],
@@ -55,6 +64,7 @@ export function compileServices(entries: readonly SE[], bindings: ReadonlyMap<st
   }
   if (memo.hosts) keepSamePorts(out.hosts, memo.hosts);
   memo.hosts = out.hosts;
+  memo.servicesLast = { entries, bindings, vips, out };
   return out;
 }
 
@@ -83,7 +93,7 @@ function samePorts(a: ReadonlyMap<number, Destination>, b: ReadonlyMap<number, D
 }
 
 // A Service and its clusters depend on the entry and its VIPs only (memo.ts).
-function compiledEntry(se: SE, vips: ReadonlyMap<string, string>, memo: CompileMemo): ServiceMemo {
+export function compiledEntry(se: SE, vips: ReadonlyMap<string, string>, memo: CompileMemo): ServiceMemo {
   const mine = wantsAutoVip(se) ? (se.spec.hosts ?? []).map((h) => vips.get(`${se.metadata.namespace}/${se.metadata.name}/${h.toLowerCase()}`)).join(',') : '';
   const before = memo.services.get(se);
   if (before && before.vips === mine) return before;
@@ -108,7 +118,7 @@ function vipRequests(entries: readonly SE[]): { key: string }[] {
 }
 
 // istiod skips auto-allocation for resolution NONE, user addresses, and the opt-out label.
-function wantsAutoVip(se: SE): boolean {
+export function wantsAutoVip(se: SE): boolean {
   return (se.spec.addresses ?? []).length === 0
     && resolutionOf(se) !== 'NONE'
     && se.metadata.labels[AUTOALLOCATE_LABEL] !== 'false'

@@ -29,6 +29,15 @@ export const serviceEntry = fc.record({
     : { hosts, ports, resolution: dns ? 'DNS' : 'STATIC', ...(dns ? {} : { endpoints: [{ address: '127.0.0.1', labels: { v: '1' } }] }) },
 }));
 
+// The same entry with other endpoints: a change in place (same hosts and ports), which
+// services-delta.ts patches instead of a full pass.
+const serviceEntryTweak = fc.record({ slot, address: fc.constantFrom('127.0.0.1', '127.0.0.2'), weight: fc.integer({ min: 1, max: 3 }), dns: fc.boolean() })
+  .map(({ slot: s, address, weight, dns }) => ({
+    apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry',
+    metadata: { name: `se-${s}`, namespace: NS, labels: { 'istio.io/use-waypoint': 'waypoint' }, creationTimestamp: '2024-01-01T00:00:00Z' },
+    spec: { hosts: [HOSTS[Number(s)]!], ports: [PORTS[0]], resolution: dns ? 'DNS' : 'STATIC', endpoints: [{ address, weight, labels: { v: '1' } }] },
+  }));
+
 const destination = fc.record({ host: fc.constantFrom('a.test', 'b.test', 'c.test', 'x.w.test'), port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }), subset: fc.option(fc.constant('v1'), { nil: undefined, freq: 4 }) })
   .map(({ host: h, port, subset }) => ({ host: h, ...(port ? { port: { number: port } } : {}), ...(subset ? { subset } : {}) }));
 
@@ -77,9 +86,9 @@ export type Doc = { kind: string; metadata: { name: string; namespace?: string; 
 // in Kubernetes, and the merge of sorted-input.ts must put it where a full sort does.
 const created = fc.constantFrom(undefined, undefined, '2024-01-01T00:00:00Z', '2024-02-01T00:00:00Z');
 const put = fc.tuple(fc.oneof(
-  { weight: 4, arbitrary: serviceEntry }, { weight: 4, arbitrary: virtualService }, { weight: 8, arbitrary: authorizationPolicy },
+  { weight: 2, arbitrary: serviceEntry }, { weight: 5, arbitrary: serviceEntryTweak }, { weight: 4, arbitrary: virtualService }, { weight: 8, arbitrary: authorizationPolicy },
   { weight: 1, arbitrary: destinationRule }, { weight: 1, arbitrary: httpRoute }, { weight: 1, arbitrary: namespace },
-), created).map(([doc, at]) => ({ put: (at ? { ...doc, metadata: { ...doc.metadata, creationTimestamp: at } } : doc) as Doc }));
+), created).map(([doc, at]) => ({ put: (at && !(doc.metadata as Doc['metadata']).creationTimestamp ? { ...doc, metadata: { ...doc.metadata, creationTimestamp: at } } : doc) as Doc }));
 const del = fc.record({ kind: fc.constantFrom('ServiceEntry', 'VirtualService', 'AuthorizationPolicy', 'AuthorizationPolicy', 'DestinationRule', 'HTTPRoute'), slot: apSlot, ns })
   .map(({ kind, slot: s, ns: n }) => ({ del: `${kind}/${n}/${{ ServiceEntry: 'se', VirtualService: 'vs', AuthorizationPolicy: 'ap', DestinationRule: 'dr', HTTPRoute: 'hr' }[kind]}-${s}` }));
 const one = fc.oneof({ weight: 3, arbitrary: put }, { weight: 1, arbitrary: del });
