@@ -30,6 +30,7 @@ import type { Binding, Cluster, Destination, HostTable, Service } from '../model
 import type { SortedInput } from './sorted-input.ts';
 import type { AuthzMemo, PolicyEntry } from './policies-delta.ts';
 import type { ServicesMemo } from './services-delta.ts';
+import type { RouteIndex } from './routes.ts';
 
 export interface ServiceMemo {
   readonly vips: string;
@@ -82,6 +83,8 @@ export class CompileMemo {
   routes = new Map<string, RouteMemo>();
   /** The last compileServices pass, to patch when a few entries changed in place (services-delta.ts). */
   servicesLast: ServicesMemo | undefined;
+  /** The route index over the VirtualServices (no HTTPRoutes) it was built from (routes.ts). */
+  routeIndex: { readonly vss: readonly Resource[]; readonly index: RouteIndex } | undefined;
   /** The last host table compileServices built: an unchanged host keeps its port map (services.ts). */
   hosts: HostTable | undefined;
   /** Each VirtualService's last status entry, kept while equal (routes.ts). */
@@ -115,6 +118,7 @@ export class CompileMemo {
     this.routes = new Map();
     this.hosts = undefined;
     this.servicesLast = undefined;
+    this.routeIndex = undefined;
     this.vsStatus = new WeakMap();
     this.vipHashes = new Map();
     this.#stages = new Map();

@@ -97,7 +97,10 @@ export function compileRoutes(
     ignore: (vs, cluster, reason) => vsStatus.get(vs)!.ignored.push({ cluster, reason }),
     attach: (vs, cluster) => vsStatus.get(vs)!.attached.push(cluster),
   };
-  const index = routeIndex(vss, hrs);
+  // Without HTTPRoutes the index depends on the VirtualServices only: kept while they are the same.
+  const kept = hrs.length === 0 && memo.routeIndex && sameItems(memo.routeIndex.vss, vss) ? memo.routeIndex.index : undefined;
+  const index = kept ?? routeIndex(vss, hrs);
+  memo.routeIndex = hrs.length === 0 ? { vss, index } : undefined;
   const routes = new Map<string, RouteTable>();
   const seen = new Set<string>();
   const reused = new Map<string, RouteMemo>();
@@ -178,7 +181,7 @@ function memoTable(
   before: RouteMemo | undefined, signature: (host: string) => string, reused: Map<string, RouteMemo>,
 ): RouteTable | undefined {
   const fresh = before && before.service === d.service && before.cluster === d.cluster && before.host === d.host
-    && sameItems(before.virtualServices, vss) && [...before.reads].every(([h, sig]) => signature(h) === sig);
+    && sameItems(before.virtualServices, vss) && readsSame(before.reads, signature);
   if (fresh) return replay(before, ctx, sink, reused);
   const reads = new Map<string, string>();
   const exact = ctx.hosts.exact;
@@ -196,6 +199,11 @@ function memoTable(
   };
   const table = tableFor(d, vss, [], waypoint, { ...ctx, hosts: { ...ctx.hosts, exact: recording }, diagnostics }, recorder);
   return replay({ service: d.service, cluster: d.cluster, host: d.host, virtualServices: vss, reads, table, diagnostics, status }, ctx, sink, reused);
+}
+
+function readsSame(reads: ReadonlyMap<string, string>, signature: (host: string) => string): boolean {
+  for (const [h, sig] of reads) if (signature(h) !== sig) return false;
+  return true;
 }
 
 function replay(entry: RouteMemo, ctx: RouteContext, sink: StatusSink, reused: Map<string, RouteMemo>): RouteTable | undefined {
@@ -224,7 +232,7 @@ export interface AttachedRoute {
  * ServiceEntry parents are looked up; wildcard VirtualService hosts and Gateway parents (which
  * match by hostname) are scanned. `order` keeps the callers' (creation, name) order.
  */
-interface RouteIndex {
+export interface RouteIndex {
   readonly vsByHost: Map<string, VS[]>;
   readonly vsWildcard: VS[];
   readonly hrByEntry: Map<string, RouteParents[]>;
