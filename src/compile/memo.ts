@@ -31,6 +31,7 @@ import type { SortedInput } from './sorted-input.ts';
 import type { AuthzMemo, PolicyEntry } from './policies-delta.ts';
 import type { ServicesMemo } from './services-delta.ts';
 import type { RouteIndex } from './routes.ts';
+import type { RoutesMemo } from './routes-delta.ts';
 
 export interface ServiceMemo {
   readonly vips: string;
@@ -71,7 +72,7 @@ export class CompileMemo {
   /** The last input, sorted (sorted-input.ts); depends on nothing else, so begin() keeps it. */
   input: SortedInput | undefined;
   /** How often a compile merged its changes into the last order, and patched the last authz table or services (tests check each runs). */
-  readonly counts = { merged: 0, authzPatched: 0, servicesPatched: 0 };
+  readonly counts = { merged: 0, authzPatched: 0, servicesPatched: 0, routesPatched: 0 };
   bindings = new WeakMap<Resource, Binding>();
   services = new WeakMap<Resource, ServiceMemo>();
   policies = new WeakMap<Resource, PolicyMemo>();
@@ -83,6 +84,8 @@ export class CompileMemo {
   routes = new Map<string, RouteMemo>();
   /** The last compileServices pass, to patch when a few entries changed in place (services-delta.ts). */
   servicesLast: ServicesMemo | undefined;
+  /** The last route pass, to patch when a few hosts or VirtualServices changed (routes-delta.ts). */
+  routesLast: RoutesMemo | undefined;
   /** The route index over the VirtualServices (no HTTPRoutes) it was built from (routes.ts). */
   routeIndex: { readonly vss: readonly Resource[]; readonly index: RouteIndex } | undefined;
   /** The last host table compileServices built: an unchanged host keeps its port map (services.ts). */
@@ -119,6 +122,7 @@ export class CompileMemo {
     this.hosts = undefined;
     this.servicesLast = undefined;
     this.routeIndex = undefined;
+    this.routesLast = undefined;
     this.vsStatus = new WeakMap();
     this.vipHashes = new Map();
     this.#stages = new Map();

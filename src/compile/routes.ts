@@ -20,6 +20,7 @@ import { compileHttpRouteRules } from './routes-http-route.ts';
 import type { GrantIndex } from './reference-grants.ts';
 import { GATEWAY_GROUP, ISTIO_GROUP, parentConditions, parentVerdicts, refsError, statusWorld, type ParentVerdict } from './route-status.ts';
 import { CompileMemo, sameItems, type RouteMemo } from './memo.ts';
+import { patchRoutes } from './routes-delta.ts';
 
 export function defaultRule(): RouteRule {
   return { name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 }, retry: DEFAULT_RETRY, mirrors: [] };
@@ -101,15 +102,32 @@ export function compileRoutes(
   const kept = hrs.length === 0 && memo.routeIndex && sameItems(memo.routeIndex.vss, vss) ? memo.routeIndex.index : undefined;
   const index = kept ?? routeIndex(vss, hrs);
   memo.routeIndex = hrs.length === 0 ? { vss, index } : undefined;
-  const routes = new Map<string, RouteTable>();
-  const seen = new Set<string>();
-  const reused = new Map<string, RouteMemo>();
   const signatures = new Map<string, string>();
   const signature = (host: string) => {
     let sig = signatures.get(host);
     if (sig === undefined) signatures.set(host, (sig = hostSignature(snap, host)));
     return sig;
   };
+  // A few hosts or VirtualServices changed: rebuild their tables and what reads them (routes-delta.ts).
+  const patched = hrs.length === 0 && memo.routesLast && patchRoutes(memo.routesLast, vss, snap.hosts, snap.clusters.size, memo.routes, {
+    recompute: (d, before) => {
+      const scratch = new Map<string, RouteMemo>();
+      const quiet: StatusSink = { ignore: () => {}, attach: () => {} };
+      memoTable(d, candidates(index, index.vsByHost.get(d.host), index.vsWildcard), snap.waypoint, { ...ctx, diagnostics: [] }, quiet, before, signature, scratch);
+      return scratch.get(d.cluster.name)!;
+    },
+    status: (v, st) => vsStatusEntry(v, st, memo),
+    lastStatus: (v) => memo.vsStatus.get(v),
+  });
+  if (patched) {
+    memo.counts.routesPatched++;
+    memo.routes = patched.entries;
+    memo.routesLast = { vss, hosts: snap.hosts, clusterCount: snap.clusters.size, routes: patched.routes, routeStatus: patched.routeStatus, diagnostics: 0 };
+    return { routes: patched.routes, routeStatus: patched.routeStatus, diagnostics: patched.diagnostics };
+  }
+  const routes = new Map<string, RouteTable>();
+  const seen = new Set<string>();
+  const reused = new Map<string, RouteMemo>();
   for (const table of [snap.hosts.exact, snap.hosts.wildcard]) {
     for (const ports of table.values()) {
       for (const d of ports.values()) {
@@ -136,6 +154,7 @@ export function compileRoutes(
     }),
     virtualServices: vss.map((v) => vsStatusEntry(v, vsStatus.get(v)!, memo)),
   };
+  memo.routesLast = { vss, hosts: snap.hosts, clusterCount: snap.clusters.size, routes, routeStatus, diagnostics: ctx.diagnostics.length };
   return { routes, routeStatus, diagnostics: ctx.diagnostics };
 }
 

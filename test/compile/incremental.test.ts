@@ -23,7 +23,7 @@ export function assertSameAsFull(resources: readonly Resource[], memo: CompileMe
 test('incremental compile: after every add, modify or delete, the snapshot and diagnostics equal a full compile', () => {
   let compiled = 0;
   let total = 0;
-  const counts = { merged: 0, authzPatched: 0, servicesPatched: 0 };
+  const counts = { merged: 0, authzPatched: 0, servicesPatched: 0, routesPatched: 0 };
   fc.assert(fc.property(steps, (ops) => {
     const memo = new CompileMemo();
     let i = 0;
@@ -34,12 +34,14 @@ test('incremental compile: after every add, modify or delete, the snapshot and d
     counts.merged += memo.counts.merged;
     counts.authzPatched += memo.counts.authzPatched;
     counts.servicesPatched += memo.counts.servicesPatched;
+    counts.routesPatched += memo.counts.routesPatched;
   }), { seed: 0x16, numRuns: 300 });
   // The property is only worth something if most steps compile to a snapshot, and if the delta
-  // paths (a change merged into the last order, a patched authz table, patched services) run often.
+  // paths (a change merged into the last order, patched authz table, services and routes) run often.
   assert.ok(compiled > total / 2, `only ${compiled} of ${total} steps compiled`);
   assert.ok(counts.merged > total / 2, `only ${counts.merged} of ${total} steps merged their change into the last order`);
   assert.ok(counts.authzPatched > total / 20, `only ${counts.authzPatched} of ${total} steps patched the authz table`);
   assert.ok(counts.servicesPatched > total / 40, `only ${counts.servicesPatched} of ${total} steps patched the services`);
-  console.log(`# ${total} steps, ${compiled} compiled, ${counts.merged} merged, ${counts.authzPatched} authz patched, ${counts.servicesPatched} services patched`);
+  assert.ok(counts.routesPatched > total / 40, `only ${counts.routesPatched} of ${total} steps patched the routes`);
+  console.log(`# ${total} steps, ${compiled} compiled, ${counts.merged} merged, ${counts.authzPatched} authz patched, ${counts.servicesPatched} services patched, ${counts.routesPatched} routes patched`);
 });
