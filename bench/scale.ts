@@ -8,7 +8,7 @@
 //     debounce of convention 4);
 //   - what sending that change to each worker of `--concurrency N` costs the primary: the delta
 //     (session 5) against the whole snapshot by structured clone (before).
-// Run alone, niced: `nice -n 10 ./node_modules/.bin/node --expose-gc bench/scale.ts [--n 0,1000,3334] [--rounds 40]`
+// Run alone, niced: `nice -n 10 ./node_modules/.bin/node --expose-gc bench/scale.ts [--n 0,1000,3334] [--rounds 40] [--warmup 3]`
 // (n = 0: the waypoint alone, the anchor the per-resource figures are taken against).
 // `--heap FILE` writes a heap snapshot of the in-process store after the first load (see heap-summary.ts).
 import { spawnSync } from 'node:child_process';
@@ -26,8 +26,10 @@ import { fetchVia } from '../test/helpers/proxy-fetch.ts';
 import { startHttpUpstream } from '../test/helpers/upstream.ts';
 import { REPO_ROOT, startWaypoint } from '../test/helpers/waypoint.ts';
 
-const { values: flags } = parseArgs({ options: { n: { type: 'string', default: '0,1000,3334' }, rounds: { type: 'string', default: '40' }, heap: { type: 'string' }, 'no-process': { type: 'boolean' } } });
+const { values: flags } = parseArgs({ options: { n: { type: 'string', default: '0,1000,3334' }, rounds: { type: 'string', default: '40' }, warmup: { type: 'string', default: '3' }, heap: { type: 'string' }, 'no-process': { type: 'boolean' } } });
 const ROUNDS = Number(flags.rounds);
+/** Changes applied before the measured ones: the first few after a first load pay for its JIT and garbage. */
+const WARMUP = Number(flags.warmup);
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
@@ -83,8 +85,8 @@ async function inProcess(dir: string, n: number, port: number): Promise<void> {
   const lat: number[] = [];
   const cpu: number[] = [];
   const toWorker: { wholeMs: number; wholeBytes: number; deltaMs: number; deltaBytes: number }[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const i = (r * 7919) % n;
+  for (let r = -WARMUP; r < ROUNDS; r++) {
+    const i = ((r + n) * 7919) % n;
     const file = join(dir, `svc-${i}.yaml`);
     await writeFile(file, serviceFile(i, port, `/moved-${r}`));
     const prev = store.current();
@@ -93,20 +95,22 @@ async function inProcess(dir: string, n: number, port: number): Promise<void> {
     // The file named, as the watcher names it (watchPaths); the debounce is not part of this figure.
     const res = await source.reload([file]);
     const used = process.cpuUsage(c);
-    cpu.push((used.user + used.system) / 1000);
-    lat.push(performance.now() - s);
-    if (r < 10) toWorker.push(await workerCost(prev, store.current()));
+    if (r >= 0) {
+      cpu.push((used.user + used.system) / 1000);
+      lat.push(performance.now() - s);
+      if (r < 10) toWorker.push(await workerCost(prev, store.current()));
+    }
     if (!res.changed) throw new Error(`round ${r}: the reload did not change the snapshot`);
     const dec = store.current().authz.services.get(`istio-egress/svc-${i}`)?.deny[0]?.rules[0];
     if (!JSON.stringify(dec).includes(`/moved-${r}`)) throw new Error(`round ${r}: the new path is not in the snapshot`);
   }
-  console.log(`  one changed resource, applied (FileSource.reload, in-process) over ${ROUNDS} rounds: p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, max ${ms(Math.max(...lat))}; CPU per reload p50 ${ms(pct(cpu, 50))}, p99 ${ms(pct(cpu, 99))}`);
+  console.log(`  one changed resource, applied (FileSource.reload, in-process) over ${ROUNDS} rounds after ${WARMUP} unmeasured: p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, max ${ms(Math.max(...lat))}; CPU per reload p50 ${ms(pct(cpu, 50))}, p99 ${ms(pct(cpu, 99))}`);
   const med = (f: (x: (typeof toWorker)[number]) => number) => pct(toWorker.map(f), 50);
   console.log(`  the change to each worker (--concurrency > 1), primary's loop, median of ${toWorker.length}: ${workerDelta ? `delta ${ms(med((x) => x.deltaMs))} (${(med((x) => x.deltaBytes) / 1024).toFixed(1)} KiB) against ` : ''}whole snapshot ${ms(med((x) => x.wholeMs))} (${(med((x) => x.wholeBytes) / 1024 / 1024).toFixed(1)} MiB)`);
   source.close();
   // Restore the files for the process run.
-  for (let r = 0; r < ROUNDS; r++) {
-    const i = (r * 7919) % n;
+  for (let r = -WARMUP; r < ROUNDS; r++) {
+    const i = ((r + n) * 7919) % n;
     await writeFile(join(dir, `svc-${i}.yaml`), serviceFile(i, port));
   }
 }
