@@ -48,8 +48,6 @@ export interface AuthzMemo {
   readonly keys: readonly string[];
   readonly known: readonly string[] | undefined;
   readonly lookup: TargetLookup;
-  /** Service key -> the service-scoped policies targeting it (any order: policySet sorts). */
-  readonly perService: ReadonlyMap<string, readonly CompiledPolicy[]>;
   readonly waypointWide: readonly CompiledPolicy[];
   readonly jwt: JwtTargets;
   /** Diagnostics before the policies' (extension providers) and after them (RequestAuthentications). */
@@ -82,13 +80,12 @@ export function patchAuthz(
   const changed = [...removed, ...added];
   if (changed.some((e) => e.context !== services || e.waypoint)) return undefined;
   const gone = new Set(removed.flatMap((e) => (e.policy ? [e.policy] : [])));
-  const perService = new Map(last.perService);
   const table = new Map(last.result.authz.services);
   const touched = new Set(changed.flatMap((e) => (e.policy ? e.services : [])));
   for (const key of touched) {
-    const list = (perService.get(key) ?? []).filter((p) => !gone.has(p));
+    // A set's policies are the waypoint-wide ones, then the service's own (any order: policySet sorts).
+    const list = (sets.get(key)?.policies.slice(last.waypointWide.length) ?? []).filter((p) => !gone.has(p));
     for (const e of added) if (e.policy && e.services.includes(key)) list.push(e.policy);
-    perService.set(key, list);
     const entry = setEntry(sets.get(key), [...last.waypointWide, ...list], [...last.jwt.waypoint, ...(last.jwt.services.get(key) ?? [])]);
     sets.set(key, entry);
     table.set(key, entry.set);
@@ -99,7 +96,7 @@ export function patchAuthz(
   const diagnostics = changed.some((e) => e.diagnostics.length > 0)
     ? [...last.head, ...aps.flatMap((ap) => entryOf(ap).diagnostics), ...last.tail] : last.result.diagnostics;
   const result = { authz: { ...last.result.authz, services: table, policies }, diagnostics };
-  return { ...last, aps, perService, result };
+  return { ...last, aps, result };
 }
 
 /** `sorted` (by Envoy name) without `gone` and with `added`; undefined when a name repeats. */

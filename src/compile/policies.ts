@@ -92,7 +92,7 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
     authz: { waypoint: policySet(waypointWide, jwt.waypoint), services, policies: all, providers, numTrustedProxies: options.numTrustedProxies ?? 0, pathNormalization: options.pathNormalization ?? 'BASE' },
     diagnostics,
   };
-  memo.authz = { aps, ras, services: token, keys: options.services.map((s) => s.key), known: options.known?.serviceEntries, lookup: targets, perService, waypointWide, jwt, head, tail, result };
+  memo.authz = { aps, ras, services: token, keys: options.services.map((s) => s.key), known: options.known?.serviceEntries, lookup: targets, waypointWide, jwt, head, tail, result };
   return result;
 }
 
@@ -112,11 +112,13 @@ export function policySetEntry(before: PolicySetMemo | undefined, policies: read
  * nothing here) and its diagnostics in the order a full pass emits them. Kept per policy object
  * while the services it can target are the same list.
  */
+const NONE: readonly never[] = Object.freeze([]);
+
 function policyEntry(ap: AP, services: AuthzOptions['services'], lookup: TargetLookup, root: string, memo: CompileMemo): PolicyEntry {
   const before = memo.policyEntries.get(ap);
   if (before?.context === services) return before;
   const diagnostics: Diagnostic[] = [];
-  let entry: PolicyEntry = { context: services, waypoint: false, services: [], diagnostics };
+  let entry: PolicyEntry = { context: services, waypoint: false, services: NONE, diagnostics };
   if (!ap.spec.selector) {
     const targets = targetsOf(ap, lookup, root, diagnostics);
     if (targets.waypoint || targets.services.length > 0) {
@@ -124,9 +126,11 @@ function policyEntry(ap: AP, services: AuthzOptions['services'], lookup: TargetL
       if (policy.provider && !lookup.providers.has(policy.provider)) {
         diagnostics.push(warn(ap, ['spec', 'provider', 'name'], `provider ${policy.provider} is not an envoyExtAuthzHttp provider in meshConfig extensionProviders; as in Istio, the policy denies every request it matches`, 'add the provider to --mesh-config extensionProviders, or fix the name'));
       }
-      entry = { ...entry, ...targets, policy };
+      entry = { ...entry, waypoint: targets.waypoint, services: targets.services.length > 0 ? targets.services : NONE, policy };
     }
   }
+  // Kept for every policy: most have no diagnostics, and share one empty list.
+  if (diagnostics.length === 0) entry = { ...entry, diagnostics: NONE };
   memo.policyEntries.set(ap, entry);
   return entry;
 }

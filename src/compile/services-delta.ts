@@ -17,17 +17,18 @@ type SE = Resource<ServiceEntrySpec>;
 
 export interface ServicesMemo {
   readonly entries: readonly SE[];
-  readonly bindings: ReadonlyMap<string, Binding>;
-  readonly vips: ReadonlyMap<string, string>;
   readonly out: CompiledServices;
 }
 
 const MAX_CHANGED = 16;
 
-/** `entryOf` compiles (or recalls) an entry's Service, clusters and destinations with the given VIPs. */
+/**
+ * `lastOf` recalls an entry's last Service, clusters and destinations and `bindingOf` its binding;
+ * `entryOf` compiles (or recalls) an entry's with the given VIPs.
+ */
 export function patchServices(
   last: ServicesMemo, entries: readonly SE[], bindings: ReadonlyMap<string, Binding>,
-  entryOf: (se: SE, vips: ReadonlyMap<string, string>) => ServiceMemo,
+  lastOf: (se: SE) => { entry?: ServiceMemo; binding?: Binding }, entryOf: (se: SE, vips: ReadonlyMap<string, string>) => ServiceMemo,
 ): CompiledServices | undefined {
   if (last.out.diagnostics.length > 0 || entries.length !== last.entries.length) return undefined;
   const { removed, added } = listChanges(last.entries, entries);
@@ -37,9 +38,11 @@ export function patchServices(
   for (let i = 0; i < added.length; i++) {
     const [was, now] = [removed[i]!, added[i]!];
     if (keyOf(was) !== keyOf(now) || entries.indexOf(now) !== last.entries.indexOf(was)) return undefined;
-    if (!last.bindings.get(keyOf(was))?.servedHere || !bindings.get(keyOf(now))?.servedHere || wantsAutoVip(was) !== wantsAutoVip(now)) return undefined;
-    const before = entryOf(was, last.vips);
-    const after = entryOf(now, last.vips);
+    const { entry: before, binding } = lastOf(was);
+    if (!before || !binding?.servedHere || !bindings.get(keyOf(now))?.servedHere || wantsAutoVip(was) !== wantsAutoVip(now)) return undefined;
+    // Its VIPs are the ones it had: the same hosts of the same entry request the same VIPs.
+    const vips = new Map(before.service.autoAllocated ? before.service.hosts.map((h, j) => [`${keyOf(was)}/${h}`, before.service.addresses[j]!]) : []);
+    const after = entryOf(now, vips);
     if (!sameKeys(before, after)) return undefined;
     pairs.push([before, after]);
   }

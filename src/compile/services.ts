@@ -39,11 +39,12 @@ export interface CompiledServices {
 /** `entries` must be sorted (creation time, namespace, name); earlier entries win host conflicts. */
 export function compileServices(entries: readonly SE[], bindings: ReadonlyMap<string, Binding>, memo = new CompileMemo()): CompiledServices {
   // A few entries changed in place (same name, hosts and ports): patch the last tables (services-delta.ts).
-  const patched = memo.servicesLast && patchServices(memo.servicesLast, entries, bindings, (se, vips) => compiledEntry(se, vips, memo));
+  const patched = memo.servicesLast && patchServices(memo.servicesLast, entries, bindings,
+    (se) => ({ entry: memo.services.get(se), binding: memo.bindings.get(se) }), (se, vips) => compiledEntry(se, vips, memo));
   if (patched) {
     if (patched !== memo.servicesLast!.out) memo.counts.servicesPatched++;
     memo.hosts = patched.hosts;
-    memo.servicesLast = { entries, bindings, vips: memo.servicesLast!.vips, out: patched };
+    memo.servicesLast = { entries, out: patched };
     return patched;
   }
   const vips = allocateVips(vipRequests(entries), memo.vipHashes);
@@ -64,7 +65,7 @@ export function compileServices(entries: readonly SE[], bindings: ReadonlyMap<st
   }
   if (memo.hosts) keepSamePorts(out.hosts, memo.hosts);
   memo.hosts = out.hosts;
-  memo.servicesLast = { entries, bindings, vips, out };
+  memo.servicesLast = { entries, out };
   return out;
 }
 
