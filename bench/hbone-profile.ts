@@ -5,7 +5,11 @@
 // window, so the profile's shares can be read as CPU-s per 1000 requests.
 //
 //   node bench/hbone-profile.ts [--duration 10] [--warmup 2] [--rate 1000] [--size 1024] [--top 25]
-//                               [--interval-us 250] [--egressway-root DIR]
+//                               [--interval-us 250] [--perf] [--node-options FLAGS] [--egressway-root DIR]
+//
+// --perf samples with Linux perf instead (on-CPU time of every thread, kernel and native code
+// included; needs `perf`); --node-options adds V8/Node flags to the waypoint (e.g. --trace-deopt,
+// whose lines land in the run directory's waypoint.log).
 //
 // Profiling costs CPU itself (a sample every --interval-us), so the /proc figures are a few percent
 // above hbone-bench's; compare the profile's shares, and take the absolute figures from hbone-bench.
@@ -138,6 +142,11 @@ function profileEnv(dir: string, intervalUs: number, perf: boolean): NodeJS.Proc
   return { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-interval=${intervalUs}` };
 }
 
+/** `--node-options` (e.g. --trace-deopt) added to the waypoint's NODE_OPTIONS; its output goes to waypoint.log. */
+function withOptions(env: NodeJS.ProcessEnv, extra: string): NodeJS.ProcessEnv {
+  return extra ? { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS} ${extra}` } : env;
+}
+
 function readProfile(dir: string): CpuProfile {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   if (files.length !== 1) throw new Error(`expected one .cpuprofile in ${dir}, found ${files.length}`);
@@ -148,7 +157,9 @@ main('hbone-profile', async () => {
   const { common, values } = parseOptions({
     size: { type: 'string', default: '1024' }, top: { type: 'string', default: '25' },
     'interval-us': { type: 'string', default: '250' }, perf: { type: 'boolean', default: false },
+    'node-options': { type: 'string', default: '' },
   });
+  const extraNodeOptions = values['node-options']!;
   const perf = values.perf as unknown as boolean;
   const o: CommonOptions = common;
   const size = intOption('size', values.size!, 0);
@@ -168,7 +179,7 @@ main('hbone-profile', async () => {
     cliPath(o), 'run', '--config', configDir, '--proxy-port', '0', '--admin-port', '0', '--status-port', '0', '--stats-port', '0',
     '--access-log', o.accessLog, '--hbone-port', '0', '--hbone-cert', join(dir, `${WAYPOINT}.crt`), '--hbone-key', join(dir, `${WAYPOINT}.key`),
     '--trust-bundle', join(dir, 'ca.pem'),
-  ], run.runDir, undefined, 60_000, { EGRESSWAY_CONCURRENCY: '1', ...profileEnv(profDir('waypoint'), intervalUs, perf) });
+  ], run.runDir, undefined, 60_000, { EGRESSWAY_CONCURRENCY: '1', ...withOptions(profileEnv(profDir('waypoint'), intervalUs, perf), extraNodeOptions) });
   const agent: Server = await startServer('agent', [
     cliPath(o), 'agent', '--config', configDir, '--http-port', '0', '--socks-port', '0',
     '--cert', join(dir, 'client.crt'), '--key', join(dir, 'client.key'), '--trust-bundle', join(dir, 'ca.pem'),
