@@ -7,7 +7,10 @@
 // instead (the plain proxy path, to show shared code did not get slower).
 //
 //   node bench/hbone-ab.ts --against /work/main [--rounds 5] [--duration 10] [--warmup 2] [--rate 1000]
-//                          [--size 1024] [--path hbone|plain] [--egressway-root DIR]
+//                          [--size 1024] [--path hbone|plain] [--node-options FLAGS] [--egressway-root DIR]
+//
+// --node-options sets NODE_OPTIONS for this side's waypoint and agent only (to try a V8 flag against
+// the same code: pass this checkout as --against too).
 import { join } from 'node:path';
 import os from 'node:os';
 import {
@@ -33,8 +36,22 @@ interface Cell {
   readonly errors: number;
 }
 
-async function startSide(o: CommonOptions, root: string, label: string, runDir: string, configDir: string): Promise<Side> {
+async function startSide(o: CommonOptions, root: string, label: string, runDir: string, configDir: string, nodeOptions = ''): Promise<Side> {
   const oo = { ...o, egresswayRoot: root };
+  const saved = process.env.NODE_OPTIONS;
+  // The servers inherit the bench's environment (processes.ts): set it around their start only.
+  if (nodeOptions) process.env.NODE_OPTIONS = `${saved ?? ''} ${nodeOptions}`.trim();
+  try {
+    return await startSideWith(oo, label, runDir, configDir);
+  } finally {
+    if (nodeOptions) {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+    }
+  }
+}
+
+async function startSideWith(oo: CommonOptions, label: string, runDir: string, configDir: string): Promise<Side> {
   const dir = join(runDir, `pki-${label}`);
   const certs = (...args: string[]): Promise<string> => runToCompletion(process.execPath, [cliPath(oo), 'certs', ...args], 30_000);
   await certs('init', '--trust-domain', 'cluster.local', '--out', dir);
@@ -60,7 +77,7 @@ function median(xs: readonly number[]): number {
 main('hbone-ab', async () => {
   const { common: o, values } = parseOptions({
     against: { type: 'string' }, rounds: { type: 'string', default: '5' }, size: { type: 'string', default: '1024' },
-    path: { type: 'string', default: 'hbone' },
+    path: { type: 'string', default: 'hbone' }, 'node-options': { type: 'string', default: '' },
   });
   if (!values.against) throw new Error('--against DIR is required (the checkout to compare with, e.g. /work/main)');
   const path = values.path;
@@ -71,7 +88,7 @@ main('hbone-ab', async () => {
   const upstream = await startUpstream(run.runDir);
   const port = upstream.listeners.http!.split(':')[1]!;
   const configDir = writeConfig(run.runDir, 'config', GATEWAY_YAML + serviceEntryYaml({ name: 'bench-upstream', host: HOST, port }));
-  const sides = [await startSide(o, o.egresswayRoot, 'this', run.runDir, configDir), await startSide(o, values.against, 'other', run.runDir, configDir)];
+  const sides = [await startSide(o, o.egresswayRoot, 'this', run.runDir, configDir, values['node-options']), await startSide(o, values.against, 'other', run.runDir, configDir)];
   const target = { requestTarget: `http://${HOST}:${port}/${sizeQuery(size)}`, hostHeader: `${HOST}:${port}`, connections: o.connections };
   const connect = (s: Side) => (path === 'hbone' ? s.agent.listeners.http! : s.waypoint.listeners.proxy!);
   const load = (s: Side, seconds: number, leadIn: number): Promise<LoadResult> => runPaced({ ...target, connect: connect(s), seconds }, o.rate, leadIn);
@@ -97,7 +114,7 @@ main('hbone-ab', async () => {
   const ratio = (k: 'waypoint' | 'agent') => median(rows.map((r) => r.cells[0]![k] / r.cells[1]![k]));
   const errors = rows.reduce((n, r) => n + r.cells[0]!.errors + r.cells[1]!.errors, 0);
   const text = [
-    `${path} path, ${size}-byte responses, ${o.rate} rps per side for ${o.seconds}s per round; this = ${o.egresswayRoot}, other = ${values.against}`,
+    `${path} path, ${size}-byte responses, ${o.rate} rps per side for ${o.seconds}s per round; this = ${o.egresswayRoot}${values['node-options'] ? ` with NODE_OPTIONS=${values['node-options']}` : ''}, other = ${values.against}`,
     '',
     '| round | load avg 1m | this: waypoint CPU-s/1k | other: waypoint | this: agent CPU-s/1k | other: agent | this: p99 ms | other: p99 ms |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
