@@ -105,6 +105,32 @@ describe('egressway agent', () => {
     assert.match(head, /\r\nx-latin1: caf\u00e9\r?$/m, head);
   });
 
+  test('a slow client pauses the relay (back-pressure) and still gets every byte', { timeout: 20_000 }, async () => {
+    const [host, port] = agents.cart!.http!.split(':');
+    const total = 8 * 1024 * 1024;
+    const got = await new Promise<number>((resolve, reject) => {
+      const r = request({ host, port: Number(port), path: `http://api.test/bytes/${total}`, headers: { host: 'api.test' }, agent: false }, (res) => {
+        let n = 0;
+        let paused = false;
+        res.on('data', (c: Buffer) => {
+          n += c.length;
+          if (!paused) {
+            // Stop reading long enough for the agent's response buffer to fill: its write() returns
+            // false, the relay pauses undici, and only 'drain' resumes it.
+            paused = true;
+            res.pause();
+            setTimeout(() => res.resume(), 300);
+          }
+        });
+        res.on('end', () => resolve(n));
+        res.on('error', reject);
+      });
+      r.on('error', reject);
+      r.end();
+    });
+    assert.equal(got, total);
+  });
+
   test('principal policy: cart may reach payments, web may not', async () => {
     assert.equal((await via('cart', ['-X', 'POST', 'http://payments.test/v1/charges'])).status, 200);
     const web = await via('web', ['-X', 'POST', 'http://payments.test/v1/charges']);
