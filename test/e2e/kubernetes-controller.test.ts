@@ -183,9 +183,11 @@ spec: {controllerName: example.com/other-controller}
   test('re-applies are idempotent and status does not flap; a field we do not manage survives, one we manage is restored', async () => {
     await ensure('egress');
     await kube.kubectl(['patch', 'deployment', 'egress', '-n', 'istio-egress', '--type', 'merge', '-p', '{"spec":{"revisionHistoryLimit":3},"metadata":{"annotations":{"team":"payments"}}}']);
+    // What an HPA does: no parametersRef sets replicas, so the count is not ours and stays.
     await kube.kubectl(['scale', 'deployment', 'egress', '-n', 'istio-egress', '--replicas', '5']);
+    await kube.kubectl(['patch', 'deployment', 'egress', '-n', 'istio-egress', '--type', 'merge', '-p', '{"spec":{"template":{"metadata":{"annotations":{"prometheus.io/scrape":"false"}}}}}']);
     // The leader applies every object again each --resync-period (2 s): wait for two of them.
-    await eventually('replicas restored', async () => (await get('get deployment egress -n istio-egress')).spec.replicas === 1, 15_000);
+    await eventually('our annotation restored', async () => (await get('get deployment egress -n istio-egress')).spec.template.metadata.annotations['prometheus.io/scrape'] === 'true', 15_000);
     // Our field manager's entries change time only when an apply changed something; the Deployment's
     // resourceVersion also moves with kube-controller-manager's status updates, so it is not compared.
     const rv = async () => Promise.all(['gateway', 'serviceaccount', 'deployment', 'service', 'poddisruptionbudget'].map(async (k) => {
@@ -201,6 +203,7 @@ spec: {controllerName: example.com/other-controller}
     assert.deepEqual(await rv(), before, 'two resyncs later nothing changed: no write changed any object');
     assert.equal(await statusWrites(), writesBefore, 'and the unchanged Gateway status was not even sent');
     const d = await get('get deployment egress -n istio-egress');
+    assert.equal(d.spec.replicas, 5, 'a scaled count survives resyncs (an HPA is not fought)');
     assert.equal(d.spec.revisionHistoryLimit, 3);
     assert.equal(d.metadata.annotations.team, 'payments');
   });
