@@ -383,8 +383,9 @@ rules:
 - {apiGroups: [networking.istio.io], resources: [serviceentries/status], verbs: [patch]}
 - {apiGroups: [""], resources: [namespaces, services, configmaps], verbs: [get, list, watch]}
 - {apiGroups: [""], resources: [services, serviceaccounts], verbs: [create, patch]}
-- {apiGroups: [apps], resources: [deployments], verbs: [create, patch]}
-- {apiGroups: [policy], resources: [poddisruptionbudgets], verbs: [create, patch]}
+- {apiGroups: [""], resources: [serviceaccounts], verbs: [list, watch]}
+- {apiGroups: [apps], resources: [deployments], verbs: [create, patch, list, watch]}
+- {apiGroups: [policy], resources: [poddisruptionbudgets], verbs: [create, patch, list, watch]}
 - {apiGroups: [apiextensions.k8s.io], resources: [customresourcedefinitions], resourceNames: [gateways.gateway.networking.k8s.io], verbs: [get]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -479,6 +480,27 @@ spec:
     const handover = Date.now() - termAt;
     console.log(`# handover after SIGTERM (lease released): ${handover} ms`);
     assert.ok(handover < LEASE_MS, `released lease taken in ${handover} ms`);
+  });
+
+  test('a deleted Deployment, ServiceAccount or PodDisruptionBudget is recreated at once, not at the next resync', async () => {
+    // A leader whose resync is 10 minutes away: only the deletion watch can bring them back.
+    const slow = await start('replica-slow', ['--resync-period', '10m']);
+    for (const c of controllers.filter((x) => x !== slow && x.child.exitCode === null)) await c.stop('SIGTERM');
+    await slow.waitForLog((l) => l.msg === 'leading: this replica writes now', LEASE_MS * 3);
+    await ensure('egress');
+    for (const kind of ['deployment', 'serviceaccount', 'poddisruptionbudget']) {
+      const uid = (await get(`get ${kind} egress -n istio-egress`)).metadata.uid;
+      const t0 = Date.now();
+      await kube.kubectl(['delete', kind, 'egress', '-n', 'istio-egress', '--wait=false']);
+      await eventually(`${kind} recreated`, async () => {
+        try {
+          return (await get(`get ${kind} egress -n istio-egress`)).metadata.uid !== uid;
+        } catch {
+          return false;
+        }
+      }, 20_000);
+      console.log(`# ${kind} recreated ${Date.now() - t0} ms after its deletion`);
+    }
   });
 
   test('deleting a Gateway garbage-collects its objects (kube-controller-manager)', { skip: noKcm }, async () => {
