@@ -1,5 +1,5 @@
 // Files and directories -> validated resources. The only I/O in the config stage; everything it
-// reads goes through the parser (parse.ts, parse-threads.ts) and the kinds registry, and every failure is a diagnostic.
+// reads goes through parseDocuments and the kinds registry, and every failure is a diagnostic.
 import { readFileSync } from 'node:fs';
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -10,8 +10,7 @@ import { resourceRef } from './diag.ts';
 import { validateResource } from './kinds/index.ts';
 import { WELL_SHAPED } from './kinds/common.ts';
 import type { ValidationOptions, ValidationResult } from './kinds/index.ts';
-import { buildResources, sourceText, type ParseResult } from './parse.ts';
-import { readAllDocuments } from './parse-threads.ts';
+import { parseDocuments } from './parse.ts';
 import { RAW_SPEC } from './schema.ts';
 import { forgetParsed } from './yaml-ast.ts';
 import type { LoadResult, Resource } from './resource.ts';
@@ -64,12 +63,6 @@ export async function loadConfig(
     list = [...found].sort();
   }
   const { texts, errors } = await readAll(list, cache, changed);
-  // Files read whose text the cache does not hold are parsed (on several threads if they are many).
-  const todo: number[] = [];
-  list.forEach((file, i) => void (texts[i] !== undefined && cache?.files.get(file)?.text !== texts[i] && todo.push(i)));
-  const srcs = todo.map((i) => sourceText(texts[i]!, list[i]!));
-  const fresh = new Map<number, ParseResult>();
-  await readAllDocuments(srcs, (k, docs) => fresh.set(todo[k]!, buildResources(srcs[k]!, docs, defaultNamespace)));
   const files: string[] = [];
   const parsed: Resource[] = [];
   const entries = new Map<string, FileEntry>();
@@ -78,7 +71,7 @@ export async function loadConfig(
     if (text === undefined) return void diagnostics.push(errors[i]!);
     files.push(file);
     const before = cache?.files.get(file);
-    const entry = before?.text === text ? before : keepUnchanged(before, { text, ...fresh.get(i)! });
+    const entry = before?.text === text ? before : keepUnchanged(before, { text, ...parseDocuments(text, file, defaultNamespace) });
     entries.set(file, entry);
     diagnostics.push(...entry.diagnostics);
     parsed.push(...entry.resources);

@@ -1,6 +1,8 @@
 // YAML/JSON text -> Resources + Diagnostics. Pure: no I/O, never throws on bad input. One file may
 // hold many documents, and a kubectl `kind: List` holds many objects; each becomes a Resource that
 // can locate its own fields.
+import { isScalar } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import { CODES } from '../model/codes.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { diagnosticAt } from './diag.ts';
@@ -9,8 +11,8 @@ import { metadataSchema, normalizeMetadata } from './metadata.ts';
 import type { Resource } from './resource.ts';
 import { checkSchema, describe, isPlainObject, RAW_SPEC, s, withoutNulls } from './schema.ts';
 import type { Issue } from './schema.ts';
-import { lazyLocator, readDocuments } from './yaml-ast.ts';
-import type { DocData, Locator, SourceText } from './yaml-ast.ts';
+import { itemsNode, lazyLocator, parseText, syntaxDiagnostic } from './yaml-ast.ts';
+import type { Locator, SourceText } from './yaml-ast.ts';
 
 export interface ParseResult {
   resources: Resource[];
@@ -22,31 +24,19 @@ const envelopeSchema = s.object({ apiVersion: s.string(), kind: s.string(), meta
 
 /** `defaultNamespace` is what kubectl's -n gives documents that name none (else `default`). */
 export function parseDocuments(text: string, file: string, defaultNamespace = 'default'): ParseResult {
-  const src = sourceText(text, file);
-  return buildResources(src, readDocuments(src), defaultNamespace);
-}
-
-export function sourceText(text: string, file: string): SourceText {
-  return { text: text.replace(/^\uFEFF/, ''), file };
-}
-
-/** Resources from a file's documents (readDocuments of `src`, here or in a parse thread). */
-export function buildResources(src: SourceText, docs: readonly DocData[], defaultNamespace = 'default'): ParseResult {
   const out: ParseResult = { resources: [], diagnostics: [] };
-  const ctx = { out, defaultNamespace };
+  const src: SourceText = { text: text.replace(/^\uFEFF/, ''), file };
+  const { docs, lines } = parseText(src);
   docs.forEach((doc, docIndex) => {
-    out.diagnostics.push(...doc.diagnostics);
-    if (!doc.ok) return;
-    const value = doc.value;
-    if (isPlainObject(value) && value.kind === 'List' && value.apiVersion === 'v1') {
-      const items = Array.isArray(value.items) ? value.items : [];
-      items.forEach((item, i) => {
-        const at = doc.items?.[i];
-        addResource(item, at ? lazyLocator(src, docIndex, i, at) : lazyLocator(src, docIndex, undefined, doc.at), ctx);
-      });
+    for (const w of doc.warnings) out.diagnostics.push(syntaxDiagnostic(w, lines, file, 'warning'));
+    if (doc.errors.length > 0) {
+      // The document's tree is unreliable after an error; report every error and skip it.
+      for (const e of doc.errors) out.diagnostics.push(syntaxDiagnostic(e, lines, file));
       return;
     }
-    addResource(value, lazyLocator(src, docIndex, undefined, doc.at), ctx);
+    const root = doc.contents;
+    if (root === null || (isScalar(root) && root.value === null)) return;
+    parseDocument(doc, root, { lines, file, out, defaultNamespace, src, docIndex });
   });
   return out;
 }
@@ -63,7 +53,35 @@ export function parseObject(value: unknown, label: string): ParseResult {
   return out;
 }
 
-function addResource(value: unknown, locate: Locator, ctx: { readonly out: ParseResult; readonly defaultNamespace: string }): void {
+interface Ctx {
+  readonly defaultNamespace: string;
+  readonly src: SourceText;
+  readonly docIndex: number;
+  readonly lines: LineCounter;
+  readonly file: string;
+  readonly out: ParseResult;
+}
+
+function parseDocument(doc: Document, root: Node, ctx: Ctx): void {
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // Unresolvable aliases and alias bombs surface here rather than as parse errors.
+    const { line, col } = ctx.lines.linePos(root.range?.[0] ?? 0);
+    ctx.out.diagnostics.push({ code: CODES.YamlSyntaxError.code, level: 'error', message: (e as Error).message, hint: 'check the anchors (&name) and aliases (*name)', file: ctx.file, line, column: col });
+    return;
+  }
+  if (isPlainObject(value) && value.kind === 'List' && value.apiVersion === 'v1') {
+    const items = Array.isArray(value.items) ? value.items : [];
+    const seq = itemsNode(root);
+    items.forEach((item, i) => addResource(item, lazyLocator(ctx.src, ctx.docIndex, seq?.items[i] ? i : undefined), ctx));
+    return;
+  }
+  addResource(value, lazyLocator(ctx.src, ctx.docIndex), ctx);
+}
+
+function addResource(value: unknown, locate: Locator, ctx: Pick<Ctx, 'out' | 'defaultNamespace'>): void {
   // No name means no identity: these diagnostics carry a position but no resource.
   const malformed = (message: string, path: string[], hint: string) => {
     const loc = locate(path);

@@ -84,67 +84,13 @@ function withQuietEnv<T>(parse: () => T): T {
   }
 }
 
-/** A line and column, 1-based. */
-export interface LineColumn {
-  readonly line: number;
-  readonly column: number;
-}
-
-/**
- * One document of a file as plain data: yaml's diagnostics for it, and its value with the
- * positions that building resources needs up front. Cloneable, so a parse thread can send it
- * (config/parse-threads.ts).
- */
-export interface DocData {
-  readonly diagnostics: Diagnostic[];
-  /** False: nothing to build (an empty document, or one whose tree has errors). */
-  readonly ok: boolean;
-  readonly value?: unknown;
-  /** Where the document's root node starts. */
-  readonly at?: LineColumn;
-  /** When the root is a mapping whose `items` is a sequence (a kubectl List): where each item starts. */
-  readonly items?: readonly (LineColumn | null)[];
-}
-
-/** The YAML side of parsing one file: every document as plain data. */
-export function readDocuments(src: SourceText): DocData[] {
-  const { docs, lines } = parseText(src);
-  const pos = (node: Node | undefined): LineColumn => {
-    const { line, col } = lines.linePos(node?.range?.[0] ?? 0);
-    return { line, column: col };
-  };
-  return docs.map((doc) => {
-    const diagnostics: Diagnostic[] = [];
-    for (const w of doc.warnings) diagnostics.push(syntaxDiagnostic(w, lines, src.file, 'warning'));
-    if (doc.errors.length > 0) {
-      // The document's tree is unreliable after an error; report every error and skip it.
-      for (const e of doc.errors) diagnostics.push(syntaxDiagnostic(e, lines, src.file));
-      return { diagnostics, ok: false };
-    }
-    const root = doc.contents;
-    if (root === null || (isScalar(root) && root.value === null)) return { diagnostics, ok: false };
-    try {
-      const value = doc.toJS({ maxAliasCount: 100 });
-      const seq = itemsNode(root);
-      return { diagnostics, ok: true, value, at: pos(root), ...(seq ? { items: seq.items.map((item) => (item ? pos(item as Node) : null)) } : {}) };
-    } catch (e) {
-      // Unresolvable aliases and alias bombs surface here rather than as parse errors.
-      const { line, column } = pos(root);
-      diagnostics.push({ code: CODES.YamlSyntaxError.code, level: 'error', message: (e as Error).message, hint: 'check the anchors (&name) and aliases (*name)', file: src.file, line, column });
-      return { diagnostics, ok: false };
-    }
-  });
-}
-
 /**
  * A locator that keeps the file's text, not its syntax tree. Trees cost about 20 times the text
  * (issue 16: the trees of 3,000 resources were most of a 289 MB RSS), and positions are only
- * needed for diagnostics, which are few: the tree is parsed again on demand. `at` is where the
- * root starts (readDocuments knows it), so `locate([])` never needs the tree.
+ * needed for diagnostics, which are few: the tree is parsed again on demand.
  */
-export function lazyLocator(src: SourceText, docIndex: number, itemIndex?: number, at?: LineColumn): Locator {
+export function lazyLocator(src: SourceText, docIndex: number, itemIndex?: number): Locator {
   return (path) => {
-    if (path.length === 0 && at) return { file: src.file, line: at.line, column: at.column };
     const { docs, lines } = recent?.src === src ? recent.parsed : parseText(src);
     const doc = docs[docIndex]!;
     let root = doc.contents as Node;
