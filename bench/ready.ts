@@ -6,7 +6,7 @@
 // machine load.
 //   nice -n 10 ./node_modules/.bin/node bench/ready.ts [--n 1000,3334] [--rounds 5] [--egressway-root DIR]
 //     [--concurrency 1] [--cpu-prof DIR]
-// `--cpu-prof DIR` writes each run's V8 CPU profile into DIR (the waypoint exits on SIGTERM once
+// `--cpu-prof DIR` writes each run's V8 CPU profile into DIR/this or DIR/other (the waypoint exits on SIGTERM once
 // ready, so the profile ends at ready plus the shutdown).
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -110,7 +110,7 @@ for (const n of flags.n.split(',').map(Number)) {
     for (const r of ROOTS) await startToReady(r.dir, dir, undefined, (d) => dumps.push(d));
     for (let i = 0; i < ROUNDS; i++) {
       anchors.push(anchor());
-      for (const r of i % 2 ? [...ROOTS].reverse() : ROOTS) runs.get(r.name)!.push(await startToReady(r.dir, dir, flags['cpu-prof']));
+      for (const r of i % 2 ? [...ROOTS].reverse() : ROOTS) runs.get(r.name)!.push(await startToReady(r.dir, dir, flags['cpu-prof'] && join(flags['cpu-prof'], r.name)));
     }
     console.log(`\n${n} x 3 resources (${3 * n + 1}, ${n + 1} files)`);
     console.log(`  anchor node -e 0: wall ${fmt(anchors.map((a) => a.wall))}, CPU ${fmt(anchors.map((a) => a.cpu))}`);

@@ -39,6 +39,8 @@ export class LoadCache {
   readonly validated = new WeakMap<Resource, ValidationResult>();
   /** The files of the last full scan, in order; a reload with hints edits this list. */
   scanned: string[] | undefined;
+  /** Loads done with this cache. The first one (FileSource's at startup) runs before anything is served. */
+  loads = 0;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function loadConfig(
     list = [...found].sort();
   }
   const { texts, errors } = await readAll(list, cache, changed);
+  if (cache) cache.loads++;
   const files: string[] = [];
   const parsed: Resource[] = [];
   const entries = new Map<string, FileEntry>();
@@ -124,18 +127,18 @@ async function rescanChanged(scanned: readonly string[], changed: ReadonlySet<st
   return [...list].sort();
 }
 
-// The first load (no cache, or an empty one: nothing is being served yet) reads synchronously, in
-// slices between which other callbacks run: 3,335 small files took 20 ms so, against 190 ms of CPU
-// through fs.promises (open, fstat, read, close and a promise each; issue 16). Later reloads run
-// beside traffic, where a file on a stalled mount must not block the event loop: those read in
-// parallel through the thread pool (one await per file in sequence was 0.5 s of 3,000 small files),
-// and with `changed`, only the changed files are read and the rest come from the cache.
+// A cache's first load (FileSource's, before anything listens) reads synchronously, in slices
+// between which other callbacks run: 3,335 small files took 20 ms so, against 190 ms of CPU through
+// fs.promises (open, fstat, read, close and a promise each; issue 16). Every other load may run
+// beside traffic (the agent loads without a cache), where a file on a stalled mount must not block
+// the event loop: those read in parallel through the thread pool (one await per file in sequence
+// was 0.5 s of 3,000 small files), and with `changed`, only the changed files are read.
 async function readAll(
   list: readonly string[], cache: LoadCache | undefined, changed: ReadonlySet<string> | undefined,
 ): Promise<{ texts: (string | undefined)[]; errors: Diagnostic[] }> {
   const texts: (string | undefined)[] = new Array(list.length);
   const errors: Diagnostic[] = new Array(list.length);
-  if (!cache || cache.files.size === 0) {
+  if (cache?.loads === 0) {
     for (let i = 0; i < list.length; i++) {
       try {
         texts[i] = readFileSync(list[i]!, 'utf8');
@@ -151,7 +154,7 @@ async function readAll(
     while (next < list.length) {
       const i = next++;
       const file = list[i]!;
-      const cached = changed && !changed.has(file) ? cache.files.get(file)?.text : undefined;
+      const cached = changed && !changed.has(file) ? cache?.files.get(file)?.text : undefined;
       if (cached !== undefined) texts[i] = cached;
       else {
         try {

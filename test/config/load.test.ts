@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig } from '../../src/config/load.ts';
+import { LoadCache, loadConfig } from '../../src/config/load.ts';
 import { assertDiagnostics, fixture, loadFixture } from './fixtures.ts';
 
 test('directories: recursive, sorted, only .yaml/.yml/.json, dotfiles and dot-directories skipped', async () => {
@@ -51,9 +51,12 @@ test('a FIFO named like a config file is an EGW0021 error, never read (the first
     await writeFile(join(dir, 'a.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n');
     execFileSync('mkfifo', [join(dir, 'b.yaml')]);
     await symlink('b.yaml', join(dir, 'c.yaml'));
-    const result = await loadConfig([dir]);
-    assert.deepEqual(result.diagnostics.map((d) => [d.code, d.file]), [['EGW0021', join(dir, 'b.yaml')], ['EGW0021', join(dir, 'c.yaml')]]);
-    assert.deepEqual(result.resources.map((r) => r.metadata.name), ['a']);
+    // A cache's first load reads synchronously; without a cache, through the thread pool.
+    for (const cache of [new LoadCache(), undefined]) {
+      const result = await loadConfig([dir], {}, 'default', cache);
+      assert.deepEqual(result.diagnostics.map((d) => [d.code, d.file]), [['EGW0021', join(dir, 'b.yaml')], ['EGW0021', join(dir, 'c.yaml')]]);
+      assert.deepEqual(result.resources.map((r) => r.metadata.name), ['a']);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
