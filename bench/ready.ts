@@ -86,6 +86,11 @@ async function startToReady(root: string, dir: string, profDir?: string, dump?: 
       }
     });
     child.once('exit', (code) => rej(new Error(`egressway exited ${code} before listening: ${err.slice(-2000)}${out.slice(-2000)}`)));
+    // A lost listening line (stdout writes failing: fixed in workers/output.ts) must not hang the bench.
+    setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`no listening line after 300 s from ${root}; stderr: ${err.slice(-2000)}`));
+    }, 300_000).unref();
   });
   if (dump) {
     const line = out.split('\n').find((l) => l.includes('"msg":"listening"'))!;
