@@ -52,7 +52,9 @@ export function patchServices(
   for (const [before, after] of pairs) {
     services[services.indexOf(before.service)] = after.service;
     for (const c of after.clusters) clusters.set(c.name, c);
-    placeDestinations(after, hosts);
+    // Address slots are first-wins without a diagnostic (a VIP two entries declare): an entry that
+    // did not hold a slot must not take it over; the full pass decides who does.
+    if (!placeDestinations(before, after, hosts)) return undefined;
   }
   return { ...last.out, services, clusters, hosts };
 }
@@ -70,24 +72,33 @@ function sameKeys(a: ServiceMemo, b: ServiceMemo): boolean {
     && same(a.clusters.map((c) => c.name), b.clusters.map((c) => c.name));
 }
 
-/** The entry's destinations where addToTables (services.ts) put its predecessor's. */
-function placeDestinations(entry: ServiceMemo, hosts: { -readonly [K in keyof HostTable]: Map<string, ReadonlyMap<number, Destination>> }): void {
+/**
+ * The entry's destinations where addToTables (services.ts) put its predecessor's; false when a slot
+ * it claims is held by another entry's destination (first wins there, so it is not this entry's).
+ */
+function placeDestinations(before: ServiceMemo, entry: ServiceMemo, hosts: { -readonly [K in keyof HostTable]: Map<string, ReadonlyMap<number, Destination>> }): boolean {
   const { service, destinations } = entry;
   let next = 0;
   for (const [i, host] of service.hosts.entries()) {
     for (const port of service.ports) {
+      const was = before.destinations[next]!;
       const dest = destinations[next++]!;
       const wildcard = host.startsWith('*.');
-      put(wildcard ? hosts.wildcard : hosts.exact, wildcard ? host.slice(1) : host, dest);
+      if (!put(wildcard ? hosts.wildcard : hosts.exact, wildcard ? host.slice(1) : host, was, dest)) return false;
       const addrs = service.autoAllocated ? [service.addresses[i]] : i === 0 ? service.addresses : [];
-      for (const a of addrs) if (a && !a.includes('/')) put(hosts.addresses, a, dest);
+      for (const a of addrs) if (a && !a.includes('/') && !put(hosts.addresses, a, was, dest)) return false;
     }
   }
+  return true;
 }
 
-function put(table: Map<string, ReadonlyMap<number, Destination>>, key: string, dest: Destination): void {
-  const ports = new Map(table.get(key));
+function put(table: Map<string, ReadonlyMap<number, Destination>>, key: string, was: Destination, dest: Destination): boolean {
+  const held = table.get(key);
+  const holder = held?.get(dest.port.number);
+  if (holder !== was && holder !== dest) return false;
+  const ports = new Map(held);
   ports.set(dest.port.number, dest);
   table.set(key, ports);
+  return true;
 }
 
