@@ -18,15 +18,28 @@ const host = fc.constantFrom(...HOSTS);
 const slot = fc.constantFrom('0', '1', '2');
 const ns = fc.constantFrom(NS, NS, NS, 'shop');
 
+// User addresses: a VIP two entries share (first wins the address table, without a diagnostic), or
+// one of the entry's own; none (auto-allocation) most of the time.
+const addresses = fc.constantFrom(undefined, undefined, undefined, ['240.240.0.9'], ['240.240.0.9'], ['240.240.1.1', '240.240.0.9'], ['10.9.0.0/16']);
+const exportTo = fc.constantFrom(undefined, undefined, ['.'], ['*'], ['shop']);
+// Extra fields that change the entry without changing its name: the delta paths must not miss them.
+const seExtras = fc.record({ addresses, exportTo, internal: fc.boolean(), noAuto: fc.constantFrom(false, false, false, true) });
+const extrasOf = (x: { addresses?: readonly string[] | undefined; exportTo?: readonly string[] | undefined; internal: boolean }) => ({
+  ...(x.addresses ? { addresses: x.addresses } : {}), ...(x.exportTo ? { exportTo: x.exportTo } : {}), ...(x.internal ? { location: 'MESH_INTERNAL' } : {}),
+});
+
 export const serviceEntry = fc.record({
   slot, ns, hosts: fc.uniqueArray(host, { minLength: 1, maxLength: 2 }), ports: fc.subarray(PORTS, { minLength: 1 }),
-  bound: fc.constantFrom(true, true, true, false), dns: fc.boolean(),
-}).map(({ slot: s, ns: n, hosts, ports, bound, dns }) => ({
+  bound: fc.constantFrom(true, true, true, false), dns: fc.boolean(), extras: seExtras,
+}).map(({ slot: s, ns: n, hosts, ports, bound, dns, extras }) => ({
   apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry',
-  metadata: { name: `se-${s}`, namespace: n, labels: { 'istio.io/use-waypoint': bound ? 'waypoint' : 'none', ...(n === NS ? {} : { 'istio.io/use-waypoint-namespace': NS }) } },
+  metadata: {
+    name: `se-${s}`, namespace: n,
+    labels: { 'istio.io/use-waypoint': bound ? 'waypoint' : 'none', ...(n === NS ? {} : { 'istio.io/use-waypoint-namespace': NS }), ...(extras.noAuto ? { 'networking.istio.io/enable-autoallocate-ip': 'false' } : {}) },
+  },
   spec: hosts.some((h) => h.startsWith('*'))
-    ? { hosts, ports, resolution: 'NONE' }
-    : { hosts, ports, resolution: dns ? 'DNS' : 'STATIC', ...(dns ? {} : { endpoints: [{ address: '127.0.0.1', labels: { v: '1' } }] }) },
+    ? { hosts, ports, resolution: 'NONE', ...(extras.exportTo ? { exportTo: extras.exportTo } : {}) }
+    : { hosts, ports, resolution: dns ? 'DNS' : 'STATIC', ...extrasOf(extras), ...(dns ? {} : { endpoints: [{ address: '127.0.0.1', labels: { v: '1' } }] }) },
 }));
 
 // The same entry with other endpoints: a change in place (same hosts and ports), which
@@ -35,18 +48,35 @@ const serviceEntryTweak = fc.record({ slot, address: fc.constantFrom('127.0.0.1'
   .map(({ slot: s, address, weight, dns }) => ({
     apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry',
     metadata: { name: `se-${s}`, namespace: NS, labels: { 'istio.io/use-waypoint': 'waypoint' }, creationTimestamp: '2024-01-01T00:00:00Z' },
-    spec: { hosts: [HOSTS[Number(s)]!], ports: [PORTS[0]], resolution: dns ? 'DNS' : 'STATIC', endpoints: [{ address, weight, labels: { v: '1' } }] },
+    // se-1 and se-2 share a user VIP (first wins the address table): an in-place change of the
+    // second must not take it over.
+    spec: { hosts: [HOSTS[Number(s)]!], ports: [PORTS[0]], resolution: dns ? 'DNS' : 'STATIC', ...(s !== '0' ? { addresses: ['240.240.0.9'] } : {}), endpoints: [{ address, weight, labels: { v: '1' } }] },
   }));
+
+// The same name and host with what the patch must carry or refuse: the port renamed or another
+// protocol, user addresses, exportTo, location, another namespace, the waypoint label taken off.
+const serviceEntryReshape = fc.record({
+  slot, address: fc.constantFrom('127.0.0.1', '127.0.0.2'), dns: fc.boolean(),
+  n: fc.constantFrom(NS, NS, NS, 'shop'), port: fc.constantFrom(PORTS[0], { number: 80, name: 'web', protocol: 'HTTP' }, { number: 80, name: 'http', protocol: 'HTTP2' }, { number: 80, name: 'http', protocol: 'TCP' }),
+  bound: fc.constantFrom(true, true, true, false), extras: seExtras,
+}).map(({ slot: s, address, dns, n, port, bound, extras }) => ({
+  apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry',
+  metadata: {
+    name: `se-${s}`, namespace: n, creationTimestamp: '2024-01-01T00:00:00Z',
+    labels: { 'istio.io/use-waypoint': bound ? 'waypoint' : 'none', ...(n === NS ? {} : { 'istio.io/use-waypoint-namespace': NS }), ...(extras.noAuto ? { 'networking.istio.io/enable-autoallocate-ip': 'false' } : {}) },
+  },
+  spec: { hosts: [HOSTS[Number(s)]!], ports: [port], resolution: dns ? 'DNS' : 'STATIC', ...extrasOf(extras), endpoints: [{ address, labels: { v: '1' } }] },
+}));
 
 const destination = fc.record({ host: fc.constantFrom('a.test', 'b.test', 'c.test', 'x.w.test'), port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }), subset: fc.option(fc.constant('v1'), { nil: undefined, freq: 4 }) })
   .map(({ host: h, port, subset }) => ({ host: h, ...(port ? { port: { number: port } } : {}), ...(subset ? { subset } : {}) }));
 
 export const virtualService = fc.record({
-  slot, ns, hosts: fc.uniqueArray(host, { minLength: 1, maxLength: 2 }),
+  slot, ns, hosts: fc.uniqueArray(host, { minLength: 1, maxLength: 2 }), exportTo, gateways: fc.constantFrom(undefined, undefined, ['mesh'], ['istio-egress/other-gw']),
   http: fc.array(fc.record({ prefix: fc.option(fc.constantFrom('/a', '/b'), { nil: undefined }), to: destination, port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }) }), { minLength: 1, maxLength: 2 }),
-}).map(({ slot: s, ns: n, hosts, http }) => ({
+}).map(({ slot: s, ns: n, hosts, http, exportTo: e, gateways }) => ({
   apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${s}`, namespace: n },
-  spec: { hosts, http: http.map((r) => ({ ...(r.prefix || r.port ? { match: [{ ...(r.prefix ? { uri: { prefix: r.prefix } } : {}), ...(r.port ? { port: r.port } : {}) }] } : {}), route: [{ destination: r.to }] })) },
+  spec: { hosts, ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), http: http.map((r) => ({ ...(r.prefix || r.port ? { match: [{ ...(r.prefix ? { uri: { prefix: r.prefix } } : {}), ...(r.port ? { port: r.port } : {}) }] } : {}), route: [{ destination: r.to }] })) },
 }));
 
 // Several slots and targets (one or two; se-3 never exists): the patched path of policies-delta.ts
@@ -55,16 +85,40 @@ const apSlot = fc.constantFrom('0', '1', '2', '3', '4');
 // Most random specs (policySpec) draw warnings or fail validation; plain ones are the common case.
 const plainSpec = fc.record({ action: fc.constantFrom('ALLOW', 'DENY', 'AUDIT'), paths: fc.subarray(['/a', '/b*', '/admin'], { minLength: 1 }) })
   .map(({ action, paths }) => ({ action, rules: [{ to: [{ operation: { paths } }] }] }));
+// Namespaces: the waypoint's, another one's (its ServiceEntries; the waypoint Gateway is not there),
+// the root namespace (GatewayClass istio-waypoint applies there only). Scope: targetRefs, a
+// selector (ztunnel's: skipped), none (namespace-wide: not a waypoint's). The istio.io/dry-run
+// annotation and CUSTOM with a provider (unknown to meshConfig here: a warning) change the policy in place.
+const apNs = fc.constantFrom(NS, NS, NS, NS, 'shop', 'istio-system');
+const apScope = fc.constantFrom('refs', 'refs', 'refs', 'refs', 'refs', 'refs', 'selector', 'none');
+const apFlavour = fc.constantFrom('plain', 'plain', 'plain', 'plain', 'dry-run', 'dry-run-false', 'custom');
 const authorizationPolicy = fc.record({
-  slot: apSlot, targets: fc.uniqueArray(fc.constantFrom('se-0', 'se-0', 'se-1', 'se-1', 'se-2', 'se-2', 'se-3', 'waypoint'), { minLength: 1, maxLength: 2 }),
-  spec: fc.oneof({ weight: 3, arbitrary: plainSpec }, { weight: 1, arbitrary: policySpec }),
-}).map(({ slot: s, targets, spec }) => ({
-  apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: `ap-${s}`, namespace: NS },
+  slot: apSlot, targets: fc.uniqueArray(fc.constantFrom('se-0', 'se-0', 'se-1', 'se-1', 'se-2', 'se-2', 'se-3', 'waypoint', 'class'), { minLength: 1, maxLength: 2 }),
+  spec: fc.oneof({ weight: 3, arbitrary: plainSpec }, { weight: 1, arbitrary: policySpec }), n: apNs, scope: apScope, flavour: apFlavour,
+}).map(({ slot: s, targets, spec, n, scope, flavour }) => ({
+  apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy',
+  metadata: { name: `ap-${s}`, namespace: n, ...(flavour.startsWith('dry-run') ? { annotations: { 'istio.io/dry-run': flavour === 'dry-run' ? 'true' : 'false' } } : {}) },
   spec: {
     ...JSON.parse(JSON.stringify(spec)),
-    targetRefs: targets.map((t) => (t === 'waypoint' ? { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'waypoint' } : { group: 'networking.istio.io', kind: 'ServiceEntry', name: t })),
+    ...(flavour === 'custom' ? { action: 'CUSTOM', provider: { name: 'ext' } } : {}),
+    ...(scope === 'selector' ? { selector: { matchLabels: { app: 'a' } } } : {}),
+    ...(scope === 'refs' ? {
+      targetRefs: targets.map((t) => (t === 'waypoint' ? { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'waypoint' }
+        : t === 'class' ? { group: 'gateway.networking.k8s.io', kind: 'GatewayClass', name: 'istio-waypoint' } : { group: 'networking.istio.io', kind: 'ServiceEntry', name: t })),
+    } : {}),
   },
 }));
+
+// A RequestAuthentication: its JWT rules join the PolicySets of its targets (policies-delta.ts must
+// fall back when one changes).
+const requestAuthentication = fc.record({ slot, target: fc.constantFrom('se-0', 'se-1', 'waypoint'), issuer: fc.constantFrom('https://a.test', 'https://b.test') })
+  .map(({ slot: s, target, issuer }) => ({
+    apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: `ra-${s}`, namespace: NS },
+    spec: {
+      targetRefs: [target === 'waypoint' ? { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'waypoint' } : { group: 'networking.istio.io', kind: 'ServiceEntry', name: target }],
+      jwtRules: [{ issuer, jwks: '{"keys":[]}' }],
+    },
+  }));
 
 const destinationRule = fc.record({ slot, host: fc.constantFrom('a.test', 'c.test', '*.w.test', 'other.test'), subsets: fc.boolean(), lb: fc.boolean() }).map(({ slot: s, host: h, subsets, lb }) => ({
   apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: `dr-${s}`, namespace: NS },
@@ -79,22 +133,28 @@ const httpRoute = fc.record({ slot, parent: fc.constantFrom('se-0', 'se-1', 'way
   },
 }));
 
-const namespace = fc.boolean().map((label) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: label ? { 'istio.io/use-waypoint': 'waypoint' } : {} } }));
+const namespace = fc.record({ label: fc.boolean(), n: fc.constantFrom(NS, NS, 'shop') }).map(({ label, n }) => ({
+  apiVersion: 'v1', kind: 'Namespace', metadata: { name: n, labels: label ? { 'istio.io/use-waypoint': 'waypoint', ...(n === NS ? {} : { 'istio.io/use-waypoint-namespace': NS }) } : {} },
+}));
 
 export type Doc = { kind: string; metadata: { name: string; namespace?: string; creationTimestamp?: string } };
 // Creation times (or none) decide where a resource sorts: a changed one moves among the others, as
 // in Kubernetes, and the merge of sorted-input.ts must put it where a full sort does.
 const created = fc.constantFrom(undefined, undefined, '2024-01-01T00:00:00Z', '2024-02-01T00:00:00Z');
 const put = fc.tuple(fc.oneof(
-  { weight: 2, arbitrary: serviceEntry }, { weight: 5, arbitrary: serviceEntryTweak }, { weight: 4, arbitrary: virtualService }, { weight: 8, arbitrary: authorizationPolicy },
-  { weight: 1, arbitrary: destinationRule }, { weight: 1, arbitrary: httpRoute }, { weight: 1, arbitrary: namespace },
-), created).map(([doc, at]) => ({ put: (at && !(doc.metadata as Doc['metadata']).creationTimestamp ? { ...doc, metadata: { ...doc.metadata, creationTimestamp: at } } : doc) as Doc }));
-const del = fc.record({ kind: fc.constantFrom('ServiceEntry', 'VirtualService', 'AuthorizationPolicy', 'AuthorizationPolicy', 'DestinationRule', 'HTTPRoute'), slot: apSlot, ns })
-  .map(({ kind, slot: s, ns: n }) => ({ del: `${kind}/${n}/${{ ServiceEntry: 'se', VirtualService: 'vs', AuthorizationPolicy: 'ap', DestinationRule: 'dr', HTTPRoute: 'hr' }[kind]}-${s}` }));
+  { weight: 2, arbitrary: serviceEntry }, { weight: 5, arbitrary: serviceEntryTweak }, { weight: 2, arbitrary: serviceEntryReshape }, { weight: 4, arbitrary: virtualService }, { weight: 8, arbitrary: authorizationPolicy },
+  { weight: 1, arbitrary: destinationRule }, { weight: 1, arbitrary: httpRoute }, { weight: 1, arbitrary: namespace }, { weight: 1, arbitrary: requestAuthentication },
+), created, fc.constantFrom('a.yaml', 'a.yaml', 'b.yaml')).map(([doc, at, file]) => ({
+  put: (at && !(doc.metadata as Doc['metadata']).creationTimestamp ? { ...doc, metadata: { ...doc.metadata, creationTimestamp: at } } : doc) as Doc,
+  // The file a resource is in (a move between files is a new object with other locations).
+  file,
+}));
+const del = fc.record({ kind: fc.constantFrom('ServiceEntry', 'VirtualService', 'AuthorizationPolicy', 'AuthorizationPolicy', 'DestinationRule', 'HTTPRoute', 'RequestAuthentication'), slot: apSlot, ns: fc.constantFrom(NS, NS, NS, 'shop', 'istio-system') })
+  .map(({ kind, slot: s, ns: n }) => ({ del: `${kind}/${n}/${{ ServiceEntry: 'se', VirtualService: 'vs', AuthorizationPolicy: 'ap', DestinationRule: 'dr', HTTPRoute: 'hr', RequestAuthentication: 'ra' }[kind]}-${s}` }));
 const one = fc.oneof({ weight: 3, arbitrary: put }, { weight: 1, arbitrary: del });
 /** Several changes compiled at once (a debounced burst): changes far apart in the input. */
 const batch = fc.array(one, { minLength: 2, maxLength: 4 }).map((ops) => ({ batch: ops }));
-type Op = { put: Doc } | { del: string };
+type Op = { put: Doc; file?: string } | { del: string };
 /** Random sequences of puts (add or change) and deletes of a config's resources, one or a few per step. */
 export const steps: fc.Arbitrary<(Op | { batch: Op[] })[]> = fc.array(fc.oneof({ weight: 4, arbitrary: one }, { weight: 1, arbitrary: batch }), { minLength: 1, maxLength: 40 });
 
@@ -117,7 +177,7 @@ export function* configAfterEachStep(steps: readonly (Op | { batch: Op[] })[]): 
     for (const op of 'batch' in step ? step.batch : [step]) {
       if ('del' in op) current.delete(op.del);
       else {
-        const r = resourceOf(op.put);
+        const r = resourceOf(op.put, op.file);
         if (r) current.set(keyOf(op.put), r);
       }
     }
