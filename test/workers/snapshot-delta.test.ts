@@ -36,6 +36,48 @@ test('a worker applying each delta holds the snapshot the primary compiled, afte
   assert.ok(applied > 500, `only ${applied} deltas applied`);
 });
 
+// What the pool does around deltas (pool.ts broadcast): a burst of compiles within one debounce is
+// broadcast once, as a delta from the last broadcast snapshot to the newest (not through the ones in
+// between); a rejected config broadcasts nothing; a worker restarted meanwhile starts on the whole
+// current snapshot and gets deltas from there. Each worker must end up with the primary's snapshot.
+test('workers that skip snapshots (bursts, rejected configs, restarts) still follow the primary through deltas', () => {
+  let skipped = 0;
+  let restarted = 0;
+  fc.assert(fc.property(steps, fc.array(fc.constantFrom('broadcast', 'broadcast', 'hold', 'restart-0', 'restart-1'), { minLength: 40, maxLength: 40 }), (ops, plan) => {
+    const memo = new CompileMemo();
+    let sent: Snapshot | undefined;
+    let latest: Snapshot | undefined;
+    let workers: Snapshot[] = [];
+    let i = 0;
+    for (const resources of configAfterEachStep(ops)) {
+      const next = compile(resources, {}, memo).snapshot;
+      const what = plan[i++ % plan.length]!;
+      if (next) latest = next;
+      if (!latest) continue;
+      if (!sent) {
+        sent = latest;
+        workers = [structuredClone(latest), structuredClone(latest)];
+        continue;
+      }
+      if (what.startsWith('restart-')) {
+        // pool.ts #spawn: the restarted worker's init carries the current (last broadcast) snapshot.
+        workers[Number(what.slice(-1))] = structuredClone(sent);
+        restarted++;
+      }
+      if (what === 'hold') {
+        skipped++;
+        continue;
+      }
+      if (latest.version === sent.version) continue;
+      const delta = structuredClone(snapshotDelta(sent, latest));
+      workers = workers.map((w) => applyDelta(w, delta));
+      sent = latest;
+      for (const [n, w] of workers.entries()) assert.equal(canonical(w), canonical(latest), `step ${i}: worker ${n} differs from the primary`);
+    }
+  }), { seed: 0x17, numRuns: 100 });
+  assert.ok(skipped > 100 && restarted > 100, `${skipped} held, ${restarted} restarts`);
+});
+
 test('a delta applies only to the snapshot it was computed from', () => {
   const memo = new CompileMemo();
   const waypoint = resourceOf(WAYPOINT)!;
