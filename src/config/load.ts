@@ -10,7 +10,7 @@ import { resourceRef } from './diag.ts';
 import { validateResource } from './kinds/index.ts';
 import { WELL_SHAPED } from './kinds/common.ts';
 import type { ValidationOptions, ValidationResult } from './kinds/index.ts';
-import { parseDocuments } from './parse.ts';
+import { DOC_TEXT, parseDocuments } from './parse.ts';
 import { RAW_SPEC } from './schema.ts';
 import { forgetParsed } from './yaml-ast.ts';
 import type { LoadResult, Resource } from './resource.ts';
@@ -106,7 +106,9 @@ function keepUnchanged(before: FileEntry | undefined, after: FileEntry): FileEnt
   if (!before) return after;
   const old = new Map<string, Resource>();
   for (const r of before.resources) old.set(`${r.apiVersion}/${r.kind}/${r.metadata.namespace}/${r.metadata.name}`, r);
-  const content = (r: Resource) => JSON.stringify([r.metadata, RAW_SPEC.get(r) ?? null, r.status ?? null, r.source.line, r.source.column]);
+  // The document's text too: a comment or blank line inside it moves the positions of what follows
+  // without changing its content, and a kept object would report the old lines.
+  const content = (r: Resource) => JSON.stringify([r.metadata, RAW_SPEC.get(r) ?? null, r.status ?? null, r.source.line, r.source.column, DOC_TEXT.get(r) ?? null]);
   const resources = after.resources.map((r) => {
     const was = old.get(`${r.apiVersion}/${r.kind}/${r.metadata.namespace}/${r.metadata.name}`);
     return was && content(was) === content(r) ? was : r;

@@ -62,7 +62,14 @@ interface Ctx {
   readonly out: ParseResult;
 }
 
+/**
+ * Each resource's document text, as parsed: a reload keeps a resource object only when its text is
+ * the same (load.ts keepUnchanged), so every position its locator gives is still right.
+ */
+export const DOC_TEXT: WeakMap<Resource, string> = new WeakMap();
+
 function parseDocument(doc: Document, root: Node, ctx: Ctx): void {
+  const text = doc.range ? ctx.src.text.slice(doc.range[0], doc.range[2]) : undefined;
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 100 });
@@ -75,13 +82,13 @@ function parseDocument(doc: Document, root: Node, ctx: Ctx): void {
   if (isPlainObject(value) && value.kind === 'List' && value.apiVersion === 'v1') {
     const items = Array.isArray(value.items) ? value.items : [];
     const seq = itemsNode(root);
-    items.forEach((item, i) => addResource(item, lazyLocator(ctx.src, ctx.docIndex, seq?.items[i] ? i : undefined), ctx));
+    items.forEach((item, i) => addResource(item, lazyLocator(ctx.src, ctx.docIndex, seq?.items[i] ? i : undefined), ctx, text));
     return;
   }
-  addResource(value, lazyLocator(ctx.src, ctx.docIndex), ctx);
+  addResource(value, lazyLocator(ctx.src, ctx.docIndex), ctx, text);
 }
 
-function addResource(value: unknown, locate: Locator, ctx: Pick<Ctx, 'out' | 'defaultNamespace'>): void {
+function addResource(value: unknown, locate: Locator, ctx: Pick<Ctx, 'out' | 'defaultNamespace'>, text?: string): void {
   // No name means no identity: these diagnostics carry a position but no resource.
   const malformed = (message: string, path: string[], hint: string) => {
     const loc = locate(path);
@@ -100,6 +107,7 @@ function addResource(value: unknown, locate: Locator, ctx: Pick<Ctx, 'out' | 'de
   const all = [...(known ? checkSchema(value, envelopeSchema) : []), ...issues];
   for (const issue of all) ctx.out.diagnostics.push(diagnosticAt(resource, issue));
   // A broken envelope (say, labels written as a list) would make the normalised metadata a guess.
+  if (text !== undefined) DOC_TEXT.set(resource, text);
   if (!all.some((i) => i.level === 'error')) ctx.out.resources.push(resource);
 }
 

@@ -106,3 +106,27 @@ test('symlinks are followed (ConfigMap mounts) and symlink loops end', async () 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a reload with a cache reports the positions of the new text when a comment moves the lines inside an unchanged document', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'egw-config-'));
+  const file = join(dir, 'policies.yaml');
+  const other = 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: { name: se, namespace: istio-egress }\nspec: { hosts: [a.test], ports: [{ number: 80, name: http, protocol: HTTP }], resolution: DNS }\n';
+  const doc = (comment: string) => `${other}---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ap\n  namespace: istio-egress\nspec:\n${comment}  selector:\n    matchLabels: { app: a }\n  action: DENY\n  rules: [{ to: [{ operation: { paths: ["/x"] } }] }]\n`;
+  try {
+    const cache = new LoadCache();
+    await writeFile(file, doc(''));
+    const before = await loadConfig([file], {}, 'default', cache);
+    // Same content, same first line: only the lines after the comment move.
+    await writeFile(file, doc('  # why this policy exists\n'));
+    const cached = await loadConfig([file], {}, 'default', cache, new Set([file]));
+    const fresh = await loadConfig([file], {}, 'default');
+    const at = (r: typeof fresh) => r.diagnostics.map((d) => `${d.path}@${d.line}:${d.column}`);
+    assert.ok(at(fresh).length > 0, 'the selector policy draws a warning');
+    assert.deepEqual(at(cached), at(fresh));
+    assert.notDeepEqual(at(before), at(fresh));
+    // The unchanged document of the same file keeps its object (what compile reuses).
+    assert.equal(cached.resources.find((r) => r.kind === 'ServiceEntry'), before.resources.find((r) => r.kind === 'ServiceEntry'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
