@@ -181,11 +181,13 @@ function addToTables(se: SE, { service, clusters, destinations }: ServiceMemo, o
     for (const port of service.ports) {
       const cluster = clusters[next]!;
       const dest = destinations[next++]!;
-      out.clusters.set(cluster.name, cluster);
       const wildcard = host.startsWith('*.');
       const table = wildcard ? out.hosts.wildcard : out.hosts.exact;
       const claimed = claim(table as Map<string, Map<number, Destination>>, wildcard ? host.slice(1) : host, dest);
+      // The cluster is named by host and port: an entry ignored for them must not replace the
+      // serving entry's cluster (routes resolve clusters by name, and went to its endpoints).
       if (claimed) out.diagnostics.push(conflict(se, host, port.number, claimed));
+      else out.clusters.set(cluster.name, cluster);
       // One VIP per host when auto-allocated; user addresses map to the first host.
       const addrs = service.autoAllocated ? [service.addresses[i]] : i === 0 ? service.addresses : [];
       for (const a of addrs) if (a && !a.includes('/')) claim(out.hosts.addresses as Map<string, Map<number, Destination>>, a, dest);

@@ -34,3 +34,25 @@ test('a ServiceEntry changed in place that shares a user address with an older o
   const snap = compile([gw, older, tweaked], {}, memo).snapshot!;
   assert.equal(snap.hosts.addresses.get('240.240.0.9')?.get(80)?.service.key, 'istio-egress/se-0');
 });
+
+test('a ServiceEntry ignored for a host:port another one serves does not replace that one\'s cluster (routes resolve clusters by name)', () => {
+  const entry = (name: string, address: string, created: string) => resourceOf({
+    apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry',
+    metadata: { name, namespace: NS, labels: { 'istio.io/use-waypoint': 'waypoint' }, creationTimestamp: created },
+    spec: { hosts: ['a.test'], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], resolution: 'STATIC', endpoints: [{ address }] },
+  })!;
+  const vs = resourceOf({
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'vs', namespace: NS },
+    spec: { hosts: ['a.test'], http: [{ timeout: '5s', route: [{ destination: { host: 'a.test' } }] }] },
+  })!;
+  const { snapshot, diagnostics } = compile([resourceOf(WAYPOINT)!, entry('owner', '127.0.0.1', '2024-01-01T00:00:00Z'), entry('late', '127.0.0.66', '2024-02-01T00:00:00Z'), vs]);
+  assert.match(diagnostics.map((d) => d.message).join('\n'), /host a\.test port 80 is already served by ServiceEntry istio-egress\/owner; this entry is ignored/);
+  const served = snapshot!.hosts.exact.get('a.test')!.get(80)!;
+  assert.equal(served.service.key, 'istio-egress/owner');
+  const route = snapshot!.routes.get(served.cluster.name)!.rules[0]!.action;
+  assert.equal(route.kind, 'forward');
+  const target = route.kind === 'forward' ? route.clusters[0]!.cluster! : '';
+  // What serve-http.ts dials for the route: snap.clusters by name.
+  assert.deepEqual(snapshot!.clusters.get(target)!.endpoints.map((e) => e.address), ['127.0.0.1']);
+  assert.equal(snapshot!.clusters.get(target)!.service, 'istio-egress/owner');
+});
