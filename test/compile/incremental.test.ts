@@ -20,6 +20,10 @@ export function assertSameAsFull(resources: readonly Resource[], memo: CompileMe
   return full.snapshot !== undefined;
 }
 
+// Longer runs: PROPERTY_SEED=<n> PROPERTY_RUNS=1000 ./node_modules/.bin/node --test test/compile/incremental.test.ts
+const seed = Number(process.env.PROPERTY_SEED ?? 0x16);
+const numRuns = Number(process.env.PROPERTY_RUNS ?? 300);
+
 test('incremental compile: after every add, modify or delete, the snapshot and diagnostics equal a full compile', () => {
   let compiled = 0;
   let total = 0;
@@ -35,7 +39,7 @@ test('incremental compile: after every add, modify or delete, the snapshot and d
     counts.authzPatched += memo.counts.authzPatched;
     counts.servicesPatched += memo.counts.servicesPatched;
     counts.routesPatched += memo.counts.routesPatched;
-  }), { seed: 0x16, numRuns: 300 });
+  }), { seed, numRuns });
   // The property is only worth something if most steps compile to a snapshot, and if the delta
   // paths (a change merged into the last order, patched authz table, services and routes) run often.
   assert.ok(compiled > total / 2, `only ${compiled} of ${total} steps compiled`);
@@ -43,5 +47,5 @@ test('incremental compile: after every add, modify or delete, the snapshot and d
   assert.ok(counts.authzPatched > total / 20, `only ${counts.authzPatched} of ${total} steps patched the authz table`);
   assert.ok(counts.servicesPatched > total / 40, `only ${counts.servicesPatched} of ${total} steps patched the services`);
   assert.ok(counts.routesPatched > total / 40, `only ${counts.routesPatched} of ${total} steps patched the routes`);
-  console.log(`# ${total} steps, ${compiled} compiled, ${counts.merged} merged, ${counts.authzPatched} authz patched, ${counts.servicesPatched} services patched, ${counts.routesPatched} routes patched`);
+  console.log(`# seed ${seed}, ${numRuns} runs: ${total} steps, ${compiled} compiled, ${counts.merged} merged, ${counts.authzPatched} authz patched, ${counts.servicesPatched} services patched, ${counts.routesPatched} routes patched`);
 });
