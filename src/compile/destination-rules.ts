@@ -250,15 +250,33 @@ function compileLb(lb: Fields['loadBalancer']): LoadBalancerPolicy | undefined {
   }
 }
 
-/** Host-table destinations point at the clusters that now carry policies. */
+/**
+ * Host-table destinations point at the clusters that now carry policies. A destination whose cluster
+ * no rule changed, and a host whose destinations all stay, keep their objects: a change elsewhere
+ * then leaves them as they were (a worker's delta and the route patch see only what changed; with
+ * one DestinationRule anywhere, every host was new on every compile).
+ */
 function relink(hosts: HostTable, clusters: ReadonlyMap<string, Cluster>): HostTable {
   const cache = new Map<Destination, Destination>();
   const swap = (d: Destination): Destination => {
     let n = cache.get(d);
-    if (!n) cache.set(d, (n = { ...d, cluster: clusters.get(d.cluster.name) ?? d.cluster }));
+    if (!n) {
+      const c = clusters.get(d.cluster.name) ?? d.cluster;
+      cache.set(d, (n = c === d.cluster ? d : { ...d, cluster: c }));
+    }
     return n;
   };
-  const table = (t: HostTable['exact']) => new Map([...t].map(([k, ports]) => [k, new Map([...ports].map(([p, d]) => [p, swap(d)]))]));
+  const portsOf = (ports: ReadonlyMap<number, Destination>): ReadonlyMap<number, Destination> => {
+    let same = true;
+    const out = new Map<number, Destination>();
+    for (const [p, d] of ports) {
+      const n = swap(d);
+      same &&= n === d;
+      out.set(p, n);
+    }
+    return same ? ports : out;
+  };
+  const table = (t: HostTable['exact']) => new Map([...t].map(([k, ports]) => [k, portsOf(ports)]));
   return { exact: table(hosts.exact), wildcard: table(hosts.wildcard), addresses: table(hosts.addresses) };
 }
 

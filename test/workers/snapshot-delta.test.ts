@@ -118,3 +118,21 @@ test('one changed resource among 1,500 gives a delta of a few KB, not the snapsh
     assert.equal(canonical(applyDelta(structuredClone(prev), structuredClone(snapshotDelta(prev, next)))), canonical(next), key);
   }
 });
+
+test('with a DestinationRule for one host, a changed ServiceEntry elsewhere still gives a delta of a few KB', () => {
+  const memo = new CompileMemo();
+  const waypoint = resourceOf(WAYPOINT)!;
+  const dr = resourceOf({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'dr', namespace: 'istio-egress' }, spec: { host: 'svc-0.test', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } } })!;
+  const base = [waypoint, dr, ...Array.from({ length: 500 }, (_, i) => resourceOf(service(i))!)];
+  const prev = compile(base, {}, memo).snapshot!;
+  const moved = { ...service(7), spec: { ...service(7).spec, resolution: 'STATIC', endpoints: [{ address: '127.0.0.2' }] } };
+  const next = compile(base.map((r) => (r.metadata.name === 'svc-7' ? resourceOf(moved)! : r)), {}, memo).snapshot!;
+  const size = serialize(snapshotDelta(prev, next)).length;
+  // Every host table entry was rebuilt with the DestinationRule applied: 300 KB of 450 KB.
+  assert.ok(size < 8_000 && size < serialize(next).length / 50, `a delta of ${size} bytes`);
+  assert.equal(canonical(applyDelta(structuredClone(prev), structuredClone(snapshotDelta(prev, next)))), canonical(next));
+  // The rule still applies where it should: the host table's cluster is the one carrying its policy.
+  const ruled = next.hosts.exact.get('svc-0.test')!.get(80)!.cluster;
+  assert.ok(ruled.policy, 'svc-0.test carries the DestinationRule policy');
+  assert.equal(ruled, next.clusters.get(ruled.name));
+});
