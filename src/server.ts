@@ -19,9 +19,9 @@ import type { DownstreamLimits } from './dataplane/downstream-guard.ts';
 import type { ProxyProtocolOptions } from './dataplane/proxy-protocol-listener.ts';
 import type { IstiodIdentity, IstiodIdentityOptions } from './identity/istiod-identity.ts';
 import type { PodIndex } from './controlplane/kube-pods.ts';
-import { authority, bindError, startDataPlane, StartupError } from './data-plane.ts';
+import { authority, bindError, StartupError } from './startup-error.ts';
 
-export { startDataPlane, StartupError } from './data-plane.ts';
+export { StartupError } from './startup-error.ts';
 export type { DataPlane, DataPlaneIo } from './data-plane.ts';
 
 export interface WaypointOptions {
@@ -102,6 +102,9 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
     throw err;
   }) : undefined;
   if (identity) metrics.bindIdentity(() => identity.stats);
+  // Imported here, not at the top: the primary of `run --concurrency N` imports this module too and
+  // serves no traffic itself (workers/primary.ts).
+  const { startDataPlane } = await import('./data-plane.ts');
   const dp = await startDataPlane(o, store, metrics, { log, accessLog: 1, credentials: source.credentials, pods, identity }).catch((err: unknown) => {
     source.close();
     identity?.close();
