@@ -147,6 +147,9 @@ main('memory', async () => {
   const load0 = os.loadavg();
   const roots = o.compare ? [o.compare, o.egresswayRoot] : [o.egresswayRoot];
   const results: Result[] = [];
+  // One unmeasured start each: the first start after an edit fills Node's compile cache and loads
+  // its TypeScript stripper (about 15 MiB) that a warm start does without.
+  for (const root of roots) await measure({ ...o, settle: 0, reloads: 0 }, root, 0, run.runDir, `warm-${roots.indexOf(root)}`);
   for (let round = 0; round < o.rounds; round++) {
     for (const n of o.ns) {
       for (const root of round % 2 ? [...roots].reverse() : roots) {

@@ -7,8 +7,10 @@
 //
 // It costs a pause: about 100 ms of CPU with 3,000 resources loaded, 20 ms with the quickstart. So
 // it runs a quiet `delayMs` after the last swap, at most once per `minIntervalMs`, and is put off
-// while the event loop is busy: with --concurrency 1 that loop also serves the traffic. Under
-// steady load the young generation is in use anyway, and giving it back would only cost.
+// while the event loop is more than 5% busy: with --concurrency 1, and in each worker, that loop
+// serves the traffic. Under load the young generation is in use: given back then, V8 grows it
+// again at the cost of more scavenges per request (measured with bench/head-to-head.ts: a release
+// run in the workers during a warm-up cost 20-30% of their throughput for the next 15 s).
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -65,7 +67,7 @@ export class MemoryReleaser {
   constructor(o: ReleaseOptions = {}) {
     this.#delayMs = o.delayMs ?? 2000;
     this.#minIntervalMs = o.minIntervalMs ?? 30_000;
-    this.#maxUtilization = o.maxUtilization ?? 0.5;
+    this.#maxUtilization = o.maxUtilization ?? 0.05;
   }
 
   get stats(): ReleaseStats {
