@@ -3,41 +3,51 @@
 // a shared, noisy machine, which sequential phases cannot (the other load changes between phases).
 // Reports req/s per round, the median egressway/baseline ratio, and CPU-s per 1000 requests of
 // each proxy over all rounds.
-import { join } from 'node:path';
+//
+// `--against DIR` loads another checkout's Egressway in the baseline's place (A/B of two commits:
+// "baseline" then names DIR's waypoint), and `--paced` drives both with the paced client at
+// `--rate` instead of wrk at saturation, so CPU-s per 1000 requests at a fixed rate is compared
+// under the same machine load.
+import { join, resolve } from 'node:path';
 import { GATEWAY_YAML, HOST, serviceEntryYaml, startUpstream, startWaypoint, writeConfig } from './lib/egressway.ts';
-import { runWrk } from './lib/load.ts';
+import { runPaced, runWrk } from './lib/load.ts';
 import { cpuSeconds, startServer } from './lib/processes.ts';
 import { beginRun, finishRun, intOption, main, parseOptions, REPO } from './lib/run.ts';
 
 main('head-to-head', async () => {
-  const { common: o, values } = parseOptions({ rounds: { type: 'string', default: '5' } });
+  const { common: o, values } = parseOptions({
+    rounds: { type: 'string', default: '5' }, against: { type: 'string' }, paced: { type: 'boolean', default: false },
+  });
   const rounds = intOption('rounds', values.rounds ?? '5', 1);
   const run = await beginRun();
   const upstream = await startUpstream(run.runDir);
   const port = upstream.listeners.http!.split(':')[1]!;
-  const baseline = await startServer('baseline', [join(REPO, 'bench/baseline-forwarder.ts')], run.runDir);
-  const egressway = await startWaypoint(o, run.runDir, writeConfig(run.runDir, 'config', GATEWAY_YAML + serviceEntryYaml({ name: 'bench-upstream', host: HOST, port })));
+  const config = writeConfig(run.runDir, 'config', GATEWAY_YAML + serviceEntryYaml({ name: 'bench-upstream', host: HOST, port }));
+  const baseline = values.against
+    ? await startWaypoint({ ...o, egresswayRoot: resolve(values.against as string) }, run.runDir, config, 'against')
+    : await startServer('baseline', [join(REPO, 'bench/baseline-forwarder.ts')], run.runDir);
+  const egressway = await startWaypoint(o, run.runDir, config);
   const target = { requestTarget: `http://${HOST}:${port}/`, hostHeader: `${HOST}:${port}`, connections: Math.max(1, Math.floor(o.connections / 2)) };
-  const load = (connect: string, seconds: number) => runWrk({ ...target, connect, seconds });
+  const load = (connect: string, seconds: number) => (values.paced ? runPaced({ ...target, connect, seconds }, o.rate, 0) : runWrk({ ...target, connect, seconds }));
   // Warm both (JIT, pools) before anything is recorded.
   await Promise.all([load(baseline.listeners.proxy!, o.warmupSeconds), load(egressway.listeners.proxy!, o.warmupSeconds)]);
   const cpu0 = { b: cpuSeconds(baseline.pid), e: cpuSeconds(egressway.pid) };
-  const rows: { round: number; baseline: number; egressway: number; ratio: number; errors: number }[] = [];
+  const rows: { round: number; baseline: number; egressway: number; ratio: number; errors: number; p99: { b: number; e: number } }[] = [];
   let served = { b: 0, e: 0 };
   for (let i = 1; i <= rounds; i++) {
     const [b, e] = await Promise.all([load(baseline.listeners.proxy!, o.seconds), load(egressway.listeners.proxy!, o.seconds)]);
     served = { b: served.b + b.ok, e: served.e + e.ok };
-    rows.push({ round: i, baseline: b.rps, egressway: e.rps, ratio: e.rps / b.rps, errors: b.errors + e.errors });
+    rows.push({ round: i, baseline: b.rps, egressway: e.rps, ratio: e.rps / b.rps, errors: b.errors + e.errors, p99: { b: b.p99Ms, e: e.p99Ms } });
   }
   const cpu = { b: (cpuSeconds(baseline.pid) - cpu0.b) / (served.b / 1000), e: (cpuSeconds(egressway.pid) - cpu0.e) / (served.e / 1000) };
   const ratios = rows.map((r) => r.ratio).sort((a, b) => a - b);
   const median = ratios[Math.floor(ratios.length / 2)]!;
   const errors = rows.reduce((n, r) => n + r.errors, 0);
   const text = [
-    `| round | baseline req/s | egressway req/s | egressway / baseline |`, `| ---: | ---: | ---: | ---: |`,
-    ...rows.map((r) => `| ${r.round} | ${r.baseline.toFixed(0)} | ${r.egressway.toFixed(0)} | ${(100 * r.ratio).toFixed(1)}% |`),
+    `| round | baseline req/s | egressway req/s | egressway / baseline | baseline p99 ms | egressway p99 ms |`, `| ---: | ---: | ---: | ---: | ---: | ---: |`,
+    ...rows.map((r) => `| ${r.round} | ${r.baseline.toFixed(0)} | ${r.egressway.toFixed(0)} | ${(100 * r.ratio).toFixed(1)}% | ${r.p99.b.toFixed(2)} | ${r.p99.e.toFixed(2)} |`),
     '', `median egressway / baseline: ${(100 * median).toFixed(1)}% (target >= 85%: ${median >= 0.85 ? 'PASS' : 'FAIL'})`,
-    `CPU-s per 1000 requests at saturation: baseline ${cpu.b.toFixed(3)}, egressway ${cpu.e.toFixed(3)}`,
+    `CPU-s per 1000 requests${values.paced ? ` at ${o.rate} rps` : ' at saturation'}: baseline ${cpu.b.toFixed(3)}, egressway ${cpu.e.toFixed(3)}`,
     `errors: ${errors}`,
   ].join('\n');
   finishRun('head-to-head', run, o, text, { options: o, rounds: rows, median, cpu }, errors === 0);

@@ -26,6 +26,20 @@ export interface HttpPoolOptions {
 
 export const HTTP_POOL_DEFAULTS = { maxPerDestination: 128, idleTimeoutMs: 30_000 } as const;
 
+/**
+ * undici's legacy handler shape (onConnect, onHeaders, onData, onComplete, onError), which undici
+ * calls without an adapter; `done` is set by dispatch() and called by the handler once, at
+ * onComplete or onError, so the pool knows when a destination went idle.
+ */
+export interface PooledHandler {
+  onConnect(abort: (err: Error) => void): void;
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean;
+  onData(chunk: Buffer): boolean;
+  onComplete(trailers: string[] | null): void;
+  onError(err: Error): void;
+  done: (() => void) | undefined;
+}
+
 /** A refusal before any HTTP was exchanged (no route, waypoint unreachable, CONNECT not 200). */
 export class RefusedError extends Error {
   readonly status: number;
@@ -68,30 +82,18 @@ export class HboneHttpPools {
     return this.#entries.size;
   }
 
-  /** Sends one request through a pooled stream; a refusal arrives as a RefusedError in onResponseError. */
-  dispatch(dest: Destination & { kind: 'hbone' }, client: string, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+  /**
+   * Sends one request through a pooled stream; a refusal arrives as a RefusedError in onError. The
+   * handler is given to undici as it is (no wrapper per request): it calls `done` once it ends.
+   */
+  dispatch(dest: Destination & { kind: 'hbone' }, client: string, opts: Dispatcher.DispatchOptions, handler: PooledHandler): void {
     const e = this.#entry(dest, client);
     e.busy++;
-    let done = false;
-    const finished = () => {
-      if (done) return;
-      done = true;
+    handler.done = () => {
+      handler.done = undefined;
       if (--e.busy === 0) e.idleSince = Date.now();
     };
-    e.pool.dispatch(opts, {
-      onRequestStart: (c, ctx) => handler.onRequestStart?.(c, ctx),
-      onRequestUpgrade: (c, s, h, sock) => handler.onRequestUpgrade?.(c, s, h, sock),
-      onResponseStart: (c, s, h, m) => handler.onResponseStart?.(c, s, h, m),
-      onResponseData: (c, chunk) => handler.onResponseData?.(c, chunk),
-      onResponseEnd: (c, t) => {
-        finished();
-        handler.onResponseEnd?.(c, t);
-      },
-      onResponseError: (c, err) => {
-        finished();
-        handler.onResponseError?.(c, err);
-      },
-    });
+    e.pool.dispatch(opts, handler as Dispatcher.DispatchHandler);
   }
 
   /** Closes every pool: in-flight requests fail, idle streams are reset. */

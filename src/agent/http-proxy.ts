@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 import { parseAuthority, splitAbsolute } from '../dataplane/authority.ts';
 import type { Dispatcher } from 'undici';
 import { destination, dial, join, type DialDeps } from './dial.ts';
-import { HboneHttpPools, RefusedError, type HttpPoolOptions } from './http-pool.ts';
+import { forwardResponseHead, type ResponseHead } from '../dataplane/headers.ts';
+import { HboneHttpPools, RefusedError, type HttpPoolOptions, type PooledHandler } from './http-pool.ts';
 import type { NoProxy } from './no-proxy.ts';
 
 /** How long a finished tunnel may wait for the waypoint's END_STREAM before it is reset. */
@@ -72,7 +73,7 @@ export class AgentHttpProxy {
     this.#pools.dispatch(dest, client(req.socket), {
       method: req.method as Dispatcher.HttpMethod, path: abs.path,
       headers: requestHeaders(req.rawHeaders, abs.authority), body: hasBody(req) ? req : null,
-    }, responseHandler(req, res));
+    }, new Relay(req, res));
   }
 
   /** NO_PROXY and --passthrough: one direct connection per request, closed after it. */
@@ -144,36 +145,63 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
-/** Relays the waypoint's answer with back-pressure; a client that goes away aborts its request. */
-function responseHandler(req: IncomingMessage, res: ServerResponse): Dispatcher.DispatchHandler {
-  let controller: Dispatcher.DispatchController | undefined;
-  res.once('close', () => {
-    if (!res.writableFinished) controller?.abort(new Error('the client closed the connection'));
-  });
-  return {
-    onRequestStart(c) {
-      controller = c;
-    },
-    onResponseStart(_c, statusCode, headers, statusMessage) {
-      if (statusCode < 200) return; // 100-continue was answered by node:http already; other 1xx are not relayed
-      res.writeHead(statusCode, statusMessage || undefined, responseHeaders(headers as Record<string, string | string[] | undefined>));
-    },
-    onResponseData(c, chunk) {
-      if (!res.write(chunk)) {
-        c.pause();
-        res.once('drain', () => c.resume());
-      }
-    },
-    onResponseEnd() {
-      res.end();
-    },
-    onResponseError(_c, err) {
-      if (err instanceof RefusedError) return refused(req, res, err.status, err.message);
-      if (res.headersSent) return void res.destroy(err);
-      req.resume();
-      res.writeHead(502, { 'content-type': 'text/plain' }).end(`egressway agent: ${err.message}\n`);
-    },
-  };
+/**
+ * Relays the waypoint's answer with back-pressure; a client that goes away aborts its request.
+ * undici's legacy handler shape, which it calls without an adapter: the raw response head goes to
+ * writeHead as flat pairs in one pass, by the waypoint's own function (latin1, so every byte goes
+ * out as it came; hop-by-hop and Connection-listed fields dropped), with no per-response header
+ * object or controller (the newer shape's adapter makes both, and the pool wrapped it once more:
+ * together about 2% of the agent's CPU at 1000 rps). One object and one 'close' listener per
+ * request, callbacks on the prototype.
+ */
+class Relay implements PooledHandler, ResponseHead {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  #abort: ((err: Error) => void) | undefined = undefined;
+  #resume: (() => void) | undefined = undefined;
+  done: (() => void) | undefined = undefined;
+  // ResponseHead: facts forwardResponseHead reports, unused here.
+  grpcStatus: string | undefined = undefined;
+  rateLimited = false;
+
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    this.#req = req;
+    this.#res = res;
+    res.once('close', () => {
+      if (!res.writableFinished) this.#abort?.(new Error('the client closed the connection'));
+    });
+  }
+
+  onConnect(abort: (err: Error) => void): void {
+    this.#abort = abort;
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true; // 100-continue was answered by node:http already; other 1xx are not relayed
+    this.#resume = resume;
+    this.#res.writeHead(statusCode, statusText || undefined, forwardResponseHead(raw, this));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#res.write(chunk)) return true;
+    if (this.#resume) this.#res.once('drain', this.#resume);
+    return false;
+  }
+
+  onComplete(): void {
+    this.done?.();
+    this.#res.end();
+  }
+
+  onError(err: Error): void {
+    this.done?.();
+    const req = this.#req, res = this.#res;
+    if (err instanceof RefusedError) return refused(req, res, err.status, err.message);
+    if (res.headersSent) return void res.destroy(err);
+    req.resume();
+    res.writeHead(502, { 'content-type': 'text/plain' }).end(`egressway agent: ${err.message}\n`);
+  }
 }
 
 function client(s: Duplex): string {

@@ -20,10 +20,16 @@ export function parseNoProxy(value: string | undefined): NoProxy {
     const host = (m?.[1] ?? e).replace(/^\*?\./, '');
     names.push({ host, port: m?.[2] ? Number(m[2]) : undefined });
   }
+  // Asked once per request: with no entries (NO_PROXY unset) the answer is a constant, and without
+  // CIDRs no isIP() (its IPv6 regex was 1.4% of the agent's CPU at 1000 rps with NO_PROXY unset).
+  if (entries.length === 0) return () => false;
+  const hasCidrs = names.length < entries.length;
   return (rawHost, port) => {
     const host = rawHost.toLowerCase().replace(/^\[|\]$/g, '');
-    const v = isIP(host);
-    if (v && cidrs.check(host, v === 6 ? 'ipv6' : 'ipv4')) return true;
+    if (hasCidrs) {
+      const v = isIP(host);
+      if (v && cidrs.check(host, v === 6 ? 'ipv6' : 'ipv4')) return true;
+    }
     return names.some((n) => (n.port === undefined || n.port === port) && (host === n.host || host.endsWith(`.${n.host}`)));
   };
 }

@@ -116,6 +116,26 @@ export async function mergeExpositions(states: readonly MetricsState[]): Promise
   return out;
 }
 
+/**
+ * The counters and histograms of `states` folded into one state: what a worker that died had
+ * counted (its last scrape), kept so that the merged exposition never goes backwards, which
+ * Prometheus would read as a counter reset and count twice. Gauges are left out: what was open
+ * in a dead worker is not open any more.
+ */
+export async function foldCumulative(states: readonly MetricsState[]): Promise<MetricsState> {
+  const cumulative = (s: MetricsState) => s.registry.filter((m) => String(m.type) === 'counter' || String(m.type) === 'histogram') as MetricObjectWithValues<MetricValue<string>>[];
+  const registry = await aggregatorRegistry().aggregate(states.map(cumulative)).getMetricsAsJSON();
+  const families = new Map<string, CounterFamily | HistogramFamily>();
+  for (const s of states) {
+    for (const f of s.families) {
+      let into = families.get(f.name);
+      if (!into) families.set(f.name, (into = familyLike(f)));
+      into.absorb(f);
+    }
+  }
+  return { registry, families: [...families.values()].map((f) => f.state()) };
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly #requests = new CounterFamily('istio_requests_total', 'Requests through the waypoint', HTTP_LABELS);

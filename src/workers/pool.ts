@@ -5,6 +5,7 @@
 import module from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Snapshot } from '../model/snapshot.ts';
+import { foldCumulative, type MetricsState } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Collected, FromWorker, Replicas, ToWorker, WorkerInit, WorkerOptions } from './protocol.ts';
 
@@ -42,6 +43,8 @@ interface Slot {
   crashes: number[];
   timer?: NodeJS.Timeout;
   drained?: () => void;
+  /** Its metrics at the last scrape: carried over if it dies (see retiredMetrics). */
+  lastMetrics?: MetricsState;
 }
 
 export interface PoolOptions {
@@ -68,6 +71,7 @@ export class WorkerPool {
   #draining = false;
   #collectId = 0;
   readonly #pending = new Map<number, { got: Collected[]; left: number; done: () => void }>();
+  #retired: Promise<MetricsState | undefined> = Promise.resolve(undefined);
 
   constructor(o: PoolOptions) {
     this.#o = o;
@@ -125,6 +129,15 @@ export class WorkerPool {
       if (ready.length === 0) return entry.done();
       for (const s of ready) this.#send(s, { t: 'collect', id });
     });
+  }
+
+  /**
+   * The counters and histograms of every worker that died, as of its last scrape: the primary adds
+   * them to the exposition, so the merged counters never go backwards when a worker is restarted.
+   * One folded state, however many restarts.
+   */
+  retiredMetrics(): Promise<MetricsState | undefined> {
+    return this.#retired;
   }
 
   /** Drains every worker (each finishes in-flight requests for up to graceMs) and ends them. */
@@ -186,6 +199,7 @@ export class WorkerPool {
             const p = this.#pending.get(m.id);
             if (!p) return;
             p.got.push(m.data);
+            s.lastMetrics = m.data.metrics;
             if (--p.left === 0) p.done();
             return;
           }
@@ -205,6 +219,12 @@ export class WorkerPool {
   }
 
   #crashed(s: Slot, why: string): void {
+    const last = s.lastMetrics;
+    s.lastMetrics = undefined;
+    if (last) {
+      const before = this.#retired;
+      this.#retired = before.then((r) => foldCumulative(r ? [r, last] : [last]));
+    }
     const now = Date.now();
     s.crashes = [...s.crashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
     s.worker = undefined;

@@ -116,7 +116,10 @@ export async function startPrimary(o: WaypointOptions, p: PrimaryOptions): Promi
   };
   const deps: AdminDeps = {
     store, metrics, isDraining: () => draining, notReady: () => pool.notReady(),
-    exposition: async () => mergeExpositions([await metrics.state(), ...(await pool.collect()).map((c) => c.metrics)]),
+    exposition: async () => {
+      const [own, workers, retired] = await Promise.all([metrics.state(), pool.collect(), pool.retiredMetrics()]);
+      return mergeExpositions([own, ...workers.map((c) => c.metrics), ...(retired ? [retired] : [])]);
+    },
   };
   const endpoints = await bindEndpoints(o, deps, summary).catch(async (err: unknown) => {
     source.close();

@@ -26,6 +26,39 @@ function viaProxy(proxy: string, agent: HttpAgent, url: string, method = 'GET'):
 
 // payments.test: cart may call it (fixture), but never /v1/refunds: two paths, two answers.
 const NO_REFUNDS = policy('payments-no-refunds', 'payments', 'action: DENY\nrules: [{to: [{operation: {paths: ["/v1/refunds"]}}]}]\n');
+// A response header with a byte above 0x7f (é, written by the waypoint as latin1 0xE9), on /latin1 only.
+const LATIN1_HEADER = `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api-latin1, namespace: istio-egress}
+spec:
+  hosts: [api.test]
+  http:
+  - match: [{uri: {prefix: /latin1}}]
+    headers: {response: {set: {x-latin1: "caf\u00e9"}}}
+    route: [{destination: {host: api.test}}]
+  - route: [{destination: {host: api.test}}]
+`;
+
+/** The raw response head (latin1: one character per byte) of one absolute-form GET through `proxy`. */
+function rawHead(proxy: string, url: string): Promise<string> {
+  const [host, port] = proxy.split(':');
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host, port: Number(port) });
+    let got = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      got += d;
+      const end = got.indexOf('\r\n\r\n');
+      if (end >= 0) {
+        sock.destroy();
+        resolve(got.slice(0, end));
+      }
+    });
+    sock.on('error', reject);
+    sock.write(`GET ${url} HTTP/1.1\r\nHost: ${new URL(url).host}\r\n\r\n`);
+  });
+}
 
 describe('egressway agent', () => {
   let m: Mesh;
@@ -37,7 +70,7 @@ describe('egressway agent', () => {
   });
 
   before(async () => {
-    m = await startMesh(NO_REFUNDS);
+    m = await startMesh(NO_REFUNDS + LATIN1_HEADER);
     agents.cart = await start('cart');
     agents.web = await start('web');
   });
@@ -62,6 +95,40 @@ describe('egressway agent', () => {
     const r = await via('cart', ['-H', 'Host: payments.test', 'http://api.test/agent-host']);
     assert.equal(r.status, 200, r.stderr + r.stdout);
     assert.match(r.stdout, /"host":"api.test"/);
+  });
+
+  test('response header bytes above 0x7f reach the client as the waypoint sent them', async () => {
+    const direct = await rawHead(m.wp.wp.listeners.proxy!, 'http://api.test/latin1-direct');
+    assert.match(direct, /\r\nx-latin1: caf\u00e9\r?$/m, 'the waypoint itself sends 0xE9');
+    const head = await rawHead(agents.cart!.http!, 'http://api.test/latin1-agent');
+    assert.match(head, /^HTTP\/1\.1 200/);
+    assert.match(head, /\r\nx-latin1: caf\u00e9\r?$/m, head);
+  });
+
+  test('a slow client pauses the relay (back-pressure) and still gets every byte', { timeout: 20_000 }, async () => {
+    const [host, port] = agents.cart!.http!.split(':');
+    const total = 8 * 1024 * 1024;
+    const got = await new Promise<number>((resolve, reject) => {
+      const r = request({ host, port: Number(port), path: `http://api.test/bytes/${total}`, headers: { host: 'api.test' }, agent: false }, (res) => {
+        let n = 0;
+        let paused = false;
+        res.on('data', (c: Buffer) => {
+          n += c.length;
+          if (!paused) {
+            // Stop reading long enough for the agent's response buffer to fill: its write() returns
+            // false, the relay pauses undici, and only 'drain' resumes it.
+            paused = true;
+            res.pause();
+            setTimeout(() => res.resume(), 300);
+          }
+        });
+        res.on('end', () => resolve(n));
+        res.on('error', reject);
+      });
+      r.on('error', reject);
+      r.end();
+    });
+    assert.equal(got, total);
   });
 
   test('principal policy: cart may reach payments, web may not', async () => {

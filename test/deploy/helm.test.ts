@@ -109,6 +109,12 @@ describe('helm chart: lint and template', { skip }, () => {
     assert.equal(pick(o, 'Role', 'egressway-controller-leader').metadata.namespace, 'edge');
   });
 
+  test('waypoint.replicas=null: the class parameters carry no replicas, so an HPA owns the count', async () => {
+    const p = data(await renderChart({ 'waypoint.replicas': 'null' }));
+    assert.ok(!('replicas' in p), JSON.stringify(p));
+    assert.equal(data(await renderChart({})).replicas, '2', 'the default is two');
+  });
+
   test('one controller replica: no PodDisruptionBudget (it would block every drain); rbac.create=false: no RBAC objects', async () => {
     assert.ok(!(await renderChart({ 'controller.replicas': '1' })).some((x) => x.kind === 'PodDisruptionBudget'));
     const o = await renderChart({ 'rbac.create': 'false' });

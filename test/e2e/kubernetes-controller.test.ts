@@ -183,9 +183,11 @@ spec: {controllerName: example.com/other-controller}
   test('re-applies are idempotent and status does not flap; a field we do not manage survives, one we manage is restored', async () => {
     await ensure('egress');
     await kube.kubectl(['patch', 'deployment', 'egress', '-n', 'istio-egress', '--type', 'merge', '-p', '{"spec":{"revisionHistoryLimit":3},"metadata":{"annotations":{"team":"payments"}}}']);
+    // What an HPA does: no parametersRef sets replicas, so the count is not ours and stays.
     await kube.kubectl(['scale', 'deployment', 'egress', '-n', 'istio-egress', '--replicas', '5']);
+    await kube.kubectl(['patch', 'deployment', 'egress', '-n', 'istio-egress', '--type', 'merge', '-p', '{"spec":{"template":{"metadata":{"annotations":{"prometheus.io/scrape":"false"}}}}}']);
     // The leader applies every object again each --resync-period (2 s): wait for two of them.
-    await eventually('replicas restored', async () => (await get('get deployment egress -n istio-egress')).spec.replicas === 1, 15_000);
+    await eventually('our annotation restored', async () => (await get('get deployment egress -n istio-egress')).spec.template.metadata.annotations['prometheus.io/scrape'] === 'true', 15_000);
     // Our field manager's entries change time only when an apply changed something; the Deployment's
     // resourceVersion also moves with kube-controller-manager's status updates, so it is not compared.
     const rv = async () => Promise.all(['gateway', 'serviceaccount', 'deployment', 'service', 'poddisruptionbudget'].map(async (k) => {
@@ -201,6 +203,7 @@ spec: {controllerName: example.com/other-controller}
     assert.deepEqual(await rv(), before, 'two resyncs later nothing changed: no write changed any object');
     assert.equal(await statusWrites(), writesBefore, 'and the unchanged Gateway status was not even sent');
     const d = await get('get deployment egress -n istio-egress');
+    assert.equal(d.spec.replicas, 5, 'a scaled count survives resyncs (an HPA is not fought)');
     assert.equal(d.spec.revisionHistoryLimit, 3);
     assert.equal(d.metadata.annotations.team, 'payments');
   });
@@ -380,8 +383,9 @@ rules:
 - {apiGroups: [networking.istio.io], resources: [serviceentries/status], verbs: [patch]}
 - {apiGroups: [""], resources: [namespaces, services, configmaps], verbs: [get, list, watch]}
 - {apiGroups: [""], resources: [services, serviceaccounts], verbs: [create, patch]}
-- {apiGroups: [apps], resources: [deployments], verbs: [create, patch]}
-- {apiGroups: [policy], resources: [poddisruptionbudgets], verbs: [create, patch]}
+- {apiGroups: [""], resources: [serviceaccounts], verbs: [list, watch]}
+- {apiGroups: [apps], resources: [deployments], verbs: [create, patch, list, watch]}
+- {apiGroups: [policy], resources: [poddisruptionbudgets], verbs: [create, patch, list, watch]}
 - {apiGroups: [apiextensions.k8s.io], resources: [customresourcedefinitions], resourceNames: [gateways.gateway.networking.k8s.io], verbs: [get]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -476,6 +480,27 @@ spec:
     const handover = Date.now() - termAt;
     console.log(`# handover after SIGTERM (lease released): ${handover} ms`);
     assert.ok(handover < LEASE_MS, `released lease taken in ${handover} ms`);
+  });
+
+  test('a deleted Deployment, ServiceAccount or PodDisruptionBudget is recreated at once, not at the next resync', async () => {
+    // A leader whose resync is 10 minutes away: only the deletion watch can bring them back.
+    const slow = await start('replica-slow', ['--resync-period', '10m']);
+    for (const c of controllers.filter((x) => x !== slow && x.child.exitCode === null)) await c.stop('SIGTERM');
+    await slow.waitForLog((l) => l.msg === 'leading: this replica writes now', LEASE_MS * 3);
+    await ensure('egress');
+    for (const kind of ['deployment', 'serviceaccount', 'poddisruptionbudget']) {
+      const uid = (await get(`get ${kind} egress -n istio-egress`)).metadata.uid;
+      const t0 = Date.now();
+      await kube.kubectl(['delete', kind, 'egress', '-n', 'istio-egress', '--wait=false']);
+      await eventually(`${kind} recreated`, async () => {
+        try {
+          return (await get(`get ${kind} egress -n istio-egress`)).metadata.uid !== uid;
+        } catch {
+          return false;
+        }
+      }, 20_000);
+      console.log(`# ${kind} recreated ${Date.now() - t0} ms after its deletion`);
+    }
   });
 
   test('deleting a Gateway garbage-collects its objects (kube-controller-manager)', { skip: noKcm }, async () => {

@@ -178,6 +178,11 @@ describe('run --concurrency 2 (real CLI, worker threads)', () => {
   });
 
   test('a worker that crashes is restarted with backoff, logged in one line, and the process stays up', async () => {
+    // Worker 0 has counted requests, and a scrape has read them, before it dies.
+    const before = (await get('stats', '/stats/prometheus')).body;
+    const requestsBefore = sample(before, 'istio_requests_total', {});
+    const worker0Before = sample(before, 'egressway_worker_requests_total', { worker: '0' });
+    assert.ok(worker0Before > 0, 'worker 0 served requests before the crash');
     const from = wp.logs.length;
     process.kill(wp.pid, 'SIGUSR2'); // test hook: worker 0 throws an uncaught exception
     const died = await logAfter(from, /^worker 0 died/);
@@ -195,7 +200,15 @@ describe('run --concurrency 2 (real CLI, worker threads)', () => {
     // The restarted worker serves the current snapshot (extra.test came with the reload above).
     assert.deepEqual([...new Set(await statuses(wp, range(30, () => 'http://extra.test/')))], [200]);
     const text = (await get('stats', '/stats/prometheus')).body;
-    assert.ok(sample(text, 'egressway_worker_requests_total', { worker: '0' }) > 0, 'the restarted worker takes connections again');
+    // The dead worker's counts are carried over: the merged counters never go backwards, which
+    // Prometheus would read as a reset and count twice in rate().
+    let total = sample(text, 'istio_requests_total', {});
+    for (let i = 0; i < 50 && total < requestsBefore + 35; i++) {
+      await new Promise((r) => setTimeout(r, 100)); // a record lands just after its response
+      total = sample((await get('stats', '/stats/prometheus')).body, 'istio_requests_total', {});
+    }
+    assert.ok(total >= requestsBefore + 35, `istio_requests_total ${total} after ${requestsBefore} and 35 more requests`);
+    assert.ok(sample(text, 'egressway_worker_requests_total', { worker: '0' }) > worker0Before, 'the restarted worker takes connections again, counted on top of its predecessor');
   });
 
   test('SIGTERM drains every worker: in-flight requests finish, then exit 0', async () => {

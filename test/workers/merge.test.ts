@@ -4,7 +4,7 @@
 // unchanged), and the same summary.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mergeExpositions, Metrics } from '../../src/telemetry/metrics.ts';
+import { foldCumulative, mergeExpositions, Metrics } from '../../src/telemetry/metrics.ts';
 import type { RequestRecord } from '../../src/telemetry/record.ts';
 import { ServiceSummaries } from '../../src/telemetry/summary.ts';
 
@@ -55,4 +55,22 @@ test('two workers\' summary windows merge into the summary of one that saw every
   merged.absorb(structuredClone(b.state()));
   const now = 1_000_000 + 300 * 150 + 1000;
   assert.deepEqual(merged.snapshot(now), one.snapshot(now));
+});
+
+test('a dead worker\'s counters and histograms are carried into the merge; its gauges are not', async () => {
+  const records = Array.from({ length: 60 }, (_, i) => rec(i));
+  const [dead, live, one] = [new Metrics(), new Metrics(), new Metrics()];
+  dead.bindHealth({ activeRequests: () => 7, activeTunnels: () => 3, snapshotSwappedAt: () => 0 });
+  live.bindHealth({ activeRequests: () => 1, activeTunnels: () => 0, snapshotSwappedAt: () => 0 });
+  records.forEach((r, i) => { (i % 2 ? dead : live).record(r); one.record(r); });
+  // Two restarts folded in turn: the carried state is one state, whatever the number of deaths.
+  const half = await foldCumulative([await dead.state()]);
+  const carried = await foldCumulative([half, { registry: [], families: [] }]);
+  const merged = await mergeExpositions([await live.state(), carried]);
+  const istio = (text: string) => samples(text).filter((l) => l.startsWith('istio_') && !l.startsWith('istio_build'));
+  assert.deepEqual(istio(merged), istio(await one.exposition()), 'every request the dead worker counted is still counted');
+  assert.match(merged, /^egressway_downstream_active_requests 1$/m, 'only the live worker\'s open requests');
+  assert.match(merged, /^egressway_active_tunnels 0$/m);
+  dead.close();
+  live.close();
 });

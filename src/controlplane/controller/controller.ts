@@ -11,8 +11,10 @@
 //     networking.istio.io        serviceentries/status                                   patch
 //     ""                         namespaces, services, configmaps                        get, list, watch
 //     ""                         services, serviceaccounts                               create, patch
-//     apps                       deployments                                             create, patch
-//     policy                     poddisruptionbudgets                                    create, patch
+//     ""                         serviceaccounts                                         list, watch
+//     apps                       deployments                                             create, patch, list, watch
+//     policy                     poddisruptionbudgets                                    create, patch, list, watch
+//   (list/watch of the children by the gateway-name label: a deleted one is recreated at once)
 //     apiextensions.k8s.io       customresourcedefinitions (resourceNames: gateways.gateway.networking.k8s.io)  get
 //                                (optional: only for the GatewayClass SupportedVersion condition)
 //   Only when $EGRESSWAY_WAYPOINT_CLUSTER_ROLE / $EGRESSWAY_WAYPOINT_SECRETS_CLUSTER_ROLE name roles to
@@ -72,6 +74,8 @@ const PATHS: Record<keyof Caches, string> = {
   services: '/api/v1/services',
   configMaps: '/api/v1/configmaps',
 };
+/** Child kinds watched for deletions (Services are in PATHS: routes read them too). */
+const CHILD_PATHS = ['/apis/apps/v1/deployments', '/api/v1/serviceaccounts', '/apis/policy/v1/poddisruptionbudgets'];
 
 export async function startController(o: ControllerOptions): Promise<RunningController> {
   const log = o.logger;
@@ -93,6 +97,20 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
         if (synced) schedule.trigger();
       },
     });
+  }
+  // The children it provisions (labelled with their Gateway's name): a deleted one is applied
+  // again at once, not at the next resync. Only deletions trigger a pass: the status updates
+  // Deployments get all the time must not make the leader re-apply everything.
+  const children: Cache<Obj>[] = [];
+  for (const path of CHILD_PATHS) {
+    children.push(await startInformer<Obj>(api, path, {
+      labelSelector: GATEWAY_NAME, warn,
+      onChange: (_obj, verb) => {
+        if (verb !== 'delete' || !synced) return;
+        reconciler?.forget();
+        schedule.trigger();
+      },
+    }));
   }
   let istiod: Cache<Obj> | undefined;
   if (o.istiod === 'auto') {
@@ -153,7 +171,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     if (path === '/metrics') return { status: 200, body: await metrics.registry.metrics(), type: metrics.registry.contentType };
     return { status: 404, body: 'not found: /healthz/ready, /metrics\n' };
   });
-  await Promise.all([...Object.values(caches), ...(istiod ? [istiod] : [])].map((c) => c.synced));
+  await Promise.all([...Object.values(caches), ...children, ...(istiod ? [istiod] : [])].map((c) => c.synced));
   await readBundleVersion();
   synced = true;
   log.info({ identity, lease: `${o.leaseNamespace}/${o.leaseName}` }, 'caches synced; campaigning for the leader lease');
@@ -187,7 +205,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
       clearTimeout(retry);
       clearInterval(resync);
       await elector?.release();
-      for (const c of [...Object.values(caches), ...(istiod ? [istiod] : [])]) c.stop();
+      for (const c of [...Object.values(caches), ...children, ...(istiod ? [istiod] : [])]) c.stop();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };

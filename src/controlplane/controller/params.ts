@@ -10,7 +10,12 @@
 import { parse as parseYaml } from 'yaml';
 
 export interface Settings {
-  readonly replicas: number;
+  /**
+   * Set only when a parametersRef ConfigMap sets it. Left out, the Deployment's `replicas` is not
+   * ours (Istio's waypoint template sets none either): Kubernetes starts it at 1 and a
+   * HorizontalPodAutoscaler or `kubectl scale` owns it from then on, with no resync undoing them.
+   */
+  readonly replicas?: number;
   readonly image: string;
   readonly resources?: Readonly<Record<string, unknown>>;
   readonly args: readonly string[];
@@ -71,7 +76,7 @@ export function resolveSettings(i: ParamsInput): { settings?: Settings; error?: 
   for (const l of layers) Object.assign(merged, l, { args: [...(merged.args ?? []), ...(l.args ?? [])] });
   return {
     settings: {
-      replicas: merged.replicas ?? 1, image: merged.image ?? i.defaultImage, args: merged.args ?? [],
+      ...(merged.replicas !== undefined ? { replicas: merged.replicas } : {}), image: merged.image ?? i.defaultImage, args: merged.args ?? [],
       ...(merged.resources ? { resources: merged.resources } : {}), ...(merged.nodeSelector ? { nodeSelector: merged.nodeSelector } : {}),
       ...(merged.tolerations ? { tolerations: merged.tolerations } : {}), ...(proxyProtocolPort !== undefined ? { proxyProtocolPort } : {}),
     },

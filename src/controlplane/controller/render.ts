@@ -115,7 +115,7 @@ function deployment(g: GatewayInput, s: Settings, metadata: object, controllerNa
   return {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata,
     spec: {
-      replicas: s.replicas,
+      ...(s.replicas !== undefined ? { replicas: s.replicas } : {}),
       selector: { matchLabels: { [GATEWAY_NAME]: g.name } },
       template: {
         metadata: {
@@ -173,7 +173,8 @@ function service(g: GatewayInput, s: Settings, metadata: object): Record<string,
 }
 
 function pdb(g: GatewayInput, s: Settings, metadata: object): Record<string, unknown> {
-  // One replica: allow the eviction (a drain must not hang on it); more: keep one up.
-  const budget = s.replicas > 1 ? { minAvailable: 1 } : { maxUnavailable: 1 };
+  // One replica, or a count an autoscaler owns: allow one eviction at a time (a drain must not
+  // hang on a single pod); two or more set by the parameters: keep one up.
+  const budget = (s.replicas ?? 1) > 1 ? { minAvailable: 1 } : { maxUnavailable: 1 };
   return { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata, spec: { selector: { matchLabels: { [GATEWAY_NAME]: g.name } }, ...budget } };
 }

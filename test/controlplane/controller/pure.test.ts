@@ -23,8 +23,8 @@ const input = (o: Partial<ParamsInput> = {}): ParamsInput => ({
 const cm = (name: string, namespace?: string) => ({ group: '', kind: 'ConfigMap', name, ...(namespace ? { namespace } : {}) });
 
 describe('resolveSettings', () => {
-  test('defaults without any parametersRef', () => {
-    assert.deepEqual(resolveSettings(input()).settings, { replicas: 1, image: 'default:1', args: [] });
+  test('defaults without any parametersRef: no replicas (an autoscaler or `kubectl scale` owns the count)', () => {
+    assert.deepEqual(resolveSettings(input()).settings, { image: 'default:1', args: [] });
   });
   test('the Gateway ConfigMap overrides the class one key by key; args from both, the class first', () => {
     assert.deepEqual(resolveSettings(input({ classRef: cm('class', 'sys'), gatewayRef: cm('gw') })).settings,
@@ -82,10 +82,17 @@ describe('Gateway status', () => {
 });
 
 describe('render', () => {
+  test('the Deployment carries replicas only when the parameters set it', () => {
+    const gw = { name: 'w', namespace: 'n', uid: 'u', className: 'c', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] };
+    const spec = (replicas?: number) => renderGateway(gw, { ...(replicas ? { replicas } : {}), image: 'i', args: [] }, 'x/y').find((r) => r.body.kind === 'Deployment')!.body.spec as Record<string, unknown>;
+    assert.equal(spec(3).replicas, 3);
+    assert.ok(!('replicas' in spec()), 'not set: the field is not ours, so an HPA is never fought');
+  });
   test('one replica gets maxUnavailable 1 (a drain never hangs on it); more keep one up', () => {
     const gw = { name: 'w', namespace: 'n', uid: 'u', className: 'c', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] };
-    const pdb = (replicas: number) => renderGateway(gw, { replicas, image: 'i', args: [] }, 'x/y').find((r) => r.body.kind === 'PodDisruptionBudget')!.body.spec;
+    const pdb = (replicas?: number) => renderGateway(gw, { ...(replicas ? { replicas } : {}), image: 'i', args: [] }, 'x/y').find((r) => r.body.kind === 'PodDisruptionBudget')!.body.spec;
     assert.deepEqual(pdb(1), { selector: { matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'w' } }, maxUnavailable: 1 });
+    assert.deepEqual(pdb(), { selector: { matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'w' } }, maxUnavailable: 1 }, 'a count nobody set: one eviction at a time');
     assert.deepEqual(pdb(2), { selector: { matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'w' } }, minAvailable: 1 });
   });
 });
