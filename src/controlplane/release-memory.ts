@@ -5,7 +5,7 @@
 // "last resort" full GC (V8's CollectAllAvailableGarbage: it compacts, shrinks the young
 // generation back to its initial size and returns the freed pages) takes that back.
 //
-// It costs a pause: about 100 ms of CPU with 3,000 resources loaded, 20 ms with the quickstart. So
+// It costs a pause: about 120 ms of CPU with 3,000 resources loaded, 40 ms with the quickstart. So
 // it runs a quiet `delayMs` after the last swap, at most once per `minIntervalMs`, and is put off
 // while the event loop is more than 5% busy: with --concurrency 1, and in each worker, that loop
 // serves the traffic. Under load the young generation is in use: given back then, V8 grows it
