@@ -5,8 +5,11 @@
 //   - one changed resource among them: an AuthorizationPolicy's denied path moves in its file;
 //     "apply" is FileSource.reload() in this process (re-read, compile, swap), "end to end" is the
 //     file write until the running waypoint answers the new path with 403 (includes the 100 ms
-//     debounce of convention 4).
-// Run alone, niced: `nice -n 10 ./node_modules/.bin/node --expose-gc bench/scale.ts [--n 0,1000,3334] [--rounds 40]`
+//     debounce of convention 4);
+//   - what sending that change to each worker of `--concurrency N` costs the primary: the delta
+//     (session 5) against the whole snapshot by structured clone (before).
+// Run alone, niced: `nice -n 10 ./node_modules/.bin/node --expose-gc bench/scale.ts [--n 0,1000,3334] [--rounds 40] [--warmup 3] [--change ap|se|vs]`
+// (`--change`: what the in-process rounds change: a policy's denied path, an entry's target port, a route's timeout).
 // (n = 0: the waypoint alone, the anchor the per-resource figures are taken against).
 // `--heap FILE` writes a heap snapshot of the in-process store after the first load (see heap-summary.ts).
 import { spawnSync } from 'node:child_process';
@@ -14,7 +17,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeHeapSnapshot } from 'node:v8';
+import { serialize, writeHeapSnapshot } from 'node:v8';
+import { MessageChannel } from 'node:worker_threads';
+import type { Snapshot } from '../src/model/snapshot.ts';
 import { FileSource } from '../src/controlplane/file-source.ts';
 import { SnapshotStore } from '../src/controlplane/store.ts';
 import { authorizationPolicy, loopbackEntry, WAYPOINT_YAML } from '../test/helpers/inprocess.ts';
@@ -22,8 +27,10 @@ import { fetchVia } from '../test/helpers/proxy-fetch.ts';
 import { startHttpUpstream } from '../test/helpers/upstream.ts';
 import { REPO_ROOT, startWaypoint } from '../test/helpers/waypoint.ts';
 
-const { values: flags } = parseArgs({ options: { n: { type: 'string', default: '0,1000,3334' }, rounds: { type: 'string', default: '40' }, heap: { type: 'string' }, 'no-process': { type: 'boolean' } } });
+const { values: flags } = parseArgs({ options: { n: { type: 'string', default: '0,1000,3334' }, rounds: { type: 'string', default: '40' }, warmup: { type: 'string', default: '3' }, change: { type: 'string', default: 'ap' }, heap: { type: 'string' }, 'no-process': { type: 'boolean' } } });
 const ROUNDS = Number(flags.rounds);
+/** Changes applied before the measured ones: the first few after a first load pay for its JIT and garbage. */
+const WARMUP = Number(flags.warmup);
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
@@ -36,9 +43,22 @@ async function rssMiB(pid: number): Promise<number> {
 function policyYaml(i: number, path: string): string {
   return authorizationPolicy(`ap-${i}`, `svc-${i}`, `action: DENY\nrules: [{to: [{operation: {ports: ["80"], paths: ["${path}"]}}]}]`);
 }
-function serviceFile(i: number, port: number, path = `/deny-${i}`): string {
-  const vs = `---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs-${i}, namespace: istio-egress}\nspec:\n  hosts: [svc-${i}.test]\n  http: [{timeout: 5s, route: [{destination: {host: svc-${i}.test}}]}]\n`;
+function serviceFile(i: number, port: number, path = `/deny-${i}`, timeout = '5s'): string {
+  const vs = `---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs-${i}, namespace: istio-egress}\nspec:\n  hosts: [svc-${i}.test]\n  http: [{timeout: ${timeout}, route: [{destination: {host: svc-${i}.test}}]}]\n`;
   return [loopbackEntry(`svc-${i}`, port), policyYaml(i, path), vs].join('\n');
+}
+
+/**
+ * `--change`: what each in-process round changes in its file: the policy's denied path (ap), the
+ * entry's target port (se) or the route's timeout (vs); and how the round checks it took effect.
+ */
+function changed(i: number, port: number, r: number): { text: string; check: (snap: Snapshot) => boolean } {
+  const cluster = `inbound-vip|80|http|svc-${i}.test`;
+  switch (flags.change) {
+    case 'se': return { text: serviceFile(i, 20000 + r), check: (snap) => snap.clusters.get(cluster)?.targetPort === 20000 + r };
+    case 'vs': return { text: serviceFile(i, port, undefined, `${r + 10}s`), check: (snap) => snap.routes.get(cluster)?.rules[0]?.timeoutMs === (r + 10) * 1000 };
+    default: return { text: serviceFile(i, port, `/moved-${r}`), check: (snap) => JSON.stringify(snap.authz.services.get(`istio-egress/svc-${i}`)?.deny[0]?.rules[0]).includes(`/moved-${r}`) };
+  }
 }
 
 async function writeConfig(dir: string, n: number, port: number): Promise<void> {
@@ -78,27 +98,58 @@ async function inProcess(dir: string, n: number, port: number): Promise<void> {
   if (n === 0) return source.close();
   const lat: number[] = [];
   const cpu: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const i = (r * 7919) % n;
+  const toWorker: { wholeMs: number; wholeBytes: number; deltaMs: number; deltaBytes: number }[] = [];
+  for (let r = -WARMUP; r < ROUNDS; r++) {
+    const i = ((r + n) * 7919) % n;
     const file = join(dir, `svc-${i}.yaml`);
-    await writeFile(file, serviceFile(i, port, `/moved-${r}`));
+    const change = changed(i, port, r);
+    await writeFile(file, change.text);
+    const prev = store.current();
     s = performance.now();
     const c = process.cpuUsage();
     // The file named, as the watcher names it (watchPaths); the debounce is not part of this figure.
     const res = await source.reload([file]);
     const used = process.cpuUsage(c);
-    cpu.push((used.user + used.system) / 1000);
-    lat.push(performance.now() - s);
+    if (r >= 0) {
+      cpu.push((used.user + used.system) / 1000);
+      lat.push(performance.now() - s);
+      if (r < 10) toWorker.push(await workerCost(prev, store.current()));
+    }
     if (!res.changed) throw new Error(`round ${r}: the reload did not change the snapshot`);
-    const dec = store.current().authz.services.get(`istio-egress/svc-${i}`)?.deny[0]?.rules[0];
-    if (!JSON.stringify(dec).includes(`/moved-${r}`)) throw new Error(`round ${r}: the new path is not in the snapshot`);
+    if (!change.check(store.current())) throw new Error(`round ${r}: the change (--change ${flags.change}) is not in the snapshot`);
   }
-  console.log(`  one changed resource, applied (FileSource.reload, in-process) over ${ROUNDS} rounds: p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, max ${ms(Math.max(...lat))}; CPU per reload p50 ${ms(pct(cpu, 50))}, p99 ${ms(pct(cpu, 99))}`);
+  console.log(`  one changed resource (${{ ap: 'AuthorizationPolicy', se: 'ServiceEntry', vs: 'VirtualService' }[flags.change!] ?? flags.change}), applied (FileSource.reload, in-process) over ${ROUNDS} rounds after ${WARMUP} unmeasured: p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))}, max ${ms(Math.max(...lat))}; CPU per reload p50 ${ms(pct(cpu, 50))}, p99 ${ms(pct(cpu, 99))}`);
+  const med = (f: (x: (typeof toWorker)[number]) => number) => pct(toWorker.map(f), 50);
+  console.log(`  the change to each worker (--concurrency > 1), primary's loop, median of ${toWorker.length}: ${workerDelta ? `delta ${ms(med((x) => x.deltaMs))} (${(med((x) => x.deltaBytes) / 1024).toFixed(1)} KiB) against ` : ''}whole snapshot ${ms(med((x) => x.wholeMs))} (${(med((x) => x.wholeBytes) / 1024 / 1024).toFixed(1)} MiB)`);
   source.close();
   // Restore the files for the process run.
-  for (let r = 0; r < ROUNDS; r++) {
-    const i = (r * 7919) % n;
+  for (let r = -WARMUP; r < ROUNDS; r++) {
+    const i = ((r + n) * 7919) % n;
     await writeFile(join(dir, `svc-${i}.yaml`), serviceFile(i, port));
+  }
+}
+
+// What sending a change to one worker costs the primary: postMessage serialises on the sender's
+// loop. The whole snapshot is what main sent before session 5; the delta (src/workers/snapshot-delta.ts,
+// where it exists) is what is sent now.
+const workerDelta = await import(join(REPO_ROOT, 'src/workers/snapshot-delta.ts')).catch(() => undefined) as
+  | { snapshotDelta(prev: Snapshot, next: Snapshot): unknown } | undefined;
+
+async function workerCost(prev: Snapshot, next: Snapshot) {
+  const { port1, port2 } = new MessageChannel();
+  try {
+    let t = performance.now();
+    port1.postMessage({ t: 'snapshot', snapshot: next });
+    const wholeMs = performance.now() - t;
+    const wholeBytes = serialize(next).length;
+    if (!workerDelta) return { wholeMs, wholeBytes, deltaMs: NaN, deltaBytes: NaN };
+    t = performance.now();
+    const delta = workerDelta.snapshotDelta(prev, next);
+    port1.postMessage({ t: 'delta', delta });
+    return { wholeMs, wholeBytes, deltaMs: performance.now() - t, deltaBytes: serialize(delta).length };
+  } finally {
+    port1.close();
+    port2.close();
   }
 }
 

@@ -71,9 +71,10 @@ export async function startDataPlane(o: WaypointOptions, store: SnapshotStore, m
   const onLimit = (kind: LimitKind) => metrics.limitTripped(kind);
   const overload = new OverloadMonitor({ heapFraction: o.overloadHeapFraction, onShed: () => onLimit('overload') });
   warmUpFor(store.current().authz);
-  store.onSwap((next) => {
-    warmUpFor(next.authz);
-    upstreams.retain(new Set(next.clusters.keys()));
+  store.onSwap((next, prev) => {
+    if (next.authz !== prev?.authz) warmUpFor(next.authz);
+    // A change that left the clusters alone (the same Map: compile and worker deltas keep it) retains them all.
+    if (next.clusters !== prev?.clusters) upstreams.retain(new Set(next.clusters.keys()));
   });
   const summary = new ServiceSummaries();
   const spans = o.otlpEndpoint ? await startSpans(o.otlpEndpoint, store.current(), log) : undefined;

@@ -244,6 +244,8 @@ function reportReload(log: Logger, metrics: Metrics, r: ReloadResult, kube = fal
 
 /** Logs each ServiceEntry's binding once, and again only when it changes. */
 export function logBindings(log: Logger, prev: Snapshot | undefined, next: Snapshot): void {
+  // The same list (compile keeps it while no ServiceEntry, Gateway or Namespace changed): nothing to log.
+  if (next.bindings === prev?.bindings) return;
   const before = new Map<string, Binding>();
   for (const b of prev?.bindings ?? []) before.set(`${b.resource.namespace}/${b.resource.name}`, b);
   for (const b of next.bindings) {

@@ -25,14 +25,21 @@ import type { Resource } from '../config/resource.ts';
 import type { CompiledJwtRule } from '../model/authn.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { CompiledPolicy, PolicySet } from '../model/policy.ts';
-import type { RouteTable } from '../model/route.ts';
-import type { Binding, Cluster, Service } from '../model/snapshot.ts';
+import type { RouteTable, VirtualServiceStatus } from '../model/route.ts';
+import type { Binding, Cluster, Destination, HostTable, Service } from '../model/snapshot.ts';
+import type { SortedInput } from './sorted-input.ts';
+import type { AuthzMemo, PolicyEntry } from './policies-delta.ts';
+import type { ServicesMemo } from './services-delta.ts';
+import type { RouteIndex } from './routes.ts';
+import type { RoutesMemo } from './routes-delta.ts';
 
 export interface ServiceMemo {
   readonly vips: string;
   readonly service: Service;
   /** In (host, port) order. */
   readonly clusters: readonly Cluster[];
+  /** One per cluster, in the same order: the host-table entries. */
+  readonly destinations: readonly Destination[];
 }
 
 export interface PolicyMemo {
@@ -62,11 +69,29 @@ export interface RouteMemo {
 
 export class CompileMemo {
   #global = '';
+  /** The last input, sorted (sorted-input.ts); depends on nothing else, so begin() keeps it. */
+  input: SortedInput | undefined;
+  /** How often a compile merged its changes into the last order, and patched the last authz table or services (tests check each runs). */
+  readonly counts = { merged: 0, authzPatched: 0, servicesPatched: 0, routesPatched: 0 };
   bindings = new WeakMap<Resource, Binding>();
   services = new WeakMap<Resource, ServiceMemo>();
   policies = new WeakMap<Resource, PolicyMemo>();
   policySets = new Map<string, PolicySetMemo>();
+  /** Each AuthorizationPolicy's targets, compiled policy and diagnostics (policies.ts). */
+  policyEntries = new WeakMap<Resource, PolicyEntry>();
+  /** The last authorization pass, to patch when only a few policies changed (policies-delta.ts). */
+  authz: AuthzMemo | undefined;
   routes = new Map<string, RouteMemo>();
+  /** The last compileServices pass, to patch when a few entries changed in place (services-delta.ts). */
+  servicesLast: ServicesMemo | undefined;
+  /** The last route pass, to patch when a few hosts or VirtualServices changed (routes-delta.ts). */
+  routesLast: RoutesMemo | undefined;
+  /** The route index over the VirtualServices (no HTTPRoutes) it was built from (routes.ts). */
+  routeIndex: { readonly vss: readonly Resource[]; readonly index: RouteIndex } | undefined;
+  /** The last host table compileServices built: an unchanged host keeps its port map (services.ts). */
+  hosts: HostTable | undefined;
+  /** Each VirtualService's last status entry, kept while equal (routes.ts). */
+  vsStatus = new WeakMap<Resource, VirtualServiceStatus>();
   /** namespace/name/host -> its first-choice VIP slot (a hash of the key; never stale). */
   vipHashes = new Map<string, number>();
   #stages = new Map<string, { readonly inputs: readonly (readonly unknown[])[]; readonly out: unknown }>();
@@ -91,7 +116,14 @@ export class CompileMemo {
     this.services = new WeakMap();
     this.policies = new WeakMap();
     this.policySets = new Map();
+    this.policyEntries = new WeakMap();
+    this.authz = undefined;
     this.routes = new Map();
+    this.hosts = undefined;
+    this.servicesLast = undefined;
+    this.routeIndex = undefined;
+    this.routesLast = undefined;
+    this.vsStatus = new WeakMap();
     this.vipHashes = new Map();
     this.#stages = new Map();
   }
@@ -111,6 +143,7 @@ export function digestOf(r: Resource): string {
 }
 
 export function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

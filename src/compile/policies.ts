@@ -9,13 +9,14 @@ import type { AuthorizationPolicySpec, Condition, Operation, PolicyTargetReferen
 import { CODES } from '../model/codes.ts';
 import { formatPath } from '../model/diagnostic.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
-import { EMPTY_POLICY_SET } from '../model/policy.ts';
 import type { AuthzTable, CompiledPolicy, CompiledRule, Constraint, PathNormalization, PolicySet } from '../model/policy.ts';
 import type { Service, WaypointInfo } from '../model/snapshot.ts';
 import { compileJwtRules, compileProviders, isRequestAuthentication, type ExtensionProviderConfig } from './authn.ts';
 import { conditionConstraint, operationConstraints, sourceConstraints } from './policy-matchers.ts';
 import type { CompiledJwtRule } from '../model/authn.ts';
 import { CompileMemo, sameItems, type PolicySetMemo } from './memo.ts';
+import { policySet, sortByEnvoyName } from './policy-set.ts';
+import { patchAuthz, type AuthzMemo, type JwtTargets, type PolicyEntry, type TargetLookup } from './policies-delta.ts';
 
 export interface AuthzOptions {
   readonly waypoint: Pick<WaypointInfo, 'namespace' | 'name'>;
@@ -46,49 +47,99 @@ export function isAuthorizationPolicy(r: Resource): r is AP {
 }
 
 export function compileAuthz(resources: readonly Resource[], options: AuthzOptions, memo = new CompileMemo()): AuthzResult {
+  const aps = resources.filter(isAuthorizationPolicy);
+  const ras = resources.filter(isRequestAuthentication);
   const root = options.rootNamespace ?? 'istio-system';
+  // A few policies changed and nothing else: patch the last table (policies-delta.ts).
+  // Targeting reads the services' keys and every ServiceEntry's name (IST0101): a changed
+  // ServiceEntry that keeps its name changes neither, and every policy keeps its entry (the token
+  // stays the list the entries were made against).
+  const last = memo.authz;
+  const token = last && sameTargets(last, options) ? last.services : options.services;
+  const patched = last && patchAuthz(last, aps, ras, token, (ap) => policyEntry(ap as AP, token, last.lookup, root, memo), policySetEntry, memo.policySets);
+  if (patched) {
+    memo.counts.authzPatched++;
+    return (memo.authz = patched).result;
+  }
   const diagnostics: Diagnostic[] = [];
   const waypointWide: CompiledPolicy[] = [];
   const perService = new Map<string, CompiledPolicy[]>(options.services.map((s) => [s.key, []]));
   const all: CompiledPolicy[] = [];
   const providers = compileProviders(options.extensionProviders, diagnostics);
-  const lookup = targetLookup(options);
-  for (const ap of resources.filter(isAuthorizationPolicy)) {
-    if (ap.spec.selector) continue;
-    const targets = targetsOf(ap, lookup, root, diagnostics);
-    if (!targets.waypoint && targets.services.length === 0) continue;
-    const policy = compiledPolicy(ap, targets.waypoint ? 'waypoint' : 'service', diagnostics, memo);
-    if (policy.provider && !providers.has(policy.provider)) {
-      diagnostics.push(warn(ap, ['spec', 'provider', 'name'], `provider ${policy.provider} is not an envoyExtAuthzHttp provider in meshConfig extensionProviders; as in Istio, the policy denies every request it matches`, 'add the provider to --mesh-config extensionProviders, or fix the name'));
-    }
-    all.push(policy);
-    if (targets.waypoint) waypointWide.push(policy);
-    else for (const key of targets.services) perService.get(key)!.push(policy);
+  const head = [...diagnostics];
+  const targets = last?.services === token ? last.lookup : targetLookup(options, providers);
+  for (const ap of aps) {
+    const entry = policyEntry(ap, token, targets, root, memo);
+    diagnostics.push(...entry.diagnostics);
+    if (!entry.policy) continue;
+    all.push(entry.policy);
+    if (entry.waypoint) waypointWide.push(entry.policy);
+    else for (const key of entry.services) perService.get(key)!.push(entry.policy);
   }
-  const jwt = jwtByTarget(resources, lookup, root, diagnostics);
+  const beforeJwt = diagnostics.length;
+  const jwt = jwtByTarget(ras, targets, root, diagnostics);
+  const tail = diagnostics.slice(beforeJwt);
   const services = new Map<string, PolicySet>();
   const sets = new Map<string, PolicySetMemo>();
   for (const [key, list] of perService) {
-    const policies = [...waypointWide, ...list];
-    const rules = [...jwt.waypoint, ...(jwt.services.get(key) ?? [])];
-    const before = memo.policySets.get(key);
-    const entry = before && sameItems(before.policies, policies) && sameItems(before.jwt, rules) ? before : { policies, jwt: rules, set: policySet(policies, rules) };
+    const entry = policySetEntry(memo.policySets.get(key), [...waypointWide, ...list], [...jwt.waypoint, ...(jwt.services.get(key) ?? [])]);
     sets.set(key, entry);
     services.set(key, entry.set);
   }
   memo.policySets = sets;
   sortByEnvoyName(all);
-  return {
+  const result = {
     authz: { waypoint: policySet(waypointWide, jwt.waypoint), services, policies: all, providers, numTrustedProxies: options.numTrustedProxies ?? 0, pathNormalization: options.pathNormalization ?? 'BASE' },
     diagnostics,
   };
+  memo.authz = { aps, ras, services: token, keys: options.services.map((s) => s.key), known: options.known?.serviceEntries, lookup: targets, waypointWide, jwt, head, tail, result };
+  return result;
+}
+
+function sameTargets(last: AuthzMemo, options: AuthzOptions): boolean {
+  const known = options.known?.serviceEntries;
+  return last.keys.length === options.services.length && options.services.every((s, i) => s.key === last.keys[i])
+    && (known === last.known || (!!known && !!last.known && known.length === last.known.length && known.every((k, i) => k === last.known![i])));
+}
+
+/** A service's PolicySet, the last one when its policies and JWT rules are the same objects. */
+export function policySetEntry(before: PolicySetMemo | undefined, policies: readonly CompiledPolicy[], jwt: readonly CompiledJwtRule[]): PolicySetMemo {
+  return before && sameItems(before.policies, policies) && sameItems(before.jwt, jwt) ? before : { policies, jwt, set: policySet(policies, jwt) };
+}
+
+/**
+ * What one AuthorizationPolicy contributes: its targets, its compiled policy (none when it applies to
+ * nothing here) and its diagnostics in the order a full pass emits them. Kept per policy object
+ * while the services it can target are the same list.
+ */
+const NONE: readonly never[] = Object.freeze([]);
+
+function policyEntry(ap: AP, services: AuthzOptions['services'], lookup: TargetLookup, root: string, memo: CompileMemo): PolicyEntry {
+  const before = memo.policyEntries.get(ap);
+  if (before?.context === services) return before;
+  const diagnostics: Diagnostic[] = [];
+  let entry: PolicyEntry = { context: services, waypoint: false, services: NONE, diagnostics };
+  if (!ap.spec.selector) {
+    const targets = targetsOf(ap, lookup, root, diagnostics);
+    if (targets.waypoint || targets.services.length > 0) {
+      const policy = compiledPolicy(ap, targets.waypoint ? 'waypoint' : 'service', diagnostics, memo);
+      if (policy.provider && !lookup.providers.has(policy.provider)) {
+        diagnostics.push(warn(ap, ['spec', 'provider', 'name'], `provider ${policy.provider} is not an envoyExtAuthzHttp provider in meshConfig extensionProviders; as in Istio, the policy denies every request it matches`, 'add the provider to --mesh-config extensionProviders, or fix the name'));
+      }
+      entry = { ...entry, waypoint: targets.waypoint, services: targets.services.length > 0 ? targets.services : NONE, policy };
+    }
+  }
+  // Kept for every policy: most have no diagnostics, and share one empty list.
+  if (diagnostics.length === 0) entry = { ...entry, diagnostics: NONE };
+  memo.policyEntries.set(ap, entry);
+  return entry;
 }
 
 /** RequestAuthentications attach like AuthorizationPolicies; jwtRules of all that apply are merged. */
-function jwtByTarget(resources: readonly Resource[], options: TargetLookup, root: string, diagnostics: Diagnostic[]): { waypoint: CompiledJwtRule[]; services: Map<string, CompiledJwtRule[]> } {
+function jwtByTarget(ras: readonly Resource[], options: TargetLookup, root: string, diagnostics: Diagnostic[]): JwtTargets {
   const waypoint: CompiledJwtRule[] = [];
   const services = new Map<string, CompiledJwtRule[]>();
-  for (const ra of resources.filter(isRequestAuthentication)) {
+  for (const ra of ras.filter(isRequestAuthentication)) {
     if (ra.spec.selector) continue;
     const targets = targetsOf(ra, options, root, diagnostics);
     const rules = compileJwtRules(ra);
@@ -98,18 +149,12 @@ function jwtByTarget(resources: readonly Resource[], options: TargetLookup, root
   return { waypoint, services };
 }
 
-/** Sets, not arrays: each policy looks its targets up (a scan per policy was quadratic at 1,000s). */
-interface TargetLookup {
-  readonly waypoint: AuthzOptions['waypoint'];
-  readonly services: ReadonlySet<string>;
-  readonly known?: { readonly gateways: ReadonlySet<string>; readonly serviceEntries: ReadonlySet<string> };
-}
-
-function targetLookup(options: AuthzOptions): TargetLookup {
+function targetLookup(options: AuthzOptions, providers: ReadonlyMap<string, unknown>): TargetLookup {
   const { known } = options;
   return {
     waypoint: options.waypoint,
     services: new Set(options.services.map((s) => s.key)),
+    providers: new Set(providers.keys()),
     ...(known ? { known: { gateways: new Set(known.gateways), serviceEntries: new Set(known.serviceEntries) } } : {}),
   };
 }
@@ -177,37 +222,6 @@ function compileRule(rule: Rule, index: number, ns: string, policy: string, unsu
   return {
     index, name: `ns[${ns}]-policy[${policy}]-rule[${index}]`,
     ...(from ? { from } : {}), ...(to ? { to } : {}), when, http: httpFields.length > 0, httpFields,
-  };
-}
-
-function envoyPrefix(p: CompiledPolicy): string {
-  return `ns[${p.namespace}]-policy[${p.name}]`;
-}
-
-// Envoy's RBAC engine keeps policies in a std::map keyed by name, so it tries them in name order;
-// that order decides which DENY policy a denial names. Sorted on keys built once (building two
-// strings per comparison was a tenth of a 10,000-resource compile).
-function sortByEnvoyName(list: CompiledPolicy[]): CompiledPolicy[] {
-  if (list.length < 2) return list;
-  const keyed = list.map((p) => ({ p, k: envoyPrefix(p) }));
-  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-  keyed.forEach((x, i) => (list[i] = x.p));
-  return list;
-}
-
-function policySet(input: readonly CompiledPolicy[], jwt: readonly CompiledJwtRule[]): PolicySet {
-  if (input.length === 0 && jwt.length === 0) return EMPTY_POLICY_SET;
-  const list = sortByEnvoyName([...input]);
-  const pick = (action: string, dryRun: boolean) => list.filter((p) => p.action === action && p.dryRun === dryRun);
-  return {
-    // Istio supports dry-run only for ALLOW and DENY; CUSTOM and AUDIT are always enforced.
-    custom: list.filter((p) => p.action === 'CUSTOM'),
-    audit: list.filter((p) => p.action === 'AUDIT'),
-    deny: pick('DENY', false),
-    allow: pick('ALLOW', false),
-    dryRunDeny: pick('DENY', true),
-    dryRunAllow: pick('ALLOW', true),
-    jwt,
   };
 }
 

@@ -10,7 +10,7 @@ import type { VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
 import type { HTTPRouteSpec } from '../config/kinds/http-route.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { CODES } from '../model/codes.ts';
-import type { RouteRule, RouteStatus, RouteTable } from '../model/route.ts';
+import type { RouteRule, RouteStatus, RouteTable, VirtualServiceStatus } from '../model/route.ts';
 
 export { DEFAULT_RETRY };
 import type { Cluster, Destination, HostTable, Snapshot } from '../model/snapshot.ts';
@@ -20,6 +20,7 @@ import { compileHttpRouteRules } from './routes-http-route.ts';
 import type { GrantIndex } from './reference-grants.ts';
 import { GATEWAY_GROUP, ISTIO_GROUP, parentConditions, parentVerdicts, refsError, statusWorld, type ParentVerdict } from './route-status.ts';
 import { CompileMemo, sameItems, type RouteMemo } from './memo.ts';
+import { patchRoutes } from './routes-delta.ts';
 
 export function defaultRule(): RouteRule {
   return { name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 }, retry: DEFAULT_RETRY, mirrors: [] };
@@ -97,16 +98,36 @@ export function compileRoutes(
     ignore: (vs, cluster, reason) => vsStatus.get(vs)!.ignored.push({ cluster, reason }),
     attach: (vs, cluster) => vsStatus.get(vs)!.attached.push(cluster),
   };
-  const index = routeIndex(vss, hrs);
-  const routes = new Map<string, RouteTable>();
-  const seen = new Set<string>();
-  const reused = new Map<string, RouteMemo>();
+  // Without HTTPRoutes the index depends on the VirtualServices only: kept while they are the same.
+  const kept = hrs.length === 0 && memo.routeIndex && sameItems(memo.routeIndex.vss, vss) ? memo.routeIndex.index : undefined;
+  const index = kept ?? routeIndex(vss, hrs);
+  memo.routeIndex = hrs.length === 0 ? { vss, index } : undefined;
   const signatures = new Map<string, string>();
   const signature = (host: string) => {
     let sig = signatures.get(host);
     if (sig === undefined) signatures.set(host, (sig = hostSignature(snap, host)));
     return sig;
   };
+  // A few hosts or VirtualServices changed: rebuild their tables and what reads them (routes-delta.ts).
+  const patched = hrs.length === 0 && memo.routesLast && patchRoutes(memo.routesLast, vss, snap.hosts, snap.clusters.size, memo.routes, {
+    recompute: (d, before) => {
+      const scratch = new Map<string, RouteMemo>();
+      const quiet: StatusSink = { ignore: () => {}, attach: () => {} };
+      memoTable(d, candidates(index, index.vsByHost.get(d.host), index.vsWildcard), snap.waypoint, { ...ctx, diagnostics: [] }, quiet, before, signature, scratch);
+      return scratch.get(d.cluster.name)!;
+    },
+    status: (v, st) => vsStatusEntry(v, st, memo),
+    lastStatus: (v) => memo.vsStatus.get(v),
+  });
+  if (patched) {
+    memo.counts.routesPatched++;
+    memo.routes = patched.entries;
+    memo.routesLast = { vss, hosts: snap.hosts, clusterCount: snap.clusters.size, routes: patched.routes, routeStatus: patched.routeStatus, diagnostics: 0 };
+    return { routes: patched.routes, routeStatus: patched.routeStatus, diagnostics: patched.diagnostics };
+  }
+  const routes = new Map<string, RouteTable>();
+  const seen = new Set<string>();
+  const reused = new Map<string, RouteMemo>();
   for (const table of [snap.hosts.exact, snap.hosts.wildcard]) {
     for (const ports of table.values()) {
       for (const d of ports.values()) {
@@ -131,9 +152,24 @@ export function compileRoutes(
         })),
       };
     }),
-    virtualServices: vss.map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name, ...vsStatus.get(v)! })),
+    virtualServices: vss.map((v) => vsStatusEntry(v, vsStatus.get(v)!, memo)),
   };
+  memo.routesLast = { vss, hosts: snap.hosts, clusterCount: snap.clusters.size, routes, routeStatus, diagnostics: ctx.diagnostics.length };
   return { routes, routeStatus, diagnostics: ctx.diagnostics };
+}
+
+/** A VirtualService's status, last compile's object when equal (a snapshot change stays small). */
+function vsStatusEntry(v: VS, st: { attached: string[]; ignored: { cluster: string; reason: string }[] }, memo: CompileMemo): VirtualServiceStatus {
+  const before = memo.vsStatus.get(v);
+  if (before && sameStrings(before.attached, st.attached) && before.ignored.length === st.ignored.length
+    && before.ignored.every((x, i) => x.cluster === st.ignored[i]!.cluster && x.reason === st.ignored[i]!.reason)) return before;
+  const entry = { namespace: v.metadata.namespace, name: v.metadata.name, ...st };
+  memo.vsStatus.set(v, entry);
+  return entry;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Where tableFor reports what happened to each VirtualService (for route status). */
@@ -164,7 +200,7 @@ function memoTable(
   before: RouteMemo | undefined, signature: (host: string) => string, reused: Map<string, RouteMemo>,
 ): RouteTable | undefined {
   const fresh = before && before.service === d.service && before.cluster === d.cluster && before.host === d.host
-    && sameItems(before.virtualServices, vss) && [...before.reads].every(([h, sig]) => signature(h) === sig);
+    && sameItems(before.virtualServices, vss) && readsSame(before.reads, signature);
   if (fresh) return replay(before, ctx, sink, reused);
   const reads = new Map<string, string>();
   const exact = ctx.hosts.exact;
@@ -182,6 +218,11 @@ function memoTable(
   };
   const table = tableFor(d, vss, [], waypoint, { ...ctx, hosts: { ...ctx.hosts, exact: recording }, diagnostics }, recorder);
   return replay({ service: d.service, cluster: d.cluster, host: d.host, virtualServices: vss, reads, table, diagnostics, status }, ctx, sink, reused);
+}
+
+function readsSame(reads: ReadonlyMap<string, string>, signature: (host: string) => string): boolean {
+  for (const [h, sig] of reads) if (signature(h) !== sig) return false;
+  return true;
 }
 
 function replay(entry: RouteMemo, ctx: RouteContext, sink: StatusSink, reused: Map<string, RouteMemo>): RouteTable | undefined {
@@ -210,7 +251,7 @@ export interface AttachedRoute {
  * ServiceEntry parents are looked up; wildcard VirtualService hosts and Gateway parents (which
  * match by hostname) are scanned. `order` keeps the callers' (creation, name) order.
  */
-interface RouteIndex {
+export interface RouteIndex {
   readonly vsByHost: Map<string, VS[]>;
   readonly vsWildcard: VS[];
   readonly hrByEntry: Map<string, RouteParents[]>;

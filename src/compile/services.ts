@@ -10,6 +10,7 @@ import type {
 import { allocateVips } from './vip.ts';
 import { CompileMemo, type ServiceMemo } from './memo.ts';
 import { isHttpProtocol, parseProtocol } from '../model/protocol.ts';
+import { patchServices } from './services-delta.ts';
 
 const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
 
@@ -37,6 +38,15 @@ export interface CompiledServices {
 
 /** `entries` must be sorted (creation time, namespace, name); earlier entries win host conflicts. */
 export function compileServices(entries: readonly SE[], bindings: ReadonlyMap<string, Binding>, memo = new CompileMemo()): CompiledServices {
+  // A few entries changed in place (same name, hosts and ports): patch the last tables (services-delta.ts).
+  const patched = memo.servicesLast && patchServices(memo.servicesLast, entries, bindings,
+    (se) => ({ entry: memo.services.get(se), binding: memo.bindings.get(se) }), (se, vips) => compiledEntry(se, vips, memo));
+  if (patched) {
+    if (patched !== memo.servicesLast!.out) memo.counts.servicesPatched++;
+    memo.hosts = patched.hosts;
+    memo.servicesLast = { entries, out: patched };
+    return patched;
+  }
   const vips = allocateVips(vipRequests(entries), memo.vipHashes);
   const out: CompiledServices = {
     services: [], clusters: new Map(), unserved: new Map(), diagnostics: [],
@@ -53,18 +63,48 @@ export function compileServices(entries: readonly SE[], bindings: ReadonlyMap<st
     out.services.push(compiled.service);
     addToTables(se, compiled, out);
   }
+  if (memo.hosts) keepSamePorts(out.hosts, memo.hosts);
+  memo.hosts = out.hosts;
+  memo.servicesLast = { entries, out };
   return out;
 }
 
+/**
+ * A host whose ports map to the same destinations as last time keeps last time's map: a snapshot
+ * change then shows as the few hosts that changed (workers/snapshot-delta.ts sends only those).
+ */
+function keepSamePorts(next: HostTable, prev: HostTable): void {
+  for (const t of ['exact', 'wildcard', 'addresses'] as const) {
+    const table = next[t] as Map<string, ReadonlyMap<number, Destination>>;
+    for (const [key, ports] of table) {
+      const before = prev[t].get(key);
+      if (before && before !== ports && samePorts(before, ports)) table.set(key, before);
+    }
+  }
+}
+
+function samePorts(a: ReadonlyMap<number, Destination>, b: ReadonlyMap<number, Destination>): boolean {
+  if (a.size !== b.size) return false;
+  const ai = a.entries();
+  for (const [port, dest] of b) {
+    const [p, d] = ai.next().value!;
+    if (p !== port || d !== dest) return false;
+  }
+  return true;
+}
+
 // A Service and its clusters depend on the entry and its VIPs only (memo.ts).
-function compiledEntry(se: SE, vips: ReadonlyMap<string, string>, memo: CompileMemo): ServiceMemo {
+export function compiledEntry(se: SE, vips: ReadonlyMap<string, string>, memo: CompileMemo): ServiceMemo {
   const mine = wantsAutoVip(se) ? (se.spec.hosts ?? []).map((h) => vips.get(`${se.metadata.namespace}/${se.metadata.name}/${h.toLowerCase()}`)).join(',') : '';
   const before = memo.services.get(se);
   if (before && before.vips === mine) return before;
   const service = compileService(se, vips);
   const clusters: Cluster[] = [];
   for (const host of service.hosts) for (const port of service.ports) clusters.push(compileCluster(se, service, host, port));
-  const entry = { vips: mine, service, clusters };
+  const destinations: Destination[] = [];
+  let next = 0;
+  for (const host of service.hosts) for (const port of service.ports) destinations.push({ service, host, port, cluster: clusters[next++]! });
+  const entry = { vips: mine, service, clusters, destinations };
   memo.services.set(se, entry);
   return entry;
 }
@@ -79,7 +119,7 @@ function vipRequests(entries: readonly SE[]): { key: string }[] {
 }
 
 // istiod skips auto-allocation for resolution NONE, user addresses, and the opt-out label.
-function wantsAutoVip(se: SE): boolean {
+export function wantsAutoVip(se: SE): boolean {
   return (se.spec.addresses ?? []).length === 0
     && resolutionOf(se) !== 'NONE'
     && se.metadata.labels[AUTOALLOCATE_LABEL] !== 'false'
@@ -135,13 +175,13 @@ function endpointsFor(se: SE, service: Service, host: string, port: ServicePort)
   }));
 }
 
-function addToTables(se: SE, { service, clusters }: ServiceMemo, out: CompiledServices): void {
+function addToTables(se: SE, { service, clusters, destinations }: ServiceMemo, out: CompiledServices): void {
   let next = 0;
   for (const [i, host] of service.hosts.entries()) {
     for (const port of service.ports) {
-      const cluster = clusters[next++]!;
+      const cluster = clusters[next]!;
+      const dest = destinations[next++]!;
       out.clusters.set(cluster.name, cluster);
-      const dest: Destination = { service, host, port, cluster };
       const wildcard = host.startsWith('*.');
       const table = wildcard ? out.hosts.wildcard : out.hosts.exact;
       const claimed = claim(table as Map<string, Map<number, Destination>>, wildcard ? host.slice(1) : host, dest);

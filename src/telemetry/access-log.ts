@@ -10,7 +10,7 @@
 //   asynchronous write on a node:fs WriteStream (it handles partial writes and ordering). Why not
 //   pino.destination (sonic-boom): it measures the pending batch with Buffer.byteLength on every
 //   line, so each line cost O(batch) and the JSON log took a quarter of saturation throughput.
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { write as fsWrite, type WriteStream } from 'node:fs';
 import type { RequestRecord } from './record.ts';
 
 export type AccessLogFormat = 'json' | 'text' | 'off';
@@ -123,8 +123,76 @@ export type LogTarget = number | ((batch: string) => void);
 /** A batch consumer with a WriteStream's backlog and end() (a function target has no backlog). */
 type Out = Pick<WriteStream, 'write' | 'writableLength' | 'end' | 'on'>;
 
+/**
+ * Batches to a file descriptor in order, with fs.write (the thread pool, so a slow disk never
+ * blocks the loop) and partial writes resumed. Hand-written rather than a node:fs WriteStream
+ * because a WriteStream fails for good on EAGAIN: a non-blocking stdout pipe (O_NONBLOCK belongs to
+ * the open file description, so a parent that set it on its stdout hands it on, and a worker
+ * thread opening process.stdout sets it) turned the access log off at the first full pipe. Here
+ * EAGAIN waits 10 ms and writes again; the backlog bound above still applies meanwhile.
+ */
+class FdWriter {
+  readonly #fd: number;
+  readonly #queue: Buffer[] = [];
+  #busy = false;
+  #failed = false;
+  #onError?: (err: Error) => void;
+  #onIdle?: () => void;
+  writableLength = 0;
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  on(_event: 'error', cb: (err: Error) => void): this {
+    this.#onError = cb;
+    return this;
+  }
+
+  write(batch: string): boolean {
+    const b = Buffer.from(batch);
+    this.#queue.push(b);
+    this.writableLength += b.length;
+    this.#pump();
+    return true;
+  }
+
+  /** `cb` once every queued batch is written (or the descriptor failed); the descriptor stays open. */
+  end(cb?: () => void): this {
+    if (this.#failed || this.writableLength === 0) cb?.();
+    else this.#onIdle = cb;
+    return this;
+  }
+
+  #pump(): void {
+    if (this.#busy || this.#failed) return;
+    const b = this.#queue[0];
+    if (!b) {
+      const idle = this.#onIdle;
+      this.#onIdle = undefined;
+      return idle?.();
+    }
+    this.#busy = true;
+    fsWrite(this.#fd, b, 0, b.length, null, (err, n) => {
+      this.#busy = false;
+      if (err?.code === 'EAGAIN') return void setTimeout(() => this.#pump(), 10);
+      if (err) {
+        this.#failed = true;
+        this.#onError?.(err);
+        const idle = this.#onIdle;
+        this.#onIdle = undefined;
+        return idle?.();
+      }
+      this.writableLength -= n;
+      if (n < b.length) this.#queue[0] = b.subarray(n);
+      else this.#queue.shift();
+      this.#pump();
+    });
+  }
+}
+
 function toOut(target: LogTarget): Out {
-  if (typeof target === 'number') return createWriteStream('', { fd: target, autoClose: false });
+  if (typeof target === 'number') return new FdWriter(target) as unknown as Out;
   return {
     write: (batch: string) => { target(batch); return true; },
     writableLength: 0, on: () => undefined, end: (cb?: () => void) => { cb?.(); },

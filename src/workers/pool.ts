@@ -1,6 +1,6 @@
 // The data-plane workers of `run --concurrency N`, seen from the primary: start them (the first one
 // picks any port-0 port, the others bind the same ports with SO_REUSEPORT), send each snapshot to
-// all of them, read their metrics and summaries, restart one that dies (with backoff, one log line
+// all of them (as a change to the last one), read their metrics and summaries, restart one that dies (with backoff, one log line
 // each time), and drain them all on SIGTERM.
 import module from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -8,6 +8,7 @@ import type { Snapshot } from '../model/snapshot.ts';
 import { foldCumulative, type MetricsState } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Collected, FromWorker, Replicas, ToWorker, WorkerInit, WorkerOptions } from './protocol.ts';
+import { snapshotDelta, type SnapshotDelta } from './snapshot-delta.ts';
 
 const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
 
@@ -40,6 +41,8 @@ interface Slot {
   worker?: Worker;
   state: State;
   version?: string;
+  /** The version the worker holds once it has read every message sent to it so far. */
+  sent?: string;
   crashes: number[];
   timer?: NodeJS.Timeout;
   drained?: () => void;
@@ -95,10 +98,27 @@ export class WorkerPool {
     }
   }
 
-  /** Every worker serves `snapshot` next (a restarted worker starts on it). */
+  /**
+   * Every worker serves `snapshot` next (a restarted worker starts on it). A worker that holds the
+   * previous one gets only what changed: one delta, computed once for all of them.
+   */
   broadcast(snapshot: Snapshot): void {
+    const prev = this.#snapshot;
     this.#snapshot = snapshot;
-    for (const s of this.#slots) if (s.state === 'ready') this.#send(s, { t: 'snapshot', snapshot });
+    let delta: SnapshotDelta | undefined;
+    for (const s of this.#slots) {
+      if (s.state !== 'ready') continue;
+      if (s.sent !== prev?.version) this.#sendSnapshot(s);
+      else {
+        this.#send(s, { t: 'delta', delta: (delta ??= snapshotDelta(prev, snapshot)) });
+        s.sent = snapshot.version;
+      }
+    }
+  }
+
+  #sendSnapshot(s: Slot): void {
+    this.#send(s, { t: 'snapshot', snapshot: this.#snapshot });
+    s.sent = this.#snapshot.version;
   }
 
   /**
@@ -177,6 +197,7 @@ export class WorkerPool {
     s.worker = w;
     s.state = 'starting';
     s.version = this.#snapshot.version;
+    s.sent = this.#snapshot.version;
     let failure: string | undefined;
     return new Promise((resolve, reject) => {
       let listening = false;
@@ -187,7 +208,7 @@ export class WorkerPool {
             listening = true;
             s.state = 'ready';
             // A snapshot may have been swapped while this worker started.
-            if (s.version !== this.#snapshot.version) this.#send(s, { t: 'snapshot', snapshot: this.#snapshot });
+            if (s.sent !== this.#snapshot.version) this.#sendSnapshot(s);
             return resolve(m.listeners);
           case 'failed':
             failure = m.message;
@@ -195,6 +216,9 @@ export class WorkerPool {
           case 'swapped':
             s.version = m.version;
             return;
+          case 'resync':
+            this.#o.log.warn({ worker: s.index, version: m.version }, `worker ${s.index} could not apply a snapshot change to snapshot ${m.version}; sending it the whole snapshot`);
+            return this.#sendSnapshot(s);
           case 'collected': {
             const p = this.#pending.get(m.id);
             if (!p) return;

@@ -1,11 +1,13 @@
 // Messages between the primary (main thread: config source, admin/status/stats endpoints, stdout)
 // and the data-plane workers of `run --concurrency N` (one worker thread each). Everything here
-// crosses postMessage, so it is plain data: the snapshot is structured-cloned as it is (Maps,
-// arrays, RegExps; test/workers/snapshot-transfer.test.ts holds that no class or function creeps in).
+// crosses postMessage, so it is plain data: a snapshot is structured-cloned as it is (Maps, arrays,
+// RegExps; test/workers/snapshot-transfer.test.ts holds that no class or function creeps in) when a
+// worker starts, and after that only what changed goes (snapshot-delta.ts).
 import type { TlsMaterial } from '../identity/source.ts';
 import type { CredentialEntries } from '../model/credentials.ts';
 import type { PodWorkload } from '../model/identity.ts';
 import type { Snapshot } from '../model/snapshot.ts';
+import type { SnapshotDelta } from './snapshot-delta.ts';
 import type { WaypointOptions } from '../server.ts';
 import type { MetricsState } from '../telemetry/metrics.ts';
 import type { SummaryState } from '../telemetry/summary.ts';
@@ -45,6 +47,8 @@ export interface WorkerInit {
 
 export type ToWorker =
   | { readonly t: 'snapshot'; readonly snapshot: Snapshot }
+  /** The next snapshot as a change to the one the worker was sent last (snapshot-delta.ts). */
+  | { readonly t: 'delta'; readonly delta: SnapshotDelta }
   | { readonly t: 'collect'; readonly id: number }
   | { readonly t: 'drain'; readonly graceMs: number }
   | { readonly t: 'crash' }
@@ -66,5 +70,7 @@ export type FromWorker =
   /** Lines for stdout (operational log and access-log batches): the primary is its only writer. */
   | { readonly t: 'out'; readonly s: string }
   | { readonly t: 'swapped'; readonly version: string }
+  /** A delta did not apply to the worker's snapshot (it never should): send the whole snapshot. */
+  | { readonly t: 'resync'; readonly version: string }
   | { readonly t: 'collected'; readonly id: number; readonly data: Collected }
   | { readonly t: 'drained' };

@@ -12,6 +12,7 @@ import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 import type { PodWorkload } from '../model/identity.ts';
 import { CredentialReplica, IdentityReplica, PodReplica } from './replicas.ts';
 import { MemoryReleaser } from '../controlplane/release-memory.ts';
+import { applyDelta } from './snapshot-delta.ts';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -45,6 +46,12 @@ async function onMessage(m: ToWorker): Promise<void> {
         store.swap(m.snapshot, []);
         releaser?.schedule();
       }
+      return post({ t: 'swapped', version: store.current().version });
+    case 'delta':
+      // The primary sends a delta only on the snapshot it sent last; anything else is a bug, repaired.
+      if (store.current().version !== m.delta.base) return post({ t: 'resync', version: store.current().version });
+      // No memory release after a delta: it allocates a few objects, not a snapshot's copy.
+      store.swap(applyDelta(store.current(), m.delta), []);
       return post({ t: 'swapped', version: store.current().version });
     case 'collect': {
       const s = dp?.summary();

@@ -1,11 +1,12 @@
 // loadConfig: files and directories, ordering, unreadable paths, unknown kinds and versions,
 // duplicates, and which resources survive.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig } from '../../src/config/load.ts';
+import { LoadCache, loadConfig } from '../../src/config/load.ts';
 import { assertDiagnostics, fixture, loadFixture } from './fixtures.ts';
 
 test('directories: recursive, sorted, only .yaml/.yml/.json, dotfiles and dot-directories skipped', async () => {
@@ -42,6 +43,23 @@ test('missing or unreadable paths are EGW0021 errors; the rest still loads', asy
   assert.equal(result.diagnostics[0].message, `cannot read ${missing}: ENOENT`);
   assert.deepEqual(result.files, [fixture('tree/top.yml')]);
   assert.deepEqual(result.resources.map((r) => r.metadata.name), ['top']);
+});
+
+test('a FIFO named like a config file is an EGW0021 error, never read (the first load reads synchronously)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'egressway-fifo-'));
+  try {
+    await writeFile(join(dir, 'a.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n');
+    execFileSync('mkfifo', [join(dir, 'b.yaml')]);
+    await symlink('b.yaml', join(dir, 'c.yaml'));
+    // A cache's first load reads synchronously; without a cache, through the thread pool.
+    for (const cache of [new LoadCache(), undefined]) {
+      const result = await loadConfig([dir], {}, 'default', cache);
+      assert.deepEqual(result.diagnostics.map((d) => [d.code, d.file]), [['EGW0021', join(dir, 'b.yaml')], ['EGW0021', join(dir, 'c.yaml')]]);
+      assert.deepEqual(result.resources.map((r) => r.metadata.name), ['a']);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('unknown kinds are ignored with EGW0002; a known kind at an unknown version is EGW0006', async () => {

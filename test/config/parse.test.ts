@@ -169,3 +169,19 @@ test('hostile inputs give the expected codes', () => {
   assert.deepEqual(parseDocuments(hostile['labels is a list'], 'h.yaml').resources, []);
   assert.deepEqual(parseDocuments(hostile.BOM, 'h.yaml').resources.map((r) => r.metadata.name), ['bom']);
 });
+
+test('parsing reads no environment variable per token (issue 16: a getenv() each was a quarter of the parse); process.env is the same object after', () => {
+  const env = process.env;
+  let reads = 0;
+  process.env = new Proxy(env, { get: (target, key) => (reads++, Reflect.get(target, key)) });
+  const watched = process.env;
+  try {
+    const many = Array.from({ length: 50 }, (_, i) => `---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns-${i}, labels: {a: b, c: d}}\n`).join('');
+    assert.equal(parseDocuments(many, 'many.yaml').resources.length, 50);
+    assert.equal(process.env, watched);
+    // yaml looks at LOG_TOKENS and LOG_STREAM: read twice per parse, not once per token (hundreds here).
+    assert.ok(reads <= 2, `${reads} reads of process.env`);
+  } finally {
+    process.env = env;
+  }
+});

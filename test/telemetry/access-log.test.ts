@@ -1,5 +1,6 @@
 // The access-log line formats and the batched writer, against a real file descriptor.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -7,6 +8,7 @@ import { newRecord } from '../../src/dataplane/record.ts';
 import { createAccessLog, isoTime, jsonLine, textLine } from '../../src/telemetry/access-log.ts';
 import type { RequestRecord } from '../../src/telemetry/record.ts';
 import { tmpDir } from '../helpers/tmp.ts';
+import { REPO_ROOT } from '../helpers/waypoint.ts';
 
 const ISTIO_KEYS = [
   'start_time', 'route_name', 'method', 'path', 'protocol', 'response_code', 'response_flags', 'response_code_details',
@@ -97,4 +99,21 @@ test('start times match toISOString across milliseconds, second and day boundari
   const base = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
   for (let ms = base - 5; ms < base + 2100; ms += 3) assert.equal(isoTime(ms), new Date(ms).toISOString());
   for (const ms of [0, 999, 1000, 86_399_999, base, base - 1]) assert.equal(isoTime(ms), new Date(ms).toISOString());
+});
+
+test('a non-blocking stdout pipe whose reader is slow: every line arrives, none dropped, no failure', async () => {
+  const n = 6000; // about 4 MB of lines: the 64 KiB pipe fills at once and stays full for a while
+  const child = spawn(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'test/telemetry/fixtures/access-log-burst.ts'), String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => void (err += d));
+  child.stdout.pause();
+  child.stdout.on('data', (d) => void (out += d));
+  setTimeout(() => child.stdout.resume(), 700);
+  const code = await new Promise((r) => child.once('close', r));
+  assert.equal(err, 'dropped 0\n');
+  assert.equal(code, 0);
+  const paths = out.trimEnd().split('\n').map((l) => (JSON.parse(l) as { path: string }).path);
+  assert.equal(paths.length, n);
+  assert.deepEqual(paths.slice(-2), [`/burst/${n - 2}`, `/burst/${n - 1}`], 'in order');
 });

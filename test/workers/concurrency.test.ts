@@ -209,6 +209,14 @@ describe('run --concurrency 2 (real CLI, worker threads)', () => {
     }
     assert.ok(total >= requestsBefore + 35, `istio_requests_total ${total} after ${requestsBefore} and 35 more requests`);
     assert.ok(sample(text, 'egressway_worker_requests_total', { worker: '0' }) > worker0Before, 'the restarted worker takes connections again, counted on top of its predecessor');
+    // The next change reaches the restarted worker as a delta on the snapshot it started with.
+    await writeFile(file, WAYPOINT_YAML + se('api', up.port) + se('extra', up.port) + se('more', up.port));
+    const reloaded = wp.logs.length;
+    process.kill(wp.pid, 'SIGHUP');
+    await logAfter(reloaded, /^config loaded/);
+    await readyAgain();
+    assert.deepEqual([...new Set(await statuses(wp, range(30, () => 'http://more.test/')))], [200]);
+    await writeFile(file, WAYPOINT_YAML + se('api', up.port) + se('extra', up.port));
   });
 
   test('SIGTERM drains every worker: in-flight requests finish, then exit 0', async () => {
