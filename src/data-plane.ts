@@ -2,7 +2,6 @@
 // pools, DNS, access log, spans and metrics, on a SnapshotStore someone else fills. server.ts adds
 // the config source and the admin ports for a one-loop `run`; each worker of `run --concurrency N`
 // (workers/worker.ts) runs one of these. Nothing here loads the config or compile code.
-import type { AddressInfo } from 'node:net';
 import type { SnapshotStore } from './controlplane/store.ts';
 import type { SummaryBody } from './dashboard/admin-server.ts';
 import { DEFAULT_LIMITS, type LimitKind } from './dataplane/downstream-guard.ts';
@@ -15,7 +14,6 @@ import { Upstreams } from './dataplane/upstream.ts';
 import { startHbone } from './hbone/wire.ts';
 import type { IdentitySource } from './identity/source.ts';
 import type { CredentialProvider } from './model/credentials.ts';
-import type { Diagnostic } from './model/diagnostic.ts';
 import type { PodIdentities } from './model/identity.ts';
 import type { Snapshot } from './model/snapshot.ts';
 import type { WaypointOptions } from './server.ts';
@@ -26,24 +24,9 @@ import type { SpanExport } from './telemetry/otlp.ts';
 import type { RequestRecord } from './telemetry/record.ts';
 import { ServiceSummaries } from './telemetry/summary.ts';
 import { warmUpFor } from './policy/warm-up.ts';
+import { authority, bindError, StartupError } from './startup-error.ts';
 
-export class StartupError extends Error {
-  readonly diagnostics: readonly Diagnostic[];
-  constructor(message: string, diagnostics: readonly Diagnostic[] = []) {
-    super(message);
-    this.diagnostics = diagnostics;
-  }
-}
-
-export function authority(a: AddressInfo): string {
-  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-}
-
-export function bindError(name: string, flag: string, port: number, err: unknown): StartupError {
-  const e = err as { code?: string; message: string };
-  const hint = e.code === 'EADDRINUSE' ? `port ${port} is already in use; stop the other process or pass ${flag} <port>` : e.message;
-  return new StartupError(`cannot listen for ${name}: ${hint}`);
-}
+export { authority, bindError, StartupError } from './startup-error.ts';
 
 /** How a data plane writes: the operational log, and where access-log batches go. */
 export interface DataPlaneIo {

@@ -13,15 +13,16 @@ import type { Binding, Snapshot } from './model/snapshot.ts';
 import type { AccessLogFormat } from './telemetry/access-log.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
+import { MemoryReleaser } from './controlplane/release-memory.ts';
 import type { RequestRecord } from './telemetry/record.ts';
 import type { HboneOptions } from './hbone/wire.ts';
 import type { DownstreamLimits } from './dataplane/downstream-guard.ts';
 import type { ProxyProtocolOptions } from './dataplane/proxy-protocol-listener.ts';
 import type { IstiodIdentity, IstiodIdentityOptions } from './identity/istiod-identity.ts';
 import type { PodIndex } from './controlplane/kube-pods.ts';
-import { authority, bindError, startDataPlane, StartupError } from './data-plane.ts';
+import { authority, bindError, StartupError } from './startup-error.ts';
 
-export { startDataPlane, StartupError } from './data-plane.ts';
+export { StartupError } from './startup-error.ts';
 export type { DataPlane, DataPlaneIo } from './data-plane.ts';
 
 export interface WaypointOptions {
@@ -57,6 +58,8 @@ export interface WaypointOptions {
   /** OTLP/HTTP collector (`http://127.0.0.1:4318`): one span per request or tunnel. */
   readonly otlpEndpoint?: string;
   readonly watch: boolean;
+  /** A full GC a few seconds after each config load gives its garbage back to the OS (default on). */
+  readonly releaseMemory?: boolean;
   readonly logger: Logger;
   /** Downstream timeouts and the connection cap (each listener); Envoy's defaults when absent. */
   readonly limits?: Partial<DownstreamLimits>;
@@ -102,6 +105,9 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
     throw err;
   }) : undefined;
   if (identity) metrics.bindIdentity(() => identity.stats);
+  // Imported here, not at the top: the primary of `run --concurrency N` imports this module too and
+  // serves no traffic itself (workers/primary.ts).
+  const { startDataPlane } = await import('./data-plane.ts');
   const dp = await startDataPlane(o, store, metrics, { log, accessLog: 1, credentials: source.credentials, pods, identity }).catch((err: unknown) => {
     source.close();
     identity?.close();
@@ -116,10 +122,12 @@ export async function startWaypoint(o: WaypointOptions): Promise<RunningWaypoint
     throw err;
   });
   if (o.watch) await source.watch();
+  const releaser = releaseAfterLoads(o, store, metrics);
   return {
     listeners: { ...dp.listeners, ...endpoints.listeners }, store, source,
     async stop(graceMs) {
       draining = true;
+      releaser?.close();
       source.close();
       await dp.drain(graceMs);
       identity?.close();
@@ -139,6 +147,19 @@ export async function loadFirst(o: WaypointOptions, store: SnapshotStore, metric
   // In a cluster, a bad object must not crash-loop the pod: stay unready until a config compiles.
   if (!first.ok) await new Promise<void>((r) => store.onSwap(() => r()));
   return source;
+}
+
+/**
+ * The memory the first load used, and each reload after it, is given back once things are quiet
+ * (release-memory.ts): the first release a few seconds after start, then after each swap.
+ */
+export function releaseAfterLoads(o: WaypointOptions, store: SnapshotStore, metrics: Metrics): MemoryReleaser | undefined {
+  if (o.releaseMemory === false) return undefined;
+  const releaser = new MemoryReleaser();
+  metrics.bindMemoryRelease(() => releaser.stats);
+  store.onSwap(() => releaser.schedule());
+  releaser.schedule();
+  return releaser;
 }
 
 /** gRPC is loaded only when the certificates come from istiod. Waits for the first certificate. */

@@ -62,6 +62,7 @@ interface RunFlags extends IstiodCaFlags {
   dnsCacheMaxHosts: number;
   hboneMaxConcurrentStreams: number;
   watch: boolean;
+  releaseMemory: boolean;
   logLevel: string;
   concurrency?: number;
 }
@@ -112,6 +113,7 @@ export function registerRun(program: Command): void {
     .option('--dns-cache-max-hosts <n>', 'request-chosen host names kept in the DNS cache (and connection pools per cluster), least recently used out', countArg('a host count', 1, 10_000_000, DEFAULT_DNS_MAX_HOSTS), DEFAULT_DNS_MAX_HOSTS)
     .option('--hbone-max-concurrent-streams <n>', 'streams per HBONE connection (SETTINGS_MAX_CONCURRENT_STREAMS)', countArg('a stream count', 1, 100_000, 100), 100)
     .option('--no-watch', 'do not reload when config files change')
+    .option('--no-release-memory', 'keep the memory a config load used instead of giving it back with one full garbage collection a few seconds after each load (a pause of about 40 ms of CPU, 120 ms with 3,000 resources)')
     .option('--log-level <level>', 'debug | info | warn | error', 'info')
     .option('--concurrency <n>', 'event loops serving traffic (worker threads sharing the listeners); 1 runs everything in one thread (default: $EGRESSWAY_CONCURRENCY, else the cores available)', countArg('a worker count', 1, 256, availableParallelism()));
   addIstiodCaOptions(cmd).action(async (flags: RunFlags) => run(flags));
@@ -217,7 +219,7 @@ async function run(flags: RunFlags): Promise<void> {
       listenAddress: f.listenAddress, adminAddress: f.adminAddress,
       ports: { proxy: f.proxyPort, admin: f.adminPort, status: f.statusPort, stats: f.statsPort },
       dnsServers: f.dnsServer, dnsRefreshMs: f.dnsRefreshRate, connectTimeoutMs: f.connectTimeout,
-      accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, logger, proxyTls, hbone, proxyProtocol, istiodCa,
+      accessLog: f.accessLog, otlpEndpoint: f.otlpEndpoint, watch: f.watch, releaseMemory: f.releaseMemory, logger, proxyTls, hbone, proxyProtocol, istiodCa,
       dialPolicy: { allowCidrs: f.allowCidr, denyCidrs: f.denyCidr }, secretsDir: f.secretsDir,
       limits: {
         requestHeadersTimeoutMs: f.requestHeadersTimeout, idleTimeoutMs: f.idleTimeout, streamIdleTimeoutMs: f.streamIdleTimeout,

@@ -250,6 +250,14 @@ export class Metrics {
     new Gauge({ name: 'egressway_pod_ip_index_pods', help: 'Pods indexed by IP for --identify-pods-by-ip (bounded; plaintext clients from other IPs are unknown)', registers: [this.registry], collect() { this.set(size()); } });
   }
 
+  /** The full GCs that give a config load's memory back (controlplane/release-memory.ts). Read at scrape time. */
+  bindMemoryRelease(stats: () => { runs: number; pauseSeconds: number; putOff: number }): void {
+    const r = [this.registry];
+    new Counter({ name: 'egressway_memory_releases_total', help: 'Full garbage collections run after a config load to give its memory back to the OS', registers: r, collect() { this.reset(); this.inc(stats().runs); } });
+    new Counter({ name: 'egressway_memory_release_seconds_total', help: 'Time those collections paused their thread', registers: r, collect() { this.reset(); this.inc(stats().pauseSeconds); } });
+    new Counter({ name: 'egressway_memory_releases_put_off_total', help: 'Releases put off because the event loop was busy (they run once it is quiet)', registers: r, collect() { this.reset(); this.inc(stats().putOff); } });
+  }
+
   bindProxyProtocol(active: () => number): void {
     new Gauge({ name: 'egressway_proxy_protocol_connections', help: 'Connections open on the PROXY protocol (sandwich) listener', registers: [this.registry], collect() { this.set(active()); } });
   }

@@ -2,6 +2,7 @@
 // picks any port-0 port, the others bind the same ports with SO_REUSEPORT), send each snapshot to
 // all of them (as a change to the last one), read their metrics and summaries, restart one that dies (with backoff, one log line
 // each time), and drain them all on SIGTERM.
+import module from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Snapshot } from '../model/snapshot.ts';
 import { foldCumulative, type MetricsState } from '../telemetry/metrics.ts';
@@ -10,6 +11,19 @@ import type { Collected, FromWorker, Replicas, ToWorker, WorkerInit, WorkerOptio
 import { snapshotDelta, type SnapshotDelta } from './snapshot-delta.ts';
 
 const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+
+/**
+ * A worker starts with Node's compile cache when this thread has it (bin/egressway.js turns it on): a
+ * worker does not inherit module.enableCompileCache(), and without it each worker of a source checkout
+ * loads Node's TypeScript stripper (amaro: about 15 MiB of WebAssembly memory and code per worker, for
+ * the life of the process) and compiles every module again. A data: URL module rather than an `eval`
+ * worker, because Node runs NODE_OPTIONS' --import/--require preloads in the former only.
+ */
+export function workerEntry(entry: URL, compileCache: boolean): URL {
+  if (!compileCache) return entry;
+  const src = `import m from 'node:module'; m.enableCompileCache?.(); await import(${JSON.stringify(entry.href)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(src)}`);
+}
 
 /** Restart delays: 250 ms, doubled for each restart in the last minute, at most 30 s. */
 const BACKOFF_FIRST_MS = 250;
@@ -179,7 +193,7 @@ export class WorkerPool {
     const init: WorkerInit = {
       index: s.index, replicas: this.#o.replicas(), options: this.#o.options, logLevel: this.#o.logLevel, snapshot: this.#snapshot, ports: this.#ports, testHooks: this.#o.testHooks,
     };
-    const w = new Worker(ENTRY, { workerData: init, stdout: false, stderr: false });
+    const w = new Worker(workerEntry(ENTRY, module.getCompileCacheDir?.() !== undefined), { workerData: init, stdout: false, stderr: false });
     s.worker = w;
     s.state = 'starting';
     s.version = this.#snapshot.version;

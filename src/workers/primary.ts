@@ -12,7 +12,7 @@ import { SnapshotStore } from '../controlplane/store.ts';
 import type { AdminDeps, SummaryBody } from '../dashboard/admin-server.ts';
 import { DEFAULT_LIMITS } from '../dataplane/downstream-guard.ts';
 import { DEFAULT_MAX_CONNECTIONS } from '../dataplane/proxy-protocol-listener.ts';
-import { bindEndpoints, loadFirst, logBindings, podIndex, startIdentity, StartupError, type RunningWaypoint, type WaypointOptions } from '../server.ts';
+import { bindEndpoints, loadFirst, logBindings, podIndex, releaseAfterLoads, startIdentity, StartupError, type RunningWaypoint, type WaypointOptions } from '../server.ts';
 import { mergeExpositions, Metrics } from '../telemetry/metrics.ts';
 import { ServiceSummaries } from '../telemetry/summary.ts';
 import type { PodWorkload } from '../model/identity.ts';
@@ -128,11 +128,14 @@ export async function startPrimary(o: WaypointOptions, p: PrimaryOptions): Promi
     throw err;
   });
   if (o.watch) await source.watch();
+  // Here, in the thread that compiles: the workers only receive each snapshot (a copy of its size).
+  const releaser = releaseAfterLoads(o, store, metrics);
   return {
     listeners: { ...dataListeners, ...endpoints.listeners }, store, source,
     crashWorker: (i) => pool.crash(i),
     async stop(graceMs) {
       draining = true;
+      releaser?.close();
       source.close();
       await pool.drain(graceMs);
       identity?.close();

@@ -11,6 +11,7 @@ import { Metrics } from '../telemetry/metrics.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 import type { PodWorkload } from '../model/identity.ts';
 import { CredentialReplica, IdentityReplica, PodReplica } from './replicas.ts';
+import { MemoryReleaser } from '../controlplane/release-memory.ts';
 import { applyDelta } from './snapshot-delta.ts';
 
 const port = parentPort!;
@@ -29,6 +30,11 @@ const credentials = r.credentials && new CredentialReplica(r.credentials);
 const pods = r.pods && new PodReplica(r.pods.namespacesInPolicy, JSON.parse(r.pods.entries) as [string, PodWorkload][]);
 const identity = r.identity && new IdentityReplica(r.identity);
 
+// A worker's start-up (modules, the first snapshot's copy) grows its young generation as a load
+// does the primary's; each later snapshot is a copy of its size. Given back once the loop is quiet.
+const releaser = init.options.releaseMemory === false ? undefined : new MemoryReleaser();
+if (releaser) metrics.bindMemoryRelease(() => releaser.stats);
+
 let dp: DataPlane | undefined;
 port.on('message', (m: ToWorker) => void onMessage(m));
 
@@ -36,11 +42,15 @@ async function onMessage(m: ToWorker): Promise<void> {
   switch (m.t) {
     case 'snapshot':
       // Same rule as the store's offer(): a snapshot already served is not swapped again.
-      if (store.current().version !== m.snapshot.version) store.swap(m.snapshot, []);
+      if (store.current().version !== m.snapshot.version) {
+        store.swap(m.snapshot, []);
+        releaser?.schedule();
+      }
       return post({ t: 'swapped', version: store.current().version });
     case 'delta':
       // The primary sends a delta only on the snapshot it sent last; anything else is a bug, repaired.
       if (store.current().version !== m.delta.base) return post({ t: 'resync', version: store.current().version });
+      // No memory release after a delta: it allocates a few objects, not a snapshot's copy.
       store.swap(applyDelta(store.current(), m.delta), []);
       return post({ t: 'swapped', version: store.current().version });
     case 'collect': {
@@ -51,6 +61,7 @@ async function onMessage(m: ToWorker): Promise<void> {
       });
     }
     case 'drain':
+      releaser?.close();
       await dp?.stop(m.graceMs);
       return post({ t: 'drained' });
     case 'credentials':
@@ -71,6 +82,7 @@ try {
     log, accessLog: (batch) => post({ t: 'out', s: batch }), reusePort: true, ports: init.ports, credentials, pods, identity,
   });
   post({ t: 'listening', listeners: dp.listeners });
+  releaser?.schedule();
 } catch (err) {
   post({ t: 'failed', message: (err as Error).message });
 }

@@ -3,7 +3,7 @@
 // and one `check` must not load the libraries only some configs or commands need.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -21,15 +21,31 @@ registerHooks({ load(url, context, next) { seen.add(url); return next(url, conte
 process.on('exit', () => writeFileSync(process.env.LOADED_OUT, [...seen, ...process.moduleLoadList].join('\\n')));
 `;
 
+// The same per thread (a worker of \`run --concurrency N\` runs the preload too), to LOADED_OUT.<threadId>,
+// rewritten as modules load: a worker is ended by terminate(), which runs no exit handlers.
+const THREAD_RECORDER = `
+import { registerHooks } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
+const seen = new Set();
+let due = false;
+const write = () => { due = false; writeFileSync(process.env.LOADED_OUT + '.' + threadId, [...seen, ...process.moduleLoadList].join('\\n')); };
+registerHooks({ load(url, context, next) { seen.add(url); if (!due) { due = true; setImmediate(write); } return next(url, context); } });
+process.on('exit', write);
+`;
+
 const QUICKSTART = join(REPO_ROOT, 'examples/quickstart');
 const NODE = join(REPO_ROOT, 'node_modules/.bin/node');
 
 let dir: TmpDir;
 let recorder: string;
+let threadRecorder: string;
 before(async () => {
   dir = await tmpDir('egressway-lazy-');
   recorder = join(dir.path, 'recorder.mjs');
   await writeFile(recorder, RECORDER);
+  threadRecorder = join(dir.path, 'thread-recorder.mjs');
+  await writeFile(threadRecorder, THREAD_RECORDER);
 });
 after(() => dir.close());
 
@@ -56,6 +72,31 @@ test('an idle waypoint on the quickstart loads neither jose, OpenTelemetry, clie
   assert.deepEqual(fromPackage(list, 'undici', 'index.js'), [], "undici's index (fetch, WebSocket, cache...): the data plane uses Pool and Client only");
   assert.deepEqual(fromPackage(list, 'prom-client', 'index.js'), [], "prom-client's index (default metrics, push gateway)");
   assert.ok(fromPackage(list, 'undici', 'lib/dispatcher/pool.js').length === 1, 'the data plane still has its Pool');
+});
+
+// Each thread of `run --concurrency N` is its own V8 isolate: a module loaded in the primary and in N
+// workers is compiled and kept N + 1 times. The primary serves no traffic; workers get compiled
+// snapshots and never read a config. Run as \`npm start\` runs it (bin/egressway.js, compile cache on),
+// twice: the first run fills the compile cache, as the first start after an install or edit does.
+test('run --concurrency 2: the primary loads no request path, the workers no config, compile, YAML or CLI code and no TypeScript stripper', async () => {
+  const out = join(dir.path, 'threads');
+  for (const round of [1, 2]) {
+    const w = await startWaypoint({ configDir: QUICKSTART, entry: 'bin/egressway.js', args: ['--concurrency', '2', '--drain-duration', '0s'], env: { NODE_OPTIONS: `--import ${threadRecorder}`, LOADED_OUT: `${out}${round}` } });
+    await w.close();
+  }
+  const primary = loaded(`${out}2.0`);
+  assert.ok(primary.some((u) => u.endsWith('/src/workers/primary.ts')), 'the recorder saw the primary start');
+  for (const path of ['/src/data-plane.ts', '/src/dataplane/proxy-listener.ts', '/src/hbone/', '/node_modules/undici/']) {
+    assert.deepEqual(primary.filter((u) => u.includes(path)), [], `the primary loads no ${path}`);
+  }
+  const workers = [1, 2, 3].filter((id) => existsSync(`${out}2.${id}`)).map((id) => loaded(`${out}2.${id}`));
+  assert.equal(workers.length, 2, 'two workers recorded what they loaded');
+  for (const list of workers) {
+    assert.ok(list.some((u) => u.endsWith('/src/dataplane/proxy-listener.ts')), 'a worker runs the request path');
+    for (const path of ['/src/config/', '/src/compile/', '/src/cli/', '/node_modules/yaml/', '/node_modules/commander/', 'internal/deps/amaro']) {
+      assert.deepEqual(list.filter((u) => u.includes(path)), [], `a worker loads no ${path}`);
+    }
+  }
 });
 
 test('one `egressway check` loads neither jose, undici nor node:http', async () => {
