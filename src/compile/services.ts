@@ -186,8 +186,15 @@ function addToTables(se: SE, { service, clusters, destinations }: ServiceMemo, o
       const claimed = claim(table as Map<string, Map<number, Destination>>, wildcard ? host.slice(1) : host, dest);
       // The cluster is named by host and port: an entry ignored for them must not replace the
       // serving entry's cluster (routes resolve clusters by name, and went to its endpoints).
-      if (claimed) out.diagnostics.push(conflict(se, host, port.number, claimed));
-      else out.clusters.set(cluster.name, cluster);
+      if (claimed) {
+        // Ignored for this host and port, its addresses are not served for the port either: a VIP
+        // of its own would reach its endpoints on the default route while VirtualService routes
+        // for the host reach the serving entry's. Istio drops the newer of two entries for a host
+        // altogether (istio/istio#57782); here the VIP is then not in the registry, as there.
+        out.diagnostics.push(conflict(se, host, port.number, claimed));
+        continue;
+      }
+      out.clusters.set(cluster.name, cluster);
       // One VIP per host when auto-allocated; user addresses map to the first host.
       const addrs = service.autoAllocated ? [service.addresses[i]] : i === 0 ? service.addresses : [];
       for (const a of addrs) if (a && !a.includes('/')) claim(out.hosts.addresses as Map<string, Map<number, Destination>>, a, dest);
@@ -210,7 +217,7 @@ function conflict(se: SE, host: string, port: number, holder: Destination): Diag
   const loc = se.locate(['spec', 'hosts', Math.max(idx, 0)]);
   return {
     code: CODES.DuplicateHostPort.code, level: 'warning',
-    message: `host ${host} port ${port} is already served by ServiceEntry ${holder.service.key}; this entry is ignored for it`,
+    message: `host ${host} port ${port} is already served by ServiceEntry ${holder.service.key}; this entry is ignored for it (its addresses too, on that port)`,
     hint: 'remove the duplicate host or port from one of the ServiceEntries',
     resource: { kind: 'ServiceEntry', namespace: se.metadata.namespace, name: se.metadata.name },
     file: loc.file, line: loc.line, column: loc.column, path: `spec.hosts[${Math.max(idx, 0)}]`,

@@ -56,3 +56,19 @@ test('a ServiceEntry ignored for a host:port another one serves does not replace
   assert.deepEqual(snapshot!.clusters.get(target)!.endpoints.map((e) => e.address), ['127.0.0.1']);
   assert.equal(snapshot!.clusters.get(target)!.service, 'istio-egress/owner');
 });
+
+test('a ServiceEntry ignored for a host:port does not serve its own addresses on that port either (no second way to its endpoints)', () => {
+  const entry = (name: string, address: string, vip: string, created: string) => resourceOf({
+    apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry',
+    metadata: { name, namespace: NS, labels: { 'istio.io/use-waypoint': 'waypoint' }, creationTimestamp: created },
+    spec: { hosts: ['a.test'], addresses: [vip], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }, ...(name === 'late' ? [{ number: 8080, name: 'alt', protocol: 'HTTP' }] : [])], resolution: 'STATIC', endpoints: [{ address }] },
+  })!;
+  const resources = [resourceOf(WAYPOINT)!, entry('owner', '127.0.0.1', '240.240.0.20', '2024-01-01T00:00:00Z'), entry('late', '127.0.0.66', '240.240.0.21', '2024-02-01T00:00:00Z')];
+  const { snapshot, diagnostics } = compile(resources);
+  assert.match(diagnostics.map((d) => d.message).join('\n'), /host a\.test port 80 is already served by ServiceEntry istio-egress\/owner; this entry is ignored for it \(its addresses too, on that port\)/);
+  assert.equal(snapshot!.hosts.addresses.get('240.240.0.20')?.get(80)?.service.key, 'istio-egress/owner');
+  assert.equal(snapshot!.hosts.addresses.get('240.240.0.21')?.get(80), undefined, 'the ignored entry\'s VIP is not in the registry on the port it lost');
+  // The port it does serve keeps its VIP.
+  assert.equal(snapshot!.hosts.addresses.get('240.240.0.21')?.get(8080)?.service.key, 'istio-egress/late');
+  assert.ok(assertSameAsFull(resources, new CompileMemo(), 'incremental'));
+});
