@@ -242,10 +242,10 @@ function reportReload(log: Logger, metrics: Metrics, r: ReloadResult, kube = fal
   else log.error(`config rejected: ${r.diagnostics.filter((d) => d.level === 'error').length} error(s) above; still serving the last good config — ${kube ? 'fix the objects named above (kubectl edit)' : 'fix the file and save again'}`);
 }
 
-/** Logs each ServiceEntry's binding once, and again only when it changes. */
 /** Past this many changed bindings in one swap (a first load of thousands), one summary line at info. */
 export const BINDING_LINES_MAX = 20;
 
+/** Logs each ServiceEntry's binding once, and again only when it changes. */
 export function logBindings(log: Logger, prev: Snapshot | undefined, next: Snapshot): void {
   // The same list (compile keeps it while no ServiceEntry, Gateway or Namespace changed): nothing to log.
   if (next.bindings === prev?.bindings) return;

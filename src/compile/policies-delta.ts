@@ -11,7 +11,7 @@ import type { AuthzTable, CompiledPolicy, PolicySet } from '../model/policy.ts';
 import type { Service, WaypointInfo } from '../model/snapshot.ts';
 import { sameItems } from './memo.ts';
 import { envoyPrefix } from './policy-set.ts';
-import { listChanges } from './sorted-input.ts';
+import { insertSorted, listChanges } from './sorted-input.ts';
 
 /** Sets, not arrays: each policy looks its targets up (a scan per policy was quadratic at 1,000s). */
 export interface TargetLookup {
@@ -102,17 +102,6 @@ export function patchAuthz(
 /** `sorted` (by Envoy name) without `gone` and with `added`; undefined when a name repeats. */
 function resorted(sorted: readonly CompiledPolicy[], gone: ReadonlySet<CompiledPolicy>, added: readonly CompiledPolicy[]): CompiledPolicy[] | undefined {
   const out = gone.size > 0 ? sorted.filter((p) => !gone.has(p)) : [...sorted];
-  for (const p of added) {
-    const k = envoyPrefix(p);
-    let lo = 0;
-    let hi = out.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (envoyPrefix(out[mid]!) < k) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo < out.length && envoyPrefix(out[lo]!) === k) return undefined;
-    out.splice(lo, 0, p);
-  }
+  for (const p of added) if (!insertSorted(out, p, envoyPrefix)) return undefined;
   return out;
 }

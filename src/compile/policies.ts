@@ -11,7 +11,7 @@ import { formatPath } from '../model/diagnostic.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { AuthzTable, CompiledPolicy, CompiledRule, Constraint, PathNormalization, PolicySet } from '../model/policy.ts';
 import type { Service, WaypointInfo } from '../model/snapshot.ts';
-import { compileJwtRules, compileProviders, isRequestAuthentication, type ExtensionProviderConfig } from './authn.ts';
+import { compileJwtRules, compileProviders, isRequestAuthentication, type ExtensionProviderConfig, type RA } from './authn.ts';
 import { conditionConstraint, operationConstraints, sourceConstraints } from './policy-matchers.ts';
 import type { CompiledJwtRule } from '../model/authn.ts';
 import { CompileMemo, sameItems, type PolicySetMemo } from './memo.ts';
@@ -99,7 +99,7 @@ export function compileAuthz(resources: readonly Resource[], options: AuthzOptio
 function sameTargets(last: AuthzMemo, options: AuthzOptions): boolean {
   const known = options.known?.serviceEntries;
   return last.keys.length === options.services.length && options.services.every((s, i) => s.key === last.keys[i])
-    && (known === last.known || (!!known && !!last.known && known.length === last.known.length && known.every((k, i) => k === last.known![i])));
+    && (known === last.known || (!!known && !!last.known && sameItems(known, last.known)));
 }
 
 /** A service's PolicySet, the last one when its policies and JWT rules are the same objects. */
@@ -107,13 +107,13 @@ export function policySetEntry(before: PolicySetMemo | undefined, policies: read
   return before && sameItems(before.policies, policies) && sameItems(before.jwt, jwt) ? before : { policies, jwt, set: policySet(policies, jwt) };
 }
 
+const NONE: readonly never[] = Object.freeze([]);
+
 /**
  * What one AuthorizationPolicy contributes: its targets, its compiled policy (none when it applies to
  * nothing here) and its diagnostics in the order a full pass emits them. Kept per policy object
  * while the services it can target are the same list.
  */
-const NONE: readonly never[] = Object.freeze([]);
-
 function policyEntry(ap: AP, services: AuthzOptions['services'], lookup: TargetLookup, root: string, memo: CompileMemo): PolicyEntry {
   const before = memo.policyEntries.get(ap);
   if (before?.context === services) return before;
@@ -136,10 +136,10 @@ function policyEntry(ap: AP, services: AuthzOptions['services'], lookup: TargetL
 }
 
 /** RequestAuthentications attach like AuthorizationPolicies; jwtRules of all that apply are merged. */
-function jwtByTarget(ras: readonly Resource[], options: TargetLookup, root: string, diagnostics: Diagnostic[]): JwtTargets {
+function jwtByTarget(ras: readonly RA[], options: TargetLookup, root: string, diagnostics: Diagnostic[]): JwtTargets {
   const waypoint: CompiledJwtRule[] = [];
   const services = new Map<string, CompiledJwtRule[]>();
-  for (const ra of ras.filter(isRequestAuthentication)) {
+  for (const ra of ras) {
     if (ra.spec.selector) continue;
     const targets = targetsOf(ra, options, root, diagnostics);
     const rules = compileJwtRules(ra);

@@ -161,15 +161,11 @@ export function compileRoutes(
 /** A VirtualService's status, last compile's object when equal (a snapshot change stays small). */
 function vsStatusEntry(v: VS, st: { attached: string[]; ignored: { cluster: string; reason: string }[] }, memo: CompileMemo): VirtualServiceStatus {
   const before = memo.vsStatus.get(v);
-  if (before && sameStrings(before.attached, st.attached) && before.ignored.length === st.ignored.length
+  if (before && sameItems(before.attached, st.attached) && before.ignored.length === st.ignored.length
     && before.ignored.every((x, i) => x.cluster === st.ignored[i]!.cluster && x.reason === st.ignored[i]!.reason)) return before;
   const entry = { namespace: v.metadata.namespace, name: v.metadata.name, ...st };
   memo.vsStatus.set(v, entry);
   return entry;
-}
-
-function sameStrings(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Where tableFor reports what happened to each VirtualService (for route status). */

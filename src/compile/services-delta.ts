@@ -8,9 +8,9 @@
 import type { Resource } from '../config/resource.ts';
 import type { ServiceEntrySpec } from '../config/kinds/service-entry.ts';
 import type { Binding, Destination, HostTable } from '../model/snapshot.ts';
-import type { ServiceMemo } from './memo.ts';
+import { sameItems, type ServiceMemo } from './memo.ts';
 import type { CompiledServices } from './services.ts';
-import { wantsAutoVip } from './services.ts';
+import { tableAddresses, wantsAutoVip } from './services.ts';
 import { listChanges } from './sorted-input.ts';
 
 type SE = Resource<ServiceEntrySpec>;
@@ -65,7 +65,7 @@ function keyOf(se: SE): string {
 
 /** Same hosts, ports, cluster names and addresses: the same table keys, claimed in the same order. */
 function sameKeys(a: ServiceMemo, b: ServiceMemo): boolean {
-  const same = (x: readonly unknown[], y: readonly unknown[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  const same = sameItems<unknown>;
   return same(a.service.hosts, b.service.hosts) && same(a.service.addresses, b.service.addresses)
     && a.service.autoAllocated === b.service.autoAllocated
     && same(a.service.ports.map((p) => p.number), b.service.ports.map((p) => p.number))
@@ -85,8 +85,7 @@ function placeDestinations(before: ServiceMemo, entry: ServiceMemo, hosts: { -re
       const dest = destinations[next++]!;
       const wildcard = host.startsWith('*.');
       if (!put(wildcard ? hosts.wildcard : hosts.exact, wildcard ? host.slice(1) : host, was, dest)) return false;
-      const addrs = service.autoAllocated ? [service.addresses[i]] : i === 0 ? service.addresses : [];
-      for (const a of addrs) if (a && !a.includes('/') && !put(hosts.addresses, a, was, dest)) return false;
+      for (const a of tableAddresses(service, i)) if (!put(hosts.addresses, a, was, dest)) return false;
     }
   }
   return true;

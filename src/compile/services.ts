@@ -100,10 +100,14 @@ export function compiledEntry(se: SE, vips: ReadonlyMap<string, string>, memo: C
   if (before && before.vips === mine) return before;
   const service = compileService(se, vips);
   const clusters: Cluster[] = [];
-  for (const host of service.hosts) for (const port of service.ports) clusters.push(compileCluster(se, service, host, port));
   const destinations: Destination[] = [];
-  let next = 0;
-  for (const host of service.hosts) for (const port of service.ports) destinations.push({ service, host, port, cluster: clusters[next++]! });
+  for (const host of service.hosts) {
+    for (const port of service.ports) {
+      const cluster = compileCluster(se, service, host, port);
+      clusters.push(cluster);
+      destinations.push({ service, host, port, cluster });
+    }
+  }
   const entry = { vips: mine, service, clusters, destinations };
   memo.services.set(se, entry);
   return entry;
@@ -184,22 +188,28 @@ function addToTables(se: SE, { service, clusters, destinations }: ServiceMemo, o
       const wildcard = host.startsWith('*.');
       const table = wildcard ? out.hosts.wildcard : out.hosts.exact;
       const claimed = claim(table as Map<string, Map<number, Destination>>, wildcard ? host.slice(1) : host, dest);
-      // The cluster is named by host and port: an entry ignored for them must not replace the
-      // serving entry's cluster (routes resolve clusters by name, and went to its endpoints).
+      // Ignored for this host and port, an entry neither replaces the serving entry's cluster (it
+      // is named by host and port; routes resolve clusters by name) nor serves its own addresses on
+      // the port: a VIP of its own would reach its endpoints on the default route while
+      // VirtualService routes for the host reach the serving entry's. Istio drops the newer of two
+      // entries for a host altogether (istio/istio#57782): the VIP is then not in the registry.
       if (claimed) {
-        // Ignored for this host and port, its addresses are not served for the port either: a VIP
-        // of its own would reach its endpoints on the default route while VirtualService routes
-        // for the host reach the serving entry's. Istio drops the newer of two entries for a host
-        // altogether (istio/istio#57782); here the VIP is then not in the registry, as there.
         out.diagnostics.push(conflict(se, host, port.number, claimed));
         continue;
       }
       out.clusters.set(cluster.name, cluster);
-      // One VIP per host when auto-allocated; user addresses map to the first host.
-      const addrs = service.autoAllocated ? [service.addresses[i]] : i === 0 ? service.addresses : [];
-      for (const a of addrs) if (a && !a.includes('/')) claim(out.hosts.addresses as Map<string, Map<number, Destination>>, a, dest);
+      for (const a of tableAddresses(service, i)) claim(out.hosts.addresses as Map<string, Map<number, Destination>>, a, dest);
     }
   }
+}
+
+/**
+ * The addresses host `i` of a service claims in the address table: its own VIP when auto-allocated;
+ * user addresses map to the first host; CIDRs are matched elsewhere.
+ */
+export function tableAddresses(service: Service, i: number): string[] {
+  const addrs = service.autoAllocated ? [service.addresses[i]] : i === 0 ? service.addresses : [];
+  return addrs.filter((a): a is string => !!a && !a.includes('/'));
 }
 
 /** Adds dest unless the slot is taken; returns the holder when it is. */

@@ -6,6 +6,7 @@
 // list that did not change stays the very same array, which is how a compile stage sees at a
 // glance that its inputs are the ones it was built from (CompileMemo.stage).
 import type { Resource } from '../config/resource.ts';
+import { changedRun } from '../model/changed-run.ts';
 
 export interface SortedInput {
   /** The input as given, to find the next input's changed run against. */
@@ -53,20 +54,6 @@ export function listChanges<T>(a: readonly T[], b: readonly T[]): { removed: T[]
   return { removed: runA.filter((x) => !inB.has(x)), added: runB.filter((x) => !inA.has(x)) };
 }
 
-/** The run where two lists differ: a[start, endA) was replaced by b[start, endB). */
-export function changedRun<T>(a: readonly T[], b: readonly T[]): { start: number; endA: number; endB: number } {
-  const min = Math.min(a.length, b.length);
-  let start = 0;
-  while (start < min && a[start] === b[start]) start++;
-  let endA = a.length;
-  let endB = b.length;
-  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
-    endA--;
-    endB--;
-  }
-  return { start, endA, endB };
-}
-
 function sortAll(input: readonly Resource[], key: (r: Resource) => string): SortedInput {
   const keyed = input.map((r) => ({ r, k: key(r) }));
   keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
@@ -98,14 +85,14 @@ function merge(prev: SortedInput, removed: readonly Resource[], added: readonly 
     if (!take(sorted, r, key) || !take(kindList(r.kind), r, key)) return undefined;
   }
   for (const r of added) {
-    if (!put(sorted, r, key) || !put(kindList(r.kind), r, key)) return undefined;
+    if (!insertSorted(sorted, r, key) || !insertSorted(kindList(r.kind), r, key)) return undefined;
   }
   for (const kind of copied) if (byKind.get(kind)!.length === 0) byKind.delete(kind);
   return { sorted, byKind, unique: true };
 }
 
-/** First index whose key is >= k. */
-function lowerBound(list: readonly Resource[], k: string, key: (r: Resource) => string): number {
+/** First index whose key is >= k (`list` sorted by `key`). */
+function lowerBound<T>(list: readonly T[], k: string, key: (x: T) => string): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
@@ -123,10 +110,11 @@ function take(list: Resource[], r: Resource, key: (r: Resource) => string): bool
   return true;
 }
 
-function put(list: Resource[], r: Resource, key: (r: Resource) => string): boolean {
-  const k = key(r);
+/** Puts `x` into `list` (sorted by `key`) in its place; false, and nothing put, when its key is there already. */
+export function insertSorted<T>(list: T[], x: T, key: (x: T) => string): boolean {
+  const k = key(x);
   const i = lowerBound(list, k, key);
   if (i < list.length && key(list[i]!) === k) return false;
-  list.splice(i, 0, r);
+  list.splice(i, 0, x);
   return true;
 }

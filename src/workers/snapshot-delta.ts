@@ -7,6 +7,7 @@
 // applies it to the snapshot it serves and gets one equal to the primary's (same version, same
 // content, map order included); test/workers/snapshot-delta.test.ts holds that on random sequences
 // of compiles. Unchanged entries stay the worker's own objects; changed ones are fresh copies.
+import { changedRun } from '../model/changed-run.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 
 /** How each field is compared: entries of a map, a run of a list, fields of an object; else whole. */
@@ -97,15 +98,7 @@ function keepsOrder(a: ReadonlyMap<unknown, unknown>, b: ReadonlyMap<unknown, un
 }
 
 function listDelta(a: readonly unknown[], b: readonly unknown[]): FieldDelta {
-  let start = 0;
-  const min = Math.min(a.length, b.length);
-  while (start < min && a[start] === b[start]) start++;
-  let endA = a.length;
-  let endB = b.length;
-  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
-    endA--;
-    endB--;
-  }
+  const { start, endA, endB } = changedRun(a, b);
   return { at: start, remove: endA - start, insert: b.slice(start, endB) };
 }
 
