@@ -104,6 +104,12 @@ export interface MetricsState {
 export async function mergeExpositions(states: readonly MetricsState[]): Promise<string> {
   const merged = aggregatorRegistry().aggregate(states.map((s) => s.registry as MetricObjectWithValues<MetricValue<string>>[]));
   let out = await merged.metrics();
+  for (const f of addFamilies(states)) out += f.render();
+  return out;
+}
+
+/** The per-request families of several states, added series by series. */
+function addFamilies(states: readonly MetricsState[]): (CounterFamily | HistogramFamily)[] {
   const families = new Map<string, CounterFamily | HistogramFamily>();
   for (const s of states) {
     for (const f of s.families) {
@@ -112,8 +118,7 @@ export async function mergeExpositions(states: readonly MetricsState[]): Promise
       into.absorb(f);
     }
   }
-  for (const f of families.values()) out += f.render();
-  return out;
+  return [...families.values()];
 }
 
 /**
@@ -125,15 +130,7 @@ export async function mergeExpositions(states: readonly MetricsState[]): Promise
 export async function foldCumulative(states: readonly MetricsState[]): Promise<MetricsState> {
   const cumulative = (s: MetricsState) => s.registry.filter((m) => String(m.type) === 'counter' || String(m.type) === 'histogram') as MetricObjectWithValues<MetricValue<string>>[];
   const registry = await aggregatorRegistry().aggregate(states.map(cumulative)).getMetricsAsJSON();
-  const families = new Map<string, CounterFamily | HistogramFamily>();
-  for (const s of states) {
-    for (const f of s.families) {
-      let into = families.get(f.name);
-      if (!into) families.set(f.name, (into = familyLike(f)));
-      into.absorb(f);
-    }
-  }
-  return { registry, families: [...families.values()].map((f) => f.state()) };
+  return { registry, families: addFamilies(states).map((f) => f.state()) };
 }
 
 export class Metrics {
