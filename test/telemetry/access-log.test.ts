@@ -1,6 +1,5 @@
 // The access-log line formats and the batched writer, against a real file descriptor.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -8,7 +7,7 @@ import { newRecord } from '../../src/dataplane/record.ts';
 import { createAccessLog, isoTime, jsonLine, textLine } from '../../src/telemetry/access-log.ts';
 import type { RequestRecord } from '../../src/telemetry/record.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { REPO_ROOT } from '../helpers/waypoint.ts';
+import { runWithSlowReader } from '../helpers/slow-reader.ts';
 
 const ISTIO_KEYS = [
   'start_time', 'route_name', 'method', 'path', 'protocol', 'response_code', 'response_flags', 'response_code_details',
@@ -103,14 +102,7 @@ test('start times match toISOString across milliseconds, second and day boundari
 
 test('a non-blocking stdout pipe whose reader is slow: every line arrives, none dropped, no failure', async () => {
   const n = 6000; // about 4 MB of lines: the 64 KiB pipe fills at once and stays full for a while
-  const child = spawn(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'test/telemetry/fixtures/access-log-burst.ts'), String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d) => void (err += d));
-  child.stdout.pause();
-  child.stdout.on('data', (d) => void (out += d));
-  setTimeout(() => child.stdout.resume(), 700);
-  const code = await new Promise((r) => child.once('close', r));
+  const { code, out, err } = await runWithSlowReader('test/telemetry/fixtures/access-log-burst.ts', [String(n)], 700);
   assert.equal(err, 'dropped 0\n');
   assert.equal(code, 0);
   const paths = out.trimEnd().split('\n').map((l) => (JSON.parse(l) as { path: string }).path);
