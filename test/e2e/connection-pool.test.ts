@@ -7,7 +7,7 @@ import { connect as h2connect } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makePki, type Pki } from '../hbone/fixture.ts';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { destinationRule, serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { openTunnel, proxyClient, type ProxyClient, type Tunnel } from '../helpers/proxy-fetch.ts';
 import { startHttpUpstream, startTcpEcho, type EchoServer, type HttpUpstream } from '../helpers/upstream.ts';
 
@@ -19,14 +19,7 @@ endpoints:
 ${ports.map((p) => `- {address: 127.0.0.1, ports: {p: ${p}}}`).join('\n')}`);
 }
 
-const dr = (name: string, pool: string) => `---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ${name}, namespace: istio-egress}
-spec:
-  host: ${name}.test
-  trafficPolicy: {connectionPool: ${pool}}
-`;
+const dr = (name: string, pool: string) => destinationRule(name, `{connectionPool: ${pool}}`);
 
 describe('DestinationRule connectionPool at real upstreams', () => {
   let wp: InProcess;

@@ -7,8 +7,8 @@ import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { issueCert, makeCa, type CertificateAuthority } from '../helpers/certs.ts';
-import { installCrds, kubePeersMissing, startKube, type KubeControlPlane } from '../helpers/kube.ts';
-import { serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
+import { installCrds, kubePeersMissing, secretYaml, startKube, type KubeControlPlane } from '../helpers/kube.ts';
+import { destinationRule, loopbackEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 import { fetchVia } from '../helpers/proxy-fetch.ts';
 import { startWaypoint, type Waypoint } from '../helpers/waypoint.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -17,24 +17,10 @@ const skip = kubePeersMissing();
 if (skip) console.log(`# kubernetes-secrets: ${skip}`);
 
 
-const dr = (name: string, tls: string) => `---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ${name}, namespace: istio-egress}
-spec:
-  host: ${name}.test
-  trafficPolicy: {tls: ${tls}}
-`;
-const se = (name: string, port: number) => serviceEntry(name, `hosts: [${name}.test]
-ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]
-resolution: STATIC
-endpoints: [{address: 127.0.0.1}]`);
+const dr = (name: string, tls: string) => destinationRule(name, `{tls: ${tls}}`);
+const se = (name: string, port: number) => loopbackEntry(name, port);
 
-/** A kubernetes.io/tls Secret (or generic with the given keys), as kubectl would create it. */
-function secret(name: string, data: Record<string, string>, type = 'Opaque'): string {
-  const enc = Object.entries(data).map(([k, v]) => `  ${JSON.stringify(k)}: ${Buffer.from(v).toString('base64')}`).join('\n');
-  return `---\napiVersion: v1\nkind: Secret\nmetadata: {name: ${name}, namespace: istio-egress}\ntype: ${type}\ndata:\n${enc || '  {}'}\n`;
-}
+const secret = secretYaml;
 
 // What the waypoint needs, and no more: read the config kinds cluster-wide, and exactly the named
 // Secrets in its own namespace.

@@ -84,6 +84,18 @@ export function loopbackEntry(name: string, targetPort: number, opts: { port?: n
   return serviceEntry(name, `hosts: [${name}.test]\nports: [{number: ${port}, name: ${portName}, protocol: ${protocol}, targetPort: ${targetPort}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
 }
 
+/** A DestinationRule in istio-egress for host `<name>.test`; `trafficPolicy` is a YAML flow mapping. */
+export function destinationRule(name: string, trafficPolicy: string): string {
+  return `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}, namespace: istio-egress}
+spec:
+  host: ${name}.test
+  trafficPolicy: ${trafficPolicy}
+`;
+}
+
 /** A STATIC ServiceEntry `<name>.test` with one VIP, one port (a YAML flow mapping) and 127.0.0.1 as its endpoint. */
 export function vipEntry(name: string, address: string, port: string): string {
   return serviceEntry(name, `hosts: [${name}.test]\naddresses: [${address}]\nports: [${port}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);

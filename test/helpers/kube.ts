@@ -187,3 +187,9 @@ export async function installCrds(k: KubeControlPlane): Promise<void> {
   await k.kubectl(['apply', '--server-side', '-f', join(PEERS_DIR, 'crds', 'gateway-api')]);
   await k.kubectl(['wait', '--for', 'condition=Established', '--timeout', '60s', 'crd', '--all']);
 }
+
+/** A Secret in istio-egress (kubernetes.io/tls, or generic with the given keys), as kubectl would create it. */
+export function secretYaml(name: string, data: Record<string, string>, type = 'Opaque'): string {
+  const enc = Object.entries(data).map(([k, v]) => `  ${JSON.stringify(k)}: ${Buffer.from(v).toString('base64')}`).join('\n');
+  return `---\napiVersion: v1\nkind: Secret\nmetadata: {name: ${name}, namespace: istio-egress}\ntype: ${type}\ndata:\n${enc || '  {}'}\n`;
+}

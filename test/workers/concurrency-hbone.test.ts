@@ -9,11 +9,7 @@ import { connectStream, h2Session, makePki, type Pki } from '../hbone/fixture.ts
 import { serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 import { startTcpEcho, type EchoServer } from '../helpers/upstream.ts';
 import { startWaypoint, type Waypoint } from '../helpers/waypoint.ts';
-
-function sample(text: string, name: string, labels: Record<string, string>): number {
-  return text.split('\n').filter((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
-    .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
+import { sample } from '../helpers/exposition.ts';
 
 describe('run --concurrency 2 with HBONE (real CLI)', () => {
   let pki: Pki;

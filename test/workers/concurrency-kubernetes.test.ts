@@ -12,11 +12,12 @@ import { connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { issueCert, makeCa, type CertificateAuthority } from '../helpers/certs.ts';
-import { installCrds, kubePeersMissing, startKube, type KubeControlPlane } from '../helpers/kube.ts';
-import { authorizationPolicy, loopbackEntry, serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
+import { installCrds, kubePeersMissing, secretYaml, startKube, type KubeControlPlane } from '../helpers/kube.ts';
+import { authorizationPolicy, destinationRule, loopbackEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 import { startWaypoint, type Waypoint } from '../helpers/waypoint.ts';
 import { eventually as poll } from '../helpers/eventually.ts';
+import { sample } from '../helpers/exposition.ts';
 
 const eventually = (what: string, probe: () => Promise<boolean>, timeoutMs = 20_000) => poll(what, probe, timeoutMs, 100);
 
@@ -50,31 +51,9 @@ async function answers(wp: Waypoint, n: number, url: string, from?: string): Pro
   return [...out].sort();
 }
 
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
-const se = (name: string, port: number) => serviceEntry(name, `hosts: [${name}.test]
-ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]
-resolution: STATIC
-endpoints: [{address: 127.0.0.1}]`);
-const dr = (name: string, tls: string) => `---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ${name}, namespace: istio-egress}
-spec:
-  host: ${name}.test
-  trafficPolicy: {tls: ${tls}}
-`;
-function secret(name: string, data: Record<string, string>, type = 'Opaque'): string {
-  const enc = Object.entries(data).map(([k, v]) => `  ${JSON.stringify(k)}: ${Buffer.from(v).toString('base64')}`).join('\n');
-  return `---\napiVersion: v1\nkind: Secret\nmetadata: {name: ${name}, namespace: istio-egress}\ntype: ${type}\ndata:\n${enc}\n`;
-}
+const se = (name: string, port: number) => loopbackEntry(name, port);
+const dr = (name: string, tls: string) => destinationRule(name, `{tls: ${tls}}`);
+const secret = secretYaml;
 const pod = (ns: string, name: string) => `---
 apiVersion: v1
 kind: Pod

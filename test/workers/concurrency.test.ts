@@ -12,6 +12,7 @@ import { serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 import { tmpDir, type TmpDir } from '../helpers/tmp.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
 import { startWaypoint, type LogLine, type Waypoint } from '../helpers/waypoint.ts';
+import { sample } from '../helpers/exposition.ts';
 
 const se = (name: string, port: number) =>
   serviceEntry(name, `hosts: [${name}.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
@@ -56,16 +57,6 @@ async function startReceiver(): Promise<{ url: string; paths: string[]; server: 
 }
 
 const range = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
-
-/** Sum of a metric's samples whose label set contains every `labels` pair. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
 
 describe('run --concurrency 2 (real CLI, worker threads)', () => {
   let up: HttpUpstream;
