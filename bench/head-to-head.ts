@@ -7,7 +7,10 @@
 // `--against DIR` loads another checkout's Egressway in the baseline's place (A/B of two commits:
 // "baseline" then names DIR's waypoint), and `--paced` drives both with the paced client at
 // `--rate` instead of wrk at saturation, so CPU-s per 1000 requests at a fixed rate is compared
-// under the same machine load.
+// under the same machine load. `--node-options` and `--against-node-options` set NODE_OPTIONS of
+// either waypoint (a V8 flag against none, on the same checkout with `--against .`), and
+// `--flags` / `--against-flags` add `egressway run` flags to either.
+import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { GATEWAY_YAML, HOST, serviceEntryYaml, startUpstream, startWaypoint, writeConfig } from './lib/egressway.ts';
 import { runPaced, runWrk } from './lib/load.ts';
@@ -17,16 +20,19 @@ import { beginRun, finishRun, intOption, main, parseOptions, REPO } from './lib/
 main('head-to-head', async () => {
   const { common: o, values } = parseOptions({
     rounds: { type: 'string', default: '5' }, against: { type: 'string' }, paced: { type: 'boolean', default: false },
+    'node-options': { type: 'string' }, 'against-node-options': { type: 'string' }, flags: { type: 'string' }, 'against-flags': { type: 'string' },
   });
+  const env = (v: string | undefined) => (v ? { NODE_OPTIONS: v } : {});
+  const flags = (v: string | undefined) => (v ? v.split(' ').filter(Boolean) : []);
   const rounds = intOption('rounds', values.rounds ?? '5', 1);
   const run = await beginRun();
   const upstream = await startUpstream(run.runDir);
   const port = upstream.listeners.http!.split(':')[1]!;
   const config = writeConfig(run.runDir, 'config', GATEWAY_YAML + serviceEntryYaml({ name: 'bench-upstream', host: HOST, port }));
   const baseline = values.against
-    ? await startWaypoint({ ...o, egresswayRoot: resolve(values.against as string) }, run.runDir, config, 'against')
+    ? await startWaypoint({ ...o, egresswayRoot: resolve(values.against as string) }, run.runDir, config, 'against', flags(values['against-flags']), env(values['against-node-options']))
     : await startServer('baseline', [join(REPO, 'bench/baseline-forwarder.ts')], run.runDir);
-  const egressway = await startWaypoint(o, run.runDir, config);
+  const egressway = await startWaypoint(o, run.runDir, config, 'egressway', flags(values.flags), env(values['node-options']));
   const target = { requestTarget: `http://${HOST}:${port}/`, hostHeader: `${HOST}:${port}`, connections: Math.max(1, Math.floor(o.connections / 2)) };
   const load = (connect: string, seconds: number) => (values.paced ? runPaced({ ...target, connect, seconds }, o.rate, 0) : runWrk({ ...target, connect, seconds }));
   // Warm both (JIT, pools) before anything is recorded.
@@ -48,7 +54,7 @@ main('head-to-head', async () => {
     ...rows.map((r) => `| ${r.round} | ${r.baseline.toFixed(0)} | ${r.egressway.toFixed(0)} | ${(100 * r.ratio).toFixed(1)}% | ${r.p99.b.toFixed(2)} | ${r.p99.e.toFixed(2)} |`),
     '', `median egressway / baseline: ${(100 * median).toFixed(1)}% (target >= 85%: ${median >= 0.85 ? 'PASS' : 'FAIL'})`,
     `CPU-s per 1000 requests${values.paced ? ` at ${o.rate} rps` : ' at saturation'}: baseline ${cpu.b.toFixed(3)}, egressway ${cpu.e.toFixed(3)}`,
-    `errors: ${errors}`,
+    `errors: ${errors}; load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`,
   ].join('\n');
   finishRun('head-to-head', run, o, text, { options: o, rounds: rows, median, cpu }, errors === 0);
 });
