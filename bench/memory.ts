@@ -139,7 +139,7 @@ async function measure(o: Options, root: string, n: number, runDir: string, tag:
   const probeOut = join(runDir, `probe-${tag}`);
   const ro = { ...o, egresswayRoot: root };
   const threads = o.concurrency > 1 ? o.concurrency + 1 : 1;
-  const server = await startServer(tag, [cliPath(ro), 'run', '--config', dir, '--proxy-port', '0', '--admin-port', '0', '--status-port', '0', '--stats-port', '0', '--access-log', 'off'],
+  const server = await startServer(tag, [cliPath(ro), 'run', '--config', dir, '--proxy-port', '0', '--admin-port', '0', '--status-port', '0', '--stats-port', '0', '--access-log', 'off', ...o.flags],
     runDir, undefined, 300_000, { ...o.env, EGRESSWAY_CONCURRENCY: String(o.concurrency), NODE_OPTIONS: `--import ${PROBE} ${o.nodeOptions}`.trim(), MEMORY_PROBE_OUT: probeOut });
   try {
     await sleep(o.settle * 1000);
@@ -165,10 +165,10 @@ async function measure(o: Options, root: string, n: number, runDir: string, tag:
   }
 }
 
-interface Variant { readonly label: string; readonly root: string; readonly env: Record<string, string>; readonly nodeOptions: string }
+interface Variant { readonly label: string; readonly root: string; readonly env: Record<string, string>; readonly nodeOptions: string; readonly flags: readonly string[] }
 interface Options extends CommonOptions {
   readonly ns: readonly number[]; readonly reloads: number; readonly settle: number; readonly reloadSettle: number; readonly rounds: number; readonly compare?: string;
-  readonly saturate: number; readonly nodeOptions: string; readonly env: Record<string, string>;
+  readonly saturate: number; readonly nodeOptions: string; readonly env: Record<string, string>; readonly flags: readonly string[];
   /** --saturate: the bench upstream's config and request. */
   readonly target?: { readonly config: string; readonly requestTarget: string; readonly hostHeader: string };
 }
@@ -191,7 +191,7 @@ main('memory', async () => {
   const o: Options = {
     ...common, ns: values.n!.split(',').map((x) => intOption('n', x, 0)), reloads: intOption('reloads', values.reloads!, 0), settle: intOption('settle', values.settle!, 0), reloadSettle: intOption('reload-settle', values['reload-settle']!, 0),
     rounds: intOption('rounds', values.rounds!, 1), compare: values.compare && resolve(values.compare),
-    saturate: intOption('saturate', values.saturate!, 0), nodeOptions: values['node-options']!,
+    saturate: intOption('saturate', values.saturate!, 0), nodeOptions: values['node-options']!, flags: [],
     env: Object.fromEntries(((values.env ?? []) as unknown as string[]).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
   };
   if (o.compare && !existsSync(o.compare)) throw new Error(`--compare ${o.compare}: no such checkout`);
@@ -206,15 +206,18 @@ main('memory', async () => {
   // What is measured, alternating round by round: this checkout, --compare's, and each --variant
   // (this checkout with more environment or NODE_OPTIONS: `label|K=V,K=V|--flag --flag`).
   const variants: Variant[] = [
-    ...(o.compare ? [{ label: o.compare, root: o.compare, env: {}, nodeOptions: '' }] : []),
-    { label: o.saturate > 0 && values.variant ? 'default' : o.egresswayRoot, root: o.egresswayRoot, env: {}, nodeOptions: '' },
+    ...(o.compare ? [{ label: o.compare, root: o.compare, env: {}, nodeOptions: '', flags: [] }] : []),
+    { label: o.saturate > 0 && values.variant ? 'default' : o.egresswayRoot, root: o.egresswayRoot, env: {}, nodeOptions: '', flags: [] },
     ...((values.variant ?? []) as unknown as string[]).map((v): Variant => {
-      const [label, env = '', nodeOptions = ''] = v.split('|');
-      return { label: label!, root: o.egresswayRoot, env: Object.fromEntries(env.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])), nodeOptions };
+      const [label, env = '', nodeOptions = '', flags = ''] = v.split('|');
+      return {
+        label: label!, root: o.egresswayRoot, env: Object.fromEntries(env.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+        nodeOptions, flags: flags.split(' ').filter(Boolean),
+      };
     }),
   ];
   const results: (Result & { label: string })[] = [];
-  const forVariant = (v: Variant): Options => ({ ...opts, env: { ...opts.env, ...v.env }, nodeOptions: `${opts.nodeOptions} ${v.nodeOptions}`.trim() });
+  const forVariant = (v: Variant): Options => ({ ...opts, env: { ...opts.env, ...v.env }, nodeOptions: `${opts.nodeOptions} ${v.nodeOptions}`.trim(), flags: v.flags });
   // One unmeasured start each: the first start after an edit fills Node's compile cache and loads
   // its TypeScript stripper (about 15 MiB) that a warm start does without.
   for (const root of new Set(variants.map((v) => v.root))) await measure({ ...o, settle: 0, reloads: 0, saturate: 0, target: undefined }, root, 0, run.runDir, `warm-${variants.findIndex((v) => v.root === root)}`);
