@@ -13,6 +13,13 @@
 // every round. --settle is the wait after `listening`, --reload-settle after the last reload (past the
 // 30 s that Egressway leaves between two memory releases). n is the number of services, each a ServiceEntry, an AuthorizationPolicy and a
 // VirtualService in its own file (as bench/scale.ts); n = 0 is the quickstart.
+//
+// --saturate S: instead of a config and reloads, the bench upstream's config under S seconds of wrk
+// (after --warmup), read 2 s before the load ends: peak RSS, req/s, CPU per 1000 requests, and the
+// anonymous memory split into V8's heap, glibc's main malloc arena ([heap]) and its per-thread arenas.
+// --variant 'label|K=V,K=V|node flags|run flags' (repeatable) adds this checkout with that
+// environment, NODE_OPTIONS or `egressway run` flags, alternating with the others round by round:
+//   node bench/memory.ts --saturate 10 --concurrency 2 --rounds 3 --variant 'v8|||--max-semi-space-size 0'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
