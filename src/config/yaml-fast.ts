@@ -66,8 +66,13 @@ function stream(): FastDocument[] {
     const start = p;
     let markerEnd = -1;
     if (ind < 0) {
-      if (s.charCodeAt(p) === DOT) throw FALLBACK; // `...` with no document open
       p += 3;
+      if (s.charCodeAt(start) === DOT) {
+        // `...` with no document open is an empty one, of that line.
+        endOfLine(false);
+        docs.push({ value: null, text: s.slice(start, p), rootOffset: -1 });
+        continue;
+      }
       skipSpaces();
       markerEnd = p;
       endOfLine(false);
@@ -82,34 +87,43 @@ function doc(start: number, markerEnd: number): FastDocument {
   if (ind < 0) {
     // An explicit document with no content: yaml's range ends after `---` and its spaces, or at the
     // next document when a comment follows.
-    if (markerEnd < 0 || (p < s.length && s.charCodeAt(p) === DOT)) throw FALLBACK;
-    const end = hasHash(markerEnd, p) ? p : markerEnd;
+    if (markerEnd < 0) throw FALLBACK;
+    let end = hasHash(markerEnd, p) ? p : markerEnd;
+    if (p < s.length && s.charCodeAt(p) === DOT) end = endMarker();
     return { value: null, text: s.slice(start, end), rootOffset: -1 };
   }
   p += ind;
   const rootOffset = p;
   lastEmpty = false;
   const value = node(ind, -1, 0);
+  const lineEnd = p;
   if (nextLine() >= 0) throw FALLBACK;
   const regionEnd = p;
   const c = s.charCodeAt(rootOffset);
   const block = value !== null && typeof value === 'object' && c !== LBRACKET && c !== LBRACE;
   let end = regionEnd;
   if (p < s.length && s.charCodeAt(p) === DOT) {
-    // `...` ends the document, its line included.
-    if (!block || lastEmpty) throw FALLBACK;
-    p += 3;
-    endOfLine(false);
-    end = p;
+    if (block ? lastEmpty : hasHash(lineEnd, regionEnd)) throw FALLBACK;
+    end = endMarker();
   } else if (!block) {
-    // A scalar or flow root: yaml's range stops at a following comment line.
-    if (hasHash(rootOffset, regionEnd)) throw FALLBACK;
+    // A scalar or flow root: yaml's range takes its line and at most one blank line after it.
+    if (lineEnd < regionEnd) {
+      if (s.charCodeAt(lineEnd) !== NL) throw FALLBACK;
+      end = lineEnd + 1;
+    }
   } else if (lastEmpty) {
     // A trailing empty value ends the range right after it, unless a comment follows.
     if (hasHash(emptyEnd, regionEnd)) throw FALLBACK;
     end = emptyEnd;
   }
   return { value, text: s.slice(start, end), rootOffset };
+}
+
+/** `...` ends the document, its line included. */
+function endMarker(): number {
+  p += 3;
+  endOfLine(false);
+  return p;
 }
 
 function hasHash(from: number, to: number): boolean {
