@@ -226,6 +226,11 @@ test('yaml fast path: hand-picked edge cases', () => {
     '', '# c\n', 'a: 1', '---\n---\n', '---\n', '--- # c\n', 'a: 1\n---', 'a:\n  b:\n\n', '- a\n-\n\n', 'a:\n- 1\n-\n',
     'a: 1\n...\n# x\n---\nb: 1\n', '  \n  # c\n  a: 1\n', '{"a": [1, 2],\n "b": null}\n', 'a: [1,\n  2]\n',
     'k: -0\nf: .NaN\nx: 0o17\nh: 0x1F\ne: 1e3\n', '__proto__: 1\ntoString: 2\n', '"80": x\n', "'a''b': \"\\u00e9\\x41\\U0001F600\"\n",
+    'a  : b\n', '"a" : b\n', '- a: 1\n  - b\n', 'a:\n  - b\n  c: d\n', "a: 'b' # c\n", "a: 'b'# c\n", '- - - a\n',
+    'a:\n  -\n    b: 1\n', 'a: -1\nb: --1\n', 'a: ...\n', '  ...\n', 'k: v:1\n', 'a: http://x:80/y\n', '[a, b]: c\n',
+    'a: "\\x4"\n', 'a: "\\UFFFFFFFF"\n', 'a: "\\q"\n', 'a:\n\n\n  b: 1\n', 'a: 1\n   \n# c\n   \n', 'x\n  \n\n', 'x\n# c\n',
+    '{a: 1}: b\n', 'a: [b]c\n', 'a: {b: c}\n  d: e\n', 'a:\n  [1,\n  2]\n', 'a: [1,\n2]\n', '- [1,\n  2]\n', '[a,#c\n]\n', '[a, # c\n  b]\n',
+    '...\n', '\n...\n', '---\n...\n', '--- # c\n...\n', 'a: 1\n...\n...\n', 'plain\n\n...\n', 'a:\n...\n', 'a: b\n...\nc: d\n',
   ];
   for (const c of cases) agrees(c);
   // What must fall back: the fast path does not read these.
