@@ -12,6 +12,8 @@
 // One pass, no backtracking beyond the first key of a mapping: linear in the text, recursion bounded
 // by MAX_DEPTH, never throws to the caller.
 
+import { escapeAt, resolvePlain } from './yaml-scalars.ts';
+
 export interface FastDocument {
   /** What yaml's `doc.toJS()` gives (null for an empty document). */
   readonly value: unknown;
@@ -126,9 +128,10 @@ function endMarker(): number {
   return p;
 }
 
+/** Whether a `#` lies in [from, to): a bounded scan, as indexOf would run on to the end of the text. */
 function hasHash(from: number, to: number): boolean {
-  const i = s.indexOf('#', from);
-  return i >= 0 && i < to;
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) === HASH) return true;
+  return false;
 }
 
 /**
@@ -404,36 +407,15 @@ function quoted(): string {
       return out;
     }
     if (c === BACKSLASH && q === DQ) {
-      out += s.slice(from, p) + escape();
+      const e = escapeAt(s, p);
+      if (!e) throw FALLBACK;
+      out += s.slice(from, p) + e.text;
+      p += e.length;
       from = p;
       continue;
     }
     p++;
   }
-}
-
-// yaml's table (compose/resolve-flow-scalar.js), without the line-folding and tab ones.
-const ESCAPES: Record<string, string> = {
-  '0': '\0', a: '\x07', b: '\b', e: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v',
-  N: '\u0085', _: '\u00a0', L: '\u2028', P: '\u2029', ' ': ' ', '"': '"', '/': '/', '\\': '\\',
-};
-const HEX_LENGTH: Record<string, number> = { x: 2, u: 4, U: 8 };
-
-/** A double-quoted escape at p (the backslash); leaves p after it. */
-function escape(): string {
-  const e = s[p + 1]!;
-  const simple = Object.hasOwn(ESCAPES, e) ? ESCAPES[e] : undefined;
-  if (simple !== undefined) {
-    p += 2;
-    return simple;
-  }
-  const length = Object.hasOwn(HEX_LENGTH, e) ? HEX_LENGTH[e]! : 0;
-  const hex = s.slice(p + 2, p + 2 + length);
-  if (length === 0 || hex.length !== length || !/^[0-9a-fA-F]+$/.test(hex)) throw FALLBACK;
-  const code = parseInt(hex, 16);
-  if (code > 0x10ffff) throw FALLBACK;
-  p += 2 + length;
-  return String.fromCodePoint(code);
 }
 
 /** A flow collection at p (`[` or `{`); its lines must be indented past `parent`. */
@@ -507,30 +489,4 @@ function flowSpace(parent: number): void {
       p = nl < 0 ? s.length : nl;
     } else return;
   }
-}
-
-// YAML 1.2 core schema, as yaml's schema/core/*.js and schema/common/null.js test and resolve
-// plain scalars, in the same order.
-const NULL = /^(?:~|[Nn]ull|NULL)?$/;
-const BOOL = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
-const INT_OCT = /^0o[0-7]+$/;
-const INT = /^[-+]?[0-9]+$/;
-const INT_HEX = /^0x[0-9a-fA-F]+$/;
-const FLOAT_NAN = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
-const FLOAT_EXP = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
-const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
-
-export function resolvePlain(v: string): unknown {
-  const c = v.charCodeAt(0) | 0x20; // lower case for letters
-  // Most values start with a letter that no tag's pattern starts with.
-  if (c >= 0x61 && c <= 0x7a && c !== 0x6e && c !== 0x74 && c !== 0x66) return v; // not n, t, f
-  if (NULL.test(v)) return null;
-  if (BOOL.test(v)) return v[0] === 't' || v[0] === 'T';
-  if (INT_OCT.test(v)) return parseInt(v.substring(2), 8);
-  if (INT.test(v)) return parseInt(v, 10);
-  if (INT_HEX.test(v)) return parseInt(v.substring(2), 16);
-  if (FLOAT_NAN.test(v)) return v.slice(-3).toLowerCase() === 'nan' ? NaN : v[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
-  if (FLOAT_EXP.test(v)) return parseFloat(v);
-  if (FLOAT.test(v)) return parseFloat(v);
-  return v;
 }
