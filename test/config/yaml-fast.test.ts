@@ -4,6 +4,9 @@
 // Kubernetes-like documents in many styles, then mutations of them and random strings.
 // Longer runs: PROPERTY_SEED=<n> PROPERTY_RUNS=3000 ./node_modules/.bin/node --test test/config/yaml-fast.test.ts
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { LineCounter, parseAllDocuments } from 'yaml';
@@ -239,6 +242,15 @@ test('yaml fast path: hand-picked edge cases', () => {
   }
   // The generators reach the fast path at all (a parser that always falls back passes the rest).
   assert.ok(agrees('apiVersion: v1\nkind: Service\nmetadata: {name: x, namespace: y}\nspec:\n  ports:\n  - port: 80\n    name: "http"\n'));
+});
+
+test('yaml fast path: every YAML and JSON file of the repository falls back or gives what yaml gives', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const files = ['examples', 'deploy', 'test/fixtures', 'test/golden'].flatMap((dir) => readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).map((f) => join(root, dir, f)))
+    .filter((f) => /\.(ya?ml|json)$/.test(f));
+  const fast = files.filter((f) => agrees(readFileSync(f, 'utf8').replace(/^\uFEFF/, '')));
+  console.log(`# fast path taken by ${fast.length} of ${files.length} files of the repository`);
+  assert.ok(fast.length > files.length / 2);
 });
 
 test('parseDocuments: the fast path gives the resources, positions and diagnostics the yaml path gives', () => {
