@@ -136,7 +136,7 @@ function block(t: Tree, st: Style, indent: number, out: string[], first: string,
   items.forEach(([k, v], i) => {
     const lead = i === 0 ? first : pad;
     if (st.pick(10) === 0) out.push(`${' '.repeat(st.pick(6))}# comment ${i}`);
-    if (st.pick(12) === 0) out.push('');
+    if (st.pick(12) === 0) out.push(' '.repeat(st.pick(2) * st.pick(5)));
     const head = t.t === 'm' ? `${lead}${renderKey(k, st)}:` : `${lead}-`;
     const step = [2, 2, 4, 1, 3][st.pick(5)]!;
     if (v.t === 's' && t.t === 'm' && st.pick(10) === 0) {
@@ -233,6 +233,7 @@ test('yaml fast path: hand-picked edge cases', () => {
     'a:\n  -\n    b: 1\n', 'a: -1\nb: --1\n', 'a: ...\n', '  ...\n', 'k: v:1\n', 'a: http://x:80/y\n', '[a, b]: c\n',
     'a: "\\x4"\n', 'a: "\\UFFFFFFFF"\n', 'a: "\\q"\n', 'a:\n\n\n  b: 1\n', 'a: 1\n   \n# c\n   \n', 'x\n  \n\n', 'x\n# c\n',
     '{a: 1}: b\n', 'a: [b]c\n', 'a: {b: c}\n  d: e\n', 'a:\n  [1,\n  2]\n', 'a: [1,\n2]\n', '- [1,\n  2]\n', '[a,#c\n]\n', '[a, # c\n  b]\n',
+    'a:\n   \n', 'a:\n   \n# c\n', 'a: 1\n   \n', '- \n  \n', '---\n  \n', '---  \n\n',
     '...\n', '\n...\n', '---\n...\n', '--- # c\n...\n', 'a: 1\n...\n...\n', 'plain\n\n...\n', 'a:\n...\n', 'a: b\n...\nc: d\n',
   ];
   for (const c of cases) agrees(c);
