@@ -24,7 +24,7 @@ export type MeshScope = { readonly rank: MeshRank } | { readonly reason: string 
 export function meshScope(vs: VS, waypointNamespace: string): MeshScope {
   const gateways = vs.spec.gateways ?? [];
   if (gateways.length > 0 && !gateways.includes('mesh')) {
-    return { reason: `bound to gateways [${gateways.join(', ')}] and not to mesh, so a waypoint does not use it` };
+    return { reason: `bound to gateways [${gateways.join(', ')}] without mesh` };
   }
   const exportTo = vs.spec.exportTo ?? [];
   if (exportTo.length === 0 || exportTo.includes('*')) return { rank: 2 };

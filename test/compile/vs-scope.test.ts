@@ -66,7 +66,7 @@ test('gateways: none and [mesh] apply; [mesh, other] applies; only other Gateway
   assert.equal(chosen(taggedVs('short', { spec: 'gateways: [egress-gw]' })), undefined);
   assert.equal(chosen(taggedVs('nsmesh', { spec: 'gateways: [istio-egress/mesh]' })), undefined);
   assert.deepEqual(ignored(taggedVs('gw', { spec: 'gateways: [istio-egress/egress-gw]' }), 'gw'),
-    ['bound to gateways [istio-egress/egress-gw] and not to mesh, so a waypoint does not use it']);
+    ['bound to gateways [istio-egress/egress-gw] without mesh']);
 });
 
 test('a gateway-only VirtualService no longer shadows a later mesh one', () => {
