@@ -179,6 +179,15 @@ interface StatusSink {
   attach(vs: VS, cluster: string): void;
 }
 
+/** istiod's sortConfigByCreationTime: creation time, then name, then namespace (not namespace first). */
+function istiodOrder(a: VS, b: VS): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  if (a.metadata.name !== b.metadata.name) return a.metadata.name < b.metadata.name ? -1 : 1;
+  return a.metadata.namespace < b.metadata.namespace ? -1 : a.metadata.namespace > b.metadata.namespace ? 1 : 0;
+}
+
 /** What a destination host resolves to, as route rules read it: its ports, clusters and subsets. */
 function hostSignature(snap: Pick<Snapshot, 'hosts' | 'clusters'>, host: string): string {
   const ports = snap.hosts.exact.get(host);
@@ -327,8 +336,7 @@ function tableFor(
     }
     ranked.push({ vs: r, rank: scope.rank });
   }
-  // Stable: creation order within a rank.
-  const virtualServices = ranked.sort((x, y) => x.rank - y.rank).map((x) => x.vs);
+  const virtualServices = ranked.sort((x, y) => x.rank - y.rank || istiodOrder(x.vs, y.vs)).map((x) => x.vs);
   const names = (rs: readonly Resource[]) => rs.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ');
   if (httpRoutes.length > 0) {
     for (const vs of virtualServices) {

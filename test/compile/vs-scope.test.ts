@@ -126,3 +126,11 @@ test('match sourceNamespace is compared with the waypoint namespace, with a warn
   assert.equal(own.snapshot.routes.get(CLUSTER)?.rules.length, 1);
   assert.match(own.diagnostics.map((d) => d.message).join('\n'), /so this match applies to every client/);
 });
+
+test('equal creation times: istiod orders by name, then namespace (not namespace first)', () => {
+  const wp = ALL_NAMESPACES + SHOP_SE;
+  assert.equal(chosen(taggedVs('b-egress') + taggedVs('a-shop', { ns: 'shop' }), wp), 'a-shop');
+  assert.equal(chosen(taggedVs('same', { ns: 'shop' }) + taggedVs('same'), wp), 'same');
+  const st = compiled(taggedVs('same', { ns: 'shop' }) + taggedVs('same'), wp).snapshot.routeStatus.virtualServices;
+  assert.deepEqual(st.find((v) => v.namespace === 'istio-egress')?.attached, [CLUSTER], 'same name: istio-egress sorts before shop');
+});
