@@ -37,6 +37,8 @@ export interface RouteContext {
   readonly grants: GrantIndex;
   /** The waypoint's namespace: a match's sourceNamespace is compared with it (vs-scope.ts). */
   readonly waypointNamespace: string;
+  /** meshConfig defaultVirtualServiceExportTo, for a VirtualService without exportTo. */
+  readonly defaultExportTo: readonly string[];
 }
 
 export function clusterFor(ctx: RouteContext, host: string, port: number, subset?: string): string | undefined {
@@ -88,12 +90,13 @@ function attaches(r: HR, v: ParentVerdict, d: Destination, waypoint: Snapshot['w
 
 export function compileRoutes(
   resources: readonly Resource[], snap: Pick<Snapshot, 'hosts' | 'clusters' | 'waypoint'>, memo = new CompileMemo(),
+  defaultExportTo: readonly string[] = ['*'],
 ): { routes: Map<string, RouteTable>; routeStatus: RouteStatus; diagnostics: Diagnostic[] } {
   const vss = resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP);
   const httpRoutes = resources.filter((r): r is HR => r.kind === 'HTTPRoute' && r.group === GATEWAY_GROUP);
   // The Gateway API world (parents, grants) only matters to HTTPRoutes; most configs have none.
   const world = httpRoutes.length > 0 ? statusWorld(resources) : undefined;
-  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [], grants: world?.grants ?? new Map(), waypointNamespace: snap.waypoint.namespace };
+  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [], grants: world?.grants ?? new Map(), waypointNamespace: snap.waypoint.namespace, defaultExportTo };
   const hrs: RouteParents[] = httpRoutes.map((route) => {
     const verdicts = parentVerdicts(route, world!);
     return { route, verdicts, attached: verdicts.map(() => []) };
@@ -324,7 +327,7 @@ function tableFor(
   // vs-scope.ts: bound to mesh and visible in the waypoint's namespace, ranked private, exported, public.
   const ranked: { vs: VS; rank: MeshRank }[] = [];
   for (const r of covering) {
-    const scope = meshScope(r, waypoint.namespace);
+    const scope = meshScope(r, waypoint.namespace, ctx.defaultExportTo);
     if ('reason' in scope) {
       ignore(r, scope.reason);
       continue;

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { compile } from '../../src/compile/compile.ts';
 import { parseDocuments } from '../../src/config/parse.ts';
 import type { Snapshot } from '../../src/model/snapshot.ts';
+import { meshCompileOptions, meshConfigOf } from '../../src/controlplane/mesh-config.ts';
 import { serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 
 const CLUSTER = 'inbound-vip|80|http|a.test';
@@ -133,4 +134,38 @@ test('equal creation times: istiod orders by name, then namespace (not namespace
   assert.equal(chosen(taggedVs('same', { ns: 'shop' }) + taggedVs('same'), wp), 'same');
   const st = compiled(taggedVs('same', { ns: 'shop' }) + taggedVs('same'), wp).snapshot.routeStatus.virtualServices;
   assert.deepEqual(st.find((v) => v.namespace === 'istio-egress')?.attached, [CLUSTER], 'same name: istio-egress sorts before shop');
+});
+
+test('meshConfig defaultVirtualServiceExportTo ["."]: a VirtualService without exportTo is private to its namespace', () => {
+  const wp = ALL_NAMESPACES + SHOP_SE;
+  const opts = { defaultVirtualServiceExportTo: ['.'] };
+  const pick = (yaml: string) => {
+    const out = compile(parseDocuments(wp + yaml, 'test.yaml').resources, opts);
+    return out.snapshot!.routes.get(CLUSTER)?.rules[0]?.responseHeaders?.set?.find(([k]) => k === 'x-vs')?.[1];
+  };
+  assert.equal(pick(taggedVs('shop-default', { ns: 'shop' })), undefined);
+  assert.equal(pick(taggedVs('wp-default')), 'wp-default');
+  assert.equal(pick(taggedVs('shop-star', { ns: 'shop', spec: 'exportTo: ["*"]' })), 'shop-star');
+  const st = compile(parseDocuments(wp + taggedVs('shop-default', { ns: 'shop' }), 'test.yaml').resources, opts).snapshot!.routeStatus.virtualServices;
+  assert.deepEqual(st[0]!.ignored.map((i) => i.reason), ['meshConfig defaultVirtualServiceExportTo [.] does not make it visible in the waypoint\'s namespace (istio-egress)']);
+});
+
+test('meshConfig defaultDestinationRuleExportTo ["."]: a DestinationRule without exportTo in the service namespace does not reach the waypoint', () => {
+  const wp = ALL_NAMESPACES + SHOP_SE;
+  const dr = `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: lb, namespace: shop}
+spec: {host: a.test, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}
+`;
+  const policy = (opts: object) => compile(parseDocuments(wp + dr, 'test.yaml').resources, opts).snapshot!.clusters.get(CLUSTER)?.policy;
+  assert.ok(policy({}), 'default ["*"]: exported');
+  assert.equal(policy({ defaultDestinationRuleExportTo: ['.'] }), undefined);
+});
+
+test('meshConfig export defaults are read from the istio ConfigMap form; a non-list is refused by name', () => {
+  const m = meshConfigOf({ kind: 'ConfigMap', data: { mesh: 'defaultVirtualServiceExportTo: ["."]\ndefaultDestinationRuleExportTo: ["*"]\n' } }, 'mesh.yaml');
+  const o = meshCompileOptions(m);
+  assert.deepEqual([o.defaultVirtualServiceExportTo, o.defaultDestinationRuleExportTo], [['.'], ['*']]);
+  assert.throws(() => meshConfigOf({ defaultVirtualServiceExportTo: '.' }, 'mesh.yaml'), /mesh.yaml: defaultVirtualServiceExportTo must be a list of strings such as \["\*"\] or \["."\], got "."/);
 });

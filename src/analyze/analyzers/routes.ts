@@ -34,7 +34,7 @@ function notForWaypoint(ctx: Context, out: Diagnostic[]): void {
     for (const st of snap.routeStatus.virtualServices) {
       const vs = byKey.get(`${st.namespace}/${st.name}`);
       if (!vs || st.ignored.length === 0) continue;
-      const scope = meshScope(vs, wp.namespace);
+      const scope = meshScope(vs, wp.namespace, ctx.defaultVirtualServiceExportTo);
       if (!('reason' in scope)) continue;
       const gateways = scope.reason.startsWith('bound to gateways');
       const hosts = [...new Set(st.ignored.map((i) => i.cluster.split('|').at(-1)))].join(', ');
