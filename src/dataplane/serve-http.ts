@@ -2,7 +2,7 @@
 // HTTPRoute / waypoint default), then execute it: fault, direct response, redirect, or forward
 // with rewrites, header edits, retries, timeouts and mirrors.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../node-http.ts';
 import type { Dispatcher } from 'undici';
 import type { Cors, HeaderOps, RouteRule } from '../model/route.ts';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
