@@ -4,10 +4,11 @@
 //   - gateways: empty means `mesh`; a list without `mesh` binds it to those Gateways only, and a
 //     waypoint never sees it. Only the literal `mesh` counts (`ns/mesh` names a Gateway called mesh).
 //   - exportTo: empty means MeshConfig defaultVirtualServiceExportTo (`*` when unset), of which
-//     istiod honours `.` (first) and `*` only; `*` is public; `.` or the VirtualService's own namespace keeps it private there; another
-//     name exports it to that namespace only (a list without `.` is not visible in its own one).
+//     istiod honours `.` (first) and `*` only; `*` is public; `.` or the VirtualService's own
+//     namespace keeps it private there; another name exports it to that namespace only (a list
+//     without `.` is not visible in its own namespace).
 // The list is private ones of the waypoint's namespace, then ones exported to it, then public ones,
-// each in creation order; listener_waypoint.go then keeps those in the service's or the waypoint's
+// each in creation order (routes.ts istiodOrder); listener_waypoint.go then keeps those in the service's or the waypoint's
 // namespace and uses the first with http routes. Per match (route.go sourceMatchHTTP, with the
 // gateway set {mesh} and the waypoint's namespace as the proxy's): a match listing gateways applies
 // only when one is `mesh`; otherwise a sourceNamespace must equal the waypoint's namespace.
