@@ -44,6 +44,10 @@ export interface CompileOptions {
   readonly numTrustedProxies?: number;
   /** meshConfig pathNormalization.normalization (BASE when absent). */
   readonly pathNormalization?: PathNormalization;
+  /** meshConfig defaultVirtualServiceExportTo: the exportTo of a VirtualService without one. Default ["*"]. */
+  readonly defaultVirtualServiceExportTo?: readonly string[];
+  /** meshConfig defaultDestinationRuleExportTo: the exportTo of a DestinationRule without one. Default ["*"]. */
+  readonly defaultDestinationRuleExportTo?: readonly string[];
 }
 
 export interface CompileResult {
@@ -86,7 +90,7 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
   if (hasErrors(diagnostics)) return { diagnostics };
   const wp = ctx.waypoints.get(self)!;
   const drs = memo.stage('destinationRules', [...kinds('DestinationRule'), [compiled]], () =>
-    compileDestinationRules(kind('DestinationRule'), compiled.clusters, compiled.hosts, { waypointNamespace: wp.namespace, rootNamespace: options.rootNamespace ?? 'istio-system' }));
+    compileDestinationRules(kind('DestinationRule'), compiled.clusters, compiled.hosts, { waypointNamespace: wp.namespace, rootNamespace: options.rootNamespace ?? 'istio-system', defaultExportTo: options.defaultDestinationRuleExportTo ?? ['*'] }));
   diagnostics.push(...drs.diagnostics);
   const authz = memo.stage('authz', [...kinds('AuthorizationPolicy', 'RequestAuthentication'), [compiled]], () => {
     const known = { gateways: kind('Gateway').filter((r) => r.group === 'gateway.networking.k8s.io').map((g) => `${g.metadata.namespace}/${g.metadata.name}`), serviceEntries: entries.map((e) => `${e.metadata.namespace}/${e.metadata.name}`) };
@@ -98,7 +102,7 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
   diagnostics.push(...authz.diagnostics);
   // Routes resolve against the DestinationRule-applied clusters, so subsets exist to route to.
   const routes = memo.stage('routes', [...kinds('VirtualService', 'HTTPRoute', 'ReferenceGrant', 'ServiceEntry'), [drs]], () =>
-    compileRoutes(ofKinds('VirtualService', 'HTTPRoute', 'ReferenceGrant', 'ServiceEntry', 'Gateway', 'Namespace'), { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp }, memo));
+    compileRoutes(ofKinds('VirtualService', 'HTTPRoute', 'ReferenceGrant', 'ServiceEntry', 'Gateway', 'Namespace'), { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp }, memo, options.defaultVirtualServiceExportTo ?? ['*']));
   diagnostics.push(...routes.diagnostics);
   // Compile-time errors (a regex RE2 refuses, for one) keep the last good snapshot too.
   if (hasErrors(diagnostics)) return { diagnostics };

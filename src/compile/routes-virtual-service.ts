@@ -1,5 +1,6 @@
-// VirtualService http[] -> RouteRules for one destination, evaluated as if bound to `mesh`
-// (waypoints ignore `gateways`; `sourceLabels` is dropped, istio#51565). First match wins.
+// VirtualService http[] -> RouteRules for one destination, evaluated for the `mesh` gateway: a match
+// whose gateways lack `mesh`, or whose sourceNamespace is not the waypoint's, is dropped (vs-scope.ts);
+// `sourceLabels` is dropped, istio#51565. First match wins.
 import type { Resource } from '../config/resource.ts';
 import type { HTTPMatchRequest, HTTPRoute, StringMatch, VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
 import type { Cors, Fault, KeyMatch, Mirror, RouteAction, RouteMatch, RouteRule, StrMatch } from '../model/route.ts';
@@ -7,6 +8,7 @@ import type { Destination } from '../model/snapshot.ts';
 import { compileStringMatch } from './route-match.ts';
 import { DEFAULT_RETRY, headerOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
 import { clusterFor, routeDiagnostic, type RouteContext } from './routes.ts';
+import { matchAppliesAtWaypoint } from './vs-scope.ts';
 
 type VS = Resource<VirtualServiceSpec>;
 
@@ -50,6 +52,13 @@ function compileMatches(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteConte
       ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'match', j, 'sourceLabels'], 'this match has sourceLabels, which a waypoint cannot evaluate; Istio drops the match, so it never matches', 'use an AuthorizationPolicy on source principals, or remove sourceLabels'));
       return;
     }
+    // route.go sourceMatchHTTP with gateways {mesh} and the waypoint's namespace (vs-scope.ts).
+    const applies = matchAppliesAtWaypoint(m, ctx.waypointNamespace);
+    if (m.sourceNamespace && !m.gateways?.length) {
+      const effect = applies ? 'this match applies to every client' : 'this match never matches at the waypoint';
+      ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'match', j, 'sourceNamespace'], `Istio compares sourceNamespace with the waypoint's own namespace (${ctx.waypointNamespace}), not the client's, so ${effect}`, 'use an AuthorizationPolicy on source namespaces, or remove sourceNamespace'));
+    }
+    if (!applies) return;
     const c = compileMatch(vs, m, ctx, [...path, 'match', j]);
     if (c) out.push(c);
   });

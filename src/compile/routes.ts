@@ -1,7 +1,9 @@
 // VirtualService and HTTPRoute -> one RouteTable per HTTP cluster this waypoint serves.
 // Selection follows Istio at waypoints (reference §2.4, §2.5; listener_waypoint.go): a VirtualService
-// applies when one of its hosts is the service host and it lives in the service's or the waypoint's
-// namespace, and only the oldest such VirtualService is used (not merged, unlike §2.5 says); an
+// applies when one of its hosts is the service host, it is bound to `mesh` and visible in the
+// waypoint's namespace (vs-scope.ts; not "gateways is ignored" as §2.5 says), and it lives in the
+// service's or the waypoint's namespace; only the first such VirtualService is used (not merged,
+// unlike §2.5 says); an
 // HTTPRoute applies through accepted parentRefs to the ServiceEntry or to the waypoint Gateway.
 // Without either, the route is the waypoint default: mesh default retries, no timeout. Route status
 // (for /config_dump) is computed alongside, in route-status.ts.
@@ -21,6 +23,7 @@ import type { GrantIndex } from './reference-grants.ts';
 import { GATEWAY_GROUP, ISTIO_GROUP, parentConditions, parentVerdicts, refsError, statusWorld, type ParentVerdict } from './route-status.ts';
 import { CompileMemo, sameItems, type RouteMemo } from './memo.ts';
 import { patchRoutes } from './routes-delta.ts';
+import { meshScope, type MeshRank } from './vs-scope.ts';
 
 export function defaultRule(): RouteRule {
   return { name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 }, retry: DEFAULT_RETRY, mirrors: [] };
@@ -32,6 +35,10 @@ export interface RouteContext {
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly diagnostics: Diagnostic[];
   readonly grants: GrantIndex;
+  /** The waypoint's namespace: a match's sourceNamespace is compared with it (vs-scope.ts). */
+  readonly waypointNamespace: string;
+  /** meshConfig defaultVirtualServiceExportTo, for a VirtualService without exportTo. */
+  readonly defaultExportTo: readonly string[];
 }
 
 export function clusterFor(ctx: RouteContext, host: string, port: number, subset?: string): string | undefined {
@@ -83,12 +90,13 @@ function attaches(r: HR, v: ParentVerdict, d: Destination, waypoint: Snapshot['w
 
 export function compileRoutes(
   resources: readonly Resource[], snap: Pick<Snapshot, 'hosts' | 'clusters' | 'waypoint'>, memo = new CompileMemo(),
+  defaultExportTo: readonly string[] = ['*'],
 ): { routes: Map<string, RouteTable>; routeStatus: RouteStatus; diagnostics: Diagnostic[] } {
   const vss = resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP);
   const httpRoutes = resources.filter((r): r is HR => r.kind === 'HTTPRoute' && r.group === GATEWAY_GROUP);
   // The Gateway API world (parents, grants) only matters to HTTPRoutes; most configs have none.
   const world = httpRoutes.length > 0 ? statusWorld(resources) : undefined;
-  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [], grants: world?.grants ?? new Map() };
+  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [], grants: world?.grants ?? new Map(), waypointNamespace: snap.waypoint.namespace, defaultExportTo };
   const hrs: RouteParents[] = httpRoutes.map((route) => {
     const verdicts = parentVerdicts(route, world!);
     return { route, verdicts, attached: verdicts.map(() => []) };
@@ -172,6 +180,15 @@ function vsStatusEntry(v: VS, st: { attached: string[]; ignored: { cluster: stri
 interface StatusSink {
   ignore(vs: VS, cluster: string, reason: string): void;
   attach(vs: VS, cluster: string): void;
+}
+
+/** istiod's sortConfigByCreationTime: creation time, then name, then namespace (not namespace first). */
+function istiodOrder(a: VS, b: VS): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  if (a.metadata.name !== b.metadata.name) return a.metadata.name < b.metadata.name ? -1 : 1;
+  return a.metadata.namespace < b.metadata.namespace ? -1 : a.metadata.namespace > b.metadata.namespace ? 1 : 0;
 }
 
 /** What a destination host resolves to, as route rules read it: its ports, clusters and subsets. */
@@ -307,12 +324,22 @@ function tableFor(
   const httpRoutes = attachedRoutes.map((a) => a.route);
   const covering = vss.filter((r) => (r.spec.hosts ?? []).some((h) => vsCovers(h, d.host)) && (r.spec.http ?? []).length > 0);
   const ignore = (vs: VS, reason: string) => sink.ignore(vs, cluster, reason);
-  // listener_waypoint.go getVirtualServiceForWaypoint: only the service's and the waypoint's namespaces.
-  const virtualServices = covering.filter((r) => {
-    const ok = r.metadata.namespace === d.service.namespace || r.metadata.namespace === waypoint.namespace;
-    if (!ok) ignore(r, `a waypoint only reads VirtualServices in the service's namespace (${d.service.namespace}) or its own (${waypoint.namespace})`);
-    return ok;
-  });
+  // vs-scope.ts: bound to mesh and visible in the waypoint's namespace, ranked private, exported, public.
+  const ranked: { vs: VS; rank: MeshRank }[] = [];
+  for (const r of covering) {
+    const scope = meshScope(r, waypoint.namespace, ctx.defaultExportTo);
+    if ('reason' in scope) {
+      ignore(r, scope.reason);
+      continue;
+    }
+    // listener_waypoint.go getVirtualServiceForWaypoint: only the service's and the waypoint's namespaces.
+    if (r.metadata.namespace !== d.service.namespace && r.metadata.namespace !== waypoint.namespace) {
+      ignore(r, `a waypoint only reads VirtualServices in the service's namespace (${d.service.namespace}) or its own (${waypoint.namespace})`);
+      continue;
+    }
+    ranked.push({ vs: r, rank: scope.rank });
+  }
+  const virtualServices = ranked.sort((x, y) => x.rank - y.rank || istiodOrder(x.vs, y.vs)).map((x) => x.vs);
   const names = (rs: readonly Resource[]) => rs.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ');
   if (httpRoutes.length > 0) {
     for (const vs of virtualServices) {
@@ -321,19 +348,19 @@ function tableFor(
     }
     return { source: httpRoutes.map((r) => `HTTPRoute ${r.metadata.namespace}/${r.metadata.name}`).join(', '), rules: compileHttpRouteRules(attachedRoutes, d, ctx) };
   }
-  // buildWaypointInboundHTTPRouteConfig uses the first HTTP VirtualService (oldest, then by name);
-  // VirtualServices for one host are not merged at a waypoint.
+  // buildWaypointInboundHTTPRouteConfig uses the first HTTP VirtualService (private to the waypoint's
+  // namespace, exported to it, public; oldest, then by name, within each); they are not merged.
   const [vs, ...shadowed] = virtualServices;
   if (!vs) return undefined;
   for (const other of shadowed) {
-    ignore(other, `VirtualService ${names([vs])} is older (or first by name) and a waypoint uses one VirtualService per service`);
-    ctx.diagnostics.push(routeDiagnostic(other, ['spec', 'hosts'], `ignored for ${d.host}:${d.port.number}: VirtualService ${names([vs])} also routes it, and a waypoint uses only the oldest`, 'merge the http rules into one VirtualService'));
+    ignore(other, `VirtualService ${names([vs])} comes first (exportTo "." in the waypoint's namespace, then exported to it, then public; oldest first within each) and a waypoint uses one VirtualService per service`);
+    ctx.diagnostics.push(routeDiagnostic(other, ['spec', 'hosts'], `ignored for ${d.host}:${d.port.number}: VirtualService ${names([vs])} also routes it and comes first, and a waypoint uses only the first`, 'merge the http rules into one VirtualService'));
   }
   const rules = compileVirtualServiceRules(vs, d, ctx);
   // waypointInboundRoute returns "no routes matched" when every rule was for another port (or had
   // only sourceLabels matches), and the waypoint then uses its default route.
   if (rules.length === 0) {
-    ignore(vs, `no http rule applies to port ${d.port.number}; the waypoint default route is used`);
+    ignore(vs, `no http rule applies to port ${d.port.number} at a waypoint (each match names another port, gateways without mesh, sourceLabels or another sourceNamespace); the waypoint default route is used`);
     return undefined;
   }
   sink.attach(vs, cluster);

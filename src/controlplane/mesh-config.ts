@@ -1,5 +1,5 @@
 // The subset of Istio MeshConfig Egressway reads: outboundTrafficPolicy, serviceEntryVisibility,
-// extensionProviders (envoyExtAuthzHttp, for CUSTOM policies), pathNormalization and
+// defaultVirtualServiceExportTo, defaultDestinationRuleExportTo, extensionProviders (envoyExtAuthzHttp, for CUSTOM policies), pathNormalization and
 // defaultConfig.gatewayTopology.numTrustedProxies (also accepted at the top level). Shared by the
 // CLI's --mesh-config file and the Kubernetes source's istio-system/istio ConfigMap.
 import { parse } from 'yaml';
@@ -15,6 +15,8 @@ export interface MeshConfig {
   readonly defaultConfig?: { readonly gatewayTopology?: { readonly numTrustedProxies?: number } };
   readonly gatewayTopology?: { readonly numTrustedProxies?: number };
   readonly pathNormalization?: { readonly normalization?: string };
+  readonly defaultVirtualServiceExportTo?: readonly string[];
+  readonly defaultDestinationRuleExportTo?: readonly string[];
 }
 
 const NORMALIZATIONS = ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
@@ -35,10 +37,11 @@ export function meshCompileOptions(m: MeshConfig): Partial<CompileOptions> {
   return {
     outboundTrafficPolicy: m.outboundTrafficPolicy?.mode, serviceEntryVisibility: m.serviceEntryVisibility,
     extensionProviders: m.extensionProviders, numTrustedProxies: meshNumTrustedProxies(m), pathNormalization: meshPathNormalization(m),
+    defaultVirtualServiceExportTo: m.defaultVirtualServiceExportTo, defaultDestinationRuleExportTo: m.defaultDestinationRuleExportTo,
   };
 }
 
-const MESH_FIELDS = ['outboundTrafficPolicy', 'serviceEntryVisibility', 'extensionProviders', 'defaultConfig', 'gatewayTopology', 'rootNamespace', 'trustDomain', 'accessLogFile', 'accessLogEncoding', 'enableTracing', 'defaultProviders', 'pathNormalization', 'meshMTLS', 'discoverySelectors'];
+const MESH_FIELDS = ['outboundTrafficPolicy', 'serviceEntryVisibility', 'extensionProviders', 'defaultConfig', 'gatewayTopology', 'rootNamespace', 'trustDomain', 'accessLogFile', 'accessLogEncoding', 'enableTracing', 'defaultProviders', 'pathNormalization', 'meshMTLS', 'discoverySelectors', 'defaultVirtualServiceExportTo', 'defaultDestinationRuleExportTo', 'defaultServiceExportTo'];
 
 /**
  * The MeshConfig inside whichever form a user has at hand: a bare MeshConfig, the `istio` ConfigMap
@@ -64,6 +67,12 @@ export function meshConfigOf(doc: unknown, file: string): MeshConfig {
   const n = (d as MeshConfig).pathNormalization?.normalization;
   if (n !== undefined && !NORMALIZATIONS.includes(n)) {
     throw new Error(`--mesh-config ${file}: pathNormalization.normalization ${JSON.stringify(n)} is not one of ${NORMALIZATIONS.join(', ')}`);
+  }
+  for (const f of ['defaultVirtualServiceExportTo', 'defaultDestinationRuleExportTo'] as const) {
+    const v = (d as MeshConfig)[f];
+    if (v !== undefined && (!Array.isArray(v) || v.some((e) => typeof e !== 'string'))) {
+      throw new Error(`--mesh-config ${file}: ${f} must be a list of strings such as ["*"] or ["."], got ${JSON.stringify(v)}`);
+    }
   }
   return d as MeshConfig;
 }

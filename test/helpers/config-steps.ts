@@ -71,13 +71,37 @@ const serviceEntryReshape = fc.record({
 const destination = fc.record({ host: fc.constantFrom('a.test', 'b.test', 'c.test', 'x.w.test'), port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }), subset: fc.option(fc.constant('v1'), { nil: undefined, freq: 4 }) })
   .map(({ host: h, port, subset }) => ({ host: h, ...(port ? { port: { number: port } } : {}), ...(subset ? { subset } : {}) }));
 
+// Which VirtualServices the waypoint reads (src/compile/vs-scope.ts): bound to mesh or only to
+// another Gateway, and exported to the waypoint's namespace, to another one, or private to its own.
+const vsGateways = fc.constantFrom(undefined, undefined, ['mesh'], ['istio-egress/other-gw'], ['istio-egress/other-gw', 'mesh']);
+const vsExportTo = fc.constantFrom(undefined, undefined, ['.'], ['*'], ['shop'], [NS], ['.', 'other']);
+// Per match: gateways (applies only with mesh) and sourceNamespace (compared with the waypoint's;
+// it draws a warning, so it is rare: diagnostics send routes through the full pass).
+const matchGateways = fc.constantFrom(undefined, undefined, undefined, undefined, ['mesh'], ['istio-egress/other-gw'], ['mesh', 'istio-egress/other-gw']);
+const sourceNamespace = fc.constantFrom(undefined, undefined, undefined, undefined, undefined, undefined, undefined, NS, 'shop');
+const vsRule = fc.record({
+  prefix: fc.option(fc.constantFrom('/a', '/b'), { nil: undefined }), to: destination, port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }),
+  gateways: matchGateways, sourceNamespace,
+}).map((r) => {
+  const m = { ...(r.prefix ? { uri: { prefix: r.prefix } } : {}), ...(r.port ? { port: r.port } : {}), ...(r.gateways ? { gateways: r.gateways } : {}), ...(r.sourceNamespace ? { sourceNamespace: r.sourceNamespace } : {}) };
+  return { ...(Object.keys(m).length ? { match: [m] } : {}), route: [{ destination: r.to }] };
+});
+
 export const virtualService = fc.record({
-  slot, ns, hosts: fc.uniqueArray(host, { minLength: 1, maxLength: 2 }), exportTo, gateways: fc.constantFrom(undefined, undefined, ['mesh'], ['istio-egress/other-gw']),
-  http: fc.array(fc.record({ prefix: fc.option(fc.constantFrom('/a', '/b'), { nil: undefined }), to: destination, port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }) }), { minLength: 1, maxLength: 2 }),
+  slot, ns, hosts: fc.uniqueArray(host, { minLength: 1, maxLength: 2 }), exportTo: vsExportTo, gateways: vsGateways,
+  http: fc.array(vsRule, { minLength: 1, maxLength: 2 }),
 }).map(({ slot: s, ns: n, hosts, http, exportTo: e, gateways }) => ({
   apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${s}`, namespace: n },
-  spec: { hosts, ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), http: http.map((r) => ({ ...(r.prefix || r.port ? { match: [{ ...(r.prefix ? { uri: { prefix: r.prefix } } : {}), ...(r.port ? { port: r.port } : {}) }] } : {}), route: [{ destination: r.to }] })) },
+  spec: { hosts, ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), http },
 }));
+
+// The same VirtualService (name, namespace, exact host, rules) rebound: only gateways, exportTo or
+// its creation time change, so routes-delta.ts patches it instead of a full pass.
+const virtualServiceRebind = fc.record({ slot, exportTo: vsExportTo, gateways: vsGateways, created: fc.constantFrom('2024-01-01T00:00:00Z', '2023-01-01T00:00:00Z') })
+  .map(({ slot: s, exportTo: e, gateways, created: at }) => ({
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${s}`, namespace: NS, creationTimestamp: at },
+    spec: { hosts: [HOSTS[Number(s)]!], ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), http: [{ route: [{ destination: { host: 'a.test' } }] }] },
+  }));
 
 // Several slots and targets (one or two; se-3 never exists): the patched path of policies-delta.ts
 // is taken for a service-scoped policy without diagnostics, the full pass for the rest.
@@ -142,7 +166,7 @@ export type Doc = { kind: string; metadata: { name: string; namespace?: string; 
 // in Kubernetes, and the merge of sorted-input.ts must put it where a full sort does.
 const created = fc.constantFrom(undefined, undefined, '2024-01-01T00:00:00Z', '2024-02-01T00:00:00Z');
 const put = fc.tuple(fc.oneof(
-  { weight: 2, arbitrary: serviceEntry }, { weight: 5, arbitrary: serviceEntryTweak }, { weight: 2, arbitrary: serviceEntryReshape }, { weight: 4, arbitrary: virtualService }, { weight: 8, arbitrary: authorizationPolicy },
+  { weight: 2, arbitrary: serviceEntry }, { weight: 5, arbitrary: serviceEntryTweak }, { weight: 2, arbitrary: serviceEntryReshape }, { weight: 4, arbitrary: virtualService }, { weight: 2, arbitrary: virtualServiceRebind }, { weight: 8, arbitrary: authorizationPolicy },
   { weight: 1, arbitrary: destinationRule }, { weight: 1, arbitrary: httpRoute }, { weight: 1, arbitrary: namespace }, { weight: 1, arbitrary: requestAuthentication },
 ), created, fc.constantFrom('a.yaml', 'a.yaml', 'b.yaml')).map(([doc, at, file]) => ({
   put: (at && !(doc.metadata as Doc['metadata']).creationTimestamp ? { ...doc, metadata: { ...doc.metadata, creationTimestamp: at } } : doc) as Doc,

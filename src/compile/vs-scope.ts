@@ -1,0 +1,46 @@
+// Which VirtualServices a waypoint reads, and in which order (istiod: DefaultSidecarScopeForGateway
+// takes PushContext.VirtualServicesForGateway(<waypoint namespace>, "mesh"); initVirtualServices files
+// each VirtualService under its gateways and exportTo):
+//   - gateways: empty means `mesh`; a list without `mesh` binds it to those Gateways only, and a
+//     waypoint never sees it. Only the literal `mesh` counts (`ns/mesh` names a Gateway called mesh).
+//   - exportTo: empty means MeshConfig defaultVirtualServiceExportTo (`*` when unset), of which
+//     istiod honours `.` (first) and `*` only; `*` is public; `.` or the VirtualService's own
+//     namespace keeps it private there; another name exports it to that namespace only (a list
+//     without `.` is not visible in its own namespace).
+// The list is private ones of the waypoint's namespace, then ones exported to it, then public ones,
+// each in creation order (routes.ts istiodOrder); listener_waypoint.go then keeps those in the service's or the waypoint's
+// namespace and uses the first with http routes. Per match (route.go sourceMatchHTTP, with the
+// gateway set {mesh} and the waypoint's namespace as the proxy's): a match listing gateways applies
+// only when one is `mesh`; otherwise a sourceNamespace must equal the waypoint's namespace.
+import type { Resource } from '../config/resource.ts';
+import type { HTTPMatchRequest, VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
+
+type VS = Resource<VirtualServiceSpec>;
+
+/** 0: private to the waypoint's namespace, 1: exported to it, 2: public. */
+export type MeshRank = 0 | 1 | 2;
+
+export type MeshScope = { readonly rank: MeshRank } | { readonly reason: string };
+
+export function meshScope(vs: VS, waypointNamespace: string, defaultExportTo: readonly string[] = ['*']): MeshScope {
+  const gateways = vs.spec.gateways ?? [];
+  if (gateways.length > 0 && !gateways.includes('mesh')) {
+    return { reason: `bound to gateways [${gateways.join(', ')}] without mesh` };
+  }
+  const own = vs.spec.exportTo ?? [];
+  const exportTo = own.length > 0 ? own : defaultExportTo.includes('.') ? ['.'] : defaultExportTo.includes('*') ? ['*'] : [];
+  if (exportTo.includes('*')) return { rank: 2 };
+  const ns = vs.metadata.namespace;
+  if (!exportTo.includes('~')) {
+    if (ns === waypointNamespace && exportTo.some((e) => e === '.' || e === ns)) return { rank: 0 };
+    if (ns !== waypointNamespace && exportTo.includes(waypointNamespace)) return { rank: 1 };
+  }
+  const what = own.length > 0 ? `exportTo [${own.join(', ')}]` : `meshConfig defaultVirtualServiceExportTo [${defaultExportTo.join(', ')}]`;
+  return { reason: `${what} does not make it visible in the waypoint's namespace (${waypointNamespace})` };
+}
+
+/** Whether an HTTP match can apply at a waypoint in `waypointNamespace` (sourceLabels are handled by the caller). */
+export function matchAppliesAtWaypoint(m: HTTPMatchRequest, waypointNamespace: string): boolean {
+  if (m.gateways?.length) return m.gateways.includes('mesh');
+  return !m.sourceNamespace || m.sourceNamespace === waypointNamespace;
+}
