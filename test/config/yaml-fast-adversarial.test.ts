@@ -1,0 +1,348 @@
+// An adversary's differential test of the YAML fast path (src/config/yaml-fast.ts): real manifests
+// (every YAML file of the repository, README examples, and hand-written ones in the styles
+// kubectl, Helm, kustomize and people produce) mutated token by token. Whenever the fast path
+// answers, its documents (values with key order and number identity, texts, root offsets, count)
+// must be exactly yaml's and yaml must report nothing; it never throws, and stays linear on 1 MB.
+// Then minimal reproductions of the mismatches this review found, and parseDocuments through both
+// paths (diagnostic positions, `kind: List`, BOM, empty and comment-only files).
+// Longer runs: PROPERTY_SEED=<n> PROPERTY_RUNS=20000 ./node_modules/.bin/node --test test/config/yaml-fast-adversarial.test.ts
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { LineCounter, parseAllDocuments } from 'yaml';
+import type { Document } from 'yaml';
+import { DOC_TEXT, parseDocuments } from '../../src/config/parse.ts';
+import { lineStarts, linePos } from '../../src/config/yaml-ast.ts';
+import { parseFast } from '../../src/config/yaml-fast.ts';
+
+const seed = Number(process.env.PROPERTY_SEED ?? 0xad);
+const numRuns = Number(process.env.PROPERTY_RUNS ?? 400);
+
+/** Values with key order, prototype and number identity spelt out (deepStrictEqual ignores key order). */
+function shape(v: unknown): unknown {
+  if (Array.isArray(v)) return ['[', ...v.map(shape)];
+  if (v !== null && typeof v === 'object') return ['{', Object.getPrototypeOf(v) === Object.prototype, ...Object.keys(v).map((k) => [k, shape((v as Record<string, unknown>)[k])])];
+  if (typeof v === 'number') return ['n', Object.is(v, -0) ? '-0' : String(v)];
+  return [typeof v, v];
+}
+
+/** 'fast' when the fast path answered and agreed with yaml in every respect, 'fallback' when it declined. */
+function differential(text: string): 'fast' | 'fallback' {
+  let fast: ReturnType<typeof parseFast>;
+  try {
+    fast = parseFast(text);
+  } catch (e) {
+    assert.fail(`parseFast threw ${String(e)} on ${JSON.stringify(text)}`);
+  }
+  if (!fast) return 'fallback';
+  const where = JSON.stringify(text.length > 3000 ? `${text.slice(0, 3000)}...` : text);
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { merge: true, lineCounter: lines }) as Document.Parsed[];
+  assert.deepEqual(docs.flatMap((d) => [...d.errors, ...d.warnings].map((e) => e.code)), [], `fast path answered where yaml complains: ${where}`);
+  assert.equal(fast.length, docs.length, `document count differs: ${where}`);
+  const values = docs.map((d) => d.toJS({ maxAliasCount: 100 }) as unknown);
+  assert.deepStrictEqual(fast.map((d) => shape(d.value)), values.map(shape), `values differ: ${where}`);
+  assert.deepStrictEqual(fast.map((d) => d.text), docs.map((d) => text.slice(d.range[0], d.range[2])), `document texts differ: ${where}`);
+  const starts = lineStarts(text);
+  docs.forEach((d, i) => {
+    if (values[i] === null) return;
+    const at = d.contents!.range[0];
+    assert.equal(fast[i]!.rootOffset, at, `root offset differs in document ${i}: ${where}`);
+    const { line, col } = lines.linePos(at);
+    assert.deepEqual(linePos(starts, at), { line, column: col }, `root position differs: ${where}`);
+  });
+  return 'fast';
+}
+
+// ---- the corpus: real manifests ----
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const repoFiles = ['examples', 'deploy', 'test/fixtures', 'test/golden']
+  .flatMap((dir) => readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).map((f) => join(root, dir, f)))
+  .filter((f) => /\.ya?ml$/.test(f))
+  .map((f) => readFileSync(f, 'utf8').replace(/^\uFEFF/, ''))
+  .filter((t) => t.length < 20000);
+const readmeBlocks = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/```ya?ml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+
+// kubectl get -o yaml: managedFields with `f:` keys and `.: {}`, long quoted annotations, status.
+const kubectlOutput = `apiVersion: networking.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: |
+      {"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy"}
+    meta.helm.sh/release-name: egress
+  creationTimestamp: "2026-01-02T03:04:05Z"
+  generation: 3
+  labels:
+    app.kubernetes.io/managed-by: Helm
+  managedFields:
+  - apiVersion: security.istio.io/v1
+    fieldsType: FieldsV1
+    fieldsV1:
+      f:metadata:
+        f:annotations:
+          .: {}
+          f:kubectl.kubernetes.io/last-applied-configuration: {}
+      f:spec:
+        .: {}
+        f:action: {}
+        f:rules: {}
+    manager: kubectl-client-side-apply
+    operation: Update
+    time: "2026-01-02T03:04:05Z"
+  name: deny-admin
+  namespace: istio-egress
+  resourceVersion: "123456"
+  uid: 0b5c6a3e-1d2f-4e5a-9b8c-7d6e5f4a3b2c
+spec:
+  action: DENY
+  rules:
+  - from:
+    - source:
+        principals:
+        - cluster.local/ns/app/sa/frontend
+        notNamespaces: ["kube-system"]
+    to:
+    - operation:
+        hosts:
+        - '*.example.com'
+        - api.example.com:443
+        paths:
+        - /admin/*
+        - /debug#frag
+        methods: ["GET", "POST"]
+        ports: ["8080"]
+    when:
+    - key: request.headers[x-token]
+      values: [""]
+    - key: source.ip
+      notValues: ["::1", 10.0.0.0/8, "fe80::/10"]
+  targetRefs:
+  - group: gateway.networking.k8s.io
+    kind: Gateway
+    name: egress-waypoint
+status: {}
+`;
+
+// Helm template output: `# Source:` comments, a leading `---`, blank lines, quoted numbers.
+const helmOutput = `---
+# Source: egress/templates/serviceentry.yaml
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: httpbin
+  namespace: "istio-egress"
+  labels:
+    helm.sh/chart: egress-0.1.0
+    app.kubernetes.io/version: "1.0"
+spec:
+  hosts:
+    - httpbin.org
+    - "*.httpbin.org"
+  ports:
+    - number: 443
+      name: tls
+      protocol: TLS
+    - number: 80
+      name: http
+      protocol: HTTP
+  resolution: DNS
+  location: MESH_EXTERNAL
+---
+# Source: egress/templates/virtualservice.yaml
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: httpbin
+
+  namespace: istio-egress
+spec:
+  hosts:
+    - httpbin.org
+  http:
+    - match:
+        - uri:
+            prefix: /status/
+          headers:
+            x-env:
+              exact: "prod"
+      route:
+        - destination:
+            host: httpbin.org
+            port:
+              number: 80
+          weight: 100
+      timeout: 5s
+      retries:
+        attempts: 3
+        perTryTimeout: 2s
+        retryOn: gateway-error,connect-failure,refused-stream
+`;
+
+// kustomize build: sorted keys, sequences at their key's indent, no document end.
+const kustomizeOutput = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  labels:
+    env: prod
+  name: prod-httpbin
+  namespace: istio-egress
+spec:
+  host: httpbin.org
+  trafficPolicy:
+    connectionPool:
+      http:
+        http1MaxPendingRequests: 100
+        idleTimeout: 30s
+      tcp:
+        maxConnections: 1000
+    outlierDetection:
+      baseEjectionTime: 30s
+      consecutive5xxErrors: 5
+    portLevelSettings:
+    - port:
+        number: 443
+      tls:
+        mode: SIMPLE
+        sni: httpbin.org
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: route
+  namespace: istio-egress
+spec:
+  parentRefs:
+  - group: networking.istio.io
+    kind: ServiceEntry
+    name: httpbin
+  rules:
+  - backendRefs:
+    - kind: Hostname
+      group: networking.istio.io
+      name: httpbin.org
+      port: 443
+    matches:
+    - path:
+        type: PathPrefix
+        value: /get
+`;
+
+// Hand-written: flow style, comments everywhere, quoted keys, documents ended with `...`.
+const handWritten = `# egress policy for the payments team
+--- # first
+apiVersion: security.istio.io/v1   # the v1 API
+kind: AuthorizationPolicy
+metadata: {name: allow-payments, namespace: istio-egress}   # flow metadata
+spec:
+  # who may call
+  action: ALLOW
+  rules:
+    - from: [{source: {principals: ["cluster.local/ns/pay/sa/api"]}}]
+      to:
+        - operation: {methods: [GET, POST], paths: ["/v1/*", /v2/charges]}   # both APIs
+      when: [{key: "request.headers[:authority]", values: ['payments.example.com']}]
+...
+---
+"apiVersion": "networking.istio.io/v1"
+'kind': ServiceEntry
+metadata:
+  name: 'pay'
+  annotations: {"note": "it's ok", 'other': 'say ''hi'''}
+spec:
+  hosts: [payments.example.com, "*.pay.example.com"]   # wildcard quoted
+  addresses: [192.0.2.1/32, "2001:db8::1"]
+  ports: [{number: 443, name: https, protocol: HTTPS}, {number: 8443,
+      name: alt, protocol: TLS}]
+  endpoints:
+  - address: 192.0.2.10
+    ports: {https: 443}
+    labels: {zone: "eu-1", weight: "50"}
+  exportTo: [".", istio-system]
+  resolution: STATIC
+...
+`;
+
+const handCorpus = [kubectlOutput, helmOutput, kustomizeOutput, handWritten];
+const corpus = [...handCorpus, ...readmeBlocks, ...repoFiles];
+
+// ---- token-level mutations ----
+
+// Characters and tokens YAML cares about, and values that resolve to non-strings or need quotes.
+const alphabet = [' ', '  ', '\n', ':', ': ', '-', '- ', '#', ' #', "'", '"', '[', ']', '{', '}', ',', ', ', '?', '? ', '&', '*', '!', '|', '>', '%', '@', '`', '\\', '.', '...', '---', '--- ', '0', '1', '~', 'x', '<<', '=', '/', '\t', '\r', '\u00a0', '\u2028', '\uFEFF', '😀', '\ud800'];
+const values = ['80', '-0', '0o17', '0x1F', '1e3', '.5', '.NaN', '+.inf', 'true', 'False', 'NULL', '~', '', '""', "''", '"\\x41"', '"\\u00e9"', '"\\N"', '"\\_"', "'it''s'", '[]', '{}', '[a, b]', '{a: 1}', '::1', '*.x', '&a x', '*a', '!!str 1', '|', '>-', 'a:b', 'a: b', 'a #b', 'a#b', '- x', '?', ':x', '<<', '__proto__', 'constructor'];
+
+type Edit = readonly [kind: number, at: number, token: number];
+
+function applyEdit(text: string, [kind, at, token]: Edit): string {
+  const lines = text.split('\n');
+  const li = at % lines.length;
+  const i = at % (text.length + 1);
+  const tok = alphabet[token % alphabet.length]!;
+  switch (kind % 12) {
+    case 0: return text.slice(0, i) + tok + text.slice(i); // insert a token
+    case 1: return text.slice(0, i) + text.slice(i + 1 + (token % 3)); // delete 1-3 characters
+    case 2: return text.slice(0, i) + text.slice(i, i + 1 + (token % 4)) + text.slice(i); // duplicate a few characters
+    case 3: { // swap two lines
+      const lj = (li + 1 + (token % 3)) % lines.length;
+      [lines[li], lines[lj]] = [lines[lj]!, lines[li]!];
+      return lines.join('\n');
+    }
+    case 4: lines[li] = ` ${lines[li]}`; return lines.join('\n'); // indent by one more
+    case 5: lines[li] = lines[li]!.replace(/^ /, ''); return lines.join('\n'); // one less
+    case 6: return li + 1 < lines.length ? [...lines.slice(0, li), `${lines[li]}${token % 2 ? ' ' : ''}${lines[li + 1]!.trimStart()}`, ...lines.slice(li + 2)].join('\n') : text; // join lines
+    case 7: lines.splice(li, 0, lines[li]!); return lines.join('\n'); // duplicate a line
+    case 8: lines.splice(li, 1); return lines.join('\n'); // delete a line
+    case 9: { // replace a value after `: ` or `- ` with a tricky one
+      lines[li] = lines[li]!.replace(/(: |- )(.*)$/, (_m, lead: string) => `${lead}${values[token % values.length]}`);
+      return lines.join('\n');
+    }
+    case 10: { // replace a key with a tricky one
+      lines[li] = lines[li]!.replace(/^( *(?:- )?)[^:#\s][^:#]*:( |$)/, (_m, lead: string, after: string) => `${lead}${values[token % values.length]}:${after}`);
+      return lines.join('\n');
+    }
+    default: { // change a line's indent to another line's
+      const other = lines[(li + 1 + token) % lines.length]!;
+      lines[li] = other.match(/^ */)![0] + lines[li]!.trimStart();
+      return lines.join('\n');
+    }
+  }
+}
+
+const edit = fc.tuple(fc.nat(), fc.nat(), fc.nat());
+/** A corpus document (or two joined), 1-5 edits applied. */
+const mutatedManifest = fc.tuple(fc.nat(corpus.length - 1), fc.option(fc.nat(corpus.length - 1), { freq: 4 }), fc.array(edit, { minLength: 1, maxLength: 5 }))
+  .map(([a, b, edits]) => edits.reduce(applyEdit, b === null ? corpus[a]! : `${corpus[a]}\n---\n${corpus[b]}`));
+/** One mutated line inside a small real context: dense in the single-token cases. */
+const smallContext = ['a: b\n', '- a\n', 'a:\n  b: c\n', 'a:\n- b\n- c\n', '- a: b\n  c: d\n', 'a: [b, c]\n', 'a: {b: c}\n', 'k:\n  - [1,\n    2]\n', '---\na: 1\n...\n', "'a': \"b\"\n"];
+const mutatedSmall = fc.tuple(fc.constantFrom(...smallContext), fc.array(edit, { minLength: 1, maxLength: 3 }))
+  .map(([t, edits]) => edits.reduce(applyEdit, t));
+
+test('adversarial: the corpus itself falls back or gives what yaml gives, and the hand-written manifests take the fast path', () => {
+  for (const text of corpus) differential(text);
+  for (const text of [kubectlOutput.replace(/ {4}kubectl.kubernetes.io\/last-applied-configuration: \|\n.*\n/, ''), helmOutput, kustomizeOutput, handWritten]) {
+    assert.equal(differential(text), 'fast', text.slice(0, 60));
+  }
+  console.log(`# corpus: ${corpus.length} texts (${repoFiles.length} files, ${readmeBlocks.length} README blocks), ${corpus.filter((t) => parseFast(t)).length} take the fast path`);
+});
+
+test('adversarial: token-level mutations of real manifests fall back or give exactly what yaml gives', () => {
+  let fast = 0;
+  fc.assert(fc.property(mutatedManifest, (text) => {
+    if (differential(text) === 'fast') fast++;
+  }), { seed, numRuns });
+  console.log(`# fast path answered ${fast} of ${numRuns} mutated manifests`);
+  assert.ok(fast > numRuns / 10, `only ${fast} of ${numRuns} mutated manifests took the fast path: the mutations test nothing`);
+});
+
+test('adversarial: mutations in small contexts fall back or give exactly what yaml gives', () => {
+  let fast = 0;
+  fc.assert(fc.property(mutatedSmall, (text) => {
+    if (differential(text) === 'fast') fast++;
+  }), { seed, numRuns: numRuns * 3 });
+  console.log(`# fast path answered ${fast} of ${numRuns * 3} mutated small texts`);
+});
