@@ -346,3 +346,44 @@ test('adversarial: mutations in small contexts fall back or give exactly what ya
   }), { seed, numRuns: numRuns * 3 });
   console.log(`# fast path answered ${fast} of ${numRuns * 3} mutated small texts`);
 });
+
+test('adversarial: 1 MB inputs of pathological shapes parse in linear time, without throwing', () => {
+  const MB = 1 << 20;
+  const fill = (unit: string) => unit.repeat(Math.ceil(MB / unit.length));
+  const deep = (n: number) => Array.from({ length: n }, (_, i) => `${'  '.repeat(i)}k${i}:`).join('\n');
+  const shapes: Record<string, string> = {
+    'empty documents': fill('---\n'),
+    'document ends': fill('...\n'),
+    'empty documents with comments': fill('--- # c\n'),
+    'comment lines': fill('# a comment line\n'),
+    'blank lines of spaces': `a: 1\n${fill('                              \n')}b: 2\n`,
+    'one long plain value': `a: ${fill('x')}\n`,
+    'one long numeric-looking value': `a: ${fill('1')}.5e\n`,
+    'one long value of spaces before a comment': `a: b${fill(' ')}# c\n`,
+    'one long quoted value with escapes': `a: "${fill('\\x41\\u00e9\\\\')}"\n`,
+    "one long single-quoted value of ''": `a: '${fill("''")}'\n`,
+    'one long flow sequence': `a: [${fill('abc, ')}x]\n`,
+    'a flow sequence over many lines': `a: [\n${fill('  abc,\n')}  x]\n`,
+    'many siblings': fill('key: value\n').replace(/key/g, () => `k${Math.random().toString(36).slice(2)}`),
+    'deep maps, repeated': `r:\n${fill(`${deep(60).replace(/^/gm, '  ')} x\n`).replace(/k0:/g, () => `k0${Math.random().toString(36).slice(2)}:`)}`,
+    'deep compact sequences, repeated': fill(`${'- '.repeat(60)}x\n`),
+    'deep nesting then a far-indented line': `${deep(60)}\n${' '.repeat(MB)}x: 1\n`,
+    'deep flow nesting, repeated': fill(`- ${'['.repeat(60)}${']'.repeat(60)}\n`),
+    'a 1 MB key': `${fill('k')}: v\n`,
+    'a long run of dashes': fill('-'),
+    'unclosed flow': `a: [${fill('b, ')}`,
+  };
+  for (const [name, text] of Object.entries(shapes)) {
+    const t0 = performance.now();
+    let answered: boolean;
+    try {
+      answered = parseFast(text) !== undefined;
+    } catch (e) {
+      assert.fail(`${name}: parseFast threw ${String(e)}`);
+    }
+    const ms = performance.now() - t0;
+    if (process.env.SHOW_TIMES) console.log(`# ${name}: ${ms.toFixed(1)} ms, ${answered ? "answered" : "fell back"}`);
+    // Linear is tens of milliseconds here; quadratic on 1 MB is minutes. A loaded machine is not 30 times slower.
+    assert.ok(ms < 3000, `${name}: ${ms.toFixed(0)} ms for ${text.length} characters (${answered ? 'answered' : 'fell back'})`);
+  }
+});
