@@ -387,3 +387,71 @@ test('adversarial: 1 MB inputs of pathological shapes parse in linear time, with
     assert.ok(ms < 3000, `${name}: ${ms.toFixed(0)} ms for ${text.length} characters (${answered ? 'answered' : 'fell back'})`);
   }
 });
+
+// ---- parseDocuments: a fast-parsed file gives what the yaml path gives ----
+
+/** The same text down the yaml path: a trailing `!!null` document (a tag is outside the subset). */
+const viaYaml = (t: string) => `${t}---\n!!null\n`;
+
+/** Every field path of a value (at most `max`), for the locators to answer. */
+function paths(v: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = [], max = 300): (string | number)[][] {
+  if (out.length >= max) return out;
+  out.push(prefix);
+  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...prefix, i], out, max));
+  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) paths(x, [...prefix, k], out, max);
+  return out;
+}
+
+function sameThroughParseDocuments(text: string): void {
+  const t = text.endsWith('\n') ? text : `${text}\n`;
+  assert.equal(parseFast(viaYaml(t)), undefined);
+  const a = parseDocuments(t, 'f.yaml');
+  const b = parseDocuments(viaYaml(t), 'f.yaml');
+  const view = (r: (typeof a.resources)[number]) => {
+    const fields = paths({ metadata: r.metadata, spec: r.spec, status: r.status, missing: { x: 1 } });
+    return { ...r, locate: fields.map((p) => [p.join('.'), r.locate(p)]), text: DOC_TEXT.get(r) };
+  };
+  const where = JSON.stringify(t.slice(0, 200));
+  assert.deepStrictEqual(a.resources.map(view), b.resources.map(view), where);
+  assert.deepStrictEqual(a.diagnostics, b.diagnostics, where);
+}
+
+test('adversarial: parseDocuments gives the same resources, field positions and diagnostics from the fast path as from yaml', () => {
+  let compared = 0;
+  for (const text of corpus) {
+    if (!parseFast(text.endsWith('\n') ? text : `${text}\n`)) continue;
+    sameThroughParseDocuments(text);
+    compared++;
+  }
+  fc.assert(fc.property(mutatedManifest, (text) => {
+    if (!parseFast(text.endsWith('\n') ? text : `${text}\n`)) return;
+    sameThroughParseDocuments(text);
+    compared++;
+  }), { seed, numRuns: Math.ceil(numRuns / 4) });
+  console.log(`# ${compared} files compared through parseDocuments`);
+  assert.ok(compared > corpus.length / 2);
+});
+
+test('adversarial: parseDocuments on a BOM, empty and comment-only files, and malformed documents, through both paths', () => {
+  const manifest = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n';
+  for (const t of ['', '\n', '\n\n  \n', '# only a comment\n', '# one\n\n# two\n', '---\n', '--- # c\n...\n', '\uFEFF', '\uFEFF# c\n', `\uFEFF${manifest}`, `\uFEFF---\n${manifest}`, `# head\n${manifest}---\n- a list\n---\nkind: Namespace\nmetadata: {namespace: x}\n---\n"a scalar"\n---\n~\n`]) {
+    assert.notEqual(parseFast(t.replace(/^\uFEFF/, '')), undefined, JSON.stringify(t));
+    sameThroughParseDocuments(t);
+  }
+  // A BOM moves nothing: the first resource is at line 1, column 1.
+  const [ns] = parseDocuments(`\uFEFF${manifest}`, 'f.yaml').resources;
+  assert.deepEqual(ns!.source, { file: 'f.yaml', line: 1, column: 1 });
+  assert.deepEqual(ns!.locate(['metadata', 'name']), { file: 'f.yaml', line: 4, column: 3 });
+  assert.deepEqual(parseDocuments('# only a comment\n', 'f.yaml'), { resources: [], diagnostics: [] });
+  // Malformed documents are located by their root, from the fast path as from yaml.
+  const bad = parseDocuments('a: 1\n---\n  - x\n---\nkind: Namespace\nmetadata:\n  namespace: x\n', 'f.yaml').diagnostics;
+  assert.deepEqual(bad.map((d) => [d.line, d.column, d.path]), [[1, 1, 'apiVersion'], [3, 3, undefined], [5, 1, 'apiVersion']]);
+});
+
+test('adversarial: a kubectl `kind: List` takes the yaml path, and its items are located in it', () => {
+  const list = 'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n  metadata: {name: a}\n- apiVersion: v1\n  kind: Namespace\n  metadata:\n    name: b\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: c}\n';
+  assert.notEqual(parseFast(list), undefined, 'the fast path reads it; parseDocuments must still prefer yaml for the item positions');
+  const { resources, diagnostics } = parseDocuments(list, 'f.yaml');
+  assert.deepEqual(diagnostics, []);
+  assert.deepEqual(resources.map((r) => [r.metadata.name, r.source.line, r.source.column, r.locate(['metadata', 'name']).line]), [['a', 4, 3, 6], ['b', 7, 3, 10], ['c', 12, 1, 14]]);
+});
