@@ -455,3 +455,52 @@ test('adversarial: a kubectl `kind: List` takes the yaml path, and its items are
   assert.deepEqual(diagnostics, []);
   assert.deepEqual(resources.map((r) => [r.metadata.name, r.source.line, r.source.column, r.locate(['metadata', 'name']).line]), [['a', 4, 3, 6], ['b', 7, 3, 10], ['c', 12, 1, 14]]);
 });
+
+test('adversarial: hand-picked inputs from every corner of the subset fall back or give what yaml gives', () => {
+  const cases = [
+    // indentation, compact and parent-indent sequences, `- key:` maps
+    '- - a\n  - b\n- c\n', '- - - a\n', '-  -  - x\n', '- a: 1\n  b: 2\n', '- a: 1\n   b: 2\n', '- a: 1\n b: 2\n', 'a:\n- b\nc: d\n', 'a:\n - b\n- c\n',
+    '- a:\n  - b\n  c: 1\n', '- a:\n   b: 1\n', '- a:\n  b\n', 'a:\n  - b\n  c:\n  - d\n', '-\n  a: 1\n', '-\n - a\n', '  a: 1\n  b: 2\n', '  a: 1\nb: 2\n', '- a\n-x\n', 'a:\n- b\n-c\n', '- a\n-\n',
+    // flow collections across lines and in block sequences
+    '- [1,\n 2]\n', '- [1,\n2]\n', 'a:\n  [1,\n 2]\n', '- a: [1,\n   2]\n', '- a: [1,\n  2]\n', 'a: [1,\n]\n', 'a: [1,\n ]\n', '- {a: 1,\n  b: 2}\n', '- {a: 1}\n- [b]\n',
+    '{a:\n  b}\n', '{a:\n b}\n', 'a: [\n  ---\n  ]\n', '[a,\n---\n]\n', '[a,\n...\n]\n', '[a, # c\n  b]\n', '[a,#c\n]\n', '["a"# c\n]\n',
+    // flow entries: without a value, pairs in sequences, trailing commas, adjacent colons
+    '{a}\n', '{a, b}\n', '{a: }\n', '{a:}\n', '[a: b]\n', '[a, b: c]\n', '["a":b]\n', '[a,]\n', '{a: 1,}\n', '[,]\n', '[a,,b]\n', '{a:[b]}\n', '[a:]\n', '[a:,b]\n', '{a:,b: c}\n', '[a:b, c:]\n', '{"a":b}\n', "{'a':b}\n", '{a:"b"}\n', '{a:b}\n', '[a:b]\n', '[a :b]\n',
+    // `:` and `#` inside plain scalars
+    'a:b\n', 'k: v:1\n', 'a: http://x:80/y\n', 'a: ::1\n', '- ::1\n', 'a: "::1"\n', 'a: *.example.com\n', "a: '*.example.com'\n", 'a: /path#frag\n', 'a: /path #frag\n', 'a: b#c\n', 'a#b: c\n', 'a: b: c\n', 'a:: b\n', 'a :b: c\n', 'a: b:\n',
+    // comments: after a space only
+    "a: 'b'#c\n", 'a: "b"#c\n', 'a: [b]#c\n', 'a: {b: c}#c\n', '- "b"#c\n', '"a"#c\n', '[a]#c\n', 'a: b #c\n', "a: 'b' #c\n",
+    // scalar and flow roots: their range takes at most one blank line
+    'x\n  \n---\n', 'x\n\n\n---\n', '[a]\n   \n---\n', '[a,\n b]\n\n---\n', '"x"\n \n...\n',
+    // empty values and items
+    'key:\n', 'key: ""\n', "key: ''\n", '- \n', '-\n-\n', 'a:\n  b:\n\n', 'key: # c\n', '- # c\n', 'a:\nb:\n', 'a:\n  -\n',
+    // explicit keys and document markers
+    '? a\n: b\n', 'a: 1\n? b\n', '--- foo\n', '---#\n', '--- # c\na: 1\n', '---\n...\n', '...\n', '... x\n', '...#\n', 'a: 1\n...\nb: 2\n', 'a:\n  ---\n', '- ---\n', 'a: --- x\n', ' ---\n', '---: 1\n', ' ---: 1\n', '---a: 1\n',
+    // unicode, emoji, surrogates, non-breaking and other spaces
+    'a: é日本\n', 'a: 😀\n', '😀: 1\n', 'a: "\\ud83d\\ude00"\n', 'a: "\\ud83d"\n', 'a: \ud800\n', '\udc00: 1\n', 'a: b\u00a0#c\n', 'a\u00a0: b\n', 'a:\u00a0b\n', 'a: \u3000# c\n', 'a: b\u200b\n',
+    // numbers of the core schema and near misses
+    'a: 0o17\n', 'a: 0O17\n', 'a: 0x_1\n', 'a: 0x1F\n', 'a: 1_000\n', 'a: +.inf\n', 'a: -.Inf\n', 'a: .NaN\n', 'a: .nan\n', 'a: -0\n', 'a: +0\n', 'a: -0.0\n', 'a: 1e\n', 'a: 1e3\n', 'a: 1E-3\n', 'a: 012\n', 'a: 0.\n', 'a: .5\n', 'a: 1.e3\n', 'a: +0x1\n', 'a: 0b11\n', 'a: 99999999999999999999\n', 'a: 1e400\n',
+    // booleans and null in case variants
+    'a: true\n', 'a: True\n', 'a: TRUE\n', 'a: tRUE\n', 'a: yes\n', 'a: on\n', 'a: y\n', 'a: null\n', 'a: Null\n', 'a: NULL\n', 'a: nULL\n', 'a: ~\n', 'a: ~x\n',
+    // special first characters
+    'a: =\n', '=: 1\n', 'a: <<\n', '<<: {a: 1}\n', '"<<": 1\n', 'a: !\n', 'a: !x\n', 'a: &x\n', 'a: *x\n', 'a: %x\n', 'a: @x\n', 'a: `x\n', 'a: |\n', 'a: >\n', 'a: |x\n', 'a: b!\n', 'a: b@\n', 'a: b`\n', 'a: b|\n',
+    // double-quoted escapes and single-quoted ''
+    'a: "\\x41"\n', 'a: "\\x4"\n', 'a: "\\u00e9"\n', 'a: "\\U0001F600"\n', 'a: "\\UFFFFFFFF"\n', 'a: "\\N\\_\\L\\P"\n', 'a: "\\ "\n', 'a: "\\/"\n', 'a: "\\e\\a\\v\\0"\n', 'a: "\\q"\n', 'a: "x\\\n  y"\n', 'a: "\\"\n', "a: 'it''s'\n", "a: ''''\n", "a: 'a\\'\n",
+    // the same key with different quoting, and inherited names
+    'a: 1\n"a": 2\n', "a: 1\n'a': 2\n", '{a: 1, "a": 2}\n', '__proto__: 1\n', '"__proto__": {a: 1}\n', 'constructor: 1\ntoString: 2\n', '{__proto__: [1]}\n', '- __proto__: x\n  hasOwnProperty: y\n',
+    // long lines
+    `a: ${'x'.repeat(100000)}\n`, `${'k'.repeat(1000)}: 1\n`, `${'k'.repeat(1030)}: 1\n`, `"${'k'.repeat(1030)}": 1\n`,
+  ];
+  let fast = 0;
+  for (const c of cases) if (differential(c) === 'fast') fast++;
+  assert.ok(fast > cases.length / 3, `${fast} of ${cases.length}`);
+  // What an AuthorizationPolicy depends on, read as yaml reads it (values spelt out, not compared with the parser itself).
+  const ap = parseFast('rules:\n- to:\n  - operation:\n      paths: [/admin/*, /a#b, "/c #d"]   # c\n      hosts: ["*.x.com", api.x.com:443]\n  from:\n  - source: {principals: [cluster.local/ns/a/sa/b], ipBlocks: ["::1", 10.0.0.0/8]}\n  when:\n  - {key: "request.headers[x]", values: ["080", 080, 0o17, .5, "true", true, ~, "~"]}\n');
+  assert.deepStrictEqual(ap?.[0]?.value, {
+    rules: [{
+      to: [{ operation: { paths: ['/admin/*', '/a#b', '/c #d'], hosts: ['*.x.com', 'api.x.com:443'] } }],
+      from: [{ source: { principals: ['cluster.local/ns/a/sa/b'], ipBlocks: ['::1', '10.0.0.0/8'] } }],
+      when: [{ key: 'request.headers[x]', values: ['080', 80, 15, 0.5, 'true', true, null, '~'] }],
+    }],
+  });
+});
