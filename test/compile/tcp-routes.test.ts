@@ -21,7 +21,7 @@ apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: ${name}, namespace: ${opts.ns ?? 'istio-egress'}, creationTimestamp: "${opts.created ?? '2024-01-01T00:00:00Z'}"}
 spec:
-  hosts: [a.test]
+  hosts: [a.test, "*.a.test"]
 ${body}`;
 
 function snap(yaml: string): Snapshot {
