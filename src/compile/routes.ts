@@ -6,7 +6,10 @@
 // unlike §2.5 says); an
 // HTTPRoute applies through accepted parentRefs to the ServiceEntry or to the waypoint Gateway.
 // Without either, the route is the waypoint default: mesh default retries, no timeout. Route status
-// (for /config_dump) is computed alongside, in route-status.ts.
+// (for /config_dump) is computed alongside, in route-status.ts. The tls/tcp rules of the same
+// selection route TCP chains in tcp-routes.ts (§2.5 "TLS before TCP" holds, across all of the
+// selected VirtualServices; its cluster naming too; sniHosts is compared with the service host,
+// not the client's SNI, which §2.5 does not say).
 import type { Resource } from '../config/resource.ts';
 import type { VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
 import type { HTTPRouteSpec } from '../config/kinds/http-route.ts';
