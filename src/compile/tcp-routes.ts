@@ -43,12 +43,27 @@ export function compileTcpRoutes(
   const tcpRoutes = new Map<string, TcpRoute>();
   const status = new Map(l4.map((v) => [v, { tcp: [] as TcpStatus[], ignored: [] as { cluster: string; reason: string }[] }]));
   const seen = new Set<string>();
+  // Exact VirtualService hosts are looked up, wildcard ones scanned (as routes.ts's index does).
+  const byHost = new Map<string, VS[]>();
+  const wildcard: VS[] = [];
+  for (const v of l4) {
+    for (const h of v.spec.hosts ?? []) {
+      if (h.startsWith('*')) {
+        if (wildcard.at(-1) !== v) wildcard.push(v);
+        continue;
+      }
+      const list = byHost.get(h.toLowerCase());
+      if (!list) byHost.set(h.toLowerCase(), [v]);
+      else if (list.at(-1) !== v) list.push(v);
+    }
+  }
   for (const table of [hosts.exact, hosts.wildcard]) {
     for (const ports of table.values()) {
       for (const d of ports.values()) {
         if (isHttpProtocol(d.port.protocol) || seen.has(d.cluster.name)) continue;
         seen.add(d.cluster.name);
-        const covering = l4.filter((v) => (v.spec.hosts ?? []).some((h) => vsCovers(h, d.host)));
+        // waypointVirtualServices sorts them in istiod's (total) order, so the input order does not matter.
+        const covering = [...new Set([...(byHost.get(d.host) ?? []), ...wildcard])].filter((v) => (v.spec.hosts ?? []).some((h) => vsCovers(h, d.host)));
         if (covering.length === 0) continue;
         const ignore = (vs: VS, reason: string) => status.get(vs)!.ignored.push({ cluster: d.cluster.name, reason });
         const selected = waypointVirtualServices(covering, d.service.namespace, waypointNamespace, defaultExportTo, ignore);
@@ -125,7 +140,8 @@ function tcpRoute(vs: VS, rule: string, routes: readonly RouteDestination[], d: 
     clusters.push({ host, port: rd.destination.port?.number ?? d.port.number, upTo: 1 });
     total = 1;
   }
-  return { source: `VirtualService ${ref(vs)}`, rule, clusters, total };
+  const source = `VirtualService ${ref(vs)}`;
+  return { source, rule, name: `${source} ${rule}`, clusters, total };
 }
 
 function noRuleReason(d: Destination): string {

@@ -60,9 +60,8 @@ function routedTunnel(snap: Snapshot, dest: Destination, tcp: TcpRoute, random: 
     wc = tcp.clusters.find((c) => x < c.upTo) ?? tcp.clusters[tcp.clusters.length - 1]!;
   }
   const cluster = wc.cluster === undefined ? undefined : snap.clusters.get(wc.cluster);
-  const via = `${tcp.source} ${tcp.rule}`;
-  if (!cluster) return reject('no_cluster', `${via} sends tunnels to ${dest.host}:${dest.port.number} to ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve; bind a ServiceEntry for it to this waypoint (and define the subset in a DestinationRule)`);
-  return { kind: 'forward', destination: dest, cluster, routeName: 'default', terminate: false, tcpRoute: via };
+  if (!cluster) return reject('no_cluster', `${tcp.name} sends tunnels to ${dest.host}:${dest.port.number} to ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve; bind a ServiceEntry for it to this waypoint (and define the subset in a DestinationRule)`);
+  return { kind: 'forward', destination: dest, cluster, routeName: 'default', terminate: false, tcpRoute: tcp.name };
 }
 
 function unmatched(snap: Snapshot, host: string, port: number): Plan {

@@ -185,6 +185,8 @@ export interface TcpRoute {
   readonly source: string;
   /** The rule that applied: `tls[<i>]` or `tcp[<i>]`. */
   readonly rule: string;
+  /** `<source> <rule>`, built once for logs and `check`. */
+  readonly name: string;
   /** Cumulative weights; `cluster` absent when the destination is not served here (NC). Never empty. */
   readonly clusters: readonly WeightedCluster[];
   readonly total: number;
