@@ -93,3 +93,20 @@ test('a VirtualService outside the service and waypoint namespaces, or bound to 
   assert.equal(routed(snap(vs('elsewhere', '  tcp: [{route: [{destination: {host: b.test}}]}]\n', { ns: 'shop' }))), A);
   assert.equal(routed(snap(vs('gw', '  gateways: [istio-egress/gw]\n  tcp: [{route: [{destination: {host: b.test}}]}]\n'))), A);
 });
+
+test('a destination subset names the subset cluster, whose DestinationRule policy the tunnel then uses', () => {
+  const dr = `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: b, namespace: istio-egress}
+spec:
+  host: b.test
+  subsets: [{name: v1, labels: {v: "1"}, trafficPolicy: {connectionPool: {tcp: {maxConnections: 7}}}}]
+`;
+  const s = snap(dr + vs('sub', '  tcp: [{route: [{destination: {host: b.test, subset: v1}}]}]\n'));
+  const p = planRoute(s, 'a.test', 9000, 'connect');
+  assert.equal(p.kind === 'forward' && p.cluster.name, 'inbound-vip|9000|tcp/v1|b.test');
+  assert.equal(p.kind === 'forward' && p.cluster.policy?.connectionPool?.maxConnections, 7);
+  const missing = planRoute(snap(dr + vs('sub', '  tcp: [{route: [{destination: {host: b.test, subset: v2}}]}]\n')), 'a.test', 9000, 'connect');
+  assert.equal(missing.kind === 'reject' && missing.code, 'no_cluster');
+});
