@@ -89,14 +89,36 @@ function withQuietEnv<T>(parse: () => T): T {
  * (issue 16: the trees of 3,000 resources were most of a 289 MB RSS), and positions are only
  * needed for diagnostics, which are few: the tree is parsed again on demand.
  */
-export function lazyLocator(src: SourceText, docIndex: number, itemIndex?: number): Locator {
+export function lazyLocator(src: SourceText, docIndex: number, itemIndex?: number, rootAt?: SourceLocation): Locator {
   return (path) => {
+    // The root's own position, when the caller knows it, needs no tree (every resource asks for it).
+    if (rootAt && path.length === 0) return { ...rootAt };
     const { docs, lines } = recent?.src === src ? recent.parsed : parseText(src);
     const doc = docs[docIndex]!;
     let root = doc.contents as Node;
     if (itemIndex !== undefined) root = (itemsNode(root)?.items[itemIndex] as Node | undefined) ?? root;
     return makeLocator(root, doc, lines, src.file)(path);
   };
+}
+
+/** Offsets where lines start, as yaml's LineCounter records them. */
+export function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+/** yaml's LineCounter.linePos over lineStarts(): 1-based line and column. */
+export function linePos(starts: readonly number[], offset: number): { line: number; column: number } {
+  let low = 0;
+  let high = starts.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (starts[mid]! < offset) low = mid + 1;
+    else high = mid;
+  }
+  if (starts[low] === offset) return { line: low + 1, column: 1 };
+  return { line: low, column: offset - starts[low - 1]! + 1 };
 }
 
 /** Drops the one tree kept for positions (after a load, so an idle process holds none). */
