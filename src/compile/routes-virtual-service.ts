@@ -152,7 +152,7 @@ function re2Substitution(s: string): string {
  * listener_waypoint.go getWaypointDestinationCluster: a destination without a port uses the
  * service's only port when it has exactly one, else the port the request came in on.
  */
-function defaultPort(ctx: RouteContext, host: string, listenPort: number): number {
+export function defaultPort(ctx: Pick<RouteContext, 'hosts'>, host: string, listenPort: number): number {
   const ports = ctx.hosts.exact.get(host.toLowerCase());
   return ports && ports.size === 1 ? [...ports.keys()][0]! : listenPort;
 }

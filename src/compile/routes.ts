@@ -6,7 +6,10 @@
 // unlike §2.5 says); an
 // HTTPRoute applies through accepted parentRefs to the ServiceEntry or to the waypoint Gateway.
 // Without either, the route is the waypoint default: mesh default retries, no timeout. Route status
-// (for /config_dump) is computed alongside, in route-status.ts.
+// (for /config_dump) is computed alongside, in route-status.ts. The tls/tcp rules of the same
+// selection route TCP chains in tcp-routes.ts (§2.5 "TLS before TCP" holds, across all of the
+// selected VirtualServices; its cluster naming too; sniHosts is compared with the service host,
+// not the client's SNI, which §2.5 does not say).
 import type { Resource } from '../config/resource.ts';
 import type { VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
 import type { HTTPRouteSpec } from '../config/kinds/http-route.ts';
@@ -23,7 +26,7 @@ import type { GrantIndex } from './reference-grants.ts';
 import { GATEWAY_GROUP, ISTIO_GROUP, parentConditions, parentVerdicts, refsError, statusWorld, type ParentVerdict } from './route-status.ts';
 import { CompileMemo, sameItems, type RouteMemo } from './memo.ts';
 import { patchRoutes } from './routes-delta.ts';
-import { meshScope, type MeshRank } from './vs-scope.ts';
+import { vsCovers, waypointVirtualServices } from './vs-scope.ts';
 
 export function defaultRule(): RouteRule {
   return { name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 }, retry: DEFAULT_RETRY, mirrors: [] };
@@ -41,7 +44,7 @@ export interface RouteContext {
   readonly defaultExportTo: readonly string[];
 }
 
-export function clusterFor(ctx: RouteContext, host: string, port: number, subset?: string): string | undefined {
+export function clusterFor(ctx: Pick<RouteContext, 'hosts' | 'clusters'>, host: string, port: number, subset?: string): string | undefined {
   const dest = ctx.hosts.exact.get(host.toLowerCase())?.get(port);
   if (!dest) return undefined;
   if (!subset) return dest.cluster.name;
@@ -57,11 +60,6 @@ export function routeDiagnostic(r: Resource, path: (string | number)[], message:
     file: loc.file, line: loc.line, column: loc.column,
     path: path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').slice(1),
   };
-}
-
-function vsCovers(vsHost: string, seHost: string): boolean {
-  const h = vsHost.toLowerCase();
-  return h === seHost || (h.startsWith('*.') && seHost.endsWith(h.slice(1)));
 }
 
 type HR = Resource<HTTPRouteSpec>;
@@ -180,15 +178,6 @@ function vsStatusEntry(v: VS, st: { attached: string[]; ignored: { cluster: stri
 interface StatusSink {
   ignore(vs: VS, cluster: string, reason: string): void;
   attach(vs: VS, cluster: string): void;
-}
-
-/** istiod's sortConfigByCreationTime: creation time, then name, then namespace (not namespace first). */
-function istiodOrder(a: VS, b: VS): number {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  if (a.metadata.name !== b.metadata.name) return a.metadata.name < b.metadata.name ? -1 : 1;
-  return a.metadata.namespace < b.metadata.namespace ? -1 : a.metadata.namespace > b.metadata.namespace ? 1 : 0;
 }
 
 /** What a destination host resolves to, as route rules read it: its ports, clusters and subsets. */
@@ -324,22 +313,9 @@ function tableFor(
   const httpRoutes = attachedRoutes.map((a) => a.route);
   const covering = vss.filter((r) => (r.spec.hosts ?? []).some((h) => vsCovers(h, d.host)) && (r.spec.http ?? []).length > 0);
   const ignore = (vs: VS, reason: string) => sink.ignore(vs, cluster, reason);
-  // vs-scope.ts: bound to mesh and visible in the waypoint's namespace, ranked private, exported, public.
-  const ranked: { vs: VS; rank: MeshRank }[] = [];
-  for (const r of covering) {
-    const scope = meshScope(r, waypoint.namespace, ctx.defaultExportTo);
-    if ('reason' in scope) {
-      ignore(r, scope.reason);
-      continue;
-    }
-    // listener_waypoint.go getVirtualServiceForWaypoint: only the service's and the waypoint's namespaces.
-    if (r.metadata.namespace !== d.service.namespace && r.metadata.namespace !== waypoint.namespace) {
-      ignore(r, `a waypoint only reads VirtualServices in the service's namespace (${d.service.namespace}) or its own (${waypoint.namespace})`);
-      continue;
-    }
-    ranked.push({ vs: r, rank: scope.rank });
-  }
-  const virtualServices = ranked.sort((x, y) => x.rank - y.rank || istiodOrder(x.vs, y.vs)).map((x) => x.vs);
+  // vs-scope.ts: bound to mesh and visible in the waypoint's namespace, ranked private, exported, public;
+  // listener_waypoint.go getVirtualServiceForWaypoint: only the service's and the waypoint's namespaces.
+  const virtualServices = waypointVirtualServices(covering, d.service.namespace, waypoint.namespace, ctx.defaultExportTo, ignore);
   const names = (rs: readonly Resource[]) => rs.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ');
   if (httpRoutes.length > 0) {
     for (const vs of virtualServices) {

@@ -8,7 +8,7 @@
 //     namespace keeps it private there; another name exports it to that namespace only (a list
 //     without `.` is not visible in its own namespace).
 // The list is private ones of the waypoint's namespace, then ones exported to it, then public ones,
-// each in creation order (routes.ts istiodOrder); listener_waypoint.go then keeps those in the service's or the waypoint's
+// each in creation order (istiodOrder); listener_waypoint.go then keeps those in the service's or the waypoint's
 // namespace and uses the first with http routes. Per match (route.go sourceMatchHTTP, with the
 // gateway set {mesh} and the waypoint's namespace as the proxy's): a match listing gateways applies
 // only when one is `mesh`; otherwise a sourceNamespace must equal the waypoint's namespace.
@@ -37,6 +37,46 @@ export function meshScope(vs: VS, waypointNamespace: string, defaultExportTo: re
   }
   const what = own.length > 0 ? `exportTo [${own.join(', ')}]` : `meshConfig defaultVirtualServiceExportTo [${defaultExportTo.join(', ')}]`;
   return { reason: `${what} does not make it visible in the waypoint's namespace (${waypointNamespace})` };
+}
+
+/** Whether VirtualService host `vsHost` covers ServiceEntry host `seHost` (host.Name.Matches). */
+export function vsCovers(vsHost: string, seHost: string): boolean {
+  const h = vsHost.toLowerCase();
+  return h === seHost || (h.startsWith('*.') && seHost.endsWith(h.slice(1)));
+}
+
+/** istiod's sortConfigByCreationTime: creation time, then name, then namespace (not namespace first). */
+export function istiodOrder(a: VS, b: VS): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  if (a.metadata.name !== b.metadata.name) return a.metadata.name < b.metadata.name ? -1 : 1;
+  return a.metadata.namespace < b.metadata.namespace ? -1 : a.metadata.namespace > b.metadata.namespace ? 1 : 0;
+}
+
+/**
+ * getVirtualServiceForWaypoint over the waypoint's mesh VirtualServices: of `covering` (those whose
+ * hosts cover the service host), the ones bound to mesh, visible in the waypoint's namespace and in
+ * the service's or the waypoint's namespace, in istiod's order. `ignore` hears why each other one is out.
+ */
+export function waypointVirtualServices(
+  covering: readonly VS[], serviceNamespace: string, waypointNamespace: string, defaultExportTo: readonly string[],
+  ignore: (vs: VS, reason: string) => void,
+): VS[] {
+  const ranked: { vs: VS; rank: MeshRank }[] = [];
+  for (const r of covering) {
+    const scope = meshScope(r, waypointNamespace, defaultExportTo);
+    if ('reason' in scope) {
+      ignore(r, scope.reason);
+      continue;
+    }
+    if (r.metadata.namespace !== serviceNamespace && r.metadata.namespace !== waypointNamespace) {
+      ignore(r, `a waypoint only reads VirtualServices in the service's namespace (${serviceNamespace}) or its own (${waypointNamespace})`);
+      continue;
+    }
+    ranked.push({ vs: r, rank: scope.rank });
+  }
+  return ranked.sort((x, y) => x.rank - y.rank || istiodOrder(x.vs, y.vs)).map((x) => x.vs);
 }
 
 /** Whether an HTTP match can apply at a waypoint in `waypointNamespace` (sourceLabels are handled by the caller). */

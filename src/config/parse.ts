@@ -1,7 +1,6 @@
 // YAML/JSON text -> Resources + Diagnostics. Pure: no I/O, never throws on bad input. One file may
 // hold many documents, and a kubectl `kind: List` holds many objects; each becomes a Resource that
 // can locate its own fields.
-import { isScalar } from 'yaml';
 import type { Document, LineCounter, Node } from 'yaml';
 import { CODES } from '../model/codes.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
@@ -13,6 +12,7 @@ import { checkSchema, describe, isPlainObject, RAW_SPEC, s, withoutNulls } from 
 import type { Issue } from './schema.ts';
 import { itemsNode, lazyLocator, lineStarts, linePos, parseText, syntaxDiagnostic } from './yaml-ast.ts';
 import { parseFast } from './yaml-fast.ts';
+import { yamlLib } from './yaml-lib.ts';
 import type { Locator, SourceText } from './yaml-ast.ts';
 
 export interface ParseResult {
@@ -37,7 +37,7 @@ export function parseDocuments(text: string, file: string, defaultNamespace = 'd
       return;
     }
     const root = doc.contents;
-    if (root === null || (isScalar(root) && root.value === null)) return;
+    if (root === null || (yamlLib().isScalar(root) && root.value === null)) return;
     parseDocument(doc, root, { lines, file, out, defaultNamespace, src, docIndex });
   });
   return out;

@@ -1,7 +1,7 @@
 // The YAML side of parsing: turning field paths into line:column through the document's AST, and
 // syntax errors into diagnostics with a hint.
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
-import type { Document, Node, YAMLError, YAMLSeq } from 'yaml';
+import type { Document, LineCounter, Node, YAMLError, YAMLSeq } from 'yaml';
+import { yamlLib } from './yaml-lib.ts';
 import { CODES } from '../model/codes.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { SourceLocation } from './resource.ts';
@@ -14,6 +14,7 @@ export type Locator = (path: readonly (string | number)[]) => SourceLocation;
  * at the nearest existing ancestor.
  */
 export function makeLocator(root: Node, doc: Document, lines: LineCounter, file: string): Locator {
+  const { isAlias } = yamlLib();
   return (path) => {
     let node: unknown = root;
     let offset = root.range?.[0] ?? 0;
@@ -30,6 +31,7 @@ export function makeLocator(root: Node, doc: Document, lines: LineCounter, file:
 }
 
 function child(node: unknown, seg: string | number): { at: number | undefined; node: unknown } | undefined {
+  const { isMap, isScalar, isSeq } = yamlLib();
   if (isMap(node)) {
     const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
     return pair ? { at: (pair.key as Node).range?.[0], node: pair.value } : undefined;
@@ -60,6 +62,7 @@ let recent: { readonly src: SourceText; readonly parsed: ParsedText } | undefine
 
 /** The one set of parse options, so a re-parse for a locator sees the same tree as the first parse. */
 export function parseText(src: SourceText): ParsedText {
+  const { LineCounter, parseAllDocuments } = yamlLib();
   const lines = new LineCounter();
   // `merge` accepts `<<: *anchor` as kubectl does; YAML 1.2 otherwise reads it as a plain key.
   const docs = withQuietEnv(() => parseAllDocuments(src.text, { lineCounter: lines, merge: true }) as Document.Parsed[]);
@@ -127,6 +130,7 @@ export function forgetParsed(): void {
 }
 
 export function itemsNode(root: Node): YAMLSeq | undefined {
+  const { isMap, isSeq } = yamlLib();
   const items = isMap(root) ? root.get('items', true) : undefined;
   return isSeq(items) ? items : undefined;
 }

@@ -75,6 +75,7 @@ test('an idle waypoint on the quickstart loads neither jose, OpenTelemetry, clie
   assert.ok(!list.includes('NativeModule http2'), 'node:http2: only HBONE, an h2c tunnel or an HTTP/2 upstream needs it');
   // `import { createServer } from 'node:http'` would read the WebSocket getter (src/node-http.ts).
   assert.ok(!list.includes('NativeModule internal/deps/undici/undici'), "Node's own bundled undici (fetch, WebSocket)");
+  assert.deepEqual(fromPackage(list, 'yaml'), [], 'yaml: the quickstart fits the fast path (config/yaml-fast.ts); yaml loads for a file that does not');
 });
 
 // Each thread of `run --concurrency N` is its own V8 isolate: a module loaded in the primary and in N

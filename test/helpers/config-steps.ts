@@ -11,7 +11,7 @@ import { policySpec } from './arbitraries.ts';
 
 const NS = 'istio-egress';
 const HOSTS = ['a.test', 'b.test', 'c.test', '*.w.test', 'x.w.test'];
-const PORTS = [{ number: 80, name: 'http', protocol: 'HTTP' }, { number: 443, name: 'tls', protocol: 'TLS' }, { number: 8080, name: 'alt', protocol: 'HTTP' }];
+const PORTS = [{ number: 80, name: 'http', protocol: 'HTTP' }, { number: 443, name: 'tls', protocol: 'TLS' }, { number: 8080, name: 'alt', protocol: 'HTTP' }, { number: 9000, name: 'tcp', protocol: 'TCP' }];
 export const WAYPOINT = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: NS }, spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } };
 
 const host = fc.constantFrom(...HOSTS);
@@ -50,7 +50,8 @@ const serviceEntryTweak = fc.record({ slot, address: fc.constantFrom('127.0.0.1'
     metadata: { name: `se-${s}`, namespace: NS, labels: { 'istio.io/use-waypoint': 'waypoint' }, creationTimestamp: '2024-01-01T00:00:00Z' },
     // se-1 and se-2 share a user VIP (first wins the address table): an in-place change of the
     // second must not take it over.
-    spec: { hosts: [HOSTS[Number(s)]!], ports: [PORTS[0]], resolution: dns ? 'DNS' : 'STATIC', ...(s !== '0' ? { addresses: ['240.240.0.9'] } : {}), endpoints: [{ address, weight, labels: { v: '1' } }] },
+    // se-1 and se-2 also have a TCP port, for VirtualService tls/tcp rules (the same ports each time).
+    spec: { hosts: [HOSTS[Number(s)]!], ports: s === '0' ? [PORTS[0]] : [PORTS[0], PORTS[3]], resolution: dns ? 'DNS' : 'STATIC', ...(s !== '0' ? { addresses: ['240.240.0.9'] } : {}), endpoints: [{ address, weight, labels: { v: '1' } }] },
   }));
 
 // The same name and host with what the patch must carry or refuse: the port renamed or another
@@ -87,20 +88,35 @@ const vsRule = fc.record({
   return { ...(Object.keys(m).length ? { match: [m] } : {}), route: [{ destination: r.to }] };
 });
 
+// tls/tcp rules for TCP chains (src/compile/tcp-routes.ts): a port match or none, sniHosts the
+// VirtualService's first host (or another one, which never applies at a waypoint), one or two
+// weighted destinations.
+const l4Destination = fc.record({ to: destination, weight: fc.constantFrom(undefined, 0, 30, 70) })
+  .map(({ to, weight }) => ({ destination: to, ...(weight !== undefined ? { weight } : {}) }));
+const l4Rules = fc.option(fc.record({
+  tls: fc.constantFrom(false, false, true), port: fc.option(fc.constantFrom(443, 9000), { nil: undefined }), otherSni: fc.constantFrom(false, false, true),
+  gateways: matchGateways, route: fc.array(l4Destination, { minLength: 1, maxLength: 2 }), onlyL4: fc.boolean(),
+}), { nil: undefined, freq: 3 });
+
 export const virtualService = fc.record({
   slot, ns, hosts: fc.uniqueArray(host, { minLength: 1, maxLength: 2 }), exportTo: vsExportTo, gateways: vsGateways,
-  http: fc.array(vsRule, { minLength: 1, maxLength: 2 }),
-}).map(({ slot: s, ns: n, hosts, http, exportTo: e, gateways }) => ({
-  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${s}`, namespace: n },
-  spec: { hosts, ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), http },
-}));
+  http: fc.array(vsRule, { minLength: 1, maxLength: 2 }), l4: l4Rules,
+}).map(({ slot: s, ns: n, hosts, http, exportTo: e, gateways, l4 }) => {
+  const m = { ...(l4?.port ? { port: l4.port } : {}), ...(l4?.gateways ? { gateways: l4.gateways } : {}) };
+  const sni = l4?.otherSni ? hosts.find((h) => h !== hosts[0]) ?? hosts[0]! : hosts[0]!;
+  const rules = !l4 ? {} : l4.tls ? { tls: [{ match: [{ ...m, sniHosts: [sni] }], route: l4.route }] } : { tcp: [{ ...(Object.keys(m).length ? { match: [m] } : {}), route: l4.route }] };
+  return {
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${s}`, namespace: n },
+    spec: { hosts, ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), ...(l4?.onlyL4 ? {} : { http }), ...rules },
+  };
+});
 
 // The same VirtualService (name, namespace, exact host, rules) rebound: only gateways, exportTo or
 // its creation time change, so routes-delta.ts patches it instead of a full pass.
 const virtualServiceRebind = fc.record({ slot, exportTo: vsExportTo, gateways: vsGateways, created: fc.constantFrom('2024-01-01T00:00:00Z', '2023-01-01T00:00:00Z') })
   .map(({ slot: s, exportTo: e, gateways, created: at }) => ({
     apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${s}`, namespace: NS, creationTimestamp: at },
-    spec: { hosts: [HOSTS[Number(s)]!], ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), http: [{ route: [{ destination: { host: 'a.test' } }] }] },
+    spec: { hosts: [HOSTS[Number(s)]!], ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), http: [{ route: [{ destination: { host: 'a.test' } }] }], tcp: [{ route: [{ destination: { host: 'b.test' } }] }] },
   }));
 
 // Several slots and targets (one or two; se-3 never exists): the patched path of policies-delta.ts
