@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments, stringify } from 'yaml';
 import type { Document } from 'yaml';
 import { DOC_TEXT, parseDocuments } from '../../src/config/parse.ts';
 import { lineStarts, linePos } from '../../src/config/yaml-ast.ts';
@@ -268,7 +268,15 @@ spec:
 `;
 
 const handCorpus = [kubectlOutput, helmOutput, kustomizeOutput, handWritten];
-const corpus = [...handCorpus, ...readmeBlocks, ...repoFiles];
+// The same objects as a YAML emitter writes them (yaml's own quoting and indentation choices), with
+// multi-line strings made one-line so the text stays in the subset.
+const oneLine = (v: unknown): unknown => typeof v === 'string' ? v.replace(/\n/g, ' ') : Array.isArray(v) ? v.map(oneLine) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, oneLine(x)])) : v;
+const emitted = handCorpus.flatMap((t) => {
+  const values = parseAllDocuments(t).map((d) => oneLine(d.toJS()));
+  return ([{ lineWidth: 0 }, { lineWidth: 0, indentSeq: false, defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' }, { lineWidth: 0, indent: 4, defaultStringType: 'QUOTE_SINGLE' }, { collectionStyle: 'flow' }] as const)
+    .map((o) => values.map((v) => stringify(v, o)).join('---\n'));
+});
+const corpus = [...handCorpus, ...emitted, ...readmeBlocks, ...repoFiles];
 
 // ---- token-level mutations ----
 
@@ -327,7 +335,7 @@ test('adversarial: the corpus itself falls back or gives what yaml gives, and th
   for (const text of [kubectlOutput.replace(/ {4}kubectl.kubernetes.io\/last-applied-configuration: \|\n.*\n/, ''), helmOutput, kustomizeOutput, handWritten]) {
     assert.equal(differential(text), 'fast', text.slice(0, 60));
   }
-  console.log(`# corpus: ${corpus.length} texts (${repoFiles.length} files, ${readmeBlocks.length} README blocks), ${corpus.filter((t) => parseFast(t)).length} take the fast path`);
+  console.log(`# corpus: ${corpus.length} texts (${repoFiles.length} files, ${readmeBlocks.length} README blocks, ${emitted.length} emitted by yaml), ${corpus.filter((t) => parseFast(t)).length} take the fast path`);
 });
 
 test('adversarial: token-level mutations of real manifests fall back or give exactly what yaml gives', () => {
