@@ -8,7 +8,7 @@ import type { Destination } from '../model/snapshot.ts';
 import { compileStringMatch } from './route-match.ts';
 import { DEFAULT_RETRY, headerOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
 import { clusterFor, routeDiagnostic, type RouteContext } from './routes.ts';
-import { matchAppliesAtWaypoint } from './vs-scope.ts';
+import { matchAppliesAtWaypoint, resolveShortname } from './vs-scope.ts';
 
 type VS = Resource<VirtualServiceSpec>;
 
@@ -29,7 +29,7 @@ export function compileVirtualServiceRules(vs: VS, d: Destination, ctx: RouteCon
       fault: compileFault(http),
       requestHeaders: headerOps(Object.entries(http.headers?.request?.set ?? {}), Object.entries(http.headers?.request?.add ?? {}), http.headers?.request?.remove),
       responseHeaders: headerOps(Object.entries(http.headers?.response?.set ?? {}), Object.entries(http.headers?.response?.add ?? {}), http.headers?.response?.remove),
-      mirrors: compileMirrors(http, d, ctx),
+      mirrors: compileMirrors(http, d, ctx, vs.metadata.namespace),
       cors: compileCors(http),
     };
     // One entry per match so a prefix rewrite knows which prefix matched.
@@ -109,11 +109,13 @@ function compileAction(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteContex
     };
   }
   const items = (http.route ?? []).map((rd, k) => {
-    const port = rd.destination.port?.number ?? defaultPort(ctx, rd.destination.host, d.port.number);
-    const cluster = clusterFor(ctx, rd.destination.host, port, rd.destination.subset);
-    if (!cluster) ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'route', k, 'destination'], `destination ${rd.destination.host}:${port}${rd.destination.subset ? ` subset ${rd.destination.subset}` : ''} is not a cluster this waypoint serves; requests routed there get 503 NC`, 'route to a ServiceEntry host and port bound to this waypoint (and a DestinationRule subset that exists)'));
+    // initVirtualServices resolves a short destination host in the VirtualService's namespace.
+    const host = resolveShortname(rd.destination.host, vs.metadata.namespace);
+    const port = rd.destination.port?.number ?? defaultPort(ctx, host, d.port.number);
+    const cluster = clusterFor(ctx, host, port, rd.destination.subset);
+    if (!cluster) ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'route', k, 'destination'], `destination ${host}:${port}${rd.destination.subset ? ` subset ${rd.destination.subset}` : ''} is not a cluster this waypoint serves; requests routed there get 503 NC`, 'route to a ServiceEntry host and port bound to this waypoint (and a DestinationRule subset that exists)'));
     return {
-      cluster, host: rd.destination.host.toLowerCase(), port, subset: rd.destination.subset, weight: rd.weight,
+      cluster, host, port, subset: rd.destination.subset, weight: rd.weight,
       requestHeaders: headerOps(Object.entries(rd.headers?.request?.set ?? {}), Object.entries(rd.headers?.request?.add ?? {}), rd.headers?.request?.remove),
       responseHeaders: headerOps(Object.entries(rd.headers?.response?.set ?? {}), Object.entries(rd.headers?.response?.add ?? {}), rd.headers?.response?.remove),
     };
@@ -182,12 +184,14 @@ function compileFault(http: HTTPRoute): Fault | undefined {
   };
 }
 
-function compileMirrors(http: HTTPRoute, d: Destination, ctx: RouteContext): Mirror[] {
+/** Mirror clusters are named as route destinations are (getWaypointDestinationCluster): same host and port defaults. */
+function compileMirrors(http: HTTPRoute, d: Destination, ctx: RouteContext, namespace: string): Mirror[] {
   const list = http.mirrors?.map((m) => ({ dest: m.destination, percent: percentOf(m.percentage) }))
     ?? (http.mirror ? [{ dest: http.mirror, percent: percentOf(http.mirrorPercentage, http.mirrorPercent) }] : []);
   return list.map(({ dest, percent }) => {
-    const port = dest.port?.number ?? d.port.number;
-    return { cluster: clusterFor(ctx, dest.host, port, dest.subset), host: dest.host.toLowerCase(), port, percent };
+    const host = resolveShortname(dest.host, namespace);
+    const port = dest.port?.number ?? defaultPort(ctx, host, d.port.number);
+    return { cluster: clusterFor(ctx, host, port, dest.subset), host, port, percent };
   });
 }
 
