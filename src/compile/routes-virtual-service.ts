@@ -46,7 +46,8 @@ function compileMatches(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteConte
   const raw = http.match ?? [];
   const out: RouteMatch[] = [];
   raw.forEach((m, j) => {
-    if (m.port !== undefined && m.port !== d.port.number) return;
+    // translateWaypointRoute: port 0 is unset (proto3), as in tcp/tls matches.
+    if (m.port !== undefined && m.port !== 0 && m.port !== d.port.number) return;
     // listener_waypoint.go waypointInboundRoute: matchers with sourceLabels are dropped (never match), istio#51565.
     if (m.sourceLabels && Object.keys(m.sourceLabels).length > 0) {
       ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'match', j, 'sourceLabels'], 'this match has sourceLabels, which a waypoint cannot evaluate; Istio drops the match, so it never matches', 'use an AuthorizationPolicy on source principals, or remove sourceLabels'));

@@ -97,3 +97,8 @@ test('incremental compile: a changed VirtualService for a name under a wildcard 
   assert.equal(tag(patched.snapshot!, 'inbound-vip|80|http|*.example.com'), 'v2');
   assert.equal(canonical(patched.snapshot), canonical(compile(changed, {}).snapshot));
 });
+
+test('an http match with port 0 is a match without port (translateWaypointRoute: match.Port != 0)', () => {
+  const s = snap(vs('p0', '[reviews]', '  http:\n  - match: [{port: 0, uri: {prefix: /x}}]\n    route: [{destination: {host: b}}]\n'));
+  assert.equal(s.routes.get('inbound-vip|80|http|reviews.istio-egress.svc.cluster.local')?.rules.length, 1);
+});
