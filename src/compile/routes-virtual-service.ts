@@ -17,7 +17,9 @@ export function compileVirtualServiceRules(vs: VS, d: Destination, ctx: RouteCon
   (vs.spec.http ?? []).forEach((http, i) => {
     const path = ['spec', 'http', i];
     if (http.delegate) {
-      ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'delegate'], 'delegate VirtualServices are not supported at the waypoint; this rule is skipped', 'inline the delegate\'s routes'));
+      // vs-delegate.ts merged every delegate it could: this one does not exist or is not exported here.
+      const ref = `${http.delegate.namespace || vs.metadata.namespace}/${http.delegate.name}`;
+      ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'delegate'], `delegate VirtualService ${ref} does not exist (a VirtualService without hosts) or is not exported to ${vs.metadata.namespace}; istiod skips this rule`, `create ${ref} without hosts, with exportTo including ${vs.metadata.namespace}`));
       return;
     }
     const matches = compileMatches(vs, http, d, ctx, path);

@@ -27,6 +27,7 @@ import { GATEWAY_GROUP, ISTIO_GROUP, parentConditions, parentVerdicts, refsError
 import { CompileMemo, sameItems, type RouteMemo } from './memo.ts';
 import { patchRoutes } from './routes-delta.ts';
 import { vsCovers, vsHosts, vsMatchesHost, waypointVirtualServices } from './vs-scope.ts';
+import { isMergedRoot, mergeDelegates } from './vs-delegate.ts';
 
 export function defaultRule(): RouteRule {
   return { name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 }, retry: DEFAULT_RETRY, mirrors: [] };
@@ -90,7 +91,8 @@ export function compileRoutes(
   resources: readonly Resource[], snap: Pick<Snapshot, 'hosts' | 'clusters' | 'waypoint'>, memo = new CompileMemo(),
   defaultExportTo: readonly string[] = ['*'],
 ): { routes: Map<string, RouteTable>; routeStatus: RouteStatus; diagnostics: Diagnostic[] } {
-  const vss = resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP);
+  // istiod merges delegate VirtualServices into their roots before anything reads them (vs-delegate.ts).
+  const vss = mergeDelegates(resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP), defaultExportTo);
   const httpRoutes = resources.filter((r): r is HR => r.kind === 'HTTPRoute' && r.group === GATEWAY_GROUP);
   // The Gateway API world (parents, grants) only matters to HTTPRoutes; most configs have none.
   const world = httpRoutes.length > 0 ? statusWorld(resources) : undefined;
@@ -316,7 +318,7 @@ function tableFor(
     if (any) attachedRoutes.push({ route: h.route, enforceGrants: viaGateway });
   }
   const httpRoutes = attachedRoutes.map((a) => a.route);
-  const covering = vss.filter((r) => vsMatchesHost(r, d.host) && (r.spec.http ?? []).length > 0);
+  const covering = vss.filter((r) => vsMatchesHost(r, d.host) && ((r.spec.http ?? []).length > 0 || isMergedRoot(r)));
   const ignore = (vs: VS, reason: string) => sink.ignore(vs, cluster, reason);
   // vs-scope.ts: bound to mesh and visible in the waypoint's namespace, ranked private, exported, public;
   // listener_waypoint.go getVirtualServiceForWaypoint: only the service's and the waypoint's namespaces.
