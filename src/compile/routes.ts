@@ -1,6 +1,7 @@
 // VirtualService and HTTPRoute -> one RouteTable per HTTP cluster this waypoint serves.
 // Selection follows Istio at waypoints (reference §2.4, §2.5; listener_waypoint.go): a VirtualService
-// applies when one of its hosts is the service host, it is bound to `mesh` and visible in the
+// applies when one of its hosts matches the service host (host.Name.Matches, short names resolved in
+// its namespace: vs-scope.ts; delegates merged into their roots: vs-delegate.ts), it is bound to `mesh` and visible in the
 // waypoint's namespace (vs-scope.ts; not "gateways is ignored" as §2.5 says), and it lives in the
 // service's or the waypoint's namespace; only the first such VirtualService is used (not merged,
 // unlike §2.5 says); an

@@ -9,7 +9,7 @@
 //     without `.` is not visible in its own namespace).
 // The list is private ones of the waypoint's namespace, then ones exported to it, then public ones,
 // each in creation order (istiodOrder); listener_waypoint.go then keeps those in the service's or the waypoint's
-// namespace and uses the first with http routes. Per match (route.go sourceMatchHTTP, with the
+// namespace whose hosts match the service host (vsMatchesHost) and uses the first with http routes. Per match (route.go sourceMatchHTTP, with the
 // gateway set {mesh} and the waypoint's namespace as the proxy's): a match listing gateways applies
 // only when one is `mesh`; otherwise a sourceNamespace must equal the waypoint's namespace.
 import type { Resource } from '../config/resource.ts';
