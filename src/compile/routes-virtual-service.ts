@@ -111,6 +111,7 @@ function compileAction(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteContex
       prefix: swap && prefix !== undefined ? { match: prefix, replacement: r.prefixRewrite!, mode: 'plain' } : undefined,
     };
   }
+  const one = (http.route ?? []).length === 1;
   const items = (http.route ?? []).map((rd, k) => {
     // initVirtualServices resolves a short destination host in the VirtualService's namespace.
     const host = resolveShortname(rd.destination.host, vs.metadata.namespace);
@@ -118,7 +119,8 @@ function compileAction(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteContex
     const cluster = clusterFor(ctx, host, port, rd.destination.subset);
     if (!cluster) ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'route', k, 'destination'], `destination ${host}:${port}${rd.destination.subset ? ` subset ${rd.destination.subset}` : ''} is not a cluster this waypoint serves; requests routed there get 503 NC`, 'route to a ServiceEntry host and port bound to this waypoint (and a DestinationRule subset that exists)'));
     return {
-      cluster, host, port, subset: rd.destination.subset, weight: rd.weight,
+      // waypointRouteDestination: the only destination takes everything, whatever its weight (0 included).
+      cluster, host, port, subset: rd.destination.subset, weight: one ? undefined : rd.weight,
       requestHeaders: headerOps(Object.entries(rd.headers?.request?.set ?? {}), Object.entries(rd.headers?.request?.add ?? {}), rd.headers?.request?.remove),
       responseHeaders: headerOps(Object.entries(rd.headers?.response?.set ?? {}), Object.entries(rd.headers?.response?.add ?? {}), rd.headers?.response?.remove),
     };

@@ -102,3 +102,9 @@ test('an http match with port 0 is a match without port (translateWaypointRoute:
   const s = snap(vs('p0', '[reviews]', '  http:\n  - match: [{port: 0, uri: {prefix: /x}}]\n    route: [{destination: {host: b}}]\n'));
   assert.equal(s.routes.get('inbound-vip|80|http|reviews.istio-egress.svc.cluster.local')?.rules.length, 1);
 });
+
+test('the only destination of an http rule takes every request even with weight 0 (waypointRouteDestination)', () => {
+  const s = snap(vs('w0', '[reviews]', '  http:\n  - route: [{destination: {host: b}, weight: 0}]\n'));
+  const a = s.routes.get('inbound-vip|80|http|reviews.istio-egress.svc.cluster.local')?.rules[0]?.action;
+  assert.deepEqual(a?.kind === 'forward' && a.clusters.map((c) => c.cluster), ['inbound-vip|8080|http|b.istio-egress.svc.cluster.local']);
+});
