@@ -40,16 +40,26 @@ export function mergeDelegates(vss: readonly VS[], defaultExportTo: readonly str
     const before = mergedRoots.get(root);
     if (before && before.exportKey === exportKey && before.delegates.length === used.length && before.delegates.every((d, i) => d === used[i])) return before.vs;
     const http: HTTPRoute[] = [];
+    // Where each merged rule was written, so that a diagnostic on it points there.
+    const origin: { from: VS; index: number }[] = [];
     (root.spec.http ?? []).forEach((route, i) => {
       const d = used[i];
-      if (!route.delegate) http.push(route);
-      else if (!d || !exportedTo(d, root.metadata.namespace, defaultExportTo)) http.push(route);
-      else for (const sub of d.spec.http ?? []) {
+      if (!route.delegate || !d || !exportedTo(d, root.metadata.namespace, defaultExportTo)) {
+        http.push(route);
+        origin.push({ from: root, index: i });
+      } else (d.spec.http ?? []).forEach((sub, j) => {
         const m = mergeRoute(route, resolved(sub, d.metadata.namespace));
-        if (m) http.push(m);
-      }
+        if (m) {
+          http.push(m);
+          origin.push({ from: d, index: j });
+        }
+      });
     });
-    const vs: VS = { ...root, spec: { ...root.spec, http } };
+    const locate: VS['locate'] = (path) => {
+      const o = path[0] === 'spec' && path[1] === 'http' && typeof path[2] === 'number' ? origin[path[2]] : undefined;
+      return o ? o.from.locate(['spec', 'http', o.index, ...path.slice(3)]) : root.locate(path);
+    };
+    const vs: VS = { ...root, spec: { ...root.spec, http }, locate };
     merged.add(vs);
     mergedRoots.set(root, { delegates: used, exportKey, vs });
     return vs;

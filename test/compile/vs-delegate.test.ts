@@ -90,3 +90,12 @@ test('incremental compile: a changed delegate rebuilds its root\'s table', () =>
   assert.equal(next.snapshot!.routes.get(A)?.rules[0]?.timeoutMs, 2000);
   assert.equal(canonical(next.snapshot), canonical(compile(changed, {}).snapshot));
 });
+
+test('a diagnostic on a merged rule points at the delegate\'s rule where it was written', () => {
+  const yaml = root('  - delegate: {name: child}\n') + delegate('child', '  - route: [{destination: {host: b}}]\n  - route: [{destination: {host: nowhere.test}}]\n');
+  const out = compile(parseDocuments(WAYPOINT_YAML + entries + yaml, 'test.yaml').resources, {});
+  const d = out.diagnostics.find((x) => x.message.includes('nowhere.test'));
+  assert.ok(d, out.diagnostics.map((x) => x.message).join('\n'));
+  const text = WAYPOINT_YAML + entries + yaml;
+  assert.equal(text.split('\n')[d.line! - 1]?.includes('nowhere.test'), true, `line ${d.line}: ${text.split('\n')[d.line! - 1]}`);
+});
