@@ -11,7 +11,7 @@ import { startProxyProtocol } from './dataplane/proxy-protocol-listener.ts';
 import { DnsCache } from './dataplane/resolver.ts';
 import { DialPolicy } from './dataplane/ssrf.ts';
 import { Upstreams } from './dataplane/upstream.ts';
-import { startHbone } from './hbone/wire.ts';
+import type { RunningHbone } from './hbone/wire.ts';
 import type { IdentitySource } from './identity/source.ts';
 import type { CredentialProvider } from './model/credentials.ts';
 import type { PodIdentities } from './model/identity.ts';
@@ -88,7 +88,7 @@ export async function startDataPlane(o: WaypointOptions, store: SnapshotStore, m
     ownSpans: !!spans, limits, overload, onLimit,
   };
   const proxy = new ProxyListener(proxyDeps);
-  let hbone: Awaited<ReturnType<typeof startHbone>> | undefined;
+  let hbone: RunningHbone | undefined;
   metrics.bindHealth({
     activeRequests: () => proxy.activeRequests, activeTunnels: () => proxy.activeTunnels, snapshotSwappedAt: () => store.swappedAt,
     poolStats: () => upstreams.poolStats(), accessLogDropped: () => accessLog.dropped,
@@ -114,7 +114,8 @@ export async function startDataPlane(o: WaypointOptions, store: SnapshotStore, m
     maxConnections: limits.maxConnections, idleTimeoutMs: limits.idleTimeoutMs, maxConcurrentStreams: o.hboneMaxConcurrentStreams, onLimit, ...o.hbone,
     identity: io.identity, reusePort, port: io.ports?.hbone ?? o.hbone.port,
   };
-  hbone = hboneOpts ? await startHbone(hboneOpts, o.listenAddress, (t) => proxy.acceptTunnel(t), log).catch(async (err: Error) => {
+  // Imported only when on: node:http2 and the listener are ~10 MiB of RSS (issue 16).
+  hbone = hboneOpts ? await import('./hbone/wire.ts').then((m) => m.startHbone(hboneOpts, o.listenAddress, (t) => proxy.acceptTunnel(t), log)).catch(async (err: Error) => {
     await proxy.drain(0);
     await closeAll();
     throw new StartupError(err.message);

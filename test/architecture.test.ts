@@ -57,3 +57,9 @@ test('a run --concurrency worker never loads the config or compile code (it is s
   assert.ok(loaded.includes(join('src/dataplane/proxy-listener.ts')), 'the scanner follows imports');
   assert.deepEqual(loaded.filter((f) => /^src\/(config|compile)\/|controlplane\/(file|kube)-source/.test(f)), []);
 });
+
+test("node:http is imported through src/node-http.ts: a named ES import reads its WebSocket getter, which loads Node's bundled undici and node:http2 (13 MiB)", () => {
+  const bad = files('src').filter((f) => /^import (?!type )[^;]*? from 'node:http';/ms.test(readFileSync(f, 'utf8')));
+  assert.deepEqual(bad, []);
+  assert.match(readFileSync('src/node-http.ts', 'utf8'), /getBuiltinModule\('node:http'\)/);
+});

@@ -3,7 +3,8 @@
 // to its destination (http-pool.ts), so the waypoint applies L7 policy to each request. NO_PROXY
 // hosts are dialled direct.
 import { listen } from '../dataplane/listen.ts';
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, request } from '../node-http.ts';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseAuthority, splitAbsolute } from '../dataplane/authority.ts';

@@ -71,6 +71,9 @@ function agentRoutes(bound: readonly { target: WaypointTarget; snap: Snapshot }[
       for (const b of bound) {
         const plan = planRoute(b.snap, host, port, 'connect');
         if (plan.kind === 'forward') return { kind: 'waypoint', waypoint: b.target, service: plan.destination.host };
+        // Served there, but a VirtualService tcp/tls rule names a destination it does not serve: the
+        // waypoint answers (503 NC), so the tunnel still goes to it.
+        if (plan.kind === 'reject' && plan.code === 'no_cluster') return { kind: 'waypoint', waypoint: b.target, service: host };
       }
       const why = missing.length ? ` (waypoints without an address: ${missing.join(', ')}; pass --waypoint-address or set the Gateway's status.addresses)` : '';
       return { kind: 'none', reason: `${host}:${port} is not bound to any waypoint this agent knows${why}` };

@@ -43,6 +43,8 @@ export interface Context {
   /** One snapshot per waypoint Gateway in the config. */
   readonly snapshots: readonly Snapshot[];
   readonly compileDiagnostics: readonly Diagnostic[];
+  /** meshConfig defaultVirtualServiceExportTo, as compile used it. */
+  readonly defaultVirtualServiceExportTo: readonly string[];
 }
 
 const of = <S>(resources: readonly Resource[], group: string, kind: string) =>
@@ -78,6 +80,7 @@ export function buildContext(resources: readonly Resource[], options: CompileOpt
     hasNamespaceObjects: nsObjects.length > 0,
     all,
     bindings, snapshots, compileDiagnostics,
+    defaultVirtualServiceExportTo: options.defaultVirtualServiceExportTo ?? ['*'],
   };
 }
 

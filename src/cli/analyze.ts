@@ -73,6 +73,8 @@ function meshOptions(mesh: MeshConfig): AnalyzeOptions {
     serviceEntryVisibility: mesh.serviceEntryVisibility,
     extensionProviders: mesh.extensionProviders,
     numTrustedProxies: meshNumTrustedProxies(mesh),
+    defaultVirtualServiceExportTo: mesh.defaultVirtualServiceExportTo,
+    defaultDestinationRuleExportTo: mesh.defaultDestinationRuleExportTo,
   };
 }
 

@@ -33,7 +33,7 @@ export interface CheckReport {
   };
   readonly serviceEntry: string | null;
   readonly binding: { readonly resource: string; readonly bound: boolean; readonly reason: string; readonly message: string } | null;
-  readonly route: { readonly kind: Plan['kind']; readonly routeName: string; readonly cluster: string; readonly message?: string };
+  readonly route: { readonly kind: Plan['kind']; readonly routeName: string; readonly cluster: string; readonly message?: string; readonly tcpRoute?: string };
   /** jwt_authn (RequestAuthentication) as the waypoint runs it before RBAC. */
   readonly authentication: {
     /** none: no token (or no RequestAuthentication); verified/asserted: a token or --claims gave a request principal; failed: 401/403; ignored: --claims where no RequestAuthentication applies. */
@@ -80,7 +80,7 @@ export async function explain(snap: Snapshot, r: CheckRequest, mode: ExtAuthzMod
     binding: b ? { resource: `${b.resource.kind}/${b.resource.namespace}/${b.resource.name}`, bound: b.bound, reason: b.reason, message: b.message } : null,
     route: plan.kind === 'reject'
       ? { kind: plan.kind, routeName: plan.routeName, cluster: plan.clusterName, message: plan.message }
-      : { kind: plan.kind, routeName: plan.routeName, cluster: plan.kind === 'forward' ? plan.cluster.name : plan.clusterName },
+      : { kind: plan.kind, routeName: plan.routeName, cluster: plan.kind === 'forward' ? plan.cluster.name : plan.clusterName, ...(plan.kind === 'forward' && plan.tcpRoute ? { tcpRoute: plan.tcpRoute } : {}) },
     authentication: { outcome: 'none', summary: 'not reached' } as CheckReport['authentication'],
     policies: [], customProviders: [], extAuthz: { mode, calls: [] },
   } satisfies Partial<CheckReport>;

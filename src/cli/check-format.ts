@@ -10,7 +10,7 @@ export function formatReport(r: CheckReport): string {
     ...(q.sni !== null || q.destinationIp !== null ? [`             ${[q.sni !== null ? `sni ${q.sni}` : '', q.destinationIp !== null ? `destination ip ${q.destinationIp}` : ''].filter(Boolean).join(', ')}`] : []),
     `serviceentry ${r.serviceEntry ?? '(none)'}`,
     `binding      ${r.binding ? `${r.binding.resource}: ${r.binding.bound ? 'bound' : 'not bound'} (${r.binding.reason}) ${r.binding.message}`.trimEnd() : '(none)'}`,
-    `route        ${r.route.kind} ${r.route.routeName} -> ${r.route.cluster}${r.route.message ? `: ${r.route.message}` : ''}`,
+    `route        ${r.route.kind} ${r.route.routeName} -> ${r.route.cluster}${r.route.tcpRoute ? ` (${r.route.tcpRoute})` : ''}${r.route.message ? `: ${r.route.message}` : ''}`,
     `jwt          ${r.authentication.summary}`,
     `policies     ${r.policies.length === 0 ? '(none apply)' : r.authentication.outcome === 'failed' ? '(not enforced: jwt_authn refused the request first; as evaluated without a request principal)' : ''}`.trimEnd(),
   ];

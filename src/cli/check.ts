@@ -15,7 +15,8 @@ import { explain } from './check-explain.ts';
 import type { ExtAuthzMode } from './check-ext-authz.ts';
 import { formatReport } from './check-format.ts';
 import { DEFAULT_SOURCE_IP, parseRequest, type RequestSpec } from './check-request.ts';
-import { meshNumTrustedProxies, meshPathNormalization, readMeshConfig } from './mesh-config.ts';
+import { meshCompileOptions } from '../controlplane/mesh-config.ts';
+import { readMeshConfig, type MeshConfig } from './mesh-config.ts';
 
 export type { CheckReport } from './check-explain.ts';
 export { explain } from './check-explain.ts';
@@ -62,7 +63,7 @@ export function registerCheck(program: Command): void {
     .option('--sni <name>', 'TLS server name of a tunnel (connection.sni); https:// URLs default to their host')
     .option('--claims <json>', 'act as if a verified JWT with these claims came with the request, e.g. \'{"iss":"https://issuer","sub":"alice","scope":"read write"}\'')
     .option('--request-principal <iss/sub>', 'the same as --claims \'{"iss":"<iss>","sub":"<sub>"}\' (a rule with audiences then refuses it: use --claims with "aud")')
-    .option('--mesh-config <file>', 'Istio MeshConfig YAML (extensionProviders, pathNormalization, gatewayTopology)')
+    .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility, extensionProviders, pathNormalization, gatewayTopology, defaultVirtualServiceExportTo, defaultDestinationRuleExportTo)')
     .option('--waypoint <namespace/name>', 'which waypoint Gateway to check as', parseWaypointRef)
     // A mode rather than a boolean: the default (skip) is spelled out in --help, and the network call
     // is asked for by name; commander's --no-* pairs have surprised us before (agent --no-proxy).
@@ -121,17 +122,17 @@ async function readStdin(): Promise<string> {
 
 /** The snapshot the waypoint would run, or exit code 2 after printing why there is none. */
 async function snapshot(f: CheckFlags): Promise<Snapshot | number> {
-  let mesh = {};
+  let mesh: MeshConfig = {};
   try {
     if (f.meshConfig) mesh = await readMeshConfig(f.meshConfig);
   } catch (err) {
     return usage((err as Error).message);
   }
   const loaded = await loadConfig(f.config);
-  const out = compile(loaded.resources, {
-    waypoint: f.waypoint, extensionProviders: (mesh as { extensionProviders?: [] }).extensionProviders,
-    numTrustedProxies: meshNumTrustedProxies(mesh) ?? 0, pathNormalization: meshPathNormalization(mesh),
-  });
+  // The same MeshConfig fields `run` and `analyze` read (outboundTrafficPolicy, serviceEntryVisibility
+  // included), so check explains the waypoint those would run.
+  const meshOptions = meshCompileOptions(mesh);
+  const out = compile(loaded.resources, { ...meshOptions, waypoint: f.waypoint, numTrustedProxies: meshOptions.numTrustedProxies ?? 0 });
   const diags = [...loaded.diagnostics, ...out.diagnostics];
   if (hasErrors(diags) || !out.snapshot) {
     for (const d of diags) if (d.level === 'error') process.stderr.write(`${formatDiagnostic(d)}\n`);

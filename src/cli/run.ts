@@ -285,6 +285,8 @@ function compileOptions(f: RunFlags, mesh: MeshConfig): CompileOptions {
     extensionProviders: mesh.extensionProviders,
     numTrustedProxies: f.numTrustedProxies ?? meshNumTrustedProxies(mesh) ?? (f.kubernetes ? undefined : 0),
     pathNormalization: mesh.pathNormalization || !f.kubernetes ? meshPathNormalization(mesh) : undefined,
+    defaultVirtualServiceExportTo: mesh.defaultVirtualServiceExportTo,
+    defaultDestinationRuleExportTo: mesh.defaultDestinationRuleExportTo,
   };
 }
 

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Resource } from '../config/resource.ts';
 import type { GatewaySpec } from '../config/kinds/gateway.ts';
 import type { ServiceEntrySpec } from '../config/kinds/service-entry.ts';
+import type { VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
 import { hasErrors, type Diagnostic } from '../model/diagnostic.ts';
 import type { PathNormalization } from '../model/policy.ts';
 import type { Binding, OutboundTrafficPolicy, Snapshot } from '../model/snapshot.ts';
@@ -14,6 +15,7 @@ import { compileDestinationRules } from './destination-rules.ts';
 import { compileAuthz } from './policies.ts';
 import { compileServices } from './services.ts';
 import { compileRoutes, defaultRule } from './routes.ts';
+import { compileTcpRoutes, withTcpStatus } from './tcp-routes.ts';
 import { compileWaypoints, isWaypoint, selectWaypoint } from './waypoints.ts';
 import { CompileMemo, digestOf } from './memo.ts';
 import { sortInput } from './sorted-input.ts';
@@ -44,6 +46,10 @@ export interface CompileOptions {
   readonly numTrustedProxies?: number;
   /** meshConfig pathNormalization.normalization (BASE when absent). */
   readonly pathNormalization?: PathNormalization;
+  /** meshConfig defaultVirtualServiceExportTo: the exportTo of a VirtualService without one. Default ["*"]. */
+  readonly defaultVirtualServiceExportTo?: readonly string[];
+  /** meshConfig defaultDestinationRuleExportTo: the exportTo of a DestinationRule without one. Default ["*"]. */
+  readonly defaultDestinationRuleExportTo?: readonly string[];
 }
 
 export interface CompileResult {
@@ -86,7 +92,7 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
   if (hasErrors(diagnostics)) return { diagnostics };
   const wp = ctx.waypoints.get(self)!;
   const drs = memo.stage('destinationRules', [...kinds('DestinationRule'), [compiled]], () =>
-    compileDestinationRules(kind('DestinationRule'), compiled.clusters, compiled.hosts, { waypointNamespace: wp.namespace, rootNamespace: options.rootNamespace ?? 'istio-system' }));
+    compileDestinationRules(kind('DestinationRule'), compiled.clusters, compiled.hosts, { waypointNamespace: wp.namespace, rootNamespace: options.rootNamespace ?? 'istio-system', defaultExportTo: options.defaultDestinationRuleExportTo ?? ['*'] }));
   diagnostics.push(...drs.diagnostics);
   const authz = memo.stage('authz', [...kinds('AuthorizationPolicy', 'RequestAuthentication'), [compiled]], () => {
     const known = { gateways: kind('Gateway').filter((r) => r.group === 'gateway.networking.k8s.io').map((g) => `${g.metadata.namespace}/${g.metadata.name}`), serviceEntries: entries.map((e) => `${e.metadata.namespace}/${e.metadata.name}`) };
@@ -98,8 +104,12 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
   diagnostics.push(...authz.diagnostics);
   // Routes resolve against the DestinationRule-applied clusters, so subsets exist to route to.
   const routes = memo.stage('routes', [...kinds('VirtualService', 'HTTPRoute', 'ReferenceGrant', 'ServiceEntry'), [drs]], () =>
-    compileRoutes(ofKinds('VirtualService', 'HTTPRoute', 'ReferenceGrant', 'ServiceEntry', 'Gateway', 'Namespace'), { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp }, memo));
+    compileRoutes(ofKinds('VirtualService', 'HTTPRoute', 'ReferenceGrant', 'ServiceEntry', 'Gateway', 'Namespace'), { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp }, memo, options.defaultVirtualServiceExportTo ?? ['*']));
   diagnostics.push(...routes.diagnostics);
+  // TCP chains: VirtualService tls/tcp rules, from the same selection (tcp-routes.ts); small, so whole.
+  const tcp = memo.stage('tcpRoutes', [...kinds('VirtualService', 'ServiceEntry'), [drs]], () =>
+    compileTcpRoutes(kind('VirtualService').filter(isVirtualService), drs.hosts, drs.clusters, wp.namespace, options.defaultVirtualServiceExportTo ?? ['*']));
+  const routeStatus = memo.stage('routeStatus', [[routes], [tcp]], () => withTcpStatus(routes.routeStatus, tcp));
   // Compile-time errors (a regex RE2 refuses, for one) keep the last good snapshot too.
   if (hasErrors(diagnostics)) return { diagnostics };
   const snapshot: Snapshot = {
@@ -113,10 +123,15 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
     unserved: compiled.unserved,
     authz: authz.authz,
     routes: routes.routes,
+    tcpRoutes: tcp.tcpRoutes,
     defaultRoute: defaultRule(),
-    routeStatus: routes.routeStatus,
+    routeStatus,
   };
   return { snapshot, diagnostics };
+}
+
+function isVirtualService(r: Resource): r is Resource<VirtualServiceSpec> {
+  return r.group === 'networking.istio.io';
 }
 
 function isServiceEntry(r: Resource): r is Resource<ServiceEntrySpec> {

@@ -27,6 +27,8 @@ type Fields = Omit<PortTrafficPolicy, 'port'>;
 export interface DestinationRuleContext {
   readonly waypointNamespace: string;
   readonly rootNamespace: string;
+  /** meshConfig defaultDestinationRuleExportTo, for a DestinationRule without exportTo. */
+  readonly defaultExportTo?: readonly string[];
 }
 
 interface Merged {
@@ -97,17 +99,19 @@ function lookup(byNs: Map<string, Map<string, Merged>>, c: Cluster, ctx: Destina
   const seNs = c.service.split('/')[0]!;
   const order = [ctx.waypointNamespace, seNs, ctx.rootNamespace].filter((ns, i, a) => a.indexOf(ns) === i);
   for (const ns of order) {
-    const visible = [...(byNs.get(ns)?.values() ?? [])].filter((m) => exportedTo(m.dr, ctx.waypointNamespace));
+    const visible = [...(byNs.get(ns)?.values() ?? [])].filter((m) => exportedTo(m.dr, ctx.waypointNamespace, ctx.defaultExportTo ?? ['*']));
     const hit = mostSpecific(c.host, visible);
     if (hit) return hit;
   }
   return undefined;
 }
 
-// DR exportTo: '*' (the default), '.', '~' or namespace names, relative to the waypoint's namespace.
-function exportedTo(dr: DR, ns: string): boolean {
-  const to = dr.spec.exportTo ?? ['*'];
-  if (to.length === 0) return true;
+// DR exportTo: '*', '.', '~' or namespace names, relative to the waypoint's namespace. Without one,
+// istiod's setDestinationRules keeps the DR visible in its own namespace, and exports it unless the
+// mesh default (defaultDestinationRuleExportTo) has '.'.
+function exportedTo(dr: DR, ns: string, defaultExportTo: readonly string[]): boolean {
+  const to = dr.spec.exportTo ?? [];
+  if (to.length === 0) return dr.metadata.namespace === ns || !defaultExportTo.includes('.');
   return to.some((e) => e === '*' || e === ns || (e === '.' && dr.metadata.namespace === ns));
 }
 

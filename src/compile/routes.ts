@@ -1,10 +1,16 @@
 // VirtualService and HTTPRoute -> one RouteTable per HTTP cluster this waypoint serves.
 // Selection follows Istio at waypoints (reference §2.4, §2.5; listener_waypoint.go): a VirtualService
-// applies when one of its hosts is the service host and it lives in the service's or the waypoint's
-// namespace, and only the oldest such VirtualService is used (not merged, unlike §2.5 says); an
+// applies when one of its hosts matches the service host (host.Name.Matches, short names resolved in
+// its namespace: vs-scope.ts; delegates merged into their roots: vs-delegate.ts), it is bound to `mesh` and visible in the
+// waypoint's namespace (vs-scope.ts; not "gateways is ignored" as §2.5 says), and it lives in the
+// service's or the waypoint's namespace; only the first such VirtualService is used (not merged,
+// unlike §2.5 says); an
 // HTTPRoute applies through accepted parentRefs to the ServiceEntry or to the waypoint Gateway.
 // Without either, the route is the waypoint default: mesh default retries, no timeout. Route status
-// (for /config_dump) is computed alongside, in route-status.ts.
+// (for /config_dump) is computed alongside, in route-status.ts. The tls/tcp rules of the same
+// selection route TCP chains in tcp-routes.ts (§2.5 "TLS before TCP" holds, across all of the
+// selected VirtualServices; its cluster naming too; sniHosts is compared with the service host,
+// not the client's SNI, which §2.5 does not say).
 import type { Resource } from '../config/resource.ts';
 import type { VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
 import type { HTTPRouteSpec } from '../config/kinds/http-route.ts';
@@ -21,6 +27,8 @@ import type { GrantIndex } from './reference-grants.ts';
 import { GATEWAY_GROUP, ISTIO_GROUP, parentConditions, parentVerdicts, refsError, statusWorld, type ParentVerdict } from './route-status.ts';
 import { CompileMemo, sameItems, type RouteMemo } from './memo.ts';
 import { patchRoutes } from './routes-delta.ts';
+import { vsCovers, vsHosts, vsMatchesHost, waypointVirtualServices } from './vs-scope.ts';
+import { isMergedRoot, mergeDelegates } from './vs-delegate.ts';
 
 export function defaultRule(): RouteRule {
   return { name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 }, retry: DEFAULT_RETRY, mirrors: [] };
@@ -32,9 +40,13 @@ export interface RouteContext {
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly diagnostics: Diagnostic[];
   readonly grants: GrantIndex;
+  /** The waypoint's namespace: a match's sourceNamespace is compared with it (vs-scope.ts). */
+  readonly waypointNamespace: string;
+  /** meshConfig defaultVirtualServiceExportTo, for a VirtualService without exportTo. */
+  readonly defaultExportTo: readonly string[];
 }
 
-export function clusterFor(ctx: RouteContext, host: string, port: number, subset?: string): string | undefined {
+export function clusterFor(ctx: Pick<RouteContext, 'hosts' | 'clusters'>, host: string, port: number, subset?: string): string | undefined {
   const dest = ctx.hosts.exact.get(host.toLowerCase())?.get(port);
   if (!dest) return undefined;
   if (!subset) return dest.cluster.name;
@@ -50,11 +62,6 @@ export function routeDiagnostic(r: Resource, path: (string | number)[], message:
     file: loc.file, line: loc.line, column: loc.column,
     path: path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').slice(1),
   };
-}
-
-function vsCovers(vsHost: string, seHost: string): boolean {
-  const h = vsHost.toLowerCase();
-  return h === seHost || (h.startsWith('*.') && seHost.endsWith(h.slice(1)));
 }
 
 type HR = Resource<HTTPRouteSpec>;
@@ -83,12 +90,14 @@ function attaches(r: HR, v: ParentVerdict, d: Destination, waypoint: Snapshot['w
 
 export function compileRoutes(
   resources: readonly Resource[], snap: Pick<Snapshot, 'hosts' | 'clusters' | 'waypoint'>, memo = new CompileMemo(),
+  defaultExportTo: readonly string[] = ['*'],
 ): { routes: Map<string, RouteTable>; routeStatus: RouteStatus; diagnostics: Diagnostic[] } {
-  const vss = resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP);
+  // istiod merges delegate VirtualServices into their roots before anything reads them (vs-delegate.ts).
+  const vss = mergeDelegates(resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP), defaultExportTo);
   const httpRoutes = resources.filter((r): r is HR => r.kind === 'HTTPRoute' && r.group === GATEWAY_GROUP);
   // The Gateway API world (parents, grants) only matters to HTTPRoutes; most configs have none.
   const world = httpRoutes.length > 0 ? statusWorld(resources) : undefined;
-  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [], grants: world?.grants ?? new Map() };
+  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [], grants: world?.grants ?? new Map(), waypointNamespace: snap.waypoint.namespace, defaultExportTo };
   const hrs: RouteParents[] = httpRoutes.map((route) => {
     const verdicts = parentVerdicts(route, world!);
     return { route, verdicts, attached: verdicts.map(() => []) };
@@ -113,7 +122,7 @@ export function compileRoutes(
     recompute: (d, before) => {
       const scratch = new Map<string, RouteMemo>();
       const quiet: StatusSink = { ignore: () => {}, attach: () => {} };
-      memoTable(d, candidates(index, index.vsByHost.get(d.host), index.vsWildcard), snap.waypoint, { ...ctx, diagnostics: [] }, quiet, before, signature, scratch);
+      memoTable(d, vsCandidates(index, vss, d.host), snap.waypoint, { ...ctx, diagnostics: [] }, quiet, before, signature, scratch);
       return scratch.get(d.cluster.name)!;
     },
     status: (v, st) => vsStatusEntry(v, st, memo),
@@ -134,7 +143,7 @@ export function compileRoutes(
         if (d.cluster.kind !== 'http' || seen.has(d.cluster.name)) continue;
         seen.add(d.cluster.name);
         const hrFor = candidates(index, index.hrByEntry.get(d.service.key), index.hrViaGateway);
-        const vsFor = candidates(index, index.vsByHost.get(d.host), index.vsWildcard);
+        const vsFor = vsCandidates(index, vss, d.host);
         const t = hrFor.length > 0
           ? tableFor(d, vsFor, hrFor, snap.waypoint, ctx, sink)
           : memoTable(d, vsFor, snap.waypoint, ctx, sink, memo.routes.get(d.cluster.name), signature, reused);
@@ -264,10 +273,10 @@ function routeIndex(vss: readonly VS[], hrs: readonly RouteParents[]): RouteInde
   };
   vss.forEach((vs, i) => {
     index.order.set(vs, i);
-    for (const h of vs.spec.hosts ?? []) {
+    for (const h of vsHosts(vs)) {
       if (h.startsWith('*')) {
         if (index.vsWildcard.at(-1) !== vs) index.vsWildcard.push(vs);
-      } else add(index.vsByHost, h.toLowerCase(), vs);
+      } else add(index.vsByHost, h, vs);
     }
   });
   hrs.forEach((h, i) => {
@@ -278,6 +287,11 @@ function routeIndex(vss: readonly VS[], hrs: readonly RouteParents[]): RouteInde
     }
   });
   return index;
+}
+
+/** The VirtualServices that may match `host`: all of them for a wildcard ServiceEntry host (host.Name.Matches is symmetric). */
+function vsCandidates(index: RouteIndex, vss: readonly VS[], host: string): VS[] {
+  return host.startsWith('*') ? [...vss] : candidates(index, index.vsByHost.get(host), index.vsWildcard);
 }
 
 function candidates<T extends VS | RouteParents>(index: RouteIndex, a: readonly T[] | undefined, b: readonly T[]): T[] {
@@ -305,14 +319,11 @@ function tableFor(
     if (any) attachedRoutes.push({ route: h.route, enforceGrants: viaGateway });
   }
   const httpRoutes = attachedRoutes.map((a) => a.route);
-  const covering = vss.filter((r) => (r.spec.hosts ?? []).some((h) => vsCovers(h, d.host)) && (r.spec.http ?? []).length > 0);
+  const covering = vss.filter((r) => vsMatchesHost(r, d.host) && ((r.spec.http ?? []).length > 0 || isMergedRoot(r)));
   const ignore = (vs: VS, reason: string) => sink.ignore(vs, cluster, reason);
+  // vs-scope.ts: bound to mesh and visible in the waypoint's namespace, ranked private, exported, public;
   // listener_waypoint.go getVirtualServiceForWaypoint: only the service's and the waypoint's namespaces.
-  const virtualServices = covering.filter((r) => {
-    const ok = r.metadata.namespace === d.service.namespace || r.metadata.namespace === waypoint.namespace;
-    if (!ok) ignore(r, `a waypoint only reads VirtualServices in the service's namespace (${d.service.namespace}) or its own (${waypoint.namespace})`);
-    return ok;
-  });
+  const virtualServices = waypointVirtualServices(covering, d.service.namespace, waypoint.namespace, ctx.defaultExportTo, ignore);
   const names = (rs: readonly Resource[]) => rs.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ');
   if (httpRoutes.length > 0) {
     for (const vs of virtualServices) {
@@ -321,19 +332,19 @@ function tableFor(
     }
     return { source: httpRoutes.map((r) => `HTTPRoute ${r.metadata.namespace}/${r.metadata.name}`).join(', '), rules: compileHttpRouteRules(attachedRoutes, d, ctx) };
   }
-  // buildWaypointInboundHTTPRouteConfig uses the first HTTP VirtualService (oldest, then by name);
-  // VirtualServices for one host are not merged at a waypoint.
+  // buildWaypointInboundHTTPRouteConfig uses the first HTTP VirtualService (private to the waypoint's
+  // namespace, exported to it, public; oldest, then by name, within each); they are not merged.
   const [vs, ...shadowed] = virtualServices;
   if (!vs) return undefined;
   for (const other of shadowed) {
-    ignore(other, `VirtualService ${names([vs])} is older (or first by name) and a waypoint uses one VirtualService per service`);
-    ctx.diagnostics.push(routeDiagnostic(other, ['spec', 'hosts'], `ignored for ${d.host}:${d.port.number}: VirtualService ${names([vs])} also routes it, and a waypoint uses only the oldest`, 'merge the http rules into one VirtualService'));
+    ignore(other, `VirtualService ${names([vs])} comes first (exportTo "." in the waypoint's namespace, then exported to it, then public; oldest first within each) and a waypoint uses one VirtualService per service`);
+    ctx.diagnostics.push(routeDiagnostic(other, ['spec', 'hosts'], `ignored for ${d.host}:${d.port.number}: VirtualService ${names([vs])} also routes it and comes first, and a waypoint uses only the first`, 'merge the http rules into one VirtualService'));
   }
   const rules = compileVirtualServiceRules(vs, d, ctx);
   // waypointInboundRoute returns "no routes matched" when every rule was for another port (or had
   // only sourceLabels matches), and the waypoint then uses its default route.
   if (rules.length === 0) {
-    ignore(vs, `no http rule applies to port ${d.port.number}; the waypoint default route is used`);
+    ignore(vs, `no http rule applies to port ${d.port.number} at a waypoint (each match names another port, gateways without mesh, sourceLabels or another sourceNamespace); the waypoint default route is used`);
     return undefined;
   }
   sink.attach(vs, cluster);

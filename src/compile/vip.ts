@@ -3,7 +3,7 @@
 // keep in file mode, so a hash of (namespace/name/host) picks the slot and collisions probe
 // forward in (namespace, name, host) order. An entry keeps its VIP unless an earlier-sorted entry
 // is added whose hash collides with it, which at 65k slots is rare.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const SLOTS = 65536;
 
@@ -16,7 +16,7 @@ export function allocateVips(requests: readonly VipRequest[], hashes?: Map<strin
   const used = new Set<number>();
   const out = new Map<string, string>();
   for (const r of requests) {
-    let slot = hashes?.get(r.key) ?? createHash('sha256').update(r.key).digest().readUInt16BE(0);
+    let slot = hashes?.get(r.key) ?? hash('sha256', r.key, 'buffer').readUInt16BE(0);
     hashes?.set(r.key, slot);
     while (used.has(slot) || isReserved(slot)) slot = (slot + 1) % SLOTS;
     used.add(slot);

@@ -1,7 +1,6 @@
 // YAML/JSON text -> Resources + Diagnostics. Pure: no I/O, never throws on bad input. One file may
 // hold many documents, and a kubectl `kind: List` holds many objects; each becomes a Resource that
 // can locate its own fields.
-import { isScalar } from 'yaml';
 import type { Document, LineCounter, Node } from 'yaml';
 import { CODES } from '../model/codes.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
@@ -11,7 +10,9 @@ import { metadataSchema, normalizeMetadata } from './metadata.ts';
 import type { Resource } from './resource.ts';
 import { checkSchema, describe, isPlainObject, RAW_SPEC, s, withoutNulls } from './schema.ts';
 import type { Issue } from './schema.ts';
-import { itemsNode, lazyLocator, parseText, syntaxDiagnostic } from './yaml-ast.ts';
+import { itemsNode, lazyLocator, lineStarts, linePos, parseText, syntaxDiagnostic } from './yaml-ast.ts';
+import { parseFast } from './yaml-fast.ts';
+import { yamlLib } from './yaml-lib.ts';
 import type { Locator, SourceText } from './yaml-ast.ts';
 
 export interface ParseResult {
@@ -26,6 +27,7 @@ const envelopeSchema = s.object({ apiVersion: s.string(), kind: s.string(), meta
 export function parseDocuments(text: string, file: string, defaultNamespace = 'default'): ParseResult {
   const out: ParseResult = { resources: [], diagnostics: [] };
   const src: SourceText = { text: text.replace(/^\uFEFF/, ''), file };
+  if (parseFastDocuments(src, out, defaultNamespace)) return out;
   const { docs, lines } = parseText(src);
   docs.forEach((doc, docIndex) => {
     for (const w of doc.warnings) out.diagnostics.push(syntaxDiagnostic(w, lines, file, 'warning'));
@@ -35,10 +37,28 @@ export function parseDocuments(text: string, file: string, defaultNamespace = 'd
       return;
     }
     const root = doc.contents;
-    if (root === null || (isScalar(root) && root.value === null)) return;
+    if (root === null || (yamlLib().isScalar(root) && root.value === null)) return;
     parseDocument(doc, root, { lines, file, out, defaultNamespace, src, docIndex });
   });
   return out;
+}
+
+/**
+ * The common case without `yaml`'s tree (yaml-fast.ts): the same values and document texts, and
+ * the root's position computed here; other positions are found by re-parsing with yaml, lazily.
+ * False when the file needs yaml (outside the subset, or a `kind: List`, whose items' positions
+ * come from the tree).
+ */
+function parseFastDocuments(src: SourceText, out: ParseResult, defaultNamespace: string): boolean {
+  const docs = parseFast(src.text);
+  if (!docs || docs.some((d) => isPlainObject(d.value) && d.value.kind === 'List' && d.value.apiVersion === 'v1')) return false;
+  const lines = lineStarts(src.text);
+  docs.forEach((d, docIndex) => {
+    if (d.value === null) return;
+    const root = { file: src.file, ...linePos(lines, d.rootOffset) };
+    addResource(d.value, lazyLocator(src, docIndex, undefined, root), { out, defaultNamespace }, d.text);
+  });
+  return true;
 }
 
 /**

@@ -1,7 +1,7 @@
 // The YAML side of parsing: turning field paths into line:column through the document's AST, and
 // syntax errors into diagnostics with a hint.
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
-import type { Document, Node, YAMLError, YAMLSeq } from 'yaml';
+import type { Document, LineCounter, Node, YAMLError, YAMLSeq } from 'yaml';
+import { yamlLib } from './yaml-lib.ts';
 import { CODES } from '../model/codes.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { SourceLocation } from './resource.ts';
@@ -14,6 +14,7 @@ export type Locator = (path: readonly (string | number)[]) => SourceLocation;
  * at the nearest existing ancestor.
  */
 export function makeLocator(root: Node, doc: Document, lines: LineCounter, file: string): Locator {
+  const { isAlias } = yamlLib();
   return (path) => {
     let node: unknown = root;
     let offset = root.range?.[0] ?? 0;
@@ -30,6 +31,7 @@ export function makeLocator(root: Node, doc: Document, lines: LineCounter, file:
 }
 
 function child(node: unknown, seg: string | number): { at: number | undefined; node: unknown } | undefined {
+  const { isMap, isScalar, isSeq } = yamlLib();
   if (isMap(node)) {
     const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
     return pair ? { at: (pair.key as Node).range?.[0], node: pair.value } : undefined;
@@ -60,6 +62,7 @@ let recent: { readonly src: SourceText; readonly parsed: ParsedText } | undefine
 
 /** The one set of parse options, so a re-parse for a locator sees the same tree as the first parse. */
 export function parseText(src: SourceText): ParsedText {
+  const { LineCounter, parseAllDocuments } = yamlLib();
   const lines = new LineCounter();
   // `merge` accepts `<<: *anchor` as kubectl does; YAML 1.2 otherwise reads it as a plain key.
   const docs = withQuietEnv(() => parseAllDocuments(src.text, { lineCounter: lines, merge: true }) as Document.Parsed[]);
@@ -89,8 +92,10 @@ function withQuietEnv<T>(parse: () => T): T {
  * (issue 16: the trees of 3,000 resources were most of a 289 MB RSS), and positions are only
  * needed for diagnostics, which are few: the tree is parsed again on demand.
  */
-export function lazyLocator(src: SourceText, docIndex: number, itemIndex?: number): Locator {
+export function lazyLocator(src: SourceText, docIndex: number, itemIndex?: number, rootAt?: SourceLocation): Locator {
   return (path) => {
+    // The root's own position, when the caller knows it, needs no tree (every resource asks for it).
+    if (rootAt && path.length === 0) return { ...rootAt };
     const { docs, lines } = recent?.src === src ? recent.parsed : parseText(src);
     const doc = docs[docIndex]!;
     let root = doc.contents as Node;
@@ -99,12 +104,33 @@ export function lazyLocator(src: SourceText, docIndex: number, itemIndex?: numbe
   };
 }
 
+/** Offsets where lines start, as yaml's LineCounter records them. */
+export function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+/** yaml's LineCounter.linePos over lineStarts(): 1-based line and column. */
+export function linePos(starts: readonly number[], offset: number): { line: number; column: number } {
+  let low = 0;
+  let high = starts.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (starts[mid]! < offset) low = mid + 1;
+    else high = mid;
+  }
+  if (starts[low] === offset) return { line: low + 1, column: 1 };
+  return { line: low, column: offset - starts[low - 1]! + 1 };
+}
+
 /** Drops the one tree kept for positions (after a load, so an idle process holds none). */
 export function forgetParsed(): void {
   recent = undefined;
 }
 
 export function itemsNode(root: Node): YAMLSeq | undefined {
+  const { isMap, isSeq } = yamlLib();
   const items = isMap(root) ? root.get('items', true) : undefined;
   return isSeq(items) ? items : undefined;
 }

@@ -1,8 +1,8 @@
 // The subset of Istio MeshConfig Egressway reads: outboundTrafficPolicy, serviceEntryVisibility,
-// extensionProviders (envoyExtAuthzHttp, for CUSTOM policies), pathNormalization and
+// defaultVirtualServiceExportTo, defaultDestinationRuleExportTo, extensionProviders (envoyExtAuthzHttp, for CUSTOM policies), pathNormalization and
 // defaultConfig.gatewayTopology.numTrustedProxies (also accepted at the top level). Shared by the
 // CLI's --mesh-config file and the Kubernetes source's istio-system/istio ConfigMap.
-import { parse } from 'yaml';
+import { yamlLib } from '../config/yaml-lib.ts';
 import type { ExtensionProviderConfig } from '../compile/authn.ts';
 import type { CompileOptions, ServiceEntryVisibility } from '../compile/compile.ts';
 import type { PathNormalization } from '../model/policy.ts';
@@ -15,6 +15,8 @@ export interface MeshConfig {
   readonly defaultConfig?: { readonly gatewayTopology?: { readonly numTrustedProxies?: number } };
   readonly gatewayTopology?: { readonly numTrustedProxies?: number };
   readonly pathNormalization?: { readonly normalization?: string };
+  readonly defaultVirtualServiceExportTo?: readonly string[];
+  readonly defaultDestinationRuleExportTo?: readonly string[];
 }
 
 const NORMALIZATIONS = ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
@@ -35,10 +37,11 @@ export function meshCompileOptions(m: MeshConfig): Partial<CompileOptions> {
   return {
     outboundTrafficPolicy: m.outboundTrafficPolicy?.mode, serviceEntryVisibility: m.serviceEntryVisibility,
     extensionProviders: m.extensionProviders, numTrustedProxies: meshNumTrustedProxies(m), pathNormalization: meshPathNormalization(m),
+    defaultVirtualServiceExportTo: m.defaultVirtualServiceExportTo, defaultDestinationRuleExportTo: m.defaultDestinationRuleExportTo,
   };
 }
 
-const MESH_FIELDS = ['outboundTrafficPolicy', 'serviceEntryVisibility', 'extensionProviders', 'defaultConfig', 'gatewayTopology', 'rootNamespace', 'trustDomain', 'accessLogFile', 'accessLogEncoding', 'enableTracing', 'defaultProviders', 'pathNormalization', 'meshMTLS', 'discoverySelectors'];
+const MESH_FIELDS = ['outboundTrafficPolicy', 'serviceEntryVisibility', 'extensionProviders', 'defaultConfig', 'gatewayTopology', 'rootNamespace', 'trustDomain', 'accessLogFile', 'accessLogEncoding', 'enableTracing', 'defaultProviders', 'pathNormalization', 'meshMTLS', 'discoverySelectors', 'defaultVirtualServiceExportTo', 'defaultDestinationRuleExportTo', 'defaultServiceExportTo'];
 
 /**
  * The MeshConfig inside whichever form a user has at hand: a bare MeshConfig, the `istio` ConfigMap
@@ -49,7 +52,7 @@ export function meshConfigOf(doc: unknown, file: string): MeshConfig {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`--mesh-config ${file}: expected a MeshConfig mapping, got ${Array.isArray(doc) ? 'a list' : typeof doc}`);
   const d = doc as Record<string, unknown>;
   const sub = (v: unknown, where: string): MeshConfig => {
-    if (typeof v === 'string') return meshConfigOf(parse(v) ?? {}, `${file} ${where}`);
+    if (typeof v === 'string') return meshConfigOf(yamlLib().parse(v) ?? {}, `${file} ${where}`);
     return meshConfigOf(v ?? {}, `${file} ${where}`);
   };
   if (d.kind === 'ConfigMap') return sub((d.data as Record<string, unknown> | undefined)?.mesh, 'data.mesh');
@@ -64,6 +67,12 @@ export function meshConfigOf(doc: unknown, file: string): MeshConfig {
   const n = (d as MeshConfig).pathNormalization?.normalization;
   if (n !== undefined && !NORMALIZATIONS.includes(n)) {
     throw new Error(`--mesh-config ${file}: pathNormalization.normalization ${JSON.stringify(n)} is not one of ${NORMALIZATIONS.join(', ')}`);
+  }
+  for (const f of ['defaultVirtualServiceExportTo', 'defaultDestinationRuleExportTo'] as const) {
+    const v = (d as MeshConfig)[f];
+    if (v !== undefined && (!Array.isArray(v) || v.some((e) => typeof e !== 'string'))) {
+      throw new Error(`--mesh-config ${file}: ${f} must be a list of strings such as ["*"] or ["."], got ${JSON.stringify(v)}`);
+    }
   }
   return d as MeshConfig;
 }

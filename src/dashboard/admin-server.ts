@@ -1,7 +1,8 @@
 // Admin (15000, localhost by default), status (15021) and stats (15020) endpoints. They are
 // separate from traffic listeners so a flood of proxy traffic never hides the health probe.
 import { listen } from '../dataplane/listen.ts';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from '../node-http.ts';
 import type { AddressInfo } from 'node:net';
 import { snapshotToJson } from '../model/snapshot-json.ts';
 import type { SnapshotStore } from '../controlplane/store.ts';

@@ -250,6 +250,12 @@ export function applyPlan(r: RequestRecord, plan: Plan): void {
   r.routeName = plan.routeName;
   if (plan.kind === 'forward') {
     r.upstreamCluster = plan.cluster.name;
+    if (plan.tcpRoute) {
+      // istio_stats reads destination_service from the upstream cluster's service metadata.
+      r.destinationService = plan.cluster.host;
+      r.destinationServiceNamespace = plan.cluster.service.slice(0, plan.cluster.service.indexOf('/'));
+      return;
+    }
     r.destinationService = plan.destination.host;
     r.destinationServiceNamespace = plan.destination.service.namespace;
   } else {

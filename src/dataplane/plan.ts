@@ -2,6 +2,7 @@
 // Listeners parse, plan, execute, record; most routing behaviour is tested here without sockets.
 import { hostKnown, lookupDestination } from '../model/host-table.ts';
 import type { Cluster, Destination, Snapshot } from '../model/snapshot.ts';
+import type { TcpRoute } from '../model/route.ts';
 import type { FailureCode } from './errors.ts';
 import { isHttpProtocol } from '../model/protocol.ts';
 
@@ -10,8 +11,11 @@ export type Mode = 'http' | 'connect';
 export interface Forward {
   readonly kind: 'forward';
   readonly destination: Destination;
+  /** The service's own cluster, or where a VirtualService tls/tcp rule sends an opaque tunnel. */
   readonly cluster: Cluster;
   readonly routeName: string;
+  /** An opaque tunnel routed by a VirtualService tls/tcp rule: `VirtualService ns/name tcp[0]`. */
+  readonly tcpRoute?: string;
   /** CONNECT to an HTTP port: terminate the tunnel and run each request through the HTTP path. */
   readonly terminate: boolean;
 }
@@ -33,7 +37,8 @@ export interface Reject {
 export type Plan = Forward | Passthrough | Reject;
 
 
-export function planRoute(snap: Snapshot, host: string, port: number, mode: Mode): Plan {
+/** `random` draws among a tcp route's weighted clusters (Math.random in the data plane). */
+export function planRoute(snap: Snapshot, host: string, port: number, mode: Mode, random: () => number = Math.random): Plan {
   const dest = lookupDestination(snap.hosts, host, port);
   if (!dest) return unmatched(snap, host, port);
   const l7 = isHttpProtocol(dest.port.protocol);
@@ -41,7 +46,22 @@ export function planRoute(snap: Snapshot, host: string, port: number, mode: Mode
   if (mode === 'http' && !l7 && dest.port.protocol !== 'UNSET') {
     return reject('protocol_mismatch', protocolMismatch(dest));
   }
+  // An opaque tunnel runs the service's TCP chain: one lookup for a VirtualService tls/tcp route.
+  const tcp = mode === 'connect' && !l7 ? snap.tcpRoutes.get(dest.cluster.name) : undefined;
+  if (tcp) return routedTunnel(snap, dest, tcp, random);
   return { kind: 'forward', destination: dest, cluster: dest.cluster, routeName: 'default', terminate: mode === 'connect' && l7 };
+}
+
+/** tcp_proxy to the route's cluster (or one of its weighted clusters); none served here: NC. */
+function routedTunnel(snap: Snapshot, dest: Destination, tcp: TcpRoute, random: () => number): Plan {
+  let wc = tcp.clusters[0]!;
+  if (tcp.clusters.length > 1) {
+    const x = random() * tcp.total;
+    wc = tcp.clusters.find((c) => x < c.upTo) ?? tcp.clusters[tcp.clusters.length - 1]!;
+  }
+  const cluster = wc.cluster === undefined ? undefined : snap.clusters.get(wc.cluster);
+  if (!cluster) return reject('no_cluster', `${tcp.name} sends tunnels to ${dest.host}:${dest.port.number} to ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve; bind a ServiceEntry for it to this waypoint (and define the subset in a DestinationRule)`);
+  return { kind: 'forward', destination: dest, cluster, routeName: 'default', terminate: false, tcpRoute: tcp.name };
 }
 
 function unmatched(snap: Snapshot, host: string, port: number): Plan {

@@ -4,9 +4,10 @@
 // through #serve: admit() (normalise, route, authorize), then serveHttp().
 // Each request reads the snapshot once and keeps it until it ends.
 import { listen } from './listen.ts';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES } from '../node-http.ts';
 import { createServer as createTlsServer } from 'node:https';
-import { createServer as createH2cServer, type Http2Server } from 'node:http2';
+import type { Http2Server } from 'node:http2';
 import { Socket, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { identityFromSan, type Identity, type PodIdentities, type PodWorkload } from '../model/identity.ts';
@@ -115,7 +116,7 @@ export class ProxyListener {
    * same path as HTTP/1.1 ones; tunnel facts are keyed by the h2 session, since a compat
    * request's `socket` is a proxy object, not the tunnel stream.
    */
-  #h2c: Http2Server;
+  #h2cServer: Http2Server | undefined;
   #pendingH2: { authority: Authority; peer: Peer } | undefined;
   #h2Sessions = new WeakMap<object, H2Tunnel>();
   /** An HTTP request's outcome from admit(), and its end (response closed). Bound once, shared by every Exchange. */
@@ -146,12 +147,6 @@ export class ProxyListener {
       ...(deps.tls ? { handshakeTimeout: limits.requestHeadersTimeoutMs || 120_000 } : {}),
     };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res);
-    this.#h2c = createH2cServer({ settings: { maxConcurrentStreams: 100 } });
-    this.#h2c.on('session', (session) => {
-      if (this.#pendingH2) this.#h2Sessions.set(session, this.#pendingH2);
-      this.#pendingH2 = undefined;
-    });
-    this.#h2c.on('request', (req, res) => this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse));
     const tls = deps.tls;
     this.#server = tls
       ? createTlsServer({ ...opts, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: !!tls.ca, rejectUnauthorized: !!tls.ca, minVersion: 'TLSv1.2' }, onRequest)
@@ -168,6 +163,22 @@ export class ProxyListener {
     this.#guard = new DownstreamGuard(limits, { onLimit: deps.onLimit, onStreamIdle: (res) => this.#onStreamIdle(res) });
     this.#configure(this.#server, tls ? 'secureConnection' : 'connection');
     if (this.#inner !== this.#server) this.#configure(this.#inner, 'connection');
+  }
+
+  /**
+   * Made on the first prior-knowledge connection: node:http2 is 9.6 MiB of RSS that a waypoint whose
+   * clients never speak h2c inside a tunnel should not pay (issue 16). getBuiltinModule is synchronous.
+   */
+  get #h2c(): Http2Server {
+    if (this.#h2cServer) return this.#h2cServer;
+    const { createServer: createH2cServer } = process.getBuiltinModule('node:http2');
+    const h2c = (this.#h2cServer = createH2cServer({ settings: { maxConcurrentStreams: 100 } }));
+    h2c.on('session', (session) => {
+      if (this.#pendingH2) this.#h2Sessions.set(session, this.#pendingH2);
+      this.#pendingH2 = undefined;
+    });
+    h2c.on('request', (req, res) => this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse));
+    return h2c;
   }
 
   /** The same parser settings and handlers on the listener and on the inner parser for tunnels. */

@@ -2,7 +2,7 @@
 // HTTPRoute / waypoint default), then execute it: fault, direct response, redirect, or forward
 // with rewrites, header edits, retries, timeouts and mirrors.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../node-http.ts';
 import type { Dispatcher } from 'undici';
 import type { Cors, HeaderOps, RouteRule } from '../model/route.ts';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
@@ -124,6 +124,12 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
     }
     if (!cluster) return reply(c, 'no_cluster', `route ${rule.name} points at ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve`);
     record.upstreamCluster = cluster.name;
+    // istio_stats reads destination_service from the upstream cluster's service metadata (the
+    // inbound-vip cluster carries its service's), so a route to another host reports that host.
+    if (cluster.host !== record.destinationService) {
+      record.destinationService = cluster.host;
+      record.destinationServiceNamespace = cluster.service.slice(0, cluster.service.indexOf('/'));
+    }
     perDest = wc;
   }
   const path = a.rewrite ? rewritePath(c.admitted.path, a.rewrite) : c.admitted.path;

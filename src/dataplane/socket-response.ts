@@ -1,7 +1,8 @@
 // Responses on sockets that Node's HTTP server handed over: the 'upgrade' event, and client errors.
 // (Also the raw HTTP/1.1 responder for CONNECT and Upgrade; kept out of local-reply.ts, which `egressway
 // check` loads: node:http there would load Node's bundled undici, about 0.1 s of CPU per check.)
-import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse as Response } from 'node:http';
+import { ServerResponse, STATUS_CODES } from '../node-http.ts';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TunnelResponder } from './local-reply.ts';
@@ -15,7 +16,7 @@ const LINGER_MS = 1000;
  * it (`Connection: close`): a request whose upgrade did not happen ends its connection, as in Envoy,
  * so no byte the client sent after it is ever parsed or forwarded. Until then the socket is not read.
  */
-export function upgradeResponse(req: IncomingMessage, socket: Duplex): ServerResponse {
+export function upgradeResponse(req: IncomingMessage, socket: Duplex): Response {
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket as Socket);

@@ -3,10 +3,30 @@
 // 14 MB of RSS in every waypoint, for nothing used here. The classes are the very ones the index
 // exports (CommonJS caches modules by file), so a later `import('undici')` (policy/undici-lazy.ts)
 // shares them.
-import { createRequire } from 'node:module';
+import { createRequire, Module } from 'node:module';
 import type * as U from 'undici';
 
 const requireCjs = createRequire(import.meta.url);
+
+// undici's Client requires its HTTP/2 half (lib/dispatcher/client-h2.js) at load, and that requires
+// node:http2: 9.6 MiB of RSS in every waypoint (issue 16), while most never speak HTTP/2 upstream.
+// client.js calls the module's one export, connectH2(client, socket), only once ALPN picked h2. So the
+// cache gets a stand-in that loads the real module on that first call. Nothing else requires the file.
+const h2Path = requireCjs.resolve('undici/lib/dispatcher/client-h2.js');
+if (!requireCjs.cache[h2Path]) {
+  let connectH2: ((...args: unknown[]) => unknown) | undefined;
+  const lazy = new Module(h2Path);
+  lazy.filename = h2Path;
+  lazy.loaded = true;
+  lazy.exports = function connectH2Lazy(...args: unknown[]): unknown {
+    if (!connectH2) {
+      delete requireCjs.cache[h2Path];
+      connectH2 = requireCjs(h2Path) as (...a: unknown[]) => unknown;
+    }
+    return connectH2(...args);
+  };
+  requireCjs.cache[h2Path] = lazy;
+}
 
 // The index also gives every dispatcher its convenience API (request, stream, pipeline, connect,
 // upgrade: lib/api); mirror.ts calls pool.request(). Done here the same way, so the classes behave

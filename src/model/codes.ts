@@ -40,6 +40,7 @@ export const CODES = {
   L7FieldsOnOpaquePort: { code: 'EGW0015', name: 'L7FieldsOnOpaquePort', level: 'warning', description: 'An AuthorizationPolicy rule uses HTTP fields for a TCP or TLS port: in ALLOW it never matches, in DENY it always does.' },
   TargetPortWithoutTlsOrigination: { code: 'EGW0016', name: 'TargetPortWithoutTlsOrigination', level: 'warning', description: 'A ServiceEntry HTTP port has targetPort 443 but no DestinationRule originates TLS, so plain HTTP is sent to a TLS port.' },
   ShadowedRouteRule: { code: 'EGW0017', name: 'ShadowedRouteRule', level: 'warning', description: 'An HTTPRoute rule repeats a match of an earlier rule for the same parent, so it is never used.' },
+  VirtualServiceNotForWaypoint: { code: 'EGW0019', name: 'VirtualServiceNotForWaypoint', level: 'warning', description: 'A VirtualService names a host a waypoint serves, but the waypoint does not use it: it is bound only to other gateways (not mesh), or its exportTo hides it from the waypoint\'s namespace.' },
   DenyAll: { code: 'EGW0018', name: 'DenyAll', level: 'warning', description: 'A DENY rule has no condition, so it blocks every request to its target.' },
   MigrationNotCarriedOver: { code: 'EGW0030', name: 'MigrationNotCarriedOver', level: 'warning', description: 'egressway migrate could not carry part of the old config over; the report says what and why.' },
   MigrationVerifyMismatch: { code: 'EGW0031', name: 'MigrationVerifyMismatch', level: 'error', description: 'migrate --verify found a request the old and the new config treat differently.' },

@@ -175,6 +175,23 @@ export interface HttpRouteStatus {
   readonly parents: readonly RouteParentStatus[];
 }
 
+/**
+ * A VirtualService tls/tcp rule applied to a TCP chain (listener_waypoint.go buildWaypointNetworkFilters):
+ * the tunnel's tcp_proxy goes to these clusters instead of the service's own. One destination: its
+ * cluster, weight ignored; several: Envoy weighted_clusters over those with weight > 0.
+ */
+export interface TcpRoute {
+  /** `VirtualService <ns>/<name>`. */
+  readonly source: string;
+  /** The rule that applied: `tls[<i>]` or `tcp[<i>]`. */
+  readonly rule: string;
+  /** `<source> <rule>`, built once for logs and `check`. */
+  readonly name: string;
+  /** Cumulative weights; `cluster` absent when the destination is not served here (NC). Never empty. */
+  readonly clusters: readonly WeightedCluster[];
+  readonly total: number;
+}
+
 /** VirtualServices have no status in Istio; this says where one applies at this waypoint, and why not elsewhere. */
 export interface VirtualServiceStatus {
   readonly namespace: string;
@@ -182,6 +199,8 @@ export interface VirtualServiceStatus {
   /** Cluster names whose routes come from this VirtualService. */
   readonly attached: readonly string[];
   readonly ignored: readonly { readonly cluster: string; readonly reason: string }[];
+  /** TCP chains (clusters of TCP/TLS ports) whose tunnels this VirtualService's tls/tcp rule routes. */
+  readonly tcp?: readonly { readonly cluster: string; readonly rule: string; readonly to: readonly string[] }[];
 }
 
 export interface RouteStatus {

@@ -31,6 +31,10 @@ export function snapshotToJson(s: Snapshot): Record<string, unknown> {
       wildcard: table(s.hosts.wildcard),
       addresses: table(s.hosts.addresses),
     },
+    ...(s.tcpRoutes.size === 0 ? {} : { tcpRoutes: Object.fromEntries([...s.tcpRoutes].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([cluster, r]) => [cluster, {
+      source: r.source, rule: r.rule,
+      clusters: r.clusters.map((c, i) => ({ cluster: c.cluster ?? null, host: c.host, port: c.port, ...(c.subset ? { subset: c.subset } : {}), weight: c.upTo - (i > 0 ? r.clusters[i - 1]!.upTo : 0) })),
+    }])) }),
     routeStatus: {
       httpRoutes: s.routeStatus.httpRoutes.map((r) => ({
         resource: `HTTPRoute/${r.namespace}/${r.name}`,
@@ -39,6 +43,7 @@ export function snapshotToJson(s: Snapshot): Record<string, unknown> {
       virtualServices: s.routeStatus.virtualServices.map((v) => ({
         resource: `VirtualService/${v.namespace}/${v.name}`, attached: [...v.attached].sort(),
         ignored: [...v.ignored].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0)),
+        ...(v.tcp ? { tcp: [...v.tcp].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0)) } : {}),
       })),
     },
   };

@@ -2,7 +2,7 @@
 // reads them. Names follow Istio's so that logs and config dumps read like a waypoint's.
 import type { ClusterPolicy } from './cluster-policy.ts';
 import type { ResourceRef } from './diagnostic.ts';
-import type { RouteRule, RouteStatus, RouteTable } from './route.ts';
+import type { RouteRule, RouteStatus, RouteTable, TcpRoute } from './route.ts';
 import type { ParsedProtocol } from './protocol.ts';
 import type { AuthzTable } from './policy.ts';
 
@@ -127,6 +127,11 @@ export interface Snapshot {
   readonly authz: AuthzTable;
   /** Cluster name -> routes from VirtualService/HTTPRoute; absent means the waypoint default route. */
   readonly routes: ReadonlyMap<string, RouteTable>;
+  /**
+   * TCP-chain cluster (the service's own, for a TCP/TLS port) -> the VirtualService tls/tcp rule that
+   * sends its tunnels elsewhere; absent: the service's own cluster. Read once per tunnel.
+   */
+  readonly tcpRoutes: ReadonlyMap<string, TcpRoute>;
   /** The waypoint's route for HTTP clusters no VirtualService/HTTPRoute covers (mesh default retries). */
   readonly defaultRoute: RouteRule;
   /** HTTPRoute status (Accepted, ResolvedRefs, ResolvedWaypoints per parentRef) and VirtualService attachment. */

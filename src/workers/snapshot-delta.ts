@@ -21,6 +21,7 @@ const SHAPE: Shape = {
   unserved: 'map',
   authz: { services: 'map', policies: 'list' },
   routes: 'map',
+  tcpRoutes: 'map',
   routeStatus: { httpRoutes: 'list', virtualServices: 'list' },
 };
 

@@ -69,4 +69,19 @@ describe('egressway check', () => {
     assert.equal((await run(['--config', dir.path, '--from', 'not-spiffe', 'http://api.example.com/'])).code, 2);
     assert.equal((await run(['--config', dir.path, 'ftp://x/'])).code, 2);
   });
+
+  test('a tunnel to a TCP port routed by a VirtualService tcp rule names the rule and the cluster it goes to', async () => {
+    const tcp = await tmpDir();
+    try {
+      await writeFile(join(tcp.path, 'config.yaml'), WAYPOINT_YAML
+        + serviceEntry('a', 'hosts: [a.test]\nports: [{number: 9000, name: tcp, protocol: TCP}]\nresolution: DNS')
+        + serviceEntry('b', 'hosts: [b.test]\nports: [{number: 9000, name: tcp, protocol: TCP}]\nresolution: DNS')
+        + '---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a-to-b, namespace: istio-egress}\nspec: {hosts: [a.test], tcp: [{route: [{destination: {host: b.test}}]}]}\n');
+      const r = await run(['--config', tcp.path, 'tcp://a.test:9000']);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(r.stdout, /route +forward default -> inbound-vip\|9000\|tcp\|b\.test \(VirtualService istio-egress\/a-to-b tcp\[0\]\)/);
+    } finally {
+      await tcp.close();
+    }
+  });
 });

@@ -72,6 +72,10 @@ test('an idle waypoint on the quickstart loads neither jose, OpenTelemetry, clie
   assert.deepEqual(fromPackage(list, 'undici', 'index.js'), [], "undici's index (fetch, WebSocket, cache...): the data plane uses Pool and Client only");
   assert.deepEqual(fromPackage(list, 'prom-client', 'index.js'), [], "prom-client's index (default metrics, push gateway)");
   assert.ok(fromPackage(list, 'undici', 'lib/dispatcher/pool.js').length === 1, 'the data plane still has its Pool');
+  assert.ok(!list.includes('NativeModule http2'), 'node:http2: only HBONE, an h2c tunnel or an HTTP/2 upstream needs it');
+  // `import { createServer } from 'node:http'` would read the WebSocket getter (src/node-http.ts).
+  assert.ok(!list.includes('NativeModule internal/deps/undici/undici'), "Node's own bundled undici (fetch, WebSocket)");
+  assert.deepEqual(fromPackage(list, 'yaml'), [], 'yaml: the quickstart fits the fast path (config/yaml-fast.ts); yaml loads for a file that does not');
 });
 
 // Each thread of `run --concurrency N` is its own V8 isolate: a module loaded in the primary and in N

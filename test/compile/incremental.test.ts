@@ -17,8 +17,12 @@ export function assertSameAsFull(resources: readonly Resource[], memo: CompileMe
   const full = compile(resources, {});
   assert.equal(canonical(incremental.diagnostics), canonical(full.diagnostics), `${where}: diagnostics differ`);
   assert.equal(canonical(incremental.snapshot ?? null), canonical(full.snapshot ?? null), `${where}: snapshots differ`);
+  if (full.snapshot?.tcpRoutes.size) withTcpRoutes++;
   return full.snapshot !== undefined;
 }
+
+/** Steps whose snapshot routes a TCP chain by a VirtualService tls/tcp rule. */
+let withTcpRoutes = 0;
 
 // Longer runs: PROPERTY_SEED=<n> PROPERTY_RUNS=1000 ./node_modules/.bin/node --test test/compile/incremental.test.ts
 const seed = Number(process.env.PROPERTY_SEED ?? 0x16);
@@ -46,6 +50,7 @@ test('incremental compile: after every add, modify or delete, the snapshot and d
   assert.ok(counts.merged > total / 2, `only ${counts.merged} of ${total} steps merged their change into the last order`);
   assert.ok(counts.authzPatched > total / 20, `only ${counts.authzPatched} of ${total} steps patched the authz table`);
   assert.ok(counts.servicesPatched > total / 60, `only ${counts.servicesPatched} of ${total} steps patched the services`);
+  assert.ok(withTcpRoutes > total / 40, `only ${withTcpRoutes} of ${total} steps had a VirtualService tls/tcp route`);
   assert.ok(counts.routesPatched > total / 40, `only ${counts.routesPatched} of ${total} steps patched the routes`);
-  console.log(`# seed ${seed}, ${numRuns} runs: ${total} steps, ${compiled} compiled, ${counts.merged} merged, ${counts.authzPatched} authz patched, ${counts.servicesPatched} services patched, ${counts.routesPatched} routes patched`);
+  console.log(`# seed ${seed}, ${numRuns} runs: ${total} steps, ${compiled} compiled, ${counts.merged} merged, ${counts.authzPatched} authz patched, ${counts.servicesPatched} services patched, ${counts.routesPatched} routes patched, ${withTcpRoutes} with tcp routes`);
 });

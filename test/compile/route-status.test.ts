@@ -95,7 +95,7 @@ spec:
   const out = compile(parseDocuments(WAYPOINT_YAML + SES + vs('first', 'istio-egress', '2024-01-01T00:00:00Z') + vs('second', 'istio-egress', '2024-01-02T00:00:00Z') + vs('far', 'apps', '2024-01-01T00:00:00Z'), 't.yaml').resources, {});
   const byName = new Map(out.snapshot!.routeStatus.virtualServices.map((v) => [v.name, v]));
   assert.deepEqual(byName.get('first')?.attached, ['inbound-vip|80|http|a.test']);
-  assert.match(byName.get('second')!.ignored[0]!.reason, /istio-egress\/first is older/);
+  assert.match(byName.get('second')!.ignored[0]!.reason, /istio-egress\/first comes first/);
   assert.match(byName.get('far')!.ignored[0]!.reason, /only reads VirtualServices in the service's namespace/);
 });
 

@@ -144,6 +144,8 @@ describe('routes', () => {
     const rec = await wp.nextRecord((x) => x.path === '/v2/items?q=1');
     assert.equal(rec.routeName, 'to-b');
     assert.equal(rec.upstreamCluster, 'inbound-vip|80|http|b.test');
+    // istio_stats: destination_service comes from the upstream cluster's service metadata.
+    assert.equal(rec.destinationService, 'b.test');
     const miss = await get('http://a.test/v2/items');
     assert.equal(miss.status, 404, 'no rule matches /v2 without the canary header, and the VirtualService has no catch-all');
     assert.match(miss.stderr, /x-egressway-flags: NR/i);

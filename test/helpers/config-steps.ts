@@ -11,7 +11,7 @@ import { policySpec } from './arbitraries.ts';
 
 const NS = 'istio-egress';
 const HOSTS = ['a.test', 'b.test', 'c.test', '*.w.test', 'x.w.test'];
-const PORTS = [{ number: 80, name: 'http', protocol: 'HTTP' }, { number: 443, name: 'tls', protocol: 'TLS' }, { number: 8080, name: 'alt', protocol: 'HTTP' }];
+const PORTS = [{ number: 80, name: 'http', protocol: 'HTTP' }, { number: 443, name: 'tls', protocol: 'TLS' }, { number: 8080, name: 'alt', protocol: 'HTTP' }, { number: 9000, name: 'tcp', protocol: 'TCP' }];
 export const WAYPOINT = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: NS }, spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } };
 
 const host = fc.constantFrom(...HOSTS);
@@ -50,7 +50,8 @@ const serviceEntryTweak = fc.record({ slot, address: fc.constantFrom('127.0.0.1'
     metadata: { name: `se-${s}`, namespace: NS, labels: { 'istio.io/use-waypoint': 'waypoint' }, creationTimestamp: '2024-01-01T00:00:00Z' },
     // se-1 and se-2 share a user VIP (first wins the address table): an in-place change of the
     // second must not take it over.
-    spec: { hosts: [HOSTS[Number(s)]!], ports: [PORTS[0]], resolution: dns ? 'DNS' : 'STATIC', ...(s !== '0' ? { addresses: ['240.240.0.9'] } : {}), endpoints: [{ address, weight, labels: { v: '1' } }] },
+    // se-1 and se-2 also have a TCP port, for VirtualService tls/tcp rules (the same ports each time).
+    spec: { hosts: [HOSTS[Number(s)]!], ports: s === '0' ? [PORTS[0]] : [PORTS[0], PORTS[3]], resolution: dns ? 'DNS' : 'STATIC', ...(s !== '0' ? { addresses: ['240.240.0.9'] } : {}), endpoints: [{ address, weight, labels: { v: '1' } }] },
   }));
 
 // The same name and host with what the patch must carry or refuse: the port renamed or another
@@ -71,13 +72,53 @@ const serviceEntryReshape = fc.record({
 const destination = fc.record({ host: fc.constantFrom('a.test', 'b.test', 'c.test', 'x.w.test'), port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }), subset: fc.option(fc.constant('v1'), { nil: undefined, freq: 4 }) })
   .map(({ host: h, port, subset }) => ({ host: h, ...(port ? { port: { number: port } } : {}), ...(subset ? { subset } : {}) }));
 
+// Which VirtualServices the waypoint reads (src/compile/vs-scope.ts): bound to mesh or only to
+// another Gateway, and exported to the waypoint's namespace, to another one, or private to its own.
+const vsGateways = fc.constantFrom(undefined, undefined, ['mesh'], ['istio-egress/other-gw'], ['istio-egress/other-gw', 'mesh']);
+const vsExportTo = fc.constantFrom(undefined, undefined, ['.'], ['*'], ['shop'], [NS], ['.', 'other']);
+// Per match: gateways (applies only with mesh) and sourceNamespace (compared with the waypoint's;
+// it draws a warning, so it is rare: diagnostics send routes through the full pass).
+const matchGateways = fc.constantFrom(undefined, undefined, undefined, undefined, ['mesh'], ['istio-egress/other-gw'], ['mesh', 'istio-egress/other-gw']);
+const sourceNamespace = fc.constantFrom(undefined, undefined, undefined, undefined, undefined, undefined, undefined, NS, 'shop');
+const vsRule = fc.record({
+  prefix: fc.option(fc.constantFrom('/a', '/b'), { nil: undefined }), to: destination, port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }),
+  gateways: matchGateways, sourceNamespace,
+}).map((r) => {
+  const m = { ...(r.prefix ? { uri: { prefix: r.prefix } } : {}), ...(r.port ? { port: r.port } : {}), ...(r.gateways ? { gateways: r.gateways } : {}), ...(r.sourceNamespace ? { sourceNamespace: r.sourceNamespace } : {}) };
+  return { ...(Object.keys(m).length ? { match: [m] } : {}), route: [{ destination: r.to }] };
+});
+
+// tls/tcp rules for TCP chains (src/compile/tcp-routes.ts): a port match or none, sniHosts the
+// VirtualService's first host (or another one, which never applies at a waypoint), one or two
+// weighted destinations.
+const l4Destination = fc.record({ to: destination, weight: fc.constantFrom(undefined, 0, 30, 70) })
+  .map(({ to, weight }) => ({ destination: to, ...(weight !== undefined ? { weight } : {}) }));
+const l4Rules = fc.option(fc.record({
+  tls: fc.constantFrom(false, false, true), port: fc.option(fc.constantFrom(443, 9000), { nil: undefined }), otherSni: fc.constantFrom(false, false, true),
+  gateways: matchGateways, route: fc.array(l4Destination, { minLength: 1, maxLength: 2 }), onlyL4: fc.boolean(),
+}), { nil: undefined, freq: 3 });
+
 export const virtualService = fc.record({
-  slot, ns, hosts: fc.uniqueArray(host, { minLength: 1, maxLength: 2 }), exportTo, gateways: fc.constantFrom(undefined, undefined, ['mesh'], ['istio-egress/other-gw']),
-  http: fc.array(fc.record({ prefix: fc.option(fc.constantFrom('/a', '/b'), { nil: undefined }), to: destination, port: fc.option(fc.constantFrom(80, 8080), { nil: undefined }) }), { minLength: 1, maxLength: 2 }),
-}).map(({ slot: s, ns: n, hosts, http, exportTo: e, gateways }) => ({
-  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${s}`, namespace: n },
-  spec: { hosts, ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), http: http.map((r) => ({ ...(r.prefix || r.port ? { match: [{ ...(r.prefix ? { uri: { prefix: r.prefix } } : {}), ...(r.port ? { port: r.port } : {}) }] } : {}), route: [{ destination: r.to }] })) },
-}));
+  slot, ns, hosts: fc.uniqueArray(host, { minLength: 1, maxLength: 2 }), exportTo: vsExportTo, gateways: vsGateways,
+  http: fc.array(vsRule, { minLength: 1, maxLength: 2 }), l4: l4Rules,
+}).map(({ slot: s, ns: n, hosts, http, exportTo: e, gateways, l4 }) => {
+  const m = { ...(l4?.port ? { port: l4.port } : {}), ...(l4?.gateways ? { gateways: l4.gateways } : {}) };
+  const sni = l4?.otherSni ? hosts.find((h) => h !== hosts[0]) ?? hosts[0]! : hosts[0]!;
+  const rules = !l4 ? {} : l4.tls ? { tls: [{ match: [{ ...m, sniHosts: [sni] }], route: l4.route }] } : { tcp: [{ ...(Object.keys(m).length ? { match: [m] } : {}), route: l4.route }] };
+  return {
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${s}`, namespace: n },
+    spec: { hosts, ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), ...(l4?.onlyL4 ? {} : { http }), ...rules },
+  };
+});
+
+// The same VirtualService (name, namespace, exact host, rules) rebound: only gateways, exportTo or
+// its creation time change, so routes-delta.ts patches it instead of a full pass.
+// Now and then its host is x.w.test, which an entry for *.w.test also matches (host.Name.Matches).
+const virtualServiceRebind = fc.record({ slot, exportTo: vsExportTo, gateways: vsGateways, created: fc.constantFrom('2024-01-01T00:00:00Z', '2023-01-01T00:00:00Z'), underWildcard: fc.constantFrom(false, false, true) })
+  .map(({ slot: s, exportTo: e, gateways, created: at, underWildcard }) => ({
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${s}`, namespace: NS, creationTimestamp: at },
+    spec: { hosts: [underWildcard ? 'x.w.test' : HOSTS[Number(s)]!], ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), http: [{ route: [{ destination: { host: 'a.test' } }] }], tcp: [{ route: [{ destination: { host: 'b.test' } }] }] },
+  }));
 
 // Several slots and targets (one or two; se-3 never exists): the patched path of policies-delta.ts
 // is taken for a service-scoped policy without diagnostics, the full pass for the rest.
@@ -142,7 +183,7 @@ export type Doc = { kind: string; metadata: { name: string; namespace?: string; 
 // in Kubernetes, and the merge of sorted-input.ts must put it where a full sort does.
 const created = fc.constantFrom(undefined, undefined, '2024-01-01T00:00:00Z', '2024-02-01T00:00:00Z');
 const put = fc.tuple(fc.oneof(
-  { weight: 2, arbitrary: serviceEntry }, { weight: 5, arbitrary: serviceEntryTweak }, { weight: 2, arbitrary: serviceEntryReshape }, { weight: 4, arbitrary: virtualService }, { weight: 8, arbitrary: authorizationPolicy },
+  { weight: 2, arbitrary: serviceEntry }, { weight: 5, arbitrary: serviceEntryTweak }, { weight: 2, arbitrary: serviceEntryReshape }, { weight: 4, arbitrary: virtualService }, { weight: 2, arbitrary: virtualServiceRebind }, { weight: 8, arbitrary: authorizationPolicy },
   { weight: 1, arbitrary: destinationRule }, { weight: 1, arbitrary: httpRoute }, { weight: 1, arbitrary: namespace }, { weight: 1, arbitrary: requestAuthentication },
 ), created, fc.constantFrom('a.yaml', 'a.yaml', 'b.yaml')).map(([doc, at, file]) => ({
   put: (at && !(doc.metadata as Doc['metadata']).creationTimestamp ? { ...doc, metadata: { ...doc.metadata, creationTimestamp: at } } : doc) as Doc,

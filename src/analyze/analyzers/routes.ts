@@ -1,5 +1,5 @@
-// Route analyzers. VirtualService: IST0101 (missing gateway, host or subset) and IST0130 / IST0131
-// (unreachable.ts).
+// Route analyzers. VirtualService: IST0101 (missing gateway, host or subset), IST0130 / IST0131
+// (unreachable.ts) and EGW0019 (not used by a waypoint that serves its host: gateways, exportTo).
 // HTTPRoute: IST0101 (missing parent or backend), EGW0014 (parent not bound to a waypoint) and EGW0017
 // (a match repeated across rules; Gateway API orders by specificity, so only an equal match shadows).
 import type { HTTPRouteSpec } from '../../config/kinds/http-route.ts';
@@ -10,6 +10,7 @@ import type { Diagnostic } from '../../model/diagnostic.ts';
 import { entriesForHost, finding, isBound, isClusterLocal } from '../context.ts';
 import type { Context } from '../context.ts';
 import { analyzeUnreachable } from './unreachable.ts';
+import { meshScope } from '../../compile/vs-scope.ts';
 
 export function analyzeRoutes(ctx: Context): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -17,8 +18,31 @@ export function analyzeRoutes(ctx: Context): Diagnostic[] {
     references(ctx, vs, out);
     analyzeUnreachable(vs, out);
   }
+  notForWaypoint(ctx, out);
   httpRoutes(ctx, out);
   return out;
+}
+
+/**
+ * EGW0019: a VirtualService that covers a host a waypoint serves (it has route status there) but
+ * that the waypoint leaves out for its gateways or exportTo, as compile decides (vs-scope.ts).
+ */
+function notForWaypoint(ctx: Context, out: Diagnostic[]): void {
+  const byKey = new Map(ctx.virtualServices.map((v) => [`${v.metadata.namespace}/${v.metadata.name}`, v]));
+  for (const snap of ctx.snapshots) {
+    const wp = snap.waypoint;
+    for (const st of snap.routeStatus.virtualServices) {
+      const vs = byKey.get(`${st.namespace}/${st.name}`);
+      if (!vs || st.ignored.length === 0) continue;
+      const scope = meshScope(vs, wp.namespace, ctx.defaultVirtualServiceExportTo);
+      if (!('reason' in scope)) continue;
+      const gateways = scope.reason.startsWith('bound to gateways');
+      const hosts = [...new Set(st.ignored.map((i) => i.cluster.split('|').at(-1)))].join(', ');
+      out.push(finding(vs, 'VirtualServiceNotForWaypoint', ['spec', gateways ? 'gateways' : 'exportTo'],
+        `waypoint ${wp.namespace}/${wp.name} serves ${hosts} but does not use this VirtualService: ${scope.reason}`,
+        gateways ? 'add "mesh" to spec.gateways (or drop gateways) for the waypoint to route with it' : `add "${wp.namespace}" (or "*") to spec.exportTo`));
+    }
+  }
 }
 
 function references(ctx: Context, vs: Resource<VirtualServiceSpec>, out: Diagnostic[]): void {

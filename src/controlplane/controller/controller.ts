@@ -27,7 +27,8 @@
 //   Role in --istio-namespace (only with --istiod auto, the default):
 //     apps                       deployments                                             list, watch
 // Server-side apply is a PATCH (and creates the object when it is missing, hence create too).
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer } from '../../node-http.ts';
 import { hostname } from 'node:os';
 import type { Logger } from '../../telemetry/logger.ts';
 import { ControllerMetrics } from '../../telemetry/controller-metrics.ts';
