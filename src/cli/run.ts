@@ -180,6 +180,9 @@ async function run(flags: RunFlags): Promise<void> {
   if (f.secretsDir && f.kubernetes) fail('error: --secrets-dir is for --config; with --kubernetes, credentialName Secrets are read from the API server (drop --secrets-dir)');
   const clash = portClash(f);
   if (clash) fail(`error: port clash: ${clash}`);
+  if (f.maxSemiSpaceSize !== undefined && f.concurrency === 1) {
+    logger.warn({ maxSemiSpaceSize: f.maxSemiSpaceSize }, '--max-semi-space-size sizes worker threads, and --concurrency 1 runs none: the one event loop keeps V8\'s young generation; start node with --max-semi-space-size=N (NODE_OPTIONS) to size it');
+  }
   let mesh;
   try {
     mesh = f.meshConfig ? await readMeshConfig(f.meshConfig) : {};

@@ -68,6 +68,17 @@ describe('run --concurrency 2 --max-semi-space-size', () => {
     for (const mb of await newSpaces('node', [], '--max-semi-space-size=32')) assert.ok(mb > 16, `new space ${mb} MiB`);
   });
 
+  test('with --concurrency 1 (no workers) the flag is named in a warning, not silently dropped', async () => {
+    const wp = await startWaypoint({ configDir: join(dir.path, 'config'), args: ['--concurrency', '1', '--max-semi-space-size', '4'] });
+    try {
+      const warn = wp.logs.find((l) => /^--max-semi-space-size sizes worker threads/.test(String(l.msg)));
+      assert.ok(warn, 'a warning line');
+      assert.match(String(warn.msg), /NODE_OPTIONS/);
+    } finally {
+      await wp.close();
+    }
+  });
+
   test('a size that is not a number: one line naming the flag, exit 1', async () => {
     await assert.rejects(startWaypoint({ configDir: join(dir.path, 'config'), args: ['--concurrency', '2', '--max-semi-space-size', 'lots'] }),
       /--max-semi-space-size.*"lots" is not a size in MiB; pass a whole number from 0 to 1024/s);
