@@ -31,6 +31,7 @@ function roundTrip(s: Duplex, text: string): Promise<string> {
     };
     s.on('data', onData);
     s.once('close', () => reject(new Error(`closed after "${got}"`)));
+    setTimeout(() => reject(new Error(`no echo within 3 s, got "${got}"`)), 3000).unref();
     s.write(text);
   });
 }
