@@ -95,7 +95,7 @@ describe('DestinationRule settings on TCP tunnels', () => {
   let hole: { port: number; close: () => void };
   let tlsServer: TlsServer;
   let tlsPort: number;
-  const sniSeen: (string | false)[] = [];
+  const sniSeen: (string | false | null)[] = [];
   let dir: string;
 
   before(async () => {
