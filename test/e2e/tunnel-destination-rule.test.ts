@@ -16,6 +16,8 @@ import { issueCert, makeCa } from '../helpers/certs.ts';
 import { destinationRule, serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { connectTunnel } from '../helpers/raw-client.ts';
 import { startTcpEcho, type EchoServer } from '../helpers/upstream.ts';
+import { readFile } from 'node:fs/promises';
+import { connectStream, h2Session, makePki, type Pki } from '../hbone/fixture.ts';
 
 const tcpEntry = (name: string, targetPort: number, extra = '') =>
   serviceEntry(name, `hosts: [${name}.test]\nports: [{number: 9000, name: tcp, protocol: TCP, targetPort: ${targetPort}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1${extra}}]`);
@@ -97,6 +99,9 @@ describe('DestinationRule settings on TCP tunnels', () => {
   let tlsPort: number;
   const sniSeen: (string | false | null)[] = [];
   let dir: string;
+  let pki: Pki;
+  let mtlsServer: TlsServer;
+  const clientCns: string[] = [];
 
   before(async () => {
     echo = await startTcpEcho();
@@ -111,7 +116,20 @@ describe('DestinationRule settings on TCP tunnels', () => {
     });
     await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
     tlsPort = (tlsServer.address() as { port: number }).port;
+    // MUTUAL: a server that requires a client certificate from `ca` and echoes.
+    const client = await issueCert(ca, { dnsNames: ['waypoint-client.example'], isClient: true });
+    mtlsServer = createTlsServer({ cert: leaf.cert, key: leaf.key, ca: ca.cert, requestCert: true, rejectUnauthorized: true }, (s: TLSSocket) => {
+      clientCns.push(String(s.getPeerCertificate().subjectaltname));
+      s.on('error', () => s.destroy());
+      s.pipe(s);
+    });
+    mtlsServer.on('tlsClientError', () => {});
+    await new Promise<void>((resolve) => mtlsServer.listen(0, '127.0.0.1', resolve));
+    const mtlsPort = (mtlsServer.address() as { port: number }).port;
+    pki = await makePki();
     dir = await mkdtemp(join(tmpdir(), 'egw-tunnel-dr-'));
+    await writeFile(join(dir, 'client.crt'), client.cert);
+    await writeFile(join(dir, 'client.key'), client.key);
     await writeFile(join(dir, 'ca.crt'), ca.cert);
     await writeFile(join(dir, 'other.crt'), other.cert);
     const yaml = WAYPOINT_YAML
@@ -121,6 +139,9 @@ describe('DestinationRule settings on TCP tunnels', () => {
       + tcpEntry('ka', echo.port) + destinationRule('ka', '{connectionPool: {tcp: {tcpKeepalive: {time: 7s, interval: 3s}}}}')
       + tcpEntry('tls', tlsPort) + destinationRule('tls', `{tls: {mode: SIMPLE, sni: tls-upstream.example, caCertificates: ${join(dir, 'ca.crt')}}}`)
       + tcpEntry('badca', tlsPort) + destinationRule('badca', `{tls: {mode: SIMPLE, sni: tls-upstream.example, caCertificates: ${join(dir, 'other.crt')}}}`)
+      + tcpEntry('mtls', mtlsPort) + destinationRule('mtls', `{tls: {mode: MUTUAL, caCertificates: ${join(dir, 'ca.crt')}, clientCertificate: ${join(dir, 'client.crt')}, privateKey: ${join(dir, 'client.key')}, subjectAltNames: [tls-upstream.example]}}`)
+      + tcpEntry('nocert', mtlsPort) + destinationRule('nocert', `{tls: {mode: SIMPLE, caCertificates: ${join(dir, 'ca.crt')}}}`)
+      + tcpEntry('nosni', tlsPort) + destinationRule('nosni', `{tls: {mode: SIMPLE, caCertificates: ${join(dir, 'ca.crt')}}}`)
       + tcpEntry('badsan', tlsPort) + destinationRule('badsan', `{tls: {mode: SIMPLE, caCertificates: ${join(dir, 'ca.crt')}, subjectAltNames: [not-it.example]}}`)
       // A tcp route to a subset: the subset's connectTimeout applies (its cluster), the top level has none.
       + tcpEntry('sub', hole.port, ', labels: {v: one}') + `---
@@ -138,7 +159,7 @@ spec:
   hosts: [sub.test]
   tcp: [{route: [{destination: {host: sub.test, subset: one, port: {number: 9000}}}]}]
 `;
-    wp = await startInProcess(yaml);
+    wp = await startInProcess(yaml, { hbone: { port: 0, cert: pki.files.waypoint!.cert, key: pki.files.waypoint!.key, trustBundle: pki.bundle } });
     proxyPort = Number(wp.wp.listeners.proxy.split(':').pop());
   });
   after(async () => {
@@ -146,6 +167,8 @@ spec:
     hole?.close();
     await echo?.close();
     tlsServer?.close();
+    mtlsServer?.close();
+    await pki?.dir.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -203,8 +226,13 @@ spec:
     const before = sniSeen.length;
     const s = await connectTunnel(proxyPort, 'tls.test:9000');
     assert.equal(await roundTrip(s, 'plain in, TLS out'), 'plain in, TLS out');
-    s.destroy();
+    s.end();
     assert.deepEqual(sniSeen.slice(before), ['tls-upstream.example']);
+    const rec = await wp.nextRecord((r) => r.authority === 'tls.test:9000');
+    // Bytes are the client's (tcp_proxy counts the downstream connection), not the TLS records.
+    assert.equal(rec.bytesReceived, 17);
+    assert.equal(rec.bytesSent, 17);
+    assert.equal(rec.responseFlags, '-');
   });
 
   test('tls SIMPLE with the wrong CA: the tunnel is refused with UF and the transport failure reason', async () => {
@@ -215,12 +243,43 @@ spec:
     assert.match(rec.upstreamTransportFailureReason, /certificate verify failed: unknown CA/);
   });
 
-  test('tls SIMPLE with subjectAltNames the certificate lacks: refused; without tls.sni no SNI is sent', async () => {
+  test('tls SIMPLE without sni or subjectAltNames: no SNI is sent and only the chain is checked (no Host header on a TCP chain for auto SNI / SAN validation)', async () => {
+    const before = sniSeen.length;
+    const s = await connectTunnel(proxyPort, 'nosni.test:9000');
+    assert.equal(await roundTrip(s, 'no sni'), 'no sni');
+    s.destroy();
+    assert.deepEqual(sniSeen.slice(before), [false]);
+  });
+
+  test('tls SIMPLE with subjectAltNames the certificate lacks: refused with UF, SAN mismatch', async () => {
     const before = sniSeen.length;
     assert.match(await connectStatus(proxyPort, 'badsan.test:9000'), /^HTTP\/1\.1 503/);
     const rec = await wp.nextRecord((r) => r.authority === 'badsan.test:9000');
     assert.equal(rec.responseFlags, 'UF');
     assert.match(rec.upstreamTransportFailureReason, /SAN mismatch/);
     assert.equal(sniSeen.length, before); // the handshake failed on the waypoint's side
+  });
+
+  test('tls MUTUAL: the client certificate is presented, subjectAltNames checked; over HBONE, the same path', async () => {
+    const before = clientCns.length;
+    const pem = { cert: await readFile(pki.files.cart!.cert, 'utf8'), key: await readFile(pki.files.cart!.key, 'utf8'), ca: pki.ca.cert };
+    const session = await h2Session(Number(wp.wp.listeners.hbone!.split(':').pop()), pem);
+    const { status, stream } = await connectStream(session, 'mtls.test:9000');
+    assert.equal(status, 200);
+    assert.equal(await roundTrip(stream, 'mutual over hbone'), 'mutual over hbone');
+    stream.end();
+    session.close();
+    assert.deepEqual(clientCns.slice(before), ['DNS:waypoint-client.example']);
+  });
+
+  test('tls SIMPLE to a server that requires a client certificate: under TLS 1.3 its alert comes after the handshake, so the opened tunnel is closed and the log names the alert', async () => {
+    const s = await connectTunnel(proxyPort, 'nocert.test:9000');
+    s.on('data', () => {});
+    s.write('no client cert');
+    const ms = await Promise.race([closed(s), new Promise<number>((r) => setTimeout(() => r(-1), 3000))]);
+    assert.ok(ms >= 0, 'the tunnel was not closed');
+    const rec = await wp.nextRecord((r) => r.authority === 'nocert.test:9000');
+    assert.match(rec.connectionTerminationDetails, /^upstream_error: .*certificate required/);
+    assert.equal(rec.bytesSent, 0);
   });
 });
