@@ -101,6 +101,7 @@ export class Upstreams {
   #states = new Map<string, ClusterState>();
   #byCluster = new WeakMap<Cluster, ClusterState>();
   #tunnelDials = new WeakMap<Cluster, TunnelDial>();
+  #plainDial: TunnelDial | undefined;
   /** Round-robin positions of config names (bounded by the config). */
   #rr = new Map<string, number>();
   /** Round-robin positions of request-chosen names, per DNS answer: gone with the answer. */
@@ -296,13 +297,12 @@ export class Upstreams {
    * (a snapshot that changes the cluster makes a new object), so a tunnel pays one WeakMap lookup.
    */
   tunnelDial(cluster: Cluster | undefined): TunnelDial {
-    const fallback = this.#opts.connectTimeoutMs ?? 10_000;
-    if (!cluster) return { timeoutMs: fallback };
+    if (!cluster) return (this.#plainDial ??= { timeoutMs: this.#opts.connectTimeoutMs ?? 10_000 });
     let d = this.#tunnelDials.get(cluster);
     if (d) return d;
     const cp = cluster.policy?.connectionPool;
     const tls = cluster.policy?.tls;
-    const timeoutMs = cp?.connectTimeoutMs ?? fallback;
+    const timeoutMs = cp?.connectTimeoutMs ?? this.#opts.connectTimeoutMs ?? 10_000;
     d = {
       timeoutMs,
       ...(cp?.tcpKeepaliveMs ? { keepAliveMs: cp.tcpKeepaliveMs } : {}),
