@@ -565,7 +565,7 @@ export class ProxyListener {
       finish();
     }, {
       idleTimeoutMs: tcpProxy?.idleTimeoutMs ?? this.#limits.tunnelIdleTimeoutMs, onIdleTimeout: () => this.#deps.onLimit?.('tunnel_idle_timeout'),
-      ...(tcpProxy?.maxConnectionDurationMs ? { maxDurationMs: tcpProxy.maxConnectionDurationMs } : {}),
+      ...(tcpProxy?.maxConnectionDurationMs ? { maxDurationMs: tcpProxy.maxConnectionDurationMs, onMaxDuration: () => this.#deps.onLimit?.('tunnel_max_duration') } : {}),
     });
   }
 

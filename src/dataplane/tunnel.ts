@@ -69,6 +69,7 @@ export interface TunnelIdle {
   readonly onIdleTimeout?: () => void;
   /** tcp_proxy max_downstream_connection_duration: closes both sides this long after the tunnel opened. */
   readonly maxDurationMs?: number;
+  readonly onMaxDuration?: () => void;
 }
 
 // How long the surviving side of a tunnel may flush after the other side closed.
@@ -118,6 +119,7 @@ export function splice(client: Duplex, upstream: Socket, done: (r: SpliceResult)
   if (idle?.maxDurationMs) {
     maxTimer = setTimeout(() => {
       maxOut = true;
+      idle.onMaxDuration?.();
       closedBy ??= 'downstream';
       client.destroy();
       upstream.destroy();

@@ -211,6 +211,8 @@ spec:
     const rec = await wp.nextRecord((r) => r.authority === 'dur.test:9000');
     assert.equal(rec.responseFlags, 'DT');
     assert.equal(rec.connectionTerminationDetails, 'max_connection_duration_reached');
+    const stats = await (await fetch(`${wp.statsUrl}/stats/prometheus`)).text();
+    assert.match(stats, /egressway_downstream_limit_total\{limit="tunnel_max_duration"\} 1/);
   });
 
   test('tcpKeepalive: the tunnel\'s upstream socket has SO_KEEPALIVE with the DestinationRule\'s time', async () => {
