@@ -82,12 +82,12 @@ export function cliPath(o: CommonOptions): string {
 
 /** `egressway run` on `configDir` with every port ephemeral; `extra` adds flags (HBONE, secrets). */
 export function startWaypoint(
-  o: CommonOptions, runDir: string, configDir: string, name = 'egressway', extra: readonly string[] = [],
+  o: CommonOptions, runDir: string, configDir: string, name = 'egressway', extra: readonly string[] = [], env: NodeJS.ProcessEnv = {},
 ): Promise<Server> {
   return startServer(name, [
     cliPath(o), 'run', '--config', configDir, '--proxy-port', '0', '--admin-port', '0',
     '--status-port', '0', '--stats-port', '0', '--access-log', o.accessLog, ...extra,
-  ], runDir, undefined, 60_000, { EGRESSWAY_CONCURRENCY: String(o.concurrency) });
+  ], runDir, undefined, 60_000, { EGRESSWAY_CONCURRENCY: String(o.concurrency), ...env });
 }
 
 /** The agent logs `{http, socks, identity}` once its listeners are up. */

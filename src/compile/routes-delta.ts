@@ -14,6 +14,7 @@ import type { RouteStatus, RouteTable, VirtualServiceStatus } from '../model/rou
 import type { Destination, HostTable } from '../model/snapshot.ts';
 import type { RouteMemo } from './memo.ts';
 import { listChanges } from './sorted-input.ts';
+import { vsHosts } from './vs-scope.ts';
 
 type VS = Resource<VirtualServiceSpec>;
 
@@ -53,7 +54,7 @@ export function patchRoutes(
   if (changedPorts.includes(undefined) || changedPorts.length > MAX_CHANGED) return undefined;
   const vsChange = listChanges(last.vss, vss);
   const changedVss = [...vsChange.removed, ...vsChange.added];
-  if (changedVss.length > MAX_CHANGED || changedVss.some((v) => (v.spec.hosts ?? []).some((h) => h.startsWith('*')))) return undefined;
+  if (changedVss.length > MAX_CHANGED || changedVss.some((v) => vsHosts(v).some((h) => h.startsWith('*')))) return undefined;
   // The destinations to rebuild, by cluster name.
   const affected = new Map<string, Destination>();
   let lost = false;
@@ -66,7 +67,13 @@ export function patchRoutes(
     add(d);
     readHosts.add(d.host);
   }
-  for (const v of changedVss) for (const h of v.spec.hosts ?? []) for (const d of hosts.exact.get(h.toLowerCase())?.values() ?? []) add(d);
+  for (const v of changedVss) {
+    for (const h of vsHosts(v)) {
+      for (const d of hosts.exact.get(h)?.values() ?? []) add(d);
+      // An exact VirtualService host also matches a wildcard ServiceEntry over it (host.Name.Matches).
+      for (const [suffix, ports] of hosts.wildcard) if (h.endsWith(suffix)) for (const d of ports.values()) add(d);
+    }
+  }
   for (const e of entries.values()) {
     for (const h of e.reads.keys()) if (readHosts.has(h)) add(destinationOf(hosts, e));
   }

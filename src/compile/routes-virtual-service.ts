@@ -8,7 +8,7 @@ import type { Destination } from '../model/snapshot.ts';
 import { compileStringMatch } from './route-match.ts';
 import { DEFAULT_RETRY, headerOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
 import { clusterFor, routeDiagnostic, type RouteContext } from './routes.ts';
-import { matchAppliesAtWaypoint } from './vs-scope.ts';
+import { matchAppliesAtWaypoint, resolveShortname } from './vs-scope.ts';
 
 type VS = Resource<VirtualServiceSpec>;
 
@@ -17,7 +17,9 @@ export function compileVirtualServiceRules(vs: VS, d: Destination, ctx: RouteCon
   (vs.spec.http ?? []).forEach((http, i) => {
     const path = ['spec', 'http', i];
     if (http.delegate) {
-      ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'delegate'], 'delegate VirtualServices are not supported at the waypoint; this rule is skipped', 'inline the delegate\'s routes'));
+      // vs-delegate.ts merged every delegate it could: this one does not exist or is not exported here.
+      const ref = `${http.delegate.namespace || vs.metadata.namespace}/${http.delegate.name}`;
+      ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'delegate'], `delegate VirtualService ${ref} does not exist (a VirtualService without hosts) or is not exported to ${vs.metadata.namespace}; istiod skips this rule`, `create ${ref} without hosts, with exportTo including ${vs.metadata.namespace}`));
       return;
     }
     const matches = compileMatches(vs, http, d, ctx, path);
@@ -29,7 +31,7 @@ export function compileVirtualServiceRules(vs: VS, d: Destination, ctx: RouteCon
       fault: compileFault(http),
       requestHeaders: headerOps(Object.entries(http.headers?.request?.set ?? {}), Object.entries(http.headers?.request?.add ?? {}), http.headers?.request?.remove),
       responseHeaders: headerOps(Object.entries(http.headers?.response?.set ?? {}), Object.entries(http.headers?.response?.add ?? {}), http.headers?.response?.remove),
-      mirrors: compileMirrors(http, d, ctx),
+      mirrors: compileMirrors(http, d, ctx, vs.metadata.namespace),
       cors: compileCors(http),
     };
     // One entry per match so a prefix rewrite knows which prefix matched.
@@ -46,7 +48,8 @@ function compileMatches(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteConte
   const raw = http.match ?? [];
   const out: RouteMatch[] = [];
   raw.forEach((m, j) => {
-    if (m.port !== undefined && m.port !== d.port.number) return;
+    // translateWaypointRoute: port 0 is unset (proto3), as in tcp/tls matches.
+    if (m.port !== undefined && m.port !== 0 && m.port !== d.port.number) return;
     // listener_waypoint.go waypointInboundRoute: matchers with sourceLabels are dropped (never match), istio#51565.
     if (m.sourceLabels && Object.keys(m.sourceLabels).length > 0) {
       ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'match', j, 'sourceLabels'], 'this match has sourceLabels, which a waypoint cannot evaluate; Istio drops the match, so it never matches', 'use an AuthorizationPolicy on source principals, or remove sourceLabels'));
@@ -108,12 +111,16 @@ function compileAction(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteContex
       prefix: swap && prefix !== undefined ? { match: prefix, replacement: r.prefixRewrite!, mode: 'plain' } : undefined,
     };
   }
+  const one = (http.route ?? []).length === 1;
   const items = (http.route ?? []).map((rd, k) => {
-    const port = rd.destination.port?.number ?? defaultPort(ctx, rd.destination.host, d.port.number);
-    const cluster = clusterFor(ctx, rd.destination.host, port, rd.destination.subset);
-    if (!cluster) ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'route', k, 'destination'], `destination ${rd.destination.host}:${port}${rd.destination.subset ? ` subset ${rd.destination.subset}` : ''} is not a cluster this waypoint serves; requests routed there get 503 NC`, 'route to a ServiceEntry host and port bound to this waypoint (and a DestinationRule subset that exists)'));
+    // initVirtualServices resolves a short destination host in the VirtualService's namespace.
+    const host = resolveShortname(rd.destination.host, vs.metadata.namespace);
+    const port = rd.destination.port?.number ?? defaultPort(ctx, host, d.port.number);
+    const cluster = clusterFor(ctx, host, port, rd.destination.subset);
+    if (!cluster) ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'route', k, 'destination'], `destination ${host}:${port}${rd.destination.subset ? ` subset ${rd.destination.subset}` : ''} is not a cluster this waypoint serves; requests routed there get 503 NC`, 'route to a ServiceEntry host and port bound to this waypoint (and a DestinationRule subset that exists)'));
     return {
-      cluster, host: rd.destination.host.toLowerCase(), port, subset: rd.destination.subset, weight: rd.weight,
+      // waypointRouteDestination: the only destination takes everything, whatever its weight (0 included).
+      cluster, host, port, subset: rd.destination.subset, weight: one ? undefined : rd.weight,
       requestHeaders: headerOps(Object.entries(rd.headers?.request?.set ?? {}), Object.entries(rd.headers?.request?.add ?? {}), rd.headers?.request?.remove),
       responseHeaders: headerOps(Object.entries(rd.headers?.response?.set ?? {}), Object.entries(rd.headers?.response?.add ?? {}), rd.headers?.response?.remove),
     };
@@ -182,12 +189,14 @@ function compileFault(http: HTTPRoute): Fault | undefined {
   };
 }
 
-function compileMirrors(http: HTTPRoute, d: Destination, ctx: RouteContext): Mirror[] {
+/** Mirror clusters are named as route destinations are (getWaypointDestinationCluster): same host and port defaults. */
+function compileMirrors(http: HTTPRoute, d: Destination, ctx: RouteContext, namespace: string): Mirror[] {
   const list = http.mirrors?.map((m) => ({ dest: m.destination, percent: percentOf(m.percentage) }))
     ?? (http.mirror ? [{ dest: http.mirror, percent: percentOf(http.mirrorPercentage, http.mirrorPercent) }] : []);
   return list.map(({ dest, percent }) => {
-    const port = dest.port?.number ?? d.port.number;
-    return { cluster: clusterFor(ctx, dest.host, port, dest.subset), host: dest.host.toLowerCase(), port, percent };
+    const host = resolveShortname(dest.host, namespace);
+    const port = dest.port?.number ?? defaultPort(ctx, host, d.port.number);
+    return { cluster: clusterFor(ctx, host, port, dest.subset), host, port, percent };
   });
 }
 

@@ -1,6 +1,7 @@
 // VirtualService and HTTPRoute -> one RouteTable per HTTP cluster this waypoint serves.
 // Selection follows Istio at waypoints (reference §2.4, §2.5; listener_waypoint.go): a VirtualService
-// applies when one of its hosts is the service host, it is bound to `mesh` and visible in the
+// applies when one of its hosts matches the service host (host.Name.Matches, short names resolved in
+// its namespace: vs-scope.ts; delegates merged into their roots: vs-delegate.ts), it is bound to `mesh` and visible in the
 // waypoint's namespace (vs-scope.ts; not "gateways is ignored" as §2.5 says), and it lives in the
 // service's or the waypoint's namespace; only the first such VirtualService is used (not merged,
 // unlike §2.5 says); an
@@ -26,7 +27,8 @@ import type { GrantIndex } from './reference-grants.ts';
 import { GATEWAY_GROUP, ISTIO_GROUP, parentConditions, parentVerdicts, refsError, statusWorld, type ParentVerdict } from './route-status.ts';
 import { CompileMemo, sameItems, type RouteMemo } from './memo.ts';
 import { patchRoutes } from './routes-delta.ts';
-import { vsCovers, waypointVirtualServices } from './vs-scope.ts';
+import { vsCovers, vsHosts, vsMatchesHost, waypointVirtualServices } from './vs-scope.ts';
+import { isMergedRoot, mergeDelegates } from './vs-delegate.ts';
 
 export function defaultRule(): RouteRule {
   return { name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 }, retry: DEFAULT_RETRY, mirrors: [] };
@@ -90,7 +92,8 @@ export function compileRoutes(
   resources: readonly Resource[], snap: Pick<Snapshot, 'hosts' | 'clusters' | 'waypoint'>, memo = new CompileMemo(),
   defaultExportTo: readonly string[] = ['*'],
 ): { routes: Map<string, RouteTable>; routeStatus: RouteStatus; diagnostics: Diagnostic[] } {
-  const vss = resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP);
+  // istiod merges delegate VirtualServices into their roots before anything reads them (vs-delegate.ts).
+  const vss = mergeDelegates(resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP), defaultExportTo);
   const httpRoutes = resources.filter((r): r is HR => r.kind === 'HTTPRoute' && r.group === GATEWAY_GROUP);
   // The Gateway API world (parents, grants) only matters to HTTPRoutes; most configs have none.
   const world = httpRoutes.length > 0 ? statusWorld(resources) : undefined;
@@ -119,7 +122,7 @@ export function compileRoutes(
     recompute: (d, before) => {
       const scratch = new Map<string, RouteMemo>();
       const quiet: StatusSink = { ignore: () => {}, attach: () => {} };
-      memoTable(d, candidates(index, index.vsByHost.get(d.host), index.vsWildcard), snap.waypoint, { ...ctx, diagnostics: [] }, quiet, before, signature, scratch);
+      memoTable(d, vsCandidates(index, vss, d.host), snap.waypoint, { ...ctx, diagnostics: [] }, quiet, before, signature, scratch);
       return scratch.get(d.cluster.name)!;
     },
     status: (v, st) => vsStatusEntry(v, st, memo),
@@ -140,7 +143,7 @@ export function compileRoutes(
         if (d.cluster.kind !== 'http' || seen.has(d.cluster.name)) continue;
         seen.add(d.cluster.name);
         const hrFor = candidates(index, index.hrByEntry.get(d.service.key), index.hrViaGateway);
-        const vsFor = candidates(index, index.vsByHost.get(d.host), index.vsWildcard);
+        const vsFor = vsCandidates(index, vss, d.host);
         const t = hrFor.length > 0
           ? tableFor(d, vsFor, hrFor, snap.waypoint, ctx, sink)
           : memoTable(d, vsFor, snap.waypoint, ctx, sink, memo.routes.get(d.cluster.name), signature, reused);
@@ -270,10 +273,10 @@ function routeIndex(vss: readonly VS[], hrs: readonly RouteParents[]): RouteInde
   };
   vss.forEach((vs, i) => {
     index.order.set(vs, i);
-    for (const h of vs.spec.hosts ?? []) {
+    for (const h of vsHosts(vs)) {
       if (h.startsWith('*')) {
         if (index.vsWildcard.at(-1) !== vs) index.vsWildcard.push(vs);
-      } else add(index.vsByHost, h.toLowerCase(), vs);
+      } else add(index.vsByHost, h, vs);
     }
   });
   hrs.forEach((h, i) => {
@@ -284,6 +287,11 @@ function routeIndex(vss: readonly VS[], hrs: readonly RouteParents[]): RouteInde
     }
   });
   return index;
+}
+
+/** The VirtualServices that may match `host`: all of them for a wildcard ServiceEntry host (host.Name.Matches is symmetric). */
+function vsCandidates(index: RouteIndex, vss: readonly VS[], host: string): VS[] {
+  return host.startsWith('*') ? [...vss] : candidates(index, index.vsByHost.get(host), index.vsWildcard);
 }
 
 function candidates<T extends VS | RouteParents>(index: RouteIndex, a: readonly T[] | undefined, b: readonly T[]): T[] {
@@ -311,7 +319,7 @@ function tableFor(
     if (any) attachedRoutes.push({ route: h.route, enforceGrants: viaGateway });
   }
   const httpRoutes = attachedRoutes.map((a) => a.route);
-  const covering = vss.filter((r) => (r.spec.hosts ?? []).some((h) => vsCovers(h, d.host)) && (r.spec.http ?? []).length > 0);
+  const covering = vss.filter((r) => vsMatchesHost(r, d.host) && ((r.spec.http ?? []).length > 0 || isMergedRoot(r)));
   const ignore = (vs: VS, reason: string) => sink.ignore(vs, cluster, reason);
   // vs-scope.ts: bound to mesh and visible in the waypoint's namespace, ranked private, exported, public;
   // listener_waypoint.go getVirtualServiceForWaypoint: only the service's and the waypoint's namespaces.

@@ -20,7 +20,7 @@ import type { RouteStatus, TcpRoute, VirtualServiceStatus, WeightedCluster } fro
 import type { Cluster, Destination, HostTable } from '../model/snapshot.ts';
 import { clusterFor, type RouteContext } from './routes.ts';
 import { defaultPort } from './routes-virtual-service.ts';
-import { vsCovers, waypointVirtualServices } from './vs-scope.ts';
+import { resolveShortname, vsHosts, vsMatchesHost, waypointVirtualServices } from './vs-scope.ts';
 
 type VS = Resource<VirtualServiceSpec>;
 
@@ -47,13 +47,13 @@ export function compileTcpRoutes(
   const byHost = new Map<string, VS[]>();
   const wildcard: VS[] = [];
   for (const v of l4) {
-    for (const h of v.spec.hosts ?? []) {
+    for (const h of vsHosts(v)) {
       if (h.startsWith('*')) {
         if (wildcard.at(-1) !== v) wildcard.push(v);
         continue;
       }
-      const list = byHost.get(h.toLowerCase());
-      if (!list) byHost.set(h.toLowerCase(), [v]);
+      const list = byHost.get(h);
+      if (!list) byHost.set(h, [v]);
       else if (list.at(-1) !== v) list.push(v);
     }
   }
@@ -63,7 +63,9 @@ export function compileTcpRoutes(
         if (isHttpProtocol(d.port.protocol) || seen.has(d.cluster.name)) continue;
         seen.add(d.cluster.name);
         // waypointVirtualServices sorts them in istiod's (total) order, so the input order does not matter.
-        const covering = [...new Set([...(byHost.get(d.host) ?? []), ...wildcard])].filter((v) => (v.spec.hosts ?? []).some((h) => vsCovers(h, d.host)));
+        // A wildcard service host matches exact VirtualService hosts under it too (host.Name.Matches).
+        const candidates = d.host.startsWith('*') ? l4 : [...new Set([...(byHost.get(d.host) ?? []), ...wildcard])];
+        const covering = candidates.filter((v) => vsMatchesHost(v, d.host));
         if (covering.length === 0) continue;
         const ignore = (vs: VS, reason: string) => status.get(vs)!.ignored.push({ cluster: d.cluster.name, reason });
         const selected = waypointVirtualServices(covering, d.service.namespace, waypointNamespace, defaultExportTo, ignore);
@@ -126,7 +128,7 @@ function tcpRoute(vs: VS, rule: string, routes: readonly RouteDestination[], d: 
     // Several destinations: Envoy weighted_clusters, and istiod leaves out those without a weight.
     const w = one ? 1 : rd.weight ?? 0;
     if (w <= 0) continue;
-    const host = rd.destination.host.toLowerCase();
+    const host = resolveShortname(rd.destination.host, vs.metadata.namespace);
     const port = rd.destination.port?.number ?? defaultPort(ctx, host, d.port.number);
     const subset = rd.destination.subset;
     total += w;
@@ -136,7 +138,7 @@ function tcpRoute(vs: VS, rule: string, routes: readonly RouteDestination[], d: 
     // Every destination has weight 0: istiod writes an empty weighted_clusters, which Envoy refuses;
     // the nearest honest outcome is a tunnel that finds no cluster.
     const rd = routes[0]!;
-    const host = rd.destination.host.toLowerCase();
+    const host = resolveShortname(rd.destination.host, vs.metadata.namespace);
     clusters.push({ host, port: rd.destination.port?.number ?? d.port.number, upTo: 1 });
     total = 1;
   }

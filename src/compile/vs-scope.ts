@@ -9,7 +9,7 @@
 //     without `.` is not visible in its own namespace).
 // The list is private ones of the waypoint's namespace, then ones exported to it, then public ones,
 // each in creation order (istiodOrder); listener_waypoint.go then keeps those in the service's or the waypoint's
-// namespace and uses the first with http routes. Per match (route.go sourceMatchHTTP, with the
+// namespace whose hosts match the service host (vsMatchesHost) and uses the first with http routes. Per match (route.go sourceMatchHTTP, with the
 // gateway set {mesh} and the waypoint's namespace as the proxy's): a match listing gateways applies
 // only when one is `mesh`; otherwise a sourceNamespace must equal the waypoint's namespace.
 import type { Resource } from '../config/resource.ts';
@@ -39,10 +39,47 @@ export function meshScope(vs: VS, waypointNamespace: string, defaultExportTo: re
   return { reason: `${what} does not make it visible in the waypoint's namespace (${waypointNamespace})` };
 }
 
-/** Whether VirtualService host `vsHost` covers ServiceEntry host `seHost` (host.Name.Matches). */
+/** Whether VirtualService host `vsHost` covers ServiceEntry host `seHost` (one direction; HTTPRoute hostnames use it). */
 export function vsCovers(vsHost: string, seHost: string): boolean {
   const h = vsHost.toLowerCase();
   return h === seHost || (h.startsWith('*.') && seHost.endsWith(h.slice(1)));
+}
+
+/**
+ * host.Name.Matches: equal names, or a wildcard on either side (or both) whose suffix covers the
+ * other (`api.example.com` and `*.example.com` match both ways; `*` matches everything).
+ */
+export function hostsMatch(a: string, b: string): boolean {
+  const wa = a.startsWith('*');
+  const wb = b.startsWith('*');
+  if (wa && wb) return a.length < b.length ? b.slice(1).endsWith(a.slice(1)) : a.slice(1).endsWith(b.slice(1));
+  if (wa) return b.endsWith(a.slice(1));
+  if (wb) return a.endsWith(b.slice(1));
+  return a === b;
+}
+
+/**
+ * model.ResolveShortnameToFQDN as initVirtualServices applies it to a VirtualService's hosts and
+ * destinations: a name without a dot (not `*`, not an IP) is `<name>.<namespace>.svc.cluster.local`.
+ * Lower-cased, as this project keeps hosts.
+ */
+export function resolveShortname(host: string, namespace: string): string {
+  const h = host.toLowerCase();
+  return h.includes('.') || h === '*' || h.includes(':') ? h : `${h}.${namespace}.svc.cluster.local`;
+}
+
+const resolvedHosts = new WeakMap<VS, readonly string[]>();
+
+/** A VirtualService's hosts as istiod reads them (resolveVirtualServiceShortnames), per object. */
+export function vsHosts(vs: VS): readonly string[] {
+  let hosts = resolvedHosts.get(vs);
+  if (!hosts) resolvedHosts.set(vs, (hosts = (vs.spec.hosts ?? []).map((h) => resolveShortname(h, vs.metadata.namespace))));
+  return hosts;
+}
+
+/** getVirtualServiceForWaypoint's host test: one of the VirtualService's hosts Matches the service host. */
+export function vsMatchesHost(vs: VS, serviceHost: string): boolean {
+  return vsHosts(vs).some((h) => hostsMatch(h, serviceHost));
 }
 
 /** istiod's sortConfigByCreationTime: creation time, then name, then namespace (not namespace first). */

@@ -7,10 +7,14 @@
 //
 // It costs a pause: about 120 ms of CPU with 3,000 resources loaded, 40 ms with the quickstart. So
 // it runs a quiet `delayMs` after the last swap, at most once per `minIntervalMs`, and is put off
-// while the event loop is more than 5% busy: with --concurrency 1, and in each worker, that loop
+// while the event loop is more than 1% busy: with --concurrency 1, and in each worker, that loop
 // serves the traffic. Under load the young generation is in use: given back then, V8 grows it
 // again at the cost of more scavenges per request (measured with bench/head-to-head.ts: a release
-// run in the workers during a warm-up cost 20-30% of their throughput for the next 15 s).
+// run in the workers during a warm-up cost 20-30% of their throughput for the next 15 s). The
+// threshold was 5% until a worker serving 500 requests/s (one of two at 1000 rps, about 4% busy)
+// was seen releasing mid-load: a 100 ms pause of that worker and 9% more CPU per request over the
+// next minute (bench/threads-cpu.ts, --trace-gc). At 1% a loop serving up to about 100 requests/s
+// still releases.
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -67,7 +71,7 @@ export class MemoryReleaser {
   constructor(o: ReleaseOptions = {}) {
     this.#delayMs = o.delayMs ?? 2000;
     this.#minIntervalMs = o.minIntervalMs ?? 30_000;
-    this.#maxUtilization = o.maxUtilization ?? 0.05;
+    this.#maxUtilization = o.maxUtilization ?? 0.01;
   }
 
   get stats(): ReleaseStats {

@@ -3,7 +3,7 @@
 // all of them (as a change to the last one), read their metrics and summaries, restart one that dies (with backoff, one log line
 // each time), and drain them all on SIGTERM.
 import module from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Snapshot } from '../model/snapshot.ts';
 import { foldCumulative, type MetricsState } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -23,6 +23,16 @@ export function workerEntry(entry: URL, compileCache: boolean): URL {
   if (!compileCache) return entry;
   const src = `import m from 'node:module'; m.enableCompileCache?.(); await import(${JSON.stringify(entry.href)});`;
   return new URL(`data:text/javascript,${encodeURIComponent(src)}`);
+}
+
+/**
+ * A worker's V8 young generation (`run --max-semi-space-size`): two semi-spaces and a new
+ * large-object space of the same size, so V8 takes a third of maxYoungGenerationSizeMb as the
+ * semi-space (rounded up to a power of two: 8 gives at most 16 MiB of new space, against V8's 64).
+ * Undefined: V8's own default (or node's --max-semi-space-size, which every worker inherits).
+ */
+export function youngGenerationLimits(semiSpaceMb: number | undefined): ResourceLimits | undefined {
+  return semiSpaceMb ? { maxYoungGenerationSizeMb: 3 * semiSpaceMb } : undefined;
 }
 
 /** Restart delays: 250 ms, doubled for each restart in the last minute, at most 30 s. */
@@ -53,6 +63,8 @@ interface Slot {
 export interface PoolOptions {
   readonly size: number;
   readonly options: WorkerOptions;
+  /** Each worker's largest V8 semi-space in MiB (youngGenerationLimits); undefined: V8's. */
+  readonly maxSemiSpaceMb?: number;
   readonly logLevel: string;
   readonly log: Logger;
   /** Where workers' stdout lines go (the primary's one writer). */
@@ -193,7 +205,9 @@ export class WorkerPool {
     const init: WorkerInit = {
       index: s.index, replicas: this.#o.replicas(), options: this.#o.options, logLevel: this.#o.logLevel, snapshot: this.#snapshot, ports: this.#ports, testHooks: this.#o.testHooks,
     };
-    const w = new Worker(workerEntry(ENTRY, module.getCompileCacheDir?.() !== undefined), { workerData: init, stdout: false, stderr: false });
+    const w = new Worker(workerEntry(ENTRY, module.getCompileCacheDir?.() !== undefined), {
+      workerData: init, stdout: false, stderr: false, resourceLimits: youngGenerationLimits(this.#o.maxSemiSpaceMb),
+    });
     s.worker = w;
     s.state = 'starting';
     s.version = this.#snapshot.version;

@@ -21,6 +21,8 @@ import { WorkerPool } from './pool.ts';
 
 export interface PrimaryOptions {
   readonly concurrency: number;
+  /** Each worker's largest V8 semi-space in MiB (pool.ts youngGenerationLimits); undefined: V8's. */
+  readonly maxSemiSpaceMb?: number;
   readonly logLevel: string;
   /** The primary's stdout writer: workers' lines go through it. */
   readonly out: (s: string) => void;
@@ -70,7 +72,7 @@ export async function startPrimary(o: WaypointOptions, p: PrimaryOptions): Promi
     identity: identity?.current,
   });
   const pool = new WorkerPool({
-    size: p.concurrency, options: workerOptions(o, p.concurrency), logLevel: p.logLevel, log, out: p.out,
+    size: p.concurrency, maxSemiSpaceMb: p.maxSemiSpaceMb, options: workerOptions(o, p.concurrency), logLevel: p.logLevel, log, out: p.out,
     testHooks: p.testHooks ?? false, onFatal: p.onFatal, replicas,
   });
   // Changes are sent once per event-loop turn: a relist of thousands of pods is one message.

@@ -113,10 +113,11 @@ export const virtualService = fc.record({
 
 // The same VirtualService (name, namespace, exact host, rules) rebound: only gateways, exportTo or
 // its creation time change, so routes-delta.ts patches it instead of a full pass.
-const virtualServiceRebind = fc.record({ slot, exportTo: vsExportTo, gateways: vsGateways, created: fc.constantFrom('2024-01-01T00:00:00Z', '2023-01-01T00:00:00Z') })
-  .map(({ slot: s, exportTo: e, gateways, created: at }) => ({
+// Now and then its host is x.w.test, which an entry for *.w.test also matches (host.Name.Matches).
+const virtualServiceRebind = fc.record({ slot, exportTo: vsExportTo, gateways: vsGateways, created: fc.constantFrom('2024-01-01T00:00:00Z', '2023-01-01T00:00:00Z'), underWildcard: fc.constantFrom(false, false, true) })
+  .map(({ slot: s, exportTo: e, gateways, created: at, underWildcard }) => ({
     apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: `vs-${s}`, namespace: NS, creationTimestamp: at },
-    spec: { hosts: [HOSTS[Number(s)]!], ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), http: [{ route: [{ destination: { host: 'a.test' } }] }], tcp: [{ route: [{ destination: { host: 'b.test' } }] }] },
+    spec: { hosts: [underWildcard ? 'x.w.test' : HOSTS[Number(s)]!], ...(e ? { exportTo: e } : {}), ...(gateways ? { gateways } : {}), http: [{ route: [{ destination: { host: 'a.test' } }] }], tcp: [{ route: [{ destination: { host: 'b.test' } }] }] },
   }));
 
 // Several slots and targets (one or two; se-3 never exists): the patched path of policies-delta.ts
