@@ -16,7 +16,7 @@ import type { DestinationRuleSpec, PortTrafficPolicy, TrafficPolicy } from '../c
 import type { Resource } from '../config/resource.ts';
 import { parseDurationMs } from '../config/kinds/virtual-service-rules.ts';
 import { CODES } from '../model/codes.ts';
-import type { ClusterPolicy, ConnectionLimits, LoadBalancerPolicy, OutlierPolicy, TlsOrigination } from '../model/cluster-policy.ts';
+import type { ClusterPolicy, ConnectionLimits, LoadBalancerPolicy, OutlierPolicy, TcpProxySettings, TlsOrigination } from '../model/cluster-policy.ts';
 import { formatPath, type Diagnostic } from '../model/diagnostic.ts';
 import type { Cluster, Destination, HostTable } from '../model/snapshot.ts';
 import { clusterName } from './services.ts';
@@ -65,10 +65,12 @@ export function compileDestinationRules(
       out.set(c.name, c);
       continue;
     }
-    for (const sub of subsetClusters(c, m, ctx)) out.set(sub.name, sub);
+    const tcpProxy = c.kind === 'tcp' ? compileTcpProxy(m.trafficPolicy) : undefined;
+    const withTcp = tcpProxy ? { ...c, tcpProxy } : c;
+    for (const sub of subsetClusters(withTcp, m, ctx)) out.set(sub.name, sub);
     const subsets = Object.fromEntries(m.subsets.map((s) => [s.name, clusterName(c.port, c.kind, c.host, s.name)]));
     const policy = compilePolicy(merge(undefined, m.trafficPolicy, c.port), m.dr, ctx);
-    out.set(c.name, { ...c, ...(policy ? { policy } : {}), ...(m.subsets.length ? { subsets } : {}) });
+    out.set(c.name, { ...withTcp, ...(policy ? { policy } : {}), ...(m.subsets.length ? { subsets } : {}) });
   }
   return { clusters: out, hosts: relink(hosts, out), diagnostics };
 }
@@ -201,6 +203,19 @@ function compileTls(t: Fields['tls'], ctx: DestinationRuleContext): TlsOriginati
     // A waypoint reads credentialName Secrets from its own namespace (reference §2.6).
     ...opt('credential', t.credentialName ? { namespace: ctx.waypointNamespace, name: t.credentialName } : undefined),
   };
+}
+
+/**
+ * The TCP chain's tcp_proxy timeouts (buildWaypointNetworkFilters): the DestinationRule's top-level
+ * trafficPolicy only; istiod reads neither portLevelSettings nor the subset here ("to align with
+ * sidecars, subsets are ignored"). An explicit idleTimeout `0s` turns the idle timeout off.
+ */
+function compileTcpProxy(tp: TrafficPolicy | undefined): TcpProxySettings | undefined {
+  const tcp = tp?.connectionPool?.tcp;
+  const idle = ms(tcp?.idleTimeout);
+  const max = ms(tcp?.maxConnectionDuration);
+  if (idle === undefined && !max) return undefined;
+  return { ...opt('idleTimeoutMs', idle), ...opt('maxConnectionDurationMs', max || undefined) };
 }
 
 function compileLimits(cp: Fields['connectionPool']): ConnectionLimits | undefined {

@@ -143,7 +143,12 @@ function tcpRoute(vs: VS, rule: string, routes: readonly RouteDestination[], d: 
     total = 1;
   }
   const source = `VirtualService ${ref(vs)}`;
-  return { source, rule, name: `${source} ${rule}`, clusters, total };
+  // istiod takes the tcp_proxy settings from the DestinationRule of routes[0]'s host, whatever its weight.
+  const first = routes[0]!.destination;
+  const firstHost = first.host.toLowerCase();
+  const firstCluster = clusterFor(ctx, firstHost, first.port?.number ?? defaultPort(ctx, firstHost, d.port.number), undefined);
+  const tcpProxy = firstCluster === undefined ? undefined : ctx.clusters.get(firstCluster)?.tcpProxy;
+  return { source, rule, name: `${source} ${rule}`, clusters, total, ...(tcpProxy ? { tcpProxy } : {}) };
 }
 
 function noRuleReason(d: Destination): string {

@@ -35,6 +35,8 @@ export const DEFAULT_LIMITS: DownstreamLimits = {
 /** The closed set of limits that can trip: the `limit` label of egressway_downstream_limit_total. */
 export type LimitKind =
   | 'request_headers_timeout' | 'idle_timeout' | 'stream_idle_timeout' | 'tunnel_idle_timeout'
+  // A DestinationRule maxConnectionDuration closed a TCP tunnel (Envoy tcp_proxy max_downstream_connection_duration).
+  | 'tunnel_max_duration'
   | 'max_connections' | 'overload' | 'hbone_max_connections' | 'hbone_idle_timeout';
 
 export interface GuardHooks {

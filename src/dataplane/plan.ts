@@ -3,6 +3,7 @@
 import { hostKnown, lookupDestination } from '../model/host-table.ts';
 import type { Cluster, Destination, Snapshot } from '../model/snapshot.ts';
 import type { TcpRoute } from '../model/route.ts';
+import type { TcpProxySettings } from '../model/cluster-policy.ts';
 import type { FailureCode } from './errors.ts';
 import { isHttpProtocol } from '../model/protocol.ts';
 
@@ -18,6 +19,8 @@ export interface Forward {
   readonly tcpRoute?: string;
   /** CONNECT to an HTTP port: terminate the tunnel and run each request through the HTTP path. */
   readonly terminate: boolean;
+  /** An opaque tunnel's tcp_proxy idle timeout and max duration from a DestinationRule (absent: the flags). */
+  readonly tcpProxy?: TcpProxySettings;
 }
 
 export interface Passthrough {
@@ -49,7 +52,8 @@ export function planRoute(snap: Snapshot, host: string, port: number, mode: Mode
   // An opaque tunnel runs the service's TCP chain: one lookup for a VirtualService tls/tcp route.
   const tcp = mode === 'connect' && !l7 ? snap.tcpRoutes.get(dest.cluster.name) : undefined;
   if (tcp) return routedTunnel(snap, dest, tcp, random);
-  return { kind: 'forward', destination: dest, cluster: dest.cluster, routeName: 'default', terminate: mode === 'connect' && l7 };
+  const tcpProxy = mode === 'connect' && !l7 ? dest.cluster.tcpProxy : undefined;
+  return { kind: 'forward', destination: dest, cluster: dest.cluster, routeName: 'default', terminate: mode === 'connect' && l7, ...(tcpProxy ? { tcpProxy } : {}) };
 }
 
 /** tcp_proxy to the route's cluster (or one of its weighted clusters); none served here: NC. */
@@ -61,7 +65,7 @@ function routedTunnel(snap: Snapshot, dest: Destination, tcp: TcpRoute, random: 
   }
   const cluster = wc.cluster === undefined ? undefined : snap.clusters.get(wc.cluster);
   if (!cluster) return reject('no_cluster', `${tcp.name} sends tunnels to ${dest.host}:${dest.port.number} to ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve; bind a ServiceEntry for it to this waypoint (and define the subset in a DestinationRule)`);
-  return { kind: 'forward', destination: dest, cluster, routeName: 'default', terminate: false, tcpRoute: tcp.name };
+  return { kind: 'forward', destination: dest, cluster, routeName: 'default', terminate: false, tcpRoute: tcp.name, ...(tcp.tcpProxy ? { tcpProxy: tcp.tcpProxy } : {}) };
 }
 
 function unmatched(snap: Snapshot, host: string, port: number): Plan {

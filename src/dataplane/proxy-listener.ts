@@ -25,7 +25,8 @@ import { authorize, needsSni, noteVerdict, replyDenied, type AuthzInput } from '
 import { peekClientHello } from './client-hello.ts';
 import { addr, finisher, finishRecord, markFailure, newRecord, recordFromRequest, socketAddrs, type RecordSink, type TraceHeaders } from './record.ts';
 import { clientErrorReply, http1Responder, lingeringClose, upgradeResponse } from './socket-response.ts';
-import { dialTcp, splice } from './tunnel.ts';
+import { dialTunnel, splice } from './tunnel.ts';
+import type { TcpProxySettings } from '../model/cluster-policy.ts';
 import { DEFAULT_LIMITS, DownstreamGuard, type DownstreamLimits, type LimitKind } from './downstream-guard.ts';
 import type { OverloadMonitor } from './overload.ts';
 import type { Endpoint, Upstreams } from './upstream.ts';
@@ -536,12 +537,12 @@ export class ProxyListener {
       // tcp.maxConnections counts the cluster's connections, tunnels included (tcp_proxy: UO).
       const slot = this.#deps.upstreams.connectionSlot(cluster);
       if (typeof slot === 'string') return failed('upstream_overflow', slot);
-      dialTcp(ep, this.#deps.connectTimeoutMs ?? 10_000).then((up) => {
+      dialTunnel(ep, this.#deps.upstreams.tunnelDial(cluster)).then((up) => {
         up.once('close', slot);
         socketAddrs(record, up);
         record.responseCode = 200;
         if (!accepted) t.respond.accept();
-        this.#splice(t.stream, up, record, finish);
+        this.#splice(t.stream, up, record, finish, plan.kind === 'forward' ? plan.tcpProxy : undefined);
       }, (err) => {
         slot();
         failed(classifyUpstreamError(err, false), errReason(err));
@@ -549,18 +550,23 @@ export class ProxyListener {
     }, failed);
   }
 
-  #splice(client: Duplex, up: Socket, record: RequestRecord, finish: () => void): void {
+  #splice(client: Duplex, up: Socket, record: RequestRecord, finish: () => void, tcpProxy?: TcpProxySettings): void {
     this.#tunnels.add(client);
     this.#deps.onTunnelOpen?.(record);
     splice(client, up, (r) => {
       record.bytesReceived = r.received;
       record.bytesSent += r.sent;
-      record.connectionTerminationDetails = r.idleTimeout ? 'idle_timeout' : r.error ? `${r.closedBy}_error: ${r.error.message}` : '';
-      if (r.error && r.closedBy === 'upstream') markFailure(record, classifyUpstreamError(r.error, true), r.error.message);
+      record.connectionTerminationDetails = r.idleTimeout ? 'idle_timeout' : r.maxDuration ? 'max_connection_duration_reached' : r.error ? `${r.closedBy}_error: ${r.error.message}` : '';
+      // tcp_proxy onMaxDownstreamConnectionDuration: flag DT (DurationTimeout).
+      if (r.maxDuration) record.responseFlags = 'DT';
+      else if (r.error && r.closedBy === 'upstream') markFailure(record, classifyUpstreamError(r.error, true), r.error.message);
       this.#tunnels.delete(client);
       this.#settle();
       finish();
-    }, { idleTimeoutMs: this.#limits.tunnelIdleTimeoutMs, onIdleTimeout: () => this.#deps.onLimit?.('tunnel_idle_timeout') });
+    }, {
+      idleTimeoutMs: tcpProxy?.idleTimeoutMs ?? this.#limits.tunnelIdleTimeoutMs, onIdleTimeout: () => this.#deps.onLimit?.('tunnel_idle_timeout'),
+      ...(tcpProxy?.maxConnectionDurationMs ? { maxDurationMs: tcpProxy.maxConnectionDurationMs, onMaxDuration: () => this.#deps.onLimit?.('tunnel_max_duration') } : {}),
+    });
   }
 
   /**

@@ -19,7 +19,13 @@ import { DataplaneError } from './errors.ts';
 
 export interface ConnectorOptions {
   readonly tls: TlsOrigination;
+  /** SNI to send; '' sends none (a TCP cluster without tls.sni). */
   readonly servername: string;
+  /**
+   * Without subjectAltNames, check the certificate against the SNI (Envoy auto_san_validation, an
+   * HTTP upstream option). False for a TCP cluster: only the chain and subjectAltNames are checked.
+   */
+  readonly autoSan?: boolean;
   readonly secretsDir?: string;
   /** credentialName Secrets from the API server; wins over secretsDir. */
   readonly credentials?: CredentialProvider;
@@ -37,6 +43,7 @@ interface Material extends TlsMaterial {
 export function tlsConnector(o: ConnectorOptions): buildConnector.connector {
   let material: Material | undefined;
   const live = o.tls.credential && o.credentials ? liveMaterial(o.tls, o.credentials) : undefined;
+  const check = identityCheck(o.tls, o.autoSan ?? true);
   return (opts, cb) => {
     let m: Material;
     try {
@@ -58,10 +65,10 @@ export function tlsConnector(o: ConnectorOptions): buildConnector.connector {
     };
     const socket = tlsConnect({
       host: opts.hostname.replace(/^\[|\]$/g, ''), port: Number(opts.port),
-      ...(isIP(o.servername) ? {} : { servername: o.servername }),
-      ...m, minVersion: 'TLSv1.2', ALPNProtocols: [...o.alpn],
+      ...(o.servername === '' || isIP(o.servername) ? {} : { servername: o.servername }),
+      ...m, minVersion: 'TLSv1.2', ...(o.alpn.length ? { ALPNProtocols: [...o.alpn] } : {}),
       rejectUnauthorized: !o.tls.insecureSkipVerify,
-      checkServerIdentity: identityCheck(o.tls),
+      checkServerIdentity: check,
     } satisfies ConnectionOptions);
     const timer = setTimeout(() => {
       finish(Object.assign(new Error(`connect timeout after ${o.timeoutMs}ms${tcpUp ? ' (during the TLS handshake)' : ''}`), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
@@ -153,9 +160,9 @@ function loadMaterial(t: TlsOrigination, secretsDir: string | undefined): Materi
 
 // No subjectAltNames: the certificate must match the SNI (Envoy auto SAN validation). With them, it
 // must carry one of them: an exact DNS/URI/IP SAN, or a DNS name its (wildcard) SANs cover.
-function identityCheck(t: TlsOrigination): (host: string, cert: PeerCertificate) => Error | undefined {
+function identityCheck(t: TlsOrigination, autoSan: boolean): (host: string, cert: PeerCertificate) => Error | undefined {
   if (t.insecureSkipVerify) return () => undefined;
-  if (t.subjectAltNames.length === 0) return checkServerIdentity;
+  if (t.subjectAltNames.length === 0) return autoSan ? checkServerIdentity : () => undefined;
   return (_host, cert) => {
     const sans = (cert.subjectaltname ?? '').split(', ').map((s) => s.slice(s.indexOf(':') + 1));
     const ok = t.subjectAltNames.some((n) => sans.includes(n) || (!n.includes(':') && checkServerIdentity(n, cert) === undefined));

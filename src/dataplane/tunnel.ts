@@ -3,12 +3,36 @@
 // that shut down their write side still get their answer.
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { buildConnector } from 'undici';
 import { DataplaneError } from './errors.ts';
 import type { Endpoint } from './upstream.ts';
 
-export function dialTcp(ep: Endpoint, timeoutMs: number): Promise<Socket> {
+/**
+ * How a tunnel dials its cluster (Envoy cluster connect_timeout, upstream tcp_keepalive, transport
+ * socket), worked out once per cluster by UpstreamPools.tunnelDial.
+ */
+export interface TunnelDial {
+  readonly timeoutMs: number;
+  readonly keepAliveMs?: number;
+  /** DestinationRule tls SIMPLE / MUTUAL: the cluster's TLS connector (tls-origination.ts). */
+  readonly tls?: buildConnector.connector;
+}
+
+export function dialTunnel(ep: Endpoint, d: TunnelDial): Promise<Socket> {
+  if (!d.tls) return dialTcp(ep, d.timeoutMs, d.keepAliveMs);
+  const connector = d.tls;
   return new Promise((resolve, reject) => {
-    const s = connect({ host: ep.address, port: ep.port, allowHalfOpen: true });
+    // The connector bounds the TCP connect and the handshake by the timeout and calls back once.
+    connector({ hostname: ep.address, host: ep.address, port: String(ep.port), protocol: 'https:' } as buildConnector.Options, (err, socket) => {
+      if (err) reject(err);
+      else resolve(socket as Socket);
+    });
+  });
+}
+
+export function dialTcp(ep: Endpoint, timeoutMs: number, keepAliveMs?: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: ep.address, port: ep.port, allowHalfOpen: true, ...(keepAliveMs ? { keepAlive: true, keepAliveInitialDelay: keepAliveMs } : {}) });
     const timer = setTimeout(() => {
       s.destroy();
       reject(new DataplaneError('connect_timeout', `connect to ${ep.address}:${ep.port} timed out after ${timeoutMs} ms`));
@@ -35,12 +59,17 @@ export interface SpliceResult {
   readonly closedBy: 'downstream' | 'upstream';
   /** Closed by the tunnel idle timeout. */
   readonly idleTimeout?: boolean;
+  /** Closed by the DestinationRule's maxConnectionDuration (Envoy flag DT). */
+  readonly maxDuration?: boolean;
 }
 
 export interface TunnelIdle {
   /** Envoy tcp_proxy idle_timeout (1 h): no byte either way for this long closes both sides. 0: none. */
   readonly idleTimeoutMs: number;
   readonly onIdleTimeout?: () => void;
+  /** tcp_proxy max_downstream_connection_duration: closes both sides this long after the tunnel opened. */
+  readonly maxDurationMs?: number;
+  readonly onMaxDuration?: () => void;
 }
 
 // How long the surviving side of a tunnel may flush after the other side closed.
@@ -49,6 +78,8 @@ const FLUSH_MS = 1000;
 export function splice(client: Duplex, upstream: Socket, done: (r: SpliceResult) => void, idle?: TunnelIdle): void {
   let closed = 0;
   let idleOut = false;
+  let maxOut = false;
+  let maxTimer: NodeJS.Timeout | undefined;
   let error: Error | undefined;
   let closedBy: SpliceResult['closedBy'] | undefined;
   const onClose = (side: SpliceResult['closedBy']) => () => {
@@ -60,7 +91,8 @@ export function splice(client: Duplex, upstream: Socket, done: (r: SpliceResult)
       setTimeout(() => other.destroy(), FLUSH_MS).unref();
       return;
     }
-    done({ received: upstream.bytesWritten, sent: upstream.bytesRead, error, closedBy, ...(idleOut ? { idleTimeout: true } : {}) });
+    clearTimeout(maxTimer);
+    done({ received: upstream.bytesWritten, sent: upstream.bytesRead, error, closedBy, ...(idleOut ? { idleTimeout: true } : {}), ...(maxOut ? { maxDuration: true } : {}) });
   };
   const onError = (err: Error) => {
     error ??= err;
@@ -83,5 +115,14 @@ export function splice(client: Duplex, upstream: Socket, done: (r: SpliceResult)
       client.destroy();
       upstream.destroy();
     });
+  }
+  if (idle?.maxDurationMs) {
+    maxTimer = setTimeout(() => {
+      maxOut = true;
+      idle.onMaxDuration?.();
+      closedBy ??= 'downstream';
+      client.destroy();
+      upstream.destroy();
+    }, idle.maxDurationMs);
   }
 }

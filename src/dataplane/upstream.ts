@@ -21,6 +21,7 @@ import { PolicyPool } from './policy-pool.ts';
 import type { DnsCache } from './resolver.ts';
 import { DialPolicy, type AddressOrigin } from './ssrf.ts';
 import { tlsConnector } from './tls-origination.ts';
+import type { TunnelDial } from './tunnel.ts';
 import { ignoreUnsolicitedContinue } from './ignore-continue.ts';
 import { formatAuthority } from './authority.ts';
 import { LruMap } from './lru.ts';
@@ -99,6 +100,8 @@ const H2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
 export class Upstreams {
   #states = new Map<string, ClusterState>();
   #byCluster = new WeakMap<Cluster, ClusterState>();
+  #tunnelDials = new WeakMap<Cluster, TunnelDial>();
+  #plainDial: TunnelDial | undefined;
   /** Round-robin positions of config names (bounded by the config). */
   #rr = new Map<string, number>();
   /** Round-robin positions of request-chosen names, per DNS answer: gone with the answer. */
@@ -285,6 +288,30 @@ export class Upstreams {
       headersTimeout: 300_000,
       bodyTimeout: 300_000,
     };
+  }
+
+  /**
+   * How a TCP tunnel dials `cluster`: its DestinationRule's connectTimeout, tcpKeepalive and TLS
+   * origination, as the waypoint's TCP cluster does (cluster_waypoint.go applies the same policy
+   * to the tcp cluster as to the http one). Built on the cluster's first tunnel and kept with it
+   * (a snapshot that changes the cluster makes a new object), so a tunnel pays one WeakMap lookup.
+   */
+  tunnelDial(cluster: Cluster | undefined): TunnelDial {
+    if (!cluster) return (this.#plainDial ??= { timeoutMs: this.#opts.connectTimeoutMs ?? 10_000 });
+    let d = this.#tunnelDials.get(cluster);
+    if (d) return d;
+    const cp = cluster.policy?.connectionPool;
+    const tls = cluster.policy?.tls;
+    const timeoutMs = cp?.connectTimeoutMs ?? this.#opts.connectTimeoutMs ?? 10_000;
+    d = {
+      timeoutMs,
+      ...(cp?.tcpKeepaliveMs ? { keepAliveMs: cp.tcpKeepaliveMs } : {}),
+      // No Host header on a TCP chain: Envoy's auto_sni / auto_san_validation (HTTP upstream
+      // options) do not apply, so SNI is tls.sni or none, and only subjectAltNames name the peer.
+      ...(tls ? { tls: tlsConnector({ tls, servername: tls.sni ?? '', autoSan: false, secretsDir: this.#opts.secretsDir, credentials: this.#opts.credentials, timeoutMs, keepAliveMs: cp?.tcpKeepaliveMs, alpn: [] }) } : {}),
+    };
+    this.#tunnelDials.set(cluster, d);
+    return d;
   }
 
   /** A retry slot under the cluster's connectionPool.http.maxRetries; undefined means do not retry. */

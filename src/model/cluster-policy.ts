@@ -33,6 +33,18 @@ export interface TlsOrigination {
   readonly credential?: { readonly namespace: string; readonly name: string };
 }
 
+/**
+ * The TCP chain's tcp_proxy settings (listener_waypoint.go buildWaypointNetworkFilters): from the
+ * top-level trafficPolicy.connectionPool.tcp of the DestinationRule for the chain's host (the first
+ * destination of a VirtualService tls/tcp route): port-level settings and subsets are not read.
+ */
+export interface TcpProxySettings {
+  /** tcp_proxy idle_timeout; 0 disables it (an explicit `0s`). Absent: --tunnel-idle-timeout (Envoy's 1 h). */
+  readonly idleTimeoutMs?: number;
+  /** tcp_proxy max_downstream_connection_duration (flag DT on expiry). */
+  readonly maxConnectionDurationMs?: number;
+}
+
 export interface ConnectionLimits {
   readonly maxConnections?: number;
   readonly connectTimeoutMs?: number;

@@ -1,5 +1,6 @@
 // Compiled HTTP routes: what VirtualService and HTTPRoute say, shaped for one pass per request.
 // Matchers are precompiled (regexes built once per snapshot); weights are cumulative.
+import type { TcpProxySettings } from './cluster-policy.ts';
 
 export type StrMatch =
   | { readonly kind: 'exact'; readonly value: string }
@@ -190,6 +191,8 @@ export interface TcpRoute {
   /** Cumulative weights; `cluster` absent when the destination is not served here (NC). Never empty. */
   readonly clusters: readonly WeightedCluster[];
   readonly total: number;
+  /** tcp_proxy settings from the DestinationRule of the route's first destination host. */
+  readonly tcpProxy?: TcpProxySettings;
 }
 
 /** VirtualServices have no status in Istio; this says where one applies at this waypoint, and why not elsewhere. */

@@ -1,6 +1,6 @@
 // Snapshot types: readonly data shaped for lookups. Only compile/ builds these; the data plane only
 // reads them. Names follow Istio's so that logs and config dumps read like a waypoint's.
-import type { ClusterPolicy } from './cluster-policy.ts';
+import type { ClusterPolicy, TcpProxySettings } from './cluster-policy.ts';
 import type { ResourceRef } from './diagnostic.ts';
 import type { RouteRule, RouteStatus, RouteTable, TcpRoute } from './route.ts';
 import type { ParsedProtocol } from './protocol.ts';
@@ -40,6 +40,8 @@ export interface Cluster {
   readonly endpoints: readonly Endpoint[];
   /** Upstream policy from the DestinationRule that applies to this host and port, if any. */
   readonly policy?: ClusterPolicy;
+  /** TCP clusters only: the tcp_proxy settings a tunnel to this host's TCP chain runs with. */
+  readonly tcpProxy?: TcpProxySettings;
   /** DestinationRule subset name -> its cluster's name (`inbound-vip|80|http/<subset>|host`, in Snapshot.clusters). */
   readonly subsets?: Readonly<Record<string, string>>;
 }

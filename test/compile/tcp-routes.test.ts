@@ -110,3 +110,37 @@ spec:
   const missing = planRoute(snap(dr + vs('sub', '  tcp: [{route: [{destination: {host: b.test, subset: v2}}]}]\n')), 'a.test', 9000, 'connect');
   assert.equal(missing.kind === 'reject' && missing.code, 'no_cluster');
 });
+
+const drFor = (host: string, spec: string) => `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr-${host.replace(/\./g, '-')}, namespace: istio-egress}
+spec:
+  host: ${host}
+${spec}`;
+const tcpProxyOf = (s: Snapshot, host = 'a.test', port = 9000) => {
+  const p = planRoute(s, host, port, 'connect', () => 0);
+  return p.kind === 'forward' ? p.tcpProxy : p.kind;
+};
+
+test('tcp_proxy idle/max duration: the top-level trafficPolicy of the chain host only (not portLevelSettings, not subsets)', () => {
+  const s = snap(drFor('a.test', `  trafficPolicy:
+    connectionPool: {tcp: {idleTimeout: 5s, maxConnectionDuration: 1m}}
+    portLevelSettings: [{port: {number: 9000}, connectionPool: {tcp: {idleTimeout: 7s, connectTimeout: 2s}}}]
+  subsets: [{name: s1, trafficPolicy: {connectionPool: {tcp: {idleTimeout: 9s}}}}]
+`));
+  assert.deepEqual(tcpProxyOf(s), { idleTimeoutMs: 5000, maxConnectionDurationMs: 60_000 });
+  // The cluster itself does take the port-level connectionPool (connectTimeout).
+  assert.equal(s.clusters.get(A)!.policy!.connectionPool!.connectTimeoutMs, 2000);
+  assert.equal(tcpProxyOf(s, 'a.test', 80), undefined, 'an HTTP chain has no tcp_proxy');
+  const off = snap(drFor('a.test', '  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 0s}}}\n'));
+  assert.deepEqual(tcpProxyOf(off), { idleTimeoutMs: 0 }, 'an explicit 0s turns the idle timeout off');
+  assert.equal(tcpProxyOf(snap('')), undefined, 'no DestinationRule: the flags apply');
+});
+
+test('a routed TCP chain takes tcp_proxy settings from the DestinationRule of its first destination host', () => {
+  const route = vs('to-b', '  tcp: [{route: [{destination: {host: b.test}, weight: 0}, {destination: {host: a.test, port: {number: 9000}}, weight: 100}]}]\n');
+  const s = snap(route + drFor('b.test', '  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 3s}}}\n') + drFor('a.test', '  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 4s}}}\n'));
+  assert.equal(routed(s), A);
+  assert.deepEqual(tcpProxyOf(s), { idleTimeoutMs: 3000 });
+});
