@@ -1,6 +1,7 @@
 // istioctl-compatible presentation: suppression (`--suppress "CODE=Kind ns/name-glob"`), thresholds,
 // the three output formats, and the exit code (istioctl: 79 issues found, 65 unparsable input).
 import { stringify } from 'yaml';
+import { KUBECTL_YAML } from '../config/yaml-schema.ts';
 import { CODES } from '../model/codes.ts';
 import { formatDiagnostic } from '../model/diagnostic.ts';
 import type { Diagnostic, Level } from '../model/diagnostic.ts';
@@ -58,7 +59,7 @@ export function toMessage(d: Diagnostic): Record<string, unknown> {
 
 export function render(diags: readonly Diagnostic[], format: 'log' | 'json' | 'yaml'): string {
   if (format === 'json') return `${JSON.stringify(diags.map(toMessage), null, '\t')}\n`;
-  if (format === 'yaml') return diags.length ? stringify(diags.map(toMessage)) : '[]\n';
+  if (format === 'yaml') return diags.length ? stringify(diags.map(toMessage), KUBECTL_YAML) : '[]\n';
   return diags.map((d) => `${formatDiagnostic(d)}\n`).join('');
 }
 

@@ -1,6 +1,7 @@
 // --mesh-config: read a file holding Istio MeshConfig in any of its usual forms (see controlplane/mesh-config.ts).
 import { readFile } from 'node:fs/promises';
 import { yamlLib } from '../config/yaml-lib.ts';
+import { KUBECTL_YAML } from '../config/yaml-schema.ts';
 import { meshConfigOf, type MeshConfig } from '../controlplane/mesh-config.ts';
 
 export { meshConfigOf, meshNumTrustedProxies, meshPathNormalization, type MeshConfig } from '../controlplane/mesh-config.ts';
@@ -14,7 +15,7 @@ export async function readMeshConfig(file: string): Promise<MeshConfig> {
   }
   let doc: unknown;
   try {
-    doc = yamlLib().parse(text) ?? {};
+    doc = yamlLib().parse(text, KUBECTL_YAML) ?? {};
   } catch (err) {
     throw new Error(`--mesh-config ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -2,6 +2,7 @@
 // syntax errors into diagnostics with a hint.
 import type { Document, LineCounter, Node, YAMLError, YAMLSeq } from 'yaml';
 import { yamlLib } from './yaml-lib.ts';
+import { KUBECTL_YAML } from './yaml-schema.ts';
 import { CODES } from '../model/codes.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { SourceLocation } from './resource.ts';
@@ -64,8 +65,8 @@ let recent: { readonly src: SourceText; readonly parsed: ParsedText } | undefine
 export function parseText(src: SourceText): ParsedText {
   const { LineCounter, parseAllDocuments } = yamlLib();
   const lines = new LineCounter();
-  // `merge` accepts `<<: *anchor` as kubectl does; YAML 1.2 otherwise reads it as a plain key.
-  const docs = withQuietEnv(() => parseAllDocuments(src.text, { lineCounter: lines, merge: true }) as Document.Parsed[]);
+  // Scalars as kubectl reads them (YAML 1.1, yaml-schema.ts), `<<: *anchor` merges included.
+  const docs = withQuietEnv(() => parseAllDocuments(src.text, { ...KUBECTL_YAML, lineCounter: lines }) as Document.Parsed[]);
   const parsed = { docs, lines };
   recent = { src, parsed };
   return parsed;

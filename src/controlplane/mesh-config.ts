@@ -3,6 +3,7 @@
 // defaultConfig.gatewayTopology.numTrustedProxies (also accepted at the top level). Shared by the
 // CLI's --mesh-config file and the Kubernetes source's istio-system/istio ConfigMap.
 import { yamlLib } from '../config/yaml-lib.ts';
+import { KUBECTL_YAML } from '../config/yaml-schema.ts';
 import type { ExtensionProviderConfig } from '../compile/authn.ts';
 import type { CompileOptions, ServiceEntryVisibility } from '../compile/compile.ts';
 import type { PathNormalization } from '../model/policy.ts';
@@ -52,7 +53,7 @@ export function meshConfigOf(doc: unknown, file: string): MeshConfig {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`--mesh-config ${file}: expected a MeshConfig mapping, got ${Array.isArray(doc) ? 'a list' : typeof doc}`);
   const d = doc as Record<string, unknown>;
   const sub = (v: unknown, where: string): MeshConfig => {
-    if (typeof v === 'string') return meshConfigOf(yamlLib().parse(v) ?? {}, `${file} ${where}`);
+    if (typeof v === 'string') return meshConfigOf(yamlLib().parse(v, KUBECTL_YAML) ?? {}, `${file} ${where}`);
     return meshConfigOf(v ?? {}, `${file} ${where}`);
   };
   if (d.kind === 'ConfigMap') return sub((d.data as Record<string, unknown> | undefined)?.mesh, 'data.mesh');

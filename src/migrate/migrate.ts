@@ -8,6 +8,7 @@ import type { Resource } from '../config/resource.ts';
 import { hasErrors } from '../model/diagnostic.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { stringify } from 'yaml';
+import { KUBECTL_YAML } from '../config/yaml-schema.ts';
 import { extractAsm } from './asm.ts';
 import { emit } from './emit.ts';
 import type { Waypoint } from './emit.ts';
@@ -65,7 +66,7 @@ export function migrate(input: readonly Resource[], options: MigrateOptions = {}
     }
   }
   const docs = emit(intents, wp, warnings);
-  const yaml = docs.map((d) => stringify(d)).join('---\n');
+  const yaml = docs.map((d) => stringify(d, KUBECTL_YAML)).join('---\n');
   const { resources: output, diagnostics: outputDiagnostics } = parseOutput(yaml, options.outputName ?? 'migrated.yaml');
   const check = [...output, ...(existing ? [existing] : [])];
   const inputCount = sorted.filter((r) => MIGRATED_KINDS.has(r.kind) && !isWaypoint(r)).length;
