@@ -57,8 +57,8 @@ function goNumber(v: string): unknown {
       if (n >= INT64_MIN && n <= INT64_MAX) return Number(n);
     }
   }
-  // Past 64 bits, an unsigned integer form is a big.Int; a signed one stays a string.
-  if (int !== undefined && plain[0] !== '-' && plain[0] !== '+') return Number(int);
+  // Past 64 bits go-yaml makes a big.Int of a hex, octal or binary form, which kubectl gives back
+  // as the string (measured: 0xFFFFFFFFFFFFFFFFFF).
   return v;
 }
 

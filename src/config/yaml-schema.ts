@@ -33,7 +33,7 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 
-/** An INT match: the number, or the string itself where Go gives up (a signed non-decimal beyond 64 bits). */
+/** An INT match: the number, or the string itself where kubectl keeps one (a non-decimal beyond 64 bits). */
 function resolveInt(src: string): number | string {
   const plain = src.replaceAll('_', '');
   if (plain.startsWith('0b') && (plain[2] === '-' || plain[2] === '+')) {
@@ -47,9 +47,8 @@ function resolveInt(src: string): number | string {
   if (/^0[0-7]/.test(digits)) digits = `0o${digits.slice(1)}`;
   const n = BigInt(digits) * (plain[0] === '-' ? -1n : 1n);
   if ((n >= INT64_MIN && n <= INT64_MAX) || (!signed && n <= UINT64_MAX)) return Number(n);
-  // Beyond 64 bits: Go's float reading for decimal digits, then big.Int for unsigned forms.
-  if (GO_FLOAT.test(plain)) return resolveFloat(src);
-  return signed ? src : Number(n);
+  // Beyond 64 bits: decimal digits are read as a float; other forms stay strings in kubectl.
+  return GO_FLOAT.test(plain) ? resolveFloat(src) : src;
 }
 
 /** A FLOAT or DOT_FLOAT match: the number, or the string itself where Go overflows. */
