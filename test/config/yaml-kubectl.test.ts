@@ -6,11 +6,12 @@
 // kubectl as the same strings.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { stringify } from 'yaml';
 import { parseDocuments } from '../../src/config/parse.ts';
+import { migrate } from '../../src/migrate/migrate.ts';
 import { parseText } from '../../src/config/yaml-ast.ts';
 import { parseFast } from '../../src/config/yaml-fast.ts';
 import { KUBECTL_YAML } from '../../src/config/yaml-schema.ts';
@@ -110,4 +111,13 @@ test('strings written with the same schema read back in kubectl as the same stri
   const text = stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'scalars' }, vals }, KUBECTL_YAML);
   assert.deepEqual(kubectl(dir.path, text), vals);
   assert.deepEqual(libraryVals(text), vals);
+});
+
+test('migrate writes a namespace named "on" quoted, so kubectl and Egressway read it back as that string', async () => {
+  const input = readFileSync('test/fixtures/migrate/dr-without-serviceentry/input.yaml', 'utf8').replaceAll('namespace: default', 'namespace: "on"');
+  const result = migrate(parseDocuments(input, 'input.yaml').resources, {});
+  assert.match(result.yaml, /namespace: "on"/);
+  const back = parseDocuments(result.yaml, 'out.yaml');
+  const moved = back.resources.filter((r) => r.kind !== 'Gateway');
+  assert.ok(moved.length > 0 && moved.every((r) => r.namespace === 'on'), result.yaml);
 });
