@@ -119,5 +119,5 @@ test('migrate writes a namespace named "on" quoted, so kubectl and Egressway rea
   assert.match(result.yaml, /namespace: "on"/);
   const back = parseDocuments(result.yaml, 'out.yaml');
   const moved = back.resources.filter((r) => r.kind !== 'Gateway');
-  assert.ok(moved.length > 0 && moved.every((r) => r.namespace === 'on'), result.yaml);
+  assert.ok(moved.length > 0 && moved.every((r) => r.metadata.namespace === 'on'), result.yaml);
 });
