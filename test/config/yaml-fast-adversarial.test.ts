@@ -19,6 +19,7 @@ import type { Document } from 'yaml';
 import { DOC_TEXT, parseDocuments } from '../../src/config/parse.ts';
 import { lineStarts, linePos } from '../../src/config/yaml-ast.ts';
 import { parseFast } from '../../src/config/yaml-fast.ts';
+import { KUBECTL_YAML } from '../../src/config/yaml-schema.ts';
 
 const seed = Number(process.env.PROPERTY_SEED ?? 0xad);
 const numRuns = Number(process.env.PROPERTY_RUNS ?? 400);
@@ -42,7 +43,7 @@ function differential(text: string): 'fast' | 'fallback' {
   if (!fast) return 'fallback';
   const where = JSON.stringify(text.length > 3000 ? `${text.slice(0, 3000)}...` : text);
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { merge: true, lineCounter: lines }) as Document.Parsed[];
+  const docs = parseAllDocuments(text, { ...KUBECTL_YAML, lineCounter: lines }) as Document.Parsed[];
   assert.deepEqual(docs.flatMap((d) => [...d.errors, ...d.warnings].map((e) => e.code)), [], `fast path answered where yaml complains: ${where}`);
   assert.equal(fast.length, docs.length, `document count differs: ${where}`);
   const values = docs.map((d) => d.toJS({ maxAliasCount: 100 }) as unknown);
@@ -274,9 +275,9 @@ const handCorpus = [kubectlOutput, helmOutput, kustomizeOutput, handWritten];
 // multi-line strings made one-line so the text stays in the subset.
 const oneLine = (v: unknown): unknown => typeof v === 'string' ? v.replace(/\n/g, ' ') : Array.isArray(v) ? v.map(oneLine) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, oneLine(x)])) : v;
 const emitted = handCorpus.flatMap((t) => {
-  const values = parseAllDocuments(t).map((d) => oneLine(d.toJS()));
+  const values = parseAllDocuments(t, KUBECTL_YAML).map((d) => oneLine(d.toJS()));
   return ([{ lineWidth: 0 }, { lineWidth: 0, indentSeq: false, defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' }, { lineWidth: 0, indent: 4, defaultStringType: 'QUOTE_SINGLE' }, { collectionStyle: 'flow' }] as const)
-    .map((o) => values.map((v) => stringify(v, o)).join('---\n'));
+    .map((o) => values.map((v) => stringify(v, { ...KUBECTL_YAML, ...o })).join('---\n'));
 });
 const corpus = [...handCorpus, ...emitted, ...readmeBlocks, ...repoFiles];
 

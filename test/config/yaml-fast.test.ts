@@ -14,6 +14,7 @@ import type { Document } from 'yaml';
 import { DOC_TEXT, parseDocuments } from '../../src/config/parse.ts';
 import { lineStarts, linePos } from '../../src/config/yaml-ast.ts';
 import { parseFast } from '../../src/config/yaml-fast.ts';
+import { KUBECTL_YAML } from '../../src/config/yaml-schema.ts';
 
 const seed = Number(process.env.PROPERTY_SEED ?? 0x16);
 const numRuns = Number(process.env.PROPERTY_RUNS ?? 300);
@@ -31,7 +32,7 @@ function agrees(text: string): boolean {
   const fast = parseFast(text);
   if (!fast) return false;
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { merge: true, lineCounter: lines }) as Document.Parsed[];
+  const docs = parseAllDocuments(text, { ...KUBECTL_YAML, lineCounter: lines }) as Document.Parsed[];
   const where = JSON.stringify(text);
   for (const d of docs) {
     assert.deepEqual([...d.errors, ...d.warnings].map((e) => e.code), [], `fast path answered where yaml complains: ${where}`);
@@ -55,14 +56,14 @@ function agrees(text: string): boolean {
 
 const words = ['svc-1', 'istio-egress', 'httpbin.org', 'ServiceEntry', 'networking.istio.io/v1', '/deny-1', 'GET', 'a b', 'x', 'é日本'];
 // Valid as plain scalars, and resolved by the core schema to numbers, booleans, null or strings.
-const resolving = ['80', '0x1F', '0X1F', '0O17', '0o', '0x', '1e', 'e3', '+.5', '1.e3', '.e3', '1.5E+3', '-.inf', '.Inf', '.INF', 'inf', '+-1', '1 2', '0.0', '-0.0', '1e400', '99999999999999999999', '0x1g', '0o17', '0o8', '1e3', '1E-3', '+1', '-1', '-0', '+0', '.5', '-.5', '1.', '1.50', '007', '0b1', '1_000', '12:30', '.inf', '-.Inf', '+.INF', '.NaN', '.nan', '.NAN', 'nan', 'yes', 'no', 'on', 'off', 'y', '~', 'null', 'Null', 'NULL', 'nULL', 'true', 'True', 'TRUE', 'tRUE', 'false', 'False', 'FALSE', '2026-01-01', 'a:b', 'http://x.y/z?q=1', 'a#b', 'a,b', 'b[0]', 'x}', 'x]', '-x', '--x', "it's", 'a  b', '<<', '__proto__', 'toString', 'constructor', '\\', 'a\\nb', '...', '---'];
+const resolving = ['80', '0x1F', '0X1F', '0O17', '0o', '0x', '1e', 'e3', '+.5', '1.e3', '.e3', '1.5E+3', '-.inf', '.Inf', '.INF', 'inf', '+-1', '1 2', '0.0', '-0.0', '1e400', '99999999999999999999', '0x1g', '0o17', '0o8', '1e3', '1E-3', '+1', '-1', '-0', '+0', '.5', '-.5', '1.', '1.50', '007', '0b1', '1_000', '12:30', '.inf', '-.Inf', '+.INF', '.NaN', '.nan', '.NAN', 'nan', 'yes', 'no', 'on', 'off', 'y', '~', 'null', 'Null', 'NULL', 'nULL', 'true', 'True', 'TRUE', 'tRUE', 'false', 'False', 'FALSE', '2026-01-01', 'Y', 'N', 'n', 'Yes', 'NO', 'OFF', 'On', '0777', '-0777', '08', '09.5', '-0o7', '0B11', '-0b101', '0b-101', '0b', '0b2', '1__0', '+_1', '_1', '1_', '0_x10', '._1', '.5_5', '.5_', '.', '+.', '1_000.5', '1e3_0', '1:30', '190:20:30', '0xFFFFFFFFFFFFFFFFFF', '.5e999', '2001-12-14t21:59:43.10Z', 'a:b', 'http://x.y/z?q=1', 'a#b', 'a,b', 'b[0]', 'x}', 'x]', '-x', '--x', "it's", 'a  b', '<<', '__proto__', 'toString', 'constructor', '\\', 'a\\nb', '...', '---'];
 // Characters and spellings that need quotes, or that yaml reads in ways the fast path does not.
 const edges = ['a #b', '{x}', '- x', '?x', ':x', '*x', '&x', '!x', '%x', '@x', '`x', '|', '>', "'q'", '"q"', ' lead', 'trail ', '', 'a: b', '#x', 'x:', '-', 'a\tb', 'a\nb', '\u0085', '\u00a0x'];
 const tricky_ = [...resolving, ...edges];
 const keyPool = ['apiVersion', 'kind', 'metadata', 'name', 'namespace', 'spec', 'hosts', 'ports', 'number', 'protocol', 'labels', 'app.kubernetes.io/name', 'a b', '"q"', 'x-y', 'é'];
 const oddKeys = ['__proto__', 'toString', 'x:y', '-k', 'a#b', 'name', '"80"'];
 // Keys yaml does not read as strings, or reads as a merge: the fast path leaves them to yaml.
-const nonStringKeys = ['80', 'true', 'null', '~', '<<', '1e3', '.5'];
+const nonStringKeys = ['80', 'true', 'null', '~', '<<', '1e3', '.5', 'n', 'yes', '0777', '1_0'];
 
 type Tree = { t: 's'; v: string } | { t: 'm'; e: [string, Tree][] } | { t: 'q'; v: Tree[] };
 /** Trees of Kubernetes-like documents; `tricky` weighs the values and keys that test the edges. */
