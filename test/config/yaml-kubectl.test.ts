@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { stringify } from 'yaml';
 import { parseDocuments } from '../../src/config/parse.ts';
 import { migrate } from '../../src/migrate/migrate.ts';
+import { meshNumTrustedProxies, readMeshConfig } from '../../src/cli/mesh-config.ts';
 import { parseText } from '../../src/config/yaml-ast.ts';
 import { parseFast } from '../../src/config/yaml-fast.ts';
 import { KUBECTL_YAML } from '../../src/config/yaml-schema.ts';
@@ -120,4 +121,15 @@ test('migrate writes a namespace named "on" quoted, so kubectl and Egressway rea
   const back = parseDocuments(result.yaml, 'out.yaml');
   const moved = back.resources.filter((r) => r.kind !== 'Gateway');
   assert.ok(moved.length > 0 && moved.every((r) => r.metadata.namespace === 'on'), result.yaml);
+});
+
+test('mesh config is read as istiod reads it: 010 trusted proxies are 8, in a file and in a ConfigMap data.mesh string', async (t) => {
+  const dir = await tmpDir();
+  t.after(() => dir.close());
+  const bare = join(dir.path, 'mesh.yaml');
+  writeFileSync(bare, 'defaultConfig:\n  gatewayTopology:\n    numTrustedProxies: 010\n');
+  assert.equal(meshNumTrustedProxies(await readMeshConfig(bare)), 8);
+  const cm = join(dir.path, 'istio.yaml');
+  writeFileSync(cm, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio}\ndata:\n  mesh: |\n    gatewayTopology:\n      numTrustedProxies: 0_10\n');
+  assert.equal(meshNumTrustedProxies(await readMeshConfig(cm)), 8);
 });
