@@ -7,7 +7,7 @@
 // non-string keys, odd indentation, whatever yaml would warn or error about) it answers undefined
 // and the caller parses the whole file with `yaml`. test/config/yaml-fast.test.ts proves with
 // generated documents that whenever it answers, the values, document texts and root offsets equal
-// yaml's (`parseAllDocuments(text, { merge: true })` + toJS()).
+// yaml's (`parseAllDocuments(text, KUBECTL_YAML)` + toJS(): scalars as kubectl reads them, yaml-schema.ts).
 //
 // One pass, no backtracking beyond the first key of a mapping: linear in the text, recursion bounded
 // by MAX_DEPTH, never throws to the caller.
