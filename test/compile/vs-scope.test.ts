@@ -7,7 +7,7 @@ import { compile } from '../../src/compile/compile.ts';
 import { parseDocuments } from '../../src/config/parse.ts';
 import type { Snapshot } from '../../src/model/snapshot.ts';
 import { meshCompileOptions, meshConfigOf } from '../../src/controlplane/mesh-config.ts';
-import { serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
+import { serviceEntry, WAYPOINT_ALL_NAMESPACES_YAML, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 
 const CLUSTER = 'inbound-vip|80|http|a.test';
 
@@ -33,14 +33,7 @@ kind: ServiceEntry
 metadata: {name: a, namespace: shop, labels: {istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-egress}}
 spec: {hosts: [a.test], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
 `;
-const ALL_NAMESPACES = `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: istio-egress}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}]
-`;
+const ALL_NAMESPACES = `---${WAYPOINT_ALL_NAMESPACES_YAML}`;
 
 function compiled(yaml: string, waypoint = WAYPOINT_YAML + SE): ReturnType<typeof compile> & { snapshot: Snapshot } {
   const out = compile(parseDocuments(waypoint + yaml, 'test.yaml').resources, {});

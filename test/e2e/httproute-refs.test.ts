@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { curl } from '../helpers/curl.ts';
-import { startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { startInProcess, WAYPOINT_ALL_NAMESPACES_YAML, type InProcess } from '../helpers/inprocess.ts';
 
 // ServiceEntries in team-b bind to the waypoint only if its listener admits other namespaces.
-const WAYPOINT = WAYPOINT_YAML.replace('protocol: HBONE}', 'protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}');
+const WAYPOINT = WAYPOINT_ALL_NAMESPACES_YAML;
 import { startHttpUpstream, type EchoBody, type HttpUpstream } from '../helpers/upstream.ts';
 
 const se = (ns: string, name: string, host: string, port: number) => `---

@@ -4,18 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { curl } from '../helpers/curl.ts';
-import { startInProcess, type InProcess } from '../helpers/inprocess.ts';
+import { startInProcess, WAYPOINT_ALL_NAMESPACES_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type EchoBody, type HttpUpstream } from '../helpers/upstream.ts';
 
 // The waypoint accepts ServiceEntries from every namespace (shop's entries use it too).
-const WAYPOINT = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: istio-egress}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}]
-`;
+const WAYPOINT = WAYPOINT_ALL_NAMESPACES_YAML;
 
 /** `<name>.test`, port 80 -> `port` on loopback, bound to the waypoint from namespace `ns`. */
 const entry = (name: string, port: number, ns = 'istio-egress') => `---

@@ -67,6 +67,9 @@ spec:
   listeners: [{name: mesh, port: 15008, protocol: HBONE}]
 `;
 
+/** The waypoint above, accepting ServiceEntries (and routes) from every namespace. */
+export const WAYPOINT_ALL_NAMESPACES_YAML = WAYPOINT_YAML.replace('protocol: HBONE}', 'protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}');
+
 /** A ServiceEntry bound to the waypoint above. `extra` is YAML spliced into spec. */
 export function serviceEntry(name: string, spec: string, labels = 'istio.io/use-waypoint: waypoint'): string {
   return `---
