@@ -8,6 +8,7 @@
 //   args: "[--log-level, debug]"      appended to `egressway run ...`
 //   nodeSelector: "{kubernetes.io/os: linux}"    tolerations: "[{key: egress, operator: Exists}]"
 import { parse as parseYaml } from 'yaml';
+import { KUBECTL_YAML } from '../../config/yaml-schema.ts';
 
 export interface Settings {
   /**
@@ -125,7 +126,7 @@ function fromRef(ref: Ref, where: string, ns: string | undefined, configMap: Par
 function yamlOf(text: string, key: string, want: 'object' | 'array'): unknown {
   let v: unknown;
   try {
-    v = parseYaml(text);
+    v = parseYaml(text, KUBECTL_YAML);
   } catch (err) {
     throw new Error(`${key} is not YAML (${(err as Error).message.split('\n')[0]})`);
   }
