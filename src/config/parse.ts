@@ -119,6 +119,13 @@ function addResource(value: unknown, locate: Locator, ctx: Pick<Ctx, 'out' | 'de
   const missing = missingFields(value);
   if (missing.length > 0) {
     const kind = typeof value.kind === 'string' ? ` (kind ${value.kind})` : '';
+    // A name written `n`, `off` or `0777` is there, but YAML 1.1 (kubectl's reading) made it a boolean or a number.
+    const wrong = missing.map((f) => [f, f === 'metadata.name' ? (value.metadata as Record<string, unknown> | undefined)?.name : value[f]] as const)
+      .filter(([, v]) => typeof v === 'boolean' || typeof v === 'number');
+    if (wrong.length > 0) {
+      const [f, v] = wrong[0]!;
+      return malformed(`${f} is the ${typeof v} ${String(v)}, not a string${kind}`, f.split('.'), 'quote it: kubectl reads y, n, yes, no, on and off as booleans and 0777 as an octal number, and so does Egressway');
+    }
     return malformed(`document lacks ${missing.join(', ')}${kind}`, missing[0].split('.'), `add ${missing.join(' and ')}, as strings`);
   }
   const { resource, issues } = buildResource(value, locate, ctx.defaultNamespace);

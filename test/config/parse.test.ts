@@ -185,3 +185,16 @@ test('parsing reads no environment variable per token (issue 16: a getenv() each
     process.env = env;
   }
 });
+
+test('a name YAML 1.1 reads as a boolean or a number (kubectl does too): EGW0004 says so and says to quote it', () => {
+  const text = 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: off, namespace: a}\nspec: {hosts: [x.test]}\n---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: 0777\nspec: {hosts: [y.test]}\n';
+  const { resources, diagnostics } = parseDocuments(text, 'names.yaml');
+  assert.deepEqual(resources, []);
+  assert.deepEqual(diagnostics.map((d) => [d.code, d.line, d.path, d.message]), [
+    ['EGW0004', 3, 'metadata.name', 'metadata.name is the boolean false, not a string (kind ServiceEntry)'],
+    ['EGW0004', 9, 'metadata.name', 'metadata.name is the number 511, not a string (kind ServiceEntry)'],
+  ]);
+  assert.match(diagnostics[0]!.hint!, /quote it/);
+  // Quoted, it is the name.
+  assert.equal(parseDocuments(text.replace('name: off', 'name: "off"'), 'names.yaml').resources[0]?.metadata.name, 'off');
+});

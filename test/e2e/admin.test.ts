@@ -12,7 +12,7 @@ describe('admin endpoints', () => {
     up = await startHttpUpstream();
     wp = await startInProcess(WAYPOINT_YAML
       + loopbackEntry('api', up.port)
-      + serviceEntry('off', 'hosts: [off.test]\nports: [{number: 80, name: http, protocol: HTTP}]\nresolution: DNS', 'istio.io/use-waypoint: none')
+      + serviceEntry('"off"', 'hosts: [off.test]\nports: [{number: 80, name: http, protocol: HTTP}]\nresolution: DNS', 'istio.io/use-waypoint: none')
       + `---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

@@ -16,7 +16,7 @@ import { connectTunnel } from '../helpers/raw-client.ts';
 import { startTcpEcho, startTlsEcho, type EchoServer } from '../helpers/upstream.ts';
 import { connectStream, h2Session, makePki, type Pki } from '../hbone/fixture.ts';
 
-const entry = (name: string, ports: string) => serviceEntry(name, `hosts: [${name}.test]\nports: [${ports}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
+const entry = (name: string, ports: string) => serviceEntry(JSON.stringify(name), `hosts: [${name}.test]\nports: [${ports}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
 const vs = (name: string, host: string, body: string) => `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

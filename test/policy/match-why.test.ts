@@ -28,7 +28,7 @@ test('each way a rule can fail is explained, and a match says so', () => {
   const t = table(ap('p', 'api', `rules:
 - from: [{source: {principals: [cluster.local/ns/a/sa/x]}}, {source: {namespaces: [b]}}]
 - to: [{operation: {notMethods: [GET]}}]
-- when: [{key: "request.headers[x-b]", values: [yes]}]
+- when: [{key: "request.headers[x-b]", values: ["yes"]}]
 - when: [{key: "request.headers[x-a]", values: [one, two]}]`));
   assert.deepEqual(why(t, GET), [
     `${R('p', 0)}: no from matched (from[0].source.principals: no source.principal not in [cluster.local/ns/a/sa/x]; from[1].source.namespaces: no source.principal not in [b])`,
