@@ -87,7 +87,7 @@ ctr="$("${bah[@]}" from scratch)"
 "${bah[@]}" config \
   --user 65532:65532 --workingdir /app \
   --env NODE_ENV=production --env PATH=/usr/local/bin:/usr/bin:/bin \
-  --entrypoint '["/usr/local/bin/node","/app/bin/egressway.js"]' --cmd '["--help"]' \
+  --entrypoint '["/usr/local/bin/node","--max-semi-space-size=8","/app/bin/egressway.js"]' --cmd '["--help"]' \
   --port 15001 --port 15008 --port 15020 --port 15021 \
   --label org.opencontainers.image.title=egressway --label "org.opencontainers.image.version=$VERSION" \
   --label org.opencontainers.image.licenses=Apache-2.0 \
