@@ -438,7 +438,7 @@ spec:
       await eventually('WaypointBound', async () => condition(await get('get serviceentry rbac-bound -n istio-egress'), 'istio.io/WaypointBound')?.status === 'True');
       await eventually('route parent', async () => (await get('get httproute rbac -n istio-egress')).status?.parents?.some((p: Json) => p.controllerName === 'egressway.io/rbac-check'));
       for (const kind of ['serviceaccount', 'deployment', 'poddisruptionbudget']) await kube.kubectl(['get', kind, 'rbac', '-n', 'istio-egress']);
-      const denied = c.logs.lines.filter((l) => /403|forbidden/i.test(String(l.msg)));
+      const denied = c.logs.lines.filter((l) => /\b403\b|forbidden/i.test(String(l.msg)));
       assert.deepEqual(denied, [], 'no request was refused');
       assert.equal(await c.metric('egressway_controller_writes_total', 'result="error"'), 0);
     } finally {
