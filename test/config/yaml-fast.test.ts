@@ -9,48 +9,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { LineCounter, parseAllDocuments } from 'yaml';
-import type { Document } from 'yaml';
 import { DOC_TEXT, parseDocuments } from '../../src/config/parse.ts';
-import { lineStarts, linePos } from '../../src/config/yaml-ast.ts';
 import { parseFast } from '../../src/config/yaml-fast.ts';
-import { KUBECTL_YAML } from '../../src/config/yaml-schema.ts';
+import { differential } from '../helpers/yaml-differential.ts';
 
 const seed = Number(process.env.PROPERTY_SEED ?? 0x16);
 const numRuns = Number(process.env.PROPERTY_RUNS ?? 300);
 
-/** Values with their key order and number identity spelt out (deepStrictEqual ignores key order). */
-function shape(v: unknown): unknown {
-  if (Array.isArray(v)) return ['[', ...v.map(shape)];
-  if (v !== null && typeof v === 'object') return ['{', Object.getPrototypeOf(v) === Object.prototype, ...Object.keys(v).map((k) => [k, shape((v as Record<string, unknown>)[k])])];
-  if (typeof v === 'number') return ['n', Object.is(v, -0) ? '-0' : String(v)];
-  return [typeof v, v];
-}
-
 /** True when the fast path answered (and then it agreed with yaml), false when it fell back. */
-function agrees(text: string): boolean {
-  const fast = parseFast(text);
-  if (!fast) return false;
-  const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { ...KUBECTL_YAML, lineCounter: lines }) as Document.Parsed[];
-  const where = JSON.stringify(text);
-  for (const d of docs) {
-    assert.deepEqual([...d.errors, ...d.warnings].map((e) => e.code), [], `fast path answered where yaml complains: ${where}`);
-  }
-  const values = docs.map((d) => d.toJS({ maxAliasCount: 100 }) as unknown);
-  assert.deepStrictEqual(fast.map((d) => shape(d.value)), values.map(shape), `values differ: ${where}`);
-  assert.deepStrictEqual(fast.map((d) => d.value), values, `values differ: ${where}`);
-  assert.deepStrictEqual(fast.map((d) => d.text), docs.map((d) => text.slice(d.range[0], d.range[2])), `document texts differ: ${where}`);
-  const starts = lineStarts(text);
-  docs.forEach((d, i) => {
-    if (values[i] === null) return;
-    const at = d.contents!.range[0];
-    assert.equal(fast[i]!.rootOffset, at, `root offset differs in document ${i}: ${where}`);
-    const { line, col } = lines.linePos(at);
-    assert.deepEqual(linePos(starts, at), { line, column: col }, `root position differs: ${where}`);
-  });
-  return true;
-}
+const agrees = (text: string): boolean => differential(text) === 'fast';
 
 // ---- generators: a tree, then text in one of many styles ----
 
