@@ -49,11 +49,12 @@ export function planRoute(snap: Snapshot, host: string, port: number, mode: Mode
   if (mode === 'http' && !l7 && dest.port.protocol !== 'UNSET') {
     return reject('protocol_mismatch', protocolMismatch(dest));
   }
+  if (mode === 'http' || l7) return { kind: 'forward', destination: dest, cluster: dest.cluster, routeName: 'default', terminate: mode === 'connect' };
   // An opaque tunnel runs the service's TCP chain: one lookup for a VirtualService tls/tcp route.
-  const tcp = mode === 'connect' && !l7 ? snap.tcpRoutes.get(dest.cluster.name) : undefined;
+  const tcp = snap.tcpRoutes.get(dest.cluster.name);
   if (tcp) return routedTunnel(snap, dest, tcp, random);
-  const tcpProxy = mode === 'connect' && !l7 ? dest.cluster.tcpProxy : undefined;
-  return { kind: 'forward', destination: dest, cluster: dest.cluster, routeName: 'default', terminate: mode === 'connect' && l7, ...(tcpProxy ? { tcpProxy } : {}) };
+  const tcpProxy = dest.cluster.tcpProxy;
+  return { kind: 'forward', destination: dest, cluster: dest.cluster, routeName: 'default', terminate: false, ...(tcpProxy ? { tcpProxy } : {}) };
 }
 
 /** tcp_proxy to the route's cluster (or one of its weighted clusters); none served here: NC. */
