@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { destinationRule, serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { proxyClient, type ProxyClient } from '../helpers/proxy-fetch.ts';
 import { startHttpUpstream, type EchoBody, type HttpUpstream, type RouteContext } from '../helpers/upstream.ts';
 
@@ -19,16 +19,7 @@ endpoints:
 ${ports.map((p) => `- {address: 127.0.0.1, ports: {http: ${p}}}`).join('\n')}`);
 }
 
-function dr(name: string, policy: string): string {
-  return `---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ${name}, namespace: istio-egress}
-spec:
-  host: ${name}.test
-  trafficPolicy: ${policy}
-`;
-}
+const dr = destinationRule;
 
 describe('DestinationRule traffic policy', () => {
   let wp: InProcess;
