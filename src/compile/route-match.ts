@@ -3,6 +3,7 @@
 // for lookaround and backreferences, which RE2 refuses, so those are refused here too.
 import type { StrMatch } from '../model/route.ts';
 import type { StringMatch } from '../config/kinds/virtual-service.ts';
+import { linearSource } from './linear-regex.ts';
 
 const NOT_RE2 = /\(\?[=!]|\(\?<[=!]|\\[1-9]|\\k</;
 
@@ -10,8 +11,11 @@ export type CompiledOrError<T> = { readonly ok: true; readonly value: T } | { re
 
 export function compileRegex(source: string, flags = ''): CompiledOrError<RegExp> {
   if (NOT_RE2.test(source)) return { ok: false, error: `regex "${source}" uses lookaround or backreferences, which RE2 (Envoy's regex engine) does not support` };
+  // Linear time, as RE2 (linear-regex.ts): no request can stall the event loop on a route regex.
+  const linear = linearSource(`^(?:${source})$`, flags);
+  if (!linear.ok) return { ok: false, error: linear.error.replace(`"^(?:${source})$"`, `"${source}"`) };
   try {
-    return { ok: true, value: new RegExp(`^(?:${source})$`, flags) };
+    return { ok: true, value: new RegExp(linear.value, flags) };
   } catch (err) {
     return { ok: false, error: `regex "${source}" is invalid: ${(err as Error).message}` };
   }

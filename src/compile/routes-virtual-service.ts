@@ -6,6 +6,7 @@ import type { HTTPMatchRequest, HTTPRoute, StringMatch, VirtualServiceSpec } fro
 import type { Cors, Fault, KeyMatch, Mirror, RouteAction, RouteMatch, RouteRule, StrMatch } from '../model/route.ts';
 import type { Destination } from '../model/snapshot.ts';
 import { compileStringMatch } from './route-match.ts';
+import { linearSource } from './linear-regex.ts';
 import { DEFAULT_RETRY, headerOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
 import { clusterFor, routeDiagnostic, type RouteContext } from './routes.ts';
 import { matchAppliesAtWaypoint, resolveShortname } from './vs-scope.ts';
@@ -143,8 +144,10 @@ function compileAction(vs: VS, http: HTTPRoute, d: Destination, ctx: RouteContex
 
 /** Envoy regex_rewrite substitutes every match (RE2::GlobalReplace). */
 function safeRegex(source: string): RegExp | undefined {
+  const linear = linearSource(source, 'g');
+  if (!linear.ok) return undefined;
   try {
-    return new RegExp(source, 'g');
+    return new RegExp(linear.value, 'g');
   } catch {
     return undefined;
   }
