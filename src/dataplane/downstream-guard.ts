@@ -103,8 +103,9 @@ export class DownstreamGuard {
         c.lastActive = Date.now();
       }
     };
-    server.on('connect', toTunnel);
-    server.on('upgrade', toTunnel);
+    // First, so that the listener's own handler may resume() a CONNECT it terminates.
+    server.prependListener('connect', toTunnel);
+    server.prependListener('upgrade', toTunnel);
   }
 
   /** Whether `socket` was accepted past the cap (read only while `refusing`). */
@@ -127,16 +128,9 @@ export class DownstreamGuard {
     // Only real sockets: an HBONE stream handed to the HTTP server has no byte counters (its
     // session has the HBONE limits).
     if (typeof s.bytesRead !== 'number') return;
-    const known = this.#conns.get(s);
-    if (known) {
-      // A CONNECT to an HTTP port: the same socket now carries HTTP again, counted once.
-      known.tunnel = false;
-      known.headersStart = 0;
-      known.read = s.bytesRead;
-      known.written = s.bytesWritten;
-      known.lastActive = Date.now();
-      return;
-    }
+    // A CONNECT to an HTTP port: the same socket now carries HTTP again, counted once; the bytes
+    // that made the listener hand it over are a request head not parsed yet.
+    if (this.resume(s, true)) return;
     const max = this.#limits.maxConnections;
     const refused = max > 0 && this.#conns.size - this.#refusedCount >= max;
     const c: Conn = {
@@ -155,6 +149,28 @@ export class DownstreamGuard {
       if (this.#conns.size === 0) this.close();
     });
     this.#timer ??= setInterval(() => this.#sweep(), this.#tickMs).unref();
+  }
+
+  /**
+   * A CONNECT to an HTTP port was answered: the socket is timed as a connection again (idle, then
+   * request headers) from now, before its first byte too; `pending`: bytes of a head not parsed
+   * yet were read. False for a socket it does not track.
+   */
+  resume(s: object, pending = false): boolean {
+    const c = this.#conns.get(s as Socket);
+    if (!c) return false;
+    c.tunnel = false;
+    c.headersStart = pending && c.inflight.length === 0 ? Date.now() : 0;
+    c.read = c.socket.bytesRead;
+    c.written = c.socket.bytesWritten;
+    c.lastActive = Date.now();
+    return true;
+  }
+
+  /** The socket now carries a protocol that times itself (HTTP/2 inside a tunnel): out of the sweep. */
+  release(s: object): void {
+    const c = this.#conns.get(s as Socket);
+    if (c) c.tunnel = true;
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -7,7 +7,7 @@ import { listen } from './listen.ts';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer, STATUS_CODES } from '../node-http.ts';
 import { createServer as createTlsServer } from 'node:https';
-import type { Http2Server } from 'node:http2';
+import type { Http2Server, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import { Socket, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { identityFromSan, type Identity, type PodIdentities, type PodWorkload } from '../model/identity.ts';
@@ -177,9 +177,53 @@ export class ProxyListener {
     h2c.on('session', (session) => {
       if (this.#pendingH2) this.#h2Sessions.set(session, this.#pendingH2);
       this.#pendingH2 = undefined;
+      session.on('error', () => {});
+      this.#timeH2c(session);
     });
-    h2c.on('request', (req, res) => this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse));
+    h2c.on('request', (req, res) => {
+      const ms = this.#limits.streamIdleTimeoutMs;
+      if (ms > 0) req.stream.setTimeout(ms, () => this.#onH2StreamIdle(req.stream, res as unknown as ServerResponse));
+      this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    });
     return h2c;
+  }
+
+  /**
+   * An h2c session inside a tunnel has the limits of a connection, as Envoy's HTTP/2 codec applies
+   * them: closed (GOAWAY) after --idle-timeout with no stream open, which also bounds a stream
+   * whose headers never complete; each stream has --stream-idle-timeout (#onH2StreamIdle).
+   */
+  #timeH2c(session: ServerHttp2Session): void {
+    const ms = this.#limits.idleTimeoutMs;
+    if (ms <= 0) return;
+    let open = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const arm = () => {
+      idle = setTimeout(() => {
+        this.#deps.onLimit?.('idle_timeout');
+        session.close();
+        setTimeout(() => session.destroy(), 1_000).unref(); // a stream still half received
+      }, ms).unref();
+    };
+    arm();
+    session.on('stream', (stream) => {
+      open++;
+      clearTimeout(idle);
+      stream.once('close', () => {
+        if (--open === 0 && !session.closed && !session.destroyed) arm();
+      });
+    });
+    session.once('close', () => clearTimeout(idle));
+  }
+
+  /** Stream idle timeout on an h2c stream: 408 SI while the response has not begun, else a reset; the session lives on. */
+  #onH2StreamIdle(stream: ServerHttp2Stream, res: ServerResponse): void {
+    this.#deps.onLimit?.('stream_idle_timeout');
+    const x = (res as ExchangeResponse)[kExchange];
+    if (!x || res.headersSent) return void stream.close(H2_CANCEL);
+    x.closed?.onDownstreamClose();
+    localReply(res, x.record, 'stream_idle_timeout', `no byte received or sent for ${this.#limits.streamIdleTimeoutMs} ms (--stream-idle-timeout)`);
+    res.once('finish', () => stream.close(H2_NO_ERROR));
   }
 
   /** The same parser settings and handlers on the listener and on the inner parser for tunnels. */
@@ -461,11 +505,15 @@ export class ProxyListener {
       this.#tunnelTargets.set(t.stream, authority);
       this.#peers.set(t.stream, peer);
       t.respond.accept();
+      // Until its first byte, and as HTTP/1.1 after, timed as any connection (idle, request headers):
+      // a client that sends nothing after its CONNECT is closed by --idle-timeout.
+      this.#guard.resume(t.stream);
       // HTTP/1.1 or HTTP/2 with prior knowledge: the client speaks first, so look at its bytes.
       t.stream.once('data', (first: Buffer) => {
         t.stream.pause();
         t.stream.unshift(first);
         if (isH2Preface(first)) {
+          this.#guard.release(t.stream); // the h2c session times itself (#timeH2c)
           this.#pendingH2 = { authority, peer };
           // node:http2 reads a socket's native handle directly, past the byte we peeked at; a JS
           // Duplex in front makes it read through the stream, unshifted bytes included.
@@ -671,6 +719,9 @@ function onResponseClose(this: ServerResponse): void {
   x.hooks.finish(r);
   x.hooks.done();
 }
+
+// RST_STREAM codes (RFC 9113 §7); node:http2's constants would load the module (see #h2c).
+const H2_NO_ERROR = 0, H2_CANCEL = 8;
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
