@@ -506,8 +506,9 @@ export class ProxyListener {
       this.#peers.set(t.stream, peer);
       t.respond.accept();
       // Until its first byte, and as HTTP/1.1 after, timed as any connection (idle, request headers):
-      // a client that sends nothing after its CONNECT is closed by --idle-timeout.
-      this.#guard.resume(t.stream);
+      // a client that sends nothing after its CONNECT is closed by --idle-timeout. A stream the
+      // guard does not know (HBONE, PROXY protocol) gets the same bound on its first byte.
+      if (!this.#guard.resume(t.stream)) this.#firstByteTimeout(t.stream);
       // HTTP/1.1 or HTTP/2 with prior knowledge: the client speaks first, so look at its bytes.
       t.stream.once('data', (first: Buffer) => {
         t.stream.pause();
@@ -566,6 +567,19 @@ export class ProxyListener {
       }
       this.#dialTunnel(t, plan, authority, record, finish, refuse, true);
     });
+  }
+
+  /** A terminated tunnel the guard does not time: closed when no byte comes within --idle-timeout. */
+  #firstByteTimeout(stream: Duplex): void {
+    const ms = this.#limits.idleTimeoutMs;
+    if (ms <= 0) return;
+    const timer = setTimeout(() => {
+      this.#deps.onLimit?.('idle_timeout');
+      stream.destroy();
+    }, ms).unref();
+    const clear = () => clearTimeout(timer);
+    stream.once('data', clear);
+    stream.once('close', clear);
   }
 
   /** Dials the tunnel's upstream and splices; `accepted`: the client already has its 200. */

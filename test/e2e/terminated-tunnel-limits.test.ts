@@ -7,11 +7,13 @@
 // --request-headers-timeout; an h2c session is closed (GOAWAY) after --idle-timeout with no stream
 // open, and each stream has --stream-idle-timeout (408 SI).
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { connect as h2connect } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { loopbackEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
+import { connectStream, h2Session, makePki, type Pki } from '../hbone/fixture.ts';
 
 const LIMIT_MS = 600;
 
@@ -131,5 +133,43 @@ describe('limits inside a CONNECT to an HTTP port', () => {
     const r = await wp.nextRecord((x) => x.responseFlags === 'SI');
     assert.equal(r.responseCode, 408);
     assert.ok(await tripped('stream_idle_timeout') >= 1);
+  });
+});
+
+describe('limits inside an HBONE stream to an HTTP port', () => {
+  let up: HttpUpstream;
+  let pki: Pki;
+  let wp: InProcess;
+
+  before(async () => {
+    up = await startHttpUpstream({ name: 'web' });
+    pki = await makePki();
+    wp = await startInProcess(WAYPOINT_YAML + loopbackEntry('web', up.port), {
+      limits: { requestHeadersTimeoutMs: LIMIT_MS, idleTimeoutMs: LIMIT_MS, streamIdleTimeoutMs: LIMIT_MS, tunnelIdleTimeoutMs: 60_000 },
+      hbone: { port: 0, cert: pki.files.waypoint!.cert, key: pki.files.waypoint!.key, trustBundle: pki.bundle },
+    });
+  });
+  after(async () => {
+    await wp?.close();
+    await up?.close();
+    await pki?.dir.close();
+  });
+
+  test('a stream that sends nothing after its 200 is reset by the idle timeout; the session lives on', { timeout: 10_000 }, async () => {
+    const port = Number(wp.wp.listeners.hbone!.split(':').pop());
+    const pem = { cert: await readFile(pki.files.cart!.cert, 'utf8'), key: await readFile(pki.files.cart!.key, 'utf8'), ca: pki.ca.cert };
+    const session = await h2Session(port, pem);
+    try {
+      const { status, stream } = await connectStream(session, 'web.test:80');
+      assert.equal(status, 200);
+      const t0 = Date.now();
+      const ms = await new Promise<number>((resolve) => stream.once('close', () => resolve(Date.now() - t0)));
+      assert.ok(ms < 3_000, `reset after ${ms} ms`);
+      const again = await connectStream(session, 'web.test:80');
+      assert.equal(again.status, 200, 'the HBONE connection still serves');
+      again.stream.close();
+    } finally {
+      session.destroy();
+    }
   });
 });
