@@ -345,10 +345,30 @@ export class ProxyListener {
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // Pipelined behind a response still owed: not before its turn (#waitTurn).
+    if (!res.socket) return this.#waitTurn(req, res);
     const h2 = h2Tunnel(req, this.#h2Sessions);
     const peer = h2?.peer ?? this.#peer(req.socket);
     const record = recordFromRequest(req, 'http', peer, this.#deps.ownSpans);
     this.#serve(req, res, record, peer, h2?.authority ?? this.#tunnelTargets.get(req.socket));
+  }
+
+  /**
+   * HTTP/1.1 pipelining, one request at a time per connection, as Envoy's codec dispatches them (it
+   * stops reading after a request until its response is done). Node parses and emits every request
+   * of a read at once and only orders the responses: without this, one write of 2,000 pipelined
+   * requests opened 2,000 upstream connections at once, held after the client left. A request whose
+   * response is queued behind another (Node has not given it the socket) waits for the socket, and
+   * the connection is not read meanwhile, so at most one read's worth of requests waits.
+   */
+  #waitTurn(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as Pipelined;
+    socket[kWaiting] = (socket[kWaiting] ?? 0) + 1;
+    socket.pause();
+    res.once('socket', () => {
+      if (--socket[kWaiting]! === 0) socket.resume();
+      this.#onRequest(req, res);
+    });
   }
 
   /**
@@ -670,6 +690,9 @@ export class ProxyListener {
 }
 
 const kExchange = Symbol('egressway.exchange');
+/** Pipelined requests on a connection waiting for their turn (#waitTurn). */
+const kWaiting = Symbol('egressway.waiting');
+type Pipelined = Duplex & { [kWaiting]?: number };
 type ExchangeResponse = ServerResponse & { [kExchange]?: Exchange };
 
 interface ExchangeHooks {
