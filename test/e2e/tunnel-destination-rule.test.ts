@@ -157,6 +157,8 @@ describe('DestinationRule settings on TCP tunnels', () => {
       // Two endpoints, one refusing connections: tunnel dial failures count for outlier detection.
       + serviceEntry('od', `hosts: [od.test]\nports: [{number: 9000, name: tcp, protocol: TCP}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1, ports: {tcp: ${refused}}}, {address: 127.0.0.1, ports: {tcp: ${echo.port}}}]`)
       + destinationRule('od', '{loadBalancer: {simple: ROUND_ROBIN}, outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}}')
+      + serviceEntry('odall', `hosts: [odall.test]\nports: [{number: 9000, name: tcp, protocol: TCP}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1, ports: {tcp: ${refused}}}]`)
+      + destinationRule('odall', '{outlierDetection: {consecutive5xxErrors: 1, baseEjectionTime: 30s, maxEjectionPercent: 100}}')
       // A tcp route to a subset: the subset's connectTimeout applies (its cluster), the top level has none.
       + tcpEntry('sub', hole.port, ', labels: {v: one}') + `---
 apiVersion: networking.istio.io/v1
@@ -306,5 +308,12 @@ spec:
     assert.deepEqual(statuses, ['503', '200', '503', '200', '200', '200', '200', '200']);
     const rec = await wp.nextRecord((r) => r.authority === 'od.test:9000' && r.responseCode === 503);
     assert.equal(rec.responseFlags, 'UF');
+  });
+
+  test('a tunnel to a cluster whose every endpoint is ejected is refused 503 UH', async () => {
+    assert.match(await connectStatus(proxyPort, 'odall.test:9000'), /^HTTP\/1\.1 503/);
+    assert.equal((await wp.nextRecord((r) => r.authority === 'odall.test:9000')).responseFlags, 'UF');
+    assert.match(await connectStatus(proxyPort, 'odall.test:9000'), /^HTTP\/1\.1 503/);
+    assert.equal((await wp.nextRecord((r) => r.authority === 'odall.test:9000' && r.responseFlags !== 'UF')).responseFlags, 'UH');
   });
 });
