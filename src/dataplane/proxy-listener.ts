@@ -426,11 +426,11 @@ export class ProxyListener {
     const { req, res, record } = x;
     if ('refused' in a) {
       req.resume();
-      return localReply(res, record, a.refused, a.reason, this.#draining || a.close, a.details);
+      return localReply(res, record, a.refused, a.reason, this.#draining || a.close || bodyPending(req), a.details);
     }
     if ('denied' in a) {
       req.resume();
-      return replyDenied(res, record, a.denied, this.#draining || a.close);
+      return replyDenied(res, record, a.denied, this.#draining || a.close || bodyPending(req));
     }
     const upgrade = x.upgrade;
     serveHttp({
@@ -767,6 +767,18 @@ function onResponseClose(this: ServerResponse): void {
 
 // RST_STREAM codes (RFC 9113 §7); node:http2's constants would load the module (see #h2c).
 const H2_NO_ERROR = 0, H2_CANCEL = 8;
+
+/**
+ * An HTTP/1 request answered before its body arrived: Envoy closes the connection after such a
+ * reply (HCM doEndStream, remote not complete), rather than read a body nobody wants for as long as
+ * the client sends it (a refused upload kept the connection, its bytes resetting every timeout).
+ * A request without a body is complete here even if Node has not said so yet.
+ */
+function bodyPending(req: IncomingMessage): boolean {
+  if (req.complete || req.httpVersionMajor !== 1) return false;
+  const h = req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+}
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
