@@ -171,6 +171,12 @@ function checkHead(req: IncomingMessage): { refused: FailureCode; reason: string
   if ((req.url?.length ?? 0) > HEAD_LIMITS.maxUriBytes) {
     return { refused: 'uri_too_long', reason: `request-target longer than ${HEAD_LIMITS.maxUriBytes} bytes` };
   }
+  // Envoy's codec takes `chunked` alone: a body under another coding (`gzip, chunked`) would go
+  // upstream with Content-Length, its coding lost (RFC 9112 §6.1: 501 for a coding not understood).
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined && te !== 'chunked' && te.trim().toLowerCase() !== 'chunked') {
+    return { refused: 'unsupported_transfer_encoding', reason: `Transfer-Encoding "${te.slice(0, 100)}" is not supported; send the body with chunked alone, or Content-Length` };
+  }
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
