@@ -93,6 +93,27 @@ describe('file watcher', () => {
     }
   });
 
+  // Regression: Node's recursive watch on Linux follows a file's inode, so once a file was replaced
+  // by a rename (sed -i, vim, git checkout) nothing more was reported for it: later edits and its
+  // removal were never read, and a deleted ServiceEntry stayed routable until SIGHUP.
+  test('a file replaced by a rename is still watched: later edits, another rename and its removal are read', async () => {
+    const has = (h: string) => store.current().services.some((s) => s.hosts.includes(`${h}.test`));
+    const file = join(dir.path, 'sub2', 'five.yaml');
+    await mkdir(join(dir.path, 'sub2'));
+    await writeFile(file, se('five'));
+    await until(() => has('five'), 'sub2/five.yaml to be read');
+    for (const [i, next] of ['six', 'seven'].entries()) {
+      await writeFile(join(dir.path, 'sub2', `sedtmp${i}`), se('five') + se(next));
+      await rename(join(dir.path, 'sub2', `sedtmp${i}`), file);
+      await until(() => has(next), `${next}.test after rename ${i + 1}`);
+    }
+    await writeFile(file, se('five') + se('eight'));
+    await until(() => has('eight') && !has('seven'), 'an in-place edit after the renames');
+    await rm(file);
+    await until(() => !has('five'), 'the removal of sub2/five.yaml');
+    await rm(join(dir.path, 'sub2'), { recursive: true });
+  });
+
   test('a failed reload, then the same good config again, reports the recovery', async () => {
     const good = WAYPOINT_YAML + se('api') + se('two');
     await rm(join(dir.path, 'three.yml'));
