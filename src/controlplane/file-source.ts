@@ -4,7 +4,7 @@
 // debounces bursts, and keeps the last good snapshot when a reload fails. The watcher is exported on
 // its own (watchPaths) so the node agent reloads on the same events as the waypoint.
 import { statSync, watch, type FSWatcher } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { compile, CompileMemo, type CompileOptions } from '../compile/compile.ts';
 import { isConfigFileName, LoadCache, loadConfig } from '../config/load.ts';
@@ -198,6 +198,8 @@ class DirTree {
   readonly #onFile: (rel: string) => void;
   readonly #onLost: () => void;
   readonly #watchers = new Map<string, FSWatcher>();
+  /** Real paths watched: a symlink back up the tree (a loop) is not followed twice, as the loader's `seen`. */
+  readonly #real = new Map<string, string>();
   #closed = false;
 
   constructor(root: string, onFile: (rel: string) => void, onLost: () => void) {
@@ -208,6 +210,9 @@ class DirTree {
 
   async add(dir: string): Promise<void> {
     if (this.#closed || this.#watchers.has(dir)) return;
+    const real = await realpath(dir).catch(() => undefined);
+    if (real === undefined || [...this.#real.values()].includes(real)) return;
+    this.#real.set(dir, real);
     let w: FSWatcher;
     try {
       w = watch(dir, { persistent: false }, (_event, file) => this.#event(dir, file));
@@ -248,12 +253,14 @@ class DirTree {
   #drop(dir: string): void {
     this.#watchers.get(dir)?.close();
     this.#watchers.delete(dir);
+    this.#real.delete(dir);
   }
 
   close(): void {
     this.#closed = true;
     for (const w of this.#watchers.values()) w.close();
     this.#watchers.clear();
+    this.#real.clear();
   }
 }
 
