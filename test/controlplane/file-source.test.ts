@@ -3,7 +3,7 @@
 // second, forever. It now reloads only for files the loader reads, and an unchanged snapshot does
 // nothing (no swap, no report). Real files and the real fs watcher.
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -112,6 +112,23 @@ describe('file watcher', () => {
     await rm(file);
     await until(() => !has('five'), 'the removal of sub2/five.yaml');
     await rm(join(dir.path, 'sub2'), { recursive: true });
+  });
+
+  test('a Kubernetes ConfigMap swap (..data symlink renamed over) is read', async () => {
+    const has = (h: string) => store.current().services.some((s) => s.hosts.includes(`${h}.test`));
+    const cm = join(dir.path, 'cm');
+    await mkdir(join(cm, '..2026_a'), { recursive: true });
+    await writeFile(join(cm, '..2026_a', 'se.yaml'), se('nine'));
+    await symlink('..2026_a', join(cm, '..data'));
+    await symlink(join('..data', 'se.yaml'), join(cm, 'se.yaml'));
+    await until(() => has('nine'), 'the mounted ConfigMap');
+    await mkdir(join(cm, '..2026_b'));
+    await writeFile(join(cm, '..2026_b', 'se.yaml'), se('ten'));
+    await symlink('..2026_b', join(cm, '..data_tmp'));
+    await rename(join(cm, '..data_tmp'), join(cm, '..data'));
+    await until(() => has('ten') && !has('nine'), 'the swapped ConfigMap');
+    await rm(cm, { recursive: true });
+    await until(() => !has('ten'), 'the ConfigMap folder removed');
   });
 
   test('a failed reload, then the same good config again, reports the recovery', async () => {
