@@ -184,6 +184,17 @@ export class ProxyListener {
       session.on('error', () => {});
       this.#timeH2c(session);
     });
+    // An HTTP/2 CONNECT inside a terminated tunnel: 403 upgrade_failed and a record, as for HTTP/1.1
+    // (#onConnect); node's own answer was a 405 that no access log saw.
+    h2c.on('connect', (req, res) => {
+      const h2 = h2Tunnel(req as unknown as IncomingMessage, this.#h2Sessions);
+      const peer = h2?.peer ?? this.#peer(req.socket);
+      const record = recordFromRequest(req as unknown as IncomingMessage, 'tcp', peer, this.#deps.ownSpans);
+      this.#identify(record, peer);
+      const inside = h2 ? formatAuthority(h2.authority.host, h2.authority.port) : 'an HTTP port';
+      localReply(res as unknown as ServerResponse, record, 'upgrade_failed', `CONNECT inside a tunnel to ${inside} (an HTTP port) is not allowed`);
+      res.once('close', () => finishRecord(record, this.#deps.sink));
+    });
     h2c.on('request', (req, res) => {
       const ms = this.#limits.streamIdleTimeoutMs;
       if (ms > 0) req.stream.setTimeout(ms, () => this.#onH2StreamIdle(req.stream, res as unknown as ServerResponse));

@@ -136,6 +136,40 @@ describe('limits inside a CONNECT to an HTTP port', () => {
   });
 });
 
+describe('HTTP/2 CONNECT inside a terminated tunnel', () => {
+  let up: HttpUpstream;
+  let wp: InProcess;
+  before(async () => {
+    up = await startHttpUpstream({ name: 'web' });
+    wp = await startInProcess(WAYPOINT_YAML + loopbackEntry('web', up.port));
+  });
+  after(async () => {
+    await wp?.close();
+    await up?.close();
+  });
+
+  // Regression: node's HTTP/2 compat answered it 405 by itself, and no access-log line said so.
+  test('is 403 upgrade_failed, as over HTTP/1.1, with its record', { timeout: 10_000 }, async () => {
+    const t = await tunnel(wp.proxyUrl);
+    const session = h2connect('http://web.test', { createConnection: () => t.socket });
+    session.on('error', () => {});
+    try {
+      const res = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const req = session.request({ ':method': 'CONNECT', ':authority': 'other.test:80' });
+        req.on('response', resolve);
+        req.on('error', reject);
+        req.resume();
+      });
+      assert.equal(res[':status'], 403);
+      assert.equal(res['x-egressway-details'], 'upgrade_failed');
+      const r = await wp.nextRecord((x) => x.method === 'CONNECT' && x.responseCode === 403);
+      assert.equal(r.responseCodeDetails, 'upgrade_failed');
+    } finally {
+      session.destroy();
+    }
+  });
+});
+
 describe('limits inside an HBONE stream to an HTTP port', () => {
   let up: HttpUpstream;
   let pki: Pki;
