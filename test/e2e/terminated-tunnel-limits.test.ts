@@ -179,7 +179,7 @@ describe('limits inside an HBONE stream to an HTTP port', () => {
     up = await startHttpUpstream({ name: 'web' });
     pki = await makePki();
     wp = await startInProcess(WAYPOINT_YAML + loopbackEntry('web', up.port), {
-      limits: { requestHeadersTimeoutMs: LIMIT_MS, idleTimeoutMs: LIMIT_MS, streamIdleTimeoutMs: LIMIT_MS, tunnelIdleTimeoutMs: 60_000 },
+      limits: { requestHeadersTimeoutMs: LIMIT_MS, idleTimeoutMs: LIMIT_MS, streamIdleTimeoutMs: LIMIT_MS, tunnelIdleTimeoutMs: 60_000, maxConnections: 1 },
       hbone: { port: 0, cert: pki.files.waypoint!.cert, key: pki.files.waypoint!.key, trustBundle: pki.bundle },
     });
   });
@@ -189,10 +189,61 @@ describe('limits inside an HBONE stream to an HTTP port', () => {
     await pki?.dir.close();
   });
 
-  test('a stream that sends nothing after its 200 is reset by the idle timeout; the session lives on', { timeout: 10_000 }, async () => {
+  const session = async () => {
     const port = Number(wp.wp.listeners.hbone!.split(':').pop());
-    const pem = { cert: await readFile(pki.files.cart!.cert, 'utf8'), key: await readFile(pki.files.cart!.key, 'utf8'), ca: pki.ca.cert };
-    const session = await h2Session(port, pem);
+    return h2Session(port, { cert: await readFile(pki.files.cart!.cert, 'utf8'), key: await readFile(pki.files.cart!.key, 'utf8'), ca: pki.ca.cert });
+  };
+
+  // Regression: the guard timed only sockets, so an HTTP/1.1 head or body stalled inside an HBONE
+  // stream (the ambient path, from any workload through its ztunnel) was held for the session's life.
+  for (const [name, bytes, details] of [
+    ['a request head never finished', 'GET /ok HTTP/1.1\r\nHost: web.test\r\nX-Slow: a', 'request_header_timeout'],
+    ['a request body that stalls', 'POST /echo HTTP/1.1\r\nHost: web.test\r\nContent-Length: 10\r\n\r\nabc', 'stream_idle_timeout'],
+  ] as const) {
+    test(`${name} inside a stream is answered 408 (${details}) and the stream closed`, { timeout: 10_000 }, async () => {
+      const s = await session();
+      try {
+        const { status, stream } = await connectStream(s, 'web.test:80');
+        assert.equal(status, 200);
+        let got = '';
+        stream.on('data', (d: Buffer) => void (got += d.toString('latin1')));
+        const t0 = Date.now();
+        stream.write(bytes);
+        const ms = await new Promise<number>((resolve) => stream.once('close', () => resolve(Date.now() - t0)));
+        assert.ok(ms < 3_000, `closed after ${ms} ms`);
+        assert.match(got, /^HTTP\/1\.1 408 /);
+        assert.match(got, new RegExp(`x-egressway-details: ${details}`));
+      } finally {
+        s.destroy();
+      }
+    });
+  }
+
+  test('streams are not connections of the proxy listener: --max-connections 1 still serves three, and a plain client', { timeout: 10_000 }, async () => {
+    const s = await session();
+    try {
+      const streams = await Promise.all([0, 1, 2].map(() => connectStream(s, 'web.test:80')));
+      const answers = await Promise.all(streams.map(({ stream }, i) => new Promise<string>((resolve) => {
+        let got = '';
+        stream.on('data', (d: Buffer) => {
+          got += d.toString('latin1');
+          if (/\r\n\r\n/.test(got)) resolve(got);
+        });
+        stream.write(`GET /s${i} HTTP/1.1\r\nHost: web.test\r\n\r\n`);
+      })));
+      for (const a of answers) assert.match(a, /^HTTP\/1\.1 200 /);
+      const t = await tunnel(wp.proxyUrl);
+      t.socket.write('GET /plain HTTP/1.1\r\nHost: web.test\r\n\r\n');
+      const reply = await new Promise<string>((resolve) => t.socket.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
+      assert.match(reply, /^HTTP\/1\.1 200 /, 'the one proxy connection is not refused for the HBONE streams');
+      t.socket.destroy();
+    } finally {
+      s.destroy();
+    }
+  });
+
+  test('a stream that sends nothing after its 200 is reset by the idle timeout; the session lives on', { timeout: 10_000 }, async () => {
+    const session = await h2Session(Number(wp.wp.listeners.hbone!.split(':').pop()), { cert: await readFile(pki.files.cart!.cert, 'utf8'), key: await readFile(pki.files.cart!.key, 'utf8'), ca: pki.ca.cert });
     try {
       const { status, stream } = await connectStream(session, 'web.test:80');
       assert.equal(status, 200);
