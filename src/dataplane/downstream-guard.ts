@@ -187,7 +187,7 @@ export class DownstreamGuard {
     if (!c) return;
     c.headersStart = 0;
     c.inflight.push(res);
-    res.once('close', c.onResponseClose);
+    res.on('close', c.onResponseClose); // emitted once; on() allocates no once-wrapper per request
   }
 
   #sweep(): void {
