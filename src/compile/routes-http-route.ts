@@ -105,18 +105,27 @@ function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, 
     ? retryPolicy({
       attempts: rule.retry.attempts ?? 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled'],
       codes: rule.retry.codes, backoffMs: rule.retry.backoff ? parseDurationMs(rule.retry.backoff) : undefined,
-      perTryTimeoutMs: rule.timeouts?.backendRequest ? parseDurationMs(rule.timeouts.backendRequest) : undefined,
+      perTryTimeoutMs: rule.timeouts?.backendRequest ? parseDurationMs(rule.timeouts.backendRequest) || undefined : undefined,
     })
     : DEFAULT_RETRY;
-  // backendRequest is the per-try timeout when a retry is set, else the route timeout.
-  const timeout = rule.timeouts?.request ?? (rule.retry ? undefined : rule.timeouts?.backendRequest);
   return {
     name: rule.name ?? `${hr.metadata.namespace}.${hr.metadata.name}.${i}`,
     matches: [match],
     action: action ?? withRewrite(backends(hr, rule, d, ctx, path, enforceGrants), rewrite),
-    timeoutMs: timeout ? parseDurationMs(timeout) || undefined : undefined,
+    timeoutMs: routeTimeoutMs(rule),
     retry, requestHeaders, responseHeaders, mirrors, cors,
   };
+}
+
+/**
+ * conversion.go convertHTTPRoute: a non-zero `request` is the route timeout; a non-zero
+ * `backendRequest` is the per-try timeout when a retry is set, else it replaces the route timeout
+ * (so `{request: 10s, backendRequest: 1s}` times out at 1 s, and `request: 0s` does not disable it).
+ */
+function routeTimeoutMs(rule: HTTPRouteRule): number | undefined {
+  const request = rule.timeouts?.request ? parseDurationMs(rule.timeouts.request) || undefined : undefined;
+  const backend = rule.timeouts?.backendRequest ? parseDurationMs(rule.timeouts.backendRequest) || undefined : undefined;
+  return backend !== undefined && !rule.retry ? backend : request;
 }
 
 function withRewrite(a: RouteAction, rewrite: (RouteAction & { kind: 'forward' })['rewrite']): RouteAction {

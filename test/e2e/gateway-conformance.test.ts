@@ -1,0 +1,512 @@
+// The Gateway API conformance suite (kubernetes-sigs/gateway-api conformance/tests, Mesh profile and
+// HTTPRoute core/extended features) replayed against the waypoint over real sockets, adapted as Istio
+// ambient runs it for a waypoint: each test's HTTPRoute has the ServiceEntry as its parentRef, the
+// backends are ServiceEntry hosts (echo-v1/v2/v3.test, each a loopback echo server), and each request
+// goes through the proxy to `<parent>.test`. Every case names the upstream test it comes from; where
+// the Gateway API leaves room, the expectation is Istio's (pilot/pkg/config/kube/gateway/conversion.go).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startInProcess, WAYPOINT_ALL_NAMESPACES_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { proxyClient, type ProxyClient } from '../helpers/proxy-fetch.ts';
+import { startHttpUpstream, type EchoBody, type HttpUpstream, type RouteContext } from '../helpers/upstream.ts';
+
+const v = (n: 1 | 2 | 3, extra = '') => `{group: networking.istio.io, kind: Hostname, name: echo-v${n}.test, port: 80${extra}}`;
+
+/** One adapted conformance test: the parent ServiceEntry `<parent>.test`, its HTTPRoute(s), its cases. */
+interface Conformance {
+  readonly test: string;
+  readonly parent: string;
+  /** HTTPRoute rules (YAML, one list); several routes: an array, oldest first. */
+  readonly rules: string | readonly string[];
+  readonly namespace?: string;
+}
+
+interface Case {
+  readonly test: string;
+  readonly parent: string;
+  readonly method?: string;
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly status?: number;
+  /** The echo server (echo, echo-v1, echo-v2, echo-v3) that must receive the request. */
+  readonly backend?: string;
+  readonly upstreamPath?: string;
+  readonly upstreamHost?: string;
+  /** Header values as the upstream received them, repeated fields joined with `,`. */
+  readonly upstreamHeaders?: Readonly<Record<string, string>>;
+  readonly upstreamAbsent?: readonly string[];
+  readonly location?: string;
+  readonly responseHeaders?: Readonly<Record<string, string>>;
+  readonly responseAbsent?: readonly string[];
+}
+
+const MODIFY = `
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set: [{name: X-Header-Set, value: set-overwrites-values}]
+        add: [{name: X-Header-Add, value: header-val-1}, {name: X-Header-Add-Append, value: header-val-2}]
+        remove: [X-Header-Remove]`;
+
+const SUITE: readonly Conformance[] = [
+  { test: 'HTTPRouteSimpleSameNamespace', parent: 'simple', rules: `
+- backendRefs: [${v(1)}]` },
+  { test: 'HTTPRouteExactPathMatching', parent: 'exact', rules: `
+- matches: [{path: {type: Exact, value: /one}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: Exact, value: /two}}]
+  backendRefs: [${v(2)}]` },
+  { test: 'MeshHTTPRouteMatching', parent: 'matching', rules: `
+- matches: [{path: {type: PathPrefix, value: /}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /v2}}, {headers: [{name: version, value: two}]}]
+  backendRefs: [${v(2)}]` },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', rules: `
+- matches: [{headers: [{name: version, value: one}]}]
+  backendRefs: [${v(1)}]
+- matches: [{headers: [{name: version, value: two}]}]
+  backendRefs: [${v(2)}]
+- matches: [{headers: [{name: version, value: two}, {name: color, value: orange}]}]
+  backendRefs: [${v(1)}]
+- matches: [{headers: [{name: color, value: blue}]}, {headers: [{name: color, value: green}]}]
+  backendRefs: [${v(1)}]
+- matches: [{headers: [{name: color, value: red}]}, {headers: [{name: color, value: yellow}]}]
+  backendRefs: [${v(2)}]
+- matches: [{headers: [{name: x-regex, type: RegularExpression, value: "^[a-c]+\\\\d$"}]}]
+  backendRefs: [${v(3)}]` },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', rules: `
+- matches: [{queryParams: [{name: animal, value: whale}]}]
+  backendRefs: [${v(1)}]
+- matches: [{queryParams: [{name: animal, value: dolphin}]}]
+  backendRefs: [${v(2)}]
+- matches: [{queryParams: [{name: animal, value: dolphin}, {name: color, value: blue}]}, {queryParams: [{name: ANIMAL, value: Whale}]}]
+  backendRefs: [${v(3)}]
+- matches: [{path: {type: PathPrefix, value: /path1}, queryParams: [{name: animal, value: whale}]}]
+  backendRefs: [${v(1)}]
+- matches: [{headers: [{name: version, value: one}], queryParams: [{name: animal, value: whale}]}]
+  backendRefs: [${v(2)}]
+- matches: [{path: {type: PathPrefix, value: /path3}, queryParams: [{name: animal, value: shark}]}, {path: {type: PathPrefix, value: /path4}, headers: [{name: version, value: three}], queryParams: [{name: animal, value: kraken}]}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /path5}}]
+  backendRefs: [${v(2)}]
+- matches: [{path: {type: PathPrefix, value: /path5}, queryParams: [{name: animal, value: hydra}]}]
+  backendRefs: [${v(1)}]` },
+  { test: 'HTTPRouteMethodMatching', parent: 'method', rules: `
+- matches: [{method: POST}]
+  backendRefs: [${v(1)}]
+- matches: [{method: GET}]
+  backendRefs: [${v(2)}]
+- matches: [{path: {type: PathPrefix, value: /path1}, method: GET}]
+  backendRefs: [${v(1)}]
+- matches: [{headers: [{name: version, value: one}], method: PUT}]
+  backendRefs: [${v(2)}]
+- matches: [{path: {type: PathPrefix, value: /path2}, headers: [{name: version, value: two}], method: POST}]
+  backendRefs: [${v(3)}]` },
+  // Precedence (HTTPRouteRule docs): Exact > longest prefix > method > most headers > most query params.
+  { test: 'HTTPRoutePathMatchOrder', parent: 'order', rules: `
+- matches: [{path: {type: PathPrefix, value: /match}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /match/exact}}]
+  backendRefs: [${v(2)}]
+- matches: [{path: {type: Exact, value: /match/exact}}]
+  backendRefs: [${v(3)}]
+- matches: [{path: {type: PathPrefix, value: /match/prefix/}}]
+  backendRefs: [${v(2)}]
+- matches: [{path: {type: RegularExpression, value: "/match/prefix/.*/long/path"}}]
+  backendRefs: [${v(3)}]
+- matches: [{path: {type: PathPrefix, value: /match/prefix/one}, method: GET}]
+  backendRefs: [${v(3)}]
+- matches: [{path: {type: PathPrefix, value: /match/prefix/one}, headers: [{name: x-h, value: "1"}, {name: x-i, value: "1"}]}]
+  backendRefs: [${v(1)}]` },
+  { test: 'HTTPRouteMatchingAcrossRoutes', parent: 'across', rules: [`
+- matches: [{path: {type: PathPrefix, value: /}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /example}}, {headers: [{name: version, value: one}]}]
+  backendRefs: [${v(1)}]`, `
+- matches: [{path: {type: PathPrefix, value: /v2}}, {headers: [{name: version, value: two}]}]
+  backendRefs: [${v(2)}]
+- matches: [{path: {type: PathPrefix, value: /}}]
+  backendRefs: [${v(3)}]`] },
+  { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', rules: `
+- matches: [{path: {type: PathPrefix, value: /set}}]
+  filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Header-Set, value: set-overwrites-values}]}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /add}}]
+  filters: [{type: RequestHeaderModifier, requestHeaderModifier: {add: [{name: X-Header-Add, value: add-appends-values}]}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /remove}}]
+  filters: [{type: RequestHeaderModifier, requestHeaderModifier: {remove: [X-Header-Remove]}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /multiple}}]
+  filters:
+  - type: RequestHeaderModifier
+    requestHeaderModifier:
+      set: [{name: X-Header-Set-1, value: header-set-1}, {name: X-Header-Set-2, value: header-set-2}]
+      add: [{name: X-Header-Add-1, value: header-add-1}, {name: X-Header-Add-2, value: header-add-2}, {name: X-Header-Add-3, value: header-add-3}]
+      remove: [X-Header-Remove-1, X-Header-Remove-2]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /case-insensitivity}}]
+  filters:
+  - type: RequestHeaderModifier
+    requestHeaderModifier:
+      set: [{name: X-Header-Set, value: header-set}]
+      add: [{name: X-Header-Add, value: header-add}, {name: x-lowercase-add, value: lowercase-add}, {name: x-Mixedcase-ADD-1, value: mixedcase-add-1}, {name: X-mixeDcase-add-2, value: mixedcase-add-2}, {name: X-UPPERCASE-ADD, value: uppercase-add}]
+      remove: [X-Header-Remove]
+  backendRefs: [${v(1)}]` },
+  { test: 'HTTPRouteResponseHeaderModifier', parent: 'resphdr', rules: `
+- matches: [{path: {type: PathPrefix, value: /set}}]
+  filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Header-Set, value: set-overwrites-values}]}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /add}}]
+  filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: X-Header-Add, value: add-appends-values}]}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /remove}}]
+  filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {remove: [X-Header-Remove]}}]
+  backendRefs: [${v(1)}]` },
+  { test: 'MeshHTTPRouteRedirectPath', parent: 'redirpath', rules: `
+- matches: [{path: {type: PathPrefix, value: /original-prefix}}]
+  filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}}}]
+- matches: [{path: {type: PathPrefix, value: /full}}]
+  filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /full-path-replacement}}}]
+- matches: [{path: {type: PathPrefix, value: /path-and-host}}]
+  filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}}}]
+- matches: [{path: {type: PathPrefix, value: /path-and-status}}]
+  filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301, path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}}}]
+- matches: [{path: {type: PathPrefix, value: /full-path-and-host}}]
+  filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}}}]
+- matches: [{path: {type: PathPrefix, value: /full-path-and-status}}]
+  filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301, path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}}}]
+- matches: [{path: {type: PathPrefix, value: /path-and-temporary}}]
+  filters: [{type: RequestRedirect, requestRedirect: {statusCode: 307, path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}}}]
+- matches: [{path: {type: PathPrefix, value: /path-and-permanent}}]
+  filters: [{type: RequestRedirect, requestRedirect: {statusCode: 308, path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}}}]
+- matches: [{path: {type: PathPrefix, value: /see-other}}]
+  filters: [{type: RequestRedirect, requestRedirect: {statusCode: 303, path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}}}]
+- matches: [{path: {type: PathPrefix, value: /strip}}]
+  filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}]` },
+  { test: 'MeshHTTPRouteRedirectHostAndStatus', parent: 'redirhost', rules: `
+- matches: [{path: {type: PathPrefix, value: /hostname-redirect}}]
+  filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org}}]
+- matches: [{path: {type: PathPrefix, value: /host-and-status}}]
+  filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, statusCode: 301}}]` },
+  { test: 'MeshHTTPRouteRedirectPort', parent: 'redirport', rules: `
+- matches: [{path: {type: PathPrefix, value: /port}}]
+  filters: [{type: RequestRedirect, requestRedirect: {port: 8083}}]
+- matches: [{path: {type: PathPrefix, value: /port-and-host}}]
+  filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, port: 8083}}]
+- matches: [{path: {type: PathPrefix, value: /port-and-status}}]
+  filters: [{type: RequestRedirect, requestRedirect: {port: 8083, statusCode: 301}}]
+- matches: [{path: {type: PathPrefix, value: /port-and-host-and-status}}]
+  filters: [{type: RequestRedirect, requestRedirect: {port: 8083, hostname: example.org, statusCode: 302}}]` },
+  { test: 'MeshHTTPRouteSchemeRedirect', parent: 'redirscheme', rules: `
+- matches: [{path: {type: PathPrefix, value: /scheme}}]
+  filters: [{type: RequestRedirect, requestRedirect: {scheme: https}}]
+- matches: [{path: {type: PathPrefix, value: /scheme-and-host}}]
+  filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, scheme: https}}]
+- matches: [{path: {type: PathPrefix, value: /scheme-and-status}}]
+  filters: [{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}]
+- matches: [{path: {type: PathPrefix, value: /scheme-and-port}}]
+  filters: [{type: RequestRedirect, requestRedirect: {scheme: https, port: 8443}}]
+- matches: [{path: {type: PathPrefix, value: /https-default-port}}]
+  filters: [{type: RequestRedirect, requestRedirect: {scheme: https, port: 443}}]
+- matches: [{path: {type: PathPrefix, value: /http-default-port}}]
+  filters: [{type: RequestRedirect, requestRedirect: {scheme: http, port: 80}}]` },
+  { test: 'MeshHTTPRouteRewritePath', parent: 'rewritepath', rules: `
+- matches: [{path: {type: PathPrefix, value: /prefix/one}}]
+  filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /one}}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /strip-prefix}}]
+  filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /full/one}}]
+  filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /one}}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /full/rewrite-path-and-modify-headers}}]
+  filters:
+    - type: URLRewrite
+      urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /test}}${MODIFY}
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /prefix/rewrite-path-and-modify-headers}}]
+  filters:
+    - type: URLRewrite
+      urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /prefix}}${MODIFY}
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /trailing/}}]
+  filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /xyz/}}}]
+  backendRefs: [${v(1)}]` },
+  { test: 'HTTPRouteRewriteHost', parent: 'rewritehost', rules: `
+- matches: [{path: {type: PathPrefix, value: /one}}]
+  filters: [{type: URLRewrite, urlRewrite: {hostname: one.example.org}}]
+  backendRefs: [${v(1)}]
+- filters: [{type: URLRewrite, urlRewrite: {hostname: example.org}}]
+  backendRefs: [${v(2)}]` },
+  { test: 'HTTPRouteRequestMirror', parent: 'mirror', rules: `
+- matches: [{path: {type: PathPrefix, value: /mirror}}]
+  filters: [{type: RequestMirror, requestMirror: {backendRef: ${v(2)}}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /multi-mirror}}]
+  filters: [{type: RequestMirror, requestMirror: {backendRef: ${v(2)}}}, {type: RequestMirror, requestMirror: {backendRef: ${v(3)}}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /mirror-and-modify-headers}}]
+  filters:
+    - type: RequestMirror
+      requestMirror: {backendRef: ${v(2)}}${MODIFY}
+  backendRefs: [${v(1)}]` },
+  { test: 'HTTPRouteRequestPercentageMirror', parent: 'pmirror', rules: `
+- matches: [{path: {type: PathPrefix, value: /percent-mirror}}]
+  filters: [{type: RequestMirror, requestMirror: {backendRef: ${v(2)}, percent: 20}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /percent-mirror-fraction}}]
+  filters: [{type: RequestMirror, requestMirror: {backendRef: ${v(3)}, fraction: {numerator: 1, denominator: 2}}}]
+  backendRefs: [${v(1)}]` },
+  { test: 'HTTPRouteWeight', parent: 'weight', rules: `
+- backendRefs: [${v(1, ', weight: 70')}, ${v(2, ', weight: 30')}, ${v(3, ', weight: 0')}]` },
+  { test: 'HTTPRouteAllBackendsWeightZero', parent: 'zero', rules: `
+- backendRefs: [${v(1, ', weight: 0')}, ${v(2, ', weight: 0')}]` },
+  { test: 'HTTPRouteTimeoutRequest', parent: 'timeout', rules: `
+- matches: [{path: {type: PathPrefix, value: /delay}}]
+  timeouts: {request: 300ms}
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /backend}}]
+  filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /delay}}}]
+  timeouts: {backendRequest: 300ms}
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /both}}]
+  filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /delay}}}]
+  timeouts: {request: 10s, backendRequest: 300ms}
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /zero}}]
+  filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /delay}}}]
+  timeouts: {request: 0s, backendRequest: 300ms}
+  backendRefs: [${v(1)}]` },
+  { test: 'HTTPRouteNamedRule', parent: 'named', rules: `
+- name: named-rule
+  matches: [{path: {type: PathPrefix, value: /named}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /unnamed}}]
+  backendRefs: [${v(2)}]` },
+  { test: 'HTTPRouteInvalidNonExistentBackendRef', parent: 'nonexistent', rules: `
+- backendRefs: [{group: networking.istio.io, kind: Hostname, name: does-not-exist.test, port: 80}]` },
+  { test: 'HTTPRouteInvalidBackendRefUnknownKind', parent: 'unknownkind', rules: `
+- backendRefs: [{group: unknown.example.com, kind: UnknownKind, name: echo-v1, port: 80}]` },
+  // A route on a backend's own ServiceEntry applies to requests addressed to it, not to requests
+  // another route sends there (Gateway API GEP-1426 "frontend" semantics).
+  { test: 'MeshFrontend', parent: 'echo-v3', rules: `
+- filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Frontend, value: frontend}]}}]
+  backendRefs: [${v(3)}]` },
+  { test: 'MeshFrontend', parent: 'frontend', rules: `
+- backendRefs: [${v(3)}]` },
+];
+
+const CASES: readonly Case[] = [
+  { test: 'HTTPRouteSimpleSameNamespace', parent: 'simple', path: '/', backend: 'echo-v1' },
+  { test: 'HTTPRouteExactPathMatching', parent: 'exact', path: '/one', backend: 'echo-v1' },
+  { test: 'HTTPRouteExactPathMatching', parent: 'exact', path: '/two', backend: 'echo-v2' },
+  { test: 'HTTPRouteExactPathMatching', parent: 'exact', path: '/one/example', status: 404 },
+  { test: 'HTTPRouteExactPathMatching', parent: 'exact', path: '/two/', status: 404 },
+  { test: 'HTTPRouteExactPathMatching', parent: 'exact', path: '/Two', status: 404 },
+  { test: 'MeshHTTPRouteMatching', parent: 'matching', path: '/', backend: 'echo-v1' },
+  { test: 'MeshHTTPRouteMatching', parent: 'matching', path: '/example', backend: 'echo-v1' },
+  { test: 'MeshHTTPRouteMatching', parent: 'matching', path: '/', headers: { version: 'one' }, backend: 'echo-v1' },
+  { test: 'MeshHTTPRouteMatching', parent: 'matching', path: '/v2', backend: 'echo-v2' },
+  { test: 'MeshHTTPRouteMatching', parent: 'matching', path: '/v2/example', backend: 'echo-v2' },
+  { test: 'MeshHTTPRouteMatching', parent: 'matching', path: '/', headers: { version: 'two' }, backend: 'echo-v2' },
+  { test: 'MeshHTTPRouteMatching', parent: 'matching', path: '/v2example', backend: 'echo-v1' },
+  { test: 'MeshHTTPRouteMatching', parent: 'matching', path: '/foo/v2/example', backend: 'echo-v1' },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', path: '/', headers: { Version: 'one' }, backend: 'echo-v1' },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', path: '/', headers: { Version: 'two' }, backend: 'echo-v2' },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', path: '/', headers: { Version: 'two', Color: 'orange' }, backend: 'echo-v1' },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', path: '/', headers: { Color: 'blue' }, backend: 'echo-v1' },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', path: '/', headers: { Color: 'green' }, backend: 'echo-v1' },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', path: '/', headers: { Color: 'red' }, backend: 'echo-v2' },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', path: '/', headers: { Color: 'yellow' }, backend: 'echo-v2' },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', path: '/', headers: { Version: 'four', Color: 'purple' }, status: 404 },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', path: '/', headers: { Version: 'ONE' }, status: 404 },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', path: '/', headers: { 'X-Regex': 'abc1' }, backend: 'echo-v3' },
+  { test: 'HTTPRouteHeaderMatching', parent: 'headers', path: '/', headers: { 'X-Regex': 'xabc1' }, status: 404 },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/?animal=whale', backend: 'echo-v1' },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/?animal=dolphin', backend: 'echo-v2' },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/?animal=whale&otherparam=irrelevant', backend: 'echo-v1' },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/?animal=dolphin&color=yellow', backend: 'echo-v2' },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/?animal=dolphin&color=blue', backend: 'echo-v3' },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/?ANIMAL=Whale', backend: 'echo-v3' },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/?color=blue', status: 404 },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/?animal=dog', status: 404 },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/?animal=whaledolphin', status: 404 },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/', status: 404 },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/path1?animal=whale', backend: 'echo-v1' },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/?animal=whale', headers: { version: 'one' }, backend: 'echo-v2' },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/path3?animal=shark', backend: 'echo-v1' },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/path4?animal=kraken', headers: { version: 'three' }, backend: 'echo-v1' },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/?animal=shark', status: 404 },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/path4?animal=kraken', status: 404 },
+  { test: 'MeshHTTPRouteQueryParamMatching', parent: 'query', path: '/path5?animal=hydra', backend: 'echo-v1' },
+  { test: 'HTTPRouteMethodMatching', parent: 'method', method: 'POST', path: '/', backend: 'echo-v1' },
+  { test: 'HTTPRouteMethodMatching', parent: 'method', method: 'GET', path: '/', backend: 'echo-v2' },
+  { test: 'HTTPRouteMethodMatching', parent: 'method', method: 'HEAD', path: '/', status: 404 },
+  { test: 'HTTPRouteMethodMatching', parent: 'method', method: 'GET', path: '/path1', backend: 'echo-v1' },
+  { test: 'HTTPRouteMethodMatching', parent: 'method', method: 'PUT', path: '/', headers: { version: 'one' }, backend: 'echo-v2' },
+  { test: 'HTTPRouteMethodMatching', parent: 'method', method: 'POST', path: '/path2', headers: { version: 'two' }, backend: 'echo-v3' },
+  { test: 'HTTPRouteMethodMatching', parent: 'method', method: 'PUT', path: '/path2', headers: { version: 'two' }, status: 404 },
+  { test: 'HTTPRoutePathMatchOrder', parent: 'order', path: '/match/exact', backend: 'echo-v3' },
+  { test: 'HTTPRoutePathMatchOrder', parent: 'order', path: '/match/exact/one', backend: 'echo-v2' },
+  { test: 'HTTPRoutePathMatchOrder', parent: 'order', path: '/match/exactly', backend: 'echo-v1' },
+  { test: 'HTTPRoutePathMatchOrder', parent: 'order', path: '/match/prefix/two/long/path', backend: 'echo-v2' },
+  { test: 'HTTPRoutePathMatchOrder', parent: 'order', path: '/match/prefix/one', backend: 'echo-v3' },
+  { test: 'HTTPRoutePathMatchOrder', parent: 'order', method: 'POST', path: '/match/prefix/one', headers: { 'x-h': '1', 'x-i': '1' }, backend: 'echo-v1' },
+  { test: 'HTTPRoutePathMatchOrder', parent: 'order', method: 'POST', path: '/match/prefix/one', backend: 'echo-v2' },
+  { test: 'HTTPRouteMatchingAcrossRoutes', parent: 'across', path: '/', backend: 'echo-v1' },
+  { test: 'HTTPRouteMatchingAcrossRoutes', parent: 'across', path: '/example', backend: 'echo-v1' },
+  { test: 'HTTPRouteMatchingAcrossRoutes', parent: 'across', path: '/v2', backend: 'echo-v2' },
+  { test: 'HTTPRouteMatchingAcrossRoutes', parent: 'across', path: '/v2/example', backend: 'echo-v2' },
+  { test: 'HTTPRouteMatchingAcrossRoutes', parent: 'across', path: '/', headers: { version: 'two' }, backend: 'echo-v2' },
+  { test: 'HTTPRouteMatchingAcrossRoutes', parent: 'across', path: '/', headers: { version: 'one' }, backend: 'echo-v1' },
+  { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/set', headers: { 'Some-Other-Header': 'val' }, backend: 'echo-v1', upstreamHeaders: { 'some-other-header': 'val', 'x-header-set': 'set-overwrites-values' } },
+  { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/set', headers: { 'X-Header-Set': 'some-other-value' }, backend: 'echo-v1', upstreamHeaders: { 'x-header-set': 'set-overwrites-values' } },
+  { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/add', headers: { 'Some-Other-Header': 'val' }, backend: 'echo-v1', upstreamHeaders: { 'some-other-header': 'val', 'x-header-add': 'add-appends-values' } },
+  { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/add', headers: { 'X-Header-Add': 'some-other-value' }, backend: 'echo-v1', upstreamHeaders: { 'x-header-add': 'some-other-value,add-appends-values' } },
+  { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/remove', headers: { 'X-Header-Remove': 'val' }, backend: 'echo-v1', upstreamAbsent: ['x-header-remove'] },
+  { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/multiple', headers: { 'X-Header-Set-2': 'set-val-2', 'X-Header-Add-2': 'add-val-2', 'X-Header-Remove-2': 'remove-val-2', Another: 'one' }, backend: 'echo-v1', upstreamHeaders: { 'x-header-set-1': 'header-set-1', 'x-header-set-2': 'header-set-2', 'x-header-add-1': 'header-add-1', 'x-header-add-2': 'add-val-2,header-add-2', 'x-header-add-3': 'header-add-3', another: 'one' }, upstreamAbsent: ['x-header-remove-1', 'x-header-remove-2'] },
+  { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/case-insensitivity', headers: { 'x-header-set': 'original-val-set', 'x-header-add': 'original-val-add', 'x-header-remove': 'original-val-remove', 'x-lowercase-add': 'original-val-lowercase', 'x-mixedcase-add-1': 'original-val-mixed-1', 'X-MIXEDCASE-ADD-2': 'original-val-mixed-2', 'x-uppercase-add': 'original-val-uppercase' }, backend: 'echo-v1', upstreamHeaders: { 'x-header-set': 'header-set', 'x-header-add': 'original-val-add,header-add', 'x-lowercase-add': 'original-val-lowercase,lowercase-add', 'x-mixedcase-add-1': 'original-val-mixed-1,mixedcase-add-1', 'x-mixedcase-add-2': 'original-val-mixed-2,mixedcase-add-2', 'x-uppercase-add': 'original-val-uppercase,uppercase-add' }, upstreamAbsent: ['x-header-remove'] },
+  { test: 'HTTPRouteResponseHeaderModifier', parent: 'resphdr', path: '/set', headers: { 'x-echo-set-header': 'X-Header-Set:some-other-value' }, backend: 'echo-v1', responseHeaders: { 'x-header-set': 'set-overwrites-values' } },
+  { test: 'HTTPRouteResponseHeaderModifier', parent: 'resphdr', path: '/add', headers: { 'x-echo-set-header': 'X-Header-Add:header-val' }, backend: 'echo-v1', responseHeaders: { 'x-header-add': 'header-val, add-appends-values' } },
+  { test: 'HTTPRouteResponseHeaderModifier', parent: 'resphdr', path: '/remove', headers: { 'x-echo-set-header': 'X-Header-Remove:val' }, backend: 'echo-v1', responseAbsent: ['x-header-remove'] },
+  { test: 'MeshHTTPRouteRedirectPath', parent: 'redirpath', path: '/original-prefix/lemon', status: 302, location: 'http://redirpath.test/replacement-prefix/lemon' },
+  { test: 'MeshHTTPRouteRedirectPath', parent: 'redirpath', path: '/original-prefix', status: 302, location: 'http://redirpath.test/replacement-prefix' },
+  { test: 'MeshHTTPRouteRedirectPath', parent: 'redirpath', path: '/original-prefix/', status: 302, location: 'http://redirpath.test/replacement-prefix/' },
+  { test: 'MeshHTTPRouteRedirectPath', parent: 'redirpath', path: '/original-prefix/lemon?x=1', status: 302, location: 'http://redirpath.test/replacement-prefix/lemon?x=1' },
+  { test: 'MeshHTTPRouteRedirectPath', parent: 'redirpath', path: '/full/path/original', status: 302, location: 'http://redirpath.test/full-path-replacement' },
+  { test: 'MeshHTTPRouteRedirectPath', parent: 'redirpath', path: '/path-and-host', status: 302, location: 'http://example.org/replacement-prefix' },
+  { test: 'MeshHTTPRouteRedirectPath', parent: 'redirpath', path: '/path-and-status', status: 301, location: 'http://redirpath.test/replacement-prefix' },
+  { test: 'MeshHTTPRouteRedirectPath', parent: 'redirpath', path: '/full-path-and-host', status: 302, location: 'http://example.org/replacement-full' },
+  { test: 'MeshHTTPRouteRedirectPath', parent: 'redirpath', path: '/full-path-and-status', status: 301, location: 'http://redirpath.test/replacement-full' },
+  { test: 'MeshHTTPRoute307Redirect', parent: 'redirpath', path: '/path-and-temporary', status: 307, location: 'http://redirpath.test/replacement-prefix' },
+  { test: 'MeshHTTPRoute308Redirect', parent: 'redirpath', path: '/path-and-permanent', status: 308, location: 'http://redirpath.test/replacement-prefix' },
+  { test: 'MeshHTTPRoute303Redirect', parent: 'redirpath', path: '/see-other', status: 303, location: 'http://redirpath.test/replacement-full' },
+  { test: 'HTTPRouteRedirectPath', parent: 'redirpath', path: '/strip/one', status: 302, location: 'http://redirpath.test/one' },
+  { test: 'HTTPRouteRedirectPath', parent: 'redirpath', path: '/strip', status: 302, location: 'http://redirpath.test/' },
+  { test: 'MeshHTTPRouteRedirectHostAndStatus', parent: 'redirhost', path: '/hostname-redirect', status: 302, location: 'http://example.org/hostname-redirect' },
+  { test: 'MeshHTTPRouteRedirectHostAndStatus', parent: 'redirhost', path: '/host-and-status', status: 301, location: 'http://example.org/host-and-status' },
+  { test: 'MeshHTTPRouteRedirectPort', parent: 'redirport', path: '/port', status: 302, location: 'http://redirport.test:8083/port' },
+  { test: 'MeshHTTPRouteRedirectPort', parent: 'redirport', path: '/port-and-host', status: 302, location: 'http://example.org:8083/port-and-host' },
+  { test: 'MeshHTTPRouteRedirectPort', parent: 'redirport', path: '/port-and-status', status: 301, location: 'http://redirport.test:8083/port-and-status' },
+  { test: 'MeshHTTPRouteRedirectPort', parent: 'redirport', path: '/port-and-host-and-status', status: 302, location: 'http://example.org:8083/port-and-host-and-status' },
+  { test: 'MeshHTTPRouteSchemeRedirect', parent: 'redirscheme', path: '/scheme', status: 302, location: 'https://redirscheme.test/scheme' },
+  { test: 'MeshHTTPRouteSchemeRedirect', parent: 'redirscheme', path: '/scheme-and-host', status: 302, location: 'https://example.org/scheme-and-host' },
+  { test: 'MeshHTTPRouteSchemeRedirect', parent: 'redirscheme', path: '/scheme-and-status', status: 301, location: 'https://redirscheme.test/scheme-and-status' },
+  { test: 'HTTPRouteRedirectPortAndScheme', parent: 'redirscheme', path: '/scheme-and-port', status: 302, location: 'https://redirscheme.test:8443/scheme-and-port' },
+  { test: 'HTTPRouteRedirectPortAndScheme', parent: 'redirscheme', path: '/https-default-port', status: 302, location: 'https://redirscheme.test/https-default-port' },
+  { test: 'HTTPRouteRedirectPortAndScheme', parent: 'redirscheme', path: '/http-default-port', status: 302, location: 'http://redirscheme.test/http-default-port' },
+  { test: 'MeshHTTPRouteRewritePath', parent: 'rewritepath', path: '/prefix/one/two', backend: 'echo-v1', upstreamPath: '/one/two' },
+  { test: 'MeshHTTPRouteRewritePath', parent: 'rewritepath', path: '/strip-prefix/three', backend: 'echo-v1', upstreamPath: '/three' },
+  { test: 'MeshHTTPRouteRewritePath', parent: 'rewritepath', path: '/strip-prefix', backend: 'echo-v1', upstreamPath: '/' },
+  { test: 'MeshHTTPRouteRewritePath', parent: 'rewritepath', path: '/strip-prefix/', backend: 'echo-v1', upstreamPath: '/' },
+  { test: 'MeshHTTPRouteRewritePath', parent: 'rewritepath', path: '/full/one/two', backend: 'echo-v1', upstreamPath: '/one' },
+  { test: 'MeshHTTPRouteRewritePath', parent: 'rewritepath', path: '/full/one/two?q=1', backend: 'echo-v1', upstreamPath: '/one?q=1' },
+  { test: 'MeshHTTPRouteRewritePath', parent: 'rewritepath', path: '/full/rewrite-path-and-modify-headers/test', headers: { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1', 'X-Header-Set': 'set-val' }, backend: 'echo-v1', upstreamPath: '/test', upstreamHeaders: { 'x-header-add': 'header-val-1', 'x-header-add-append': 'append-val-1,header-val-2', 'x-header-set': 'set-overwrites-values' }, upstreamAbsent: ['x-header-remove'] },
+  { test: 'MeshHTTPRouteRewritePath', parent: 'rewritepath', path: '/prefix/rewrite-path-and-modify-headers/one', headers: { 'X-Header-Remove': 'remove-val', 'X-Header-Add-Append': 'append-val-1', 'X-Header-Set': 'set-val' }, backend: 'echo-v1', upstreamPath: '/prefix/one', upstreamHeaders: { 'x-header-add': 'header-val-1', 'x-header-add-append': 'append-val-1,header-val-2', 'x-header-set': 'set-overwrites-values' }, upstreamAbsent: ['x-header-remove'] },
+  // httproute_types.go HTTPPathModifier: /foo/bar with /foo -> /xyz/ is /xyz/bar; /foo/ with /foo -> /xyz/ is /xyz/.
+  { test: 'HTTPRouteRewritePath', parent: 'rewritepath', path: '/trailing/bar', backend: 'echo-v1', upstreamPath: '/xyz/bar' },
+  { test: 'HTTPRouteRewritePath', parent: 'rewritepath', path: '/trailing/', backend: 'echo-v1', upstreamPath: '/xyz/' },
+  { test: 'HTTPRouteRewritePath', parent: 'rewritepath', path: '/trailing', backend: 'echo-v1', upstreamPath: '/xyz' },
+  { test: 'HTTPRouteRewriteHost', parent: 'rewritehost', path: '/one', backend: 'echo-v1', upstreamHost: 'one.example.org' },
+  { test: 'HTTPRouteRewriteHost', parent: 'rewritehost', path: '/', backend: 'echo-v2', upstreamHost: 'example.org' },
+  { test: 'HTTPRouteAllBackendsWeightZero', parent: 'zero', path: '/', status: 500 },
+  { test: 'HTTPRouteTimeoutRequest', parent: 'timeout', path: '/delay/20', backend: 'echo-v1' },
+  { test: 'HTTPRouteTimeoutRequest', parent: 'timeout', path: '/delay/1500', status: 504 },
+  { test: 'HTTPRouteTimeoutBackendRequest', parent: 'timeout', path: '/backend/1500', status: 504 },
+  // conversion.go: without a retry, a non-zero backendRequest becomes the route timeout, over request.
+  { test: 'HTTPRouteTimeoutBackendRequest', parent: 'timeout', path: '/both/1500', status: 504 },
+  { test: 'HTTPRouteTimeoutBackendRequest', parent: 'timeout', path: '/zero/1500', status: 504 },
+  { test: 'HTTPRouteNamedRule', parent: 'named', path: '/named', backend: 'echo-v1' },
+  { test: 'HTTPRouteNamedRule', parent: 'named', path: '/unnamed', backend: 'echo-v2' },
+  { test: 'HTTPRouteInvalidNonExistentBackendRef', parent: 'nonexistent', path: '/', status: 500 },
+  { test: 'HTTPRouteInvalidBackendRefUnknownKind', parent: 'unknownkind', path: '/', status: 500 },
+  { test: 'MeshFrontend', parent: 'echo-v3', path: '/', backend: 'echo-v3', responseHeaders: { 'x-frontend': 'frontend' } },
+  { test: 'MeshFrontend', parent: 'frontend', path: '/', backend: 'echo-v3', responseAbsent: ['x-frontend'] },
+];
+
+const route = (name: string, parent: string, rules: string, ns = 'istio-egress') => `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: ${parent}}]
+  rules:
+${rules.replace(/^\n/, '').split('\n').map((l) => `  ${l}`).join('\n')}
+`;
+
+const entry = (name: string, port: number) => `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: istio-egress, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  hosts: [${name}.test]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+`;
+
+/** The conformance echo server's X-Echo-Set-Header: `Name:value,Name2:value2` set on the response. */
+function echoSetHeader({ req, res, echo }: RouteContext): void {
+  const headers: [string, string][] = [];
+  for (const pair of String(req.headers['x-echo-set-header'] ?? '').split(',')) {
+    const at = pair.indexOf(':');
+    if (at > 0) headers.push([pair.slice(0, at).trim(), pair.slice(at + 1).trim()]);
+  }
+  const body = JSON.stringify(echo);
+  res.writeHead(200, [...headers, ['content-type', 'application/json'], ['content-length', String(Buffer.byteLength(body))]].flat());
+  res.end(body);
+}
+
+/** What an upstream received for one header: every value of a repeated field joined with `,`. */
+function received(e: EchoBody, name: string): string | undefined {
+  const values: string[] = [];
+  for (let i = 0; i < e.rawHeaders.length; i += 2) if (e.rawHeaders[i]!.toLowerCase() === name) values.push(e.rawHeaders[i + 1]!);
+  return values.length ? values.join(',') : undefined;
+}
+
+describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceEntry)', () => {
+  const upstreams = new Map<string, HttpUpstream>();
+  let wp: InProcess;
+  let client: ProxyClient;
+
+  before(async () => {
+    const resp = { '/set': echoSetHeader, '/add': echoSetHeader, '/remove': echoSetHeader };
+    for (const name of ['echo', 'echo-v1', 'echo-v2', 'echo-v3']) {
+      upstreams.set(name, await startHttpUpstream({ name, routes: name === 'echo-v1' ? resp : {} }));
+    }
+    const parents = [...new Set(SUITE.map((s) => s.parent))].filter((p) => !p.startsWith('echo-'));
+    let yaml = WAYPOINT_ALL_NAMESPACES_YAML;
+    for (const n of [1, 2, 3]) yaml += entry(`echo-v${n}`, upstreams.get(`echo-v${n}`)!.port);
+    for (const p of parents) yaml += entry(p, upstreams.get('echo')!.port);
+    for (const s of SUITE) {
+      const rules = typeof s.rules === 'string' ? [s.rules] : s.rules;
+      rules.forEach((r, i) => { yaml += route(`${s.parent}-${i}`, s.parent, r, s.namespace); });
+    }
+    wp = await startInProcess(yaml);
+    client = proxyClient(wp.proxyUrl, { tunnel: false });
+  });
+  after(async () => {
+    await client?.close();
+    await wp?.close();
+    for (const u of upstreams.values()) await u.close();
+  });
+
+  for (const c of CASES) {
+    const what = `${c.method ?? 'GET'} ${c.path}${c.headers ? ` ${JSON.stringify(c.headers)}` : ''}`;
+    test(`${c.test}: ${c.parent}.test ${what}`, async () => {
+      const res = await client.fetch(`http://${c.parent}.test${c.path}`, { method: c.method ?? 'GET', headers: c.headers, redirect: 'manual' });
+      assert.equal(res.status, c.status ?? 200, `status; body: ${res.text().slice(0, 200)}`);
+      if (c.location !== undefined) assert.equal(res.headers.get('location'), c.location);
+      for (const [k, val] of Object.entries(c.responseHeaders ?? {})) assert.equal(res.headers.get(k), val, `response header ${k}`);
+      for (const k of c.responseAbsent ?? []) assert.equal(res.headers.get(k), null, `response header ${k} must be absent`);
+      if (!c.backend) return;
+      const e = c.method === 'HEAD' ? undefined : res.json<EchoBody>();
+      assert.equal(e?.upstream, c.backend, 'backend');
+      if (c.upstreamPath !== undefined) assert.equal(e!.url, c.upstreamPath, 'path at the backend');
+      if (c.upstreamHost !== undefined) assert.equal(e!.headers.host, c.upstreamHost, 'Host at the backend');
+      for (const [k, val] of Object.entries(c.upstreamHeaders ?? {})) assert.equal(received(e!, k), val, `header ${k} at the backend`);
+      for (const k of c.upstreamAbsent ?? []) assert.equal(received(e!, k), undefined, `header ${k} must not reach the backend`);
+    });
+  }
+});
