@@ -72,6 +72,8 @@ interface RouteParents {
   readonly verdicts: readonly ParentVerdict[];
   /** Per verdict: clusters served here through that parent. */
   readonly attached: string[][];
+  /** Whether the "consumer route, ignored here" warning was given (once per route). */
+  consumerNoted?: boolean;
 }
 
 /** Whether an accepted parentRef attaches the route to destination `d` at this waypoint. */
@@ -86,6 +88,22 @@ function attaches(r: HR, v: ParentVerdict, d: Destination, waypoint: Snapshot['w
   const hostnames = r.spec.hostnames ?? [];
   return p.kind === 'Gateway' && p.namespace === waypoint.namespace && p.name === waypoint.name
     && (hostnames.length === 0 || hostnames.some((h) => vsCovers(h, d.host)));
+}
+
+/**
+ * A route in neither the ServiceEntry's namespace nor the waypoint's is a consumer route (GEP-1426):
+ * it applies to clients in its own namespace, which sidecars honour and a waypoint cannot; istiod's
+ * waypoint reads only the other two namespaces (listener_waypoint.go getVirtualServiceForWaypoint).
+ */
+function consumerRoute(h: RouteParents, v: ParentVerdict, waypoint: Snapshot['waypoint'], ctx: RouteContext): boolean {
+  const ns = h.route.metadata.namespace;
+  if (v.ref.kind !== 'ServiceEntry' || ns === v.ref.namespace || ns === waypoint.namespace) return false;
+  if (!h.consumerNoted) {
+    h.consumerNoted = true;
+    const i = (h.route.spec.parentRefs ?? []).findIndex((p) => p.name === v.ref.name && (p.namespace ?? ns) === v.ref.namespace);
+    ctx.diagnostics.push(routeDiagnostic(h.route, ['spec', 'parentRefs', Math.max(i, 0)], `ignored by waypoint ${waypoint.namespace}/${waypoint.name}: a route for ServiceEntry ${v.ref.namespace}/${v.ref.name} from namespace ${ns} is a consumer route, and a waypoint applies only routes in the service's namespace (${v.ref.namespace}) or its own (${waypoint.namespace}), as istiod's does`, `move the HTTPRoute to namespace ${v.ref.namespace} or ${waypoint.namespace}`));
+  }
+  return true;
 }
 
 export function compileRoutes(
@@ -310,11 +328,10 @@ function tableFor(
     let any = false;
     let viaGateway = false;
     h.verdicts.forEach((v, i) => {
-      if (attaches(h.route, v, d, waypoint)) {
-        h.attached[i]!.push(cluster);
-        any = true;
-        viaGateway ||= v.ref.kind === 'Gateway';
-      }
+      if (!attaches(h.route, v, d, waypoint) || consumerRoute(h, v, waypoint, ctx)) return;
+      h.attached[i]!.push(cluster);
+      any = true;
+      viaGateway ||= v.ref.kind === 'Gateway';
     });
     if (any) attachedRoutes.push({ route: h.route, enforceGrants: viaGateway });
   }

@@ -127,3 +127,25 @@ spec: {hosts: [b.test], ports: [{number: 80, name: http, protocol: HTTP}], resol
   assert.equal(refs(grant('other-ns', 'shop', '{group: networking.istio.io, kind: ServiceEntry}')).reason, 'RefNotPermitted');
   assert.equal(refs(grant('other-kind', 'istio-egress', '{group: "", kind: Service}')).reason, 'RefNotPermitted');
 });
+
+test('a consumer route (another namespace than the ServiceEntry and the waypoint) is Accepted but not attached here, with a warning', () => {
+  const yaml = WAYPOINT_YAML.replace('protocol: HBONE}', 'protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}')
+    + `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: p, namespace: team-a, labels: {istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-egress}}
+spec: {hosts: [p.test], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+`
+    + hr('consumer', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p, namespace: team-a}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-c')
+    + hr('producer', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-a');
+  const out = compile(parseDocuments(yaml, 'test.yaml').resources, {});
+  assert.ok(out.snapshot, JSON.stringify(out.diagnostics));
+  const st = new Map(out.snapshot.routeStatus.httpRoutes.map((r) => [r.name, r]));
+  assert.equal(st.get('consumer')!.parents[0]!.conditions[0]!.status, 'True');
+  assert.deepEqual(st.get('consumer')!.parents[0]!.attachedClusters, []);
+  assert.deepEqual(st.get('producer')!.parents[0]!.attachedClusters, ['inbound-vip|80|http|p.test']);
+  const warn = out.diagnostics.filter((d) => d.resource?.name === 'consumer');
+  assert.equal(warn.length, 1);
+  assert.match(warn[0]!.message, /consumer route.*only routes in the service's namespace \(team-a\) or its own \(istio-egress\)/);
+  assert.equal(warn[0]!.path, 'spec.parentRefs[0]');
+});

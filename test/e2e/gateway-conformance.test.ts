@@ -421,6 +421,13 @@ const CASES: readonly Case[] = [
   { test: 'HTTPRouteNamedRule', parent: 'named', path: '/unnamed', backend: 'echo-v2' },
   { test: 'HTTPRouteInvalidNonExistentBackendRef', parent: 'nonexistent', path: '/', status: 500 },
   { test: 'HTTPRouteInvalidBackendRefUnknownKind', parent: 'unknownkind', path: '/', status: 500 },
+  // A consumer route is not the waypoint's: istiod's waypoint reads routes of the service's namespace
+  // and its own only (listener_waypoint.go getVirtualServiceForWaypoint).
+  { test: 'MeshConsumerRoute', parent: 'producer', path: '/', backend: 'echo' },
+  { test: 'MeshConsumerRoute', parent: 'producer-own', path: '/', backend: 'echo-v1' },
+  { test: 'MeshConsumerRoute', parent: 'producer-wp', path: '/', backend: 'echo-v2' },
+  { test: 'MeshPorts', parent: 'ports', path: '/', backend: 'echo-v1' },
+  { test: 'MeshPorts', parent: 'ports:8080', path: '/', backend: 'echo-v2' },
   { test: 'MeshFrontend', parent: 'echo-v3', path: '/', backend: 'echo-v3', responseHeaders: { 'x-frontend': 'frontend' } },
   { test: 'MeshFrontend', parent: 'frontend', path: '/', backend: 'echo-v3', responseAbsent: ['x-frontend'] },
 ];
@@ -435,16 +442,50 @@ spec:
 ${rules.replace(/^\n/, '').split('\n').map((l) => `  ${l}`).join('\n')}
 `;
 
-const entry = (name: string, port: number) => `---
+const entry = (name: string, port: number, ns = 'istio-egress', ports = `[{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]`) => `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: ${name}, namespace: istio-egress, labels: {istio.io/use-waypoint: waypoint}}
+metadata: {name: ${name}, namespace: ${ns}, labels: {istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-egress}}
 spec:
   hosts: [${name}.test]
-  ports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]
+  ports: ${ports}
   resolution: STATIC
   endpoints: [{address: 127.0.0.1}]
 `;
+
+const parentRoute = (name: string, ns: string, parentRef: string, rules: string) => `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  parentRefs: [${parentRef}]
+  rules:
+${rules.replace(/^\n/, '').split('\n').map((l) => `  ${l}`).join('\n')}
+`;
+
+const se = (name: string, ns: string, extra = '') => `{group: networking.istio.io, kind: ServiceEntry, name: ${name}, namespace: ${ns}${extra}}`;
+
+/**
+ * Tests whose routes are not one route per parent: consumer routes (MeshConsumerRoute), parentRef
+ * ports (MeshPorts), a parent that does not exist.
+ */
+function extraYaml(echoPort: number): string {
+  return entry('producer', echoPort, 'team-a') + entry('producer-own', echoPort, 'team-a') + entry('producer-wp', echoPort, 'team-a')
+    + entry('ports', echoPort, 'istio-egress', `[{number: 80, name: http, protocol: HTTP, targetPort: ${echoPort}}, {number: 8080, name: http-alt, protocol: HTTP, targetPort: ${echoPort}}]`)
+    // A consumer route (GEP-1426): in neither the service's namespace nor the waypoint's.
+    + parentRoute('consumer', 'team-c', se('producer', 'team-a'), `
+- backendRefs: [${v(2)}]`)
+    + parentRoute('producer-own', 'team-a', se('producer-own', 'team-a'), `
+- backendRefs: [${v(1)}]`)
+    + parentRoute('producer-wp', 'istio-egress', se('producer-wp', 'team-a'), `
+- backendRefs: [${v(2)}]`)
+    + parentRoute('ports-80', 'istio-egress', se('ports', 'istio-egress', ', port: 80'), `
+- backendRefs: [${v(1)}]`)
+    + parentRoute('ports-8080', 'istio-egress', se('ports', 'istio-egress', ', port: 8080'), `
+- backendRefs: [${v(2)}]`)
+    + parentRoute('orphan', 'istio-egress', se('no-such-entry', 'istio-egress'), `
+- backendRefs: [${v(1)}]`);
+}
 
 /** The conformance echo server's X-Echo-Set-Header: `Name:value,Name2:value2` set on the response. */
 function echoSetHeader({ req, res, echo }: RouteContext): void {
@@ -479,6 +520,7 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
     let yaml = WAYPOINT_ALL_NAMESPACES_YAML;
     for (const n of [1, 2, 3]) yaml += entry(`echo-v${n}`, upstreams.get(`echo-v${n}`)!.port);
     for (const p of parents) yaml += entry(p, upstreams.get('echo')!.port);
+    yaml += extraYaml(upstreams.get('echo')!.port);
     for (const s of SUITE) {
       const rules = typeof s.rules === 'string' ? [s.rules] : s.rules;
       rules.forEach((r, i) => { yaml += route(`${s.parent}-${i}`, s.parent, r, s.namespace); });
@@ -495,7 +537,8 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
   for (const c of CASES) {
     const what = `${c.method ?? 'GET'} ${c.path}${c.headers ? ` ${JSON.stringify(c.headers)}` : ''}`;
     test(`${c.test}: ${c.parent}.test ${what}`, async () => {
-      const res = await client.fetch(`http://${c.parent}.test${c.path}`, { method: c.method ?? 'GET', headers: c.headers, redirect: 'manual' });
+      const [name, port] = c.parent.split(':');
+      const res = await client.fetch(`http://${name}.test${port ? `:${port}` : ''}${c.path}`, { method: c.method ?? 'GET', headers: c.headers, redirect: 'manual' });
       assert.equal(res.status, c.status ?? 200, `status; body: ${res.text().slice(0, 200)}`);
       if (c.location !== undefined) assert.equal(res.headers.get('location'), c.location);
       for (const [k, val] of Object.entries(c.responseHeaders ?? {})) assert.equal(res.headers.get(k), val, `response header ${k}`);
