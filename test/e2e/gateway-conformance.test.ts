@@ -6,7 +6,9 @@
 // the Gateway API leaves room, the expectation is Istio's (pilot/pkg/config/kube/gateway/conversion.go).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { eventually } from '../helpers/eventually.ts';
 import { startInProcess, WAYPOINT_ALL_NAMESPACES_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { rawExchange } from '../helpers/raw-client.ts';
 import { proxyClient, type ProxyClient } from '../helpers/proxy-fetch.ts';
 import { startHttpUpstream, type EchoBody, type HttpUpstream, type RouteContext } from '../helpers/upstream.ts';
 
@@ -295,6 +297,10 @@ const SUITE: readonly Conformance[] = [
   backendRefs: [${v(3)}]` },
   { test: 'MeshFrontend', parent: 'frontend', rules: `
 - backendRefs: [${v(3)}]` },
+  { test: 'HTTPRoutePartiallyInvalidViaInvalidReferenceGrant', parent: 'partial', rules: `
+- backendRefs: [${v(1)}, {group: networking.istio.io, kind: Hostname, name: does-not-exist.test, port: 80}]` },
+  { test: 'HTTPRouteBackendProtocolWebSocket', parent: 'ws', rules: `
+- backendRefs: [${v(1)}]` },
 ];
 
 const CASES: readonly Case[] = [
@@ -552,4 +558,84 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
       for (const k of c.upstreamAbsent ?? []) assert.equal(received(e!, k), undefined, `header ${k} must not reach the backend`);
     });
   }
+  const byBackend = async (url: string, n: number): Promise<Map<string, number>> => {
+    const seen = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const res = await client.fetch(url);
+      const who = res.status === 200 ? res.json<EchoBody>().upstream : String(res.status);
+      seen.set(who, (seen.get(who) ?? 0) + 1);
+    }
+    return seen;
+  };
+
+  // The suite sends 500 requests and allows 5% off each weight; 600 here and 8% keep it off the flake line.
+  test('HTTPRouteWeight: 70/30/0 over 600 requests, the zero-weight backend never', async () => {
+    const seen = await byBackend('http://weight.test/', 600);
+    assert.equal(seen.get('echo-v3'), undefined);
+    assert.equal((seen.get('echo-v1') ?? 0) + (seen.get('echo-v2') ?? 0), 600, JSON.stringify([...seen]));
+    assert.ok(Math.abs((seen.get('echo-v1') ?? 0) / 600 - 0.7) < 0.08, JSON.stringify([...seen]));
+  });
+
+  // conversion.go buildHTTPDestination: an invalid backend keeps its weight and answers 500.
+  test('HTTPRoutePartiallyInvalidViaInvalidReferenceGrant: the invalid half of the traffic gets 500, the rest the valid backend', async () => {
+    const seen = await byBackend('http://partial.test/', 200);
+    assert.equal((seen.get('echo-v1') ?? 0) + (seen.get('500') ?? 0), 200, JSON.stringify([...seen]));
+    assert.ok((seen.get('500') ?? 0) > 50 && (seen.get('echo-v1') ?? 0) > 50, JSON.stringify([...seen]));
+  });
+
+  const mirrored = (name: string, path: string) => upstreams.get(name)!.received.filter((e) => e.url === path).length;
+
+  test('HTTPRouteRequestMirror / HTTPRouteRequestMultipleMirrors: the backend answers, every mirror gets a copy (with the rule\'s header edits)', async () => {
+    for (const path of ['/mirror', '/multi-mirror', '/mirror-and-modify-headers']) {
+      const res = await client.fetch(`http://mirror.test${path}`, { headers: { 'X-Header-Remove': 'r' } });
+      assert.equal(res.json<EchoBody>().upstream, 'echo-v1');
+    }
+    await eventually('mirrors received', async () => mirrored('echo-v2', '/mirror') === 1 && mirrored('echo-v2', '/multi-mirror') === 1
+      && mirrored('echo-v3', '/multi-mirror') === 1 && mirrored('echo-v2', '/mirror-and-modify-headers') === 1);
+    const copy = upstreams.get('echo-v2')!.received.find((e) => e.url === '/mirror-and-modify-headers')!;
+    assert.equal(received(copy, 'x-header-set'), 'set-overwrites-values');
+    assert.equal(received(copy, 'x-header-remove'), undefined);
+  });
+
+  test('HTTPRouteRequestPercentageMirror: percent 20 and fraction 1/2 mirror about that share', async () => {
+    for (let i = 0; i < 200; i++) {
+      assert.equal((await client.fetch('http://pmirror.test/percent-mirror')).status, 200);
+      assert.equal((await client.fetch('http://pmirror.test/percent-mirror-fraction')).status, 200);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const p = mirrored('echo-v2', '/percent-mirror');
+    const f = mirrored('echo-v3', '/percent-mirror-fraction');
+    assert.ok(p > 15 && p < 70, `percent 20: ${p} of 200 mirrored`);
+    assert.ok(f > 65 && f < 135, `fraction 1/2: ${f} of 200 mirrored`);
+  });
+
+  test('HTTPRouteBackendProtocolWebSocket: an Upgrade through the route reaches the backend and becomes a tunnel', async () => {
+    const port = Number(new URL(wp.proxyUrl).port);
+    const r = await rawExchange(port, [
+      'GET http://ws.test/ws HTTP/1.1\r\nHost: ws.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      'ping-through-the-tunnel',
+    ]);
+    assert.deepEqual(r.statuses, [101]);
+    assert.match(r.text, /sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/i);
+    assert.match(r.text, /ping-through-the-tunnel$/);
+    assert.ok(upstreams.get('echo-v1')!.stats.upgrades >= 1);
+  });
+
+  // HTTPRoute status for routes attached to a ServiceEntry (conditions.go createRouteStatus).
+  const conditions = (route: string) => {
+    const st = wp.wp.store.current().routeStatus.httpRoutes.find((h) => h.name === route);
+    return Object.fromEntries((st?.parents[0]?.conditions ?? []).map((c) => [c.type, `${c.status} ${c.reason}`]));
+  };
+
+  test('status: a valid route is Accepted with ResolvedRefs; invalid backends say why (HTTPRouteInvalidNonExistentBackendRef, HTTPRouteInvalidBackendRefUnknownKind)', () => {
+    assert.deepEqual(conditions('simple-0'), { Accepted: 'True Accepted', ResolvedRefs: 'True ResolvedRefs', ResolvedWaypoints: 'True ResolvedWaypoints' });
+    assert.equal(conditions('nonexistent-0').Accepted, 'True Accepted');
+    assert.equal(conditions('nonexistent-0').ResolvedRefs, 'False BackendNotFound');
+    assert.equal(conditions('unknownkind-0').ResolvedRefs, 'False InvalidKind');
+    assert.equal(conditions('partial-0').ResolvedRefs, 'False BackendNotFound');
+  });
+
+  test('status: a parentRef to a ServiceEntry that does not exist is not Accepted (NoMatchingParent)', () => {
+    assert.equal(conditions('orphan').Accepted, 'False NoMatchingParent');
+  });
 });
