@@ -299,6 +299,21 @@ const SUITE: readonly Conformance[] = [
 - backendRefs: [${v(3)}]` },
   { test: 'HTTPRoutePartiallyInvalidViaInvalidReferenceGrant', parent: 'partial', rules: `
 - backendRefs: [${v(1)}, {group: networking.istio.io, kind: Hostname, name: does-not-exist.test, port: 80}]` },
+  { test: 'HTTPRouteCORS', parent: 'cors', rules: `
+- matches: [{path: {type: PathPrefix, value: /cors-1}}]
+  filters:
+  - type: CORS
+    cors: {allowOrigins: ["https://www.foo.com", "https://*.bar.com"], allowMethods: [GET, OPTIONS], allowHeaders: [x-header-1, x-header-2], exposeHeaders: [x-header-3, x-header-4], allowCredentials: true, maxAge: 3600}
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /cors-2}}]
+  filters: [{type: CORS, cors: {allowOrigins: ["https://www.foo.com"], allowMethods: ["*"]}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /cors-wildcard-origin}}]
+  filters: [{type: CORS, cors: {allowOrigins: ["*"], allowMethods: [PUT]}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /cors-wildcard-methods-headers}}]
+  filters: [{type: CORS, cors: {allowOrigins: ["*"], allowMethods: ["*"], allowHeaders: ["*"], allowCredentials: true}}]
+  backendRefs: [${v(1)}]` },
   { test: 'HTTPRouteBackendProtocolWebSocket', parent: 'ws', rules: `
 - backendRefs: [${v(1)}]` },
 ];
@@ -429,6 +444,18 @@ const CASES: readonly Case[] = [
   { test: 'HTTPRouteInvalidBackendRefUnknownKind', parent: 'unknownkind', path: '/', status: 500 },
   // A consumer route is not the waypoint's: istiod's waypoint reads routes of the service's namespace
   // and its own only (listener_waypoint.go getVirtualServiceForWaypoint).
+  { test: 'HTTPRouteCORS', parent: 'cors', method: 'OPTIONS', path: '/cors-1', headers: { Origin: 'https://www.foo.com', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-header-1, x-header-2' }, responseHeaders: { 'access-control-allow-origin': 'https://www.foo.com', 'access-control-allow-methods': 'GET, OPTIONS', 'access-control-allow-headers': 'x-header-1, x-header-2', 'access-control-expose-headers': 'x-header-3, x-header-4', 'access-control-max-age': '3600', 'access-control-allow-credentials': 'true' } },
+  { test: 'HTTPRouteCORS', parent: 'cors', method: 'OPTIONS', path: '/cors-1', headers: { ...{ Origin: 'https://www.foo.com', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-header-1, x-header-2' }, Origin: 'https://www.bar.com' }, responseHeaders: { ...{ 'access-control-allow-origin': 'https://www.foo.com', 'access-control-allow-methods': 'GET, OPTIONS', 'access-control-allow-headers': 'x-header-1, x-header-2', 'access-control-expose-headers': 'x-header-3, x-header-4', 'access-control-max-age': '3600', 'access-control-allow-credentials': 'true' }, 'access-control-allow-origin': 'https://www.bar.com' } },
+  { test: 'HTTPRouteCORS', parent: 'cors', method: 'OPTIONS', path: '/cors-1', headers: { ...{ Origin: 'https://www.foo.com', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-header-1, x-header-2' }, Origin: 'https://xpto.www.bar.com' }, responseHeaders: { ...{ 'access-control-allow-origin': 'https://www.foo.com', 'access-control-allow-methods': 'GET, OPTIONS', 'access-control-allow-headers': 'x-header-1, x-header-2', 'access-control-expose-headers': 'x-header-3, x-header-4', 'access-control-max-age': '3600', 'access-control-allow-credentials': 'true' }, 'access-control-allow-origin': 'https://xpto.www.bar.com' } },
+  { test: 'HTTPRouteCORS', parent: 'cors', method: 'OPTIONS', path: '/cors-1', headers: { Origin: 'https://foobar.com', 'access-control-request-method': 'GET' }, responseAbsent: ['access-control-allow-origin'] },
+  { test: 'HTTPRouteCORS', parent: 'cors', path: '/cors-1', headers: { Origin: 'https://www.foo.com', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-header-1, x-header-2' }, backend: 'echo-v1', responseHeaders: { 'access-control-allow-origin': 'https://www.foo.com' } },
+  { test: 'HTTPRouteCORS', parent: 'cors', path: '/cors-1', headers: { ...{ Origin: 'https://www.foo.com', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-header-1, x-header-2' }, Origin: 'https://www.bar.com' }, backend: 'echo-v1', responseHeaders: { 'access-control-allow-origin': 'https://www.bar.com' } },
+  { test: 'HTTPRouteCORS', parent: 'cors', path: '/cors-1', headers: { Origin: 'https://foobar.com', 'access-control-request-method': 'GET' }, backend: 'echo-v1', responseAbsent: ['access-control-allow-origin'] },
+  { test: 'HTTPRouteCORS', parent: 'cors', method: 'OPTIONS', path: '/cors-2', headers: { Origin: 'https://www.foo.com', 'access-control-request-method': 'POST' }, responseHeaders: { 'access-control-allow-origin': 'https://www.foo.com', 'access-control-allow-methods': 'POST' }, responseAbsent: ['access-control-allow-credentials'] },
+  { test: 'HTTPRouteCORS', parent: 'cors', method: 'OPTIONS', path: '/cors-wildcard-origin', headers: { Origin: 'https://foobar.com', 'access-control-request-method': 'PUT' }, responseHeaders: { 'access-control-allow-origin': 'https://foobar.com', 'access-control-allow-methods': 'PUT' }, responseAbsent: ['access-control-allow-credentials'] },
+  { test: 'HTTPRouteCORS', parent: 'cors', method: 'OPTIONS', path: '/cors-wildcard-origin', headers: { Origin: 'https://foobar.com:12345', 'access-control-request-method': 'PUT' }, responseHeaders: { 'access-control-allow-origin': 'https://foobar.com:12345', 'access-control-allow-methods': 'PUT' } },
+  { test: 'HTTPRouteCORS', parent: 'cors', method: 'PUT', path: '/cors-wildcard-origin', headers: { Origin: 'https://foobar.com:12345' }, backend: 'echo-v1', responseHeaders: { 'access-control-allow-origin': 'https://foobar.com:12345' }, responseAbsent: ['access-control-allow-credentials'] },
+  { test: 'HTTPRouteCORS', parent: 'cors', method: 'OPTIONS', path: '/cors-wildcard-methods-headers', headers: { Origin: 'https://other.foo.com', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'x-header-1, x-header-2' }, responseHeaders: { 'access-control-allow-origin': 'https://other.foo.com', 'access-control-allow-methods': 'PUT', 'access-control-allow-headers': 'x-header-1, x-header-2', 'access-control-allow-credentials': 'true' } },
   { test: 'MeshConsumerRoute', parent: 'producer', path: '/', backend: 'echo' },
   { test: 'MeshConsumerRoute', parent: 'producer-own', path: '/', backend: 'echo-v1' },
   { test: 'MeshConsumerRoute', parent: 'producer-wp', path: '/', backend: 'echo-v2' },
@@ -547,7 +574,8 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
       const res = await client.fetch(`http://${name}.test${port ? `:${port}` : ''}${c.path}`, { method: c.method ?? 'GET', headers: c.headers, redirect: 'manual' });
       assert.equal(res.status, c.status ?? 200, `status; body: ${res.text().slice(0, 200)}`);
       if (c.location !== undefined) assert.equal(res.headers.get('location'), c.location);
-      for (const [k, val] of Object.entries(c.responseHeaders ?? {})) assert.equal(res.headers.get(k), val, `response header ${k}`);
+      // The suite compares list-valued headers ignoring whitespace (IgnoreWhitespace).
+      for (const [k, val] of Object.entries(c.responseHeaders ?? {})) assert.equal(res.headers.get(k)?.replace(/\s/g, ''), val.replace(/\s/g, ''), `response header ${k}`);
       for (const k of c.responseAbsent ?? []) assert.equal(res.headers.get(k), null, `response header ${k} must be absent`);
       if (!c.backend) return;
       const e = c.method === 'HEAD' ? undefined : res.json<EchoBody>();
