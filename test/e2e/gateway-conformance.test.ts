@@ -5,11 +5,12 @@
 // goes through the proxy to `<parent>.test`. Every case names the upstream test it comes from; where
 // the Gateway API leaves room, the expectation is Istio's (pilot/pkg/config/kube/gateway/conversion.go).
 import assert from 'node:assert/strict';
+import { connect as h2connect, createServer as createH2cServer, type Http2Server } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { eventually } from '../helpers/eventually.ts';
 import { startInProcess, WAYPOINT_ALL_NAMESPACES_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { rawExchange } from '../helpers/raw-client.ts';
-import { proxyClient, type ProxyClient } from '../helpers/proxy-fetch.ts';
+import { openTunnel, proxyClient, type ProxyClient } from '../helpers/proxy-fetch.ts';
 import { startHttpUpstream, type EchoBody, type HttpUpstream, type RouteContext } from '../helpers/upstream.ts';
 
 const v = (n: 1 | 2 | 3, extra = '') => `{group: networking.istio.io, kind: Hostname, name: echo-v${n}.test, port: 80${extra}}`;
@@ -502,8 +503,12 @@ const se = (name: string, ns: string, extra = '') => `{group: networking.istio.i
  * Tests whose routes are not one route per parent: consumer routes (MeshConsumerRoute), parentRef
  * ports (MeshPorts), a parent that does not exist.
  */
-function extraYaml(echoPort: number): string {
-  return entry('producer', echoPort, 'team-a') + entry('producer-own', echoPort, 'team-a') + entry('producer-wp', echoPort, 'team-a')
+function extraYaml(echoPort: number, h2cPort: number): string {
+  const h2 = (port: number) => `[{number: 80, name: http2, protocol: HTTP2, targetPort: ${port}}]`;
+  return entry('h2c', echoPort, 'istio-egress', h2(echoPort)) + entry('h2c-backend', h2cPort, 'istio-egress', h2(h2cPort))
+    + parentRoute('h2c', 'istio-egress', se('h2c', 'istio-egress'), `
+- backendRefs: [{group: networking.istio.io, kind: Hostname, name: h2c-backend.test, port: 80}]`)
+    + entry('producer', echoPort, 'team-a') + entry('producer-own', echoPort, 'team-a') + entry('producer-wp', echoPort, 'team-a')
     + entry('ports', echoPort, 'istio-egress', `[{number: 80, name: http, protocol: HTTP, targetPort: ${echoPort}}, {number: 8080, name: http-alt, protocol: HTTP, targetPort: ${echoPort}}]`)
     // A consumer route (GEP-1426): in neither the service's namespace nor the waypoint's.
     + parentRoute('consumer', 'team-c', se('producer', 'team-a'), `
@@ -543,6 +548,7 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
   const upstreams = new Map<string, HttpUpstream>();
   let wp: InProcess;
   let client: ProxyClient;
+  let h2c: Http2Server;
 
   before(async () => {
     const resp = { '/set': echoSetHeader, '/add': echoSetHeader, '/remove': echoSetHeader };
@@ -553,7 +559,13 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
     let yaml = WAYPOINT_ALL_NAMESPACES_YAML;
     for (const n of [1, 2, 3]) yaml += entry(`echo-v${n}`, upstreams.get(`echo-v${n}`)!.port);
     for (const p of parents) yaml += entry(p, upstreams.get('echo')!.port);
-    yaml += extraYaml(upstreams.get('echo')!.port);
+    // An h2c-only backend (the suite's appProtocol kubernetes.io/h2c): a ServiceEntry port of protocol HTTP2.
+    h2c = createH2cServer((req, res) => {
+      const body = JSON.stringify({ upstream: 'echo-h2c', httpVersion: req.httpVersion, url: req.url });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
+    await new Promise<void>((r) => h2c.listen(0, '127.0.0.1', r));
+    yaml += extraYaml(upstreams.get('echo')!.port, (h2c.address() as { port: number }).port);
     for (const s of SUITE) {
       const rules = typeof s.rules === 'string' ? [s.rules] : s.rules;
       rules.forEach((r, i) => { yaml += route(`${s.parent}-${i}`, s.parent, r, s.namespace); });
@@ -565,6 +577,7 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
     await client?.close();
     await wp?.close();
     for (const u of upstreams.values()) await u.close();
+    await new Promise((r) => h2c?.close(r));
   });
 
   for (const c of CASES) {
@@ -665,5 +678,34 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
 
   test('status: a parentRef to a ServiceEntry that does not exist is not Accepted (NoMatchingParent)', () => {
     assert.equal(conditions('orphan').Accepted, 'False NoMatchingParent');
+  });
+
+  test('HTTPRouteBackendProtocolH2C: an HTTP/1.1 request is forwarded to an HTTP2 port with prior knowledge (h2c)', async () => {
+    const res = await client.fetch('http://h2c.test/h1-client');
+    assert.equal(res.status, 200, res.text());
+    assert.deepEqual(res.json(), { upstream: 'echo-h2c', httpVersion: '2.0', url: '/h1-client' });
+  });
+
+  test('HTTPRouteBackendProtocolH2C: an h2c client in a CONNECT tunnel reaches the h2c backend over HTTP/2', async () => {
+    const t = await openTunnel(wp.proxyUrl.slice('http://'.length), 'h2c.test:80');
+    assert.equal(t.status, 200);
+    const session = h2connect('http://h2c.test', { createConnection: () => t.socket });
+    try {
+      const out = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = session.request({ ':method': 'GET', ':path': '/h2-client' });
+        let status = 0;
+        let text = '';
+        req.on('response', (h) => { status = Number(h[':status']); });
+        req.on('data', (c: Buffer) => { text += c.toString(); });
+        req.on('end', () => resolve({ status, text }));
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(out.status, 200, out.text);
+      assert.deepEqual(JSON.parse(out.text), { upstream: 'echo-h2c', httpVersion: '2.0', url: '/h2-client' });
+    } finally {
+      session.destroy();
+      await t.close();
+    }
   });
 });
