@@ -149,3 +149,21 @@ spec: {hosts: [p.test], ports: [{number: 80, name: http, protocol: HTTP}], resol
   assert.match(warn[0]!.message, /consumer route.*only routes in the service's namespace \(team-a\) or its own \(istio-egress\)/);
   assert.equal(warn[0]!.path, 'spec.parentRefs[0]');
 });
+
+test('a Hostname backendRef without a port: ResolvedRefs InvalidDestination (istiod drops the route), its rule answers 500, a portless mirror is dropped', () => {
+  const yaml = WAYPOINT_YAML + SES + hr('noport', `
+parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: a}]
+rules:
+- matches: [{path: {type: PathPrefix, value: /x}}]
+  backendRefs: [{group: networking.istio.io, kind: Hostname, name: a.test}]
+- filters: [{type: RequestMirror, requestMirror: {backendRef: {group: networking.istio.io, kind: Hostname, name: a.test}}}]
+  backendRefs: [{group: networking.istio.io, kind: Hostname, name: a.test, port: 80}]`);
+  const out = compile(parseDocuments(yaml, 'test.yaml').resources, {});
+  assert.ok(out.snapshot, JSON.stringify(out.diagnostics));
+  const st = out.snapshot.routeStatus.httpRoutes.find((r) => r.name === 'noport')!;
+  assert.deepEqual(brief(st)![0]!.ResolvedRefs, 'False InvalidDestination: port is required in backendRef');
+  const rules = out.snapshot.routes.get('inbound-vip|80|http|a.test')!.rules;
+  assert.deepEqual(rules[0]!.action, { kind: 'direct', status: 500, body: '' });
+  assert.equal(rules[1]!.mirrors[0]!.cluster, undefined);
+  assert.deepEqual(out.diagnostics.filter((d) => d.resource?.name === 'noport').map((d) => d.path), ['spec.rules[0].backendRefs[0]', 'spec.rules[1].filters[0].requestMirror.backendRef']);
+});

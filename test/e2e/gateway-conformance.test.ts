@@ -139,6 +139,9 @@ const SUITE: readonly Conformance[] = [
 - matches: [{path: {type: PathPrefix, value: /remove}}]
   filters: [{type: RequestHeaderModifier, requestHeaderModifier: {remove: [X-Header-Remove]}}]
   backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /duplicate}}]
+  filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Dup-Set, value: first}, {name: x-dup-set, value: second}], add: [{name: X-Dup-Add, value: first}, {name: x-dup-add, value: second}]}}]
+  backendRefs: [${v(1)}]
 - matches: [{path: {type: PathPrefix, value: /multiple}}]
   filters:
   - type: RequestHeaderModifier
@@ -387,6 +390,9 @@ const CASES: readonly Case[] = [
   { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/add', headers: { 'Some-Other-Header': 'val' }, backend: 'echo-v1', upstreamHeaders: { 'some-other-header': 'val', 'x-header-add': 'add-appends-values' } },
   { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/add', headers: { 'X-Header-Add': 'some-other-value' }, backend: 'echo-v1', upstreamHeaders: { 'x-header-add': 'some-other-value,add-appends-values' } },
   { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/remove', headers: { 'X-Header-Remove': 'val' }, backend: 'echo-v1', upstreamAbsent: ['x-header-remove'] },
+  // HTTPHeaderFilter: "Subsequent entries with an equivalent header name MUST be ignored" (the CRD's
+  // list key is case-sensitive, so only a differently cased name gets this far).
+  { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/duplicate', backend: 'echo-v1', upstreamHeaders: { 'x-dup-set': 'first', 'x-dup-add': 'first' } },
   { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/multiple', headers: { 'X-Header-Set-2': 'set-val-2', 'X-Header-Add-2': 'add-val-2', 'X-Header-Remove-2': 'remove-val-2', Another: 'one' }, backend: 'echo-v1', upstreamHeaders: { 'x-header-set-1': 'header-set-1', 'x-header-set-2': 'header-set-2', 'x-header-add-1': 'header-add-1', 'x-header-add-2': 'add-val-2,header-add-2', 'x-header-add-3': 'header-add-3', another: 'one' }, upstreamAbsent: ['x-header-remove-1', 'x-header-remove-2'] },
   { test: 'HTTPRouteRequestHeaderModifier', parent: 'reqhdr', path: '/case-insensitivity', headers: { 'x-header-set': 'original-val-set', 'x-header-add': 'original-val-add', 'x-header-remove': 'original-val-remove', 'x-lowercase-add': 'original-val-lowercase', 'x-mixedcase-add-1': 'original-val-mixed-1', 'X-MIXEDCASE-ADD-2': 'original-val-mixed-2', 'x-uppercase-add': 'original-val-uppercase' }, backend: 'echo-v1', upstreamHeaders: { 'x-header-set': 'header-set', 'x-header-add': 'original-val-add,header-add', 'x-lowercase-add': 'original-val-lowercase,lowercase-add', 'x-mixedcase-add-1': 'original-val-mixed-1,mixedcase-add-1', 'x-mixedcase-add-2': 'original-val-mixed-2,mixedcase-add-2', 'x-uppercase-add': 'original-val-uppercase,uppercase-add' }, upstreamAbsent: ['x-header-remove'] },
   { test: 'HTTPRouteResponseHeaderModifier', parent: 'resphdr', path: '/set', headers: { 'x-echo-set-header': 'X-Header-Set:some-other-value' }, backend: 'echo-v1', responseHeaders: { 'x-header-set': 'set-overwrites-values' } },
