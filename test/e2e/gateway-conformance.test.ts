@@ -418,6 +418,13 @@ const CASES: readonly Case[] = [
   { test: 'MeshHTTPRouteRedirectPort', parent: 'redirport', path: '/port-and-host', status: 302, location: 'http://example.org:8083/port-and-host' },
   { test: 'MeshHTTPRouteRedirectPort', parent: 'redirport', path: '/port-and-status', status: 301, location: 'http://redirport.test:8083/port-and-status' },
   { test: 'MeshHTTPRouteRedirectPort', parent: 'redirport', path: '/port-and-host-and-status', status: 302, location: 'http://example.org:8083/port-and-host-and-status' },
+  // conversion.go createRedirectFilter: no port keeps the request's port (FROM_REQUEST_PORT). A scheme
+  // without a port is FROM_PROTOCOL_DEFAULT, which sets no port_redirect: Envoy's processRequestHost
+  // then keeps a non-default port of the Host header (the spec says the scheme's well-known port; the
+  // suite's own cases all set a hostname, where both agree).
+  { test: 'HTTPRouteRedirectPortAndScheme', parent: 'redir8080:8080', path: '/host', status: 302, location: 'http://example.org:8080/host' },
+  { test: 'HTTPRouteRedirectPortAndScheme', parent: 'redir8080:8080', path: '/path', status: 302, location: 'http://redir8080.test:8080/new' },
+  { test: 'HTTPRouteRedirectPortAndScheme', parent: 'redir8080:8080', path: '/scheme', status: 302, location: 'https://redir8080.test:8080/scheme' },
   { test: 'MeshHTTPRouteSchemeRedirect', parent: 'redirscheme', path: '/scheme', status: 302, location: 'https://redirscheme.test/scheme' },
   { test: 'MeshHTTPRouteSchemeRedirect', parent: 'redirscheme', path: '/scheme-and-host', status: 302, location: 'https://example.org/scheme-and-host' },
   { test: 'MeshHTTPRouteSchemeRedirect', parent: 'redirscheme', path: '/scheme-and-status', status: 301, location: 'https://redirscheme.test/scheme-and-status' },
@@ -514,6 +521,14 @@ function extraYaml(echoPort: number, h2cPort: number): string {
   return entry('h2c', echoPort, 'istio-egress', h2(echoPort)) + entry('h2c-backend', h2cPort, 'istio-egress', h2(h2cPort))
     + parentRoute('h2c', 'istio-egress', se('h2c', 'istio-egress'), `
 - backendRefs: [{group: networking.istio.io, kind: Hostname, name: h2c-backend.test, port: 80}]`)
+    + entry('redir8080', echoPort, 'istio-egress', `[{number: 8080, name: http, protocol: HTTP, targetPort: ${echoPort}}]`)
+    + parentRoute('redir8080', 'istio-egress', se('redir8080', 'istio-egress'), `
+- matches: [{path: {type: PathPrefix, value: /host}}]
+  filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org}}]
+- matches: [{path: {type: PathPrefix, value: /scheme}}]
+  filters: [{type: RequestRedirect, requestRedirect: {scheme: https}}]
+- matches: [{path: {type: PathPrefix, value: /path}}]
+  filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /new}}}]`)
     + entry('producer', echoPort, 'team-a') + entry('producer-own', echoPort, 'team-a') + entry('producer-wp', echoPort, 'team-a')
     + entry('ports', echoPort, 'istio-egress', `[{number: 80, name: http, protocol: HTTP, targetPort: ${echoPort}}, {number: 8080, name: http-alt, protocol: HTTP, targetPort: ${echoPort}}]`)
     // A consumer route (GEP-1426): in neither the service's namespace nor the waypoint's.
