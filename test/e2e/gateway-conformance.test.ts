@@ -9,7 +9,7 @@ import { connect as h2connect, createServer as createH2cServer, type Http2Server
 import { after, before, describe, test } from 'node:test';
 import { eventually } from '../helpers/eventually.ts';
 import { startInProcess, WAYPOINT_ALL_NAMESPACES_YAML, type InProcess } from '../helpers/inprocess.ts';
-import { rawExchange } from '../helpers/raw-client.ts';
+import { rawExchange, rawOnSocket } from '../helpers/raw-client.ts';
 import { openTunnel, proxyClient, type ProxyClient } from '../helpers/proxy-fetch.ts';
 import { startHttpUpstream, type EchoBody, type HttpUpstream, type RouteContext } from '../helpers/upstream.ts';
 
@@ -728,5 +728,31 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
       session.destroy();
       await t.close();
     }
+  });
+
+  // MeshFrontendHostname: routes follow the destination dialled, not the Host header. In a tunnel to
+  // echo-v3 the route of echo-v3 applies to its own name; a Host naming another service is refused
+  // here (421, README "Host in a terminated tunnel") where Istio would forward it by destination.
+  test('MeshFrontendHostname: the route of the tunnel destination applies; a Host naming another service is 421 (a deliberate deviation)', async () => {
+    const ask = async (host: string) => {
+      const t = await openTunnel(wp.proxyUrl.slice('http://'.length), 'echo-v3.test:80');
+      try {
+        const r = await rawOnSocket(t.socket, [`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`]);
+        return r;
+      } finally {
+        await t.close();
+      }
+    };
+    const own = await ask('echo-v3.test');
+    assert.deepEqual(own.statuses, [200]);
+    assert.match(own.text, /x-frontend: frontend/i);
+    assert.deepEqual((await ask('echo-v1.test')).statuses, [421]);
+  });
+
+  test('HTTPRouteNamedRule: the rule name is the route name in the access log; an unnamed rule gets <ns>.<route>.<index>', async () => {
+    await client.fetch('http://named.test/named');
+    await client.fetch('http://named.test/unnamed');
+    assert.ok(await wp.nextRecord((r) => r.path === '/named' && r.routeName === 'named-rule'));
+    assert.ok(await wp.nextRecord((r) => r.path === '/unnamed' && r.routeName === 'istio-egress.named-0.1'));
   });
 });
