@@ -318,6 +318,17 @@ const SUITE: readonly Conformance[] = [
 - matches: [{path: {type: PathPrefix, value: /cors-wildcard-methods-headers}}]
   filters: [{type: CORS, cors: {allowOrigins: ["*"], allowMethods: ["*"], allowHeaders: ["*"], allowCredentials: true}}]
   backendRefs: [${v(1)}]` },
+  { test: 'HTTPRouteCORSAllowCredentialsBehavior', parent: 'corscred', rules: `
+- matches: [{path: {type: PathPrefix, value: /cors-behavior-creds-false}}]
+  filters: [{type: CORS, cors: {allowOrigins: ["https://app.example"], allowCredentials: false}}]
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /cors-behavior-creds-true}}]
+  filters: [{type: CORS, cors: {allowOrigins: ["https://app.example"], allowCredentials: true}}]
+  backendRefs: [${v(1)}]` },
+  // A route on a ServiceEntry (mesh) may name a backend in another namespace without a ReferenceGrant:
+  // istiod enforces grants for Gateway parents only (convertHTTPRoute enforceRefGrant = !mesh).
+  { test: 'HTTPRouteCrossNamespace', parent: 'crossns', rules: `
+- backendRefs: [{group: networking.istio.io, kind: ServiceEntry, name: producer-own, namespace: team-a, port: 80}]` },
   { test: 'HTTPRouteBackendProtocolWebSocket', parent: 'ws', rules: `
 - backendRefs: [${v(1)}]` },
 ];
@@ -470,6 +481,12 @@ const CASES: readonly Case[] = [
   { test: 'HTTPRouteCORS', parent: 'cors', method: 'OPTIONS', path: '/cors-wildcard-origin', headers: { Origin: 'https://foobar.com:12345', 'access-control-request-method': 'PUT' }, responseHeaders: { 'access-control-allow-origin': 'https://foobar.com:12345', 'access-control-allow-methods': 'PUT' } },
   { test: 'HTTPRouteCORS', parent: 'cors', method: 'PUT', path: '/cors-wildcard-origin', headers: { Origin: 'https://foobar.com:12345' }, backend: 'echo-v1', responseHeaders: { 'access-control-allow-origin': 'https://foobar.com:12345' }, responseAbsent: ['access-control-allow-credentials'] },
   { test: 'HTTPRouteCORS', parent: 'cors', method: 'OPTIONS', path: '/cors-wildcard-methods-headers', headers: { Origin: 'https://other.foo.com', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'x-header-1, x-header-2' }, responseHeaders: { 'access-control-allow-origin': 'https://other.foo.com', 'access-control-allow-methods': 'PUT', 'access-control-allow-headers': 'x-header-1, x-header-2', 'access-control-allow-credentials': 'true' } },
+  { test: 'HTTPRouteCORSAllowCredentialsBehavior', parent: 'corscred', path: '/cors-behavior-creds-false', headers: { Origin: 'https://app.example', Cookie: 'sid=abc123', Authorization: 'Bearer test' }, backend: 'echo-v1', responseAbsent: ['access-control-allow-credentials'] },
+  { test: 'HTTPRouteCORSAllowCredentialsBehavior', parent: 'corscred', path: '/cors-behavior-creds-true', headers: { ...{ Origin: 'https://app.example', Cookie: 'sid=abc123', Authorization: 'Bearer test' }, Origin: 'http://not-app.example' }, backend: 'echo-v1', responseAbsent: ['access-control-allow-credentials'] },
+  { test: 'HTTPRouteCORSAllowCredentialsBehavior', parent: 'corscred', path: '/cors-behavior-creds-true', headers: { Origin: 'https://app.example', Cookie: 'sid=abc123', Authorization: 'Bearer test' }, backend: 'echo-v1', responseHeaders: { 'access-control-allow-credentials': 'true', 'access-control-allow-origin': 'https://app.example' } },
+  // Ties across routes go to the oldest creationTimestamp, then namespace/name (HTTPRouteRule docs).
+  { test: 'HTTPRouteMatchingAcrossRoutes', parent: 'age', path: '/', backend: 'echo-v1' },
+  { test: 'HTTPRouteCrossNamespace', parent: 'crossns', path: '/', backend: 'echo' },
   { test: 'MeshConsumerRoute', parent: 'producer', path: '/', backend: 'echo' },
   { test: 'MeshConsumerRoute', parent: 'producer-own', path: '/', backend: 'echo-v1' },
   { test: 'MeshConsumerRoute', parent: 'producer-wp', path: '/', backend: 'echo-v2' },
@@ -529,6 +546,11 @@ function extraYaml(echoPort: number, h2cPort: number): string {
   filters: [{type: RequestRedirect, requestRedirect: {scheme: https}}]
 - matches: [{path: {type: PathPrefix, value: /path}}]
   filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /new}}}]`)
+    + entry('age', echoPort)
+    + parentRoute('aaa-newer', 'istio-egress', se('age', 'istio-egress'), `
+- backendRefs: [${v(2)}]`).replace('namespace: istio-egress}', 'namespace: istio-egress, creationTimestamp: "2026-02-01T00:00:00Z"}')
+    + parentRoute('zzz-older', 'istio-egress', se('age', 'istio-egress'), `
+- backendRefs: [${v(1)}]`).replace('namespace: istio-egress}', 'namespace: istio-egress, creationTimestamp: "2026-01-01T00:00:00Z"}')
     + entry('producer', echoPort, 'team-a') + entry('producer-own', echoPort, 'team-a') + entry('producer-wp', echoPort, 'team-a')
     + entry('ports', echoPort, 'istio-egress', `[{number: 80, name: http, protocol: HTTP, targetPort: ${echoPort}}, {number: 8080, name: http-alt, protocol: HTTP, targetPort: ${echoPort}}]`)
     // A consumer route (GEP-1426): in neither the service's namespace nor the waypoint's.
