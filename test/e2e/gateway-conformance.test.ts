@@ -329,6 +329,15 @@ const SUITE: readonly Conformance[] = [
   // istiod enforces grants for Gateway parents only (convertHTTPRoute enforceRefGrant = !mesh).
   { test: 'HTTPRouteCrossNamespace', parent: 'crossns', rules: `
 - backendRefs: [{group: networking.istio.io, kind: ServiceEntry, name: producer-own, namespace: team-a, port: 80}]` },
+  { test: 'HTTPRouteBackendRequestHeaderModifier', parent: 'behdr', rules: `
+- backendRefs:
+  - group: networking.istio.io
+    kind: Hostname
+    name: echo-v1.test
+    port: 80
+    filters:
+    - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Backend-Set, value: v1}], remove: [X-Header-Remove]}}
+    - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: X-Backend-Resp, value: v1}]}}` },
   { test: 'HTTPRouteBackendProtocolWebSocket', parent: 'ws', rules: `
 - backendRefs: [${v(1)}]` },
 ];
@@ -487,6 +496,7 @@ const CASES: readonly Case[] = [
   // Ties across routes go to the oldest creationTimestamp, then namespace/name (HTTPRouteRule docs).
   { test: 'HTTPRouteMatchingAcrossRoutes', parent: 'age', path: '/', backend: 'echo-v1' },
   { test: 'HTTPRouteCrossNamespace', parent: 'crossns', path: '/', backend: 'echo' },
+  { test: 'HTTPRouteBackendRequestHeaderModifier', parent: 'behdr', path: '/', headers: { 'X-Header-Remove': 'r', 'X-Backend-Set': 'client' }, backend: 'echo-v1', upstreamHeaders: { 'x-backend-set': 'v1' }, upstreamAbsent: ['x-header-remove'], responseHeaders: { 'x-backend-resp': 'v1' } },
   { test: 'MeshConsumerRoute', parent: 'producer', path: '/', backend: 'echo' },
   { test: 'MeshConsumerRoute', parent: 'producer-own', path: '/', backend: 'echo-v1' },
   { test: 'MeshConsumerRoute', parent: 'producer-wp', path: '/', backend: 'echo-v2' },
