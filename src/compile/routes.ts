@@ -74,6 +74,8 @@ interface RouteParents {
   readonly attached: string[][];
   /** Whether the "consumer route, ignored here" warning was given (once per route). */
   consumerNoted?: boolean;
+  /** Whether the "another namespace's routes come first" warning was given (once per route). */
+  shadowNoted?: boolean;
 }
 
 /** Whether an accepted parentRef attaches the route to destination `d` at this waypoint. */
@@ -319,22 +321,44 @@ function candidates<T extends VS | RouteParents>(index: RouteIndex, a: readonly 
   return all.length < 2 ? all : all.sort((x, y) => index.order.get(x)! - index.order.get(y)!);
 }
 
+/**
+ * The HTTPRoutes that route destination `d`, recorded in their parents' attachedClusters. istiod
+ * turns the mesh routes (ServiceEntry parents) of one namespace into one VirtualService per host,
+ * and a waypoint uses only the first VirtualService (getVirtualServiceForWaypoint, then vs[0]): so
+ * when the ServiceEntry's namespace and the waypoint's both have routes for it, only the namespace
+ * of the oldest route (then the first by namespace/name) applies. Routes arrive in that order.
+ */
+function attachRoutes(d: Destination, hrs: readonly RouteParents[], waypoint: Snapshot['waypoint'], ctx: RouteContext): AttachedRoute[] {
+  const hits: { h: RouteParents; at: number[]; viaGateway: boolean }[] = [];
+  for (const h of hrs) {
+    const at: number[] = [];
+    h.verdicts.forEach((v, i) => {
+      if (attaches(h.route, v, d, waypoint) && !consumerRoute(h, v, waypoint, ctx)) at.push(i);
+    });
+    if (at.length) hits.push({ h, at, viaGateway: at.some((i) => h.verdicts[i]!.ref.kind === 'Gateway') });
+  }
+  const first = hits.find((x) => !x.viaGateway)?.h.route;
+  const out: AttachedRoute[] = [];
+  for (const { h, at, viaGateway } of hits) {
+    const ns = h.route.metadata.namespace;
+    if (!viaGateway && ns !== first!.metadata.namespace) {
+      if (!h.shadowNoted) {
+        h.shadowNoted = true;
+        ctx.diagnostics.push(routeDiagnostic(h.route, ['spec', 'parentRefs'], `ignored for ${d.host}:${d.port.number}: HTTPRoute ${first!.metadata.namespace}/${first!.metadata.name} routes it from namespace ${first!.metadata.namespace}; istiod makes one VirtualService per namespace from these routes and a waypoint uses only the first (the namespace of the oldest route)`, `keep the HTTPRoutes for ${d.host} in one namespace (${d.service.namespace} or ${waypoint.namespace})`));
+      }
+      continue;
+    }
+    for (const i of at) h.attached[i]!.push(d.cluster.name);
+    out.push({ route: h.route, enforceGrants: viaGateway });
+  }
+  return out;
+}
+
 function tableFor(
   d: Destination, vss: readonly VS[], hrs: readonly RouteParents[], waypoint: Snapshot['waypoint'], ctx: RouteContext, sink: StatusSink,
 ): RouteTable | undefined {
   const cluster = d.cluster.name;
-  const attachedRoutes: AttachedRoute[] = [];
-  for (const h of hrs) {
-    let any = false;
-    let viaGateway = false;
-    h.verdicts.forEach((v, i) => {
-      if (!attaches(h.route, v, d, waypoint) || consumerRoute(h, v, waypoint, ctx)) return;
-      h.attached[i]!.push(cluster);
-      any = true;
-      viaGateway ||= v.ref.kind === 'Gateway';
-    });
-    if (any) attachedRoutes.push({ route: h.route, enforceGrants: viaGateway });
-  }
+  const attachedRoutes = attachRoutes(d, hrs, waypoint, ctx);
   const httpRoutes = attachedRoutes.map((a) => a.route);
   const covering = vss.filter((r) => vsMatchesHost(r, d.host) && ((r.spec.http ?? []).length > 0 || isMergedRoot(r)));
   const ignore = (vs: VS, reason: string) => sink.ignore(vs, cluster, reason);

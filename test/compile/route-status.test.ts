@@ -167,3 +167,29 @@ rules:
   assert.equal(rules[1]!.mirrors[0]!.cluster, undefined);
   assert.deepEqual(out.diagnostics.filter((d) => d.resource?.name === 'noport').map((d) => d.path), ['spec.rules[0].backendRefs[0]', 'spec.rules[1].filters[0].requestMirror.backendRef']);
 });
+
+test('routes for one ServiceEntry from its namespace and the waypoint\'s: only the oldest route\'s namespace applies (one VirtualService per namespace, the waypoint uses the first)', () => {
+  const yaml = WAYPOINT_YAML.replace('protocol: HBONE}', 'protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}')
+    + `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: p, namespace: team-a, labels: {istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-egress}}
+spec: {hosts: [p.test], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+`
+    + hr('in-egress', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p, namespace: team-a}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]')
+    + hr('in-team', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-a')
+    + hr('in-team-too', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-a');
+  const withAge = yaml.replace('name: in-team, namespace: team-a}', 'name: in-team, namespace: team-a, creationTimestamp: "2026-01-01T00:00:00Z"}')
+    .replace('name: in-team-too, namespace: team-a}', 'name: in-team-too, namespace: team-a, creationTimestamp: "2026-03-01T00:00:00Z"}')
+    .replace('name: in-egress, namespace: istio-egress}', 'name: in-egress, namespace: istio-egress, creationTimestamp: "2026-02-01T00:00:00Z"}');
+  const out = compile(parseDocuments(withAge, 'test.yaml').resources, {});
+  assert.ok(out.snapshot, JSON.stringify(out.diagnostics));
+  const attached = (n: string) => out.snapshot!.routeStatus.httpRoutes.find((r) => r.name === n)!.parents[0]!.attachedClusters;
+  assert.deepEqual(attached('in-team'), ['inbound-vip|80|http|p.test']);
+  assert.deepEqual(attached('in-team-too'), ['inbound-vip|80|http|p.test']);
+  assert.deepEqual(attached('in-egress'), []);
+  assert.equal(out.snapshot.routes.get('inbound-vip|80|http|p.test')!.source, 'HTTPRoute team-a/in-team, HTTPRoute team-a/in-team-too');
+  const warn = out.diagnostics.filter((d) => d.resource?.name === 'in-egress');
+  assert.equal(warn.length, 1);
+  assert.match(warn[0]!.message, /HTTPRoute team-a\/in-team routes it from namespace team-a/);
+});

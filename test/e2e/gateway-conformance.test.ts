@@ -497,6 +497,7 @@ const CASES: readonly Case[] = [
   { test: 'HTTPRouteMatchingAcrossRoutes', parent: 'age', path: '/', backend: 'echo-v1' },
   { test: 'HTTPRouteCrossNamespace', parent: 'crossns', path: '/', backend: 'echo' },
   { test: 'HTTPRouteBackendRequestHeaderModifier', parent: 'behdr', path: '/', headers: { 'X-Header-Remove': 'r', 'X-Backend-Set': 'client' }, backend: 'echo-v1', upstreamHeaders: { 'x-backend-set': 'v1' }, upstreamAbsent: ['x-header-remove'], responseHeaders: { 'x-backend-resp': 'v1' } },
+  { test: 'MeshConsumerRoute', parent: 'twons', path: '/specific', backend: 'echo-v1' },
   { test: 'MeshConsumerRoute', parent: 'producer', path: '/', backend: 'echo' },
   { test: 'MeshConsumerRoute', parent: 'producer-own', path: '/', backend: 'echo-v1' },
   { test: 'MeshConsumerRoute', parent: 'producer-wp', path: '/', backend: 'echo-v2' },
@@ -561,6 +562,14 @@ function extraYaml(echoPort: number, h2cPort: number): string {
 - backendRefs: [${v(2)}]`).replace('namespace: istio-egress}', 'namespace: istio-egress, creationTimestamp: "2026-02-01T00:00:00Z"}')
     + parentRoute('zzz-older', 'istio-egress', se('age', 'istio-egress'), `
 - backendRefs: [${v(1)}]`).replace('namespace: istio-egress}', 'namespace: istio-egress, creationTimestamp: "2026-01-01T00:00:00Z"}')
+    // Routes for one ServiceEntry in its namespace and in the waypoint's: istiod's waypoint uses one
+    // namespace's (the oldest route's), not a merge.
+    + entry('twons', echoPort, 'team-a')
+    + parentRoute('older', 'team-a', se('twons', 'team-a'), `
+- backendRefs: [${v(1)}]`).replace('namespace: team-a}', 'namespace: team-a, creationTimestamp: "2026-01-01T00:00:00Z"}')
+    + parentRoute('newer', 'istio-egress', se('twons', 'team-a'), `
+- matches: [{path: {type: PathPrefix, value: /specific}}]
+  backendRefs: [${v(2)}]`).replace('namespace: istio-egress}', 'namespace: istio-egress, creationTimestamp: "2026-02-01T00:00:00Z"}')
     + entry('producer', echoPort, 'team-a') + entry('producer-own', echoPort, 'team-a') + entry('producer-wp', echoPort, 'team-a')
     + entry('ports', echoPort, 'istio-egress', `[{number: 80, name: http, protocol: HTTP, targetPort: ${echoPort}}, {number: 8080, name: http-alt, protocol: HTTP, targetPort: ${echoPort}}]`)
     // A consumer route (GEP-1426): in neither the service's namespace nor the waypoint's.
