@@ -338,6 +338,13 @@ const SUITE: readonly Conformance[] = [
     filters:
     - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Backend-Set, value: v1}], remove: [X-Header-Remove]}}
     - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: X-Backend-Resp, value: v1}]}}` },
+  { test: 'HTTPRouteRetry', parent: 'retry', rules: `
+- matches: [{path: {type: PathPrefix, value: /retry/code-500-attempts-3}}]
+  retry: {codes: [500], attempts: 3, backoff: 1ms}
+  backendRefs: [${v(1)}]
+- matches: [{path: {type: PathPrefix, value: /retry/code-all-attempts-2}}]
+  retry: {codes: [500, 502, 503, 504], attempts: 2, backoff: 1ms}
+  backendRefs: [${v(1)}]` },
   { test: 'HTTPRouteBackendProtocolWebSocket', parent: 'ws', rules: `
 - backendRefs: [${v(1)}]` },
 ];
@@ -498,6 +505,17 @@ const CASES: readonly Case[] = [
   { test: 'HTTPRouteCrossNamespace', parent: 'crossns', path: '/', backend: 'echo' },
   { test: 'HTTPRouteBackendRequestHeaderModifier', parent: 'behdr', path: '/', headers: { 'X-Header-Remove': 'r', 'X-Backend-Set': 'client' }, backend: 'echo-v1', upstreamHeaders: { 'x-backend-set': 'v1' }, upstreamAbsent: ['x-header-remove'], responseHeaders: { 'x-backend-resp': 'v1' } },
   { test: 'MeshConsumerRoute', parent: 'twons', path: '/specific', backend: 'echo-v1' },
+  { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-500-attempts-3?responseCode=500&succeedAfter=2&uuid=u0', status: 200, backend: 'echo-v1' },
+  { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-500-attempts-3?responseCode=500&succeedAfter=4&uuid=u1', status: 500 },
+  { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-500-attempts-3?responseCode=503&succeedAfter=2&uuid=u2', status: 503 },
+  { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-all-attempts-2?responseCode=500&succeedAfter=1&uuid=u3', status: 200, backend: 'echo-v1' },
+  { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-all-attempts-2?responseCode=500&succeedAfter=3&uuid=u4', status: 500 },
+  { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-all-attempts-2?responseCode=502&succeedAfter=1&uuid=u5', status: 200, backend: 'echo-v1' },
+  { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-all-attempts-2?responseCode=502&succeedAfter=3&uuid=u6', status: 502 },
+  { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-all-attempts-2?responseCode=503&succeedAfter=1&uuid=u7', status: 200, backend: 'echo-v1' },
+  { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-all-attempts-2?responseCode=503&succeedAfter=3&uuid=u8', status: 503 },
+  { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-all-attempts-2?responseCode=504&succeedAfter=1&uuid=u9', status: 200, backend: 'echo-v1' },
+  { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-all-attempts-2?responseCode=504&succeedAfter=3&uuid=u10', status: 504 },
   { test: 'MeshConsumerRoute', parent: 'producer', path: '/', backend: 'echo' },
   { test: 'MeshConsumerRoute', parent: 'producer-own', path: '/', backend: 'echo-v1' },
   { test: 'MeshConsumerRoute', parent: 'producer-wp', path: '/', backend: 'echo-v2' },
@@ -599,6 +617,16 @@ function echoSetHeader({ req, res, echo }: RouteContext): void {
   res.end(body);
 }
 
+/** The suite's retry simulation: answer `responseCode` to the first `succeedAfter` tries of each uuid. */
+const tries = new Map<string, number>();
+function retrySimulation({ res, echo, query }: RouteContext): void {
+  const id = query.get('uuid') ?? '';
+  const n = (tries.get(id) ?? 0) + 1;
+  tries.set(id, n);
+  const body = JSON.stringify(echo);
+  res.writeHead(n <= Number(query.get('succeedAfter')) ? Number(query.get('responseCode')) : 200, { 'content-type': 'application/json' }).end(body);
+}
+
 /** What an upstream received for one header: every value of a repeated field joined with `,`. */
 function received(e: EchoBody, name: string): string | undefined {
   const values: string[] = [];
@@ -613,7 +641,7 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
   let h2c: Http2Server;
 
   before(async () => {
-    const resp = { '/set': echoSetHeader, '/add': echoSetHeader, '/remove': echoSetHeader };
+    const resp = { '/set': echoSetHeader, '/add': echoSetHeader, '/remove': echoSetHeader, '/retry/code-500-attempts-3': retrySimulation, '/retry/code-all-attempts-2': retrySimulation };
     for (const name of ['echo', 'echo-v1', 'echo-v2', 'echo-v3']) {
       upstreams.set(name, await startHttpUpstream({ name, routes: name === 'echo-v1' ? resp : {} }));
     }
