@@ -7,7 +7,8 @@ import type { Cors, HeaderOps, KeyMatch, Mirror, RouteAction, RouteMatch, RouteR
 import type { Destination } from '../model/snapshot.ts';
 import { compileRegex } from './route-match.ts';
 import { DEFAULT_RETRY, headerOps, mergeOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
-import { clusterFor, routeDiagnostic, type AttachedRoute, type RouteContext } from './routes.ts';
+import { clusterFor, routeDiagnostic, type RouteContext } from './routes.ts';
+import type { AttachedRoute } from './route-attach.ts';
 import { backendAllowed, refNotPermitted } from './reference-grants.ts';
 
 type HR = Resource<HTTPRouteSpec>;
