@@ -776,6 +776,14 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
     assert.deepEqual(res.json(), { upstream: 'echo-h2c', httpVersion: '2.0', url: '/h1-client' });
   });
 
+  test('a WebSocket upgrade routed to an h2c backend is 502 UPE (no extended CONNECT upstream), and the waypoint goes on', async () => {
+    const port = Number(new URL(wp.proxyUrl).port);
+    const r = await rawExchange(port, ['GET http://h2c.test/ws HTTP/1.1\r\nHost: h2c.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n']);
+    assert.deepEqual(r.statuses, [502]);
+    assert.match(r.text, /x-egressway-flags: UPE/i);
+    assert.equal((await client.fetch('http://h2c.test/after')).status, 200);
+  });
+
   test('HTTPRouteBackendProtocolH2C: an h2c client in a CONNECT tunnel reaches the h2c backend over HTTP/2', async () => {
     const t = await openTunnel(wp.proxyUrl.slice('http://'.length), 'h2c.test:80');
     assert.equal(t.status, 200);
