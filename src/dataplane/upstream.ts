@@ -13,6 +13,7 @@ import { buildConnector, Pool } from './undici-core.ts';
 import type { TlsOrigination } from '../model/cluster-policy.ts';
 import type { CredentialProvider } from '../model/credentials.ts';
 import type { Cluster, Endpoint as ModelEndpoint } from '../model/snapshot.ts';
+import { isHttp2Protocol } from '../model/protocol.ts';
 import { ClusterLimiter } from './connection-limits.ts';
 import { DataplaneError } from './errors.ts';
 import { LoadBalancer, type PickContext } from './load-balancer.ts';
@@ -94,8 +95,6 @@ const MAX_ADDRESSES = 64;
 // pick() + pool() went from ~450 ns to ~65 ns for a STATIC IP, and from ~2 µs to ~95 ns for a DNS
 // name with two addresses (which also paid the SSRF check's BlockList parsing, now memoised).
 const POOL_KEYS = new WeakMap<Endpoint, { readonly origin: string; readonly key: string }>();
-
-const H2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
 
 export class Upstreams {
   #states = new Map<string, ClusterState>();
@@ -268,9 +267,9 @@ export class Upstreams {
       ignoreUnsolicitedContinue(s);
       expire?.(s);
     };
-    // Envoy's cluster for an HTTP2/GRPC port (or h2UpgradePolicy UPGRADE) speaks HTTP/2: ALPN h2
+    // Envoy's cluster for an HTTP2/GRPC/GRPC-Web port (or h2UpgradePolicy UPGRADE) speaks HTTP/2: ALPN h2
     // when TLS is originated, prior knowledge (h2c) in plaintext (Gateway API appProtocol h2c).
-    const h2 = !!cluster && (H2_PROTOCOLS.has(cluster.protocol) || !!policy?.h2Upgrade);
+    const h2 = !!cluster && (isHttp2Protocol(cluster.protocol) || !!policy?.h2Upgrade);
     const connect = policy?.tls
       ? tlsConnector({
           tls: policy.tls, servername: ep.sni ?? ep.address, secretsDir: this.#opts.secretsDir, credentials: this.#opts.credentials, timeoutMs,
