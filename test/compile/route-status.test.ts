@@ -128,14 +128,17 @@ spec: {hosts: [b.test], ports: [{number: 80, name: http, protocol: HTTP}], resol
   assert.equal(refs(grant('other-kind', 'istio-egress', '{group: "", kind: Service}')).reason, 'RefNotPermitted');
 });
 
-test('a consumer route (another namespace than the ServiceEntry and the waypoint) is Accepted but not attached here, with a warning', () => {
-  const yaml = WAYPOINT_YAML.replace('protocol: HBONE}', 'protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}')
+/** A waypoint taking routes from every namespace, and ServiceEntry team-a/p bound to it. */
+const TEAM_A_SERVICE = WAYPOINT_YAML.replace('protocol: HBONE}', 'protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}')
     + `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: p, namespace: team-a, labels: {istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-egress}}
 spec: {hosts: [p.test], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
-`
+`;
+
+test('a consumer route (another namespace than the ServiceEntry and the waypoint) is Accepted but not attached here, with a warning', () => {
+  const yaml = TEAM_A_SERVICE
     + hr('consumer', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p, namespace: team-a}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-c')
     + hr('producer', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-a');
   const out = compile(parseDocuments(yaml, 'test.yaml').resources, {});
@@ -169,13 +172,7 @@ rules:
 });
 
 test('routes for one ServiceEntry from its namespace and the waypoint\'s: the waypoint\'s namespace applies even when its route is newer (one VirtualService per namespace; Gateway API routes of the waypoint\'s namespace come first in its SidecarScope)', () => {
-  const yaml = WAYPOINT_YAML.replace('protocol: HBONE}', 'protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}')
-    + `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: p, namespace: team-a, labels: {istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-egress}}
-spec: {hosts: [p.test], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
-`
+  const yaml = TEAM_A_SERVICE
     + hr('in-egress', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p, namespace: team-a}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]')
     + hr('in-team', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-a')
     + hr('in-team-too', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-a');
