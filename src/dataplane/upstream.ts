@@ -18,7 +18,7 @@ import { ClusterLimiter } from './connection-limits.ts';
 import { DataplaneError } from './errors.ts';
 import { LoadBalancer, type PickContext } from './load-balancer.ts';
 import { OutlierDetector, type Outcome } from './outlier.ts';
-import { PolicyPool } from './policy-pool.ts';
+import { PolicyPool, type RequestsPerConnection } from './policy-pool.ts';
 import type { DnsCache } from './resolver.ts';
 import { DialPolicy, type AddressOrigin } from './ssrf.ts';
 import { tlsConnector } from './tls-origination.ts';
@@ -256,8 +256,11 @@ export class Upstreams {
     let p = st.pools.get(key);
     if (!p) {
       const opts = this.#poolOptions(cluster, ep, clientProtocol);
-      const oneRequest = cluster?.policy?.connectionPool?.maxRequestsPerConnection === 1;
-      p = st.tracked ? new PolicyPool(origin, opts, st, ep.hostKey ?? `${ep.address}:${ep.port}`, oneRequest) : new Pool(origin, opts);
+      const maxRequests = cluster?.policy?.connectionPool?.maxRequestsPerConnection;
+      const perConnection: RequestsPerConnection | undefined = !maxRequests ? undefined
+        : opts.allowH2 ? { kind: 'retire', max: maxRequests } : maxRequests === 1 ? { kind: 'one' } : undefined;
+      // maxRequestsPerConnection needs connectionPool, whose limiter makes the cluster tracked.
+      p = st.tracked ? new PolicyPool(origin, opts, st, ep.hostKey ?? `${ep.address}:${ep.port}`, perConnection) : new Pool(origin, opts);
       st.pools.set(key, p);
     }
     return p;
@@ -286,8 +289,9 @@ export class Upstreams {
       connect,
       allowH2: h2,
       ...(cp?.maxConnections ? { connections: cp.maxConnections } : {}),
-      // undici closes a connection after request maxRequestsPerClient + 1; 1 is PolicyPool's `reset`.
-      ...(cp?.maxRequestsPerConnection && cp.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: cp.maxRequestsPerConnection - 1 } : {}),
+      // undici closes an HTTP/1.1 connection after request maxRequestsPerClient + 1; 1 is PolicyPool's
+      // `reset`; a pool that may speak HTTP/2 retires its clients itself (PolicyPool).
+      ...(!h2 && cp?.maxRequestsPerConnection && cp.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: cp.maxRequestsPerConnection - 1 } : {}),
       ...(cp?.maxConcurrentStreams ? { maxConcurrentStreams: cp.maxConcurrentStreams } : {}),
       keepAliveTimeout: cp?.httpIdleTimeoutMs ?? this.#opts.keepAliveTimeoutMs ?? 60_000,
       // Envoy's waypoint has no route timeout by default; its stream idle timeout is 5 minutes.

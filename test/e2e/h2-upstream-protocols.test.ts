@@ -12,6 +12,7 @@ import { startHttpUpstream, type EchoBody, type HttpUpstream } from '../helpers/
 
 describe('HTTP/2 upstream for the HTTP2, GRPC and GRPC-Web port protocols (IsHTTP2)', () => {
   let h2c: Http2Server;
+  let h2cSessions = 0;
   let h1: HttpUpstream;
   let wp: InProcess;
   let client: ProxyClient;
@@ -20,6 +21,7 @@ describe('HTTP/2 upstream for the HTTP2, GRPC and GRPC-Web port protocols (IsHTT
     h2c = createH2cServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ httpVersion: req.httpVersion, url: req.url }));
     });
+    h2c.on('session', () => h2cSessions++);
     await new Promise<void>((r) => h2c.listen(0, '127.0.0.1', r));
     const h2cPort = (h2c.address() as { port: number }).port;
     h1 = await startHttpUpstream({ name: 'h1' });
@@ -31,6 +33,7 @@ describe('HTTP/2 upstream for the HTTP2, GRPC and GRPC-Web port protocols (IsHTT
       // useClientProtocol: the client's HTTP version upstream, over the port's protocol.
       + loopbackEntry('grpc-h1', h1.port, { protocol: 'GRPC', portName: 'grpc' }) + destinationRule('grpc-h1', '{connectionPool: {http: {useClientProtocol: true}}}')
       + loopbackEntry('grpc-h1-no', h1.port, { protocol: 'GRPC', portName: 'grpc' })
+      + loopbackEntry('h2-capped', h2cPort, { protocol: 'HTTP2', portName: 'http2' }) + destinationRule('h2-capped', '{connectionPool: {http: {maxRequestsPerConnection: 2}}}')
       + loopbackEntry('plain-h2', h2cPort) + destinationRule('plain-h2', '{connectionPool: {http: {useClientProtocol: true}}}'));
     client = proxyClient(wp.proxyUrl, { tunnel: false });
   });
@@ -98,5 +101,17 @@ describe('HTTP/2 upstream for the HTTP2, GRPC and GRPC-Web port protocols (IsHTT
     }
     // An HTTP/1.1 client of the same cluster stays HTTP/1.1 (this backend speaks only h2c: refused).
     assert.notEqual((await client.fetch('http://plain-h2.test/h1-client')).status, 200);
+  });
+
+  test('maxRequestsPerConnection on an HTTP/2 upstream: each connection carries at most N requests, then a new one is opened (Envoy drains it)', async () => {
+    const before = h2cSessions;
+    for (let i = 0; i < 6; i++) {
+      const res = await client.fetch(`http://h2-capped.test/n${i}`);
+      assert.equal(res.status, 200, res.text());
+    }
+    assert.equal(h2cSessions - before, 3);
+    // Concurrent requests on a retiring connection finish on it.
+    const all = await Promise.all(Array.from({ length: 7 }, (_, i) => client.fetch(`http://h2-capped.test/c${i}`)));
+    assert.deepEqual(all.map((r) => r.status), [200, 200, 200, 200, 200, 200, 200]);
   });
 });
