@@ -44,7 +44,11 @@ function requestOf(res: ServerResponse): IncomingMessage | undefined {
  * them when the request is gRPC. The record gets what the client saw (response code 200 and the
  * grpc-status, for gRPC), as Envoy's access log and Istio's metrics do.
  */
-export function sendLocal(res: ServerResponse, r: RequestRecord, status: number, headers: Readonly<Record<string, string | number | readonly string[]>>, body: string): void {
+export function sendLocal(
+  res: ServerResponse, r: RequestRecord, status: number, headers: Readonly<Record<string, string | number | readonly string[]>>, body: string | Uint8Array,
+  /** A gRPC status to send instead of the one mapped from `status` (a fault filter grpcStatus abort). */
+  grpcStatus?: number,
+): void {
   // HTTP/2 has no Connection header (Node drops it with a warning): the session outlives a reply.
   const h2 = 'stream' in res;
   if (!isGrpcRequest(requestOf(res))) {
@@ -56,7 +60,7 @@ export function sendLocal(res: ServerResponse, r: RequestRecord, status: number,
     res.end(body);
     return;
   }
-  const code = String(httpToGrpcStatus(status));
+  const code = String(grpcStatus ?? httpToGrpcStatus(status));
   r.responseCode = 200;
   r.grpcStatus = code;
   r.bytesSent = 0;
@@ -68,7 +72,8 @@ export function sendLocal(res: ServerResponse, r: RequestRecord, status: number,
   }
   res.setHeader('content-type', 'application/grpc');
   res.setHeader('grpc-status', code);
-  const message = body.endsWith('\n') ? body.slice(0, -1) : body;
+  const text = typeof body === 'string' ? body : Buffer.from(body).toString();
+  const message = text.endsWith('\n') ? text.slice(0, -1) : text;
   if (message) res.setHeader('grpc-message', percentEncode(message));
   res.end();
 }

@@ -2,7 +2,6 @@
 // HTTPRoute / waypoint default), then execute it: fault, direct response, redirect, or forward
 // with rewrites, header edits, retries, timeouts and mirrors.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { STATUS_CODES } from '../node-http.ts';
 import type { Dispatcher } from 'undici';
 import type { Cors, HeaderOps, RouteRule } from '../model/route.ts';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
@@ -69,18 +68,24 @@ export function serveHttp(c: ServeContext): void {
     return void res.end();
   }
   const f = rule.fault;
-  if (f?.abort && Math.random() * 100 < f.abort.percent) {
-    req.resume();
-    record.responseFlags = 'FI';
-    record.responseCodeDetails = 'fault_filter_abort';
-    return direct(c, f.abort.status, 'fault filter abort');
-  }
+  // Envoy's fault filter: the delay first, then (after it) the abort, each with its own draw.
   if (f?.delay && Math.random() * 100 < f.delay.percent) {
     record.responseFlags = 'DI';
-    setTimeout(() => execute(c, rule, cors?.headers), f.delay.ms);
+    setTimeout(() => abortOrExecute(c, rule, cors?.headers), f.delay.ms);
     return;
   }
-  execute(c, rule, cors?.headers);
+  abortOrExecute(c, rule, cors?.headers);
+}
+
+function abortOrExecute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string][] | undefined): void {
+  const abort = rule.fault?.abort;
+  if (abort && Math.random() * 100 < abort.percent) {
+    c.req.resume();
+    c.record.responseFlags = c.record.responseFlags === 'DI' ? 'DI,FI' : 'FI';
+    c.record.responseCodeDetails = 'fault_filter_abort';
+    return direct(c, rule, abort.status, 'fault filter abort', [], abort.grpcStatus);
+  }
+  execute(c, rule, corsHeaders);
 }
 
 function reply(c: ServeContext, code: Parameters<typeof localReply>[2], reason: string): void {
@@ -88,26 +93,41 @@ function reply(c: ServeContext, code: Parameters<typeof localReply>[2], reason: 
   localReply(c.res, c.record, code, reason, c.draining || c.admitted.close);
 }
 
-function direct(c: ServeContext, status: number, body: string, headers: Record<string, string> = {}): void {
-  const b = body ? `${body}\n` : '';
+/**
+ * A reply made at the waypoint, as Envoy's sendLocalReply makes direct responses, redirects and
+ * fault aborts: the body as configured, the route's response header edits (Envoy's
+ * finalizeResponseHeaders), then `content-type: text/plain` when there is a body and no edit set
+ * one. A gRPC request gets the trailers-only gRPC form.
+ */
+function direct(c: ServeContext, rule: RouteRule, status: number, body: string | Uint8Array, headers: string[] = [], grpcStatus?: number): void {
   c.record.responseCodeDetails ||= 'direct_response';
-  // Envoy sends direct responses, redirects and fault aborts as local replies: gRPC ones as gRPC.
-  sendLocal(c.res, c.record, status, { 'content-type': 'text/plain; charset=utf-8', ...headers }, b);
+  const flat = applyHeaderOps(headers, rule.responseHeaders);
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i]!.toLowerCase();
+    const prev = out[k];
+    out[k] = prev === undefined ? flat[i + 1]! : [...(Array.isArray(prev) ? prev : [prev]), flat[i + 1]!];
+  }
+  if (body.length > 0 && out['content-type'] === undefined) out['content-type'] = 'text/plain';
+  sendLocal(c.res, c.record, status, out, body, grpcStatus);
 }
 
 function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string][] | undefined): void {
   const { req, record, snap } = c;
   const { plan, target, edits } = c.admitted;
   const a = rule.action;
+  const here = { host: target.host || formatAuthority(target.authority.host, target.authority.port), port: target.authority.port, path: c.admitted.path };
   if (a.kind === 'direct') {
     req.resume();
-    return direct(c, a.status, a.body);
+    // Envoy's router adds a Location (the request's own URL) to a direct response of 201 or 3xx.
+    const location = a.status === 201 || (a.status >= 300 && a.status < 400) ? ['location', redirectLocation({ kind: 'redirect', status: a.status }, here)] : [];
+    return direct(c, rule, a.status, a.body, location);
   }
   if (a.kind === 'redirect') {
     req.resume();
     record.responseCodeDetails = 'redirect';
-    const location = redirectLocation(a, { host: target.host || formatAuthority(target.authority.host, target.authority.port), port: target.authority.port, path: c.admitted.path });
-    return direct(c, a.status, STATUS_CODES[a.status] ?? '', { location });
+    // Envoy's redirect is a local reply without a body.
+    return direct(c, rule, a.status, '', ['location', redirectLocation(a, here)]);
   }
   // The default route forwards to the planned cluster; configured routes pick by weight.
   let cluster: Cluster | undefined = plan.kind === 'forward' ? plan.cluster : undefined;
@@ -120,7 +140,7 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
       req.resume();
       record.responseFlags = 'NC';
       record.responseCodeDetails = 'cluster_not_found';
-      return direct(c, a.clusterNotFoundStatus, '');
+      return direct(c, rule, a.clusterNotFoundStatus, '');
     }
     if (!cluster) return reply(c, 'no_cluster', `route ${rule.name} points at ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve`);
     record.upstreamCluster = cluster.name;
@@ -133,7 +153,7 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
     perDest = wc;
   }
   const path = a.rewrite ? rewritePath(c.admitted.path, a.rewrite) : c.admitted.path;
-  const host = a.rewrite?.authority ?? target.host;
+  const host = perDest.authority ?? a.rewrite?.authority ?? target.host;
   const fwd = forwardRequestHeaders(req.rawHeaders, host, false, c.ownSpan);
   if (edits) applyHeaderEdits(fwd.headers, edits);
   record.requestId = fwd.requestId;
@@ -169,6 +189,7 @@ const NO_BODY: Body = { kind: 'none' };
 interface PerDestination {
   readonly requestHeaders?: HeaderOps;
   readonly responseHeaders?: HeaderOps;
+  readonly authority?: string;
 }
 
 const NO_DESTINATION_OPS: PerDestination = {};

@@ -11,3 +11,25 @@ export function mergeOps(a: HeaderOps | undefined, b: HeaderOps | undefined): He
 export function setOps(set: readonly (readonly [string, string])[] | undefined): HeaderOps | undefined {
   return set?.length ? { set, add: [], remove: [] } : undefined;
 }
+
+/**
+ * Two edit blocks in one Envoy header list (a route's, then its only destination's, as Istio's
+ * processDestination appends them): every remove runs first, then the sets and adds in order, so a
+ * later set wipes an earlier add of the same name.
+ */
+export function oneListOps(a: HeaderOps | undefined, b: HeaderOps | undefined): HeaderOps | undefined {
+  if (!a || !b) return a ?? b;
+  const laterSet = new Set(b.set.map(([k]) => k));
+  return { set: [...a.set, ...b.set], add: [...a.add.filter(([k]) => !laterSet.has(k)), ...b.add], remove: [...a.remove, ...b.remove] };
+}
+
+/**
+ * `first` evaluated, then `second` (a weighted destination's edits, then its route's: Envoy's
+ * WeightedClusterEntry::finalize*Headers runs its own parser before the route's), as one HeaderOps.
+ */
+export function thenOps(first: HeaderOps | undefined, second: HeaderOps | undefined): HeaderOps | undefined {
+  if (!first || !second) return first ?? second;
+  const wiped = new Set([...second.remove, ...second.set.map(([k]) => k)]);
+  const keep = ([k]: readonly [string, string]) => !wiped.has(k);
+  return { set: [...first.set.filter(keep), ...second.set], add: [...first.add.filter(keep), ...second.add], remove: [...first.remove, ...second.remove] };
+}

@@ -160,8 +160,8 @@ function checkPercentage(p: Percent | undefined, path: Path, report: Reporter): 
   if (v < 0 || v > 100 || (v > 0 && v < 0.0001)) report.error(path, `percentage ${v} is neither 0.0, nor in range [0.0001, 100.0]`, 'use 0, or a value between 0.0001 and 100');
 }
 
-// Istio's grpc.SupportedGRPCStatus.
-const GRPC_STATUS = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
+// Istio's grpc.SupportedGRPCStatus, in code order (OK is 0).
+export const GRPC_STATUS = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
   'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
 
 function checkFault(f: NonNullable<HTTPRoute['fault']>, path: Path, report: Reporter): void {

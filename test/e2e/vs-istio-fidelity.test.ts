@@ -1,0 +1,195 @@
+// VirtualService HTTP routes against what Istio's waypoint does (istiod's route.go translated to
+// Envoy), over real sockets: fault defaults and order, gRPC aborts, redirects and direct responses
+// as Envoy's local replies, route names, Host edits and where destination header edits go.
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { curl } from '../helpers/curl.ts';
+import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { startHttpUpstream, type EchoBody, type HttpUpstream } from '../helpers/upstream.ts';
+
+const vs = (name: string, host: string, http: string) => `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: istio-egress}
+spec:
+  hosts: [${host}]
+  http:
+${http.trim().split('\n').map((l) => `  ${l}`).join('\n')}
+`;
+
+// 0xff 0x00 0x80 0x0a: not UTF-8, and a newline Envoy must not add or strip.
+const BYTES = Buffer.from([0xff, 0x00, 0x80, 0x0a]);
+
+describe('VirtualService HTTP routes as Istio builds them', () => {
+  let a: HttpUpstream;
+  let b: HttpUpstream;
+  let wp: InProcess;
+
+  before(async () => {
+    a = await startHttpUpstream({ name: 'a' });
+    b = await startHttpUpstream({ name: 'b' });
+    const se = (name: string, port: number) => serviceEntry(name, `hosts: [${name}.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
+    wp = await startInProcess(WAYPOINT_YAML + se('a', a.port) + se('b', b.port) + vs('a', 'a.test', `
+- match: [{uri: {prefix: /fault/no-percent/delay}}]
+  fault: {delay: {fixedDelay: 3s}}
+  route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /fault/no-percent/abort}}]
+  fault: {abort: {httpStatus: 418}}
+  route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /fault/both}}]
+  fault: {delay: {fixedDelay: 300ms, percentage: {value: 100}}, abort: {httpStatus: 429, percentage: {value: 100}}}
+  route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /fault/grpc}}]
+  fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}
+  route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /redirect/zero}}]
+  redirect: {uri: /moved, redirectCode: 0}
+  headers: {response: {set: {x-from: redirect}}}
+- match: [{uri: {prefix: /direct/bytes}}]
+  directResponse: {status: 200, body: {bytes: "${BYTES.toString('base64')}"}}
+- match: [{uri: {prefix: /direct/json}}]
+  directResponse: {status: 503, body: {string: '{"error":"down"}'}}
+  headers: {response: {set: {content-type: application/json}, add: {x-direct: "yes"}}}
+- match: [{uri: {prefix: /direct/created}}]
+  directResponse: {status: 201}
+- name: named
+  match: [{name: first, uri: {prefix: /named/first}}, {uri: {prefix: /named/second}}]
+  route: [{destination: {host: a.test}}]
+- match: [{name: only-match, uri: {prefix: /matchname}}]
+  route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /host/set}}]
+  headers: {request: {set: {host: set.example}}}
+  route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /host/pseudo}}]
+  headers: {request: {add: {":authority": pseudo.example}, remove: [x-drop]}}
+  route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /host/both}}]
+  rewrite: {authority: route.example}
+  route: [{destination: {host: a.test}, headers: {request: {set: {host: dest.example}}}}]
+- match: [{uri: {prefix: /host/dest}}]
+  route: [{destination: {host: a.test}, headers: {request: {set: {host: dest.example}}}}]
+- match: [{uri: {prefix: /edits/single}}]
+  headers: {request: {set: {x-both: route, x-kept: route}}, response: {set: {x-resp: route}}}
+  route: [{destination: {host: a.test}, headers: {request: {set: {x-both: dest}, remove: [x-kept]}, response: {set: {x-resp: dest}}}}]
+- match: [{uri: {prefix: /edits/weighted}}]
+  headers: {request: {set: {x-both: route}}, response: {set: {x-resp: route}}}
+  route:
+  - {destination: {host: a.test}, weight: 100, headers: {request: {set: {x-both: dest, x-dest-only: dest}}, response: {set: {x-resp: dest}}}}
+  - {destination: {host: b.test}, weight: 0}
+`));
+  });
+  after(async () => {
+    await wp?.close();
+    await a?.close();
+    await b?.close();
+  });
+
+  /** curl -i, split into head (as `stderr`, for header regexes) and body (as `stdout`). */
+  const get = async (url: string, args: string[] = []) => {
+    const r = await curl(['-x', wp.proxyUrl, '-i', ...args, url]);
+    const cut = r.stdout.indexOf('\r\n\r\n');
+    return { ...r, stderr: r.stdout.slice(0, cut), stdout: r.stdout.slice(cut + 4) };
+  };
+  const echo = (r: { stdout: string }) => JSON.parse(r.stdout) as EchoBody;
+
+  test('a fault without a percentage never fires (Envoy reads an unset percentage as 0)', async () => {
+    const t0 = Date.now();
+    const d = await get('http://a.test/fault/no-percent/delay');
+    assert.equal(d.status, 200);
+    assert.ok(Date.now() - t0 < 2500, 'not delayed');
+    const ab = await get('http://a.test/fault/no-percent/abort');
+    assert.equal(ab.status, 200);
+    const rec = await wp.nextRecord((x) => x.path === '/fault/no-percent/abort');
+    assert.equal(rec.responseFlags, '-');
+  });
+
+  test('a delay and an abort both at 100%: delayed, then aborted (DI,FI), body as Envoy sends it', async () => {
+    const t0 = Date.now();
+    const r = await get('http://a.test/fault/both');
+    assert.ok(Date.now() - t0 >= 290, `delayed ${Date.now() - t0}ms`);
+    assert.equal(r.status, 429);
+    assert.equal(r.stdout, 'fault filter abort');
+    assert.match(r.stderr, /content-type: text\/plain\r?$/im);
+    const rec = await wp.nextRecord((x) => x.path === '/fault/both');
+    assert.equal(rec.responseFlags, 'DI,FI');
+    assert.equal(rec.responseCodeDetails, 'fault_filter_abort');
+  });
+
+  test('a grpcStatus abort: HTTP 200, and grpc-status for a gRPC request', async () => {
+    const plain = await get('http://a.test/fault/grpc');
+    assert.equal(plain.status, 200);
+    assert.equal(plain.stdout, 'fault filter abort');
+    const grpc = await get('http://a.test/fault/grpc', ['-X', 'POST', '-H', 'content-type: application/grpc', '--data-binary', '']);
+    assert.equal(grpc.status, 200);
+    assert.match(grpc.stderr, /grpc-status: 14\r?$/m);
+    assert.match(grpc.stderr, /grpc-message: fault filter abort/);
+    const rec = await wp.nextRecord((x) => x.path === '/fault/grpc' && x.grpcStatus === '14');
+    assert.equal(rec.responseFlags, 'FI');
+  });
+
+  test('redirectCode 0 is 301; the redirect has no body and carries the route response headers', async () => {
+    const r = await get('http://a.test/redirect/zero?q=1');
+    assert.equal(r.status, 301);
+    assert.match(r.stderr, /location: http:\/\/a\.test\/moved\?q=1/i);
+    assert.match(r.stderr, /x-from: redirect/);
+    assert.equal(r.stdout, '');
+  });
+
+  test('directResponse: bytes stay binary; route response headers apply and set the content-type', async () => {
+    const bytes = await new Promise<{ status: number; type: string | undefined; body: Buffer }>((resolve, reject) => {
+      const { hostname, port } = new URL(wp.proxyUrl);
+      request({ host: hostname, port, path: 'http://a.test/direct/bytes', headers: { host: 'a.test' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body: Buffer.concat(chunks) }));
+      }).on('error', reject).end();
+    });
+    assert.equal(bytes.status, 200);
+    assert.deepEqual([...bytes.body], [...BYTES]);
+    assert.equal(bytes.type, 'text/plain');
+    const json = await get('http://a.test/direct/json');
+    assert.equal(json.status, 503);
+    assert.equal(json.stdout, '{"error":"down"}');
+    assert.match(json.stderr, /content-type: application\/json/i);
+    assert.doesNotMatch(json.stderr, /text\/plain/i);
+    assert.match(json.stderr, /x-direct: yes/);
+    const created = await get('http://a.test/direct/created/x?y=1');
+    assert.equal(created.status, 201);
+    assert.match(created.stderr, /location: http:\/\/a\.test\/direct\/created\/x\?y=1/i, 'Envoy adds the request URL as Location to a 201 or 3xx direct response');
+  });
+
+  test('route names: <http name>.<match name> when the match is named, as translateRoute writes them', async () => {
+    for (const [path, name] of [['/named/first', 'named.first'], ['/named/second', 'named'], ['/matchname', '.only-match']]) {
+      assert.equal((await get(`http://a.test${path}`)).status, 200);
+      const rec = await wp.nextRecord((x) => x.path === path);
+      assert.equal(rec.routeName, name, path);
+    }
+  });
+
+  test('a host / :authority header edit is a host rewrite, never a second Host header; the route\'s wins over the destination\'s', async () => {
+    const set = echo(await get('http://a.test/host/set'));
+    assert.equal(set.headers.host, 'set.example');
+    assert.equal(set.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'host').length, 1);
+    const pseudo = await get('http://a.test/host/pseudo', ['-H', 'x-drop: 1']);
+    assert.equal(pseudo.status, 200);
+    assert.equal(echo(pseudo).headers.host, 'pseudo.example');
+    assert.equal(echo(pseudo).headers['x-drop'], undefined);
+    assert.equal(echo(await get('http://a.test/host/both')).headers.host, 'route.example');
+    assert.equal(echo(await get('http://a.test/host/dest')).headers.host, 'dest.example');
+  });
+
+  test('destination header edits: one destination shares the route\'s list (removes first); a weighted one runs before the route\'s', async () => {
+    const single = await get('http://a.test/edits/single', ['-H', 'x-kept: client']);
+    const s = echo(single);
+    assert.equal(s.headers['x-both'], 'dest');
+    assert.equal(s.headers['x-kept'], 'route', 'Envoy removes first, then sets: the route\'s set survives the destination\'s remove');
+    assert.match(single.stderr, /x-resp: dest/);
+    const weighted = await get('http://a.test/edits/weighted');
+    const w = echo(weighted);
+    assert.equal(w.upstream, 'a');
+    assert.equal(w.headers['x-both'], 'route', 'the route\'s set runs after the weighted cluster\'s');
+    assert.equal(w.headers['x-dest-only'], 'dest');
+    assert.match(weighted.stderr, /x-resp: route/);
+  });
+});
