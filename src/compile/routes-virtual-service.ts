@@ -5,7 +5,7 @@ import type { Resource } from '../config/resource.ts';
 import type { HTTPMatchRequest, HTTPRoute, StringMatch, VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
 import type { Cors, Fault, HeaderOps, KeyMatch, Mirror, RouteAction, RouteMatch, RouteRule, StrMatch } from '../model/route.ts';
 import type { Destination } from '../model/snapshot.ts';
-import { compileStringMatch } from './route-match.ts';
+import { compileRegex, compileStringMatch } from './route-match.ts';
 import { DEFAULT_RETRY, headerOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
 import { oneListOps, thenOps } from '../model/header-ops.ts';
 import { isAuthority } from '../config/kinds/header-rules.ts';
@@ -204,13 +204,10 @@ function vsHeaderOps(h: { set?: Readonly<Record<string, string>>; add?: Readonly
   return { ops: headerOps(keep(h.set), keep(h.add), (h.remove ?? []).filter((k) => !internal(k))), ...(authority ? { authority } : {}) };
 }
 
-/** Envoy regex_rewrite substitutes every match (RE2::GlobalReplace). */
+/** Envoy regex_rewrite substitutes every match (RE2::GlobalReplace). Validation refused any other. */
 function safeRegex(source: string): RegExp | undefined {
-  try {
-    return new RegExp(source, 'g');
-  } catch {
-    return undefined;
-  }
+  const re = compileRegex(source, true);
+  return re.ok ? re.value : undefined;
 }
 
 /** RE2 substitution (`\\1`) to a JS replacement string (`$1`), with literal `$` escaped. */
