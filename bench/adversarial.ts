@@ -22,6 +22,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cliPath } from './lib/egressway.ts';
 import * as dnsPacket from 'dns-packet';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -232,7 +233,7 @@ function once<T>(child: ChildProcess): Promise<T> {
 }
 
 async function startWaypoint(configDir: string, dnsPort: number, extra: string[]): Promise<{ child: ChildProcess; proxyPort: number; statsUrl: string }> {
-  const child = spawn(NODE, [join(REPO, 'src/cli/main.ts'), 'run', '--config', configDir, '--proxy-port', '0', '--admin-port', '0', '--status-port', '0', '--stats-port', '0',
+  const child = spawn(NODE, [cliPath({ egresswayRoot: REPO }), 'run', '--config', configDir, '--proxy-port', '0', '--admin-port', '0', '--status-port', '0', '--stats-port', '0',
     '--dns-server', `127.0.0.1:${dnsPort}`, '--allow-cidr', '127.0.0.0/8', '--access-log', 'off', '--no-watch', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   return new Promise((resolveP, reject) => {

@@ -21,7 +21,7 @@ import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { GATEWAY_YAML, HOST, NAMESPACE, WAYPOINT, serviceEntryYaml, startUpstream } from './lib/egressway.ts';
+import { cliPath, GATEWAY_YAML, HOST, NAMESPACE, WAYPOINT, serviceEntryYaml, startUpstream } from './lib/egressway.ts';
 import { startServer, stopAll } from './lib/processes.ts';
 import { REPO } from './lib/run.ts';
 
@@ -115,7 +115,7 @@ const probeFile = join(runDir, 'probe.jsonl');
 process.env.SOAK_PROBE_FILE = probeFile;
 process.env.SOAK_PROBE_MS = String(SAMPLE_S * 1000);
 const waypoint = await startServer('egressway', [
-  '--expose-gc', '--import', join(REPO, 'bench/lib/soak-probe.ts'), join(ROOT, 'src/cli/main.ts'), 'run', '--config', configDir,
+  '--expose-gc', '--import', join(REPO, 'bench/lib/soak-probe.ts'), cliPath({ egresswayRoot: ROOT }), 'run', '--config', configDir,
   '--proxy-port', '0', '--admin-port', '0', '--status-port', '0', '--stats-port', '0', '--access-log', values['access-log']!,
 ], runDir);
 const proxyPort = Number(waypoint.listeners.proxy.split(':')[1]);

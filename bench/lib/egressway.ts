@@ -75,7 +75,7 @@ export async function importFromRoot<T>(o: CommonOptions, path: string): Promise
  * The launcher, as `npm start` and an installed package run it (it turns Node's compile cache on
  * before the first module loads); a checkout from before it existed runs src/cli/main.ts.
  */
-export function cliPath(o: CommonOptions): string {
+export function cliPath(o: Pick<CommonOptions, 'egresswayRoot'>): string {
   const bin = join(o.egresswayRoot, 'bin/egressway.js');
   return existsSync(bin) ? bin : join(o.egresswayRoot, 'src/cli/main.ts');
 }

@@ -29,7 +29,11 @@ import { dialTunnel, splice } from './tunnel.ts';
 import type { TcpProxySettings } from '../model/cluster-policy.ts';
 import { DEFAULT_LIMITS, DownstreamGuard, type DownstreamLimits, type LimitKind } from './downstream-guard.ts';
 import type { OverloadMonitor } from './overload.ts';
-import type { Endpoint, Upstreams } from './upstream.ts';
+import type { Endpoint, Outcome, Upstreams } from './upstream.ts';
+
+/** A tunnel's dial as outlier detection sees it (Envoy tcp_proxy's putResult). */
+const CONNECTED: Outcome = { status: 200 };
+const CONNECT_FAILED: Outcome = { localFailure: true };
 
 export interface SnapshotSource {
   current(): Snapshot;
@@ -537,7 +541,10 @@ export class ProxyListener {
       // tcp.maxConnections counts the cluster's connections, tunnels included (tcp_proxy: UO).
       const slot = this.#deps.upstreams.connectionSlot(cluster);
       if (typeof slot === 'string') return failed('upstream_overflow', slot);
+      // tcp_proxy tells outlier detection how the connect went (LocalOriginConnectSuccessFinal or
+      // ConnectFailed/Timeout); without splitExternalLocalOriginErrors Envoy counts them as 200 / 503.
       dialTunnel(ep, this.#deps.upstreams.tunnelDial(cluster)).then((up) => {
+        this.#deps.upstreams.report(ep, CONNECTED);
         up.once('close', slot);
         socketAddrs(record, up);
         record.responseCode = 200;
@@ -545,6 +552,7 @@ export class ProxyListener {
         this.#splice(t.stream, up, record, finish, plan.kind === 'forward' ? plan.tcpProxy : undefined);
       }, (err) => {
         slot();
+        this.#deps.upstreams.report(ep, CONNECT_FAILED);
         failed(classifyUpstreamError(err, false), errReason(err));
       });
     }, failed);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -36,6 +36,15 @@ function roundTrip(s: Duplex, text: string): Promise<string> {
     setTimeout(() => reject(new Error(`no echo within 3 s, got "${got}"`)), 3000).unref();
     s.write(text);
   });
+}
+
+/** A loopback port nothing listens on (bound, then closed): connects to it are refused. */
+async function closedPort(): Promise<number> {
+  const srv = createNetServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
 }
 
 /** Sends CONNECT and returns the status line, however the proxy answers. */
@@ -102,6 +111,7 @@ describe('DestinationRule settings on TCP tunnels', () => {
   let pki: Pki;
   let mtlsServer: TlsServer;
   const clientCns: string[] = [];
+  let refused: number;
 
   before(async () => {
     echo = await startTcpEcho();
@@ -126,6 +136,7 @@ describe('DestinationRule settings on TCP tunnels', () => {
     mtlsServer.on('tlsClientError', () => {});
     await new Promise<void>((resolve) => mtlsServer.listen(0, '127.0.0.1', resolve));
     const mtlsPort = (mtlsServer.address() as { port: number }).port;
+    refused = await closedPort();
     pki = await makePki();
     dir = await mkdtemp(join(tmpdir(), 'egw-tunnel-dr-'));
     await writeFile(join(dir, 'client.crt'), client.cert);
@@ -143,6 +154,11 @@ describe('DestinationRule settings on TCP tunnels', () => {
       + tcpEntry('nocert', mtlsPort) + destinationRule('nocert', `{tls: {mode: SIMPLE, caCertificates: ${join(dir, 'ca.crt')}}}`)
       + tcpEntry('nosni', tlsPort) + destinationRule('nosni', `{tls: {mode: SIMPLE, caCertificates: ${join(dir, 'ca.crt')}}}`)
       + tcpEntry('badsan', tlsPort) + destinationRule('badsan', `{tls: {mode: SIMPLE, caCertificates: ${join(dir, 'ca.crt')}, subjectAltNames: [not-it.example]}}`)
+      // Two endpoints, one refusing connections: tunnel dial failures count for outlier detection.
+      + serviceEntry('od', `hosts: [od.test]\nports: [{number: 9000, name: tcp, protocol: TCP}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1, ports: {tcp: ${refused}}}, {address: 127.0.0.1, ports: {tcp: ${echo.port}}}]`)
+      + destinationRule('od', '{loadBalancer: {simple: ROUND_ROBIN}, outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}}')
+      + serviceEntry('odall', `hosts: [odall.test]\nports: [{number: 9000, name: tcp, protocol: TCP}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1, ports: {tcp: ${refused}}}]`)
+      + destinationRule('odall', '{outlierDetection: {consecutive5xxErrors: 1, baseEjectionTime: 30s, maxEjectionPercent: 100}}')
       // A tcp route to a subset: the subset's connectTimeout applies (its cluster), the top level has none.
       + tcpEntry('sub', hole.port, ', labels: {v: one}') + `---
 apiVersion: networking.istio.io/v1
@@ -283,5 +299,21 @@ spec:
     const rec = await wp.nextRecord((r) => r.authority === 'nocert.test:9000');
     assert.match(rec.connectionTerminationDetails, /^upstream_error: .*certificate required/);
     assert.equal(rec.bytesSent, 0);
+  });
+
+  test('outlier detection counts tunnel dial failures (tcp_proxy: a refused connect is a 503 to the detector): the refusing endpoint is ejected', async () => {
+    const statuses: string[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await connectStatus(proxyPort, 'od.test:9000')).split(' ')[1]!);
+    // Round robin: refused, echo, refused (2nd consecutive failure: ejected), echo, then only echo.
+    assert.deepEqual(statuses, ['503', '200', '503', '200', '200', '200', '200', '200']);
+    const rec = await wp.nextRecord((r) => r.authority === 'od.test:9000' && r.responseCode === 503);
+    assert.equal(rec.responseFlags, 'UF');
+  });
+
+  test('a tunnel to a cluster whose every endpoint is ejected is refused 503 UH', async () => {
+    assert.match(await connectStatus(proxyPort, 'odall.test:9000'), /^HTTP\/1\.1 503/);
+    assert.equal((await wp.nextRecord((r) => r.authority === 'odall.test:9000')).responseFlags, 'UF');
+    assert.match(await connectStatus(proxyPort, 'odall.test:9000'), /^HTTP\/1\.1 503/);
+    assert.equal((await wp.nextRecord((r) => r.authority === 'odall.test:9000' && r.responseFlags !== 'UF')).responseFlags, 'UH');
   });
 });
