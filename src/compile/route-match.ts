@@ -11,7 +11,7 @@ export type CompiledOrError<T> = { readonly ok: true; readonly value: T } | { re
 export function compileRegex(source: string, search = false): CompiledOrError<RegExp> {
   const t = translateRe2(source);
   if (!t.ok) return { ok: false, error: `regex ${JSON.stringify(source)} is not valid RE2 (Envoy's regex engine): ${t.error}` };
-  return { ok: true, value: search ? new RegExp(t.source, 'gv') : new RegExp(`^(?:${t.source})$`, 'v') };
+  return { ok: true, value: search ? new RegExp(t.source, `g${t.flags}`) : new RegExp(`^(?:${t.source})$`, t.flags) };
 }
 
 /**

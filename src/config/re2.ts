@@ -1,16 +1,22 @@
-// RE2 (Envoy's safe_regex, Go's regexp as istiod validates) translated to a JS RegExp source for
-// the `v` flag, once per snapshot. JS and RE2 differ where a plain `new RegExp(re)` would silently
-// disagree: `.` (RE2 excludes only \n), `\s` (ASCII only), `\z` / `\A`, inline flags `(?i)` / `(?s)`
-// / `(?m)` / `(?U)` that apply to the rest of the group, `(?P<name>`, `\Q...\E`, POSIX classes
-// `[[:alpha:]]`, `\pL` / `\p{Greek}`, octal escapes, and a leading `]` in a class. What Go refuses
-// (lookaround, backreferences, `\e`, `a**`, `{1001}`...) is refused with Go's wording. Groups keep
-// their numbers, so `\1` in a uriRegexRewrite still names the same group.
+// RE2 (Envoy's safe_regex, Go's regexp as istiod validates) translated to a JS RegExp source, once
+// per snapshot. JS and RE2 differ where a plain `new RegExp(re)` would silently disagree: `.` (RE2
+// excludes only \n), `\s` (ASCII only), `\z` / `\A`, inline flags `(?i)` / `(?s)` / `(?U)` that
+// apply to the rest of the group, `(?P<name>`, `\Q...\E`, POSIX classes `[[:alpha:]]`, `\pL` /
+// `\p{Greek}`, octal escapes, and a leading `]` in a class. What Go refuses (lookaround,
+// backreferences, `\e`, `a**`, `{1001}`...) is refused with Go's wording. Groups keep their numbers,
+// so `\1` in a uriRegexRewrite still names the same group.
+//
+// The output needs no flags (only `u`, for `\p` classes): case folding is written out (`[aA]`) and
+// bracket classes are resolved to plain ranges here, so the source also suits V8's linear-time
+// engine, which takes neither `i`, `u`, `v` nor lookahead. `(?m)` changes nothing: the values
+// routes match (paths, header and query values) never hold a newline.
 
-export type Re2Translation = { readonly ok: true; readonly source: string } | { readonly ok: false; readonly error: string };
+export type Re2Translation = { readonly ok: true; readonly source: string; readonly flags: '' | 'u' } | { readonly ok: false; readonly error: string };
 
 interface Flags { i: boolean; m: boolean; s: boolean; U: boolean }
 type Range = readonly [number, number];
 
+const MAX_CP = 0x10ffff;
 const PERL: Record<string, readonly Range[]> = {
   d: [[0x30, 0x39]],
   s: [[0x09, 0x0a], [0x0c, 0x0d], [0x20, 0x20]],
@@ -26,115 +32,180 @@ const POSIX: Record<string, readonly Range[]> = {
 
 const CONTROL: Record<string, number> = { a: 7, f: 12, t: 9, n: 10, r: 13, v: 11 };
 const MAX_REPEAT = 1000;
+// Simple case folding beyond toUpperCase/toLowerCase: the Kelvin sign and the long s fold with k and s.
+const EXTRA_FOLD: Record<number, number[]> = { 0x6b: [0x212a], 0x4b: [0x212a], 0x212a: [0x6b, 0x4b], 0x73: [0x17f], 0x53: [0x17f], 0x17f: [0x73, 0x53] };
 
 class Re2Error extends Error {}
 const fail = (msg: string): never => { throw new Re2Error(`error parsing regexp: ${msg}`); };
 
-/** One code point as a JS source atom, valid inside and outside a `v`-mode class. */
-const lit = (cp: number): string => (/[A-Za-z0-9]/.test(String.fromCodePoint(cp)) ? String.fromCodePoint(cp) : `\\u{${cp.toString(16)}}`);
-const cls = (ranges: readonly Range[], negate = false): string =>
-  `[${negate ? '^' : ''}${ranges.map(([a, b]) => (a === b ? lit(a) : `${lit(a)}-${lit(b)}`)).join('')}]`;
+/** Sorted, merged ranges. */
+function normalize(ranges: readonly Range[]): Range[] {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out;
+}
+
+function complement(ranges: readonly Range[]): Range[] {
+  const out: Range[] = [];
+  let next = 0;
+  for (const [lo, hi] of normalize(ranges)) {
+    if (lo > next) out.push([next, lo - 1]);
+    next = hi + 1;
+  }
+  if (next <= MAX_CP) out.push([next, MAX_CP]);
+  return out;
+}
+
+/** The case variants of one code point (RE2's simple folding, close enough). */
+function variants(cp: number): number[] {
+  const c = String.fromCodePoint(cp);
+  const out = new Set<number>([cp, ...(EXTRA_FOLD[cp] ?? [])]);
+  for (const v of [c.toLowerCase(), c.toUpperCase()]) if ([...v].length === 1) out.add(v.codePointAt(0)!);
+  return [...out];
+}
+
+/** Ranges with their case variants added: ASCII letters by range, the rest point by point (small ranges). */
+function fold(ranges: readonly Range[]): Range[] {
+  const out: Range[] = [...ranges];
+  for (const [lo, hi] of ranges) {
+    for (const [a, b, shift] of [[0x41, 0x5a, 32], [0x61, 0x7a, -32]] as const) {
+      const l = Math.max(lo, a);
+      const h = Math.min(hi, b);
+      if (l <= h) out.push([l + shift, h + shift]);
+    }
+    if (hi - lo > 2048) continue;
+    for (let cp = Math.max(lo, 0x80); cp <= hi; cp++) for (const v of variants(cp)) if (v !== cp) out.push([v, v]);
+    for (const cp of [0x4b, 0x53, 0x6b, 0x73]) if (cp >= lo && cp <= hi) for (const v of EXTRA_FOLD[cp]!) out.push([v, v]);
+  }
+  return normalize(out);
+}
 
 export function translateRe2(re: string): Re2Translation {
   try {
-    return { ok: true, source: new Translator(re).run() };
+    // `\p` classes need the `u` flag; everything else is written for no flags at all.
+    const unicode = /\\[pP]/.test(re);
+    return { ok: true, source: new Translator(re, unicode).run(), flags: unicode ? 'u' : '' };
   } catch (e) {
     if (e instanceof Re2Error) return { ok: false, error: e.message };
     throw e;
   }
 }
-
 class Translator {
   readonly #cp: string[];
+  readonly #unicode: boolean;
   #i = 0;
 
-  constructor(re: string) {
+  constructor(re: string, unicode: boolean) {
     this.#cp = Array.from(re);
+    this.#unicode = unicode;
   }
 
   #peek(k = 0): string | undefined {
     return this.#cp[this.#i + k];
   }
 
+  /** One code point as source text, valid inside and outside a class, with or without `u`. */
+  #lit(cp: number): string {
+    if ((cp >= 0x30 && cp <= 0x39) || (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a)) return String.fromCodePoint(cp);
+    if (this.#unicode) return `\\u{${cp.toString(16)}}`;
+    if (cp < 0x100) return `\\x${cp.toString(16).padStart(2, '0')}`;
+    // Without `u`, an astral code point is its surrogate pair.
+    return String.fromCodePoint(cp).split('').map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  }
+
+  /** A set of code points (plus raw `\p` tokens) as one class. */
+  #class(ranges: readonly Range[], raw: readonly string[] = [], negate = false): string {
+    const set = normalize(ranges);
+    if (raw.length === 0) {
+      // Write whichever side is shorter; without `u`, astral code points are out of reach anyway.
+      const all = negate ? complement(set) : set;
+      if (all.length && all[all.length - 1]![1] === MAX_CP) {
+        const rest = complement(all);
+        return rest.length ? `[^${this.#ranges(rest)}]` : '[\\s\\S]';
+      }
+      return `[${this.#ranges(all)}]`;
+    }
+    return `[${negate ? '^' : ''}${raw.join('')}${this.#ranges(set)}]`;
+  }
+
+  #ranges(set: readonly Range[]): string {
+    const limit = this.#unicode ? MAX_CP : 0xffff;
+    return set.filter(([lo]) => lo <= limit).map(([lo, hi]) => {
+      const h = Math.min(hi, limit);
+      return lo === h ? this.#lit(lo) : `${this.#lit(lo)}-${this.#lit(h)}`;
+    }).join('');
+  }
+
+  /** A literal character: under (?i) the class of its case variants. */
+  #char(cp: number, flags: Flags): string {
+    if (!flags.i) return this.#lit(cp);
+    const v = variants(cp);
+    return v.length > 1 ? this.#class(v.map((x) => [x, x] as const)) : this.#lit(cp);
+  }
+
   run(): string {
     let out = '';
     let flags: Flags = { i: false, m: false, s: false, U: false };
-    // Per open group: the flags to restore at `)`, the `i` the group started with, and how many
-    // `(?i:` wrappers a mid-group `(?i)` opened (closed at `|` and `)`, reopened after `|`).
-    const stack: { flags: Flags; baseI: boolean; extra: number }[] = [];
-    let baseI = false;
-    let extra = 0;
+    const stack: Flags[] = [];
     let canRepeat = false;
     let lastRepeat = '';
-    const atom = (s: string) => { out += s; canRepeat = true; lastRepeat = ''; };
+    const atom = (x: string) => { out += x; canRepeat = true; lastRepeat = ''; };
     while (this.#i < this.#cp.length) {
       const c = this.#cp[this.#i++]!;
       switch (c) {
         case '(': {
-          if (this.#peek() !== '?') {
-            stack.push({ flags, baseI, extra });
-            out += '(';
-          } else {
+          let open = '(';
+          if (this.#peek() === '?') {
             const g = this.#group();
-            if (g.kind === 'flags') {
-              const before = flags.i;
-              flags = g.flags(flags);
-              if (flags.i !== before) { out += flags.i ? '(?i:' : '(?-i:'; extra++; }
-              canRepeat = false;
-              lastRepeat = '';
-              continue;
-            }
-            stack.push({ flags, baseI, extra });
-            if (g.kind === 'named') out += '(';
-            else {
-              const inner = g.flags(flags);
-              out += inner.i === flags.i ? '(?:' : inner.i ? '(?i:' : '(?-i:';
-              flags = inner;
-            }
-          }
-          baseI = flags.i;
-          extra = 0;
+            if (g.kind === 'flags') { flags = g.flags(flags); canRepeat = false; lastRepeat = ''; continue; }
+            stack.push(flags);
+            if (g.kind === 'group') { open = '(?:'; flags = g.flags(flags); }
+          } else stack.push(flags);
+          out += open;
           canRepeat = false;
           lastRepeat = '';
           break;
         }
-        case ')': {
-          const top = stack.pop() ?? fail('unexpected ): `' + this.#cp.join('') + '`');
-          out += ')'.repeat(extra + 1);
-          ({ flags, baseI, extra } = top);
-          canRepeat = true;
-          lastRepeat = '';
+        case ')':
+          flags = stack.pop() ?? fail(`unexpected ): \`${this.#cp.join('')}\``);
+          atom(')');
           break;
-        }
         case '|':
-          out += `${')'.repeat(extra)}|`;
-          extra = flags.i === baseI ? 0 : 1;
-          if (extra) out += flags.i ? '(?i:' : '(?-i:';
+          out += '|';
           canRepeat = false;
           lastRepeat = '';
           break;
         case '*': case '+': case '?': case '{': {
           const q = c === '{' ? this.#braces() : c;
-          if (q === undefined) { atom(lit(0x7b)); break; }
+          if (q === undefined) { atom(this.#lit(0x7b)); break; }
           let op = q;
           if (this.#peek() === '?') { this.#i++; op += '?'; }
           if (!canRepeat) fail(`missing argument to repetition operator: \`${op}\``);
           if (lastRepeat) fail(`invalid nested repetition operator: \`${lastRepeat}${op}\``);
-          const lazy = (op.length > q.length) !== flags.U;
-          out += q + (lazy ? '?' : '');
+          // (?U) swaps greedy and lazy.
+          out += q + ((op.length > q.length) !== flags.U ? '?' : '');
           lastRepeat = op;
           break;
         }
-        case '^': atom(flags.m ? '(?:^|(?<=\\n))' : '(?:^)'); break;
-        case '$': atom(flags.m ? '(?:$|(?=\\n))' : '(?:$)'); break;
+        case '^': atom('(?:^)'); break;
+        case '$': atom('(?:$)'); break;
         case '.': atom(flags.s ? '[\\s\\S]' : '[^\\n]'); break;
-        case '[': atom(this.#class()); break;
-        case '\\': atom(this.#escape(false)); break;
-        default: atom(lit(c.codePointAt(0)!));
+        case '[': atom(this.#bracket(flags)); break;
+        case '\\': {
+          const e = this.#escape(false);
+          atom(typeof e === 'number' ? this.#char(e, flags) : Array.isArray(e) ? this.#class(flags.i ? fold(e) : e) : e);
+          break;
+        }
+        default: atom(this.#char(c.codePointAt(0)!, flags));
       }
     }
     if (stack.length) fail(`missing closing ): \`${this.#cp.join('')}\``);
-    return out + ')'.repeat(extra);
+    return out;
   }
 
   /** After `(?`: a named group, a flag group `(?flags:`, or flags for the rest of the group `(?flags)`. */
@@ -149,7 +220,7 @@ class Translator {
       return { kind: 'named' };
     }
     const m = /^([imsU]*)(?:-([imsU]*))?([:)])/.exec(rest);
-    if (!m || (m[2] !== undefined && m[2] === '') || (m[1] === '' && m[2] === undefined && m[3] === ')')) {
+    if (!m || m[2] === '' || (m[1] === '' && m[2] === undefined && m[3] === ')')) {
       fail(`invalid or unsupported Perl syntax: \`${this.#cp.slice(start, this.#i + 2).join('')}\``);
     }
     this.#i += m![0].length;
@@ -175,8 +246,11 @@ class Translator {
     return `{${m[0]}`;
   }
 
-  /** An escape after `\`: JS source for an atom (outside a class) or a class item (inside). */
-  #escape(inClass: boolean): string {
+  /**
+   * An escape after `\`: a code point, a set of ranges (`\d`, `\S`...), or source text for what
+   * is neither (`\pL`, `\b`, `\A`, `\z`, `\Q...\E`; only the first two inside a class).
+   */
+  #escape(inClass: boolean): number | Range[] | string {
     const c = this.#cp[this.#i++] ?? fail('trailing backslash at end of expression: ``');
     const bad = () => fail(`invalid escape sequence: \`\\${c}\``);
     if (c >= '0' && c <= '7') {
@@ -184,13 +258,13 @@ class Translator {
       if (c !== '0' && !/[0-7]/.test(this.#peek() ?? '')) bad();
       let v = Number(c);
       for (let k = 0; k < 2 && /[0-7]/.test(this.#peek() ?? ''); k++) v = v * 8 + Number(this.#cp[this.#i++]);
-      return lit(v);
+      return v;
     }
     if (c === '8' || c === '9') bad();
-    if (c === 'x') return lit(this.#hex());
-    if (c in CONTROL) return lit(CONTROL[c]!);
+    if (c === 'x') return this.#hex();
+    if (c in CONTROL) return CONTROL[c]!;
     const perl = PERL[c.toLowerCase()];
-    if (perl) return cls(perl, c !== c.toLowerCase());
+    if (perl) return c === c.toLowerCase() ? [...perl] : complement(perl);
     if (c === 'p' || c === 'P') return this.#unicodeClass(c === 'P');
     if (!inClass) {
       if (c === 'b' || c === 'B') return `(?:\\${c})`;
@@ -199,7 +273,7 @@ class Translator {
       if (c === 'Q') return this.#quoted();
     }
     const cp = c.codePointAt(0)!;
-    if (cp < 0x80 && !/[A-Za-z0-9]/.test(c)) return lit(cp);
+    if (cp < 0x80 && !/[A-Za-z0-9]/.test(c)) return cp;
     return bad();
   }
 
@@ -208,7 +282,7 @@ class Translator {
     if (this.#peek() === '{') {
       const end = this.#cp.indexOf('}', this.#i);
       digits = end < 0 ? '' : this.#cp.slice(this.#i + 1, end).join('');
-      if (!/^[0-9A-Fa-f]{1,8}$/.test(digits) || Number.parseInt(digits, 16) > 0x10ffff) fail(`invalid escape sequence: \`\\x${this.#cp.slice(this.#i, end + 1).join('')}\``);
+      if (!/^[0-9A-Fa-f]{1,8}$/.test(digits) || Number.parseInt(digits, 16) > MAX_CP) fail(`invalid escape sequence: \`\\x${this.#cp.slice(this.#i, end + 1).join('')}\``);
       this.#i = end + 1;
     } else {
       digits = this.#cp.slice(this.#i, this.#i + 2).join('');
@@ -230,68 +304,62 @@ class Translator {
       name = this.#cp[this.#i++] ?? fail('invalid character class range: `\\p`');
     }
     if (name.startsWith('^')) { negate = !negate; name = name.slice(1); }
-    if (name === 'Any') return negate ? '[^\\u{0}-\\u{10ffff}]' : '[\\u{0}-\\u{10ffff}]';
+    if (name === 'Any') return negate ? '\\P{Any}' : '\\p{Any}';
     const js = `\\${negate ? 'P' : 'p'}{${name.length <= 2 ? name : `Script=${name}`}}`;
     try {
-      new RegExp(js, 'v');
+      new RegExp(js, 'u');
     } catch {
       fail(`invalid character class range: \`\\p{${name}}\``);
     }
     return js;
   }
 
-  /** `\Q...\E`: literal text (to the end when `\E` is missing). */
+  /** `\Q...\E`: literal text (to the end when `\E` is missing). Case folding does not apply in Go. */
   #quoted(): string {
     let out = '';
     while (this.#i < this.#cp.length) {
       if (this.#peek() === '\\' && this.#peek(1) === 'E') { this.#i += 2; break; }
-      out += lit(this.#cp[this.#i++]!.codePointAt(0)!);
+      out += this.#lit(this.#cp[this.#i++]!.codePointAt(0)!);
     }
     return `(?:${out})`;
   }
 
   /** A bracket class, after `[`: a leading `]` is literal, `[:alpha:]` and `[:^alpha:]` are POSIX. */
-  #class(): string {
+  #bracket(flags: Flags): string {
     const start = this.#i - 1;
-    const unclosed = () => fail(`missing closing ]: \`${this.#cp.slice(start).join('')}\``);
     let negate = false;
     if (this.#peek() === '^') { negate = true; this.#i++; }
-    const items: string[] = [];
+    const ranges: Range[] = [];
+    const raw: string[] = [];
     let first = true;
     while (this.#peek() !== ']' || first) {
-      if (this.#i >= this.#cp.length) unclosed();
+      if (this.#i >= this.#cp.length) fail(`missing closing ]: \`${this.#cp.slice(start).join('')}\``);
       first = false;
       const posix = /^\[:(\^?)([a-z]+):\]/.exec(this.#cp.slice(this.#i, this.#i + 12).join(''));
       if (posix) {
-        const ranges = POSIX[posix[2]!] ?? fail(`invalid character class range: \`${posix[0]}\``);
-        items.push(cls(ranges, posix[1] === '^'));
+        const set = POSIX[posix[2]!] ?? fail(`invalid character class range: \`${posix[0]}\``);
+        ranges.push(...(posix[1] === '^' ? complement(set) : set));
         this.#i += posix[0].length;
         continue;
       }
-      const lo = this.#classChar();
+      const from = this.#i;
+      const lo = this.#member();
       if (this.#peek() === '-' && this.#peek(1) !== ']' && this.#peek(1) !== undefined) {
         this.#i++;
-        const hi = this.#classChar();
-        if (typeof lo !== 'number' || typeof hi !== 'number' || hi < lo) fail(`invalid character class range: \`${this.#cp.slice(start, this.#i).join('')}\``);
-        items.push(`${lit(lo as number)}-${lit(hi as number)}`);
-      } else items.push(typeof lo === 'number' ? lit(lo) : lo);
+        const hi = this.#member();
+        if (typeof lo !== 'number' || typeof hi !== 'number' || hi < lo) fail(`invalid character class range: \`${this.#cp.slice(from, this.#i).join('')}\``);
+        ranges.push([lo as number, hi as number]);
+      } else if (typeof lo === 'number') ranges.push([lo, lo]);
+      else if (Array.isArray(lo)) ranges.push(...lo);
+      else raw.push(lo);
     }
     this.#i++; // ']'
-    return `[${negate ? '^' : ''}${items.join('')}]`;
+    return this.#class(flags.i ? fold(ranges) : ranges, raw, negate);
   }
 
-  /** One class member: a code point (may start a range) or a nested class (`\d`, `\pL`). */
-  #classChar(): number | string {
+  /** One class member: a code point (which may start a range), a set (`\d`), or a `\p` token. */
+  #member(): number | Range[] | string {
     const c = this.#cp[this.#i++]!;
-    if (c !== '\\') return c.codePointAt(0)!;
-    const next = this.#peek();
-    const s = this.#escape(true);
-    // Single characters come back as one literal: turn them into a code point for ranges.
-    if (next !== undefined && !'dDsSwWpP'.includes(next)) {
-      const m = /^\\u\{([0-9a-f]+)\}$/.exec(s);
-      if (m) return Number.parseInt(m[1]!, 16);
-      if (s.length === 1) return s.codePointAt(0)!;
-    }
-    return s;
+    return c === '\\' ? this.#escape(true) : c.codePointAt(0)!;
   }
 }

@@ -12,6 +12,21 @@ export function isGrpcRequest(req: Pick<IncomingMessage, 'headers'> | undefined)
   return typeof ct === 'string' && ct.startsWith('application/grpc') && (ct.length === 16 || ct.charCodeAt(16) === 43);
 }
 
+const GRPC_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
+const UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+
+/**
+ * The route timeout of a gRPC request. istiod sets max_grpc_timeout to the route's timeout (0 when
+ * none), so Envoy's router (FilterUtility::finalTimeout) takes the request's `grpc-timeout`
+ * (`100m`, `5S`...; absent or 0 is no limit), capped by the route's timeout when it has one.
+ */
+export function grpcRouteTimeoutMs(header: string | string[] | undefined, routeMs: number | undefined): number | undefined {
+  const m = typeof header === 'string' ? GRPC_TIMEOUT.exec(header) : null;
+  const asked = m ? Math.ceil(Number(m[1]) * UNIT_MS[m[2]!]!) : 0;
+  if (!asked) return routeMs;
+  return routeMs && routeMs < asked ? routeMs : asked;
+}
+
 /** Envoy's Grpc::Utility::httpToGrpcStatus (the gRPC spec's "HTTP to gRPC Status Code Mapping"). */
 export function httpToGrpcStatus(status: number): number {
   switch (status) {

@@ -10,7 +10,7 @@ import { formatAuthority } from './authority.ts';
 import type { Admitted } from './admit.ts';
 import { forwardRequestHeaders } from './headers.ts';
 import { forwardHttp, type Body, type DownstreamClose, type ForwardRequest, type Upstream, type UpgradeHandler } from './http-forward.ts';
-import { sendLocal } from './grpc-reply.ts';
+import { grpcRouteTimeoutMs, isGrpcRequest, sendLocal } from './grpc-reply.ts';
 import { localReply } from './local-reply.ts';
 import { fireMirror } from './mirror.ts';
 import { mergeOps, setOps } from '../model/header-ops.ts';
@@ -164,7 +164,7 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path });
   const f: ForwardRequest = {
     req, res: c.res, record, method: req.method ?? 'GET', path, headers, body: NO_BODY, upstream,
-    retry: rule.retry, timeoutMs: rule.timeoutMs, responseHeaders, closeAfter: c.draining || c.admitted.close,
+    retry: rule.retry, timeoutMs: isGrpcRequest(req) ? grpcRouteTimeoutMs(req.headers['grpc-timeout'], rule.timeoutMs) : rule.timeoutMs, responseHeaders, closeAfter: c.draining || c.admitted.close,
     retryBudget: cluster ? upstream : undefined, downstream: c.downstream,
     upgrade: c.admitted.upgrade !== undefined && c.onUpgrade ? { protocol: c.admitted.upgrade, onUpgrade: c.onUpgrade } : undefined,
   };

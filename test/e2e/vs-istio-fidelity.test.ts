@@ -72,6 +72,11 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
 - match: [{uri: {prefix: /edits/single}}]
   headers: {request: {set: {x-both: route, x-kept: route}}, response: {set: {x-resp: route}}}
   route: [{destination: {host: a.test}, headers: {request: {set: {x-both: dest}, remove: [x-kept]}, response: {set: {x-resp: dest}}}}]
+- match: [{uri: {prefix: /delay}, headers: {x-route-timeout: {exact: "1s"}}}]
+  timeout: 1s
+  route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /delay}}]
+  route: [{destination: {host: a.test}}]
 - match: [{uri: {prefix: /edits/weighted}}]
   headers: {request: {set: {x-both: route}}, response: {set: {x-resp: route}}}
   route:
@@ -191,5 +196,23 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
     assert.equal(w.headers['x-both'], 'route', 'the route\'s set runs after the weighted cluster\'s');
     assert.equal(w.headers['x-dest-only'], 'dest');
     assert.match(weighted.stderr, /x-resp: route/);
+  });
+
+  test('a gRPC request\'s grpc-timeout is its route timeout, capped by the route\'s (istiod sets max_grpc_timeout)', async () => {
+    const grpc = (timeout: string, extra: string[] = []) => get('http://a.test/delay/1500', ['-X', 'POST', '-H', 'content-type: application/grpc', '-H', `grpc-timeout: ${timeout}`, ...extra, '--data-binary', '']);
+    let t0 = Date.now();
+    const r = await grpc('200m');
+    assert.ok(Date.now() - t0 < 1200, `timed out after ${Date.now() - t0}ms`);
+    assert.equal(r.status, 200);
+    assert.match(r.stderr, /grpc-status: 14\r?$/m);
+    const rec = await wp.nextRecord((x) => x.path === '/delay/1500' && x.responseFlags === 'UT');
+    assert.equal(rec.responseCodeDetails, 'upstream_response_timeout');
+    t0 = Date.now();
+    await grpc('1M', ['-H', 'x-route-timeout: 1s']);
+    const took = Date.now() - t0;
+    assert.ok(took >= 950 && took < 1450, `the route's 1s caps a longer grpc-timeout (took ${took}ms)`);
+    // Not gRPC: the header means nothing, and the route has no timeout.
+    const plain = await get('http://a.test/delay/300', ['-H', 'grpc-timeout: 50m']);
+    assert.equal(plain.status, 200);
   });
 });
