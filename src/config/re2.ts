@@ -335,7 +335,8 @@ class Translator {
     while (this.#peek() !== ']' || first) {
       if (this.#i >= this.#cp.length) fail(`missing closing ]: \`${this.#cp.slice(start).join('')}\``);
       first = false;
-      const posix = /^\[:(\^?)([a-z]+):\]/.exec(this.#cp.slice(this.#i, this.#i + 12).join(''));
+      // Go's parseNamedClass: `[:` up to the first `:]` must name a POSIX class.
+      const posix = /^\[:(\^?)(.*?):\]/s.exec(this.#cp.slice(this.#i).join(''));
       if (posix) {
         const set = POSIX[posix[2]!] ?? fail(`invalid character class range: \`${posix[0]}\``);
         ranges.push(...(posix[1] === '^' ? complement(set) : set));
