@@ -6,7 +6,7 @@ import type { HTTPMatchRequest, HTTPRoute, StringMatch, VirtualServiceSpec } fro
 import type { Cors, Fault, HeaderOps, KeyMatch, Mirror, RouteAction, RouteMatch, RouteRule, StrMatch } from '../model/route.ts';
 import type { Destination } from '../model/snapshot.ts';
 import { compileRegex, compileStringMatch } from './route-match.ts';
-import { DEFAULT_RETRY, headerOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
+import { convertRetry, headerOps, parseDurationMs, weighted } from './routes-common.ts';
 import { oneListOps, thenOps } from '../model/header-ops.ts';
 import { isAuthority } from '../config/kinds/header-rules.ts';
 import { GRPC_STATUS } from '../config/kinds/virtual-service-http-rules.ts';
@@ -31,7 +31,8 @@ export function compileVirtualServiceRules(vs: VS, d: Destination, ctx: RouteCon
     const routeResp = vsHeaderOps(http.headers?.response);
     const base = {
       timeoutMs: http.timeout ? parseDurationMs(http.timeout) || undefined : undefined,
-      retry: compileRetry(http),
+      // No retries: meshConfig defaultHttpRetryPolicy (applyHTTPRouteDestination), else DefaultPolicy().
+      retry: http.retries ? convertRetry(http.retries) : ctx.meshRetry,
       fault: compileFault(http),
       mirrors: compileMirrors(http, d, ctx, vs.metadata.namespace),
       cors: compileCors(http),
@@ -222,17 +223,6 @@ function re2Substitution(s: string): string {
 export function defaultPort(ctx: Pick<RouteContext, 'hosts'>, host: string, listenPort: number): number {
   const ports = ctx.hosts.exact.get(host.toLowerCase());
   return ports && ports.size === 1 ? [...ports.keys()][0]! : listenPort;
-}
-
-function compileRetry(http: HTTPRoute): RouteRule['retry'] {
-  const r = http.retries;
-  if (!r) return DEFAULT_RETRY;
-  return retryPolicy({
-    attempts: r.attempts ?? 0,
-    retryOn: r.retryOn ? r.retryOn.split(',') : undefined,
-    perTryTimeoutMs: r.perTryTimeout ? parseDurationMs(r.perTryTimeout) : undefined,
-    backoffMs: r.backoff ? parseDurationMs(r.backoff) : undefined,
-  });
 }
 
 function percentOf(p: { value?: number } | undefined, legacy?: number): number {

@@ -216,3 +216,42 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
     assert.equal(plain.status, 200);
   });
 });
+
+describe('meshConfig defaultHttpRetryPolicy: the retries of routes that set none', () => {
+  let up: HttpUpstream;
+  let wp: InProcess;
+  const seen = new Map<string, number>();
+
+  before(async () => {
+    // Answers 503 to the first try of each x-test-id, 200 after.
+    up = await startHttpUpstream({
+      name: 'up', routes: {
+        '/once': ({ req, res }) => {
+          const id = String(req.headers['x-test-id']);
+          const n = (seen.get(id) ?? 0) + 1;
+          seen.set(id, n);
+          res.writeHead(n === 1 ? 503 : 200, { 'content-type': 'text/plain' }).end(`try ${n}`);
+        },
+      },
+    });
+    const se = (name: string) => serviceEntry(name, `hosts: [${name}.test]\nports: [{number: 80, name: http, protocol: HTTP, targetPort: ${up.port}}]\nresolution: STATIC\nendpoints: [{address: 127.0.0.1}]`);
+    wp = await startInProcess(WAYPOINT_YAML + se('plain') + se('routed') + vs('routed', 'routed.test', `
+- match: [{headers: {x-own: {exact: "1"}}}]
+  retries: {attempts: 1, retryOn: "503"}
+  route: [{destination: {host: routed.test}}]
+- route: [{destination: {host: routed.test}}]
+`), { compile: { defaultHttpRetryPolicy: { attempts: 0 } } });
+  });
+  after(async () => {
+    await wp?.close();
+    await up?.close();
+  });
+
+  const get = (url: string, id: string, extra: string[] = []) => curl(['-x', wp.proxyUrl, '-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `x-test-id: ${id}`, ...extra, url]);
+
+  test('attempts 0 turns the waypoint default and an unset VirtualService retries off; a route\'s own retries stay', async () => {
+    assert.equal((await get('http://plain.test/once', 'p1')).stdout, '503', 'the default route (DefaultPolicy would retry a 503)');
+    assert.equal((await get('http://routed.test/once', 'r1')).stdout, '503', 'a VirtualService rule without retries');
+    assert.equal((await get('http://routed.test/once', 'r2', ['-H', 'x-own: 1'])).stdout, '200', 'a rule with its own retries');
+  });
+});

@@ -138,6 +138,17 @@ const KNOWN_STATUS = new Set([
   500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
 ]);
 
+/** What checkRetry would report, as lines (meshConfig defaultHttpRetryPolicy has no resource to point at). */
+export function retryProblems(retry: HTTPRetry): string[] {
+  const out: string[] = [];
+  const note = (path: Path, message: string) => { out.push(`${path.join('.')}: ${message}`); };
+  const types: [keyof HTTPRetry, string][] = [['attempts', 'number'], ['perTryTimeout', 'string'], ['retryOn', 'string'], ['backoff', 'string'], ['retryRemoteLocalities', 'boolean']];
+  for (const [k, t] of types) if (retry[k] !== undefined && typeof retry[k] !== t) out.push(`${k}: expected a ${t}, got ${JSON.stringify(retry[k])}`);
+  if (out.length) return out;
+  checkRetry(retry, [], { error: note, warn: () => {}, add: () => {}, diagnostics: [] });
+  return out;
+}
+
 function checkRetry(retry: HTTPRetry, path: Path, report: Reporter): void {
   const attempts = retry.attempts ?? 0;
   if (attempts < 0) report.error([...path, 'attempts'], 'attempts cannot be negative', 'use 0 (no retries) or more');
