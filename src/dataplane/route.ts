@@ -24,7 +24,7 @@ export function matchRoute(table: RouteTable, r: RouteRequest): { rule: RouteRul
       if (m.method && !matchString(m.method, r.method)) continue;
       if (m.authority && !matchString(m.authority, r.authority)) continue;
       if (m.scheme && !matchString(m.scheme, 'http')) continue;
-      if (m.headers.length && !matchKeys(m.headers, (n) => headerValue(r.headers, n))) continue;
+      if (m.headers.length && !matchKeys(m.headers, (n) => (n.charCodeAt(0) === COLON ? pseudoHeader(r, n) : headerValue(r.headers, n)))) continue;
       if (m.queryParams.length) {
         query ??= parseQuery(q < 0 ? '' : r.path.slice(q + 1));
         const qp = query;
@@ -49,6 +49,19 @@ export function parseQuery(qs: string): Map<string, string> {
     if (!out.has(name)) out.set(name, eq < 0 ? '' : part.slice(eq + 1));
   }
   return out;
+}
+
+const COLON = 58;
+
+/** Envoy's header map holds the request line as pseudo-headers, which a header match may name. */
+function pseudoHeader(r: RouteRequest, name: string): string | undefined {
+  switch (name) {
+    case ':path': return r.path;
+    case ':method': return r.method;
+    case ':authority': return r.authority;
+    case ':scheme': return 'http';
+    default: return undefined;
+  }
 }
 
 function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
