@@ -142,7 +142,7 @@ class Forward {
     }
     req.unpipe(); // from an aborted try's body view
     req.resume(); // discard any unread request body so the connection can be reused
-    localReply(res, record, code, reason, this.f.closeAfter);
+    localReply(res, record, code, reason, this.f.closeAfter, undefined, this.f.responseHeaders);
     if (this.tries > 0 && code !== 'upstream_timeout') record.responseFlags += ',URX';
   }
 

@@ -142,7 +142,11 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
       record.responseCodeDetails = 'cluster_not_found';
       return direct(c, rule, a.clusterNotFoundStatus, '');
     }
-    if (!cluster) return reply(c, 'no_cluster', `route ${rule.name} points at ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve`);
+    if (!cluster) {
+      c.req.resume();
+      const why = `route ${rule.name} points at ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve`;
+      return localReply(c.res, record, 'no_cluster', why, c.draining || c.admitted.close, undefined, mergeOps(rule.responseHeaders, wc.responseHeaders));
+    }
     record.upstreamCluster = cluster.name;
     // istio_stats reads destination_service from the upstream cluster's service metadata (the
     // inbound-vip cluster carries its service's), so a route to another host reports that host.

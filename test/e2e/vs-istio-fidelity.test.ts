@@ -72,6 +72,13 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
 - match: [{uri: {prefix: /edits/single}}]
   headers: {request: {set: {x-both: route, x-kept: route}}, response: {set: {x-resp: route}}}
   route: [{destination: {host: a.test}, headers: {request: {set: {x-both: dest}, remove: [x-kept]}, response: {set: {x-resp: dest}}}}]
+- match: [{uri: {prefix: /delay}, headers: {x-hdr: {exact: "1"}}}]
+  timeout: 100ms
+  headers: {response: {set: {x-route: timed}}}
+  route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /nowhere}}]
+  headers: {response: {set: {x-route: nowhere}}}
+  route: [{destination: {host: missing.test}}]
 - match: [{uri: {prefix: /delay}, headers: {x-route-timeout: {exact: "1s"}}}]
   timeout: 1s
   route: [{destination: {host: a.test}}]
@@ -214,6 +221,15 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
     // Not gRPC: the header means nothing, and the route has no timeout.
     const plain = await get('http://a.test/delay/300', ['-H', 'grpc-timeout: 50m']);
     assert.equal(plain.status, 200);
+  });
+
+  test('the router\'s own replies (504 UT, 503 NC) carry the route\'s response headers, as Envoy\'s modify_headers_ adds them', async () => {
+    const timed = await get('http://a.test/delay/1000', ['-H', 'x-hdr: 1']);
+    assert.equal(timed.status, 504);
+    assert.match(timed.stderr, /x-route: timed/);
+    const nc = await get('http://a.test/nowhere');
+    assert.equal(nc.status, 503);
+    assert.match(nc.stderr, /x-route: nowhere/);
   });
 });
 
