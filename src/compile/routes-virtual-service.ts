@@ -27,8 +27,9 @@ export function compileVirtualServiceRules(vs: VS, d: Destination, ctx: RouteCon
     }
     const matches = compileMatches(vs, http, d, ctx, path);
     if (matches === null) return; // every match was for another port
-    const routeReq = vsHeaderOps(http.headers?.request);
-    const routeResp = vsHeaderOps(http.headers?.response);
+    const note = formatNote(vs, ctx);
+    const routeReq = vsHeaderOps(http.headers?.request, note([...path, 'headers', 'request']));
+    const routeResp = vsHeaderOps(http.headers?.response, note([...path, 'headers', 'response']));
     const base = {
       timeoutMs: http.timeout ? parseDurationMs(http.timeout) || undefined : undefined,
       // No retries: meshConfig defaultHttpRetryPolicy (applyHTTPRouteDestination), else DefaultPolicy().
@@ -143,8 +144,9 @@ function compileAction(
     const port = rd.destination.port?.number ?? defaultPort(ctx, host, d.port.number);
     const cluster = clusterFor(ctx, host, port, rd.destination.subset);
     if (!cluster) ctx.diagnostics.push(routeDiagnostic(vs, [...path, 'route', k, 'destination'], `destination ${host}:${port}${rd.destination.subset ? ` subset ${rd.destination.subset}` : ''} is not a cluster this waypoint serves; requests routed there get 503 NC`, 'route to a ServiceEntry host and port bound to this waypoint (and a DestinationRule subset that exists)'));
-    const req = vsHeaderOps(rd.headers?.request);
-    const resp = vsHeaderOps(rd.headers?.response);
+    const note = formatNote(vs, ctx);
+    const req = vsHeaderOps(rd.headers?.request, note([...path, 'route', k, 'headers', 'request']));
+    const resp = vsHeaderOps(rd.headers?.response, note([...path, 'route', k, 'headers', 'response']));
     // processDestination appends the only destination's edits to the route's list; a weighted
     // destination's are the cluster's own, which Envoy evaluates before the route's.
     const combine = (route: HeaderOps | undefined, dest: HeaderOps | undefined) => (one ? oneListOps(route, dest) : thenOps(dest, route));
@@ -192,7 +194,22 @@ interface VsOps {
 }
 
 /** TranslateHeadersOperations: pseudo-headers and Host are not edited as headers (dropInternal). */
-function vsHeaderOps(h: { set?: Readonly<Record<string, string>>; add?: Readonly<Record<string, string>>; remove?: readonly string[] } | undefined): VsOps {
+/**
+ * Envoy reads a header value as a format string: `%%` is a literal `%` (unescaped here, once);
+ * a `%VARIABLE%` is filled per request by Envoy, which this waypoint does not do: warned, sent as written.
+ */
+function formatNote(vs: VS, ctx: RouteContext) {
+  return (path: (string | number)[]) => (name: string, value: string): string => {
+    if (!value.includes('%')) return value;
+    const variable = /%[A-Z_]+[^%]*%/.exec(value.replace(/%%/g, ''));
+    if (variable) ctx.diagnostics.push(routeDiagnostic(vs, [...path, name], `${variable[0]} in this header value is an Envoy variable, which this waypoint does not fill in: the value is sent as written`, 'set a literal value'));
+    return variable ? value : value.replace(/%%/g, '%');
+  };
+}
+
+type Note = (name: string, value: string) => string;
+
+function vsHeaderOps(h: { set?: Readonly<Record<string, string>>; add?: Readonly<Record<string, string>>; remove?: readonly string[] } | undefined, note: Note): VsOps {
   if (!h) return {};
   const internal = (k: string) => k.startsWith(':') || k.toLowerCase() === 'host';
   const authorityOf = (rec: Readonly<Record<string, string>> | undefined) => {
@@ -200,7 +217,7 @@ function vsHeaderOps(h: { set?: Readonly<Record<string, string>>; add?: Readonly
     for (const [k, v] of Object.entries(rec ?? {})) if (isAuthority(k)) out = v;
     return out;
   };
-  const keep = (rec: Readonly<Record<string, string>> | undefined) => Object.entries(rec ?? {}).filter(([k]) => !internal(k));
+  const keep = (rec: Readonly<Record<string, string>> | undefined) => Object.entries(rec ?? {}).filter(([k]) => !internal(k)).map(([k, v]) => [k, note(k, v)] as const);
   const authority = authorityOf(h.set) || authorityOf(h.add) || undefined;
   return { ops: headerOps(keep(h.set), keep(h.add), (h.remove ?? []).filter((k) => !internal(k))), ...(authority ? { authority } : {}) };
 }
