@@ -228,9 +228,12 @@ function safeRegex(source: string): RegExp | undefined {
   return re.ok ? re.value : undefined;
 }
 
-/** RE2 substitution (`\\1`) to a JS replacement string (`$1`), with literal `$` escaped. */
+/**
+ * An RE2 rewrite string (RE2::Rewrite: `\1`-`\9` a group, `\0` the whole match, `\\` a
+ * backslash) as a JS replacement string, with a literal `$` escaped.
+ */
 function re2Substitution(s: string): string {
-  return s.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1');
+  return s.replace(/\$/g, '$$$$').replace(/\\([0-9\\])/g, (_, c: string) => (c === '\\' ? '\\' : c === '0' ? '$&' : `$${c}`));
 }
 
 /**
