@@ -17,6 +17,7 @@ import { mergeOps, setOps } from '../model/header-ops.ts';
 import { applyHeaderEdits } from './authorize.ts';
 import { applyHeaderOps, matchRoute, matchString, pickWeighted, redirectLocation, rewritePath } from './route.ts';
 import type { Endpoint, PickContext, Upstreams } from './upstream.ts';
+import { hashCookie } from './load-balancer.ts';
 
 /** Bodies up to this size are buffered when a retry or mirror may need to send them again. */
 export const RETRY_BUFFER_LIMIT = 64 * 1024;
@@ -164,8 +165,12 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   if (c.ownSpan) { record.traceparent = fwd.traceparent; record.parentSpanId = fwd.parentSpanId; }
   record.xForwardedFor = fwd.xForwardedFor;
   const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders), perDest.requestHeaders);
-  const responseHeaders = mergeOps(mergeOps(mergeOps(rule.responseHeaders, perDest.responseHeaders), setOps(edits?.response)), setOps(corsHeaders));
-  const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path });
+  let responseHeaders = mergeOps(mergeOps(mergeOps(rule.responseHeaders, perDest.responseHeaders), setOps(edits?.response)), setOps(corsHeaders));
+  // A consistent-hash cookie the request lacks is made here and set on the response, as Envoy does.
+  const lb = cluster?.policy?.loadBalancer;
+  const made = lb?.kind === 'CONSISTENT_HASH' && lb.cookie ? hashCookie(lb, req.headers.cookie, connectionKey(req)) : undefined;
+  if (made) responseHeaders = mergeOps(responseHeaders, { set: [], add: [['set-cookie', made.setCookie]], remove: [] });
+  const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path, ...(made ? { cookie: made.value } : {}) });
   const f: ForwardRequest = {
     req, res: c.res, record, method: req.method ?? 'GET', path, headers, body: NO_BODY, upstream,
     retry: rule.retry, timeoutMs: isGrpcRequest(req) ? grpcRouteTimeoutMs(req.headers['grpc-timeout'], rule.timeoutMs) : rule.timeoutMs, responseHeaders, closeAfter: c.draining || c.admitted.close,
@@ -189,6 +194,12 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
 }
 
 const NO_BODY: Body = { kind: 'none' };
+
+/** The downstream connection's two addresses, which Envoy hashes into a generated cookie. */
+function connectionKey(req: IncomingMessage): string {
+  const s = req.socket;
+  return `${s?.remoteAddress}:${s?.remotePort}|${s?.localAddress}:${s?.localPort}`;
+}
 
 interface PerDestination {
   readonly requestHeaders?: HeaderOps;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { curl } from '../helpers/curl.ts';
-import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
+import { destinationRule, serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type EchoBody, type HttpUpstream } from '../helpers/upstream.ts';
 
 const vs = (name: string, host: string, http: string) => `---
@@ -269,5 +269,45 @@ describe('meshConfig defaultHttpRetryPolicy: the retries of routes that set none
     assert.equal((await get('http://plain.test/once', 'p1')).stdout, '503', 'the default route (DefaultPolicy would retry a 503)');
     assert.equal((await get('http://routed.test/once', 'r1')).stdout, '503', 'a VirtualService rule without retries');
     assert.equal((await get('http://routed.test/once', 'r2', ['-H', 'x-own: 1'])).stdout, '200', 'a rule with its own retries');
+  });
+});
+
+describe('DestinationRule consistentHash httpCookie: Envoy makes the cookie a request lacks', () => {
+  const ups: HttpUpstream[] = [];
+  let wp: InProcess;
+
+  before(async () => {
+    for (const name of ['x', 'y', 'z']) ups.push(await startHttpUpstream({ name }));
+    const endpoints = ups.map((u) => `{address: 127.0.0.1, ports: {http: ${u.port}}}`).join(', ');
+    const se = (name: string) => serviceEntry(name, `hosts: [${name}.test]\nports: [{number: 80, name: http, protocol: HTTP}]\nresolution: STATIC\nendpoints: [${endpoints}]`);
+    wp = await startInProcess(WAYPOINT_YAML + se('session') + se('lasting')
+      + destinationRule('session', '{loadBalancer: {consistentHash: {httpCookie: {name: user, ttl: 0s}}}}')
+      + destinationRule('lasting', '{loadBalancer: {consistentHash: {httpCookie: {name: sid, ttl: 3600s, path: /app, attributes: [{name: SameSite, value: Strict}, {name: Secure}]}}}}'));
+  });
+  after(async () => {
+    await wp?.close();
+    await Promise.all(ups.map((u) => u.close()));
+  });
+
+  const get = async (url: string, cookie?: string) => {
+    const r = await curl(['-x', wp.proxyUrl, '-s', '-i', ...(cookie ? ['-H', `cookie: ${cookie}`] : []), url]);
+    const cut = r.stdout.indexOf('\r\n\r\n');
+    const head = r.stdout.slice(0, cut);
+    return { head, upstream: (JSON.parse(r.stdout.slice(cut + 4)) as EchoBody).upstream, setCookie: /^set-cookie: (.*?)\r?$/im.exec(head)?.[1] };
+  };
+
+  test('a request without the cookie gets Set-Cookie; sending it back keeps the same endpoint', async () => {
+    for (let client = 0; client < 4; client++) {
+      const first = await get('http://session.test/');
+      assert.match(first.setCookie ?? '', /^user="[0-9a-f]{16}"; HttpOnly$/, 'a session cookie: no Max-Age');
+      const value = /"(.*)"/.exec(first.setCookie!)![1]!;
+      for (const sent of [`user="${value}"`, `other=1; user=${value}`]) {
+        const again = await get('http://session.test/', sent);
+        assert.equal(again.upstream, first.upstream, `${sent} sticks to ${first.upstream}`);
+        assert.equal(again.setCookie, undefined, 'no new cookie once the request has one');
+      }
+    }
+    const lasting = await get('http://lasting.test/app');
+    assert.match(lasting.setCookie ?? '', /^sid="[0-9a-f]{16}"; Max-Age=3600; Path=\/app; SameSite=Strict; Secure; HttpOnly$/);
   });
 });
