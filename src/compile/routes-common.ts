@@ -39,12 +39,13 @@ export { mergeOps };
  */
 export function convertRetry(r: HTTPRetry | undefined): RetryPolicy {
   if (!r) return DEFAULT_RETRY;
-  return retryPolicy({
+  const p = retryPolicy({
     attempts: Math.max(0, r.attempts ?? 0),
     retryOn: r.retryOn ? r.retryOn.split(',') : undefined,
     perTryTimeoutMs: r.perTryTimeout ? parseDurationMs(r.perTryTimeout) : undefined,
     backoffMs: r.backoff ? parseDurationMs(r.backoff) : undefined,
   });
+  return r.retryIgnorePreviousHosts === undefined ? p : { ...p, avoidPreviousHosts: r.retryIgnorePreviousHosts };
 }
 
 export function retryPolicy(opts: {

@@ -170,7 +170,9 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   const lb = cluster?.policy?.loadBalancer;
   const made = lb?.kind === 'CONSISTENT_HASH' && lb.cookie ? hashCookie(lb, req.headers.cookie, connectionKey(req)) : undefined;
   if (made) responseHeaders = mergeOps(responseHeaders, { set: [], add: [['set-cookie', made.setCookie]], remove: [] });
-  const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path, ...(made ? { cookie: made.value } : {}) });
+  // ConvertPolicy: the previous_hosts predicate unless set off, or left unset on a consistent-hash cluster.
+  const avoid = rule.retry.attempts > 0 && (rule.retry.avoidPreviousHosts ?? lb?.kind !== 'CONSISTENT_HASH');
+  const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path, ...(made ? { cookie: made.value } : {}) }, avoid);
   const f: ForwardRequest = {
     req, res: c.res, record, method: req.method ?? 'GET', path, headers, body: NO_BODY, upstream,
     retry: rule.retry, timeoutMs: isGrpcRequest(req) ? grpcRouteTimeoutMs(req.headers['grpc-timeout'], rule.timeoutMs) : rule.timeoutMs, responseHeaders, closeAfter: c.draining || c.admitted.close,
@@ -223,18 +225,36 @@ class UpstreamPick implements Upstream {
   readonly #c: ServeContext;
   readonly #cluster: Cluster | undefined;
   readonly #ctx: PickContext;
+  /** Endpoints tried so far, when retries avoid them (Envoy's previous_hosts predicate). */
+  readonly #tried: Set<string> | undefined;
 
-  constructor(c: ServeContext, cluster: Cluster | undefined, ctx: PickContext) {
+  constructor(c: ServeContext, cluster: Cluster | undefined, ctx: PickContext, avoidPrevious: boolean) {
     this.#c = c;
     this.#cluster = cluster;
     this.#ctx = ctx;
+    this.#tried = avoidPrevious ? new Set() : undefined;
   }
 
   acquire(): Dispatcher | Promise<Dispatcher> {
+    return this.#pick(1);
+  }
+
+  #pick(n: number): Dispatcher | Promise<Dispatcher> {
     const c = this.#c;
     const authority = c.admitted.target.authority;
     const ep = c.upstreams.pick(this.#cluster, authority.host, authority.port, this.#ctx);
-    return ep instanceof Promise ? ep.then((e) => this.#use(e)) : this.#use(ep);
+    return ep instanceof Promise ? ep.then((e) => this.#accept(e, n)) : this.#accept(ep, n);
+  }
+
+  /** Envoy's host_selection_retry_max_attempts (5, Istio's default): then the last pick stands. */
+  #accept(e: Endpoint, n: number): Dispatcher | Promise<Dispatcher> {
+    const tried = this.#tried;
+    if (tried) {
+      const key = e.hostKey ?? e.authority ?? formatAuthority(e.address, e.port);
+      if (tried.has(key) && n < 5) return this.#pick(n + 1);
+      tried.add(key);
+    }
+    return this.#use(e);
   }
 
   #use(e: Endpoint): Dispatcher {

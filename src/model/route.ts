@@ -120,6 +120,11 @@ export interface RetryPolicy {
   readonly retriableStatusCodes: ReadonlySet<number>;
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
+  /**
+   * Envoy's previous_hosts retry predicate: a retry picks another endpoint than those tried (up to
+   * 5 picks). Istio's retryIgnorePreviousHosts; unset, it is on unless the cluster hashes consistently.
+   */
+  readonly avoidPreviousHosts?: boolean;
 }
 
 /**

@@ -3,6 +3,7 @@
 // as Envoy's local replies, route names, Host edits and where destination header edits go.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { curl } from '../helpers/curl.ts';
 import { destinationRule, serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
@@ -311,3 +312,38 @@ describe('DestinationRule consistentHash httpCookie: Envoy makes the cookie a re
     assert.match(lasting.setCookie ?? '', /^sid="[0-9a-f]{16}"; Max-Age=3600; Path=\/app; SameSite=Strict; Secure; HttpOnly$/);
   });
 });
+
+describe('retries pick another endpoint than those tried (Envoy previous_hosts, as istiod sets it)', () => {
+  let live: HttpUpstream;
+  let wp: InProcess;
+
+  before(async () => {
+    live = await startHttpUpstream({ name: 'live' });
+    const dead = await Promise.all([closedPort(), closedPort()]);
+    const eps = [...dead, live.port].map((p) => `{address: 127.0.0.1, ports: {http: ${p}}}`).join(', ');
+    wp = await startInProcess(WAYPOINT_YAML
+      + serviceEntry('mostly-dead', `hosts: [mostly-dead.test]\nports: [{number: 80, name: http, protocol: HTTP}]\nresolution: STATIC\nendpoints: [${eps}]`)
+      + destinationRule('mostly-dead', '{loadBalancer: {simple: RANDOM}}'));
+  });
+  after(async () => {
+    await wp?.close();
+    await live?.close();
+  });
+
+  test('two of three endpoints refuse connections: the default two retries almost always reach the live one', async () => {
+    // Random picks that may repeat fail about (2/3)^3 = 30% of requests (about 18 of 60); avoiding
+    // the endpoints tried, with up to 5 picks per retry, about 4% (about 3 of 60).
+    let failed = 0;
+    for (let i = 0; i < 60; i++) if ((await curl(['-x', wp.proxyUrl, '-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://mostly-dead.test/'])).stdout !== '200') failed++;
+    assert.ok(failed <= 8, `${failed} of 60 failed`);
+  });
+});
+
+/** A loopback port with nothing listening: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
