@@ -7,7 +7,7 @@ import type { Cors, Fault, HeaderOps, KeyMatch, Mirror, RouteAction, RouteMatch,
 import type { Destination } from '../model/snapshot.ts';
 import { compileRegex, compileStringMatch } from './route-match.ts';
 import { convertRetry, headerOps, parseDurationMs, weighted } from './routes-common.ts';
-import { oneListOps, thenOps } from '../model/header-ops.ts';
+import { HEADER_VARIABLES, oneListOps, thenOps } from '../model/header-ops.ts';
 import { isAuthority } from '../config/kinds/header-rules.ts';
 import { GRPC_STATUS } from '../config/kinds/virtual-service-http-rules.ts';
 import { clusterFor, routeDiagnostic, type RouteContext } from './routes.ts';
@@ -195,19 +195,24 @@ interface VsOps {
 
 /** TranslateHeadersOperations: pseudo-headers and Host are not edited as headers (dropInternal). */
 /**
- * Envoy reads a header value as a format string: `%%` is a literal `%` (unescaped here, once);
- * a `%VARIABLE%` is filled per request by Envoy, which this waypoint does not do: warned, sent as written.
+ * Envoy reads a header value as a format string: `%%` is a literal `%` (unescaped here, once), and
+ * a `%VARIABLE%` is filled in per request (HEADER_VARIABLES; the value is kept as written and its
+ * HeaderOps marked dynamic). A variable this waypoint does not know is warned and sent as written.
+ * An empty value is never applied (Envoy adds no empty header, and a set of "" leaves the header).
  */
 function formatNote(vs: VS, ctx: RouteContext) {
-  return (path: (string | number)[]) => (name: string, value: string): string => {
-    if (!value.includes('%')) return value;
-    const variable = /%[A-Z_]+[^%]*%/.exec(value.replace(/%%/g, ''));
-    if (variable) ctx.diagnostics.push(routeDiagnostic(vs, [...path, name], `${variable[0]} in this header value is an Envoy variable, which this waypoint does not fill in: the value is sent as written`, 'set a literal value'));
-    return variable ? value : value.replace(/%%/g, '%');
+  return (path: (string | number)[]) => (name: string, value: string): { value: string; dynamic?: boolean } => {
+    if (!value.includes('%')) return { value };
+    const names = [...value.replace(/%%/g, '').matchAll(/%([A-Z_]+)(\([^)]*\))?(:\d+)?%/g)].map((m) => m[1]!);
+    if (names.length === 0) return { value: value.replace(/%%/g, '%') };
+    const unknown = names.find((n) => !HEADER_VARIABLES.includes(n));
+    if (!unknown) return { value, dynamic: true };
+    ctx.diagnostics.push(routeDiagnostic(vs, [...path, name], `%${unknown}% in this header value is an Envoy variable this waypoint does not fill in: the value is sent as written`, `use a literal value, or one of ${HEADER_VARIABLES.map((v) => `%${v}%`).join(', ')}`));
+    return { value };
   };
 }
 
-type Note = (name: string, value: string) => string;
+type Note = (name: string, value: string) => { value: string; dynamic?: boolean };
 
 function vsHeaderOps(h: { set?: Readonly<Record<string, string>>; add?: Readonly<Record<string, string>>; remove?: readonly string[] } | undefined, note: Note): VsOps {
   if (!h) return {};
@@ -217,9 +222,15 @@ function vsHeaderOps(h: { set?: Readonly<Record<string, string>>; add?: Readonly
     for (const [k, v] of Object.entries(rec ?? {})) if (isAuthority(k)) out = v;
     return out;
   };
-  const keep = (rec: Readonly<Record<string, string>> | undefined) => Object.entries(rec ?? {}).filter(([k]) => !internal(k)).map(([k, v]) => [k, note(k, v)] as const);
+  let dynamic = false;
+  const keep = (rec: Readonly<Record<string, string>> | undefined) => Object.entries(rec ?? {}).filter(([k, v]) => !internal(k) && v !== '').map(([k, v]) => {
+    const n = note(k, v);
+    dynamic ||= n.dynamic === true;
+    return [k, n.value] as const;
+  });
   const authority = authorityOf(h.set) || authorityOf(h.add) || undefined;
-  return { ops: headerOps(keep(h.set), keep(h.add), (h.remove ?? []).filter((k) => !internal(k))), ...(authority ? { authority } : {}) };
+  const ops = headerOps(keep(h.set), keep(h.add), (h.remove ?? []).filter((k) => !internal(k)));
+  return { ops: ops && dynamic ? { ...ops, dynamic } : ops, ...(authority ? { authority } : {}) };
 }
 
 /** Envoy regex_rewrite substitutes every match (RE2::GlobalReplace). Validation refused any other. */

@@ -22,6 +22,7 @@ import { localReply } from './local-reply.ts';
 import { markFailure } from './record.ts';
 import { backoffMs, retriableFailure, retriableResponse } from './retry.ts';
 import { applyHeaderOps } from './route.ts';
+import { headerFormat } from './header-format.ts';
 
 export type Body =
   | { readonly kind: 'none' }
@@ -267,7 +268,7 @@ class ForwardTry implements ResponseHead {
     if (fw.perTry) clearTimeout(fw.perTry);
     record.upstreamServiceTimeMs = Date.now() - fw.started;
     if (f.closeAfter) res.shouldKeepAlive = false;
-    const headers = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders) : out;
+    const headers = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders, f.responseHeaders.dynamic ? headerFormat(record, f.req.headers) : undefined) : out;
     // The standard reason phrase, as Envoy sends: the upstream's may hold what Node cannot write.
     try {
       // A grpc-status in the head is a trailers-only response (gRPC over HTTP/2): held until the
@@ -331,7 +332,7 @@ class ForwardTry implements ResponseHead {
     const f = fw.f;
     f.record.upstreamServiceTimeMs = Date.now() - fw.started;
     const out = forwardResponseHead(headers, this);
-    const flat = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders) : out;
+    const flat = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders, f.responseHeaders.dynamic ? headerFormat(f.record, f.req.headers) : undefined) : out;
     f.upgrade!.onUpgrade(status, ['connection', 'Upgrade', 'upgrade', upgradeValue(headers) ?? f.upgrade!.protocol, ...flat], socket);
   }
 }

@@ -8,6 +8,8 @@ import { sendLocal } from './grpc-reply.ts';
 import { markFailure } from './record.ts';
 import type { HeaderOps } from '../model/route.ts';
 import { applyHeaderOps } from './route.ts';
+import { headerFormat } from './header-format.ts';
+import type { IncomingHttpHeaders } from 'node:http';
 
 export function replyBody(code: FailureCode, reason: string): string {
   const base = FAILURES[code].body;
@@ -36,11 +38,11 @@ export function localReply(res: ServerResponse, r: RequestRecord, code: FailureC
     'x-egressway-details': r.responseCodeDetails,
     ...(close ? { connection: 'close' } : {}),
   };
-  sendLocal(res, r, f.status, edits ? withEdits(headers, edits) : headers, body);
+  sendLocal(res, r, f.status, edits ? withEdits(headers, edits, edits.dynamic ? headerFormat(r, (res as { req?: { headers: IncomingHttpHeaders } }).req?.headers ?? {}) : undefined) : headers, body);
 }
 
-function withEdits(headers: Record<string, string | string[]>, edits: HeaderOps): Record<string, string | string[]> {
-  const flat = applyHeaderOps(Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, v])), edits);
+function withEdits(headers: Record<string, string | string[]>, edits: HeaderOps, format: ((v: string) => string) | undefined): Record<string, string | string[]> {
+  const flat = applyHeaderOps(Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, v])), edits, format);
   const out: Record<string, string | string[]> = {};
   for (let i = 0; i < flat.length; i += 2) {
     const k = flat[i]!.toLowerCase();

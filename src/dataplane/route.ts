@@ -154,8 +154,9 @@ function redirectPath(a: Redirect, path: string): string {
 }
 
 /** Applies set/add/remove to a flat [name, value, ...] header list (names compared lower-case). */
-export function applyHeaderOps(flat: string[], ops: HeaderOps | undefined): string[] {
+export function applyHeaderOps(flat: string[], ops: HeaderOps | undefined, format?: (value: string) => string): string[] {
   if (!ops) return flat;
+  if (ops.dynamic && format) return applyHeaderOps(flat, filled(ops, format));
   const drop = new Set([...ops.remove, ...ops.set.map(([k]) => k)]);
   const out: string[] = [];
   for (let i = 0; i < flat.length; i += 2) if (!drop.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
@@ -163,6 +164,12 @@ export function applyHeaderOps(flat: string[], ops: HeaderOps | undefined): stri
   for (const [k, v] of new Map(ops.set)) out.push(k, v);
   for (const [k, v] of ops.add) out.push(k, v);
   return out;
+}
+
+/** Values with variables filled in; one that comes out empty is not applied (Envoy's evaluateHeaders). */
+function filled(ops: HeaderOps, format: (value: string) => string): HeaderOps {
+  const fill = (list: readonly (readonly [string, string])[]) => list.map(([k, v]) => [k, format(v)] as const).filter(([, v]) => v !== '');
+  return { set: fill(ops.set), add: fill(ops.add), remove: ops.remove };
 }
 
 export function matchString(m: StrMatch, v: string | undefined): boolean {

@@ -18,6 +18,7 @@ import { applyHeaderEdits } from './authorize.ts';
 import { applyHeaderOps, matchRoute, matchString, pickWeighted, redirectLocation, rewritePath } from './route.ts';
 import type { Endpoint, PickContext, Upstreams } from './upstream.ts';
 import { hashCookie } from './load-balancer.ts';
+import { headerFormat } from './header-format.ts';
 
 /** Bodies up to this size are buffered when a retry or mirror may need to send them again. */
 export const RETRY_BUFFER_LIMIT = 64 * 1024;
@@ -102,7 +103,7 @@ function reply(c: ServeContext, code: Parameters<typeof localReply>[2], reason: 
  */
 function direct(c: ServeContext, rule: RouteRule, status: number, body: string | Uint8Array, headers: string[] = [], grpcStatus?: number): void {
   c.record.responseCodeDetails ||= 'direct_response';
-  const flat = applyHeaderOps(headers, rule.responseHeaders);
+  const flat = applyHeaderOps(headers, rule.responseHeaders, rule.responseHeaders?.dynamic ? headerFormat(c.record, c.req.headers) : undefined);
   const out: Record<string, string | string[]> = {};
   for (let i = 0; i < flat.length; i += 2) {
     const k = flat[i]!.toLowerCase();
@@ -164,7 +165,8 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   record.requestId = fwd.requestId;
   if (c.ownSpan) { record.traceparent = fwd.traceparent; record.parentSpanId = fwd.parentSpanId; }
   record.xForwardedFor = fwd.xForwardedFor;
-  const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders), perDest.requestHeaders);
+  const fmt = rule.requestHeaders?.dynamic || perDest.requestHeaders?.dynamic ? headerFormat(record, req.headers) : undefined;
+  const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders, fmt), perDest.requestHeaders, fmt);
   let responseHeaders = mergeOps(mergeOps(mergeOps(rule.responseHeaders, perDest.responseHeaders), setOps(edits?.response)), setOps(corsHeaders));
   // A consistent-hash cookie the request lacks is made here and set on the response, as Envoy does.
   const lb = cluster?.policy?.loadBalancer;

@@ -37,6 +37,11 @@ export interface HeaderOps {
   readonly set: readonly (readonly [string, string])[];
   readonly add: readonly (readonly [string, string])[];
   readonly remove: readonly string[];
+  /**
+   * Some value is an Envoy format string with a variable (HEADER_VARIABLES), filled in per request;
+   * the others are literal (`%%` already unescaped).
+   */
+  readonly dynamic?: boolean;
 }
 
 export interface WeightedCluster {

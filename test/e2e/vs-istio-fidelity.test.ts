@@ -85,6 +85,11 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
   route: [{destination: {host: a.test}}]
 - match: [{uri: {prefix: /delay}}]
   route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /vars}}]
+  headers:
+    request: {set: {x-client: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%", x-copy: "from %REQ(x-src)% at 100%%", x-proto: "%PROTOCOL%", x-none: "%REQ(x-missing)%"}}
+    response: {add: {x-up: "%UPSTREAM_REMOTE_ADDRESS%", x-start: "%START_TIME%"}}
+  route: [{destination: {host: a.test}}]
 - match: [{uri: {prefix: /edits/weighted}}]
   headers: {request: {set: {x-both: route}}, response: {set: {x-resp: route}}}
   route:
@@ -231,6 +236,17 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
     const nc = await get('http://a.test/nowhere');
     assert.equal(nc.status, 503);
     assert.match(nc.stderr, /x-route: nowhere/);
+  });
+
+  test('header edit values fill in Envoy variables per request; one that comes out empty is not added', async () => {
+    const r = await get('http://a.test/vars', ['-H', 'x-src: tests']);
+    const e = echo(r);
+    assert.equal(e.headers['x-client'], '127.0.0.1');
+    assert.equal(e.headers['x-copy'], 'from tests at 100%');
+    assert.equal(e.headers['x-proto'], 'HTTP/1.1');
+    assert.equal(e.headers['x-none'], undefined);
+    assert.match(r.stderr, new RegExp(`x-up: 127\\.0\\.0\\.1:${a.port}`));
+    assert.match(r.stderr, /x-start: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/);
   });
 });
 
