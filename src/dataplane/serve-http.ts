@@ -167,6 +167,9 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   record.xForwardedFor = fwd.xForwardedFor;
   const fmt = rule.requestHeaders?.dynamic || perDest.requestHeaders?.dynamic ? headerFormat(record, req.headers) : undefined;
   const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders, fmt), perDest.requestHeaders, fmt);
+  const grpc = isGrpcRequest(req);
+  const timeoutMs = grpc ? grpcRouteTimeoutMs(req.headers['grpc-timeout'], rule.timeoutMs) : rule.timeoutMs;
+  envoyHeaders(headers, a.rewrite && hasPathRewrite(a.rewrite) ? c.admitted.path : undefined, timeoutMs, rule.retry.perTryTimeoutMs, grpc);
   let responseHeaders = mergeOps(mergeOps(mergeOps(rule.responseHeaders, perDest.responseHeaders), setOps(edits?.response)), setOps(corsHeaders));
   // A consistent-hash cookie the request lacks is made here and set on the response, as Envoy does.
   const lb = cluster?.policy?.loadBalancer;
@@ -177,7 +180,7 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path, ...(made ? { cookie: made.value } : {}) }, avoid);
   const f: ForwardRequest = {
     req, res: c.res, record, method: req.method ?? 'GET', path, headers, body: NO_BODY, upstream,
-    retry: rule.retry, timeoutMs: isGrpcRequest(req) ? grpcRouteTimeoutMs(req.headers['grpc-timeout'], rule.timeoutMs) : rule.timeoutMs, responseHeaders, closeAfter: c.draining || c.admitted.close,
+    retry: rule.retry, timeoutMs, responseHeaders, closeAfter: c.draining || c.admitted.close,
     retryBudget: cluster ? upstream : undefined, downstream: c.downstream,
     upgrade: c.admitted.upgrade !== undefined && c.onUpgrade ? { protocol: c.admitted.upgrade, onUpgrade: c.onUpgrade } : undefined,
   };
@@ -198,6 +201,26 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
 }
 
 const NO_BODY: Body = { kind: 'none' };
+
+const hasPathRewrite = (rw: NonNullable<(RouteRule['action'] & { kind: 'forward' })['rewrite']>) => rw.prefix !== undefined || rw.fullPath !== undefined || rw.regex !== undefined;
+
+/**
+ * The x-envoy-* request headers Envoy's router adds (Istio leaves envoy debug headers on):
+ * x-envoy-original-path when a rewrite changed the path (rewritePathHeader), and
+ * x-envoy-expected-rq-timeout-ms, the per-try timeout else the route's (setTimeoutHeaders), which
+ * a gRPC request also gets as its grpc-timeout (istiod sets max_grpc_timeout).
+ */
+function envoyHeaders(flat: string[], originalPath: string | undefined, timeoutMs: number | undefined, perTryMs: number | undefined, grpc: boolean): void {
+  const set = (name: string, value: string) => {
+    for (let i = flat.length - 2; i >= 0; i -= 2) if (flat[i]!.toLowerCase() === name) flat.splice(i, 2);
+    flat.push(name, value);
+  };
+  if (originalPath !== undefined) set('x-envoy-original-path', originalPath);
+  const expected = perTryMs ? Math.min(perTryMs, timeoutMs || Infinity) : timeoutMs;
+  if (!expected) return;
+  set('x-envoy-expected-rq-timeout-ms', String(expected));
+  if (grpc) set('grpc-timeout', `${expected}m`);
+}
 
 /** The downstream connection's two addresses, which Envoy hashes into a generated cookie. */
 function connectionKey(req: IncomingMessage): string {

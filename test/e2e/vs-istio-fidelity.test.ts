@@ -90,6 +90,14 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
     request: {set: {x-client: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%", x-copy: "from %REQ(x-src)% at 100%%", x-proto: "%PROTOCOL%", x-none: "%REQ(x-missing)%"}}
     response: {add: {x-up: "%UPSTREAM_REMOTE_ADDRESS%", x-start: "%START_TIME%"}}
   route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /expect}}]
+  timeout: 2s
+  retries: {attempts: 1, perTryTimeout: 500ms}
+  rewrite: {uri: /rewritten}
+  route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /timeout-only}}]
+  timeout: 1500ms
+  route: [{destination: {host: a.test}}]
 - match: [{uri: {prefix: /edits/weighted}}]
   headers: {request: {set: {x-both: route}}, response: {set: {x-resp: route}}}
   route:
@@ -247,6 +255,18 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
     assert.equal(e.headers['x-none'], undefined);
     assert.match(r.stderr, new RegExp(`x-up: 127\\.0\\.0\\.1:${a.port}`));
     assert.match(r.stderr, /x-start: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/);
+  });
+
+  test('Envoy\'s router headers upstream: x-envoy-original-path after a rewrite, x-envoy-expected-rq-timeout-ms from the timeouts', async () => {
+    const e = echo(await get('http://a.test/expect/x?q=1'));
+    assert.equal(e.url, '/rewritten/x?q=1');
+    assert.equal(e.headers['x-envoy-original-path'], '/expect/x?q=1');
+    assert.equal(e.headers['x-envoy-expected-rq-timeout-ms'], '500', 'the per-try timeout, below the route\'s');
+    const t = echo(await get('http://a.test/timeout-only'));
+    assert.equal(t.headers['x-envoy-expected-rq-timeout-ms'], '1500');
+    assert.equal(t.headers['x-envoy-original-path'], undefined, 'no rewrite, no original path');
+    const none = echo(await get('http://a.test/edits/single'));
+    assert.equal(none.headers['x-envoy-expected-rq-timeout-ms'], undefined, 'no timeout, no header');
   });
 });
 
