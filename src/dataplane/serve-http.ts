@@ -85,7 +85,8 @@ function abortOrExecute(c: ServeContext, rule: RouteRule, corsHeaders: [string, 
     c.req.resume();
     c.record.responseFlags = c.record.responseFlags === 'DI' ? 'DI,FI' : 'FI';
     c.record.responseCodeDetails = 'fault_filter_abort';
-    return direct(c, rule, abort.status, 'fault filter abort', [], abort.grpcStatus);
+    // Envoy's CORS filter sits before the fault filter: its encodeHeaders decorates the abort too.
+    return direct(c, rule, abort.status, 'fault filter abort', corsHeaders?.flat() ?? [], abort.grpcStatus);
   }
   execute(c, rule, corsHeaders);
 }
@@ -123,13 +124,13 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
     req.resume();
     // Envoy's router adds a Location (the request's own URL) to a direct response of 201 or 3xx.
     const location = a.status === 201 || (a.status >= 300 && a.status < 400) ? ['location', redirectLocation({ kind: 'redirect', status: a.status }, here)] : [];
-    return direct(c, rule, a.status, a.body, location);
+    return direct(c, rule, a.status, a.body, corsHeaders ? [...location, ...corsHeaders.flat()] : location);
   }
   if (a.kind === 'redirect') {
     req.resume();
     record.responseCodeDetails = 'redirect';
     // Envoy's redirect is a local reply without a body.
-    return direct(c, rule, a.status, '', ['location', redirectLocation(a, here)]);
+    return direct(c, rule, a.status, '', ['location', redirectLocation(a, here), ...(corsHeaders?.flat() ?? [])]);
   }
   // The default route forwards to the planned cluster; configured routes pick by weight.
   let cluster: Cluster | undefined = plan.kind === 'forward' ? plan.cluster : undefined;
@@ -142,12 +143,12 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
       req.resume();
       record.responseFlags = 'NC';
       record.responseCodeDetails = 'cluster_not_found';
-      return direct(c, rule, a.clusterNotFoundStatus, '');
+      return direct(c, rule, a.clusterNotFoundStatus, '', corsHeaders?.flat() ?? []);
     }
     if (!cluster) {
       c.req.resume();
       const why = `route ${rule.name} points at ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve`;
-      return localReply(c.res, record, 'no_cluster', why, c.draining || c.admitted.close, undefined, mergeOps(rule.responseHeaders, wc.responseHeaders));
+      return localReply(c.res, record, 'no_cluster', why, c.draining || c.admitted.close, undefined, mergeOps(mergeOps(rule.responseHeaders, wc.responseHeaders), setOps(corsHeaders)));
     }
     record.upstreamCluster = cluster.name;
     // istio_stats reads destination_service from the upstream cluster's service metadata (the

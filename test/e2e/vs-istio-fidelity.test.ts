@@ -98,6 +98,13 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
 - match: [{uri: {prefix: /timeout-only}}]
   timeout: 1500ms
   route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /cors-direct}}]
+  corsPolicy: {allowOrigins: [{exact: "https://app.example"}], exposeHeaders: [x-exposed]}
+  directResponse: {status: 200, body: {string: ok}}
+- match: [{uri: {prefix: /cors-abort}}]
+  corsPolicy: {allowOrigins: [{exact: "https://app.example"}]}
+  fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
+  route: [{destination: {host: a.test}}]
 - match: [{uri: {prefix: /edits/weighted}}]
   headers: {request: {set: {x-both: route}}, response: {set: {x-resp: route}}}
   route:
@@ -267,6 +274,16 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
     assert.equal(t.headers['x-envoy-original-path'], undefined, 'no rewrite, no original path');
     const none = echo(await get('http://a.test/edits/single'));
     assert.equal(none.headers['x-envoy-expected-rq-timeout-ms'], undefined, 'no timeout, no header');
+  });
+
+  test('CORS grants reach replies made at the waypoint too (direct response, fault abort), as Envoy\'s CORS filter decorates them', async () => {
+    const d = await get('http://a.test/cors-direct', ['-H', 'origin: https://app.example']);
+    assert.equal(d.status, 200);
+    assert.match(d.stderr, /access-control-allow-origin: https:\/\/app\.example/);
+    assert.match(d.stderr, /access-control-expose-headers: x-exposed/);
+    const f = await get('http://a.test/cors-abort', ['-H', 'origin: https://app.example']);
+    assert.equal(f.status, 503);
+    assert.match(f.stderr, /access-control-allow-origin: https:\/\/app\.example/);
   });
 });
 
