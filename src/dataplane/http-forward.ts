@@ -42,6 +42,8 @@ export interface ForwardRequest {
   readonly retry: RetryPolicy;
   readonly timeoutMs?: number;
   readonly responseHeaders?: HeaderOps;
+  /** A consistent-hash cookie made for this request: on upstream responses only, as Envoy's onUpstreamHeaders adds it. */
+  readonly setCookie?: string;
   readonly closeAfter: boolean;
   /** DestinationRule maxRetries (connectionPool.http.maxRetries) applies: ask it before each retry. */
   readonly retryBudget?: RetryBudget;
@@ -269,6 +271,7 @@ class ForwardTry implements ResponseHead {
     record.upstreamServiceTimeMs = Date.now() - fw.started;
     if (f.closeAfter) res.shouldKeepAlive = false;
     const headers = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders, f.responseHeaders.dynamic ? headerFormat(record, f.req.headers) : undefined) : out;
+    if (f.setCookie) headers.push('set-cookie', f.setCookie);
     // The standard reason phrase, as Envoy sends: the upstream's may hold what Node cannot write.
     try {
       // A grpc-status in the head is a trailers-only response (gRPC over HTTP/2): held until the

@@ -171,17 +171,16 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   const grpc = isGrpcRequest(req);
   const timeoutMs = grpc ? grpcRouteTimeoutMs(req.headers['grpc-timeout'], rule.timeoutMs) : rule.timeoutMs;
   envoyHeaders(headers, a.rewrite && hasPathRewrite(a.rewrite) ? c.admitted.path : undefined, timeoutMs, rule.retry.perTryTimeoutMs, grpc);
-  let responseHeaders = mergeOps(mergeOps(mergeOps(rule.responseHeaders, perDest.responseHeaders), setOps(edits?.response)), setOps(corsHeaders));
+  const responseHeaders = mergeOps(mergeOps(mergeOps(rule.responseHeaders, perDest.responseHeaders), setOps(edits?.response)), setOps(corsHeaders));
   // A consistent-hash cookie the request lacks is made here and set on the response, as Envoy does.
   const lb = cluster?.policy?.loadBalancer;
   const made = lb?.kind === 'CONSISTENT_HASH' && lb.cookie ? hashCookie(lb, req.headers.cookie, connectionKey(req)) : undefined;
-  if (made) responseHeaders = mergeOps(responseHeaders, { set: [], add: [['set-cookie', made.setCookie]], remove: [] });
   // ConvertPolicy: the previous_hosts predicate unless set off, or left unset on a consistent-hash cluster.
   const avoid = rule.retry.attempts > 0 && (rule.retry.avoidPreviousHosts ?? lb?.kind !== 'CONSISTENT_HASH');
   const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path, ...(made ? { cookie: made.value } : {}) }, avoid);
   const f: ForwardRequest = {
     req, res: c.res, record, method: req.method ?? 'GET', path, headers, body: NO_BODY, upstream,
-    retry: rule.retry, timeoutMs, responseHeaders, closeAfter: c.draining || c.admitted.close,
+    retry: rule.retry, timeoutMs, responseHeaders, ...(made ? { setCookie: made.setCookie } : {}), closeAfter: c.draining || c.admitted.close,
     retryBudget: cluster ? upstream : undefined, downstream: c.downstream,
     upgrade: c.admitted.upgrade !== undefined && c.onUpgrade ? { protocol: c.admitted.upgrade, onUpgrade: c.onUpgrade } : undefined,
   };
