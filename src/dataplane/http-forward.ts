@@ -108,12 +108,21 @@ class Forward {
 
   constructor(f: ForwardRequest) {
     this.f = f;
-    if (f.timeoutMs) this.routeTimer = setTimeout(routeTimeout, f.timeoutMs, this);
+    // Envoy's route timeout runs from the end of the downstream request: a streamed body that is
+    // still arriving starts it when it ends.
+    if (f.timeoutMs) {
+      if (f.body.kind === 'stream' && !f.req.readableEnded) f.req.once('end', () => this.startRouteTimer());
+      else this.startRouteTimer();
+    }
     // The client may be gone already (it left during a fault delay or a body read): its close was
     // recorded, so there is nothing to send.
     if (f.res.destroyed) this.finished = true;
     else if (f.downstream) f.downstream.closed = this;
     else f.res.once('close', () => this.onDownstreamClose());
+  }
+
+  startRouteTimer(): void {
+    if (!this.finished) this.routeTimer = setTimeout(routeTimeout, this.f.timeoutMs!, this);
   }
 
   onDownstreamClose(): void {

@@ -105,6 +105,9 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
   corsPolicy: {allowOrigins: [{exact: "https://app.example"}]}
   fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
   route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /slow-upload}}]
+  timeout: 300ms
+  route: [{destination: {host: a.test}}]
 - match: [{uri: {prefix: /edits/weighted}}]
   headers: {request: {set: {x-both: route}}, response: {set: {x-resp: route}}}
   route:
@@ -284,6 +287,25 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
     const f = await get('http://a.test/cors-abort', ['-H', 'origin: https://app.example']);
     assert.equal(f.status, 503);
     assert.match(f.stderr, /access-control-allow-origin: https:\/\/app\.example/);
+  });
+
+  test('the route timeout runs from the end of the request: a slow upload longer than the timeout still succeeds', async () => {
+    const { hostname, port } = new URL(wp.proxyUrl);
+    const t0 = Date.now();
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: hostname, port, method: 'POST', path: 'http://a.test/slow-upload', headers: { host: 'a.test', 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      let n = 0;
+      const tick = setInterval(() => {
+        req.write('x'.repeat(100));
+        if (++n === 6) { clearInterval(tick); req.end(); }
+      }, 120);
+    });
+    assert.ok(Date.now() - t0 >= 600, 'the upload took longer than the 300ms timeout');
+    assert.equal(status, 200);
   });
 });
 
