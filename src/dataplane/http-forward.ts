@@ -199,7 +199,11 @@ class Forward {
     if (this.finished) return;
     const t = new ForwardTry(this, this.tries);
     const perTryMs = this.f.retry.perTryTimeoutMs;
-    if (perTryMs) this.perTry = setTimeout(perTryTimeout, perTryMs, t);
+    // Envoy starts a try's timer once the request is sent in full (setupPerTryTimeout at end_stream).
+    if (perTryMs) {
+      if (this.f.body.kind === 'stream' && !this.f.req.readableEnded) this.f.req.once('end', () => { if (this.current === t && !this.finished && !this.committed) this.perTry = setTimeout(perTryTimeout, perTryMs, t); });
+      else this.perTry = setTimeout(perTryTimeout, perTryMs, t);
+    }
     const f = this.f;
     try {
       d.dispatch({ path: f.path, method: f.method as Dispatcher.HttpMethod, headers: f.headers, body: requestBody(f), upgrade: f.upgrade?.protocol ?? null }, t as unknown as Dispatcher.DispatchHandler);

@@ -108,6 +108,9 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
 - match: [{uri: {prefix: /slow-upload}}]
   timeout: 300ms
   route: [{destination: {host: a.test}}]
+- match: [{uri: {prefix: /slow-try}}]
+  retries: {attempts: 1, perTryTimeout: 300ms}
+  route: [{destination: {host: a.test}}]
 - match: [{uri: {prefix: /edits/weighted}}]
   headers: {request: {set: {x-both: route}}, response: {set: {x-resp: route}}}
   route:
@@ -305,6 +308,23 @@ describe('VirtualService HTTP routes as Istio builds them', () => {
       }, 120);
     });
     assert.ok(Date.now() - t0 >= 600, 'the upload took longer than the 300ms timeout');
+    assert.equal(status, 200);
+  });
+
+  test('a per-try timeout also starts once the request is sent in full', async () => {
+    const { hostname, port } = new URL(wp.proxyUrl);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: hostname, port, method: 'POST', path: 'http://a.test/slow-try', headers: { host: 'a.test', 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      let n = 0;
+      const tick = setInterval(() => {
+        req.write('x'.repeat(100));
+        if (++n === 6) { clearInterval(tick); req.end(); }
+      }, 120);
+    });
     assert.equal(status, 200);
   });
 });
