@@ -57,7 +57,10 @@ export function serveHttp(c: ServeContext): void {
   let rule = plan.kind === 'forward' ? snap.defaultRoute : PASSTHROUGH;
   if (table) {
     const hit = matchRoute(table, { path: reqPath, method: req.method ?? 'GET', authority: target.host, headers: req.headers, port: target.authority.port });
-    if (!hit) return reply(c, 'route_not_found', `no rule of ${table.source} matches ${req.method} ${reqPath}`);
+    if (!hit) {
+      record.routeName = ''; // Envoy: no route, no route_name (it was the planned default)
+      return reply(c, 'route_not_found', `no rule of ${table.source} matches ${req.method} ${reqPath}`);
+    }
     rule = hit.rule;
   }
   if (plan.kind === 'forward' || table) record.routeName = rule.name;

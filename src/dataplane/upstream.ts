@@ -268,14 +268,15 @@ export class Upstreams {
       ignoreUnsolicitedContinue(s);
       expire?.(s);
     };
-    // h2 needs ALPN, so only over TLS: undici speaks no h2c (prior knowledge) upstream.
-    const h2 = !!policy?.tls && (H2_PROTOCOLS.has(cluster!.protocol) || policy.h2Upgrade);
+    // Envoy's cluster for an HTTP2/GRPC port (or h2UpgradePolicy UPGRADE) speaks HTTP/2: ALPN h2
+    // when TLS is originated, prior knowledge (h2c) in plaintext (Gateway API appProtocol h2c).
+    const h2 = !!cluster && (H2_PROTOCOLS.has(cluster.protocol) || !!policy?.h2Upgrade);
     const connect = policy?.tls
       ? tlsConnector({
           tls: policy.tls, servername: ep.sni ?? ep.address, secretsDir: this.#opts.secretsDir, credentials: this.#opts.credentials, timeoutMs,
           keepAliveMs: cp?.tcpKeepaliveMs, alpn: h2 ? ['h2', 'http/1.1'] : ['http/1.1'], onSocket,
         })
-      : plainConnector(timeoutMs, cp?.tcpKeepaliveMs, onSocket);
+      : plainConnector(timeoutMs, cp?.tcpKeepaliveMs, onSocket, h2);
     return {
       connect,
       allowH2: h2,
@@ -425,8 +426,11 @@ function sniFor(cluster: Cluster, requestHost: string): string {
   return cluster.host.startsWith('*') ? requestHost : cluster.host;
 }
 
-function plainConnector(timeoutMs: number, keepAliveMs: number | undefined, onSocket?: (s: Socket) => void): buildConnector.connector {
-  const base = buildConnector({ timeout: timeoutMs, ...(keepAliveMs ? { keepAlive: true, keepAliveInitialDelay: keepAliveMs } : {}) });
+function plainConnector(timeoutMs: number, keepAliveMs: number | undefined, onSocket?: (s: Socket) => void, h2c = false): buildConnector.connector {
+  // useH2c (undici 7.x, not in its connector types yet) marks the socket as h2, so the client
+  // speaks HTTP/2 with prior knowledge on it.
+  const options = { timeout: timeoutMs, ...(keepAliveMs ? { keepAlive: true, keepAliveInitialDelay: keepAliveMs } : {}), ...(h2c ? { useH2c: true } : {}) };
+  const base = buildConnector(options as Parameters<typeof buildConnector>[0]);
   if (!onSocket) return base;
   return (opts, cb) => base(opts, (...args) => {
     if (args[1]) onSocket(args[1]);
