@@ -197,6 +197,13 @@ class Translator {
         case '.': atom(flags.s ? '[\\s\\S]' : '[^\\n]'); break;
         case '[': atom(this.#bracket(flags)); break;
         case '\\': {
+          if (this.#peek() === 'Q') {
+            // Go's parser reads \Q...\E as literals, one by one: a quantifier after it takes the last one.
+            this.#i++;
+            while (this.#i < this.#cp.length && !(this.#peek() === '\\' && this.#peek(1) === 'E')) atom(this.#char(this.#cp[this.#i++]!.codePointAt(0)!, flags));
+            if (this.#i < this.#cp.length) this.#i += 2;
+            break;
+          }
           const e = this.#escape(false);
           atom(typeof e === 'number' ? this.#char(e, flags) : Array.isArray(e) ? this.#class(flags.i ? fold(e) : e) : e);
           break;
@@ -248,7 +255,7 @@ class Translator {
 
   /**
    * An escape after `\`: a code point, a set of ranges (`\d`, `\S`...), or source text for what
-   * is neither (`\pL`, `\b`, `\A`, `\z`, `\Q...\E`; only the first two inside a class).
+   * is neither (`\pL`, `\b`, `\A`, `\z`; only the first inside a class).
    */
   #escape(inClass: boolean): number | Range[] | string {
     const c = this.#cp[this.#i++] ?? fail('trailing backslash at end of expression: ``');
@@ -270,7 +277,6 @@ class Translator {
       if (c === 'b' || c === 'B') return `(?:\\${c})`;
       if (c === 'A') return '(?:^)';
       if (c === 'z') return '(?:$)';
-      if (c === 'Q') return this.#quoted();
     }
     const cp = c.codePointAt(0)!;
     if (cp < 0x80 && !/[A-Za-z0-9]/.test(c)) return cp;
@@ -314,16 +320,6 @@ class Translator {
     return js;
   }
 
-  /** `\Q...\E`: literal text (to the end when `\E` is missing). Case folding does not apply in Go. */
-  #quoted(): string {
-    let out = '';
-    while (this.#i < this.#cp.length) {
-      if (this.#peek() === '\\' && this.#peek(1) === 'E') { this.#i += 2; break; }
-      out += this.#lit(this.#cp[this.#i++]!.codePointAt(0)!);
-    }
-    return `(?:${out})`;
-  }
-
   /** A bracket class, after `[`: a leading `]` is literal, `[:alpha:]` and `[:^alpha:]` are POSIX. */
   #bracket(flags: Flags): string {
     const start = this.#i - 1;
@@ -345,11 +341,14 @@ class Translator {
       }
       const from = this.#i;
       const lo = this.#member();
-      if (this.#peek() === '-' && this.#peek(1) !== ']' && this.#peek(1) !== undefined) {
+      // Only a character starts a range: after `\d` or `\pL`, a `-` is a literal (Go's PerlX).
+      if (typeof lo === 'number' && this.#peek() === '-' && this.#peek(1) !== ']' && this.#peek(1) !== undefined) {
         this.#i++;
+        const before = this.#i;
         const hi = this.#member();
-        if (typeof lo !== 'number' || typeof hi !== 'number' || hi < lo) fail(`invalid character class range: \`${this.#cp.slice(from, this.#i).join('')}\``);
-        ranges.push([lo as number, hi as number]);
+        if (typeof hi !== 'number') fail(`invalid escape sequence: \`${this.#cp.slice(before, this.#i).join('')}\``);
+        if ((hi as number) < lo) fail(`invalid character class range: \`${this.#cp.slice(from, this.#i).join('')}\``);
+        ranges.push([lo, hi as number]);
       } else if (typeof lo === 'number') ranges.push([lo, lo]);
       else if (Array.isArray(lo)) ranges.push(...lo);
       else raw.push(lo);
