@@ -176,6 +176,7 @@ function compilePolicy(f: Fields | undefined, dr: DR, ctx: DestinationRuleContex
     ...opt('outlierDetection', compileOutlier(f.outlierDetection)),
     ...opt('loadBalancer', compileLb(f.loadBalancer)),
     h2Upgrade: f.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE',
+    ...(f.connectionPool?.http?.useClientProtocol ? { useClientProtocol: true as const } : {}),
   };
   const key = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 12);
   return { key, ...body };

@@ -61,14 +61,16 @@ export interface AttachedRoute {
 }
 
 
-export /**
+/**
  * The HTTPRoutes that route destination `d`, recorded in their parents' attachedClusters. istiod
  * turns the mesh routes (ServiceEntry parents) of one namespace into one VirtualService per host,
- * and a waypoint uses only the first VirtualService (getVirtualServiceForWaypoint, then vs[0]): so
- * when the ServiceEntry's namespace and the waypoint's both have routes for it, only the namespace
- * of the oldest route (then the first by namespace/name) applies. Routes arrive in that order.
+ * and a waypoint uses only the first VirtualService (getVirtualServiceForWaypoint, then vs[0]) of
+ * its SidecarScope, where Gateway API routes of the waypoint's own namespace come before all others
+ * ("consumer override": SelectVirtualServices / VirtualServicesForGateway). So when the ServiceEntry's
+ * namespace and the waypoint's both have routes for it, the waypoint's namespace applies, whatever
+ * the routes' ages.
  */
-function attachRoutes(d: Destination, hrs: readonly RouteParents[], waypoint: Snapshot['waypoint'], ctx: RouteContext): AttachedRoute[] {
+export function attachRoutes(d: Destination, hrs: readonly RouteParents[], waypoint: Snapshot['waypoint'], ctx: RouteContext): AttachedRoute[] {
   const hits: { h: RouteParents; at: number[]; viaGateway: boolean }[] = [];
   for (const h of hrs) {
     const at: number[] = [];
@@ -77,14 +79,15 @@ function attachRoutes(d: Destination, hrs: readonly RouteParents[], waypoint: Sn
     });
     if (at.length) hits.push({ h, at, viaGateway: at.some((i) => h.verdicts[i]!.ref.kind === 'Gateway') });
   }
-  const first = hits.find((x) => !x.viaGateway)?.h.route;
+  const mesh = hits.filter((x) => !x.viaGateway);
+  const first = (mesh.find((x) => x.h.route.metadata.namespace === waypoint.namespace) ?? mesh[0])?.h.route;
   const out: AttachedRoute[] = [];
   for (const { h, at, viaGateway } of hits) {
     const ns = h.route.metadata.namespace;
     if (!viaGateway && ns !== first!.metadata.namespace) {
       if (!h.shadowNoted) {
         h.shadowNoted = true;
-        ctx.diagnostics.push(routeDiagnostic(h.route, ['spec', 'parentRefs'], `ignored for ${d.host}:${d.port.number}: HTTPRoute ${first!.metadata.namespace}/${first!.metadata.name} routes it from namespace ${first!.metadata.namespace}; istiod makes one VirtualService per namespace from these routes and a waypoint uses only the first (the namespace of the oldest route)`, `keep the HTTPRoutes for ${d.host} in one namespace (${d.service.namespace} or ${waypoint.namespace})`));
+        ctx.diagnostics.push(routeDiagnostic(h.route, ['spec', 'parentRefs'], `ignored for ${d.host}:${d.port.number}: HTTPRoute ${first!.metadata.namespace}/${first!.metadata.name} routes it from namespace ${first!.metadata.namespace}; istiod makes one VirtualService per namespace from these routes and a waypoint uses only one, its own namespace's first`, `keep the HTTPRoutes for ${d.host} in one namespace (${d.service.namespace} or ${waypoint.namespace})`));
       }
       continue;
     }

@@ -64,7 +64,10 @@ export function retryPolicy(opts: {
   }
   if (codes.size) on.add('retriable-status-codes');
   const base = opts.backoffMs ?? DEFAULT_RETRY.backoffBaseMs;
-  return { attempts: opts.attempts, retryOn: on, retriableStatusCodes: codes, perTryTimeoutMs: opts.perTryTimeoutMs, backoffBaseMs: base, backoffMaxMs: base * 10 };
+  // retry.go ConvertPolicy: attempts <= 0 is no retry policy at all, so its perTryTimeout is dropped
+  // too (an HTTPRoute `retry: {attempts: 0}` with `backendRequest` has no timeout in Envoy).
+  const perTryTimeoutMs = opts.attempts > 0 ? opts.perTryTimeoutMs : undefined;
+  return { attempts: opts.attempts, retryOn: on, retriableStatusCodes: codes, perTryTimeoutMs, backoffBaseMs: base, backoffMaxMs: base * 10 };
 }
 
 /** Cumulative weights; a destination without a weight gets 100 / n when all are unweighted. */

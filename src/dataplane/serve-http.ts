@@ -287,7 +287,7 @@ class UpstreamPick implements Upstream {
 
   #use(e: Endpoint): Dispatcher {
     this.#c.record.upstreamHost = e.authority ?? formatAuthority(e.address, e.port);
-    return this.#c.upstreams.pool(this.#cluster?.name ?? 'PassthroughCluster', e);
+    return this.#c.upstreams.pool(this.#cluster?.name ?? 'PassthroughCluster', e, this.#c.req.httpVersionMajor === 2);
   }
 
   /** DestinationRule maxRetries: a release function per retry, or undefined when the budget is spent. */

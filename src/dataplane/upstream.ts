@@ -13,6 +13,7 @@ import { buildConnector, Pool } from './undici-core.ts';
 import type { TlsOrigination } from '../model/cluster-policy.ts';
 import type { CredentialProvider } from '../model/credentials.ts';
 import type { Cluster, Endpoint as ModelEndpoint } from '../model/snapshot.ts';
+import { isHttp2Protocol } from '../model/protocol.ts';
 import { ClusterLimiter } from './connection-limits.ts';
 import { DataplaneError } from './errors.ts';
 import { LoadBalancer, type PickContext } from './load-balancer.ts';
@@ -94,8 +95,6 @@ const MAX_ADDRESSES = 64;
 // pick() + pool() went from ~450 ns to ~65 ns for a STATIC IP, and from ~2 µs to ~95 ns for a DNS
 // name with two addresses (which also paid the SSRF check's BlockList parsing, now memoised).
 const POOL_KEYS = new WeakMap<Endpoint, { readonly origin: string; readonly key: string }>();
-
-const H2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
 
 export class Upstreams {
   #states = new Map<string, ClusterState>();
@@ -240,18 +239,23 @@ export class Upstreams {
     return st;
   }
 
-  /** The pool to send to `ep`; `ep` should come from pick() so the cluster's policy applies. */
-  pool(clusterName: string, ep: Endpoint): Pool {
+  /**
+   * The pool to send to `ep`; `ep` should come from pick() so the cluster's policy applies.
+   * `clientH2`: the client spoke HTTP/2 (read only where the DestinationRule sets useClientProtocol).
+   */
+  pool(clusterName: string, ep: Endpoint, clientH2 = false): Pool {
     const cluster = ep.cluster?.name === clusterName ? ep.cluster : undefined;
     const st = cluster ? this.#state(cluster) : this.#stateByName(clusterName);
     const tls = cluster?.policy?.tls;
     // Endpoints from #reuse carry both, computed from ep.cluster's policy (the one applied here).
     const pre = cluster ? POOL_KEYS.get(ep) : undefined;
     const origin = pre ? pre.origin : poolOrigin(ep, tls);
-    const key = pre ? pre.key : poolKey(ep, origin, tls);
+    const clientProtocol = cluster?.policy?.useClientProtocol ? (clientH2 ? 'h2' : 'h1') : undefined;
+    const base = pre ? pre.key : poolKey(ep, origin, tls);
+    const key = clientProtocol ? `${base}|${clientProtocol}` : base;
     let p = st.pools.get(key);
     if (!p) {
-      const opts = this.#poolOptions(cluster, ep);
+      const opts = this.#poolOptions(cluster, ep, clientProtocol);
       const oneRequest = cluster?.policy?.connectionPool?.maxRequestsPerConnection === 1;
       p = st.tracked ? new PolicyPool(origin, opts, st, ep.hostKey ?? `${ep.address}:${ep.port}`, oneRequest) : new Pool(origin, opts);
       st.pools.set(key, p);
@@ -259,7 +263,7 @@ export class Upstreams {
     return p;
   }
 
-  #poolOptions(cluster: Cluster | undefined, ep: Endpoint): Pool.Options {
+  #poolOptions(cluster: Cluster | undefined, ep: Endpoint, clientProtocol: 'h1' | 'h2' | undefined): Pool.Options {
     const policy = cluster?.policy;
     const cp = policy?.connectionPool;
     const timeoutMs = cp?.connectTimeoutMs ?? this.#opts.connectTimeoutMs ?? 10_000;
@@ -268,9 +272,10 @@ export class Upstreams {
       ignoreUnsolicitedContinue(s);
       expire?.(s);
     };
-    // Envoy's cluster for an HTTP2/GRPC port (or h2UpgradePolicy UPGRADE) speaks HTTP/2: ALPN h2
+    // Envoy's cluster for an HTTP2/GRPC/GRPC-Web port (or h2UpgradePolicy UPGRADE) speaks HTTP/2: ALPN h2
     // when TLS is originated, prior knowledge (h2c) in plaintext (Gateway API appProtocol h2c).
-    const h2 = !!cluster && (H2_PROTOCOLS.has(cluster.protocol) || !!policy?.h2Upgrade);
+    // useClientProtocol wins over both (istiod sets use_downstream_protocol_config last).
+    const h2 = clientProtocol ? clientProtocol === 'h2' : !!cluster && (isHttp2Protocol(cluster.protocol) || !!policy?.h2Upgrade);
     const connect = policy?.tls
       ? tlsConnector({
           tls: policy.tls, servername: ep.sni ?? ep.address, secretsDir: this.#opts.secretsDir, credentials: this.#opts.credentials, timeoutMs,

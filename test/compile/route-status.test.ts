@@ -171,7 +171,7 @@ rules:
   assert.deepEqual(out.diagnostics.filter((d) => d.resource?.name === 'noport').map((d) => d.path), ['spec.rules[0].backendRefs[0]', 'spec.rules[1].filters[0].requestMirror.backendRef']);
 });
 
-test('routes for one ServiceEntry from its namespace and the waypoint\'s: only the oldest route\'s namespace applies (one VirtualService per namespace, the waypoint uses the first)', () => {
+test('routes for one ServiceEntry from its namespace and the waypoint\'s: the waypoint\'s namespace applies even when its route is newer (one VirtualService per namespace; Gateway API routes of the waypoint\'s namespace come first in its SidecarScope)', () => {
   const yaml = TEAM_A_SERVICE
     + hr('in-egress', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p, namespace: team-a}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]')
     + hr('in-team', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-a')
@@ -182,11 +182,13 @@ test('routes for one ServiceEntry from its namespace and the waypoint\'s: only t
   const out = compile(parseDocuments(withAge, 'test.yaml').resources, {});
   assert.ok(out.snapshot, JSON.stringify(out.diagnostics));
   const attached = (n: string) => out.snapshot!.routeStatus.httpRoutes.find((r) => r.name === n)!.parents[0]!.attachedClusters;
-  assert.deepEqual(attached('in-team'), ['inbound-vip|80|http|p.test']);
-  assert.deepEqual(attached('in-team-too'), ['inbound-vip|80|http|p.test']);
-  assert.deepEqual(attached('in-egress'), []);
-  assert.equal(out.snapshot.routes.get('inbound-vip|80|http|p.test')!.source, 'HTTPRoute team-a/in-team, HTTPRoute team-a/in-team-too');
-  const warn = out.diagnostics.filter((d) => d.resource?.name === 'in-egress');
-  assert.equal(warn.length, 1);
-  assert.match(warn[0]!.message, /HTTPRoute team-a\/in-team routes it from namespace team-a/);
+  assert.deepEqual(attached('in-egress'), ['inbound-vip|80|http|p.test']);
+  assert.deepEqual(attached('in-team'), []);
+  assert.deepEqual(attached('in-team-too'), []);
+  assert.equal(out.snapshot.routes.get('inbound-vip|80|http|p.test')!.source, 'HTTPRoute istio-egress/in-egress');
+  for (const name of ['in-team', 'in-team-too']) {
+    const warn = out.diagnostics.filter((d) => d.resource?.name === name);
+    assert.equal(warn.length, 1, name);
+    assert.match(warn[0]!.message, /HTTPRoute istio-egress\/in-egress routes it from namespace istio-egress/);
+  }
 });

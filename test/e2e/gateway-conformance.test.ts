@@ -504,7 +504,9 @@ const CASES: readonly Case[] = [
   { test: 'HTTPRouteMatchingAcrossRoutes', parent: 'age', path: '/', backend: 'echo-v1' },
   { test: 'HTTPRouteCrossNamespace', parent: 'crossns', path: '/', backend: 'echo' },
   { test: 'HTTPRouteBackendRequestHeaderModifier', parent: 'behdr', path: '/', headers: { 'X-Header-Remove': 'r', 'X-Backend-Set': 'client' }, backend: 'echo-v1', upstreamHeaders: { 'x-backend-set': 'v1' }, upstreamAbsent: ['x-header-remove'], responseHeaders: { 'x-backend-resp': 'v1' } },
-  { test: 'MeshConsumerRoute', parent: 'twons', path: '/specific', backend: 'echo-v1' },
+  // The waypoint's namespace's route (newer, /specific only) wins over the ServiceEntry namespace's older one.
+  { test: 'MeshConsumerRoute', parent: 'twons', path: '/specific', backend: 'echo-v2' },
+  { test: 'MeshConsumerRoute', parent: 'twons', path: '/', status: 404 },
   { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-500-attempts-3?responseCode=500&succeedAfter=2&uuid=u0', status: 200, backend: 'echo-v1' },
   { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-500-attempts-3?responseCode=500&succeedAfter=4&uuid=u1', status: 500 },
   { test: 'HTTPRouteRetry', parent: 'retry', path: '/retry/code-500-attempts-3?responseCode=503&succeedAfter=2&uuid=u2', status: 503 },
@@ -581,7 +583,7 @@ function extraYaml(echoPort: number, h2cPort: number): string {
     + parentRoute('zzz-older', 'istio-egress', se('age', 'istio-egress'), `
 - backendRefs: [${v(1)}]`).replace('namespace: istio-egress}', 'namespace: istio-egress, creationTimestamp: "2026-01-01T00:00:00Z"}')
     // Routes for one ServiceEntry in its namespace and in the waypoint's: istiod's waypoint uses one
-    // namespace's (the oldest route's), not a merge.
+    // namespace's, not a merge: its own (Gateway API routes of the proxy's namespace come first).
     + entry('twons', echoPort, 'team-a')
     + parentRoute('older', 'team-a', se('twons', 'team-a'), `
 - backendRefs: [${v(1)}]`).replace('namespace: team-a}', 'namespace: team-a, creationTimestamp: "2026-01-01T00:00:00Z"}')
