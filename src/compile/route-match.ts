@@ -1,20 +1,17 @@
 // String, header and query matchers for routes, compiled once per snapshot. Regexes follow Envoy's
-// safe_regex: RE2 syntax, matched against the whole value. JS RegExp is a superset of RE2 except
-// for lookaround and backreferences, which RE2 refuses, so those are refused here too.
+// safe_regex: RE2 syntax (translated to a JS source by config/re2.ts, so `.`, `\s`, inline flags
+// and the rest mean what RE2 says), matched against the whole value.
 import type { StrMatch } from '../model/route.ts';
 import type { StringMatch } from '../config/kinds/virtual-service.ts';
-
-const NOT_RE2 = /\(\?[=!]|\(\?<[=!]|\\[1-9]|\\k</;
+import { translateRe2 } from '../config/re2.ts';
 
 export type CompiledOrError<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
-export function compileRegex(source: string, flags = ''): CompiledOrError<RegExp> {
-  if (NOT_RE2.test(source)) return { ok: false, error: `regex "${source}" uses lookaround or backreferences, which RE2 (Envoy's regex engine) does not support` };
-  try {
-    return { ok: true, value: new RegExp(`^(?:${source})$`, flags) };
-  } catch (err) {
-    return { ok: false, error: `regex "${source}" is invalid: ${(err as Error).message}` };
-  }
+/** An RE2 pattern as a JS RegExp: anchored (a full match, as Envoy's) unless `search` (regex_rewrite). */
+export function compileRegex(source: string, search = false): CompiledOrError<RegExp> {
+  const t = translateRe2(source);
+  if (!t.ok) return { ok: false, error: `regex ${JSON.stringify(source)} is not valid RE2 (Envoy's regex engine): ${t.error}` };
+  return { ok: true, value: search ? new RegExp(t.source, `g${t.flags}`) : new RegExp(`^(?:${t.source})$`, t.flags) };
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { HeaderOps, RetryPolicy, WeightedCluster } from '../model/route.ts';
 import { mergeOps } from '../model/header-ops.ts';
 import { parseDurationMs } from '../config/kinds/virtual-service-rules.ts';
+import type { HTTPRetry } from '../config/kinds/virtual-service.ts';
 
 export { parseDurationMs };
 
@@ -30,6 +31,22 @@ export function headerOps(
 }
 
 export { mergeOps };
+
+/**
+ * retry.ConvertPolicy: no policy is DefaultPolicy(); attempts 0 (or less) turns retries off; else
+ * DefaultPolicy() with the policy's attempts, retryOn (replacing the conditions and the 503),
+ * perTryTimeout and backoff.
+ */
+export function convertRetry(r: HTTPRetry | undefined): RetryPolicy {
+  if (!r) return DEFAULT_RETRY;
+  const p = retryPolicy({
+    attempts: Math.max(0, r.attempts ?? 0),
+    retryOn: r.retryOn ? r.retryOn.split(',') : undefined,
+    perTryTimeoutMs: r.perTryTimeout ? parseDurationMs(r.perTryTimeout) : undefined,
+    backoffMs: r.backoff ? parseDurationMs(r.backoff) : undefined,
+  });
+  return r.retryIgnorePreviousHosts === undefined ? p : { ...p, avoidPreviousHosts: r.retryIgnorePreviousHosts };
+}
 
 export function retryPolicy(opts: {
   attempts: number; retryOn?: readonly string[]; codes?: readonly number[]; perTryTimeoutMs?: number; backoffMs?: number;

@@ -6,7 +6,7 @@ import type { BackendRef, HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRule, HTTPRo
 import type { Cors, HeaderOps, KeyMatch, Mirror, RouteAction, RouteMatch, RouteRule, StrMatch } from '../model/route.ts';
 import type { Destination } from '../model/snapshot.ts';
 import { compileRegex } from './route-match.ts';
-import { DEFAULT_RETRY, headerOps, mergeOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
+import { headerOps, mergeOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
 import { clusterFor, routeDiagnostic, type RouteContext } from './routes.ts';
 import type { AttachedRoute } from './route-attach.ts';
 import { backendAllowed, refNotPermitted } from './reference-grants.ts';
@@ -108,7 +108,7 @@ function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, 
       codes: rule.retry.codes, backoffMs: rule.retry.backoff ? parseDurationMs(rule.retry.backoff) : undefined,
       perTryTimeoutMs: rule.timeouts?.backendRequest ? parseDurationMs(rule.timeouts.backendRequest) || undefined : undefined,
     })
-    : DEFAULT_RETRY;
+    : ctx.meshRetry;
   return {
     name: rule.name ?? `${hr.metadata.namespace}.${hr.metadata.name}.${i}`,
     matches: [match],

@@ -16,7 +16,7 @@ import type { VirtualServiceSpec } from '../config/kinds/virtual-service.ts';
 import type { HTTPRouteSpec } from '../config/kinds/http-route.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import { CODES } from '../model/codes.ts';
-import type { RouteRule, RouteStatus, RouteTable, VirtualServiceStatus } from '../model/route.ts';
+import type { RetryPolicy, RouteRule, RouteStatus, RouteTable, VirtualServiceStatus } from '../model/route.ts';
 
 export { DEFAULT_RETRY };
 import type { Cluster, Destination, HostTable, Snapshot } from '../model/snapshot.ts';
@@ -31,8 +31,9 @@ import { attachRoutes, type RouteParents } from './route-attach.ts';
 import { vsHosts, vsMatchesHost, waypointVirtualServices } from './vs-scope.ts';
 import { isMergedRoot, mergeDelegates } from './vs-delegate.ts';
 
-export function defaultRule(): RouteRule {
-  return { name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 }, retry: DEFAULT_RETRY, mirrors: [] };
+/** The waypoint's route without a route object: BuildDefaultHTTPOutboundRoute, with the mesh's retry policy. */
+export function defaultRule(retry: RetryPolicy = DEFAULT_RETRY): RouteRule {
+  return { name: 'default', matches: [], action: { kind: 'forward', clusters: [], total: 0 }, retry, mirrors: [] };
 }
 
 /** What route compilers need to resolve a destination host to a cluster. */
@@ -45,6 +46,8 @@ export interface RouteContext {
   readonly waypointNamespace: string;
   /** meshConfig defaultVirtualServiceExportTo, for a VirtualService without exportTo. */
   readonly defaultExportTo: readonly string[];
+  /** meshConfig defaultHttpRetryPolicy as Envoy gets it (DefaultPolicy() when unset): routes without retries. */
+  readonly meshRetry: RetryPolicy;
 }
 
 export function clusterFor(ctx: Pick<RouteContext, 'hosts' | 'clusters'>, host: string, port: number, subset?: string): string | undefined {
@@ -70,14 +73,14 @@ type VS = Resource<VirtualServiceSpec>;
 
 export function compileRoutes(
   resources: readonly Resource[], snap: Pick<Snapshot, 'hosts' | 'clusters' | 'waypoint'>, memo = new CompileMemo(),
-  defaultExportTo: readonly string[] = ['*'],
+  defaultExportTo: readonly string[] = ['*'], meshRetry: RetryPolicy = DEFAULT_RETRY,
 ): { routes: Map<string, RouteTable>; routeStatus: RouteStatus; diagnostics: Diagnostic[] } {
   // istiod merges delegate VirtualServices into their roots before anything reads them (vs-delegate.ts).
   const vss = mergeDelegates(resources.filter((r): r is VS => r.kind === 'VirtualService' && r.group === ISTIO_GROUP), defaultExportTo);
   const httpRoutes = resources.filter((r): r is HR => r.kind === 'HTTPRoute' && r.group === GATEWAY_GROUP);
   // The Gateway API world (parents, grants) only matters to HTTPRoutes; most configs have none.
   const world = httpRoutes.length > 0 ? statusWorld(resources) : undefined;
-  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [], grants: world?.grants ?? new Map(), waypointNamespace: snap.waypoint.namespace, defaultExportTo };
+  const ctx: RouteContext = { hosts: snap.hosts, clusters: snap.clusters, diagnostics: [], grants: world?.grants ?? new Map(), waypointNamespace: snap.waypoint.namespace, defaultExportTo, meshRetry };
   const hrs: RouteParents[] = httpRoutes.map((route) => {
     const verdicts = parentVerdicts(route, world!);
     return { route, verdicts, attached: verdicts.map(() => []) };

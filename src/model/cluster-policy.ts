@@ -83,6 +83,11 @@ export type LoadBalancerPolicy =
       readonly kind: 'CONSISTENT_HASH';
       readonly httpHeaderName?: string;
       readonly httpCookie?: string;
+      /**
+       * Envoy generates the cookie when a request has none (Istio always sets the ttl): its Max-Age
+       * (0: a session cookie), Path and extra attributes for the Set-Cookie.
+       */
+      readonly cookie?: { readonly maxAgeS: number; readonly path?: string; readonly attributes?: readonly (readonly [string, string])[] };
       readonly httpQueryParameterName?: string;
       readonly useSourceIp?: boolean;
       readonly minimumRingSize: number;
