@@ -7,6 +7,8 @@ import { FAILURES, type FailureCode } from '../dataplane/errors.ts';
 import { replyBody } from '../dataplane/local-reply.ts';
 import { frontedHost } from '../dataplane/admit.ts';
 import { planRoute, type Plan } from '../dataplane/plan.ts';
+import { matchRoute } from '../dataplane/route.ts';
+import type { RouteTable, WeightedCluster } from '../model/route.ts';
 import type { PolicySet } from '../model/policy.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { decide, type Decision } from '../policy/decide.ts';
@@ -33,7 +35,11 @@ export interface CheckReport {
   };
   readonly serviceEntry: string | null;
   readonly binding: { readonly resource: string; readonly bound: boolean; readonly reason: string; readonly message: string } | null;
-  readonly route: { readonly kind: Plan['kind']; readonly routeName: string; readonly cluster: string; readonly message?: string; readonly tcpRoute?: string };
+  readonly route: {
+    readonly kind: Plan['kind']; readonly routeName: string; readonly cluster: string; readonly message?: string; readonly tcpRoute?: string;
+    /** The VirtualService or HTTPRoute whose rule the request takes (HTTP only; absent: the default route). */
+    readonly source?: string;
+  };
   /** jwt_authn (RequestAuthentication) as the waypoint runs it before RBAC. */
   readonly authentication: {
     /** none: no token (or no RequestAuthentication); verified/asserted: a token or --claims gave a request principal; failed: 401/403; ignored: --claims where no RequestAuthentication applies. */
@@ -80,7 +86,9 @@ export async function explain(snap: Snapshot, r: CheckRequest, mode: ExtAuthzMod
     binding: b ? { resource: `${b.resource.kind}/${b.resource.namespace}/${b.resource.name}`, bound: b.bound, reason: b.reason, message: b.message } : null,
     route: plan.kind === 'reject'
       ? { kind: plan.kind, routeName: plan.routeName, cluster: plan.clusterName, message: plan.message }
-      : { kind: plan.kind, routeName: plan.routeName, cluster: plan.kind === 'forward' ? plan.cluster.name : plan.clusterName, ...(plan.kind === 'forward' && plan.tcpRoute ? { tcpRoute: plan.tcpRoute } : {}) },
+      : plan.kind === 'forward' && !tunnel && snap.routes.get(plan.cluster.name)
+        ? httpRule(snap.routes.get(plan.cluster.name)!, plan.cluster.name, r, path ?? r.rawPath)
+        : { kind: plan.kind, routeName: plan.routeName, cluster: plan.kind === 'forward' ? plan.cluster.name : plan.clusterName, ...(plan.kind === 'forward' && plan.tcpRoute ? { tcpRoute: plan.tcpRoute } : {}) },
     authentication: { outcome: 'none', summary: 'not reached' } as CheckReport['authentication'],
     policies: [], customProviders: [], extAuthz: { mode, calls: [] },
   } satisfies Partial<CheckReport>;
@@ -112,6 +120,22 @@ export async function explain(snap: Snapshot, r: CheckRequest, mode: ExtAuthzMod
     extAuthz: { mode, calls: reportCalls(snap, d.customProviders, answers, tunnel) },
     decision: tunnel && needsSni(snap, plan) ? closedAfterAccept(verdictReport(v, d)) : verdictReport(v, d),
   };
+}
+
+/** The rule of a VirtualService / HTTPRoute the request takes, as serve-http.ts picks it, and where it goes. */
+function httpRule(table: RouteTable, planned: string, r: CheckRequest, path: string): CheckReport['route'] {
+  const hit = matchRoute(table, { path, method: r.method, authority: r.authority, headers: r.headers, port: r.port });
+  if (!hit) {
+    return { kind: 'forward', routeName: '(none)', cluster: '(none)', source: table.source, message: `no rule matches ${r.method} ${path}: 404 NR (route_not_found), once authorized` };
+  }
+  const a = hit.rule.action;
+  const route = { kind: 'forward' as const, routeName: hit.rule.name, source: table.source };
+  if (a.kind === 'redirect') return { ...route, cluster: '(none)', message: `redirect ${a.status}` };
+  if (a.kind === 'direct') return { ...route, cluster: '(none)', message: `direct response ${a.status}` };
+  if (a.clusters.length === 0) return { ...route, cluster: planned };
+  const to = (c: WeightedCluster) => c.cluster ?? `(no cluster for ${c.host}:${c.port}: ${a.clusterNotFoundStatus ?? 503}${a.clusterNotFoundStatus ? '' : ' NC'})`;
+  if (a.clusters.length === 1) return { ...route, cluster: to(a.clusters[0]!) };
+  return { ...route, cluster: a.clusters.map((c, i) => `${to(c)} ${+((100 * (c.upTo - (a.clusters[i - 1]?.upTo ?? 0))) / a.total).toFixed(1)}%`).join(', ') };
 }
 
 function closedAfterAccept(d: CheckReport['decision']): CheckReport['decision'] {

@@ -11,6 +11,7 @@ export function formatReport(r: CheckReport): string {
     `serviceentry ${r.serviceEntry ?? '(none)'}`,
     `binding      ${r.binding ? `${r.binding.resource}: ${r.binding.bound ? 'bound' : 'not bound'} (${r.binding.reason}) ${r.binding.message}`.trimEnd() : '(none)'}`,
     `route        ${r.route.kind} ${r.route.routeName} -> ${r.route.cluster}${r.route.tcpRoute ? ` (${r.route.tcpRoute})` : ''}${r.route.message ? `: ${r.route.message}` : ''}`,
+    ...(r.route.source ? [`             from ${r.route.source}`] : []),
     `jwt          ${r.authentication.summary}`,
     `policies     ${r.policies.length === 0 ? '(none apply)' : r.authentication.outcome === 'failed' ? '(not enforced: jwt_authn refused the request first; as evaluated without a request principal)' : ''}`.trimEnd(),
   ];

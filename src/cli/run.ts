@@ -77,7 +77,7 @@ export function registerRun(program: Command): void {
     .option('--identify-pods-by-ip [use]', 'with --kubernetes: name plaintext (non-mTLS) clients by their pod IP in telemetry (connection_security_policy stays "none"); "=namespaces" also lets from.source.namespaces match them (never principals)')
     .option('--waypoint <namespace/name>', 'which istio-waypoint Gateway this process is (default: the only one)', parseWaypointRef)
     .option('--outbound-traffic-policy <mode>', 'REGISTRY_ONLY refuses unknown hosts; ALLOW_ANY passes them through', oneOf(['REGISTRY_ONLY', 'ALLOW_ANY'] as const))
-    .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility, extensionProviders, pathNormalization, gatewayTopology)')
+    .option('--mesh-config <file>', 'Istio MeshConfig YAML (outboundTrafficPolicy, serviceEntryVisibility, extensionProviders, pathNormalization, gatewayTopology, defaultHttpRetryPolicy)')
     .option('--listen-address <ip>', 'address for the proxy, status and stats listeners', '127.0.0.1')
     .option('--admin-address <ip>', 'address for the admin listener', '127.0.0.1')
     .option('--proxy-port <port>', 'HTTP/CONNECT proxy listener', parsePort, 15001)
@@ -290,6 +290,7 @@ function compileOptions(f: RunFlags, mesh: MeshConfig): CompileOptions {
     pathNormalization: mesh.pathNormalization || !f.kubernetes ? meshPathNormalization(mesh) : undefined,
     defaultVirtualServiceExportTo: mesh.defaultVirtualServiceExportTo,
     defaultDestinationRuleExportTo: mesh.defaultDestinationRuleExportTo,
+    defaultHttpRetryPolicy: mesh.defaultHttpRetryPolicy,
   };
 }
 

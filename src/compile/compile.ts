@@ -15,6 +15,8 @@ import { compileDestinationRules } from './destination-rules.ts';
 import { compileAuthz } from './policies.ts';
 import { compileServices } from './services.ts';
 import { compileRoutes, defaultRule } from './routes.ts';
+import { convertRetry } from './routes-common.ts';
+import type { HTTPRetry } from '../config/kinds/virtual-service.ts';
 import { compileTcpRoutes, withTcpStatus } from './tcp-routes.ts';
 import { compileWaypoints, isWaypoint, selectWaypoint } from './waypoints.ts';
 import { CompileMemo, digestOf } from './memo.ts';
@@ -46,6 +48,8 @@ export interface CompileOptions {
   readonly numTrustedProxies?: number;
   /** meshConfig pathNormalization.normalization (BASE when absent). */
   readonly pathNormalization?: PathNormalization;
+  /** meshConfig defaultHttpRetryPolicy: the retries of a route that sets none (and of the default route). */
+  readonly defaultHttpRetryPolicy?: HTTPRetry;
   /** meshConfig defaultVirtualServiceExportTo: the exportTo of a VirtualService without one. Default ["*"]. */
   readonly defaultVirtualServiceExportTo?: readonly string[];
   /** meshConfig defaultDestinationRuleExportTo: the exportTo of a DestinationRule without one. Default ["*"]. */
@@ -104,7 +108,7 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
   diagnostics.push(...authz.diagnostics);
   // Routes resolve against the DestinationRule-applied clusters, so subsets exist to route to.
   const routes = memo.stage('routes', [...kinds('VirtualService', 'HTTPRoute', 'ReferenceGrant', 'ServiceEntry'), [drs]], () =>
-    compileRoutes(ofKinds('VirtualService', 'HTTPRoute', 'ReferenceGrant', 'ServiceEntry', 'Gateway', 'Namespace'), { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp }, memo, options.defaultVirtualServiceExportTo ?? ['*']));
+    compileRoutes(ofKinds('VirtualService', 'HTTPRoute', 'ReferenceGrant', 'ServiceEntry', 'Gateway', 'Namespace'), { hosts: drs.hosts, clusters: drs.clusters, waypoint: wp }, memo, options.defaultVirtualServiceExportTo ?? ['*'], convertRetry(options.defaultHttpRetryPolicy)));
   diagnostics.push(...routes.diagnostics);
   // TCP chains: VirtualService tls/tcp rules, from the same selection (tcp-routes.ts); small, so whole.
   const tcp = memo.stage('tcpRoutes', [...kinds('VirtualService', 'ServiceEntry'), [drs]], () =>
@@ -124,7 +128,7 @@ export function compile(input: readonly Resource[], options: CompileOptions = {}
     authz: authz.authz,
     routes: routes.routes,
     tcpRoutes: tcp.tcpRoutes,
-    defaultRoute: defaultRule(),
+    defaultRoute: defaultRule(convertRetry(options.defaultHttpRetryPolicy)),
     routeStatus,
   };
   return { snapshot, diagnostics };

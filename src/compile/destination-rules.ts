@@ -176,6 +176,7 @@ function compilePolicy(f: Fields | undefined, dr: DR, ctx: DestinationRuleContex
     ...opt('outlierDetection', compileOutlier(f.outlierDetection)),
     ...opt('loadBalancer', compileLb(f.loadBalancer)),
     h2Upgrade: f.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE',
+    ...(f.connectionPool?.http?.useClientProtocol ? { useClientProtocol: true as const } : {}),
   };
   const key = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 12);
   return { key, ...body };
@@ -257,6 +258,11 @@ function compileLb(lb: Fields['loadBalancer']): LoadBalancerPolicy | undefined {
       kind: 'CONSISTENT_HASH',
       ...opt('httpHeaderName', ch.httpHeaderName?.toLowerCase()),
       ...opt('httpCookie', ch.httpCookie?.name),
+      ...opt('cookie', ch.httpCookie?.ttl !== undefined ? {
+        maxAgeS: Math.floor((parseDurationMs(ch.httpCookie.ttl) ?? 0) / 1000),
+        ...opt('path', ch.httpCookie.path || undefined),
+        ...opt('attributes', ch.httpCookie.attributes?.length ? ch.httpCookie.attributes.map((a) => [a.name ?? '', a.value ?? ''] as const) : undefined),
+      } : undefined),
       ...opt('httpQueryParameterName', ch.httpQueryParameterName),
       ...opt('useSourceIp', ch.useSourceIp || undefined),
       minimumRingSize: ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? 1024,

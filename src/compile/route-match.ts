@@ -1,24 +1,27 @@
 // String, header and query matchers for routes, compiled once per snapshot. Regexes follow Envoy's
-// safe_regex: RE2 syntax, matched against the whole value. JS RegExp is a superset of RE2 except
-// for lookaround and backreferences, which RE2 refuses, so those are refused here too.
+// safe_regex: RE2 syntax (translated to a JS source by config/re2.ts, so `.`, `\s`, inline flags
+// and the rest mean what RE2 says), matched against the whole value.
 import type { StrMatch } from '../model/route.ts';
 import type { StringMatch } from '../config/kinds/virtual-service.ts';
+import { translateRe2 } from '../config/re2.ts';
 import { linearSource } from './linear-regex.ts';
-
-const NOT_RE2 = /\(\?[=!]|\(\?<[=!]|\\[1-9]|\\k</;
 
 export type CompiledOrError<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
-export function compileRegex(source: string, flags = ''): CompiledOrError<RegExp> {
-  if (NOT_RE2.test(source)) return { ok: false, error: `regex "${source}" uses lookaround or backreferences, which RE2 (Envoy's regex engine) does not support` };
+/** An RE2 pattern as a JS RegExp: anchored (a full match, as Envoy's) unless `search` (regex_rewrite). */
+export function compileRegex(source: string, search = false): CompiledOrError<RegExp> {
+  const t = translateRe2(source);
+  if (!t.ok) return { ok: false, error: `regex ${JSON.stringify(source)} is not valid RE2 (Envoy's regex engine): ${t.error}` };
   // Linear time, as RE2 (linear-regex.ts): no request can stall the event loop on a route regex.
-  const linear = linearSource(`^(?:${source})$`, flags);
-  if (!linear.ok) return { ok: false, error: linear.error.replace(`"^(?:${source})$"`, `"${source}"`) };
-  try {
-    return { ok: true, value: new RegExp(linear.value, flags) };
-  } catch (err) {
-    return { ok: false, error: `regex "${source}" is invalid: ${(err as Error).message}` };
+  // V8's linear engine takes no `u` flag, which only `\p` classes need: those keep V8's own engine.
+  const anchored = search ? t.source : `^(?:${t.source})$`;
+  let js = anchored;
+  if (t.flags === '') {
+    const linear = linearSource(anchored);
+    if (!linear.ok) return { ok: false, error: linear.error.replace(JSON.stringify(anchored), JSON.stringify(source)).replace(`"${anchored}"`, JSON.stringify(source)) };
+    js = linear.value;
   }
+  return { ok: true, value: new RegExp(js, search ? `g${t.flags}` : t.flags) };
 }
 
 /**

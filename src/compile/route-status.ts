@@ -145,19 +145,23 @@ function backendError(b: BackendRef, ns: string, world: StatusWorld, enforceGran
   const group = b.group ?? '';
   const kind = b.kind ?? 'Service';
   const namespace = b.namespace ?? ns;
+  let found: boolean;
+  let host: string;
   if (group === ISTIO_GROUP && kind === 'Hostname') {
     if (b.namespace !== undefined) return { reason: 'InvalidDestination', message: 'namespace may not be set with Hostname type' };
-    return world.hosts.has(b.name.toLowerCase()) ? undefined : { reason: 'BackendNotFound', message: `backend(${b.name}) not found` };
-  }
-  if (group === ISTIO_GROUP && kind === 'ServiceEntry') {
-    return world.serviceEntries.has(`${namespace}/${b.name}`) ? undefined : { reason: 'BackendNotFound', message: `backend(${namespace}/${b.name}) not found` };
-  }
-  if (group === '' && kind === 'Service') {
+    host = b.name;
+    found = world.hosts.has(b.name.toLowerCase());
+  } else if (group === ISTIO_GROUP && kind === 'ServiceEntry') {
+    host = `${namespace}/${b.name}`;
+    found = world.serviceEntries.has(host);
+  } else if (group === '' && kind === 'Service') {
     if (b.name.includes('.')) return { reason: 'InvalidDestination', message: 'service name invalid; the name of the Service must be used, not the hostname.' };
-    const host = `${b.name}.${namespace}.svc.cluster.local`;
-    return world.hosts.has(host) ? undefined : { reason: 'BackendNotFound', message: `backend(${host}) not found` };
-  }
-  return { reason: 'InvalidKind', message: `referencing unsupported backendRef: group "${group}" kind "${kind}"` };
+    host = `${b.name}.${namespace}.svc.cluster.local`;
+    found = world.hosts.has(host);
+  } else return { reason: 'InvalidKind', message: `referencing unsupported backendRef: group "${group}" kind "${kind}"` };
+  // A missing port is a hard error, reported before a backend that is not found.
+  if (b.port === undefined) return { reason: 'InvalidDestination', message: 'port is required in backendRef' };
+  return found ? undefined : { reason: 'BackendNotFound', message: `backend(${host}) not found` };
 }
 
 /** Conditions for one parent, sorted by type as setConditions sorts them. */

@@ -2,6 +2,7 @@
 import type { HeaderOps, RetryPolicy, WeightedCluster } from '../model/route.ts';
 import { mergeOps } from '../model/header-ops.ts';
 import { parseDurationMs } from '../config/kinds/virtual-service-rules.ts';
+import type { HTTPRetry } from '../config/kinds/virtual-service.ts';
 
 export { parseDurationMs };
 
@@ -40,6 +41,22 @@ function wireValue(v: string): string {
 
 export { mergeOps };
 
+/**
+ * retry.ConvertPolicy: no policy is DefaultPolicy(); attempts 0 (or less) turns retries off; else
+ * DefaultPolicy() with the policy's attempts, retryOn (replacing the conditions and the 503),
+ * perTryTimeout and backoff.
+ */
+export function convertRetry(r: HTTPRetry | undefined): RetryPolicy {
+  if (!r) return DEFAULT_RETRY;
+  const p = retryPolicy({
+    attempts: Math.max(0, r.attempts ?? 0),
+    retryOn: r.retryOn ? r.retryOn.split(',') : undefined,
+    perTryTimeoutMs: r.perTryTimeout ? parseDurationMs(r.perTryTimeout) : undefined,
+    backoffMs: r.backoff ? parseDurationMs(r.backoff) : undefined,
+  });
+  return r.retryIgnorePreviousHosts === undefined ? p : { ...p, avoidPreviousHosts: r.retryIgnorePreviousHosts };
+}
+
 export function retryPolicy(opts: {
   attempts: number; retryOn?: readonly string[]; codes?: readonly number[]; perTryTimeoutMs?: number; backoffMs?: number;
 }): RetryPolicy {
@@ -56,7 +73,10 @@ export function retryPolicy(opts: {
   }
   if (codes.size) on.add('retriable-status-codes');
   const base = opts.backoffMs ?? DEFAULT_RETRY.backoffBaseMs;
-  return { attempts: opts.attempts, retryOn: on, retriableStatusCodes: codes, perTryTimeoutMs: opts.perTryTimeoutMs, backoffBaseMs: base, backoffMaxMs: base * 10 };
+  // retry.go ConvertPolicy: attempts <= 0 is no retry policy at all, so its perTryTimeout is dropped
+  // too (an HTTPRoute `retry: {attempts: 0}` with `backendRequest` has no timeout in Envoy).
+  const perTryTimeoutMs = opts.attempts > 0 ? opts.perTryTimeoutMs : undefined;
+  return { attempts: opts.attempts, retryOn: on, retriableStatusCodes: codes, perTryTimeoutMs, backoffBaseMs: base, backoffMaxMs: base * 10 };
 }
 
 /** Cumulative weights; a destination without a weight gets 100 / n when all are unweighted. */

@@ -6,8 +6,9 @@ import type { BackendRef, HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRule, HTTPRo
 import type { Cors, HeaderOps, KeyMatch, Mirror, RouteAction, RouteMatch, RouteRule, StrMatch } from '../model/route.ts';
 import type { Destination } from '../model/snapshot.ts';
 import { compileRegex } from './route-match.ts';
-import { DEFAULT_RETRY, headerOps, mergeOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
-import { clusterFor, routeDiagnostic, type AttachedRoute, type RouteContext } from './routes.ts';
+import { headerOps, mergeOps, parseDurationMs, retryPolicy, weighted } from './routes-common.ts';
+import { clusterFor, routeDiagnostic, type RouteContext } from './routes.ts';
+import type { AttachedRoute } from './route-attach.ts';
 import { backendAllowed, refNotPermitted } from './reference-grants.ts';
 
 type HR = Resource<HTTPRouteSpec>;
@@ -105,18 +106,27 @@ function compileRule(hr: HR, rule: HTTPRouteRule, i: number, match: RouteMatch, 
     ? retryPolicy({
       attempts: rule.retry.attempts ?? 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled'],
       codes: rule.retry.codes, backoffMs: rule.retry.backoff ? parseDurationMs(rule.retry.backoff) : undefined,
-      perTryTimeoutMs: rule.timeouts?.backendRequest ? parseDurationMs(rule.timeouts.backendRequest) : undefined,
+      perTryTimeoutMs: rule.timeouts?.backendRequest ? parseDurationMs(rule.timeouts.backendRequest) || undefined : undefined,
     })
-    : DEFAULT_RETRY;
-  // backendRequest is the per-try timeout when a retry is set, else the route timeout.
-  const timeout = rule.timeouts?.request ?? (rule.retry ? undefined : rule.timeouts?.backendRequest);
+    : ctx.meshRetry;
   return {
     name: rule.name ?? `${hr.metadata.namespace}.${hr.metadata.name}.${i}`,
     matches: [match],
     action: action ?? withRewrite(backends(hr, rule, d, ctx, path, enforceGrants), rewrite),
-    timeoutMs: timeout ? parseDurationMs(timeout) || undefined : undefined,
+    timeoutMs: routeTimeoutMs(rule),
     retry, requestHeaders, responseHeaders, mirrors, cors,
   };
+}
+
+/**
+ * conversion.go convertHTTPRoute: a non-zero `request` is the route timeout; a non-zero
+ * `backendRequest` is the per-try timeout when a retry is set, else it replaces the route timeout
+ * (so `{request: 10s, backendRequest: 1s}` times out at 1 s, and `request: 0s` does not disable it).
+ */
+function routeTimeoutMs(rule: HTTPRouteRule): number | undefined {
+  const request = rule.timeouts?.request ? parseDurationMs(rule.timeouts.request) || undefined : undefined;
+  const backend = rule.timeouts?.backendRequest ? parseDurationMs(rule.timeouts.backendRequest) || undefined : undefined;
+  return backend !== undefined && !rule.retry ? backend : request;
 }
 
 function withRewrite(a: RouteAction, rewrite: (RouteAction & { kind: 'forward' })['rewrite']): RouteAction {
@@ -154,7 +164,14 @@ function escapeRe(s: string): string {
 }
 
 function modifier(m: HTTPRouteFilter['requestHeaderModifier']): HeaderOps | undefined {
-  return headerOps((m?.set ?? []).map((h) => [h.name, h.value] as const), (m?.add ?? []).map((h) => [h.name, h.value] as const), m?.remove);
+  return headerOps(firstOfEach(m?.set), firstOfEach(m?.add), m?.remove);
+}
+
+/** conversion.go headerListToMap: "Subsequent entries with an equivalent header name MUST be ignored". */
+function firstOfEach(list: readonly { readonly name: string; readonly value: string }[] = []): (readonly [string, string])[] {
+  const seen = new Map<string, readonly [string, string]>();
+  for (const h of list) if (!seen.has(h.name.toLowerCase())) seen.set(h.name.toLowerCase(), [h.name, h.value]);
+  return [...seen.values()];
 }
 
 function urlRewrite(u: NonNullable<HTTPRouteFilter['urlRewrite']>, prefix: string | undefined): (RouteAction & { kind: 'forward' })['rewrite'] {
@@ -199,8 +216,9 @@ const HEADER_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier
 /**
  * conversion.go buildHTTPDestination. A backend that is invalid (not permitted, unknown kind, not
  * found) keeps its share of the weight and answers 500 (cluster_not_found_response_code); a backend
- * filter other than the header modifiers is a hard error for istiod, which then drops the route; here
- * the rule answers 500 instead, so that nothing is forwarded without the filter's effect.
+ * filter other than the header modifiers, or a backend without a port, is a hard error for istiod,
+ * which then drops the route; here the rule answers 500 instead, so that nothing is forwarded
+ * without the filter's effect or to a port nobody chose.
  */
 function backends(hr: HR, rule: HTTPRouteRule, d: Destination, ctx: RouteContext, path: (string | number)[], enforceGrants: boolean): RouteAction {
   const items = [];
@@ -213,7 +231,11 @@ function backends(hr: HR, rule: HTTPRouteRule, d: Destination, ctx: RouteContext
       ctx.diagnostics.push(routeDiagnostic(hr, [...at, 'filters', bad], `filter ${f[bad]!.type} on a backendRef is not supported (istiod reports InvalidFilter and drops the route); requests matching this rule get 500`, 'move the filter to the rule\'s filters, or keep only RequestHeaderModifier/ResponseHeaderModifier on the backendRef'));
       return { kind: 'direct', status: 500, body: '' };
     }
-    const port = b.port ?? d.port.number;
+    if (b.port === undefined) {
+      ctx.diagnostics.push(routeDiagnostic(hr, at, `backendRef ${b.name} has no port (istiod reports InvalidDestination "port is required in backendRef" and drops the route); requests matching this rule get 500`, `add port: ${d.port.number} (or the backend's port)`));
+      return { kind: 'direct', status: 500, body: '' };
+    }
+    const port = b.port;
     const cluster = resolveBackend(hr, b, port, ctx, at, enforceGrants, 'requests routed there get 500');
     const req = f.filter((x) => x.type === 'RequestHeaderModifier').map((x) => modifier(x.requestHeaderModifier)).reduce(mergeOps, undefined);
     const resp = f.filter((x) => x.type === 'ResponseHeaderModifier').map((x) => modifier(x.responseHeaderModifier)).reduce(mergeOps, undefined);
@@ -246,7 +268,10 @@ function resolveBackend(hr: HR, b: BackendRef, port: number, ctx: RouteContext, 
 function mirror(hr: HR, m: NonNullable<HTTPRouteFilter['requestMirror']>, d: Destination, ctx: RouteContext, enforceGrants: boolean, at: (string | number)[]): Mirror {
   const port = m.backendRef.port ?? d.port.number;
   // An invalid mirror backend drops the mirror, not the route (convertHTTPRoute mirrorBackendErr).
-  const cluster = resolveBackend(hr, m.backendRef, port, ctx, at, enforceGrants, 'the mirror is dropped');
+  if (m.backendRef.port === undefined) {
+    ctx.diagnostics.push(routeDiagnostic(hr, at, `mirror backendRef ${m.backendRef.name} has no port (istiod: InvalidDestination "port is required in backendRef"); the mirror is dropped`, `add port: ${d.port.number} (or the backend's port)`));
+  }
+  const cluster = m.backendRef.port === undefined ? undefined : resolveBackend(hr, m.backendRef, port, ctx, at, enforceGrants, 'the mirror is dropped');
   const percent = m.percent ?? (m.fraction ? (100 * m.fraction.numerator) / (m.fraction.denominator ?? 100) : 100);
   return { cluster, host: backendHost(hr, m.backendRef, ctx) ?? m.backendRef.name, port, percent };
 }

@@ -1,5 +1,5 @@
 // The subset of Istio MeshConfig Egressway reads: outboundTrafficPolicy, serviceEntryVisibility,
-// defaultVirtualServiceExportTo, defaultDestinationRuleExportTo, extensionProviders (envoyExtAuthzHttp, for CUSTOM policies), pathNormalization and
+// defaultVirtualServiceExportTo, defaultDestinationRuleExportTo, defaultHttpRetryPolicy, extensionProviders (envoyExtAuthzHttp, for CUSTOM policies), pathNormalization and
 // defaultConfig.gatewayTopology.numTrustedProxies (also accepted at the top level). Shared by the
 // CLI's --mesh-config file and the Kubernetes source's istio-system/istio ConfigMap.
 import { yamlLib } from '../config/yaml-lib.ts';
@@ -8,6 +8,8 @@ import type { ExtensionProviderConfig } from '../compile/authn.ts';
 import type { CompileOptions, ServiceEntryVisibility } from '../compile/compile.ts';
 import type { PathNormalization } from '../model/policy.ts';
 import type { OutboundTrafficPolicy } from '../model/snapshot.ts';
+import type { HTTPRetry } from '../config/kinds/virtual-service.ts';
+import { retryProblems } from '../config/kinds/virtual-service-http-rules.ts';
 
 export interface MeshConfig {
   readonly outboundTrafficPolicy?: { readonly mode?: OutboundTrafficPolicy };
@@ -18,6 +20,8 @@ export interface MeshConfig {
   readonly pathNormalization?: { readonly normalization?: string };
   readonly defaultVirtualServiceExportTo?: readonly string[];
   readonly defaultDestinationRuleExportTo?: readonly string[];
+  /** The retries of HTTP routes that set none; `{attempts: 0}` turns the waypoint's default retries off. */
+  readonly defaultHttpRetryPolicy?: HTTPRetry;
 }
 
 const NORMALIZATIONS = ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
@@ -39,10 +43,11 @@ export function meshCompileOptions(m: MeshConfig): Partial<CompileOptions> {
     outboundTrafficPolicy: m.outboundTrafficPolicy?.mode, serviceEntryVisibility: m.serviceEntryVisibility,
     extensionProviders: m.extensionProviders, numTrustedProxies: meshNumTrustedProxies(m), pathNormalization: meshPathNormalization(m),
     defaultVirtualServiceExportTo: m.defaultVirtualServiceExportTo, defaultDestinationRuleExportTo: m.defaultDestinationRuleExportTo,
+    defaultHttpRetryPolicy: m.defaultHttpRetryPolicy,
   };
 }
 
-const MESH_FIELDS = ['outboundTrafficPolicy', 'serviceEntryVisibility', 'extensionProviders', 'defaultConfig', 'gatewayTopology', 'rootNamespace', 'trustDomain', 'accessLogFile', 'accessLogEncoding', 'enableTracing', 'defaultProviders', 'pathNormalization', 'meshMTLS', 'discoverySelectors', 'defaultVirtualServiceExportTo', 'defaultDestinationRuleExportTo', 'defaultServiceExportTo'];
+const MESH_FIELDS = ['outboundTrafficPolicy', 'serviceEntryVisibility', 'extensionProviders', 'defaultConfig', 'gatewayTopology', 'rootNamespace', 'trustDomain', 'accessLogFile', 'accessLogEncoding', 'enableTracing', 'defaultProviders', 'pathNormalization', 'meshMTLS', 'discoverySelectors', 'defaultVirtualServiceExportTo', 'defaultDestinationRuleExportTo', 'defaultServiceExportTo', 'defaultHttpRetryPolicy'];
 
 /**
  * The MeshConfig inside whichever form a user has at hand: a bare MeshConfig, the `istio` ConfigMap
@@ -75,5 +80,15 @@ export function meshConfigOf(doc: unknown, file: string): MeshConfig {
       throw new Error(`--mesh-config ${file}: ${f} must be a list of strings such as ["*"] or ["."], got ${JSON.stringify(v)}`);
     }
   }
+  checkRetryPolicy((d as MeshConfig).defaultHttpRetryPolicy, file);
   return d as MeshConfig;
+}
+
+/** defaultHttpRetryPolicy is an HTTPRetry: checked as a VirtualService's retries are. */
+function checkRetryPolicy(p: unknown, file: string): void {
+  if (p === undefined) return;
+  const where = `--mesh-config ${file}: defaultHttpRetryPolicy`;
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new Error(`${where} must be a mapping such as {attempts: 0}, got ${JSON.stringify(p)}`);
+  const problems = retryProblems(p as HTTPRetry);
+  if (problems.length) throw new Error(`${where}: ${problems.join('; ')}`);
 }

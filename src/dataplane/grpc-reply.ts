@@ -12,6 +12,21 @@ export function isGrpcRequest(req: Pick<IncomingMessage, 'headers'> | undefined)
   return typeof ct === 'string' && ct.startsWith('application/grpc') && (ct.length === 16 || ct.charCodeAt(16) === 43);
 }
 
+const GRPC_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
+const UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+
+/**
+ * The route timeout of a gRPC request. istiod sets max_grpc_timeout to the route's timeout (0 when
+ * none), so Envoy's router (FilterUtility::finalTimeout) takes the request's `grpc-timeout`
+ * (`100m`, `5S`...; absent or 0 is no limit), capped by the route's timeout when it has one.
+ */
+export function grpcRouteTimeoutMs(header: string | string[] | undefined, routeMs: number | undefined): number | undefined {
+  const m = typeof header === 'string' ? GRPC_TIMEOUT.exec(header) : null;
+  const asked = m ? Math.ceil(Number(m[1]) * UNIT_MS[m[2]!]!) : 0;
+  if (!asked) return routeMs;
+  return routeMs && routeMs < asked ? routeMs : asked;
+}
+
 /** Envoy's Grpc::Utility::httpToGrpcStatus (the gRPC spec's "HTTP to gRPC Status Code Mapping"). */
 export function httpToGrpcStatus(status: number): number {
   switch (status) {
@@ -44,7 +59,11 @@ function requestOf(res: ServerResponse): IncomingMessage | undefined {
  * them when the request is gRPC. The record gets what the client saw (response code 200 and the
  * grpc-status, for gRPC), as Envoy's access log and Istio's metrics do.
  */
-export function sendLocal(res: ServerResponse, r: RequestRecord, status: number, headers: Readonly<Record<string, string | number | readonly string[]>>, body: string): void {
+export function sendLocal(
+  res: ServerResponse, r: RequestRecord, status: number, headers: Readonly<Record<string, string | number | readonly string[]>>, body: string | Uint8Array,
+  /** A gRPC status to send instead of the one mapped from `status` (a fault filter grpcStatus abort). */
+  grpcStatus?: number,
+): void {
   // HTTP/2 has no Connection header (Node drops it with a warning): the session outlives a reply.
   const h2 = 'stream' in res;
   if (!isGrpcRequest(requestOf(res))) {
@@ -56,7 +75,7 @@ export function sendLocal(res: ServerResponse, r: RequestRecord, status: number,
     res.end(body);
     return;
   }
-  const code = String(httpToGrpcStatus(status));
+  const code = String(grpcStatus ?? httpToGrpcStatus(status));
   r.responseCode = 200;
   r.grpcStatus = code;
   r.bytesSent = 0;
@@ -68,7 +87,8 @@ export function sendLocal(res: ServerResponse, r: RequestRecord, status: number,
   }
   res.setHeader('content-type', 'application/grpc');
   res.setHeader('grpc-status', code);
-  const message = body.endsWith('\n') ? body.slice(0, -1) : body;
+  const text = typeof body === 'string' ? body : Buffer.from(body).toString();
+  const message = text.endsWith('\n') ? text.slice(0, -1) : text;
   if (message) res.setHeader('grpc-message', percentEncode(message));
   res.end();
 }

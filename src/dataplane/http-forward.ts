@@ -22,6 +22,7 @@ import { localReply } from './local-reply.ts';
 import { markFailure } from './record.ts';
 import { backoffMs, retriableFailure, retriableResponse } from './retry.ts';
 import { applyHeaderOps } from './route.ts';
+import { headerFormat } from './header-format.ts';
 
 export type Body =
   | { readonly kind: 'none' }
@@ -41,6 +42,8 @@ export interface ForwardRequest {
   readonly retry: RetryPolicy;
   readonly timeoutMs?: number;
   readonly responseHeaders?: HeaderOps;
+  /** A consistent-hash cookie made for this request: on upstream responses only, as Envoy's onUpstreamHeaders adds it. */
+  readonly setCookie?: string;
   readonly closeAfter: boolean;
   /** DestinationRule maxRetries (connectionPool.http.maxRetries) applies: ask it before each retry. */
   readonly retryBudget?: RetryBudget;
@@ -105,12 +108,21 @@ class Forward {
 
   constructor(f: ForwardRequest) {
     this.f = f;
-    if (f.timeoutMs) this.routeTimer = setTimeout(routeTimeout, f.timeoutMs, this);
+    // Envoy's route timeout runs from the end of the downstream request: a streamed body that is
+    // still arriving starts it when it ends.
+    if (f.timeoutMs) {
+      if (f.body.kind === 'stream' && !f.req.readableEnded) f.req.once('end', () => this.startRouteTimer());
+      else this.startRouteTimer();
+    }
     // The client may be gone already (it left during a fault delay or a body read): its close was
     // recorded, so there is nothing to send.
     if (f.res.destroyed) this.finished = true;
     else if (f.downstream) f.downstream.closed = this;
     else f.res.once('close', () => this.onDownstreamClose());
+  }
+
+  startRouteTimer(): void {
+    if (!this.finished) this.routeTimer = setTimeout(routeTimeout, this.f.timeoutMs!, this);
   }
 
   onDownstreamClose(): void {
@@ -142,7 +154,7 @@ class Forward {
     }
     req.unpipe(); // from an aborted try's body view
     req.resume(); // discard any unread request body so the connection can be reused
-    localReply(res, record, code, reason, this.f.closeAfter);
+    localReply(res, record, code, reason, this.f.closeAfter, undefined, this.f.responseHeaders);
     if (this.tries > 0 && code !== 'upstream_timeout') record.responseFlags += ',URX';
   }
 
@@ -187,7 +199,11 @@ class Forward {
     if (this.finished) return;
     const t = new ForwardTry(this, this.tries);
     const perTryMs = this.f.retry.perTryTimeoutMs;
-    if (perTryMs) this.perTry = setTimeout(perTryTimeout, perTryMs, t);
+    // Envoy starts a try's timer once the request is sent in full (setupPerTryTimeout at end_stream).
+    if (perTryMs) {
+      if (this.f.body.kind === 'stream' && !this.f.req.readableEnded) this.f.req.once('end', () => { if (this.current === t && !this.finished && !this.committed) this.perTry = setTimeout(perTryTimeout, perTryMs, t); });
+      else this.perTry = setTimeout(perTryTimeout, perTryMs, t);
+    }
     const f = this.f;
     try {
       d.dispatch({ path: f.path, method: f.method as Dispatcher.HttpMethod, headers: f.headers, body: requestBody(f), upgrade: f.upgrade?.protocol ?? null }, t as unknown as Dispatcher.DispatchHandler);
@@ -267,7 +283,8 @@ class ForwardTry implements ResponseHead {
     if (fw.perTry) clearTimeout(fw.perTry);
     record.upstreamServiceTimeMs = Date.now() - fw.started;
     if (f.closeAfter) res.shouldKeepAlive = false;
-    const headers = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders) : out;
+    const headers = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders, f.responseHeaders.dynamic ? headerFormat(record, f.req.headers) : undefined) : out;
+    if (f.setCookie) headers.push('set-cookie', f.setCookie);
     // The standard reason phrase, as Envoy sends: the upstream's may hold what Node cannot write.
     try {
       // A grpc-status in the head is a trailers-only response (gRPC over HTTP/2): held until the
@@ -331,7 +348,7 @@ class ForwardTry implements ResponseHead {
     const f = fw.f;
     f.record.upstreamServiceTimeMs = Date.now() - fw.started;
     const out = forwardResponseHead(headers, this);
-    const flat = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders) : out;
+    const flat = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders, f.responseHeaders.dynamic ? headerFormat(f.record, f.req.headers) : undefined) : out;
     f.upgrade!.onUpgrade(status, ['connection', 'Upgrade', 'upgrade', upgradeValue(headers) ?? f.upgrade!.protocol, ...flat], socket);
   }
 }

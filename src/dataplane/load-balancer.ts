@@ -15,6 +15,8 @@ export interface PickContext {
   readonly sourceIp?: string;
   /** Path with query string, as sent. */
   readonly path?: string;
+  /** The hash cookie's value made for a request without one (hashCookie()), hashed as a sent one is. */
+  readonly cookie?: string;
 }
 
 export interface LbHost {
@@ -97,7 +99,7 @@ function hashKey(p: Extract<LoadBalancerPolicy, { kind: 'CONSISTENT_HASH' }>, ct
   };
   if (p.httpHeaderName) return header(p.httpHeaderName);
   if (p.useSourceIp) return ctx.sourceIp || undefined;
-  if (p.httpCookie) return cookie(header('cookie'), p.httpCookie);
+  if (p.httpCookie) return cookie(header('cookie'), p.httpCookie) ?? ctx.cookie;
   if (p.httpQueryParameterName && ctx.path) {
     const q = ctx.path.indexOf('?');
     return q < 0 ? undefined : new URLSearchParams(ctx.path.slice(q + 1)).get(p.httpQueryParameterName) ?? undefined;
@@ -109,9 +111,31 @@ function cookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    if (eq > 0 && part.slice(0, eq).trim() === name) return unquote(part.slice(eq + 1).trim());
   }
   return undefined;
+}
+
+/** Envoy's parseCookieValue strips one pair of double quotes (its own Set-Cookie writes them). */
+function unquote(v: string): string {
+  return v.length >= 2 && v[0] === '"' && v[v.length - 1] === '"' ? v.slice(1, -1) : v;
+}
+
+/**
+ * Envoy's router (addDownstreamSetCookie) for a consistent-hash cookie the request lacks: a value
+ * from the connection's two addresses, and the Set-Cookie that makes later requests stick
+ * (`name="value"; Max-Age=N; Path=p; attr=v; HttpOnly`). Undefined when no cookie is to be made.
+ */
+export function hashCookie(p: LoadBalancerPolicy | undefined, cookieHeader: string | string[] | undefined, connection: string): { value: string; setCookie: string } | undefined {
+  if (p?.kind !== 'CONSISTENT_HASH' || !p.httpCookie || !p.cookie) return undefined;
+  if (cookie(Array.isArray(cookieHeader) ? cookieHeader.join('; ') : cookieHeader, p.httpCookie) !== undefined) return undefined;
+  const value = fnv1a(connection).toString(16).padStart(8, '0') + fnv1a(`${connection}#`).toString(16).padStart(8, '0');
+  const c = p.cookie;
+  let setCookie = `${p.httpCookie}="${value}"`;
+  if (c.maxAgeS) setCookie += `; Max-Age=${c.maxAgeS}`;
+  if (c.path) setCookie += `; Path=${c.path}`;
+  for (const [k, v] of c.attributes ?? []) setCookie += v ? `; ${k}=${v}` : `; ${k}`;
+  return { value, setCookie: `${setCookie}; HttpOnly` };
 }
 
 function buildRing(hosts: readonly LbHost[], size: number): { hashes: Uint32Array; hosts: Uint32Array } {

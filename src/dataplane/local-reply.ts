@@ -6,6 +6,10 @@ import type { RequestRecord } from '../telemetry/record.ts';
 import { FAILURES, type FailureCode } from './errors.ts';
 import { sendLocal } from './grpc-reply.ts';
 import { markFailure } from './record.ts';
+import type { HeaderOps } from '../model/route.ts';
+import { applyHeaderOps } from './route.ts';
+import { headerFormat } from './header-format.ts';
+import type { IncomingHttpHeaders } from 'node:http';
 
 export function replyBody(code: FailureCode, reason: string): string {
   const base = FAILURES[code].body;
@@ -14,7 +18,11 @@ export function replyBody(code: FailureCode, reason: string): string {
   return base ? `${base} (${reason})\n` : `egressway: ${reason}\n`;
 }
 
-export function localReply(res: ServerResponse, r: RequestRecord, code: FailureCode, reason: string, close = false, details?: string): void {
+/**
+ * `edits`: the matched route's response header edits (with CORS and authorization's), which Envoy's
+ * router applies to its own replies too (modify_headers_ calls finalizeResponseHeaders).
+ */
+export function localReply(res: ServerResponse, r: RequestRecord, code: FailureCode, reason: string, close = false, details?: string, edits?: HeaderOps): void {
   const f = FAILURES[code];
   markFailure(r, code, reason, details);
   r.responseCode = f.status;
@@ -24,12 +32,24 @@ export function localReply(res: ServerResponse, r: RequestRecord, code: FailureC
     res.destroy();
     return;
   }
-  sendLocal(res, r, f.status, {
+  const headers: Record<string, string | string[]> = {
     'content-type': 'text/plain; charset=utf-8',
     'x-egressway-flags': f.flag,
     'x-egressway-details': r.responseCodeDetails,
     ...(close ? { connection: 'close' } : {}),
-  }, body);
+  };
+  sendLocal(res, r, f.status, edits ? withEdits(headers, edits, edits.dynamic ? headerFormat(r, (res as { req?: { headers: IncomingHttpHeaders } }).req?.headers ?? {}) : undefined) : headers, body);
+}
+
+function withEdits(headers: Record<string, string | string[]>, edits: HeaderOps, format: ((v: string) => string) | undefined): Record<string, string | string[]> {
+  const flat = applyHeaderOps(Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, v])), edits, format);
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i]!.toLowerCase();
+    const prev = out[k];
+    out[k] = prev === undefined ? flat[i + 1]! : [...(Array.isArray(prev) ? prev : [prev]), flat[i + 1]!];
+  }
+  return out;
 }
 
 /** How a tunnel request (CONNECT over HTTP/1.1, or an HBONE stream) is answered. */

@@ -16,6 +16,6 @@ export function fireMirror(c: ServeContext, m: Mirror, method: string, path: str
   }
   Promise.resolve()
     .then(() => c.upstreams.pick(cluster, m.host, m.port))
-    .then((ep) => c.upstreams.pool(cluster.name, ep).request({ method: method as 'GET', path, headers: shadow, body: body.kind === 'buffer' ? body.data : null }))
+    .then((ep) => c.upstreams.pool(cluster.name, ep, c.req.httpVersionMajor === 2).request({ method: method as 'GET', path, headers: shadow, body: body.kind === 'buffer' ? body.data : null }))
     .then((r) => r.body.dump(), () => {});
 }

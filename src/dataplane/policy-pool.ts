@@ -43,16 +43,26 @@ interface Slot {
   awaitingDial: boolean;
 }
 
+/** How the pool caps requests per connection (DestinationRule http.maxRequestsPerConnection). */
+export type RequestsPerConnection =
+  /** HTTP/1.1 only, 1: every request closes its connection (undici's maxRequestsPerClient counts one too many). */
+  | { readonly kind: 'one' }
+  /**
+   * A pool that may speak HTTP/2: undici counts requests on HTTP/1.1 connections only, so each client
+   * is retired after `max` requests: taken out of the pool (new requests go to another connection)
+   * and closed once its streams finish, as Envoy drains a connection at max_requests_per_connection.
+   */
+  | { readonly kind: 'retire'; readonly max: number };
+
 export class PolicyPool extends Pool {
   #st: PoolCluster;
   #host: string;
-  /** maxRequestsPerConnection 1: every request closes its connection (undici counts one too many). */
   #oneRequestPerConnection: boolean;
   #slots = new WeakMap<object, Slot>();
   /** This pool's live connections. */
   #live = 0;
 
-  constructor(origin: string, opts: Pool.Options, st: PoolCluster, host: string, oneRequestPerConnection = false) {
+  constructor(origin: string, opts: Pool.Options, st: PoolCluster, host: string, perConnection?: RequestsPerConnection) {
     super(origin, {
       ...opts,
       factory: (o, clientOpts) => {
@@ -60,12 +70,32 @@ export class PolicyPool extends Pool {
         const connect = (clientOpts as { connect: Connector }).connect;
         const c = new Client(o, { ...clientOpts, connect: (co: object, cb: DialCallback) => this.#dial(slot, connect, co, cb) } as Client.Options);
         this.#slots.set(c, slot);
+        if (perConnection?.kind === 'retire') this.#retireAfter(c, perConnection.max);
         return c;
       },
     });
     this.#st = st;
     this.#host = host;
-    this.#oneRequestPerConnection = oneRequestPerConnection;
+    this.#oneRequestPerConnection = perConnection?.kind === 'one';
+  }
+
+  /** Counts the requests dispatched to `c`; at `max` it leaves the pool and closes when idle. */
+  #retireAfter(c: Client, max: number): void {
+    let n = 0;
+    const dispatch = c.dispatch.bind(c);
+    c.dispatch = (opts, handler) => {
+      const accepted = dispatch(opts, handler);
+      if (++n === max) {
+        const kClients = (poolSymbols ??= { clients: symbolNamed(this, 'clients'), needDrain: symbolNamed(this, 'needDrain') }).clients;
+        const clients = kClients ? (this as unknown as Record<symbol, Client[]>)[kClients] : undefined;
+        const i = clients ? clients.indexOf(c) : -1;
+        if (i >= 0) {
+          clients!.splice(i, 1);
+          void c.close().catch(() => {});
+        }
+      }
+      return accepted;
+    };
   }
 
   #claim(slot: Slot): void {

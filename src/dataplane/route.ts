@@ -24,7 +24,7 @@ export function matchRoute(table: RouteTable, r: RouteRequest): { rule: RouteRul
       if (m.method && !matchString(m.method, r.method)) continue;
       if (m.authority && !matchString(m.authority, r.authority)) continue;
       if (m.scheme && !matchString(m.scheme, 'http')) continue;
-      if (m.headers.length && !matchKeys(m.headers, (n) => headerValue(r.headers, n))) continue;
+      if (m.headers.length && !matchKeys(m.headers, (n) => (n.charCodeAt(0) === COLON ? pseudoHeader(r, n) : headerValue(r.headers, n)))) continue;
       if (m.queryParams.length) {
         query ??= parseQuery(q < 0 ? '' : r.path.slice(q + 1));
         const qp = query;
@@ -49,6 +49,19 @@ export function parseQuery(qs: string): Map<string, string> {
     if (!out.has(name)) out.set(name, eq < 0 ? '' : part.slice(eq + 1));
   }
   return out;
+}
+
+const COLON = 58;
+
+/** Envoy's header map holds the request line as pseudo-headers, which a header match may name. */
+function pseudoHeader(r: RouteRequest, name: string): string | undefined {
+  switch (name) {
+    case ':path': return r.path;
+    case ':method': return r.method;
+    case ':authority': return r.authority;
+    case ':scheme': return 'http';
+    default: return undefined;
+  }
 }
 
 function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
@@ -141,8 +154,9 @@ function redirectPath(a: Redirect, path: string): string {
 }
 
 /** Applies set/add/remove to a flat [name, value, ...] header list (names compared lower-case). */
-export function applyHeaderOps(flat: string[], ops: HeaderOps | undefined): string[] {
+export function applyHeaderOps(flat: string[], ops: HeaderOps | undefined, format?: (value: string) => string): string[] {
   if (!ops) return flat;
+  if (ops.dynamic && format) return applyHeaderOps(flat, filled(ops, format));
   const drop = new Set([...ops.remove, ...ops.set.map(([k]) => k)]);
   const out: string[] = [];
   for (let i = 0; i < flat.length; i += 2) if (!drop.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
@@ -150,6 +164,12 @@ export function applyHeaderOps(flat: string[], ops: HeaderOps | undefined): stri
   for (const [k, v] of new Map(ops.set)) out.push(k, v);
   for (const [k, v] of ops.add) out.push(k, v);
   return out;
+}
+
+/** Values with variables filled in; one that comes out empty is not applied (Envoy's evaluateHeaders). */
+function filled(ops: HeaderOps, format: (value: string) => string): HeaderOps {
+  const fill = (list: readonly (readonly [string, string])[]) => list.map(([k, v]) => [k, format(v)] as const).filter(([, v]) => v !== '');
+  return { set: fill(ops.set), add: fill(ops.add), remove: ops.remove };
 }
 
 export function matchString(m: StrMatch, v: string | undefined): boolean {

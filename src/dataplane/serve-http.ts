@@ -2,7 +2,6 @@
 // HTTPRoute / waypoint default), then execute it: fault, direct response, redirect, or forward
 // with rewrites, header edits, retries, timeouts and mirrors.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { STATUS_CODES } from '../node-http.ts';
 import type { Dispatcher } from 'undici';
 import type { Cors, HeaderOps, RouteRule } from '../model/route.ts';
 import type { Cluster, Snapshot } from '../model/snapshot.ts';
@@ -11,13 +10,15 @@ import { formatAuthority } from './authority.ts';
 import type { Admitted } from './admit.ts';
 import { forwardRequestHeaders } from './headers.ts';
 import { forwardHttp, type Body, type DownstreamClose, type ForwardRequest, type Upstream, type UpgradeHandler } from './http-forward.ts';
-import { sendLocal } from './grpc-reply.ts';
+import { grpcRouteTimeoutMs, isGrpcRequest, sendLocal } from './grpc-reply.ts';
 import { localReply } from './local-reply.ts';
 import { fireMirror } from './mirror.ts';
 import { mergeOps, setOps } from '../model/header-ops.ts';
 import { applyHeaderEdits } from './authorize.ts';
 import { applyHeaderOps, matchRoute, matchString, pickWeighted, redirectLocation, rewritePath } from './route.ts';
 import type { Endpoint, PickContext, Upstreams } from './upstream.ts';
+import { hashCookie } from './load-balancer.ts';
+import { headerFormat } from './header-format.ts';
 
 /** Bodies up to this size are buffered when a retry or mirror may need to send them again. */
 export const RETRY_BUFFER_LIMIT = 64 * 1024;
@@ -56,7 +57,10 @@ export function serveHttp(c: ServeContext): void {
   let rule = plan.kind === 'forward' ? snap.defaultRoute : PASSTHROUGH;
   if (table) {
     const hit = matchRoute(table, { path: reqPath, method: req.method ?? 'GET', authority: target.host, headers: req.headers, port: target.authority.port });
-    if (!hit) return reply(c, 'route_not_found', `no rule of ${table.source} matches ${req.method} ${reqPath}`);
+    if (!hit) {
+      record.routeName = ''; // Envoy: no route, no route_name (it was the planned default)
+      return reply(c, 'route_not_found', `no rule of ${table.source} matches ${req.method} ${reqPath}`);
+    }
     rule = hit.rule;
   }
   if (plan.kind === 'forward' || table) record.routeName = rule.name;
@@ -69,18 +73,25 @@ export function serveHttp(c: ServeContext): void {
     return void res.end();
   }
   const f = rule.fault;
-  if (f?.abort && Math.random() * 100 < f.abort.percent) {
-    req.resume();
-    record.responseFlags = 'FI';
-    record.responseCodeDetails = 'fault_filter_abort';
-    return direct(c, f.abort.status, 'fault filter abort');
-  }
+  // Envoy's fault filter: the delay first, then (after it) the abort, each with its own draw.
   if (f?.delay && Math.random() * 100 < f.delay.percent) {
     record.responseFlags = 'DI';
-    setTimeout(() => execute(c, rule, cors?.headers), f.delay.ms);
+    setTimeout(() => abortOrExecute(c, rule, cors?.headers), f.delay.ms);
     return;
   }
-  execute(c, rule, cors?.headers);
+  abortOrExecute(c, rule, cors?.headers);
+}
+
+function abortOrExecute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string][] | undefined): void {
+  const abort = rule.fault?.abort;
+  if (abort && Math.random() * 100 < abort.percent) {
+    c.req.resume();
+    c.record.responseFlags = c.record.responseFlags === 'DI' ? 'DI,FI' : 'FI';
+    c.record.responseCodeDetails = 'fault_filter_abort';
+    // Envoy's CORS filter sits before the fault filter: its encodeHeaders decorates the abort too.
+    return direct(c, rule, abort.status, 'fault filter abort', corsHeaders?.flat() ?? [], abort.grpcStatus);
+  }
+  execute(c, rule, corsHeaders);
 }
 
 function reply(c: ServeContext, code: Parameters<typeof localReply>[2], reason: string): void {
@@ -88,26 +99,41 @@ function reply(c: ServeContext, code: Parameters<typeof localReply>[2], reason: 
   localReply(c.res, c.record, code, reason, c.draining || c.admitted.close);
 }
 
-function direct(c: ServeContext, status: number, body: string, headers: Record<string, string> = {}): void {
-  const b = body ? `${body}\n` : '';
+/**
+ * A reply made at the waypoint, as Envoy's sendLocalReply makes direct responses, redirects and
+ * fault aborts: the body as configured, the route's response header edits (Envoy's
+ * finalizeResponseHeaders), then `content-type: text/plain` when there is a body and no edit set
+ * one. A gRPC request gets the trailers-only gRPC form.
+ */
+function direct(c: ServeContext, rule: RouteRule, status: number, body: string | Uint8Array, headers: string[] = [], grpcStatus?: number): void {
   c.record.responseCodeDetails ||= 'direct_response';
-  // Envoy sends direct responses, redirects and fault aborts as local replies: gRPC ones as gRPC.
-  sendLocal(c.res, c.record, status, { 'content-type': 'text/plain; charset=utf-8', ...headers }, b);
+  const flat = applyHeaderOps(headers, rule.responseHeaders, rule.responseHeaders?.dynamic ? headerFormat(c.record, c.req.headers) : undefined);
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i]!.toLowerCase();
+    const prev = out[k];
+    out[k] = prev === undefined ? flat[i + 1]! : [...(Array.isArray(prev) ? prev : [prev]), flat[i + 1]!];
+  }
+  if (body.length > 0 && out['content-type'] === undefined) out['content-type'] = 'text/plain';
+  sendLocal(c.res, c.record, status, out, body, grpcStatus);
 }
 
 function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string][] | undefined): void {
   const { req, record, snap } = c;
   const { plan, target, edits } = c.admitted;
   const a = rule.action;
+  const here = { host: target.host || formatAuthority(target.authority.host, target.authority.port), port: target.authority.port, path: c.admitted.path };
   if (a.kind === 'direct') {
     req.resume();
-    return direct(c, a.status, a.body);
+    // Envoy's router adds a Location (the request's own URL) to a direct response of 201 or 3xx.
+    const location = a.status === 201 || (a.status >= 300 && a.status < 400) ? ['location', redirectLocation({ kind: 'redirect', status: a.status }, here)] : [];
+    return direct(c, rule, a.status, a.body, corsHeaders ? [...location, ...corsHeaders.flat()] : location);
   }
   if (a.kind === 'redirect') {
     req.resume();
     record.responseCodeDetails = 'redirect';
-    const location = redirectLocation(a, { host: target.host || formatAuthority(target.authority.host, target.authority.port), port: target.authority.port, path: c.admitted.path });
-    return direct(c, a.status, STATUS_CODES[a.status] ?? '', { location });
+    // Envoy's redirect is a local reply without a body.
+    return direct(c, rule, a.status, '', ['location', redirectLocation(a, here), ...(corsHeaders?.flat() ?? [])]);
   }
   // The default route forwards to the planned cluster; configured routes pick by weight.
   let cluster: Cluster | undefined = plan.kind === 'forward' ? plan.cluster : undefined;
@@ -120,9 +146,13 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
       req.resume();
       record.responseFlags = 'NC';
       record.responseCodeDetails = 'cluster_not_found';
-      return direct(c, a.clusterNotFoundStatus, '');
+      return direct(c, rule, a.clusterNotFoundStatus, '', corsHeaders?.flat() ?? []);
     }
-    if (!cluster) return reply(c, 'no_cluster', `route ${rule.name} points at ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve`);
+    if (!cluster) {
+      c.req.resume();
+      const why = `route ${rule.name} points at ${wc.host}:${wc.port}${wc.subset ? ` subset ${wc.subset}` : ''}, which this waypoint does not serve`;
+      return localReply(c.res, record, 'no_cluster', why, c.draining || c.admitted.close, undefined, mergeOps(mergeOps(rule.responseHeaders, wc.responseHeaders), setOps(corsHeaders)));
+    }
     record.upstreamCluster = cluster.name;
     // istio_stats reads destination_service from the upstream cluster's service metadata (the
     // inbound-vip cluster carries its service's), so a route to another host reports that host.
@@ -133,18 +163,27 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
     perDest = wc;
   }
   const path = a.rewrite ? rewritePath(c.admitted.path, a.rewrite) : c.admitted.path;
-  const host = a.rewrite?.authority ?? target.host;
+  const host = perDest.authority ?? a.rewrite?.authority ?? target.host;
   const fwd = forwardRequestHeaders(req.rawHeaders, host, false, c.ownSpan);
   if (edits) applyHeaderEdits(fwd.headers, edits);
   record.requestId = fwd.requestId;
   if (c.ownSpan) { record.traceparent = fwd.traceparent; record.parentSpanId = fwd.parentSpanId; }
   record.xForwardedFor = fwd.xForwardedFor;
-  const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders), perDest.requestHeaders);
+  const fmt = rule.requestHeaders?.dynamic || perDest.requestHeaders?.dynamic ? headerFormat(record, req.headers) : undefined;
+  const headers = applyHeaderOps(applyHeaderOps(fwd.headers, rule.requestHeaders, fmt), perDest.requestHeaders, fmt);
+  const grpc = isGrpcRequest(req);
+  const timeoutMs = grpc ? grpcRouteTimeoutMs(req.headers['grpc-timeout'], rule.timeoutMs) : rule.timeoutMs;
+  envoyHeaders(headers, a.rewrite && hasPathRewrite(a.rewrite) ? c.admitted.path : undefined, timeoutMs, rule.retry.perTryTimeoutMs, grpc);
   const responseHeaders = mergeOps(mergeOps(mergeOps(rule.responseHeaders, perDest.responseHeaders), setOps(edits?.response)), setOps(corsHeaders));
-  const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path });
+  // A consistent-hash cookie the request lacks is made here and set on the response, as Envoy does.
+  const lb = cluster?.policy?.loadBalancer;
+  const made = lb?.kind === 'CONSISTENT_HASH' && lb.cookie ? hashCookie(lb, req.headers.cookie, connectionKey(req)) : undefined;
+  // ConvertPolicy: the previous_hosts predicate unless set off, or left unset on a consistent-hash cluster.
+  const avoid = rule.retry.attempts > 0 && (rule.retry.avoidPreviousHosts ?? lb?.kind !== 'CONSISTENT_HASH');
+  const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path, ...(made ? { cookie: made.value } : {}) }, avoid);
   const f: ForwardRequest = {
     req, res: c.res, record, method: req.method ?? 'GET', path, headers, body: NO_BODY, upstream,
-    retry: rule.retry, timeoutMs: rule.timeoutMs, responseHeaders, closeAfter: c.draining || c.admitted.close,
+    retry: rule.retry, timeoutMs, responseHeaders, ...(made ? { setCookie: made.setCookie } : {}), closeAfter: c.draining || c.admitted.close,
     retryBudget: cluster ? upstream : undefined, downstream: c.downstream,
     upgrade: c.admitted.upgrade !== undefined && c.onUpgrade ? { protocol: c.admitted.upgrade, onUpgrade: c.onUpgrade } : undefined,
   };
@@ -166,9 +205,36 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
 
 const NO_BODY: Body = { kind: 'none' };
 
+const hasPathRewrite = (rw: NonNullable<(RouteRule['action'] & { kind: 'forward' })['rewrite']>) => rw.prefix !== undefined || rw.fullPath !== undefined || rw.regex !== undefined;
+
+/**
+ * The x-envoy-* request headers Envoy's router adds (Istio leaves envoy debug headers on):
+ * x-envoy-original-path when a rewrite changed the path (rewritePathHeader), and
+ * x-envoy-expected-rq-timeout-ms, the per-try timeout else the route's (setTimeoutHeaders), which
+ * a gRPC request also gets as its grpc-timeout (istiod sets max_grpc_timeout).
+ */
+function envoyHeaders(flat: string[], originalPath: string | undefined, timeoutMs: number | undefined, perTryMs: number | undefined, grpc: boolean): void {
+  const set = (name: string, value: string) => {
+    for (let i = flat.length - 2; i >= 0; i -= 2) if (flat[i]!.toLowerCase() === name) flat.splice(i, 2);
+    flat.push(name, value);
+  };
+  if (originalPath !== undefined) set('x-envoy-original-path', originalPath);
+  const expected = perTryMs ? Math.min(perTryMs, timeoutMs || Infinity) : timeoutMs;
+  if (!expected) return;
+  set('x-envoy-expected-rq-timeout-ms', String(expected));
+  if (grpc) set('grpc-timeout', `${expected}m`);
+}
+
+/** The downstream connection's two addresses, which Envoy hashes into a generated cookie. */
+function connectionKey(req: IncomingMessage): string {
+  const s = req.socket;
+  return `${s?.remoteAddress}:${s?.remotePort}|${s?.localAddress}:${s?.localPort}`;
+}
+
 interface PerDestination {
   readonly requestHeaders?: HeaderOps;
   readonly responseHeaders?: HeaderOps;
+  readonly authority?: string;
 }
 
 const NO_DESTINATION_OPS: PerDestination = {};
@@ -187,23 +253,41 @@ class UpstreamPick implements Upstream {
   readonly #c: ServeContext;
   readonly #cluster: Cluster | undefined;
   readonly #ctx: PickContext;
+  /** Endpoints tried so far, when retries avoid them (Envoy's previous_hosts predicate). */
+  readonly #tried: Set<string> | undefined;
 
-  constructor(c: ServeContext, cluster: Cluster | undefined, ctx: PickContext) {
+  constructor(c: ServeContext, cluster: Cluster | undefined, ctx: PickContext, avoidPrevious: boolean) {
     this.#c = c;
     this.#cluster = cluster;
     this.#ctx = ctx;
+    this.#tried = avoidPrevious ? new Set() : undefined;
   }
 
   acquire(): Dispatcher | Promise<Dispatcher> {
+    return this.#pick(1);
+  }
+
+  #pick(n: number): Dispatcher | Promise<Dispatcher> {
     const c = this.#c;
     const authority = c.admitted.target.authority;
     const ep = c.upstreams.pick(this.#cluster, authority.host, authority.port, this.#ctx);
-    return ep instanceof Promise ? ep.then((e) => this.#use(e)) : this.#use(ep);
+    return ep instanceof Promise ? ep.then((e) => this.#accept(e, n)) : this.#accept(ep, n);
+  }
+
+  /** Envoy's host_selection_retry_max_attempts (5, Istio's default): then the last pick stands. */
+  #accept(e: Endpoint, n: number): Dispatcher | Promise<Dispatcher> {
+    const tried = this.#tried;
+    if (tried) {
+      const key = e.hostKey ?? e.authority ?? formatAuthority(e.address, e.port);
+      if (tried.has(key) && n < 5) return this.#pick(n + 1);
+      tried.add(key);
+    }
+    return this.#use(e);
   }
 
   #use(e: Endpoint): Dispatcher {
     this.#c.record.upstreamHost = e.authority ?? formatAuthority(e.address, e.port);
-    return this.#c.upstreams.pool(this.#cluster?.name ?? 'PassthroughCluster', e);
+    return this.#c.upstreams.pool(this.#cluster?.name ?? 'PassthroughCluster', e, this.#c.req.httpVersionMajor === 2);
   }
 
   /** DestinationRule maxRetries: a release function per retry, or undefined when the budget is spent. */

@@ -13,11 +13,12 @@ import { buildConnector, Pool } from './undici-core.ts';
 import type { TlsOrigination } from '../model/cluster-policy.ts';
 import type { CredentialProvider } from '../model/credentials.ts';
 import type { Cluster, Endpoint as ModelEndpoint } from '../model/snapshot.ts';
+import { isHttp2Protocol } from '../model/protocol.ts';
 import { ClusterLimiter } from './connection-limits.ts';
 import { DataplaneError } from './errors.ts';
 import { LoadBalancer, type PickContext } from './load-balancer.ts';
 import { OutlierDetector, type Outcome } from './outlier.ts';
-import { PolicyPool } from './policy-pool.ts';
+import { PolicyPool, type RequestsPerConnection } from './policy-pool.ts';
 import type { DnsCache } from './resolver.ts';
 import { DialPolicy, type AddressOrigin } from './ssrf.ts';
 import { tlsConnector } from './tls-origination.ts';
@@ -94,8 +95,6 @@ const MAX_ADDRESSES = 64;
 // pick() + pool() went from ~450 ns to ~65 ns for a STATIC IP, and from ~2 µs to ~95 ns for a DNS
 // name with two addresses (which also paid the SSRF check's BlockList parsing, now memoised).
 const POOL_KEYS = new WeakMap<Endpoint, { readonly origin: string; readonly key: string }>();
-
-const H2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
 
 export class Upstreams {
   #states = new Map<string, ClusterState>();
@@ -240,26 +239,34 @@ export class Upstreams {
     return st;
   }
 
-  /** The pool to send to `ep`; `ep` should come from pick() so the cluster's policy applies. */
-  pool(clusterName: string, ep: Endpoint): Pool {
+  /**
+   * The pool to send to `ep`; `ep` should come from pick() so the cluster's policy applies.
+   * `clientH2`: the client spoke HTTP/2 (read only where the DestinationRule sets useClientProtocol).
+   */
+  pool(clusterName: string, ep: Endpoint, clientH2 = false): Pool {
     const cluster = ep.cluster?.name === clusterName ? ep.cluster : undefined;
     const st = cluster ? this.#state(cluster) : this.#stateByName(clusterName);
     const tls = cluster?.policy?.tls;
     // Endpoints from #reuse carry both, computed from ep.cluster's policy (the one applied here).
     const pre = cluster ? POOL_KEYS.get(ep) : undefined;
     const origin = pre ? pre.origin : poolOrigin(ep, tls);
-    const key = pre ? pre.key : poolKey(ep, origin, tls);
+    const clientProtocol = cluster?.policy?.useClientProtocol ? (clientH2 ? 'h2' : 'h1') : undefined;
+    const base = pre ? pre.key : poolKey(ep, origin, tls);
+    const key = clientProtocol ? `${base}|${clientProtocol}` : base;
     let p = st.pools.get(key);
     if (!p) {
-      const opts = this.#poolOptions(cluster, ep);
-      const oneRequest = cluster?.policy?.connectionPool?.maxRequestsPerConnection === 1;
-      p = st.tracked ? new PolicyPool(origin, opts, st, ep.hostKey ?? `${ep.address}:${ep.port}`, oneRequest) : new Pool(origin, opts);
+      const opts = this.#poolOptions(cluster, ep, clientProtocol);
+      const maxRequests = cluster?.policy?.connectionPool?.maxRequestsPerConnection;
+      const perConnection: RequestsPerConnection | undefined = !maxRequests ? undefined
+        : opts.allowH2 ? { kind: 'retire', max: maxRequests } : maxRequests === 1 ? { kind: 'one' } : undefined;
+      // maxRequestsPerConnection needs connectionPool, whose limiter makes the cluster tracked.
+      p = st.tracked ? new PolicyPool(origin, opts, st, ep.hostKey ?? `${ep.address}:${ep.port}`, perConnection) : new Pool(origin, opts);
       st.pools.set(key, p);
     }
     return p;
   }
 
-  #poolOptions(cluster: Cluster | undefined, ep: Endpoint): Pool.Options {
+  #poolOptions(cluster: Cluster | undefined, ep: Endpoint, clientProtocol: 'h1' | 'h2' | undefined): Pool.Options {
     const policy = cluster?.policy;
     const cp = policy?.connectionPool;
     const timeoutMs = cp?.connectTimeoutMs ?? this.#opts.connectTimeoutMs ?? 10_000;
@@ -268,20 +275,23 @@ export class Upstreams {
       ignoreUnsolicitedContinue(s);
       expire?.(s);
     };
-    // h2 needs ALPN, so only over TLS: undici speaks no h2c (prior knowledge) upstream.
-    const h2 = !!policy?.tls && (H2_PROTOCOLS.has(cluster!.protocol) || policy.h2Upgrade);
+    // Envoy's cluster for an HTTP2/GRPC/GRPC-Web port (or h2UpgradePolicy UPGRADE) speaks HTTP/2: ALPN h2
+    // when TLS is originated, prior knowledge (h2c) in plaintext (Gateway API appProtocol h2c).
+    // useClientProtocol wins over both (istiod sets use_downstream_protocol_config last).
+    const h2 = clientProtocol ? clientProtocol === 'h2' : !!cluster && (isHttp2Protocol(cluster.protocol) || !!policy?.h2Upgrade);
     const connect = policy?.tls
       ? tlsConnector({
           tls: policy.tls, servername: ep.sni ?? ep.address, secretsDir: this.#opts.secretsDir, credentials: this.#opts.credentials, timeoutMs,
           keepAliveMs: cp?.tcpKeepaliveMs, alpn: h2 ? ['h2', 'http/1.1'] : ['http/1.1'], onSocket,
         })
-      : plainConnector(timeoutMs, cp?.tcpKeepaliveMs, onSocket);
+      : plainConnector(timeoutMs, cp?.tcpKeepaliveMs, onSocket, h2);
     return {
       connect,
       allowH2: h2,
       ...(cp?.maxConnections ? { connections: cp.maxConnections } : {}),
-      // undici closes a connection after request maxRequestsPerClient + 1; 1 is PolicyPool's `reset`.
-      ...(cp?.maxRequestsPerConnection && cp.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: cp.maxRequestsPerConnection - 1 } : {}),
+      // undici closes an HTTP/1.1 connection after request maxRequestsPerClient + 1; 1 is PolicyPool's
+      // `reset`; a pool that may speak HTTP/2 retires its clients itself (PolicyPool).
+      ...(!h2 && cp?.maxRequestsPerConnection && cp.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: cp.maxRequestsPerConnection - 1 } : {}),
       ...(cp?.maxConcurrentStreams ? { maxConcurrentStreams: cp.maxConcurrentStreams } : {}),
       keepAliveTimeout: cp?.httpIdleTimeoutMs ?? this.#opts.keepAliveTimeoutMs ?? 60_000,
       // Envoy's waypoint has no route timeout by default; its stream idle timeout is 5 minutes.
@@ -425,8 +435,11 @@ function sniFor(cluster: Cluster, requestHost: string): string {
   return cluster.host.startsWith('*') ? requestHost : cluster.host;
 }
 
-function plainConnector(timeoutMs: number, keepAliveMs: number | undefined, onSocket?: (s: Socket) => void): buildConnector.connector {
-  const base = buildConnector({ timeout: timeoutMs, ...(keepAliveMs ? { keepAlive: true, keepAliveInitialDelay: keepAliveMs } : {}) });
+function plainConnector(timeoutMs: number, keepAliveMs: number | undefined, onSocket?: (s: Socket) => void, h2c = false): buildConnector.connector {
+  // useH2c (undici 7.x, not in its connector types yet) marks the socket as h2, so the client
+  // speaks HTTP/2 with prior knowledge on it.
+  const options = { timeout: timeoutMs, ...(keepAliveMs ? { keepAlive: true, keepAliveInitialDelay: keepAliveMs } : {}), ...(h2c ? { useH2c: true } : {}) };
+  const base = buildConnector(options as Parameters<typeof buildConnector>[0]);
   if (!onSocket) return base;
   return (opts, cb) => base(opts, (...args) => {
     if (args[1]) onSocket(args[1]);

@@ -14,6 +14,11 @@ export interface ClusterPolicy {
   readonly loadBalancer?: LoadBalancerPolicy;
   /** h2UpgradePolicy UPGRADE: HTTP/1.1 ports speak h2 upstream too (HTTP2/GRPC ports always do). */
   readonly h2Upgrade: boolean;
+  /**
+   * connectionPool.http.useClientProtocol: Envoy's use_downstream_protocol_config, which istiod sets
+   * over the port's protocol: each request goes upstream in the HTTP version the client used.
+   */
+  readonly useClientProtocol?: true;
 }
 
 /** TLS the waypoint originates. DISABLE and ISTIO_MUTUAL compile to no TlsOrigination. */
@@ -78,6 +83,11 @@ export type LoadBalancerPolicy =
       readonly kind: 'CONSISTENT_HASH';
       readonly httpHeaderName?: string;
       readonly httpCookie?: string;
+      /**
+       * Envoy generates the cookie when a request has none (Istio always sets the ttl): its Max-Age
+       * (0: a session cookie), Path and extra attributes for the Set-Cookie.
+       */
+      readonly cookie?: { readonly maxAgeS: number; readonly path?: string; readonly attributes?: readonly (readonly [string, string])[] };
       readonly httpQueryParameterName?: string;
       readonly useSourceIp?: boolean;
       readonly minimumRingSize: number;

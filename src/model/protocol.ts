@@ -18,6 +18,11 @@ export function isHttpProtocol(p: ParsedProtocol): boolean {
   return p === 'HTTP' || p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-WEB' || p === 'HTTP_PROXY';
 }
 
+/** Protocols that use HTTP/2 as transport (Istio's IsHTTP2): Envoy's cluster for such a port speaks h2. */
+export function isHttp2Protocol(p: ParsedProtocol): boolean {
+  return p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-WEB';
+}
+
 /** Protocols that carry SNI (Istio's IsTLS). */
 export function isTlsProtocol(p: ParsedProtocol): boolean {
   return p === 'HTTPS' || p === 'TLS';

@@ -37,6 +37,11 @@ export interface HeaderOps {
   readonly set: readonly (readonly [string, string])[];
   readonly add: readonly (readonly [string, string])[];
   readonly remove: readonly string[];
+  /**
+   * Some value is an Envoy format string with a variable (HEADER_VARIABLES), filled in per request;
+   * the others are literal (`%%` already unescaped).
+   */
+  readonly dynamic?: boolean;
 }
 
 export interface WeightedCluster {
@@ -49,6 +54,12 @@ export interface WeightedCluster {
   readonly upTo: number;
   readonly requestHeaders?: HeaderOps;
   readonly responseHeaders?: HeaderOps;
+  /**
+   * The Host to send, from a VirtualService `host` / `:authority` header edit (Istio turns those into
+   * Envoy's host_rewrite_literal): the route's (rewrite.authority, then its header edits) wins over
+   * the destination's, as in Envoy, where a weighted cluster's host rewrite runs before the route's.
+   */
+  readonly authority?: string;
 }
 
 /**
@@ -87,6 +98,16 @@ export interface Redirect {
   readonly prefix?: PrefixRewrite;
 }
 
+/**
+ * Envoy direct_response. Envoy sends the body as configured (no newline added), `text/plain`
+ * unless the route's response headers set a content-type; `bytes` bodies stay binary.
+ */
+export interface DirectResponse {
+  readonly kind: 'direct';
+  readonly status: number;
+  readonly body: string | Uint8Array;
+}
+
 export type RouteAction =
   | {
     readonly kind: 'forward'; readonly clusters: readonly WeightedCluster[]; readonly total: number; readonly rewrite?: Rewrite;
@@ -94,7 +115,7 @@ export type RouteAction =
     readonly clusterNotFoundStatus?: number;
   }
   | Redirect
-  | { readonly kind: 'direct'; readonly status: number; readonly body: string };
+  | DirectResponse;
 
 export interface RetryPolicy {
   /** Retries after the first try (Envoy num_retries); 0 disables. */
@@ -104,11 +125,21 @@ export interface RetryPolicy {
   readonly retriableStatusCodes: ReadonlySet<number>;
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
+  /**
+   * Envoy's previous_hosts retry predicate: a retry picks another endpoint than those tried (up to
+   * 5 picks). Istio's retryIgnorePreviousHosts; unset, it is on unless the cluster hashes consistently.
+   */
+  readonly avoidPreviousHosts?: boolean;
 }
 
+/**
+ * Envoy's fault filter as Istio's TranslateFault configures it: a delay first, then (after it) an
+ * abort; each with its own draw. A percentage left out is 0 in Envoy, so that fault never fires.
+ */
 export interface Fault {
   readonly delay?: { readonly ms: number; readonly percent: number };
-  readonly abort?: { readonly status: number; readonly percent: number };
+  /** `grpcStatus`: Envoy answers HTTP 200 with that grpc-status (trailers-only for a gRPC request). */
+  readonly abort?: { readonly status: number; readonly grpcStatus?: number; readonly percent: number };
 }
 
 export interface Mirror {

@@ -89,7 +89,7 @@ function evaluate(snap: Snapshot, r: Request): Outcome {
   const out = applyHeaderOps(applyHeaderOps(flat, hit.rule.requestHeaders), wc?.requestHeaders);
   return {
     route, status: 200, cluster, path: a.rewrite ? rewritePath(path, a.rewrite) : path,
-    authority: a.rewrite?.authority ?? authority, headers: toRecord(out),
+    authority: wc?.authority ?? a.rewrite?.authority ?? authority, headers: toRecord(out),
   };
 }
 

@@ -127,3 +127,68 @@ spec: {hosts: [b.test], ports: [{number: 80, name: http, protocol: HTTP}], resol
   assert.equal(refs(grant('other-ns', 'shop', '{group: networking.istio.io, kind: ServiceEntry}')).reason, 'RefNotPermitted');
   assert.equal(refs(grant('other-kind', 'istio-egress', '{group: "", kind: Service}')).reason, 'RefNotPermitted');
 });
+
+/** A waypoint taking routes from every namespace, and ServiceEntry team-a/p bound to it. */
+const TEAM_A_SERVICE = WAYPOINT_YAML.replace('protocol: HBONE}', 'protocol: HBONE, allowedRoutes: {namespaces: {from: All}}}')
+    + `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: p, namespace: team-a, labels: {istio.io/use-waypoint: waypoint, istio.io/use-waypoint-namespace: istio-egress}}
+spec: {hosts: [p.test], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+`;
+
+test('a consumer route (another namespace than the ServiceEntry and the waypoint) is Accepted but not attached here, with a warning', () => {
+  const yaml = TEAM_A_SERVICE
+    + hr('consumer', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p, namespace: team-a}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-c')
+    + hr('producer', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-a');
+  const out = compile(parseDocuments(yaml, 'test.yaml').resources, {});
+  assert.ok(out.snapshot, JSON.stringify(out.diagnostics));
+  const st = new Map(out.snapshot.routeStatus.httpRoutes.map((r) => [r.name, r]));
+  assert.equal(st.get('consumer')!.parents[0]!.conditions[0]!.status, 'True');
+  assert.deepEqual(st.get('consumer')!.parents[0]!.attachedClusters, []);
+  assert.deepEqual(st.get('producer')!.parents[0]!.attachedClusters, ['inbound-vip|80|http|p.test']);
+  const warn = out.diagnostics.filter((d) => d.resource?.name === 'consumer');
+  assert.equal(warn.length, 1);
+  assert.match(warn[0]!.message, /consumer route.*only routes in the service's namespace \(team-a\) or its own \(istio-egress\)/);
+  assert.equal(warn[0]!.path, 'spec.parentRefs[0]');
+});
+
+test('a Hostname backendRef without a port: ResolvedRefs InvalidDestination (istiod drops the route), its rule answers 500, a portless mirror is dropped', () => {
+  const yaml = WAYPOINT_YAML + SES + hr('noport', `
+parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: a}]
+rules:
+- matches: [{path: {type: PathPrefix, value: /x}}]
+  backendRefs: [{group: networking.istio.io, kind: Hostname, name: a.test}]
+- filters: [{type: RequestMirror, requestMirror: {backendRef: {group: networking.istio.io, kind: Hostname, name: a.test}}}]
+  backendRefs: [{group: networking.istio.io, kind: Hostname, name: a.test, port: 80}]`);
+  const out = compile(parseDocuments(yaml, 'test.yaml').resources, {});
+  assert.ok(out.snapshot, JSON.stringify(out.diagnostics));
+  const st = out.snapshot.routeStatus.httpRoutes.find((r) => r.name === 'noport')!;
+  assert.deepEqual(brief(st)![0]!.ResolvedRefs, 'False InvalidDestination: port is required in backendRef');
+  const rules = out.snapshot.routes.get('inbound-vip|80|http|a.test')!.rules;
+  assert.deepEqual(rules[0]!.action, { kind: 'direct', status: 500, body: '' });
+  assert.equal(rules[1]!.mirrors[0]!.cluster, undefined);
+  assert.deepEqual(out.diagnostics.filter((d) => d.resource?.name === 'noport').map((d) => d.path), ['spec.rules[0].backendRefs[0]', 'spec.rules[1].filters[0].requestMirror.backendRef']);
+});
+
+test('routes for one ServiceEntry from its namespace and the waypoint\'s: the waypoint\'s namespace applies even when its route is newer (one VirtualService per namespace; Gateway API routes of the waypoint\'s namespace come first in its SidecarScope)', () => {
+  const yaml = TEAM_A_SERVICE
+    + hr('in-egress', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p, namespace: team-a}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]')
+    + hr('in-team', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-a')
+    + hr('in-team-too', 'parentRefs: [{group: networking.istio.io, kind: ServiceEntry, name: p}]\nrules: [{backendRefs: [{group: networking.istio.io, kind: Hostname, name: p.test, port: 80}]}]', 'team-a');
+  const withAge = yaml.replace('name: in-team, namespace: team-a}', 'name: in-team, namespace: team-a, creationTimestamp: "2026-01-01T00:00:00Z"}')
+    .replace('name: in-team-too, namespace: team-a}', 'name: in-team-too, namespace: team-a, creationTimestamp: "2026-03-01T00:00:00Z"}')
+    .replace('name: in-egress, namespace: istio-egress}', 'name: in-egress, namespace: istio-egress, creationTimestamp: "2026-02-01T00:00:00Z"}');
+  const out = compile(parseDocuments(withAge, 'test.yaml').resources, {});
+  assert.ok(out.snapshot, JSON.stringify(out.diagnostics));
+  const attached = (n: string) => out.snapshot!.routeStatus.httpRoutes.find((r) => r.name === n)!.parents[0]!.attachedClusters;
+  assert.deepEqual(attached('in-egress'), ['inbound-vip|80|http|p.test']);
+  assert.deepEqual(attached('in-team'), []);
+  assert.deepEqual(attached('in-team-too'), []);
+  assert.equal(out.snapshot.routes.get('inbound-vip|80|http|p.test')!.source, 'HTTPRoute istio-egress/in-egress');
+  for (const name of ['in-team', 'in-team-too']) {
+    const warn = out.diagnostics.filter((d) => d.resource?.name === name);
+    assert.equal(warn.length, 1, name);
+    assert.match(warn[0]!.message, /HTTPRoute istio-egress\/in-egress routes it from namespace istio-egress/);
+  }
+});

@@ -14,6 +14,7 @@ import type { Snapshot } from '../../src/model/snapshot.ts';
 import { planRoute } from '../../src/dataplane/plan.ts';
 import { hostsMatch, resolveShortname } from '../../src/compile/vs-scope.ts';
 import { serviceEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
+import { responseSet } from '../helpers/route-ops.ts';
 
 test('host.Name.Matches rows (name_test.go)', () => {
   const rows: [string, string, boolean][] = [
@@ -56,7 +57,7 @@ function snap(yaml: string): Snapshot {
   assert.ok(out.snapshot, JSON.stringify(out.diagnostics));
   return out.snapshot;
 }
-const tag = (s: Snapshot, cluster: string) => s.routes.get(cluster)?.rules[0]?.responseHeaders?.set?.find(([k]) => k === 'x-vs')?.[1];
+const tag = (s: Snapshot, cluster: string) => responseSet(s.routes.get(cluster)?.rules[0], 'x-vs');
 
 test('a VirtualService for one name under a wildcard ServiceEntry routes that ServiceEntry (Matches is symmetric)', () => {
   assert.equal(tag(snap(tagged('api', '[api.example.com]')), 'inbound-vip|80|http|*.example.com'), 'api');

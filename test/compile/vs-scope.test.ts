@@ -8,6 +8,7 @@ import { parseDocuments } from '../../src/config/parse.ts';
 import type { Snapshot } from '../../src/model/snapshot.ts';
 import { meshCompileOptions, meshConfigOf } from '../../src/controlplane/mesh-config.ts';
 import { serviceEntry, WAYPOINT_ALL_NAMESPACES_YAML, WAYPOINT_YAML } from '../helpers/inprocess.ts';
+import { responseSet } from '../helpers/route-ops.ts';
 
 const CLUSTER = 'inbound-vip|80|http|a.test';
 
@@ -44,7 +45,7 @@ function compiled(yaml: string, waypoint = WAYPOINT_YAML + SE): ReturnType<typeo
 /** Which VirtualService routes a.test:80 (its `x-vs` header), or undefined for the default route. */
 function chosen(yaml: string, waypoint?: string): string | undefined {
   const table = compiled(yaml, waypoint).snapshot.routes.get(CLUSTER);
-  return table?.rules[0]?.responseHeaders?.set?.find(([k]) => k === 'x-vs')?.[1];
+  return responseSet(table?.rules[0], 'x-vs');
 }
 
 function ignored(yaml: string, name: string, waypoint?: string): string[] {
@@ -83,7 +84,7 @@ test('exportTo: ".", "*", the waypoint namespace apply; another namespace only, 
 test('a VirtualService in the service\'s namespace: exportTo "." hides it from the waypoint, the waypoint namespace shows it', () => {
   const wp = ALL_NAMESPACES + SHOP_SE;
   const cluster = 'inbound-vip|80|http|a.test';
-  const pick = (yaml: string) => compiled(yaml, wp).snapshot.routes.get(cluster)?.rules[0]?.responseHeaders?.set?.find(([k]) => k === 'x-vs')?.[1];
+  const pick = (yaml: string) => responseSet(compiled(yaml, wp).snapshot.routes.get(cluster)?.rules[0], 'x-vs');
   assert.equal(pick(taggedVs('public', { ns: 'shop' })), 'public');
   assert.equal(pick(taggedVs('private', { ns: 'shop', spec: 'exportTo: ["."]' })), undefined);
   assert.equal(pick(taggedVs('exported', { ns: 'shop', spec: 'exportTo: [".", istio-egress]' })), 'exported');
@@ -134,7 +135,7 @@ test('meshConfig defaultVirtualServiceExportTo ["."]: a VirtualService without e
   const opts = { defaultVirtualServiceExportTo: ['.'] };
   const pick = (yaml: string) => {
     const out = compile(parseDocuments(wp + yaml, 'test.yaml').resources, opts);
-    return out.snapshot!.routes.get(CLUSTER)?.rules[0]?.responseHeaders?.set?.find(([k]) => k === 'x-vs')?.[1];
+    return responseSet(out.snapshot!.routes.get(CLUSTER)?.rules[0], 'x-vs');
   };
   assert.equal(pick(taggedVs('shop-default', { ns: 'shop' })), undefined);
   assert.equal(pick(taggedVs('wp-default')), 'wp-default');

@@ -109,7 +109,10 @@ test('a route timeout during a streamed (chunked) upload answers 504 UT; the cli
   });
   // Chunked: the body streams through a view that undici may destroy; the client's request must not go with it.
   s.write('POST http://api.test/upload HTTP/1.1\r\nhost: api.test\r\ntransfer-encoding: chunked\r\n\r\n');
-  s.write(`100000\r\n${'x'.repeat(0x100000)}\r\n`); // one 1 MiB chunk, then nothing: the upstream is not reading anyway
+  // Envoy's route timeout starts once the request is in (Router::onRequestComplete): a 16 KiB body
+  // fits the socket buffers although the upstream reads none of it, and the timer then fires while
+  // undici still holds the body's view.
+  s.write(`4000\r\n${'x'.repeat(0x4000)}\r\n0\r\n\r\n`);
   await Promise.race([
     (async () => { while (!/\r\n\r\n/.test(got)) await sleep(20); })(),
     sleep(3000),

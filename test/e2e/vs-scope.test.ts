@@ -78,7 +78,7 @@ describe('VirtualService gateways and exportTo at the waypoint', () => {
   test('a match listing only another gateway never matches at the waypoint; the mesh match does', async () => {
     const r = await get('http://match.test/x');
     assert.equal(r.status, 200);
-    assert.equal(r.stdout, 'mesh rule\n');
+    assert.equal(r.stdout, 'mesh rule');
   });
 
   test('exportTo: "." in the waypoint namespace applies, another namespace only does not', async () => {
@@ -94,7 +94,7 @@ describe('VirtualService gateways and exportTo at the waypoint', () => {
 
   test('a VirtualService private to the waypoint namespace comes before an older public one', async () => {
     const r = await get('http://order.test/');
-    assert.equal(r.stdout, 'private\n');
+    assert.equal(r.stdout, 'private');
   });
 
   test('/config_dump says why a VirtualService is ignored', async () => {

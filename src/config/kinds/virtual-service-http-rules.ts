@@ -138,6 +138,17 @@ const KNOWN_STATUS = new Set([
   500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
 ]);
 
+/** What checkRetry would report, as lines (meshConfig defaultHttpRetryPolicy has no resource to point at). */
+export function retryProblems(retry: HTTPRetry): string[] {
+  const out: string[] = [];
+  const note = (path: Path, message: string) => { out.push(`${path.join('.')}: ${message}`); };
+  const types: [keyof HTTPRetry, string][] = [['attempts', 'number'], ['perTryTimeout', 'string'], ['retryOn', 'string'], ['backoff', 'string'], ['retryRemoteLocalities', 'boolean']];
+  for (const [k, t] of types) if (retry[k] !== undefined && typeof retry[k] !== t) out.push(`${k}: expected a ${t}, got ${JSON.stringify(retry[k])}`);
+  if (out.length) return out;
+  checkRetry(retry, [], { error: note, warn: () => {}, add: () => {}, diagnostics: [] });
+  return out;
+}
+
 function checkRetry(retry: HTTPRetry, path: Path, report: Reporter): void {
   const attempts = retry.attempts ?? 0;
   if (attempts < 0) report.error([...path, 'attempts'], 'attempts cannot be negative', 'use 0 (no retries) or more');
@@ -160,8 +171,8 @@ function checkPercentage(p: Percent | undefined, path: Path, report: Reporter): 
   if (v < 0 || v > 100 || (v > 0 && v < 0.0001)) report.error(path, `percentage ${v} is neither 0.0, nor in range [0.0001, 100.0]`, 'use 0, or a value between 0.0001 and 100');
 }
 
-// Istio's grpc.SupportedGRPCStatus.
-const GRPC_STATUS = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
+// Istio's grpc.SupportedGRPCStatus, in code order (OK is 0).
+export const GRPC_STATUS = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
   'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
 
 function checkFault(f: NonNullable<HTTPRoute['fault']>, path: Path, report: Reporter): void {

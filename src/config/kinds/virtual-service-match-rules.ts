@@ -4,6 +4,7 @@
 import type { Reporter } from '../diag.ts';
 import { checkGatewayBoundDomain, checkIpOrCidr, checkLabelValue, checkQualifiedName, checkWildcardDomain, isDns1123Label, isIpAddress, checkFqdn } from '../names.ts';
 import type { Path } from '../schema.ts';
+import { translateRe2 } from '../re2.ts';
 import { portInRange, portRangeMessage } from './common.ts';
 import { checkMatchHeaderName } from './header-rules.ts';
 import { hostSubsetOf } from './host-match.ts';
@@ -11,23 +12,10 @@ import type { HTTPMatchRequest, L4MatchAttributes, StringMatch } from './virtual
 
 const RE2_HINT = 'Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)';
 
-/** Why RE2 (Envoy's engine) would refuse the pattern, or undefined. JS's engine is close enough to find syntax errors. */
+/** Why Go's regexp (istiod's check; RE2 syntax) would refuse the pattern, or undefined. */
 export function re2Problem(re: string): string | undefined {
-  if (/\(\?<?[=!]/.test(re)) return 'invalid or unsupported Perl syntax: lookaround';
-  if (/(^|[^\\])\\[1-9]/.test(re)) return 'invalid escape sequence: backreference';
-  // RE2 spellings JS lacks: `(?P<name>` groups and leading inline flags.
-  const js = re.replace(/\(\?P</g, '(?<').replace(/^\(\?[imsU]+\)/, '');
-  try {
-    new RegExp(js, 'u');
-    return undefined;
-  } catch (e) {
-    try {
-      new RegExp(js);
-      return undefined;
-    } catch {
-      return (e as Error).message;
-    }
-  }
+  const t = translateRe2(re);
+  return t.ok ? undefined : t.error;
 }
 
 /** Istio's validateStringRegexp. `where` is quoted as Go's %q would. */
