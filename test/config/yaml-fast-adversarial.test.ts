@@ -349,17 +349,22 @@ test('adversarial: 1 MB inputs of pathological shapes parse in linear time, with
   for (const [name, make] of Object.entries(shapes)) {
     for (const size of [MB / 16, MB / 4, MB]) {
       const text = make(size);
-      const t0 = performance.now();
-      let answered: boolean;
-      try {
-        answered = parseFast(text) !== undefined;
-      } catch (e) {
-        assert.fail(`${name}: parseFast threw ${String(e)}`);
+      // Linear is tens of milliseconds for 1 MB, quadratic is minutes. The best of up to three runs
+      // against a bound 30-40 times linear: a CI machine under load (one run took 1.8 s at load 10)
+      // does not fail it, a quadratic shape does.
+      let answered = false;
+      let ms = Infinity;
+      for (let run = 0; run < 3 && ms >= 3000; run++) {
+        const t0 = performance.now();
+        try {
+          answered = parseFast(text) !== undefined;
+        } catch (e) {
+          assert.fail(`${name}: parseFast threw ${String(e)}`);
+        }
+        ms = Math.min(ms, performance.now() - t0);
       }
-      const ms = performance.now() - t0;
       if (process.env.SHOW_TIMES) console.log(`# ${name}, ${text.length} characters: ${ms.toFixed(1)} ms, ${answered ? 'answered' : 'fell back'}`);
-      // Linear is tens of milliseconds for 1 MB; a loaded machine is not 30 times slower.
-      assert.ok(ms < 1500, `${name}: ${ms.toFixed(0)} ms for ${text.length} characters (${answered ? 'answered' : 'fell back'})`);
+      assert.ok(ms < 3000, `${name}: ${ms.toFixed(0)} ms for ${text.length} characters (${answered ? 'answered' : 'fell back'})`);
     }
   }
 });
