@@ -14,8 +14,13 @@ export interface RawResult {
 export interface RawOptions {
   /** Pause between parts, so each lands in its own read on the server. Default 60 ms. */
   readonly gapMs?: number;
-  /** Resolve after this long without bytes once every part was written. Default 400 ms. */
+  /** Resolve after this long without bytes once every part was written and a byte came. Default 400 ms. */
   readonly idleMs?: number;
+  /**
+   * Before the first byte, wait this long instead of idleMs (default 5 s): a loaded machine may take
+   * longer than idleMs to answer at all (a 40 KiB head under CI load did), and no answer is the exception.
+   */
+  readonly firstByteMs?: number;
   /** Called with the socket and the text so far on each received chunk; may write more. */
   readonly onData?: (socket: Socket, text: string) => void;
 }
@@ -35,7 +40,7 @@ export async function rawExchange(port: number, parts: readonly (string | Buffer
 }
 
 export async function rawOnSocket(s: Socket, parts: readonly (string | Buffer)[], opts: RawOptions = {}): Promise<RawResult> {
-  const { gapMs = 60, idleMs = 400 } = opts;
+  const { gapMs = 60, idleMs = 400, firstByteMs = 5000 } = opts;
   let text = '';
   let closed = false;
   let idle: NodeJS.Timeout | undefined;
@@ -44,7 +49,7 @@ export async function rawOnSocket(s: Socket, parts: readonly (string | Buffer)[]
   const done = new Promise<void>((resolve) => {
     arm = () => {
       if (idle) clearTimeout(idle);
-      if (!writing) idle = setTimeout(resolve, idleMs);
+      if (!writing) idle = setTimeout(resolve, text ? idleMs : Math.max(idleMs, firstByteMs));
     };
     s.on('data', (c: Buffer) => {
       text += c.toString('latin1');
