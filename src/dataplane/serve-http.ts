@@ -8,7 +8,7 @@ import type { Cluster, Snapshot } from '../model/snapshot.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { formatAuthority } from './authority.ts';
 import type { Admitted } from './admit.ts';
-import { forwardRequestHeaders } from './headers.ts';
+import { forwardRequestHeaders, SERVER_NAME } from './headers.ts';
 import { forwardHttp, type Body, type DownstreamClose, type ForwardRequest, type Upstream, type UpgradeHandler } from './http-forward.ts';
 import { grpcRouteTimeoutMs, isGrpcRequest, sendLocal } from './grpc-reply.ts';
 import { localReply } from './local-reply.ts';
@@ -67,7 +67,7 @@ export function serveHttp(c: ServeContext): void {
   const cors = rule.cors ? corsHeaders(rule.cors, req) : undefined;
   if (cors?.preflight) {
     req.resume();
-    res.writeHead(200, cors.headers.flat());
+    res.writeHead(200, [...cors.headers.flat(), 'server', SERVER_NAME]);
     record.responseCode = 200;
     record.responseCodeDetails = 'cors_response';
     return void res.end();
