@@ -4,6 +4,7 @@
 import type { StrMatch } from '../model/route.ts';
 import type { StringMatch } from '../config/kinds/virtual-service.ts';
 import { translateRe2 } from '../config/re2.ts';
+import { linearSource } from './linear-regex.ts';
 
 export type CompiledOrError<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
@@ -11,7 +12,16 @@ export type CompiledOrError<T> = { readonly ok: true; readonly value: T } | { re
 export function compileRegex(source: string, search = false): CompiledOrError<RegExp> {
   const t = translateRe2(source);
   if (!t.ok) return { ok: false, error: `regex ${JSON.stringify(source)} is not valid RE2 (Envoy's regex engine): ${t.error}` };
-  return { ok: true, value: search ? new RegExp(t.source, `g${t.flags}`) : new RegExp(`^(?:${t.source})$`, t.flags) };
+  // Linear time, as RE2 (linear-regex.ts): no request can stall the event loop on a route regex.
+  // V8's linear engine takes no `u` flag, which only `\p` classes need: those keep V8's own engine.
+  const anchored = search ? t.source : `^(?:${t.source})$`;
+  let js = anchored;
+  if (t.flags === '') {
+    const linear = linearSource(anchored);
+    if (!linear.ok) return { ok: false, error: linear.error.replace(JSON.stringify(anchored), JSON.stringify(source)).replace(`"${anchored}"`, JSON.stringify(source)) };
+    js = linear.value;
+  }
+  return { ok: true, value: new RegExp(js, search ? `g${t.flags}` : t.flags) };
 }
 
 /**

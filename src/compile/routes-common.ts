@@ -23,11 +23,20 @@ export function headerOps(
   set: Iterable<readonly [string, string]> = [], add: Iterable<readonly [string, string]> = [], remove: readonly string[] = [],
 ): HeaderOps | undefined {
   const ops: HeaderOps = {
-    set: [...set].map(([k, v]) => [k.toLowerCase(), v] as const),
-    add: [...add].map(([k, v]) => [k.toLowerCase(), v] as const),
+    set: [...set].map(([k, v]) => [k.toLowerCase(), wireValue(v)] as const),
+    add: [...add].map(([k, v]) => [k.toLowerCase(), wireValue(v)] as const),
     remove: remove.map((k) => k.toLowerCase()),
   };
   return ops.set.length + ops.add.length + ops.remove.length ? ops : undefined;
+}
+
+/**
+ * Envoy sends a configured value's UTF-8 bytes; Node writes header strings as latin1 and refuses a
+ * character past U+00FF, which failed every request on the route (503 UC, 502 UPE), and would send
+ * `é` as one byte. So a value that is not ASCII is kept as its UTF-8 bytes, one latin1 char each.
+ */
+function wireValue(v: string): string {
+  return /[^\u0000-\u007f]/.test(v) ? Buffer.from(v, 'utf8').toString('latin1') : v;
 }
 
 export { mergeOps };

@@ -1,10 +1,11 @@
-// File mode: load the config paths, compile, swap. Watches the paths (directories recursively;
-// files through their parent so editors' rename-on-save and ConfigMap symlink swaps are seen),
+// File mode: load the config paths, compile, swap. Watches the paths (directories one directory at a
+// time, see DirTree; files through their parent so editors' rename-on-save and ConfigMap symlink
+// swaps are seen),
 // debounces bursts, and keeps the last good snapshot when a reload fails. The watcher is exported on
 // its own (watchPaths) so the node agent reloads on the same events as the waypoint.
 import { statSync, watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve, sep } from 'node:path';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { compile, CompileMemo, type CompileOptions } from '../compile/compile.ts';
 import { isConfigFileName, LoadCache, loadConfig } from '../config/load.ts';
 import { hasErrors, type Diagnostic } from '../model/diagnostic.ts';
@@ -153,20 +154,23 @@ export async function watchPaths(paths: readonly string[], onChange: (changed?: 
     debounced.trigger();
   };
   const watchers: FSWatcher[] = [];
+  const trees: DirTree[] = [];
   for (const p of paths.map((x) => resolve(x))) {
     const isDir = (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
-    const dir = isDir ? p : dirname(p);
+    if (isDir) {
+      const tree = new DirTree(p, (file) => {
+        const relevant = readByLoader(p, file);
+        if (!relevant) return;
+        note(file.split(sep).some((part) => part.startsWith('..')) || !isConfigFileName(basename(file)) ? undefined : join(p, file));
+      }, () => note(undefined));
+      await tree.add(p);
+      trees.push(tree);
+      continue;
+    }
     const name = basename(p);
-    const w = watch(dir, { recursive: isDir, persistent: false }, (_event, file) => {
-      if (!isDir) {
-        if (file && file === name) note(p);
-        else if (!file || String(file).startsWith('..')) note(undefined);
-        return;
-      }
-      const relevant = readByLoader(dir, file);
-      if (!relevant) return;
-      const rel = String(file);
-      note(rel.split(sep).some((part) => part.startsWith('..')) || !isConfigFileName(basename(rel)) ? undefined : join(dir, rel));
+    const w = watch(dirname(p), { persistent: false }, (_event, file) => {
+      if (file && file === name) note(p);
+      else if (!file || String(file).startsWith('..')) note(undefined);
     });
     w.on('error', () => note(undefined));
     watchers.push(w);
@@ -176,8 +180,88 @@ export async function watchPaths(paths: readonly string[], onChange: (changed?: 
       debounced.cancel();
       for (const w of watchers) w.close();
       watchers.length = 0;
+      for (const t of trees) t.close();
     },
   };
+}
+
+/**
+ * A config directory watched one directory at a time (inotify on each directory, which reports every
+ * entry's events whatever the entry's inode). Node's recursive watch on Linux watches files by
+ * inode: once a file was replaced by a rename (sed -i, vim, git checkout, `mv new old`), it reported
+ * nothing more for it, neither later edits nor its removal, and the waypoint served stale config
+ * without a word. Directories the loader reads (not dot-directories) are watched; one that appears
+ * is added, one that goes away is dropped.
+ */
+class DirTree {
+  readonly #root: string;
+  readonly #onFile: (rel: string) => void;
+  readonly #onLost: () => void;
+  readonly #watchers = new Map<string, FSWatcher>();
+  /** Real paths watched: a symlink back up the tree (a loop) is not followed twice, as the loader's `seen`. */
+  readonly #real = new Map<string, string>();
+  #closed = false;
+
+  constructor(root: string, onFile: (rel: string) => void, onLost: () => void) {
+    this.#root = root;
+    this.#onFile = onFile;
+    this.#onLost = onLost;
+  }
+
+  async add(dir: string): Promise<void> {
+    if (this.#closed || this.#watchers.has(dir)) return;
+    const real = await realpath(dir).catch(() => undefined);
+    if (real === undefined || [...this.#real.values()].includes(real)) return;
+    this.#real.set(dir, real);
+    let w: FSWatcher;
+    try {
+      w = watch(dir, { persistent: false }, (_event, file) => this.#event(dir, file));
+    } catch {
+      return this.#onLost();
+    }
+    w.on('error', () => {
+      this.#drop(dir);
+      this.#onLost();
+    });
+    this.#watchers.set(dir, w);
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const child = join(dir, e.name);
+      if (e.isDirectory() || (e.isSymbolicLink() && (await stat(child).catch(() => undefined))?.isDirectory())) await this.add(child);
+    }
+  }
+
+  #event(dir: string, file: string | Buffer | null): void {
+    if (!file) return this.#onFile('');
+    const path = join(dir, String(file));
+    const rel = relative(this.#root, path);
+    // A directory that appeared is watched from now on (and rescanned: the whole tree is reloaded);
+    // one that went away stops being watched.
+    if (!String(file).startsWith('.')) {
+      let isDir = false;
+      try {
+        isDir = statSync(path).isDirectory();
+      } catch {
+        for (const d of [...this.#watchers.keys()]) if (d === path || d.startsWith(`${path}${sep}`)) this.#drop(d);
+      }
+      if (isDir) void this.add(path);
+    }
+    this.#onFile(rel);
+  }
+
+  #drop(dir: string): void {
+    this.#watchers.get(dir)?.close();
+    this.#watchers.delete(dir);
+    this.#real.delete(dir);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
+    this.#real.clear();
+  }
 }
 
 /**

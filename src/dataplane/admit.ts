@@ -106,7 +106,7 @@ export function admit(snap: Snapshot, a: Arrival, record: RequestRecord): void {
   }
   // 2. Target.
   const target = requestTarget(req, a.tunnel);
-  if ('error' in target) return a.onAdmission({ refused: target.error, reason: target.reason, close });
+  if ('error' in target) return a.onAdmission({ refused: target.error, reason: target.reason, details: target.details, close });
   record.path = target.path;
   record.authority = target.host;
   // 3. Route.
@@ -171,6 +171,12 @@ function checkHead(req: IncomingMessage): { refused: FailureCode; reason: string
   if ((req.url?.length ?? 0) > HEAD_LIMITS.maxUriBytes) {
     return { refused: 'uri_too_long', reason: `request-target longer than ${HEAD_LIMITS.maxUriBytes} bytes` };
   }
+  // Envoy's codec takes `chunked` alone: a body under another coding (`gzip, chunked`) would go
+  // upstream with Content-Length, its coding lost (RFC 9112 §6.1: 501 for a coding not understood).
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined && te !== 'chunked' && te.trim().toLowerCase() !== 'chunked') {
+    return { refused: 'unsupported_transfer_encoding', reason: `Transfer-Encoding "${te.slice(0, 100)}" is not supported; send the body with chunked alone, or Content-Length` };
+  }
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -181,9 +187,12 @@ function checkHead(req: IncomingMessage): { refused: FailureCode; reason: string
 }
 
 /** Where an HTTP request goes: the CONNECT authority inside a tunnel, else absolute-form, else Host. */
-export function requestTarget(req: IncomingMessage, tunnel: Authority | undefined): Target | { error: FailureCode; reason: string } {
+export function requestTarget(req: IncomingMessage, tunnel: Authority | undefined): Target | { error: FailureCode; reason: string; details?: string } {
   const url = req.url ?? '/';
   if (url.startsWith('/') || url === '*') {
+    // Envoy's codec takes `*` for OPTIONS only, and refuses it as an invalid URL otherwise (it went
+    // upstream, where the client refused it: 503 UC, and the default route retried it twice).
+    if (url === '*' && req.method !== 'OPTIONS') return { error: 'bad_request', reason: `the request-target * is for OPTIONS only (RFC 9112 §3.2.4), not ${req.method}`, details: 'http1.invalid_url' };
     // Envoy's default (http_reject_path_with_fragment): policy reads the path up to "#", an upstream
     // may not, so a fragment, which no request-target may carry (RFC 9112 §3.2), is a 400.
     if (url.includes('#')) return { error: 'bad_request', reason: 'the request-target carries a #fragment, which is never sent in a request (RFC 9112 §3.2)' };

@@ -75,6 +75,8 @@ export class DownstreamGuard {
   /** Hot path: true while any open connection is past the cap, so requests check their socket. */
   refusing = false;
   #refusedCount = 0;
+  /** Tracked HBONE streams, which the connection cap does not count. */
+  #streams = 0;
 
   constructor(limits: DownstreamLimits, hooks: GuardHooks) {
     this.#limits = limits;
@@ -86,7 +88,7 @@ export class DownstreamGuard {
 
   /** Open downstream TCP connections being tracked. */
   get connections(): number {
-    return this.#conns.size;
+    return this.#conns.size - this.#streams;
   }
 
   /**
@@ -103,8 +105,9 @@ export class DownstreamGuard {
         c.lastActive = Date.now();
       }
     };
-    server.on('connect', toTunnel);
-    server.on('upgrade', toTunnel);
+    // First, so that the listener's own handler may resume() a CONNECT it terminates.
+    server.prependListener('connect', toTunnel);
+    server.prependListener('upgrade', toTunnel);
   }
 
   /** Whether `socket` was accepted past the cap (read only while `refusing`). */
@@ -124,24 +127,24 @@ export class DownstreamGuard {
   }
 
   #onConnection(s: Socket): void {
-    // Only real sockets: an HBONE stream handed to the HTTP server has no byte counters (its
-    // session has the HBONE limits).
+    // Anything with a socket's byte counters: sockets, and HBONE streams (stream-adapter.ts gives
+    // them counters), whose requests get the same timeouts.
     if (typeof s.bytesRead !== 'number') return;
-    const known = this.#conns.get(s);
-    if (known) {
-      // A CONNECT to an HTTP port: the same socket now carries HTTP again, counted once.
-      known.tunnel = false;
-      known.headersStart = 0;
-      known.read = s.bytesRead;
-      known.written = s.bytesWritten;
-      known.lastActive = Date.now();
-      return;
-    }
+    // A CONNECT to an HTTP port: the same socket now carries HTTP again, counted once; the bytes
+    // that made the listener hand it over are a request head not parsed yet.
+    if (this.resume(s, true)) return;
     const max = this.#limits.maxConnections;
-    const refused = max > 0 && this.#conns.size - this.#refusedCount >= max;
+    // An HBONE stream is not a connection of this listener: its session counts against the HBONE cap.
+    const refused = max > 0 && !isStream(s) && this.#conns.size - this.#streams - this.#refusedCount >= max;
+    if (isStream(s)) {
+      this.#streams++;
+      s.once('close', () => this.#streams--);
+    }
     const c: Conn = {
       socket: s, onResponseClose: function (this: ServerResponse) { responseClosed(c, this); },
-      read: s.bytesRead, written: s.bytesWritten, lastActive: Date.now(), headersStart: 0, inflight: [], tunnel: false, refused,
+      read: s.bytesRead, written: s.bytesWritten, lastActive: Date.now(),
+      // A stream handed over after its first bytes (a terminated tunnel) has a head not parsed yet.
+      headersStart: s.bytesRead > 0 ? Date.now() : 0, inflight: [], tunnel: false, refused,
     };
     this.#conns.set(s, c);
     if (refused) {
@@ -157,12 +160,34 @@ export class DownstreamGuard {
     this.#timer ??= setInterval(() => this.#sweep(), this.#tickMs).unref();
   }
 
+  /**
+   * A CONNECT to an HTTP port was answered: the socket is timed as a connection again (idle, then
+   * request headers) from now, before its first byte too; `pending`: bytes of a head not parsed
+   * yet were read. False for a socket it does not track.
+   */
+  resume(s: object, pending = false): boolean {
+    const c = this.#conns.get(s as Socket);
+    if (!c) return false;
+    c.tunnel = false;
+    c.headersStart = pending && c.inflight.length === 0 ? Date.now() : 0;
+    c.read = c.socket.bytesRead;
+    c.written = c.socket.bytesWritten;
+    c.lastActive = Date.now();
+    return true;
+  }
+
+  /** The socket now carries a protocol that times itself (HTTP/2 inside a tunnel): out of the sweep. */
+  release(s: object): void {
+    const c = this.#conns.get(s as Socket);
+    if (c) c.tunnel = true;
+  }
+
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     const c = this.#conns.get(req.socket);
     if (!c) return;
     c.headersStart = 0;
     c.inflight.push(res);
-    res.once('close', c.onResponseClose);
+    res.on('close', c.onResponseClose); // emitted once; on() allocates no once-wrapper per request
   }
 
   #sweep(): void {
@@ -198,6 +223,11 @@ export class DownstreamGuard {
       }
     }
   }
+}
+
+/** An HTTP/2 stream (HBONE) rather than a socket. */
+function isStream(s: object): boolean {
+  return 'session' in s;
 }
 
 function responseClosed(c: Conn, res: ServerResponse): void {

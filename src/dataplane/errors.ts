@@ -11,6 +11,7 @@ export type FailureCode =
   | 'upgrade_failed'      // an Upgrade to a protocol that is not enabled (only websocket is)
   | 'uri_too_long'        // request-target over the limit (414)
   | 'headers_too_large'   // too many header fields (431); too many bytes is Node's parser (clientError)
+  | 'unsupported_transfer_encoding' // a Transfer-Encoding other than chunked alone (501, as Envoy's codec)
   | 'no_healthy_upstream' // cluster has no endpoints
   | 'ssrf_refused'        // the dialled address is refused by the SSRF guard
   | 'rbac_denied'         // an AuthorizationPolicy denied it (details come from the decision)
@@ -59,6 +60,7 @@ export const FAILURES: Readonly<Record<FailureCode, FailureInfo>> = {
   upgrade_failed: { status: 403, flag: '-', details: 'upgrade_failed', body: '' },
   uri_too_long: { status: 414, flag: 'DPE', details: 'http1.uri_too_long', body: '' },
   headers_too_large: { status: 431, flag: 'DPE', details: 'http1.headers_too_large', body: '' },
+  unsupported_transfer_encoding: { status: 501, flag: 'DPE', details: 'http1.invalid_transfer_encoding', body: '' },
   no_healthy_upstream: { status: 503, flag: 'UH', details: 'no_healthy_upstream', body: 'no healthy upstream' },
   // Like an RBAC denial: 403 and no response flag; the details name the guard.
   ssrf_refused: { status: 403, flag: '-', details: 'egress_denied{ssrf_guard}', body: '' },

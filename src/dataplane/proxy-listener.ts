@@ -7,7 +7,7 @@ import { listen } from './listen.ts';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer, STATUS_CODES } from '../node-http.ts';
 import { createServer as createTlsServer } from 'node:https';
-import type { Http2Server } from 'node:http2';
+import type { Http2Server, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import { Socket, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { identityFromSan, type Identity, type PodIdentities, type PodWorkload } from '../model/identity.ts';
@@ -181,9 +181,64 @@ export class ProxyListener {
     h2c.on('session', (session) => {
       if (this.#pendingH2) this.#h2Sessions.set(session, this.#pendingH2);
       this.#pendingH2 = undefined;
+      session.on('error', () => {});
+      this.#timeH2c(session);
     });
-    h2c.on('request', (req, res) => this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse));
+    // An HTTP/2 CONNECT inside a terminated tunnel: 403 upgrade_failed and a record, as for HTTP/1.1
+    // (#onConnect); node's own answer was a 405 that no access log saw.
+    h2c.on('connect', (req, res) => {
+      const h2 = h2Tunnel(req as unknown as IncomingMessage, this.#h2Sessions);
+      const peer = h2?.peer ?? this.#peer(req.socket);
+      const record = recordFromRequest(req as unknown as IncomingMessage, 'tcp', peer, this.#deps.ownSpans);
+      this.#identify(record, peer);
+      const inside = h2 ? formatAuthority(h2.authority.host, h2.authority.port) : 'an HTTP port';
+      localReply(res as unknown as ServerResponse, record, 'upgrade_failed', `CONNECT inside a tunnel to ${inside} (an HTTP port) is not allowed`);
+      res.once('close', () => finishRecord(record, this.#deps.sink));
+    });
+    h2c.on('request', (req, res) => {
+      const ms = this.#limits.streamIdleTimeoutMs;
+      if (ms > 0) req.stream.setTimeout(ms, () => this.#onH2StreamIdle(req.stream, res as unknown as ServerResponse));
+      this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    });
     return h2c;
+  }
+
+  /**
+   * An h2c session inside a tunnel has the limits of a connection, as Envoy's HTTP/2 codec applies
+   * them: closed (GOAWAY) after --idle-timeout with no stream open, which also bounds a stream
+   * whose headers never complete; each stream has --stream-idle-timeout (#onH2StreamIdle).
+   */
+  #timeH2c(session: ServerHttp2Session): void {
+    const ms = this.#limits.idleTimeoutMs;
+    if (ms <= 0) return;
+    let open = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const arm = () => {
+      idle = setTimeout(() => {
+        this.#deps.onLimit?.('idle_timeout');
+        session.close();
+        setTimeout(() => session.destroy(), 1_000).unref(); // a stream still half received
+      }, ms).unref();
+    };
+    arm();
+    session.on('stream', (stream) => {
+      open++;
+      clearTimeout(idle);
+      stream.once('close', () => {
+        if (--open === 0 && !session.closed && !session.destroyed) arm();
+      });
+    });
+    session.once('close', () => clearTimeout(idle));
+  }
+
+  /** Stream idle timeout on an h2c stream: 408 SI while the response has not begun, else a reset; the session lives on. */
+  #onH2StreamIdle(stream: ServerHttp2Stream, res: ServerResponse): void {
+    this.#deps.onLimit?.('stream_idle_timeout');
+    const x = (res as ExchangeResponse)[kExchange];
+    if (!x || res.headersSent) return void stream.close(H2_CANCEL);
+    x.closed?.onDownstreamClose();
+    localReply(res, x.record, 'stream_idle_timeout', `no byte received or sent for ${this.#limits.streamIdleTimeoutMs} ms (--stream-idle-timeout)`);
+    res.once('finish', () => stream.close(H2_NO_ERROR));
   }
 
   /** The same parser settings and handlers on the listener and on the inner parser for tunnels. */
@@ -305,10 +360,30 @@ export class ProxyListener {
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // Pipelined behind a response still owed: not before its turn (#waitTurn).
+    if (!res.socket) return this.#waitTurn(req, res);
     const h2 = h2Tunnel(req, this.#h2Sessions);
     const peer = h2?.peer ?? this.#peer(req.socket);
     const record = recordFromRequest(req, 'http', peer, this.#deps.ownSpans);
     this.#serve(req, res, record, peer, h2?.authority ?? this.#tunnelTargets.get(req.socket));
+  }
+
+  /**
+   * HTTP/1.1 pipelining, one request at a time per connection, as Envoy's codec dispatches them (it
+   * stops reading after a request until its response is done). Node parses and emits every request
+   * of a read at once and only orders the responses: without this, one write of 2,000 pipelined
+   * requests opened 2,000 upstream connections at once, held after the client left. A request whose
+   * response is queued behind another (Node has not given it the socket) waits for the socket, and
+   * the connection is not read meanwhile, so at most one read's worth of requests waits.
+   */
+  #waitTurn(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as Pipelined;
+    socket[kWaiting] = (socket[kWaiting] ?? 0) + 1;
+    socket.pause();
+    res.once('socket', () => {
+      if (--socket[kWaiting]! === 0) socket.resume();
+      this.#onRequest(req, res);
+    });
   }
 
   /**
@@ -362,11 +437,11 @@ export class ProxyListener {
     const { req, res, record } = x;
     if ('refused' in a) {
       req.resume();
-      return localReply(res, record, a.refused, a.reason, this.#draining || a.close, a.details);
+      return localReply(res, record, a.refused, a.reason, this.#draining || a.close || bodyPending(req), a.details);
     }
     if ('denied' in a) {
       req.resume();
-      return replyDenied(res, record, a.denied, this.#draining || a.close);
+      return replyDenied(res, record, a.denied, this.#draining || a.close || bodyPending(req));
     }
     const upgrade = x.upgrade;
     serveHttp({
@@ -465,11 +540,16 @@ export class ProxyListener {
       this.#tunnelTargets.set(t.stream, authority);
       this.#peers.set(t.stream, peer);
       t.respond.accept();
+      // Until its first byte, and as HTTP/1.1 after, timed as any connection (idle, request headers):
+      // a client that sends nothing after its CONNECT is closed by --idle-timeout. A stream the
+      // guard does not know (HBONE, PROXY protocol) gets the same bound on its first byte.
+      if (!this.#guard.resume(t.stream)) this.#firstByteTimeout(t.stream);
       // HTTP/1.1 or HTTP/2 with prior knowledge: the client speaks first, so look at its bytes.
       t.stream.once('data', (first: Buffer) => {
         t.stream.pause();
         t.stream.unshift(first);
         if (isH2Preface(first)) {
+          this.#guard.release(t.stream); // the h2c session times itself (#timeH2c)
           this.#pendingH2 = { authority, peer };
           // node:http2 reads a socket's native handle directly, past the byte we peeked at; a JS
           // Duplex in front makes it read through the stream, unshifted bytes included.
@@ -522,6 +602,19 @@ export class ProxyListener {
       }
       this.#dialTunnel(t, plan, authority, record, finish, refuse, true);
     });
+  }
+
+  /** A terminated tunnel the guard does not time: closed when no byte comes within --idle-timeout. */
+  #firstByteTimeout(stream: Duplex): void {
+    const ms = this.#limits.idleTimeoutMs;
+    if (ms <= 0) return;
+    const timer = setTimeout(() => {
+      this.#deps.onLimit?.('idle_timeout');
+      stream.destroy();
+    }, ms).unref();
+    const clear = () => clearTimeout(timer);
+    stream.once('data', clear);
+    stream.once('close', clear);
   }
 
   /** Dials the tunnel's upstream and splices; `accepted`: the client already has its 200. */
@@ -616,6 +709,9 @@ export class ProxyListener {
 }
 
 const kExchange = Symbol('egressway.exchange');
+/** Pipelined requests on a connection waiting for their turn (#waitTurn). */
+const kWaiting = Symbol('egressway.waiting');
+type Pipelined = Duplex & { [kWaiting]?: number };
 type ExchangeResponse = ServerResponse & { [kExchange]?: Exchange };
 
 interface ExchangeHooks {
@@ -678,6 +774,21 @@ function onResponseClose(this: ServerResponse): void {
   if (!this.writableFinished && !r.responseFlags.startsWith('U')) markFailure(r, 'downstream_disconnect');
   x.hooks.finish(r);
   x.hooks.done();
+}
+
+// RST_STREAM codes (RFC 9113 §7); node:http2's constants would load the module (see #h2c).
+const H2_NO_ERROR = 0, H2_CANCEL = 8;
+
+/**
+ * An HTTP/1 request answered before its body arrived: Envoy closes the connection after such a
+ * reply (HCM doEndStream, remote not complete), rather than read a body nobody wants for as long as
+ * the client sends it (a refused upload kept the connection, its bytes resetting every timeout).
+ * A request without a body is complete here even if Node has not said so yet.
+ */
+function bodyPending(req: IncomingMessage): boolean {
+  if (req.complete || req.httpVersionMajor !== 1) return false;
+  const h = req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');

@@ -21,7 +21,19 @@ export function adaptStream<S extends Duplex>(stream: S, ends: Ends): S {
   for (const [k, v] of Object.entries(extra)) {
     if (!(k in stream)) Object.defineProperty(stream, k, { value: v, configurable: true });
   }
-  encodeStringWrites(stream as unknown as RawWritable);
+  const counts = { read: 0, written: 0 };
+  if (!('bytesRead' in stream)) {
+    // A socket's byte counters, which the downstream guard reads to time a connection (idle, request
+    // headers, stream idle): without them an HTTP/1.1 request inside an HBONE stream had no timeout.
+    Object.defineProperty(stream, 'bytesRead', { get: () => counts.read, configurable: true });
+    Object.defineProperty(stream, 'bytesWritten', { get: () => counts.written, configurable: true });
+    const push = stream.push;
+    stream.push = function (chunk: unknown, encoding?: BufferEncoding) {
+      if (chunk) counts.read += (chunk as Buffer).length;
+      return push.call(this, chunk, encoding);
+    };
+  }
+  encodeStringWrites(stream as unknown as RawWritable, counts);
   return stream;
 }
 
@@ -34,11 +46,12 @@ interface RawWritable {
 // node:http writes response heads as latin1 strings. An Http2Stream (decodeStrings: false) hands
 // those to its native handle's string writers, which corrupt them (node 24: the head arrives as
 // garbage). Encoding to a Buffer first costs one copy of the head only; bodies are Buffers already.
-function encodeStringWrites(w: RawWritable): void {
+function encodeStringWrites(w: RawWritable, counts: { written: number }): void {
   const write = w._write;
   w._write = function (chunk, encoding, cb) {
-    if (typeof chunk === 'string') write.call(this, Buffer.from(chunk, encoding), 'buffer' as BufferEncoding, cb);
-    else write.call(this, chunk, encoding, cb);
+    const b = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk as Buffer;
+    counts.written += b.length;
+    write.call(this, b, typeof chunk === 'string' ? 'buffer' as BufferEncoding : encoding, cb);
   };
   const writev = w._writev;
   if (writev) {
@@ -49,6 +62,7 @@ function encodeStringWrites(w: RawWritable): void {
           c.chunk = Buffer.from(c.chunk, c.encoding);
           c.encoding = 'buffer' as BufferEncoding;
         }
+        counts.written += (c.chunk as Buffer).length;
       }
       writev.call(this, chunks, cb);
     };

@@ -40,6 +40,11 @@ const cases: IstioCase[] = [
   { name: 'unescaped % in value', spec: vs(http({ headers: { request: { set: { 'x-a': 'abc%123' } } } })), expect: 'error', message: 'Un-terminated variable expression' },
   { name: 'trailing % in value', spec: vs(http({ headers: { request: { add: { 'x-a': '100%' } } } })), expect: 'error', message: 'Un-escaped %' },
   { name: 'variable then stray %', spec: vs(http({ headers: { request: { add: { 'x-a': '%START_TIME%%' } } } })), expect: 'error', message: 'header value configuration' },
+  // Beyond Istio: a name no request can carry failed every request on the route (503 UC, 502 UPE).
+  { name: 'request set name with a space', spec: vs(http({ headers: { request: { set: { 'x b': '1' } } } })), expect: 'error', message: 'header name "x b" is not a valid HTTP header name' },
+  { name: 'response set name with parentheses', spec: vs(http({ headers: { response: { set: { 'x(e)': '1' } } } })), expect: 'error', message: 'header name "x(e)" is not a valid HTTP header name' },
+  { name: 'request remove name with a colon inside', spec: vs(http({ headers: { request: { remove: ['x:y'] } } })), expect: 'error', message: 'header name "x:y" is not a valid HTTP header name' },
+  { name: 'non-ASCII value', spec: vs(http({ headers: { response: { set: { 'x-f': 'é€' } } } })), expect: 'valid' },
   { name: 'variable with args', spec: vs(http({ headers: { request: { add: { 'x-a': '%REQ(x-b)%' } } } })), expect: 'valid' },
   { name: 'control character in value', spec: vs(http({ headers: { request: { add: { 'x-a': 'a\u0001b' } } } })), expect: 'error', message: 'is invalid' },
   { name: 'destination header ops checked', spec: vs({ route: [{ destination: { host: 'foo.bar' }, headers: { request: { set: { '': 'x' } } } }] }), expect: 'error', message: 'header name cannot be empty' },

@@ -3,7 +3,7 @@
 // second, forever. It now reloads only for files the loader reads, and an unchanged snapshot does
 // nothing (no swap, no report). Real files and the real fs watcher.
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -91,6 +91,44 @@ describe('file watcher', () => {
     } finally {
       await outside.close();
     }
+  });
+
+  // Regression: Node's recursive watch on Linux follows a file's inode, so once a file was replaced
+  // by a rename (sed -i, vim, git checkout) nothing more was reported for it: later edits and its
+  // removal were never read, and a deleted ServiceEntry stayed routable until SIGHUP.
+  test('a file replaced by a rename is still watched: later edits, another rename and its removal are read', async () => {
+    const has = (h: string) => store.current().services.some((s) => s.hosts.includes(`${h}.test`));
+    const file = join(dir.path, 'sub2', 'five.yaml');
+    await mkdir(join(dir.path, 'sub2'));
+    await writeFile(file, se('five'));
+    await until(() => has('five'), 'sub2/five.yaml to be read');
+    for (const [i, next] of ['six', 'seven'].entries()) {
+      await writeFile(join(dir.path, 'sub2', `sedtmp${i}`), se('five') + se(next));
+      await rename(join(dir.path, 'sub2', `sedtmp${i}`), file);
+      await until(() => has(next), `${next}.test after rename ${i + 1}`);
+    }
+    await writeFile(file, se('five') + se('eight'));
+    await until(() => has('eight') && !has('seven'), 'an in-place edit after the renames');
+    await rm(file);
+    await until(() => !has('five'), 'the removal of sub2/five.yaml');
+    await rm(join(dir.path, 'sub2'), { recursive: true });
+  });
+
+  test('a Kubernetes ConfigMap swap (..data symlink renamed over) is read', async () => {
+    const has = (h: string) => store.current().services.some((s) => s.hosts.includes(`${h}.test`));
+    const cm = join(dir.path, 'cm');
+    await mkdir(join(cm, '..2026_a'), { recursive: true });
+    await writeFile(join(cm, '..2026_a', 'se.yaml'), se('nine'));
+    await symlink('..2026_a', join(cm, '..data'));
+    await symlink(join('..data', 'se.yaml'), join(cm, 'se.yaml'));
+    await until(() => has('nine'), 'the mounted ConfigMap');
+    await mkdir(join(cm, '..2026_b'));
+    await writeFile(join(cm, '..2026_b', 'se.yaml'), se('ten'));
+    await symlink('..2026_b', join(cm, '..data_tmp'));
+    await rename(join(cm, '..data_tmp'), join(cm, '..data'));
+    await until(() => has('ten') && !has('nine'), 'the swapped ConfigMap');
+    await rm(cm, { recursive: true });
+    await until(() => !has('ten'), 'the ConfigMap folder removed');
   });
 
   test('a failed reload, then the same good config again, reports the recovery', async () => {

@@ -131,22 +131,24 @@ endpoints: [{address: 127.0.0.1}]`);
 
     describe(`classic request smuggling${where}`, () => {
       const post = (headers: string, body: string) => `POST /ok HTTP/1.1\r\nHost: api.test\r\n${headers}\r\n${body}`;
-      const vectors: [string, string][] = [
+      // A coding other than chunked that Node's parser lets through to the listener is Envoy's 501
+      // (unsupported transfer encoding); the rest Node refuses with 400.
+      const vectors: [string, string, number?][] = [
         ['CL.TE', post('Content-Length: 6\r\nTransfer-Encoding: chunked\r\n', '0\r\n\r\nG')],
         ['TE.CL', post('Transfer-Encoding: chunked\r\nContent-Length: 4\r\n', '5c\r\nGPOST /admin HTTP/1.1\r\nHost: api.test\r\nContent-Length: 15\r\n\r\nx=1\r\n0\r\n\r\n')],
         ['duplicate Content-Length', post('Content-Length: 5\r\nContent-Length: 6\r\n', 'hello!')],
         ['Content-Length list', post('Content-Length: 5, 6\r\n', 'hello!')],
-        ['Transfer-Encoding: xchunked', post('Transfer-Encoding: xchunked\r\n', '0\r\n\r\n')],
+        ['Transfer-Encoding: xchunked', post('Transfer-Encoding: xchunked\r\n', '0\r\n\r\n'), 501],
         ['Transfer-Encoding: chunked, identity', post('Transfer-Encoding: chunked, identity\r\n', '0\r\n\r\n')],
         ['space before the colon', post('Transfer-Encoding : chunked\r\n', '0\r\n\r\n')],
         ['obs-fold', post('X-Folded: a\r\n b\r\nContent-Length: 0\r\n', '')],
         ['bare LF line ends', 'GET /ok HTTP/1.1\nHost: api.test\n\n'],
         ['NUL in a header value', post('X-Nul: a\0b\r\nContent-Length: 0\r\n', '')],
       ];
-      for (const [name, bytes] of vectors) {
-        test(`${name}: 400 and nothing reaches the upstream`, async () => {
+      for (const [name, bytes, status = 400] of vectors) {
+        test(`${name}: ${status} and nothing reaches the upstream`, async () => {
           const r = await send([bytes + get('/admin')], via);
-          assert.equal(r.statuses[0], 400, r.text);
+          assert.equal(r.statuses[0], status, r.text);
           assert.equal(r.statuses.length, 1, r.text);
           assert.equal(up.bytes(), '');
           assert.deepEqual(received(), []);

@@ -84,5 +84,18 @@ function checkFilters(filters: readonly HTTPRouteFilter[], path: Path, report: R
     }
     if (field && f[field] === undefined) report.error([...path, i], `${field} must be specified for ${f.type} filter.type`, `add ${field}`);
     if (f.type === 'ExtensionRef') report.warn([...path, i], 'ExtensionRef filters are not supported by Istio; the route is rejected', 'remove the filter');
+    for (const side of ['requestHeaderModifier', 'responseHeaderModifier'] as const) checkHeaderNames(f[side], [...path, i, side], report);
   });
+}
+
+// The Gateway API CRD's HTTPHeaderName pattern, which the API server enforces; files get it here (a
+// name no request can carry failed every request on the route).
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+
+function checkHeaderNames(m: HTTPRouteFilter['requestHeaderModifier'], path: Path, report: Reporter): void {
+  const check = (name: string, p: Path) => {
+    if (!HEADER_NAME.test(name)) report.error(p, `Invalid value: ${JSON.stringify(name)}: should match '^[A-Za-z0-9!#$%&'*+\\-.^_\`|~]+$'`, 'use an HTTP header name (token characters only)');
+  };
+  for (const op of ['set', 'add'] as const) (m?.[op] ?? []).forEach((h, k) => check(h.name, [...path, op, k, 'name']));
+  (m?.remove ?? []).forEach((name, k) => check(name, [...path, 'remove', k]));
 }
