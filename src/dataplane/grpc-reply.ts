@@ -5,6 +5,7 @@
 // error status or a text body would only tell it "Stream removed" or "Bad gRPC response".
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestRecord } from '../telemetry/record.ts';
+import { SERVER_NAME } from './headers.ts';
 
 /** Envoy's Grpc::Common::hasGrpcContentType: `application/grpc` or `application/grpc+...`. */
 export function isGrpcRequest(req: Pick<IncomingMessage, 'headers'> | undefined): boolean {
@@ -69,7 +70,8 @@ export function sendLocal(
   if (!isGrpcRequest(requestOf(res))) {
     r.responseCode = status;
     r.bytesSent = Buffer.byteLength(body);
-    const out: Record<string, string | number | readonly string[]> = { ...headers, 'content-length': r.bytesSent };
+    // The HCM writes its server_name on every reply (Istio: `istio-envoy`, OVERWRITE).
+    const out: Record<string, string | number | readonly string[]> = { ...headers, 'content-length': r.bytesSent, server: SERVER_NAME };
     if (h2) delete out.connection;
     res.writeHead(status, out as Record<string, string | number | string[]>);
     res.end(body);
@@ -87,6 +89,7 @@ export function sendLocal(
   }
   res.setHeader('content-type', 'application/grpc');
   res.setHeader('grpc-status', code);
+  res.setHeader('server', SERVER_NAME);
   const text = typeof body === 'string' ? body : Buffer.from(body).toString();
   const message = text.endsWith('\n') ? text.slice(0, -1) : text;
   if (message) res.setHeader('grpc-message', percentEncode(message));

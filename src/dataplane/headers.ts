@@ -10,6 +10,14 @@ const HOP_BY_HOP = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings',
 ]);
 
+/**
+ * Response fields the waypoint writes itself, as Istio's waypoint Envoy does: `server` (the HCM's
+ * server_name, `istio-envoy`, with OVERWRITE: GetProxyHeaders for ListenerClassSidecarInbound) and
+ * `x-envoy-upstream-service-time` (the router sets it; Istio leaves Envoy's debug headers on).
+ */
+export const SERVER_NAME = 'istio-envoy';
+const WAYPOINT_OWN = new Set([...HOP_BY_HOP, 'server', 'x-envoy-upstream-service-time']);
+
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   // The usual values list no extra header: skip the split (this runs twice per request).
   if (!value || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined;
@@ -126,10 +134,12 @@ export interface ResponseHead {
  * (Node writes header strings as latin1), hop-by-hop and Connection-listed fields dropped,
  * pseudo-headers skipped. Facts the proxy acts on land in `head`. `utf8`: the pairs came from
  * undici's HTTP/2 client, which encodes Node's (one byte per octet) strings as UTF-8; decoding them
- * as UTF-8 gives the octets back.
+ * as UTF-8 gives the octets back. `waypoint`: the upstream's `server` and
+ * `x-envoy-upstream-service-time` go too (the waypoint writes its own, WAYPOINT_OWN).
  */
-export function forwardResponseHead(raw: RawHeaders, head: ResponseHead, utf8 = false): string[] {
+export function forwardResponseHead(raw: RawHeaders, head: ResponseHead, utf8 = false, waypoint = false): string[] {
   const enc = utf8 ? 'utf8' : 'latin1';
+  const drop = waypoint ? WAYPOINT_OWN : HOP_BY_HOP;
   const out: string[] = [];
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -137,7 +147,7 @@ export function forwardResponseHead(raw: RawHeaders, head: ResponseHead, utf8 = 
     if (name.charCodeAt(0) === 58) continue; // :status and other HTTP/2 pseudo-headers
     const v = raw[i + 1]!;
     const value = typeof v === 'string' ? v : v.toString(enc);
-    if (HOP_BY_HOP.has(name)) {
+    if (drop.has(name)) {
       if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
       continue;
     }

@@ -17,7 +17,7 @@ import type { Dispatcher } from 'undici';
 import type { HeaderOps, RetryPolicy } from '../model/route.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { classifyUpstreamError, DataplaneError, type FailureCode } from './errors.ts';
-import { forwardResponseHead, forwardTrailers, type RawHeaders, type ResponseHead } from './headers.ts';
+import { forwardResponseHead, forwardTrailers, SERVER_NAME, type RawHeaders, type ResponseHead } from './headers.ts';
 import { localReply } from './local-reply.ts';
 import { markFailure } from './record.ts';
 import { backoffMs, retriableFailure, retriableResponse } from './retry.ts';
@@ -268,7 +268,7 @@ class ForwardTry implements ResponseHead {
     const { res, record } = f;
     this.#resume = resume;
     // undici gives HTTP/2 heads no reason phrase, and their values as UTF-8 bytes of Node's strings.
-    const out = forwardResponseHead(raw, this, statusText === '');
+    const out = forwardResponseHead(raw, this, statusText === '', true);
     if (retriableResponse(f.retry, status, this)) {
       // With the DestinationRule's maxRetries spent, Envoy forwards the response it has.
       const release = fw.retrySlot(true);
@@ -283,8 +283,13 @@ class ForwardTry implements ResponseHead {
     if (fw.perTry) clearTimeout(fw.perTry);
     record.upstreamServiceTimeMs = Date.now() - fw.started;
     if (f.closeAfter) res.shouldKeepAlive = false;
-    const headers = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders, f.responseHeaders.dynamic ? headerFormat(record, f.req.headers) : undefined) : out;
-    if (f.setCookie) headers.push('set-cookie', f.setCookie);
+    // Envoy's router (onUpstreamHeaders): the service time once the request was in whole, the
+    // routing cookie, then the route's edits; the HCM then overwrites `server`.
+    if (requestIn(f)) out.push('x-envoy-upstream-service-time', String(record.upstreamServiceTimeMs));
+    if (f.setCookie) out.push('set-cookie', f.setCookie);
+    let headers = out;
+    if (f.responseHeaders) headers = withServer(applyHeaderOps(out, f.responseHeaders, f.responseHeaders.dynamic ? headerFormat(record, f.req.headers) : undefined));
+    else out.push('server', SERVER_NAME);
     // The standard reason phrase, as Envoy sends: the upstream's may hold what Node cannot write.
     try {
       // A grpc-status in the head is a trailers-only response (gRPC over HTTP/2): held until the
@@ -347,10 +352,26 @@ class ForwardTry implements ResponseHead {
     fw.clearTimers();
     const f = fw.f;
     f.record.upstreamServiceTimeMs = Date.now() - fw.started;
-    const out = forwardResponseHead(headers, this);
-    const flat = f.responseHeaders ? applyHeaderOps(out, f.responseHeaders, f.responseHeaders.dynamic ? headerFormat(f.record, f.req.headers) : undefined) : out;
+    const out = forwardResponseHead(headers, this, false, true);
+    if (requestIn(f)) out.push('x-envoy-upstream-service-time', String(f.record.upstreamServiceTimeMs));
+    let flat = out;
+    if (f.responseHeaders) flat = withServer(applyHeaderOps(out, f.responseHeaders, f.responseHeaders.dynamic ? headerFormat(f.record, f.req.headers) : undefined));
+    else out.push('server', SERVER_NAME);
     f.upgrade!.onUpgrade(status, ['connection', 'Upgrade', 'upgrade', upgradeValue(headers) ?? f.upgrade!.protocol, ...flat], socket);
   }
+}
+
+/** The downstream request is in whole (Envoy's downstream_request_complete_time_ is set). */
+function requestIn(f: ForwardRequest): boolean {
+  return f.body.kind !== 'stream' || f.req.readableEnded;
+}
+
+/** A response head after route edits, with the waypoint's `server` in place of any the edits set (HCM OVERWRITE). */
+function withServer(flat: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) if (flat[i]!.toLowerCase() !== 'server') out.push(flat[i]!, flat[i + 1]!);
+  out.push('server', SERVER_NAME);
+  return out;
 }
 
 /** The Upgrade field of a raw response head (what the upstream switched to). */

@@ -8,14 +8,14 @@ import type { Cluster, Snapshot } from '../model/snapshot.ts';
 import type { RequestRecord } from '../telemetry/record.ts';
 import { formatAuthority } from './authority.ts';
 import type { Admitted } from './admit.ts';
-import { forwardRequestHeaders } from './headers.ts';
+import { forwardRequestHeaders, SERVER_NAME } from './headers.ts';
 import { forwardHttp, type Body, type DownstreamClose, type ForwardRequest, type Upstream, type UpgradeHandler } from './http-forward.ts';
 import { grpcRouteTimeoutMs, isGrpcRequest, sendLocal } from './grpc-reply.ts';
 import { localReply } from './local-reply.ts';
 import { fireMirror } from './mirror.ts';
 import { mergeOps, setOps } from '../model/header-ops.ts';
 import { applyHeaderEdits } from './authorize.ts';
-import { applyHeaderOps, matchRoute, matchString, pickWeighted, redirectLocation, rewritePath } from './route.ts';
+import { applyHeaderOps, matchRoute, matchString, pickWeighted, redirectLocation, rewritePath, type RedirectRequest } from './route.ts';
 import type { Endpoint, PickContext, Upstreams } from './upstream.ts';
 import { hashCookie } from './load-balancer.ts';
 import { headerFormat } from './header-format.ts';
@@ -67,7 +67,7 @@ export function serveHttp(c: ServeContext): void {
   const cors = rule.cors ? corsHeaders(rule.cors, req) : undefined;
   if (cors?.preflight) {
     req.resume();
-    res.writeHead(200, cors.headers.flat());
+    res.writeHead(200, [...cors.headers.flat(), 'server', SERVER_NAME]);
     record.responseCode = 200;
     record.responseCodeDetails = 'cors_response';
     return void res.end();
@@ -122,18 +122,17 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   const { req, record, snap } = c;
   const { plan, target, edits } = c.admitted;
   const a = rule.action;
-  const here = { host: target.host || formatAuthority(target.authority.host, target.authority.port), port: target.authority.port, path: c.admitted.path };
   if (a.kind === 'direct') {
     req.resume();
     // Envoy's router adds a Location (the request's own URL) to a direct response of 201 or 3xx.
-    const location = a.status === 201 || (a.status >= 300 && a.status < 400) ? ['location', redirectLocation({ kind: 'redirect', status: a.status }, here)] : [];
+    const location = a.status === 201 || (a.status >= 300 && a.status < 400) ? ['location', redirectLocation({ kind: 'redirect', status: a.status }, here(c))] : [];
     return direct(c, rule, a.status, a.body, corsHeaders ? [...location, ...corsHeaders.flat()] : location);
   }
   if (a.kind === 'redirect') {
     req.resume();
     record.responseCodeDetails = 'redirect';
     // Envoy's redirect is a local reply without a body.
-    return direct(c, rule, a.status, '', ['location', redirectLocation(a, here), ...(corsHeaders?.flat() ?? [])]);
+    return direct(c, rule, a.status, '', ['location', redirectLocation(a, here(c)), ...(corsHeaders?.flat() ?? [])]);
   }
   // The default route forwards to the planned cluster; configured routes pick by weight.
   let cluster: Cluster | undefined = plan.kind === 'forward' ? plan.cluster : undefined;
@@ -180,10 +179,10 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
   const made = lb?.kind === 'CONSISTENT_HASH' && lb.cookie ? hashCookie(lb, req.headers.cookie, connectionKey(req)) : undefined;
   // ConvertPolicy: the previous_hosts predicate unless set off, or left unset on a consistent-hash cluster.
   const avoid = rule.retry.attempts > 0 && (rule.retry.avoidPreviousHosts ?? lb?.kind !== 'CONSISTENT_HASH');
-  const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path, ...(made ? { cookie: made.value } : {}) }, avoid);
+  const upstream = new UpstreamPick(c, cluster, { headers: req.headers, sourceIp: c.sourceIp, path, cookie: made?.value }, avoid);
   const f: ForwardRequest = {
     req, res: c.res, record, method: req.method ?? 'GET', path, headers, body: NO_BODY, upstream,
-    retry: rule.retry, timeoutMs, responseHeaders, ...(made ? { setCookie: made.setCookie } : {}), closeAfter: c.draining || c.admitted.close,
+    retry: rule.retry, timeoutMs, responseHeaders, setCookie: made?.setCookie, closeAfter: c.draining || c.admitted.close,
     retryBudget: cluster ? upstream : undefined, downstream: c.downstream,
     upgrade: c.admitted.upgrade !== undefined && c.onUpgrade ? { protocol: c.admitted.upgrade, onUpgrade: c.onUpgrade } : undefined,
   };
@@ -205,6 +204,12 @@ function execute(c: ServeContext, rule: RouteRule, corsHeaders: [string, string]
 
 const NO_BODY: Body = { kind: 'none' };
 
+/** The request's own URL, for a redirect's or a direct response's Location. */
+function here(c: ServeContext): RedirectRequest {
+  const { target, path } = c.admitted;
+  return { host: target.host || formatAuthority(target.authority.host, target.authority.port), port: target.authority.port, path };
+}
+
 const hasPathRewrite = (rw: NonNullable<(RouteRule['action'] & { kind: 'forward' })['rewrite']>) => rw.prefix !== undefined || rw.fullPath !== undefined || rw.regex !== undefined;
 
 /**
@@ -214,15 +219,16 @@ const hasPathRewrite = (rw: NonNullable<(RouteRule['action'] & { kind: 'forward'
  * a gRPC request also gets as its grpc-timeout (istiod sets max_grpc_timeout).
  */
 function envoyHeaders(flat: string[], originalPath: string | undefined, timeoutMs: number | undefined, perTryMs: number | undefined, grpc: boolean): void {
-  const set = (name: string, value: string) => {
-    for (let i = flat.length - 2; i >= 0; i -= 2) if (flat[i]!.toLowerCase() === name) flat.splice(i, 2);
-    flat.push(name, value);
-  };
-  if (originalPath !== undefined) set('x-envoy-original-path', originalPath);
+  if (originalPath !== undefined) setHeader(flat, 'x-envoy-original-path', originalPath);
   const expected = perTryMs ? Math.min(perTryMs, timeoutMs || Infinity) : timeoutMs;
   if (!expected) return;
-  set('x-envoy-expected-rq-timeout-ms', String(expected));
-  if (grpc) set('grpc-timeout', `${expected}m`);
+  setHeader(flat, 'x-envoy-expected-rq-timeout-ms', String(expected));
+  if (grpc) setHeader(flat, 'grpc-timeout', `${expected}m`);
+}
+
+function setHeader(flat: string[], name: string, value: string): void {
+  for (let i = flat.length - 2; i >= 0; i -= 2) if (flat[i]!.toLowerCase() === name) flat.splice(i, 2);
+  flat.push(name, value);
 }
 
 /** The downstream connection's two addresses, which Envoy hashes into a generated cookie. */
@@ -253,14 +259,18 @@ class UpstreamPick implements Upstream {
   readonly #c: ServeContext;
   readonly #cluster: Cluster | undefined;
   readonly #ctx: PickContext;
-  /** Endpoints tried so far, when retries avoid them (Envoy's previous_hosts predicate). */
-  readonly #tried: Set<string> | undefined;
+  /** Retries avoid the endpoints tried so far (Envoy's previous_hosts predicate). */
+  readonly #avoid: boolean;
+  /** The first try's endpoint: kept as is, so a request that is never retried builds no set. */
+  #first: Endpoint | undefined;
+  /** The endpoints' keys, made at the first retry. */
+  #tried: Set<string> | undefined;
 
   constructor(c: ServeContext, cluster: Cluster | undefined, ctx: PickContext, avoidPrevious: boolean) {
     this.#c = c;
     this.#cluster = cluster;
     this.#ctx = ctx;
-    this.#tried = avoidPrevious ? new Set() : undefined;
+    this.#avoid = avoidPrevious;
   }
 
   acquire(): Dispatcher | Promise<Dispatcher> {
@@ -276,12 +286,16 @@ class UpstreamPick implements Upstream {
 
   /** Envoy's host_selection_retry_max_attempts (5, Istio's default): then the last pick stands. */
   #accept(e: Endpoint, n: number): Dispatcher | Promise<Dispatcher> {
-    const tried = this.#tried;
-    if (tried) {
-      const key = e.hostKey ?? e.authority ?? formatAuthority(e.address, e.port);
-      if (tried.has(key) && n < 5) return this.#pick(n + 1);
-      tried.add(key);
+    if (!this.#avoid) return this.#use(e);
+    const first = this.#first;
+    if (first === undefined) {
+      this.#first = e;
+      return this.#use(e);
     }
+    const tried = (this.#tried ??= new Set([endpointKey(first)]));
+    const key = endpointKey(e);
+    if (tried.has(key) && n < 5) return this.#pick(n + 1);
+    tried.add(key);
     return this.#use(e);
   }
 
@@ -295,6 +309,8 @@ class UpstreamPick implements Upstream {
     return this.#c.upstreams.acquireRetry(this.#cluster!);
   }
 }
+
+const endpointKey = (e: Endpoint): string => e.hostKey ?? e.authority ?? formatAuthority(e.address, e.port);
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
