@@ -10,7 +10,7 @@ import { metadataSchema, normalizeMetadata } from './metadata.ts';
 import type { Resource } from './resource.ts';
 import { checkSchema, describe, isPlainObject, RAW_SPEC, s, withoutNulls } from './schema.ts';
 import type { Issue } from './schema.ts';
-import { itemsNode, lazyLocator, lineStarts, linePos, parseText, syntaxDiagnostic } from './yaml-ast.ts';
+import { itemsNode, lazyLocator, lineStarts, linePos, parseText, STACK_OVERFLOW_MESSAGE, syntaxDiagnostic } from './yaml-ast.ts';
 import { parseFast } from './yaml-fast.ts';
 import { yamlLib } from './yaml-lib.ts';
 import type { Locator, SourceText } from './yaml-ast.ts';
@@ -32,8 +32,17 @@ export function parseDocuments(text: string, file: string, defaultNamespace = 'd
   docs.forEach((doc, docIndex) => {
     for (const w of doc.warnings) out.diagnostics.push(syntaxDiagnostic(w, lines, file, 'warning'));
     if (doc.errors.length > 0) {
-      // The document's tree is unreliable after an error; report every error and skip it.
-      for (const e of doc.errors) out.diagnostics.push(syntaxDiagnostic(e, lines, file));
+      // The document's tree is unreliable after an error; report every error and skip it (a stack
+      // overflow once: yaml reports it again at each level it unwound).
+      let overflow = false;
+      for (const e of doc.errors) {
+        const d = syntaxDiagnostic(e, lines, file);
+        if (d.message === STACK_OVERFLOW_MESSAGE) {
+          if (overflow) continue;
+          overflow = true;
+        }
+        out.diagnostics.push(d);
+      }
       return;
     }
     const root = doc.contents;

@@ -149,10 +149,17 @@ const HINTS: Partial<Record<string, string>> = {
   BAD_DQ_ESCAPE: 'fix the backslash escape, or use single quotes',
 };
 
+export const STACK_OVERFLOW_MESSAGE = 'collections are nested too deeply to read here (the parser ran out of stack)';
+
 export function syntaxDiagnostic(err: YAMLError, lines: LineCounter, file: string, level: 'error' | 'warning' = 'error'): Diagnostic {
   const { line, col } = lines.linePos(err.pos[0]);
   // yaml's message repeats the position and a source excerpt after the first line; we carry both.
-  const message = (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
-  const hint = HINTS[err.code] ?? 'fix the YAML syntax here (JSON files are read as YAML too)';
+  let message = (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+  let hint = HINTS[err.code] ?? 'fix the YAML syntax here (JSON files are read as YAML too)';
+  // yaml reports the JavaScript stack running out (deep nesting) as a syntax error of that text.
+  if (/Maximum call stack size exceeded|Stack overflow/.test(message)) {
+    message = STACK_OVERFLOW_MESSAGE;
+    hint = 'flatten the nesting: no Istio or Gateway API resource needs more than a few dozen levels';
+  }
   return { code: CODES.YamlSyntaxError.code, level, message, hint, file, line, column: col };
 }

@@ -198,3 +198,12 @@ test('a name YAML 1.1 reads as a boolean or a number (kubectl does too): EGW0004
   // Quoted, it is the name.
   assert.equal(parseDocuments(text.replace('name: off', 'name: "off"'), 'names.yaml').resources[0]?.metadata.name, 'off');
 });
+
+test('collections nested past the parser\'s stack: one error naming the nesting and the fix, not "Maximum call stack size exceeded"', () => {
+  const r = parseDocuments(`a: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`, 'deep.yaml');
+  assert.equal(r.resources.length, 0);
+  assert.equal(r.diagnostics.length, 1, JSON.stringify(r.diagnostics));
+  assert.equal(r.diagnostics[0]!.code, 'EGW0001');
+  assert.match(r.diagnostics[0]!.message, /nested too deeply/);
+  assert.match(r.diagnostics[0]!.hint!, /flatten the nesting/);
+});
