@@ -193,6 +193,8 @@ export function requestTarget(req: IncomingMessage, tunnel: Authority | undefine
     // Envoy's codec takes `*` for OPTIONS only, and refuses it as an invalid URL otherwise (it went
     // upstream, where the client refused it: 503 UC, and the default route retried it twice).
     if (url === '*' && req.method !== 'OPTIONS') return { error: 'bad_request', reason: `the request-target * is for OPTIONS only (RFC 9112 §3.2.4), not ${req.method}`, details: 'http1.invalid_url' };
+    // OPTIONS * asks about the server itself; Envoy's HCM routes only paths that start with "/".
+    if (url === '*') return { error: 'absolute_path', reason: 'OPTIONS * asks about the proxy itself: the waypoint routes only paths that start with "/"' };
     // Envoy's default (http_reject_path_with_fragment): policy reads the path up to "#", an upstream
     // may not, so a fragment, which no request-target may carry (RFC 9112 §3.2), is a 400.
     if (url.includes('#')) return { error: 'bad_request', reason: 'the request-target carries a #fragment, which is never sent in a request (RFC 9112 §3.2)' };

@@ -7,6 +7,7 @@ export type FailureCode =
   | 'not_bound_here'      // a ServiceEntry covers it but is bound elsewhere / not at all
   | 'protocol_mismatch'   // plain HTTP sent to a TLS/TCP port, or https:// absolute-form
   | 'bad_request'         // unparsable target or Host, duplicate Host
+  | 'absolute_path'       // a path that does not start with "/" (OPTIONS *): Envoy's HCM routes none
   | 'misdirected'         // inside a terminated tunnel, the Host names another destination (domain fronting)
   | 'upgrade_failed'      // an Upgrade to a protocol that is not enabled (only websocket is)
   | 'uri_too_long'        // request-target over the limit (414)
@@ -55,6 +56,8 @@ export const FAILURES: Readonly<Record<FailureCode, FailureInfo>> = {
   not_bound_here: { status: 502, flag: 'NR', details: 'route_not_found{serviceentry_not_bound}', body: '' },
   protocol_mismatch: { status: 400, flag: 'NR', details: 'route_not_found{protocol_mismatch}', body: '' },
   bad_request: { status: 400, flag: 'DPE', details: 'http1.invalid_authority', body: 'Bad Request' },
+  // Envoy's HCM: "Currently we only support relative paths at the application layer": 404, no flag.
+  absolute_path: { status: 404, flag: '-', details: 'absolute_path', body: '' },
   misdirected: { status: 421, flag: 'NR', details: 'route_not_found{host_not_tunnel_destination}', body: '' },
   // Envoy's HCM: 403, empty body, details upgrade_failed, and the connection is closed.
   upgrade_failed: { status: 403, flag: '-', details: 'upgrade_failed', body: '' },

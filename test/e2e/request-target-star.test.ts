@@ -2,7 +2,8 @@
 // routed and sent to the upstream client, which refused its path: the client got 503 UC
 // (upstream_reset_before_response_started) for its own malformed request, after the default route's
 // two retries. Envoy's codec refuses it as an invalid URL (400); so does the waypoint now, and
-// nothing reaches the upstream.
+// nothing reaches the upstream. `OPTIONS *` is Envoy's 404 absolute_path (its HCM routes no path
+// that does not start with "/"); it was 503 UC, undici cannot send `*`.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { serviceEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
@@ -37,4 +38,15 @@ describe('asterisk-form request-target', () => {
       assert.equal(rec.responseFlags, 'DPE');
     });
   }
+
+  test('OPTIONS * is 404 absolute_path with no flag, as Envoy\'s HCM answers a path that does not start with "/"; nothing reaches the upstream', async () => {
+    const r = await rawExchange(port, ['OPTIONS * HTTP/1.1\r\nHost: api.test\r\n\r\n']);
+    assert.deepEqual(r.statuses, [404], r.text);
+    assert.match(r.text, /x-egressway-details: absolute_path/);
+    assert.equal(up.connections(), 0, `the upstream was dialled: ${up.bytes()}`);
+    const rec = await wp.nextRecord((x) => x.method === 'OPTIONS' && x.path === '*');
+    assert.equal(rec.responseCode, 404);
+    assert.equal(rec.responseFlags, '-');
+    assert.equal(rec.responseCodeDetails, 'absolute_path');
+  });
 });
