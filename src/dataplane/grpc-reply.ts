@@ -5,7 +5,7 @@
 // error status or a text body would only tell it "Stream removed" or "Bad gRPC response".
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestRecord } from '../telemetry/record.ts';
-import { SERVER_NAME } from './headers.ts';
+import { SERVER_NAME } from './server-name.ts';
 
 /** Envoy's Grpc::Common::hasGrpcContentType: `application/grpc` or `application/grpc+...`. */
 export function isGrpcRequest(req: Pick<IncomingMessage, 'headers'> | undefined): boolean {

@@ -15,7 +15,7 @@ const HOP_BY_HOP = new Set([
  * server_name, `istio-envoy`, with OVERWRITE: GetProxyHeaders for ListenerClassSidecarInbound) and
  * `x-envoy-upstream-service-time` (the router sets it; Istio leaves Envoy's debug headers on).
  */
-export const SERVER_NAME = 'istio-envoy';
+export { SERVER_NAME } from './server-name.ts';
 const WAYPOINT_OWN = new Set([...HOP_BY_HOP, 'server', 'x-envoy-upstream-service-time']);
 
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
