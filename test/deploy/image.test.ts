@@ -8,10 +8,10 @@ import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_proces
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { REPO_ROOT } from '../helpers/waypoint.ts';
+import { freePorts } from '../helpers/kube.ts';
 import { tmpDir, type TmpDir } from '../helpers/tmp.ts';
 import { loopbackEntry, WAYPOINT_YAML } from '../helpers/inprocess.ts';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/upstream.ts';
@@ -95,7 +95,7 @@ describe('container image (scripts/build-image.sh, buildah, no daemon)', { skip,
 
     before(async () => {
       up = await startHttpUpstream();
-      const [proxy, admin, status, stats] = [await freePort(), await freePort(), await freePort(), await freePort()];
+      const [proxy, admin, status, stats] = await freePorts(4);
       Object.assign(ports, { proxy, status });
       const config = WAYPOINT_YAML + loopbackEntry('httpbin', up.port);
       // A private mount namespace: the image's root bound read-only, a tmpfs at /tmp (the chart's
@@ -153,14 +153,4 @@ function readFileSafe(path: string): string {
   } catch {
     return '';
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, kubePeersMissing, PEERS_DIR, type KubeControlPlane } from './kube.ts';
+import { freePorts, kubePeersMissing, PEERS_DIR, type KubeControlPlane } from './kube.ts';
 
 /** $EGRESSWAY_ISTIOD, else .peers/bin/pilot-discovery (scripts/build-peers.sh). */
 export function istiodBinary(): string | undefined {
@@ -63,7 +63,7 @@ export async function startIstiod(kube: KubeControlPlane, o: IstiodOptions = {})
   const mesh = join(dir, 'mesh.yaml');
   await writeFile(mesh, 'trustDomain: cluster.local\nrootNamespace: istio-system\n');
   await writeFile(join(dir, 'mesh-networks.yaml'), 'networks: {}\n');
-  const [http, https, grpc, grpcs, monitoring] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [http, https, grpc, grpcs, monitoring] = await freePorts(5);
   const args = [
     'discovery', '--kubeconfig', kube.kubeconfig, '--meshConfig', mesh, '--networksConfig', join(dir, 'mesh-networks.yaml'),
     '--httpAddr', `127.0.0.1:${http}`, '--httpsAddr', `127.0.0.1:${https}`, '--grpcAddr', `127.0.0.1:${grpc}`,

@@ -22,6 +22,21 @@ export function kubePeersMissing(): string | undefined {
   return missing.length ? `skipped: ${missing.join(', ')} not built (run scripts/build-peers.sh; .ci/run does)` : undefined;
 }
 
+/**
+ * `n` distinct free ports: each is held until all are found. Asked one after another, a port closed
+ * a moment ago can come back (etcd's client port was also given to kube-apiserver once).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  })));
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -83,11 +98,38 @@ async function waitFor(what: string, p: Proc, probe: () => Promise<boolean>, tim
   throw new Error(`${what} not ready after ${timeoutMs} ms: ${p.log.join('').slice(-2000)}`);
 }
 
+/**
+ * Starts etcd and kube-apiserver. freePort() only picks a port that was free a moment ago: another
+ * suite's process may take it before ours binds, so a start that fails on a taken address is tried
+ * again on new ports. A start that fails stops what it started (a live etcd child would keep the
+ * test process from ever exiting).
+ */
 export async function startKube(): Promise<KubeControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startKubeOnce();
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use|bind: /i.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startKubeOnce(): Promise<KubeControlPlane> {
   const tmp: TmpDir = await tmpDir('egressway-kube-');
+  const started: Proc[] = [];
+  try {
+    return await bootKube(tmp, started);
+  } catch (err) {
+    for (const p of started.reverse()) await stop(p);
+    await tmp.close();
+    throw err;
+  }
+}
+
+async function bootKube(tmp: TmpDir, started: Proc[]): Promise<KubeControlPlane> {
   const dir = tmp.path;
   const names: string[] = [];
-  const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const [etcdClient, etcdPeer, apiPort] = await freePorts(3);
   await mkdir(join(dir, 'etcd'), { recursive: true });
   await mkdir(join(dir, 'certs'), { recursive: true });
   const etcd = start('etcd', [
@@ -96,6 +138,7 @@ export async function startKube(): Promise<KubeControlPlane> {
     '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
     '--initial-cluster', `test=http://127.0.0.1:${etcdPeer}`, '--log-level', 'error',
   ], names);
+  started.push(etcd);
   await waitFor('etcd', etcd, async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, 30_000);
 
   const sa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -117,6 +160,7 @@ export async function startKube(): Promise<KubeControlPlane> {
   const kubeconfig = join(dir, 'admin.kubeconfig');
   await writeFile(kubeconfig, kubeconfigText(server, token));
   let api = start('kube-apiserver', apiArgs, names);
+  started.push(api);
   const kubectl = async (args: readonly string[], input?: string) => {
     const child = execFile(join(BIN, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 64 * 1024 * 1024 });
     if (input !== undefined) child.stdin!.end(input);
