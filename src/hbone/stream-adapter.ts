@@ -21,20 +21,47 @@ export function adaptStream<S extends Duplex>(stream: S, ends: Ends): S {
   for (const [k, v] of Object.entries(extra)) {
     if (!(k in stream)) Object.defineProperty(stream, k, { value: v, configurable: true });
   }
-  const counts = { read: 0, written: 0 };
-  if (!('bytesRead' in stream)) {
+  const counts: Counts = { read: 0, written: 0 };
+  const proto = Object.getPrototypeOf(stream) as object;
+  if (counting.has(proto) || !('bytesRead' in stream)) {
     // A socket's byte counters, which the downstream guard reads to time a connection (idle, request
     // headers, stream idle): without them an HTTP/1.1 request inside an HBONE stream had no timeout.
-    Object.defineProperty(stream, 'bytesRead', { get: () => counts.read, configurable: true });
-    Object.defineProperty(stream, 'bytesWritten', { get: () => counts.written, configurable: true });
-    const push = stream.push;
-    stream.push = function (chunk: unknown, encoding?: BufferEncoding) {
-      if (chunk) counts.read += (chunk as Buffer).length;
-      return push.call(this, chunk, encoding);
-    };
+    countOnPrototype(proto);
+    (stream as unknown as Counted)[kCounts] = counts;
   }
   encodeStringWrites(stream as unknown as RawWritable, counts);
   return stream;
+}
+
+interface Counts {
+  read: number;
+  written: number;
+}
+const kCounts = Symbol('egressway.streamBytes');
+type Counted = Duplex & { [kCounts]?: Counts };
+const counting = new WeakSet<object>();
+
+/**
+ * bytesRead / bytesWritten and the read count on the stream class's prototype, once: per-stream
+ * closures (a `push` of its own on every stream) made the call site in node:http2 that pushes every
+ * chunk megamorphic, about 5% of the HBONE path's CPU. Streams without counts (not adapted) read 0.
+ */
+function countOnPrototype(proto: object): void {
+  if (counting.has(proto)) return;
+  counting.add(proto);
+  const push = (proto as Duplex).push;
+  Object.defineProperties(proto, {
+    push: {
+      value: function (this: Counted, chunk: unknown, encoding?: BufferEncoding) {
+        const c = this[kCounts];
+        if (c && chunk) c.read += (chunk as Buffer).length;
+        return push.call(this, chunk, encoding);
+      },
+      writable: true, configurable: true,
+    },
+    bytesRead: { get(this: Counted) { return this[kCounts]?.read ?? 0; }, configurable: true },
+    bytesWritten: { get(this: Counted) { return this[kCounts]?.written ?? 0; }, configurable: true },
+  });
 }
 
 type Cb = (err?: Error | null) => void;
@@ -46,7 +73,7 @@ interface RawWritable {
 // node:http writes response heads as latin1 strings. An Http2Stream (decodeStrings: false) hands
 // those to its native handle's string writers, which corrupt them (node 24: the head arrives as
 // garbage). Encoding to a Buffer first costs one copy of the head only; bodies are Buffers already.
-function encodeStringWrites(w: RawWritable, counts: { written: number }): void {
+function encodeStringWrites(w: RawWritable, counts: Counts): void {
   const write = w._write;
   w._write = function (chunk, encoding, cb) {
     const b = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk as Buffer;
