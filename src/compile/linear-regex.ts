@@ -4,15 +4,23 @@
 //  - V8 runs a regex that backtracks more than 50,000 times again on its linear-time engine
 //    (--enable-experimental-regexp-engine-on-excessive-backtracks). Normal input never gets there,
 //    so the hot path keeps V8's fast engine. The flags are process-wide and read when a RegExp is
-//    made, so they are set here, once, before compile makes any (a --concurrency worker gets its
-//    copies by structured clone, made after that).
+//    made, so the fallback is set before compile makes the first route regex (a --concurrency
+//    worker gets its copies by structured clone, made after that).
 //  - The linear engine refuses a counted repetition over 16 (`[a-z]{1,63}`), which RE2 takes. So
 //    such a repetition is written out (16 copies, then nested optionals), which matches the same
 //    strings, and a regex the linear engine still refuses is a config error naming the regex.
 import { setFlagsFromString } from 'node:v8';
 import type { CompiledOrError } from './route-match.ts';
 
-setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+// The fallback makes V8 count backtracks in every regex compiled after it, Node's own included
+// (about 3% of the CPU per request of a plain proxied request, A/B): so it is turned on with the
+// first route regex (linearSource below), and a config without one never pays it.
+let fallbackOn = false;
+function linearFallback(): void {
+  if (fallbackOn) return;
+  fallbackOn = true;
+  setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+}
 // Only to ask, at compile time, whether a regex can run on the linear engine (the `l` flag).
 setFlagsFromString('--enable-experimental-regexp-engine');
 
@@ -27,6 +35,7 @@ const MAX_EXPANDED = 32 * 1024;
  * invalid regex comes back as it is, for the caller's compile to say why.
  */
 export function linearSource(source: string, flags = ''): CompiledOrError<string> {
+  linearFallback();
   const f = flags.replace('g', '');
   // Nested counts multiply (`(?:a{1,16}){1,4}` is 64 copies to the linear engine): then every count is written out.
   for (const limit of [MAX_COUNT, 0]) {
