@@ -5,12 +5,12 @@
 // goes through the proxy to `<parent>.test`. Every case names the upstream test it comes from; where
 // the Gateway API leaves room, the expectation is Istio's (pilot/pkg/config/kube/gateway/conversion.go).
 import assert from 'node:assert/strict';
-import { connect as h2connect, createServer as createH2cServer, type Http2Server } from 'node:http2';
+import { createServer as createH2cServer, type Http2Server } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { eventually } from '../helpers/eventually.ts';
 import { startInProcess, WAYPOINT_ALL_NAMESPACES_YAML, type InProcess } from '../helpers/inprocess.ts';
 import { rawExchange, rawOnSocket } from '../helpers/raw-client.ts';
-import { openTunnel, proxyClient, type ProxyClient } from '../helpers/proxy-fetch.ts';
+import { h2GetInTunnel, openTunnel, proxyClient, type ProxyClient } from '../helpers/proxy-fetch.ts';
 import { startHttpUpstream, type EchoBody, type HttpUpstream, type RouteContext } from '../helpers/upstream.ts';
 
 const v = (n: 1 | 2 | 3, extra = '') => `{group: networking.istio.io, kind: Hostname, name: echo-v${n}.test, port: 80${extra}}`;
@@ -787,26 +787,10 @@ describe('Gateway API conformance (HTTPRoute at the waypoint, parentRef ServiceE
   });
 
   test('HTTPRouteBackendProtocolH2C: an h2c client in a CONNECT tunnel reaches the h2c backend over HTTP/2', async () => {
-    const t = await openTunnel(wp.proxyUrl.slice('http://'.length), 'h2c.test:80');
-    assert.equal(t.status, 200);
-    const session = h2connect('http://h2c.test', { createConnection: () => t.socket });
-    try {
-      const out = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = session.request({ ':method': 'GET', ':path': '/h2-client' });
-        let status = 0;
-        let text = '';
-        req.on('response', (h) => { status = Number(h[':status']); });
-        req.on('data', (c: Buffer) => { text += c.toString(); });
-        req.on('end', () => resolve({ status, text }));
-        req.on('error', reject);
-        req.end();
-      });
-      assert.equal(out.status, 200, out.text);
-      assert.deepEqual(JSON.parse(out.text), { upstream: 'echo-h2c', httpVersion: '2.0', url: '/h2-client' });
-    } finally {
-      session.destroy();
-      await t.close();
-    }
+    const out = await h2GetInTunnel(wp.proxyUrl.slice('http://'.length), 'h2c.test:80', '/h2-client');
+    assert.equal(out.tunnelStatus, 200);
+    assert.equal(out.status, 200, out.text);
+    assert.deepEqual(JSON.parse(out.text), { upstream: 'echo-h2c', httpVersion: '2.0', url: '/h2-client' });
   });
 
   // MeshFrontendHostname: routes follow the destination dialled, not the Host header. In a tunnel to

@@ -3,10 +3,10 @@
 // calls setH2Options on the waypoint's inbound-vip cluster too. In plaintext that is h2c with prior
 // knowledge, so an h2c-only backend answers; an HTTP port stays HTTP/1.1.
 import assert from 'node:assert/strict';
-import { connect as h2connect, createServer as createH2cServer, type Http2Server } from 'node:http2';
+import { createServer as createH2cServer, type Http2Server } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { destinationRule, loopbackEntry, startInProcess, WAYPOINT_YAML, type InProcess } from '../helpers/inprocess.ts';
-import { openTunnel, proxyClient, type ProxyClient } from '../helpers/proxy-fetch.ts';
+import { h2GetInTunnel, proxyClient, type ProxyClient } from '../helpers/proxy-fetch.ts';
 import { rawExchange } from '../helpers/raw-client.ts';
 import { startHttpUpstream, type EchoBody, type HttpUpstream } from '../helpers/upstream.ts';
 
@@ -79,26 +79,10 @@ describe('HTTP/2 upstream for the HTTP2, GRPC and GRPC-Web port protocols (IsHTT
   });
 
   test('useClientProtocol: an h2c client (in a CONNECT tunnel, as inside HBONE) on an HTTP port goes upstream as HTTP/2', async () => {
-    const t = await openTunnel(wp.proxyUrl.slice('http://'.length), 'plain-h2.test:80');
-    assert.equal(t.status, 200);
-    const session = h2connect('http://plain-h2.test', { createConnection: () => t.socket });
-    try {
-      const out = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = session.request({ ':method': 'GET', ':path': '/h2-client' });
-        let status = 0;
-        let text = '';
-        req.on('response', (h) => { status = Number(h[':status']); });
-        req.on('data', (c: Buffer) => { text += c.toString(); });
-        req.on('end', () => resolve({ status, text }));
-        req.on('error', reject);
-        req.end();
-      });
-      assert.equal(out.status, 200, out.text);
-      assert.deepEqual(JSON.parse(out.text), { httpVersion: '2.0', url: '/h2-client' });
-    } finally {
-      session.destroy();
-      await t.close();
-    }
+    const out = await h2GetInTunnel(wp.proxyUrl.slice('http://'.length), 'plain-h2.test:80', '/h2-client');
+    assert.equal(out.tunnelStatus, 200);
+    assert.equal(out.status, 200, out.text);
+    assert.deepEqual(JSON.parse(out.text), { httpVersion: '2.0', url: '/h2-client' });
     // An HTTP/1.1 client of the same cluster stays HTTP/1.1 (this backend speaks only h2c: refused).
     assert.notEqual((await client.fetch('http://plain-h2.test/h1-client')).status, 200);
   });

@@ -1,6 +1,7 @@
 // Node clients that go through the proxy under test: undici's fetch with a ProxyAgent for HTTP(S), and
 // a raw CONNECT for cases fetch hides (a refused tunnel, bytes that are not HTTP).
 
+import { connect as h2connect } from 'node:http2';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { fetch, ProxyAgent } from 'undici';
@@ -150,4 +151,29 @@ function readHead(socket: Socket): Promise<string> {
 function destroySocket(socket: Socket): Promise<void> {
   if (socket.destroyed) return Promise.resolve();
   return new Promise((resolve) => socket.once('close', () => resolve()).destroy());
+}
+
+/** One HTTP/2 (prior knowledge) GET inside a CONNECT tunnel through the proxy, as an h2c client in HBONE sends it. */
+export async function h2GetInTunnel(proxyAddress: string, authority: string, path: string): Promise<{ tunnelStatus: number; status: number; text: string }> {
+  const t = await openTunnel(proxyAddress, authority);
+  if (t.status !== 200) {
+    await t.close();
+    return { tunnelStatus: t.status, status: 0, text: '' };
+  }
+  const session = h2connect(`http://${authority}`, { createConnection: () => t.socket });
+  try {
+    return await new Promise((resolve, reject) => {
+      const req = session.request({ ':method': 'GET', ':path': path });
+      let status = 0;
+      let text = '';
+      req.on('response', (h) => { status = Number(h[':status']); });
+      req.on('data', (c: Buffer) => { text += c.toString(); });
+      req.on('end', () => resolve({ tunnelStatus: t.status, status, text }));
+      req.on('error', reject);
+      req.end();
+    });
+  } finally {
+    session.destroy();
+    await t.close();
+  }
 }
