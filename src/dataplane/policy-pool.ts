@@ -79,6 +79,11 @@ export class PolicyPool extends Pool {
     this.#oneRequestPerConnection = perConnection?.kind === 'one';
   }
 
+  /** PoolBase's instance fields, looked up once (a scan of the instance's symbols). */
+  #poolSymbols(): { readonly clients?: symbol; readonly needDrain?: symbol } {
+    return (poolSymbols ??= { clients: symbolNamed(this, 'clients'), needDrain: symbolNamed(this, 'needDrain') });
+  }
+
   /** Counts the requests dispatched to `c`; at `max` it leaves the pool and closes when idle. */
   #retireAfter(c: Client, max: number): void {
     let n = 0;
@@ -86,7 +91,7 @@ export class PolicyPool extends Pool {
     c.dispatch = (opts, handler) => {
       const accepted = dispatch(opts, handler);
       if (++n === max) {
-        const kClients = (poolSymbols ??= { clients: symbolNamed(this, 'clients'), needDrain: symbolNamed(this, 'needDrain') }).clients;
+        const kClients = this.#poolSymbols().clients;
         const clients = kClients ? (this as unknown as Record<symbol, Client[]>)[kClients] : undefined;
         const i = clients ? clients.indexOf(c) : -1;
         if (i >= 0) {
@@ -159,9 +164,7 @@ export class PolicyPool extends Pool {
     const limiter = this.#st.limiter;
     if (!limiter?.limitsConnections) return base.call(this);
     const self = this as unknown as Record<symbol, unknown>;
-    // PoolBase's instance fields, looked up once (a scan of the instance's symbols).
-    const kClients = (poolSymbols ??= { clients: symbolNamed(this, 'clients'), needDrain: symbolNamed(this, 'needDrain') }).clients;
-    const kNeedDrain = poolSymbols.needDrain;
+    const { clients: kClients, needDrain: kNeedDrain } = this.#poolSymbols();
     if (!kClients || !kNeedDrain) return base.call(this);
     let unconnected: Dispatcher | undefined;
     for (const c of self[kClients] as (Dispatcher & Record<symbol, unknown> & { closed: boolean; destroyed: boolean })[]) {
